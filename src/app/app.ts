@@ -1,0 +1,223 @@
+import { isMainThread } from 'node:worker_threads'
+import { ConfigError, InvalidArgumentError } from '../errors.js'
+import { Conf } from '../config/conf.js'
+import { Router } from '../routing/router.js'
+import { AsyncResult } from '../result/async-result.js'
+import { subscribeEvents, type EventStream } from '../events/event-stream.js'
+import { arityOf, resolveTaskOptions, type ResolvedTaskOptions, type TaskDefinition } from '../task/definition.js'
+import { Task, type TaskClass } from '../task/task.js'
+import { systemClock, type Clock } from '../util/clock.js'
+import { callerModuleUrl } from '../util/caller.js'
+import { consoleLogger, type Logger } from '../util/logger.js'
+import { toMs } from '../util/duration.js'
+import { WorkerNode } from '../worker/worker-node.js'
+import { backendFromUrl, transportFromUrl } from './connections.js'
+import { Control } from './control.js'
+import { Publisher } from './publisher.js'
+import { registerApp } from './registry.js'
+import { TaskHandle } from './task-handle.js'
+import type { ConfigValues } from '../config/defaults.js'
+import type { Transport } from '../transport/transport.js'
+import type { ResultBackend } from '../result/backend.js'
+import type { TaskContext } from '../task/context.js'
+import type { TaskOptions } from '../task/options.js'
+import type { WorkerOptions } from '../worker/worker-options.js'
+import type { CallOptions } from './call-options.js'
+
+/** Options of {@link createApp}. Every field is optional. */
+export interface AppOptions {
+  /** The app's name; worker threads find the app by it. @default 'celeriac' */
+  name?: string
+  /** Broker URL, shorthand for `config.broker`. */
+  broker?: string
+  /** Result backend URL, shorthand for `config.backend`. */
+  backend?: string
+  /** Task modules, shorthand for `config.include`, resolved against `main`. */
+  include?: string[]
+  /** Any configuration key; see `ConfigValues` for each key's meaning and default. */
+  config?: Partial<ConfigValues>
+  /** URL of the module that creates the app, imported by worker threads. @default the calling module */
+  main?: string
+  /** A transport instance, instead of one built from the broker URL. */
+  transport?: Transport
+  /** A result backend instance, instead of one built from the backend URL. */
+  resultBackend?: ResultBackend
+  clock?: Clock
+  logger?: Logger
+}
+
+/**
+ * A celeriac application: the task registry, configuration, and the connections shared by
+ * clients and worker nodes. Creating one has no side effect: it connects on first use.
+ */
+export class App {
+  readonly name: string
+  readonly conf: Conf
+  /** URL of the app's module. */
+  readonly main: string | undefined
+  readonly tasks = new Map<string, TaskDefinition>()
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly control: Control
+  readonly events: { subscribe(pattern?: string): EventStream }
+  readonly #publisher: Publisher
+  readonly #resolved = new Map<TaskDefinition, ResolvedTaskOptions>()
+  #transport?: Promise<Transport>
+  #backend?: Promise<ResultBackend>
+  #router?: { router: Router; conf: ConfigValues }
+  readonly #injected: { transport?: Transport; backend?: ResultBackend }
+
+  constructor(options: AppOptions = {}) {
+    this.name = options.name ?? 'celeriac'
+    const shorthand: Partial<ConfigValues> = {}
+    if (options.broker !== undefined) shorthand.broker = options.broker
+    if (options.backend !== undefined) shorthand.backend = options.backend
+    if (options.include !== undefined) shorthand.include = options.include
+    this.conf = new Conf({ ...options.config, ...shorthand })
+    this.main = options.main ?? callerModuleUrl()
+    this.clock = options.clock ?? systemClock
+    this.logger = options.logger ?? consoleLogger()
+    this.#injected = { transport: options.transport, backend: options.resultBackend }
+    this.control = new Control(() => this.transport(), () => this.conf)
+    this.events = { subscribe: (pattern = '*') => subscribeEvents(this.transport(), pattern, this.logger) }
+    this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), clock: this.clock, logger: this.logger })
+    registerApp(this)
+  }
+
+  /**
+   * Registers a task: a function, or a class extending {@link Task} (one instance per worker
+   * thread). With `{ bind: true }` a function receives a {@link TaskContext} first.
+   * @example
+   * export const add = app.task('tasks.add', (x: number, y: number) => x + y)
+   * export const flaky = app.task('tasks.flaky', (ctx: TaskContext) => ctx.retry({ countdown: 1 }), { bind: true })
+   */
+  task<A extends unknown[], R>(name: string, fn: (ctx: TaskContext, ...args: A) => R, options: TaskOptions<Awaited<R>> & { bind: true }): TaskHandle<A, Awaited<R>>
+  task<A extends unknown[], R>(name: string, cls: new () => Task<A, R>, options?: TaskOptions<Awaited<R>>): TaskHandle<A, Awaited<R>>
+  task<A extends unknown[], R>(name: string, fn: (...args: A) => R, options?: TaskOptions<Awaited<R>>): TaskHandle<A, Awaited<R>>
+  task(name: string, impl: ((...args: any[]) => unknown) | TaskClass, options: TaskOptions<any> = {}): TaskHandle<any, any> {
+    if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('app.task: name must be a non-empty string')
+    if (typeof impl !== 'function') throw new InvalidArgumentError(`app.task(${name}): expected a function or a class extending Task`)
+    if (this.tasks.has(name)) throw new InvalidArgumentError(`app.task: a task named ${name} is already registered`)
+    const isClass = impl.prototype instanceof Task
+    const definition: TaskDefinition = isClass
+      ? { name, cls: impl as TaskClass, options, arity: arityOf((impl as TaskClass).prototype.run) }
+      : { name, fn: impl as (...args: any[]) => unknown, options, arity: arityOf(impl as (...args: any[]) => unknown, options.bind ? 1 : 0) }
+    this.#resolved.set(definition, resolveTaskOptions(name, options, this.conf))
+    this.tasks.set(name, definition)
+    return new TaskHandle(this.#taskHost, definition)
+  }
+
+  readonly #taskHost = {
+    send: <R>(name: string, args: readonly unknown[], options: CallOptions, definition: TaskDefinition) =>
+      this.#send<R>(name, args, options, definition),
+    resolved: (definition: TaskDefinition) => this.resolvedOptions(definition),
+  }
+
+  /** A task's options with the app's defaults applied. */
+  resolvedOptions(definition: TaskDefinition): ResolvedTaskOptions {
+    let resolved = this.#resolved.get(definition)
+    if (!resolved) {
+      resolved = resolveTaskOptions(definition.name, definition.options, this.conf)
+      this.#resolved.set(definition, resolved)
+    }
+    return resolved
+  }
+
+  async #send<R>(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition): Promise<AsyncResult<R>> {
+    const id = await this.#publisher.send(name, args, options, definition, definition && this.resolvedOptions(definition))
+    return new AsyncResult<R>(id, this.#resultSource)
+  }
+
+  /** Sends a task by name, without importing it. */
+  sendTask<R = unknown>(name: string, args: readonly unknown[] = [], options: CallOptions = {}): Promise<AsyncResult<R>> {
+    return this.#send<R>(name, args, options, this.tasks.get(name))
+  }
+
+  /** A result handle for any task id (PENDING if unknown). */
+  asyncResult<R = unknown>(id: string): AsyncResult<R> {
+    return new AsyncResult<R>(id, this.#resultSource)
+  }
+
+  readonly #resultSource = {
+    backend: () => this.backend(),
+    revoke: (id: string, options: { terminate?: boolean }) => this.control.revoke(id, options),
+  }
+
+  /** The publisher, for the worker's retries and callbacks. */
+  get publisher(): Publisher {
+    return this.#publisher
+  }
+
+  /** The router for the current configuration. */
+  router(): Router {
+    const conf = this.conf.toJSON()
+    const cached = this.#router
+    if (cached && cached.conf.taskRoutes === conf.taskRoutes && cached.conf.taskQueues === conf.taskQueues && cached.conf.taskDefaultQueue === conf.taskDefaultQueue) {
+      return cached.router
+    }
+    const router = new Router(conf)
+    this.#router = { router, conf }
+    return router
+  }
+
+  /** The connected transport (connects on first call). */
+  transport(): Promise<Transport> {
+    this.#transport ??= (async () => {
+      const transport = this.#injected.transport ?? transportFromUrl(this.conf.broker, { clock: this.clock, ackWaitMs: toMs(this.conf.brokerAckWait, 'config.brokerAckWait') })
+      await transport.connect()
+      return transport
+    })()
+    return this.#transport
+  }
+
+  /** The connected result backend (connects on first call). */
+  backend(): Promise<ResultBackend> {
+    this.#backend ??= (async () => {
+      const backend = this.#injected.backend ?? backendFromUrl(this.conf.backend, { clock: this.clock, resultExpiresMs: toMs(this.conf.resultExpires, 'config.resultExpires') })
+      await backend.connect()
+      return backend
+    })()
+    return this.#backend
+  }
+
+  /** Connects the transport and the backend now. */
+  async connect(): Promise<void> {
+    await Promise.all([this.transport(), this.backend()])
+  }
+
+  /** Closes the connections; the app can connect again later. */
+  async close(): Promise<void> {
+    const [transport, backend] = [this.#transport, this.#backend]
+    this.#transport = undefined
+    this.#backend = undefined
+    await Promise.all([transport?.then((t) => t.close()), backend?.then((b) => b.close())])
+  }
+
+  /** Module URLs that define the app's tasks: the app module, then `include`. */
+  modules(): string[] {
+    if (!this.main) throw new ConfigError(`app ${this.name}: cannot tell which module created it; pass createApp({ main: import.meta.url })`)
+    return [this.main, ...this.conf.include.map((path) => new URL(path, this.main).href)]
+  }
+
+  /** Imports the task modules in this thread (a worker node does, before it starts). */
+  async loadTasks(): Promise<void> {
+    for (const url of this.modules()) await import(url)
+  }
+
+  /** A worker node serving this app's tasks. */
+  worker(options: WorkerOptions = {}): WorkerNode {
+    if (!isMainThread) {
+      throw new ConfigError(`app.worker() was called inside a worker thread: keep starting workers out of the modules that define tasks (${this.main})`)
+    }
+    return new WorkerNode(this, options)
+  }
+}
+
+/**
+ * Creates an app.
+ * @example
+ * export const app = createApp({ name: 'proj', broker: 'memory://', include: ['./tasks.js'] })
+ */
+export function createApp(options: AppOptions = {}): App {
+  return new App(options)
+}

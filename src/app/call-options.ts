@@ -1,0 +1,42 @@
+import type { Duration } from '../util/duration.js'
+import type { SerializerName } from '../serialization/codec.js'
+import type { Signature } from '../canvas/signature.js'
+
+/** Options of `applyAsync` (Celery's calling options). Every field is optional. */
+export interface CallOptions {
+  /** Keyword arguments: reach the task as one extra, trailing object argument. */
+  kwargs?: Record<string, unknown>
+  /** Run no earlier than this many seconds from now. */
+  countdown?: Duration
+  /** Run no earlier than this time. Wins over `countdown`. */
+  eta?: Date
+  /** Revoke instead of running after this many seconds from now, or after this time. */
+  expires?: Duration | Date
+  /** Queue to send to (through the default exchange, or the queue's declared exchange). */
+  queue?: string
+  routingKey?: string
+  exchange?: string
+  /** Task id to use instead of a new UUID. Sending the same id twice within the broker's duplicate window sends once. */
+  taskId?: string
+  /** 0 (lowest) to 9 (highest). */
+  priority?: number
+  /** Do not store the result of this call. */
+  ignoreResult?: boolean
+  /** Headers passed to the task's `request.headers`. */
+  headers?: Record<string, unknown>
+  /** Called with the result prepended to its arguments when the task succeeds. */
+  link?: Signature | readonly Signature[]
+  /** Called with (request, error, traceback) when the task fails. */
+  linkError?: Signature | readonly Signature[]
+  /** Hard time limit of this call, seconds. */
+  timeLimit?: Duration
+  /** Soft time limit of this call, seconds. */
+  softTimeLimit?: Duration
+  /** Serializer of the arguments. */
+  serializer?: SerializerName
+  /** Parent task id, set when a task sends another. */
+  parentId?: string
+  /** Root task id of a workflow. */
+  rootId?: string
+  groupId?: string
+}

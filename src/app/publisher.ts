@@ -1,0 +1,133 @@
+import { hostname as osHostname } from 'node:os'
+import { InvalidArgumentError } from '../errors.js'
+import { encodeMessage, type TaskHeaders } from '../protocol/envelope.js'
+import { assertSerializable, codecByName } from '../serialization/codec.js'
+import { sendEvent } from '../events/event-stream.js'
+import { newTaskId } from '../util/ids.js'
+import { toMs } from '../util/duration.js'
+import type { Signature } from '../canvas/signature.js'
+import type { ConfigValues } from '../config/defaults.js'
+import type { Router, Route } from '../routing/router.js'
+import type { Transport } from '../transport/transport.js'
+import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
+import type { Clock } from '../util/clock.js'
+import type { Logger } from '../util/logger.js'
+import type { CallOptions } from './call-options.js'
+
+const ORIGIN = `${process.pid}@${osHostname()}`
+
+/** What the publisher needs from its app. */
+export interface PublisherContext {
+  conf(): Readonly<ConfigValues>
+  router(): Router
+  transport(): Promise<Transport>
+  clock: Clock
+  logger: Logger
+}
+
+function list(value: Signature | readonly Signature[] | undefined): Signature[] | undefined {
+  if (value === undefined) return undefined
+  return Array.isArray(value) ? [...value] : [value as Signature]
+}
+
+/** Checks a call's argument count against the task's (Celery's `typing`). */
+export function checkArity(definition: TaskDefinition, args: readonly unknown[], kwargs: object | undefined): void {
+  const given = args.length + (kwargs && Object.keys(kwargs).length > 0 ? 1 : 0)
+  const { min, max } = definition.arity
+  if (given >= min && given <= max) return
+  const want = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`
+  throw new InvalidArgumentError(`${definition.name} takes ${want} argument${want === '1' ? '' : 's'}, got ${given}${kwargs ? ' (kwargs count as one trailing argument)' : ''}`)
+}
+
+/**
+ * Turns calls into task messages and publishes them: encodes the arguments once, routes the
+ * task, declares missing queues on first use.
+ */
+export class Publisher {
+  readonly #ctx: PublisherContext
+  readonly #declared = new Set<string>()
+
+  constructor(ctx: PublisherContext) {
+    this.#ctx = ctx
+  }
+
+  /** Sends a task; returns its id. `definition` is known when the task is registered here. */
+  async send(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition, resolved?: ResolvedTaskOptions): Promise<string> {
+    if (!Array.isArray(args)) throw new InvalidArgumentError(`${name}: args must be an array, got ${typeof args}`)
+    const conf = this.#ctx.conf()
+    if (definition && resolved?.typing !== false) checkArity(definition, args, options.kwargs)
+    assertSerializable(args, `${name} args`)
+    if (options.kwargs !== undefined) assertSerializable(options.kwargs, `${name} kwargs`)
+    const codec = codecByName(options.serializer ?? conf.taskSerializer)
+    const body = codec.encode([args, options.kwargs ?? null])
+    const id = options.taskId ?? newTaskId()
+    const headers = this.#headers(id, name, options, resolved)
+    headers.contentType = codec.contentType
+    const route = this.#ctx.router().route(name, options, definition?.options)
+    await this.publish(headers, body, route, id)
+    return id
+  }
+
+  #headers(id: string, name: string, options: CallOptions, resolved: ResolvedTaskOptions | undefined): TaskHeaders {
+    const now = this.#ctx.clock.now()
+    const headers = { id, task: name, retries: 0, rootId: options.rootId ?? id, origin: ORIGIN } as TaskHeaders
+    if (options.eta !== undefined) headers.eta = dateMs(options.eta, 'eta')
+    else if (options.countdown !== undefined) headers.eta = now + toMs(options.countdown, 'countdown')
+    if (options.expires !== undefined) headers.expires = options.expires instanceof Date ? dateMs(options.expires, 'expires') : now + toMs(options.expires, 'expires')
+    else if (resolved?.expiresMs !== undefined) headers.expires = now + resolved.expiresMs
+    if (options.parentId !== undefined) headers.parentId = options.parentId
+    if (options.groupId !== undefined) headers.groupId = options.groupId
+    if (options.ignoreResult !== undefined) headers.ignoreResult = options.ignoreResult
+    if (options.priority !== undefined) headers.priority = checkPriority(options.priority)
+    if (options.headers !== undefined) headers.headers = options.headers
+    if (options.timeLimit !== undefined || options.softTimeLimit !== undefined) {
+      headers.timeLimit = [
+        options.softTimeLimit === undefined ? null : toMs(options.softTimeLimit, 'softTimeLimit'),
+        options.timeLimit === undefined ? null : toMs(options.timeLimit, 'timeLimit'),
+      ]
+    }
+    const callbacks = list(options.link)
+    if (callbacks) headers.callbacks = callbacks.map((s) => s.toJSON())
+    const errbacks = list(options.linkError)
+    if (errbacks) headers.errbacks = errbacks.map((s) => s.toJSON())
+    return headers
+  }
+
+  /**
+   * Publishes an already encoded task. Retries reuse the body bytes; each send gets its own
+   * dedupe id (`id`, then `id.r1`, ...) because an id stays "seen" after it was acked.
+   */
+  async publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
+    const transport = await this.#ctx.transport()
+    if (route.queue !== undefined && !this.#declared.has(route.queue)) {
+      await transport.declareQueue({ name: route.queue })
+      this.#declared.add(route.queue)
+    }
+    const ack = await transport.publish({
+      exchange: route.exchange,
+      routingKey: route.routingKey,
+      body: encodeMessage({ headers, body }),
+      msgId,
+      ...(headers.eta !== undefined ? { notBefore: headers.eta } : {}),
+      ...(headers.priority ?? route.priority) !== undefined ? { priority: headers.priority ?? route.priority } : {},
+    })
+    if (!ack.duplicate && ack.queues.length === 0) {
+      this.#ctx.logger.warn('task sent to an exchange with no queue bound for its routing key: it was dropped', { task: headers.task, id: headers.id, exchange: route.exchange, routingKey: route.routingKey })
+    }
+    if (this.#ctx.conf().taskSendSentEvent) {
+      const event = { type: 'task-sent', uuid: headers.id, name: headers.task, retries: headers.retries, exchange: route.exchange, routingKey: route.routingKey, rootId: headers.rootId, hostname: ORIGIN, timestamp: this.#ctx.clock.now() } as const
+      sendEvent(transport, { ...event, ...(route.queue ? { queue: route.queue } : {}), ...(headers.eta ? { eta: headers.eta } : {}) })
+    }
+  }
+}
+
+function dateMs(date: Date, field: string): number {
+  const ms = date instanceof Date ? date.getTime() : NaN
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`${field} must be a valid Date`)
+  return ms
+}
+
+function checkPriority(priority: number): number {
+  if (!Number.isInteger(priority) || priority < 0 || priority > 9) throw new InvalidArgumentError(`priority must be an integer from 0 to 9, got ${priority}`)
+  return priority
+}

@@ -1,0 +1,159 @@
+import { ConfigError } from '../errors.js'
+import { toMs, type Duration } from '../util/duration.js'
+import { parseRateLimit } from '../util/rate-limit.js'
+import { DEFAULTS, SECRET_KEYS, type ConfigValues } from './defaults.js'
+
+type Check = (value: unknown, key: string) => void
+
+const fail = (key: string, want: string, value: unknown): never => {
+  throw new ConfigError(`config.${key} must be ${want}, got ${JSON.stringify(value) ?? String(value)}`)
+}
+const isBool: Check = (v, k) => void (typeof v !== 'boolean' && fail(k, 'a boolean', v))
+const isString: Check = (v, k) => void (typeof v !== 'string' && fail(k, 'a string', v))
+const isUrl: Check = (v, k) => void ((typeof v !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) && fail(k, 'a URL such as memory:// or nats://host:4222', v))
+const isDuration: Check = (v, k) => {
+  try {
+    toMs(v as Duration, `config.${k}`)
+  } catch {
+    fail(k, "a non-negative number of seconds or a duration string like '10s'", v)
+  }
+}
+const orNull = (check: Check): Check => (v, k) => void (v !== null && check(v, k))
+const isPositiveInt: Check = (v, k) => void ((!Number.isInteger(v) || (v as number) < 1) && fail(k, 'a positive integer', v))
+const isNonNegativeInt: Check = (v, k) => void ((!Number.isInteger(v) || (v as number) < 0) && fail(k, 'a non-negative integer', v))
+const isSerializer: Check = (v, k) => void (v !== 'msgpack' && v !== 'json' && fail(k, "'msgpack' or 'json'", v))
+const isStringArray: Check = (v, k) => void ((!Array.isArray(v) || v.some((s) => typeof s !== 'string')) && fail(k, 'an array of strings', v))
+const isRateLimit: Check = (v, k) => {
+  try {
+    parseRateLimit(v as string, `config.${k}`)
+  } catch (error) {
+    throw new ConfigError((error as Error).message)
+  }
+}
+const isRoutes: Check = (v, k) => {
+  const ok = Array.isArray(v) ? v.every((pair) => Array.isArray(pair) && pair.length === 2) : typeof v === 'object' && v !== null
+  if (!ok) fail(k, 'an object of routes by task name or a list of [pattern, target] pairs', v)
+}
+const isQueues: Check = (v, k) => {
+  if (!Array.isArray(v)) fail(k, 'an array of queue declarations', v)
+  ;(v as unknown[]).forEach((q, i) => {
+    if (typeof q !== 'object' || q === null || typeof (q as { name?: unknown }).name !== 'string') fail(`${k}[${i}].name`, 'a string', q)
+    const type = (q as { exchangeType?: unknown }).exchangeType
+    if (type !== undefined && type !== 'direct' && type !== 'topic' && type !== 'fanout') fail(`${k}[${i}].exchangeType`, "'direct', 'topic' or 'fanout'", type)
+  })
+}
+
+const CHECKS: { [K in keyof ConfigValues]: Check } = {
+  broker: isUrl,
+  backend: isUrl,
+  include: isStringArray,
+  resultExpires: isDuration,
+  taskSerializer: isSerializer,
+  resultSerializer: isSerializer,
+  taskDefaultQueue: isString,
+  taskDefaultExchange: isString,
+  taskRoutes: isRoutes,
+  taskQueues: isQueues,
+  createMissingQueues: isBool,
+  taskAcksLate: isBool,
+  taskRejectOnWorkerLost: isBool,
+  taskTrackStarted: isBool,
+  taskTimeLimit: orNull(isDuration),
+  taskSoftTimeLimit: orNull(isDuration),
+  taskDefaultRateLimit: orNull(isRateLimit),
+  taskIgnoreResult: isBool,
+  taskDefaultRetryDelay: isDuration,
+  taskMaxRetries: orNull(isNonNegativeInt),
+  taskTyping: isBool,
+  taskSendSentEvent: isBool,
+  workerConcurrency: isPositiveInt,
+  workerPrefetchMultiplier: isPositiveInt,
+  workerMaxTasksPerChild: orNull(isPositiveInt),
+  workerMaxMemoryPerChild: orNull(isPositiveInt),
+  workerSendTaskEvents: isBool,
+  workerDisableRateLimits: isBool,
+  workerRevokeExpires: isDuration,
+  brokerAckWait: isDuration,
+  workerShutdownTimeout: isDuration,
+  timezone: isString,
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1))
+      previous = current
+    }
+  }
+  return row[b.length]
+}
+
+/** Validates a partial config, naming the first bad key (and the key it was probably meant to be). */
+export function validateConfig(partial: Record<string, unknown>): Partial<ConfigValues> {
+  for (const [key, value] of Object.entries(partial)) {
+    const check = CHECKS[key as keyof ConfigValues]
+    if (!check) {
+      const near = Object.keys(CHECKS).map((known) => [known, distance(key, known)] as const).sort((a, b) => a[1] - b[1])[0]
+      const hint = near && near[1] <= 3 ? ` (did you mean "${near[0]}"?)` : ''
+      throw new ConfigError(`unknown config key "${key}"${hint}`)
+    }
+    if (value !== undefined) check(value, key)
+  }
+  return partial as Partial<ConfigValues>
+}
+
+/** Replaces the password (or token) of a URL with `**`. */
+export function censorUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_, scheme: string, auth: string) => {
+    const colon = auth.indexOf(':')
+    return `${scheme}${colon === -1 ? '**' : `${auth.slice(0, colon)}:**`}@`
+  })
+}
+
+/**
+ * An app's configuration: every key of {@link ConfigValues} readable as a property, changed
+ * only through {@link Conf.update}, which validates first.
+ * @example
+ * app.conf.update({ taskAcksLate: true })
+ * app.conf.taskAcksLate // true
+ * console.log(app.conf.humanize())
+ */
+export class Conf {
+  #values: ConfigValues
+
+  constructor(values: Partial<ConfigValues> = {}) {
+    this.#values = { ...DEFAULTS, ...validateConfig(values) }
+    for (const key of Object.keys(DEFAULTS)) {
+      Object.defineProperty(this, key, { enumerable: true, get: () => this.#values[key as keyof ConfigValues] })
+    }
+  }
+
+  /** Validates and applies `partial`; an unknown key or bad value throws {@link ConfigError} and changes nothing. */
+  update(partial: Partial<ConfigValues>): this {
+    this.#values = { ...this.#values, ...validateConfig(partial) }
+    return this
+  }
+
+  /** A copy of every value. */
+  toJSON(): ConfigValues {
+    return { ...this.#values }
+  }
+
+  /**
+   * A printable `key: value` listing, credentials censored.
+   * @param options.withDefaults include keys still at their default (default false)
+   */
+  humanize(options: { withDefaults?: boolean } = {}): string {
+    return Object.entries(this.#values)
+      .filter(([key, value]) => options.withDefaults || value !== DEFAULTS[key as keyof ConfigValues])
+      .map(([key, value]) => `${key}: ${SECRET_KEYS.has(key) ? censorUrl(String(value)) : JSON.stringify(value, (_, v) => (v instanceof RegExp ? String(v) : v))}`)
+      .join('\n')
+  }
+}
+
+// Every config key is readable as a property of Conf.
+export interface Conf extends Readonly<ConfigValues> {}

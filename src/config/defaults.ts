@@ -1,0 +1,140 @@
+/**
+ * The one table of configuration keys and their defaults (Celery's `app/defaults.py`).
+ * Docs point here; no default is written anywhere else.
+ * @module
+ */
+import { availableParallelism } from 'node:os'
+import type { Duration } from '../util/duration.js'
+import type { SerializerName } from '../serialization/codec.js'
+import type { ExchangeType } from '../transport/transport.js'
+
+/** Where a task is sent: a queue, or an exchange with a routing key. */
+export interface RouteTarget {
+  queue?: string
+  exchange?: string
+  routingKey?: string
+  priority?: number
+}
+
+/**
+ * `taskRoutes`: an object keyed by exact task name or glob (`'feed.tasks.*'`), or a list of
+ * `[name | glob | RegExp, target]` pairs. The first match wins.
+ */
+export type TaskRoutes = Record<string, RouteTarget> | ReadonlyArray<readonly [string | RegExp, RouteTarget]>
+
+/** A queue declared in `taskQueues`, bound to an exchange. */
+export interface QueueConfig {
+  name: string
+  /** @default the default exchange `''`, which routes by queue name */
+  exchange?: string
+  /** @default 'direct' */
+  exchangeType?: ExchangeType
+  /** Binding key. @default the queue name */
+  routingKey?: string
+}
+
+/** Every configuration key, with its meaning, unit and default (in {@link DEFAULTS}). */
+export interface ConfigValues {
+  /** Broker URL: `memory://[name]` or `nats://host:port`. */
+  broker: string
+  /** Result backend URL: `memory://[name]`, `nats://`, `rpc://`. */
+  backend: string
+  /** Task modules to import on worker threads, resolved against the app module's URL. */
+  include: readonly string[]
+  /** How long results are kept, seconds or a duration string. 0 keeps them forever. */
+  resultExpires: Duration
+  /** Serializer of task arguments. */
+  taskSerializer: SerializerName
+  /** Serializer of results and custom-state meta. */
+  resultSerializer: SerializerName
+  /** Queue of tasks that no route names. */
+  taskDefaultQueue: string
+  /** Exchange of the default queue; `''` is the default exchange, routing by queue name. */
+  taskDefaultExchange: string
+  /** Routes by task name; see {@link TaskRoutes}. */
+  taskRoutes: TaskRoutes
+  /** Queues to declare with their bindings. */
+  taskQueues: readonly QueueConfig[]
+  /** Declare queues that are used but not in `taskQueues`. */
+  createMissingQueues: boolean
+  /** Ack after the task ran (and its outcome is stored) instead of before. */
+  taskAcksLate: boolean
+  /** With `taskAcksLate`, requeue the task when its thread dies instead of failing it. */
+  taskRejectOnWorkerLost: boolean
+  /** Record STARTED when a task begins. */
+  taskTrackStarted: boolean
+  /** Hard time limit, seconds; the thread is terminated. `null` for none. */
+  taskTimeLimit: Duration | null
+  /** Soft time limit, seconds; the task's signal aborts. `null` for none. */
+  taskSoftTimeLimit: Duration | null
+  /** Default rate limit of every task, e.g. `'10/s'`. `null` for none. */
+  taskDefaultRateLimit: string | null
+  /** Do not store results. */
+  taskIgnoreResult: boolean
+  /** Seconds before a retry, when neither countdown nor backoff says otherwise. */
+  taskDefaultRetryDelay: Duration
+  /** Retries allowed before MaxRetriesExceeded; `null` retries forever. */
+  taskMaxRetries: number | null
+  /** Check arguments against the task's arity when it is called. */
+  taskTyping: boolean
+  /** Emit a `task-sent` event for every task sent. */
+  taskSendSentEvent: boolean
+  /** Worker threads per node. */
+  workerConcurrency: number
+  /** Tasks handed to each thread at once (so a node pulls concurrency x this, never more). */
+  workerPrefetchMultiplier: number
+  /** Recycle a thread after this many tasks; `null` never. */
+  workerMaxTasksPerChild: number | null
+  /** Recycle a thread once its heap exceeds this many KiB; `null` never. */
+  workerMaxMemoryPerChild: number | null
+  /** Emit task events from workers. */
+  workerSendTaskEvents: boolean
+  /** Ignore rate limits. */
+  workerDisableRateLimits: boolean
+  /** How long a revoked id is kept, seconds. */
+  workerRevokeExpires: Duration
+  /** How long a delivered message may stay unacked before the broker redelivers it, seconds. */
+  brokerAckWait: Duration
+  /** How long a node waits for running tasks on a warm stop before requeueing them, seconds. */
+  workerShutdownTimeout: Duration
+  /** Time zone of crontab schedules. */
+  timezone: string
+}
+
+export const DEFAULTS = {
+  broker: 'memory://',
+  backend: 'memory://',
+  include: [],
+  resultExpires: 86_400,
+  taskSerializer: 'msgpack',
+  resultSerializer: 'msgpack',
+  taskDefaultQueue: 'celery',
+  taskDefaultExchange: '',
+  taskRoutes: {},
+  taskQueues: [],
+  createMissingQueues: true,
+  taskAcksLate: false,
+  taskRejectOnWorkerLost: false,
+  taskTrackStarted: false,
+  taskTimeLimit: null,
+  taskSoftTimeLimit: null,
+  taskDefaultRateLimit: null,
+  taskIgnoreResult: false,
+  taskDefaultRetryDelay: 180,
+  taskMaxRetries: 3,
+  taskTyping: true,
+  taskSendSentEvent: false,
+  workerConcurrency: availableParallelism(),
+  workerPrefetchMultiplier: 4,
+  workerMaxTasksPerChild: null,
+  workerMaxMemoryPerChild: null,
+  workerSendTaskEvents: false,
+  workerDisableRateLimits: false,
+  workerRevokeExpires: 10_800,
+  brokerAckWait: 30,
+  workerShutdownTimeout: 30,
+  timezone: 'UTC',
+} as const satisfies ConfigValues
+
+/** Keys whose values may hold credentials, censored when config is printed. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['broker', 'backend'])

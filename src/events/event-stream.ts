@@ -1,0 +1,39 @@
+import { AsyncQueue } from '../util/async-queue.js'
+import { msgpackCodec } from '../serialization/codec.js'
+import { eventPattern, eventSubject, type CeleriacEvent } from './events.js'
+import type { Transport } from '../transport/transport.js'
+import type { Logger } from '../util/logger.js'
+
+/** A live stream of cluster events. Iterate it with `for await`; `close()` or `break` ends it. */
+export interface EventStream extends AsyncIterableIterator<CeleriacEvent> {
+  /** Resolves once the subscription is in place: events sent after this are not missed. */
+  readonly ready: Promise<void>
+  close(): void
+}
+
+/** Subscribes to events matching `pattern` (`'task-*'`, `'worker-online'`, `'*'`). */
+export function subscribeEvents(transport: Promise<Transport>, pattern: string, logger: Logger): EventStream {
+  let unsubscribe = () => {}
+  let closed = false
+  const queue = new AsyncQueue<CeleriacEvent>(() => {
+    closed = true
+    unsubscribe()
+  })
+  const ready = transport.then((t) => {
+    if (closed) return
+    const subscription = t.subscribe(eventPattern(pattern), (_subject, data) => {
+      try {
+        queue.push(msgpackCodec.decode(data) as CeleriacEvent)
+      } catch (error) {
+        logger.warn('dropped an undecodable event', { error })
+      }
+    })
+    unsubscribe = () => subscription.unsubscribe()
+  })
+  return Object.assign(queue, { ready, close: () => queue.end() })
+}
+
+/** Sends an event on the cluster's event stream. */
+export function sendEvent(transport: Transport, event: CeleriacEvent): void {
+  transport.broadcast(eventSubject(event.type), msgpackCodec.encode(event))
+}

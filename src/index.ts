@@ -1,0 +1,38 @@
+/**
+ * celeriac: Celery for TypeScript. Create an app, register tasks, start worker nodes, send
+ * tasks and follow their state changes.
+ * @module
+ */
+export { createApp, App } from './app/app.js'
+export { TaskHandle } from './app/task-handle.js'
+export { Task } from './task/task.js'
+export { Signature, signature } from './canvas/signature.js'
+export { AsyncResult } from './result/async-result.js'
+export { WorkerNode } from './worker/worker-node.js'
+export { Conf, censorUrl } from './config/conf.js'
+export { DEFAULTS } from './config/defaults.js'
+export { TaskState, READY_STATES, EXCEPTION_STATES } from './lifecycle/states.js'
+export { taskMachine, lifecycle, TaskEventType } from './lifecycle/task-machine.js'
+export { consoleLogger } from './util/logger.js'
+export {
+  CeleriacError, ErrorCode, ConfigError, InvalidArgumentError, NotRegistered, SerializationError, TransportError,
+  BackendError, TimeoutError, TimeLimitExceeded, SoftTimeLimitExceeded, WorkerLostError, MaxRetriesExceeded,
+  TaskRevokedError, TaskRejectedError, TaskIgnoredError, ChordError, RemoteError, Retry, Reject, Ignore,
+} from './errors.js'
+
+export type { AppOptions } from './app/app.js'
+export type { CallOptions } from './app/call-options.js'
+export type { Prefix } from './app/task-handle.js'
+export type { TaskOptions, ErrorMatcher } from './task/options.js'
+export type { TaskContext, TaskRequest, DeliveryInfo, StateUpdate } from './task/context.js'
+export type { GetOptions, StateChange } from './result/async-result.js'
+export type { ConfigValues, RouteTarget, TaskRoutes, QueueConfig } from './config/defaults.js'
+export type { WorkerOptions } from './worker/worker-options.js'
+export type { EventStream } from './events/event-stream.js'
+export type { CeleriacEvent, TaskEvent, WorkerEvent, EventType } from './events/events.js'
+export type { StateName } from './lifecycle/states.js'
+export type { Logger, LogLevel } from './util/logger.js'
+export type { Duration } from './util/duration.js'
+export type { RetryOptions, CeleriacErrorOptions } from './errors.js'
+export type { Transport, Delivery, Consumer, OutgoingMessage, PublishAck, DeadLetter } from './transport/transport.js'
+export type { ResultBackend, TaskMeta } from './result/backend.js'

@@ -1,0 +1,171 @@
+import { TaskIgnoredError, TimeoutError } from '../errors.js'
+import { READY_STATES, TaskState, type StateName } from '../lifecycle/states.js'
+import { codecFor } from '../serialization/codec.js'
+import { fromWireError } from '../serialization/failure.js'
+import { AsyncQueue } from '../util/async-queue.js'
+import { deferred } from '../util/deferred.js'
+import { toMs, type Duration } from '../util/duration.js'
+import type { ResultBackend, TaskMeta } from './backend.js'
+
+/** What an {@link AsyncResult} needs from its app. */
+export interface ResultSource {
+  backend(): Promise<ResultBackend>
+  revoke(taskId: string, options: { terminate?: boolean }): Promise<void>
+}
+
+/** One accepted state change of a task, as observers see it. */
+export interface StateChange {
+  taskId: string
+  state: StateName
+  /** SUCCESS: the return value; custom states (PROGRESS): their meta. */
+  result?: unknown
+  /** FAILURE, RETRY, REVOKED, REJECTED: the error, rebuilt with its class name, code, data and remote stack. */
+  error?: Error
+  retries?: number
+  worker?: string
+}
+
+/** Options of {@link AsyncResult.get}. */
+export interface GetOptions {
+  /** Seconds (or a duration string) to wait before TimeoutError. Waits forever by default. */
+  timeout?: Duration
+  /** Throw the task's error when it failed. @default true */
+  propagate?: boolean
+  /** Sees every state change while waiting. */
+  onMessage?: (change: StateChange) => void
+}
+
+const PENDING_META = (taskId: string): TaskMeta => ({ taskId, state: TaskState.PENDING })
+
+/** Decodes a stored record into what observers see. */
+export function toStateChange(meta: TaskMeta): StateChange {
+  const change: StateChange = { taskId: meta.taskId, state: meta.state }
+  if (meta.result !== undefined && meta.contentType) change.result = codecFor(meta.contentType).decode(meta.result)
+  if (meta.error) change.error = fromWireError(meta.error)
+  if (meta.retries !== undefined) change.retries = meta.retries
+  if (meta.worker !== undefined) change.worker = meta.worker
+  return change
+}
+
+/**
+ * A handle on a task's result, for any id: an unknown id is PENDING. Every method asks the
+ * backend; `get` and `changes` wait on its watch, never by polling.
+ */
+export class AsyncResult<R = unknown> {
+  readonly id: string
+  readonly #source: ResultSource
+
+  constructor(id: string, source: ResultSource) {
+    this.id = id
+    this.#source = source
+  }
+
+  async #meta(): Promise<TaskMeta> {
+    return (await (await this.#source.backend()).get(this.id)) ?? PENDING_META(this.id)
+  }
+
+  /** The current state: PENDING, RECEIVED, STARTED, a custom state, RETRY, SUCCESS, FAILURE, REVOKED... */
+  async state(): Promise<StateName> {
+    return (await this.#meta()).state
+  }
+
+  /** True once the task will not change state again. */
+  async ready(): Promise<boolean> {
+    return READY_STATES.has(await this.state())
+  }
+
+  async successful(): Promise<boolean> {
+    return (await this.state()) === TaskState.SUCCESS
+  }
+
+  async failed(): Promise<boolean> {
+    return (await this.state()) === TaskState.FAILURE
+  }
+
+  /** The return value on SUCCESS, the error on failure states, the meta of a custom state. */
+  async result(): Promise<R | Error | unknown> {
+    const change = toStateChange(await this.#meta())
+    return change.error ?? change.result
+  }
+
+  /** The remote stack of a failed task. */
+  async traceback(): Promise<string | undefined> {
+    return (await this.#meta()).error?.stack
+  }
+
+  /**
+   * Waits for the task to be ready and returns its value; throws its error when it failed
+   * (unless `propagate: false`, which returns the error instead).
+   */
+  async get(options: GetOptions = {}): Promise<R> {
+    const backend = await this.#source.backend()
+    const done = deferred<TaskMeta>()
+    const observe = (meta: TaskMeta) => {
+      options.onMessage?.(toStateChange(meta))
+      if (READY_STATES.has(meta.state)) done.resolve(meta)
+    }
+    const unwatch = await backend.watch(this.id, observe)
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const current = await backend.get(this.id)
+      if (current && READY_STATES.has(current.state)) done.resolve(current)
+      if (options.timeout !== undefined) {
+        const ms = toMs(options.timeout, 'get timeout')
+        timer = setTimeout(() => done.reject(new TimeoutError(`result of task ${this.id} not ready after ${ms / 1000}s`)), ms)
+      }
+      const change = toStateChange(await done.promise)
+      if (change.state === TaskState.SUCCESS) return change.result as R
+      const error = change.error ?? new TaskIgnoredError(`task ${this.id} ended ${change.state} without a result`)
+      if (options.propagate === false) return error as R
+      throw error
+    } finally {
+      clearTimeout(timer)
+      unwatch()
+    }
+  }
+
+  /**
+   * This task's state changes: the current state first, then every accepted transition in
+   * order, ending after a ready state. `break` stops watching.
+   */
+  changes(): AsyncIterableIterator<StateChange> {
+    let unwatch = () => {}
+    let closed = false
+    const queue = new AsyncQueue<StateChange>(() => {
+      closed = true
+      unwatch()
+    })
+    const push = (meta: TaskMeta) => {
+      queue.push(toStateChange(meta))
+      if (READY_STATES.has(meta.state)) queue.end()
+    }
+    void (async () => {
+      const backend = await this.#source.backend()
+      let seen = false
+      const stop = await backend.watch(this.id, (meta) => {
+        seen = true
+        push(meta)
+      })
+      if (closed) return stop()
+      unwatch = stop
+      const current = (await backend.get(this.id)) ?? PENDING_META(this.id)
+      // A change that arrived while reading already covers the current state.
+      if (!seen) push(current)
+    })().catch((error) => queue.end(error))
+    return queue
+  }
+
+  /** Revokes the task: it will not run; with `terminate`, a running task's thread is terminated. */
+  async revoke(options: { terminate?: boolean } = {}): Promise<void> {
+    await this.#source.revoke(this.id, options)
+  }
+
+  /** Removes the task's result from the backend. */
+  async forget(): Promise<void> {
+    await (await this.#source.backend()).forget(this.id)
+  }
+
+  toString(): string {
+    return this.id
+  }
+}

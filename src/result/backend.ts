@@ -1,0 +1,60 @@
+/**
+ * The result backend contract: where task states and results are kept.
+ *
+ * @remarks
+ * Shaped after a JetStream KV bucket so that NATS implements it without change: one record
+ * per task id, last write wins, a watch per key that sees every later write in order, a
+ * bucket-wide time to live (`resultExpires`). Values are stored as given; a backend that
+ * crosses the wire encodes the record itself. The contract leaves out history (only the
+ * latest record of a task is kept) and queries across tasks.
+ * @module
+ */
+import type { WireError } from '../serialization/failure.js'
+import type { ContentType } from '../serialization/codec.js'
+import type { StateName } from '../lifecycle/states.js'
+
+/** Everything stored about one task. */
+export interface TaskMeta {
+  taskId: string
+  state: StateName
+  /** SUCCESS: the return value; custom states: their meta. Encoded with `contentType`. */
+  result?: Uint8Array
+  contentType?: ContentType
+  /** FAILURE, RETRY, REVOKED, REJECTED: the error, with its remote stack. */
+  error?: WireError
+  /** Task name, when known. */
+  name?: string
+  /** Retries so far. */
+  retries?: number
+  /** The node that reported this state. */
+  worker?: string
+  /** When the task reached a ready state (epoch ms). */
+  dateDone?: number
+  parentId?: string
+  rootId?: string
+  groupId?: string
+  /** Ids of tasks this one sent (links, retries excluded). */
+  children?: string[]
+}
+
+/** Called with every record stored for a watched id, in order. */
+export type MetaListener = (meta: TaskMeta) => void
+
+/** The contract every result store implements. */
+export interface ResultBackend {
+  /** `memory`, `nats`, `rpc`. */
+  readonly kind: string
+  connect(): Promise<void>
+  close(): Promise<void>
+  /** Stores the latest record of a task (last write wins). */
+  store(meta: TaskMeta): Promise<void>
+  /** The latest record, or `undefined` when the id is unknown, forgotten or expired. */
+  get(taskId: string): Promise<TaskMeta | undefined>
+  /** Removes a task's record. */
+  forget(taskId: string): Promise<void>
+  /**
+   * Calls `listener` with every record stored for `taskId` from now on, in order. Resolves
+   * once the watch is in place, so that a `get` made after it misses nothing.
+   */
+  watch(taskId: string, listener: MetaListener): Promise<() => void>
+}

@@ -1,0 +1,84 @@
+import type { ConfigValues, QueueConfig, RouteTarget, TaskRoutes } from '../config/defaults.js'
+
+/** Where a message goes: an exchange and a routing key; `queue` when it targets one queue. */
+export interface Route {
+  exchange: string
+  routingKey: string
+  /** The queue, when routed through the default exchange (declared on first use). */
+  queue?: string
+  priority?: number
+}
+
+/** Routing options of a call or a task. */
+export interface RoutingOptions {
+  queue?: string
+  exchange?: string
+  routingKey?: string
+  priority?: number
+}
+
+type Matcher = (name: string) => boolean
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp('^' + glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$')
+}
+
+function compileRoutes(routes: TaskRoutes): [Matcher, RouteTarget][] {
+  const pairs = Array.isArray(routes) ? routes : Object.entries(routes as Record<string, RouteTarget>)
+  return pairs.map(([pattern, target]) => {
+    if (pattern instanceof RegExp) return [(name: string) => pattern.test(name), target]
+    if (pattern.includes('*')) {
+      const regexp = globToRegExp(pattern)
+      return [(name: string) => regexp.test(name), target]
+    }
+    return [(name: string) => name === pattern, target]
+  })
+}
+
+/**
+ * Resolves a task call to an exchange and routing key, Celery's order: the call's own
+ * `queue`/`exchange`, then `taskRoutes` (first match wins), then the task's options, then the
+ * default queue. Results are cached per task name for calls without routing options.
+ */
+export class Router {
+  readonly #routes: [Matcher, RouteTarget][]
+  readonly #queues: Map<string, QueueConfig>
+  readonly #conf: ConfigValues
+  readonly #cache = new Map<string, Route>()
+
+  constructor(conf: ConfigValues) {
+    this.#conf = conf
+    this.#routes = compileRoutes(conf.taskRoutes)
+    this.#queues = new Map(conf.taskQueues.map((q) => [q.name, q]))
+  }
+
+  route(task: string, call: RoutingOptions, taskDefaults: RoutingOptions = {}): Route {
+    const plain = call.queue === undefined && call.exchange === undefined && call.routingKey === undefined
+    if (plain) {
+      const cached = this.#cache.get(task)
+      if (cached) return call.priority === undefined ? cached : { ...cached, priority: call.priority }
+    }
+    const route = this.#resolve(task, call, taskDefaults)
+    if (plain) this.#cache.set(task, route)
+    return call.priority === undefined ? route : { ...route, priority: call.priority }
+  }
+
+  #resolve(task: string, call: RoutingOptions, taskDefaults: RoutingOptions): Route {
+    if (call.queue !== undefined || call.exchange !== undefined) return this.#target(call)
+    const matched = this.#routes.find(([matches]) => matches(task))
+    if (matched) return this.#target(matched[1])
+    if (taskDefaults.queue !== undefined || taskDefaults.exchange !== undefined) return this.#target(taskDefaults)
+    return this.#target({ queue: this.#conf.taskDefaultQueue })
+  }
+
+  #target(target: RoutingOptions): Route {
+    const priority = target.priority === undefined ? {} : { priority: target.priority }
+    if (target.exchange !== undefined && target.exchange !== '') {
+      return { exchange: target.exchange, routingKey: target.routingKey ?? target.queue ?? '', ...priority }
+    }
+    const queue = target.queue ?? target.routingKey ?? this.#conf.taskDefaultQueue
+    const declared = this.#queues.get(queue)
+    if (declared?.exchange) return { exchange: declared.exchange, routingKey: target.routingKey ?? declared.routingKey ?? queue, ...priority }
+    return { exchange: '', routingKey: queue, queue, ...priority }
+  }
+}

@@ -1,0 +1,107 @@
+import { Packr } from 'msgpackr'
+import { SerializationError } from '../errors.js'
+
+/** Turns values into bytes and back. One codec per content type. */
+export interface Codec {
+  readonly contentType: ContentType
+  encode(value: unknown): Uint8Array
+  decode(bytes: Uint8Array): unknown
+}
+
+export const ContentType = { Msgpack: 'application/x-msgpack', Json: 'application/json' } as const
+export type ContentType = (typeof ContentType)[keyof typeof ContentType]
+
+/** Serializer names as configured (`taskSerializer`, `resultSerializer`). */
+export type SerializerName = 'msgpack' | 'json'
+
+// Plain pack() corrupts typed arrays and turns Errors into arrays; these options keep them.
+const packr = new Packr({ useRecords: false, moreTypes: true })
+
+/**
+ * Throws a {@link SerializationError} naming the path of the first value that no codec can
+ * carry faithfully (functions, symbols, class instances with behaviour are silently mangled
+ * otherwise).
+ */
+export function assertSerializable(value: unknown, path: string, seen = new Set<unknown>()): void {
+  switch (typeof value) {
+    case 'function':
+    case 'symbol':
+      throw new SerializationError(`${path} is a ${typeof value} and cannot be serialized`)
+    case 'bigint':
+      return
+    case 'object': {
+      if (value === null || ArrayBuffer.isView(value) || value instanceof Date || value instanceof Error) return
+      if (seen.has(value)) throw new SerializationError(`${path} is a circular reference and cannot be serialized`)
+      seen.add(value)
+      if (Array.isArray(value)) value.forEach((item, i) => assertSerializable(item, `${path}[${i}]`, seen))
+      else if (value instanceof Map) value.forEach((item, key) => assertSerializable(item, `${path}.${String(key)}`, seen))
+      else if (value instanceof Set) [...value].forEach((item, i) => assertSerializable(item, `${path}[${i}]`, seen))
+      else for (const key of Object.keys(value)) assertSerializable((value as Record<string, unknown>)[key], `${path}.${key}`, seen)
+      seen.delete(value)
+      return
+    }
+    default:
+      return
+  }
+}
+
+/** msgpack, the default: binary, fast, keeps Dates, typed arrays, Maps, Sets and 64-bit BigInts. */
+export const msgpackCodec: Codec = {
+  contentType: ContentType.Msgpack,
+  encode(value) {
+    try {
+      return packr.pack(value)
+    } catch (error) {
+      throw new SerializationError(`cannot encode value as msgpack: ${(error as Error).message}`, { cause: error })
+    }
+  },
+  decode(bytes) {
+    try {
+      return packr.unpack(bytes)
+    } catch (error) {
+      throw new SerializationError(`cannot decode msgpack bytes: ${(error as Error).message}`, { cause: error })
+    }
+  },
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** JSON, for interoperability: Dates become ISO strings, binary data is not supported. */
+export const jsonCodec: Codec = {
+  contentType: ContentType.Json,
+  encode(value) {
+    try {
+      return encoder.encode(JSON.stringify(value ?? null))
+    } catch (error) {
+      throw new SerializationError(`cannot encode value as JSON: ${(error as Error).message}`, { cause: error })
+    }
+  },
+  decode(bytes) {
+    try {
+      return JSON.parse(decoder.decode(bytes))
+    } catch (error) {
+      throw new SerializationError(`cannot decode JSON bytes: ${(error as Error).message}`, { cause: error })
+    }
+  },
+}
+
+/** The codec for a configured serializer name. */
+export function codecByName(name: SerializerName): Codec {
+  return name === 'json' ? jsonCodec : msgpackCodec
+}
+
+/** The codec for a message's content type. */
+export function codecFor(contentType: string): Codec {
+  if (contentType === ContentType.Msgpack) return msgpackCodec
+  if (contentType === ContentType.Json) return jsonCodec
+  throw new SerializationError(`unsupported content type ${JSON.stringify(contentType)}`)
+}
+
+/**
+ * The same bytes in a buffer of their own. msgpackr returns views into a shared 8 KiB slab,
+ * and posting a view to a thread clones its whole buffer: copy before crossing threads.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes)
+}

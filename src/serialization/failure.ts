@@ -1,0 +1,65 @@
+import {
+  BackendError, CeleriacError, ChordError, ConfigError, InvalidArgumentError, MaxRetriesExceeded, NotRegistered,
+  RemoteError, SerializationError, SoftTimeLimitExceeded, TaskIgnoredError, TaskRejectedError, TaskRevokedError,
+  TimeLimitExceeded, TimeoutError, TransportError, WorkerLostError, ErrorCode,
+} from '../errors.js'
+
+/**
+ * An error as it crosses a thread or the wire: plain data that every codec carries.
+ * `type` is the error's class name.
+ */
+export interface WireError {
+  type: string
+  code: string
+  message: string
+  stack?: string
+  data?: unknown
+  cause?: WireError
+}
+
+type KnownErrorClass = new (message: string, options?: { data?: unknown; cause?: unknown }) => CeleriacError
+
+const KNOWN: Record<string, KnownErrorClass> = {
+  ConfigError, InvalidArgumentError, NotRegistered, SerializationError, TransportError, BackendError, TimeoutError,
+  TimeLimitExceeded, SoftTimeLimitExceeded, WorkerLostError, MaxRetriesExceeded, TaskRevokedError,
+  TaskRejectedError, TaskIgnoredError, ChordError,
+}
+
+function plainData(value: unknown): unknown {
+  // Only data survives; anything else would make the whole failure unencodable.
+  try {
+    return value === undefined ? undefined : structuredClone(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/** Turns anything thrown into a {@link WireError}, keeping class name, code, data, stack and cause. */
+export function toWireError(error: unknown, depth = 0): WireError {
+  if (!(error instanceof Error)) {
+    return { type: 'Error', code: ErrorCode.Remote, message: typeof error === 'string' ? error : `non-error thrown: ${String(error)}` }
+  }
+  const fields = error as Error & { code?: unknown; data?: unknown }
+  const wire: WireError = {
+    type: error.name && error.name !== 'Error' ? error.name : error.constructor?.name || 'Error',
+    code: typeof fields.code === 'string' || typeof fields.code === 'number' ? String(fields.code) : ErrorCode.Remote,
+    message: error.message,
+  }
+  if (error.stack) wire.stack = error.stack
+  if (fields.data !== undefined) wire.data = plainData(fields.data)
+  if (error.cause !== undefined && depth < 8) wire.cause = toWireError(error.cause, depth + 1)
+  return wire
+}
+
+/**
+ * Rebuilds an error from its wire form: celeriac's own classes come back as themselves,
+ * any other class as a {@link RemoteError} with the same `name`, `code`, `data` and stack.
+ */
+export function fromWireError(wire: WireError): Error {
+  const cause = wire.cause ? fromWireError(wire.cause) : undefined
+  const options = { data: wire.data, cause }
+  const Known = KNOWN[wire.type]
+  const error = Known && wire.code.startsWith('ERR_') ? new Known(wire.message, options) : new RemoteError(wire.type, wire.code, wire.message, options)
+  if (wire.stack) error.stack = wire.stack
+  return error
+}

@@ -1,0 +1,124 @@
+import { InvalidArgumentError } from '../errors.js'
+import { optionalMs, toMs } from '../util/duration.js'
+import { parseRateLimit } from '../util/rate-limit.js'
+import type { ConfigValues } from '../config/defaults.js'
+import type { ErrorMatcher, TaskOptions } from './options.js'
+import type { TaskClass } from './task.js'
+
+/** How many positional arguments a task takes. */
+export interface Arity {
+  min: number
+  max: number
+}
+
+/** A registered task: its name, its code and its raw options. */
+export interface TaskDefinition {
+  name: string
+  /** A function task, called with `(ctx, ...args)` when bound, `(...args)` otherwise. */
+  fn?: (...args: any[]) => unknown
+  /** A class task, instantiated once per thread. */
+  cls?: TaskClass
+  options: TaskOptions<any>
+  arity: Arity
+}
+
+/** Task options with the app's defaults applied and durations in ms. */
+export interface ResolvedTaskOptions {
+  bind: boolean
+  typing: boolean
+  maxRetries: number | null
+  defaultRetryDelayMs: number
+  autoretryFor: readonly ErrorMatcher[]
+  /** 0 = no backoff. */
+  retryBackoffMs: number
+  retryBackoffMaxMs: number
+  retryJitter: boolean
+  /** ms between runs; 0 = unlimited. */
+  rateLimitIntervalMs: number
+  timeLimitMs: number | undefined
+  softTimeLimitMs: number | undefined
+  ignoreResult: boolean
+  acksLate: boolean
+  rejectOnWorkerLost: boolean
+  trackStarted: boolean
+  expiresMs: number | undefined
+}
+
+/** Applies the app's defaults to a task's options, validating each (errors name the field). */
+export function resolveTaskOptions(name: string, options: TaskOptions<any>, conf: ConfigValues): ResolvedTaskOptions {
+  const field = (key: string) => `task ${name}: options.${key}`
+  const maxRetries = options.maxRetries === undefined ? conf.taskMaxRetries : options.maxRetries
+  if (maxRetries !== null && (!Number.isInteger(maxRetries) || maxRetries < 0)) {
+    throw new InvalidArgumentError(`${field('maxRetries')} must be a non-negative integer or null, got ${maxRetries}`)
+  }
+  const backoff = options.retryBackoff ?? false
+  const rateLimit = options.rateLimit === undefined ? conf.taskDefaultRateLimit : options.rateLimit
+  const timeLimit = options.timeLimit === undefined ? conf.taskTimeLimit : options.timeLimit
+  const softTimeLimit = options.softTimeLimit === undefined ? conf.taskSoftTimeLimit : options.softTimeLimit
+  return {
+    bind: options.bind ?? false,
+    typing: options.typing ?? conf.taskTyping,
+    maxRetries,
+    defaultRetryDelayMs: toMs(options.defaultRetryDelay ?? conf.taskDefaultRetryDelay, field('defaultRetryDelay')),
+    autoretryFor: options.autoretryFor ?? [],
+    retryBackoffMs: backoff === true ? 1000 : backoff === false ? 0 : toMs(backoff, field('retryBackoff')),
+    retryBackoffMaxMs: toMs(options.retryBackoffMax ?? 600, field('retryBackoffMax')),
+    retryJitter: options.retryJitter ?? true,
+    rateLimitIntervalMs: rateLimit === null ? 0 : parseRateLimit(rateLimit, field('rateLimit')),
+    timeLimitMs: optionalMs(timeLimit, field('timeLimit')),
+    softTimeLimitMs: optionalMs(softTimeLimit, field('softTimeLimit')),
+    ignoreResult: options.ignoreResult ?? conf.taskIgnoreResult,
+    acksLate: options.acksLate ?? conf.taskAcksLate,
+    rejectOnWorkerLost: options.rejectOnWorkerLost ?? conf.taskRejectOnWorkerLost,
+    trackStarted: options.trackStarted ?? conf.taskTrackStarted,
+    expiresMs: optionalMs(options.expires, field('expires')),
+  }
+}
+
+/** True when `error` is one of the `autoretryFor` matchers (a class, a name or a code). */
+export function matchesError(error: unknown, matchers: readonly ErrorMatcher[]): boolean {
+  if (!(error instanceof Error) || matchers.length === 0) return false
+  const code = (error as { code?: unknown }).code
+  return matchers.some((m) => (typeof m === 'string' ? error.name === m || code === m : error instanceof m))
+}
+
+/**
+ * Reads how many arguments a function takes from its source: `fn.length` gives the required
+ * ones; the parameter list tells optional and rest parameters apart. When the source cannot be
+ * read (native or bound functions), any number above the minimum is accepted.
+ */
+export function arityOf(fn: (...args: any[]) => unknown, skip = 0): Arity {
+  const min = Math.max(0, fn.length - skip)
+  const params = parameterList(fn.toString())
+  if (params === undefined || params.some((p) => p.startsWith('...'))) return { min, max: Infinity }
+  return { min, max: Math.max(min, params.length - skip) }
+}
+
+function parameterList(source: string): string[] | undefined {
+  const text = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
+  const arrow = /^\s*(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(text)
+  if (arrow) return [arrow[1]]
+  const open = text.indexOf('(')
+  if (open === -1 || text.startsWith('class')) return undefined
+  const params: string[] = []
+  let depth = 0
+  let current = ''
+  for (let i = open + 1; i < text.length; i++) {
+    const ch = text[i]
+    if (ch === '(' || ch === '[' || ch === '{') depth++
+    if (ch === ')' || ch === ']' || ch === '}') {
+      if (depth === 0) {
+        if (current.trim()) params.push(current.trim())
+        return params
+      }
+      depth--
+    }
+    if (ch === ',' && depth === 0) {
+      params.push(current.trim())
+      current = ''
+    } else {
+      current += ch
+    }
+  }
+  return undefined
+}

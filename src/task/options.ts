@@ -1,0 +1,58 @@
+import type { Duration } from '../util/duration.js'
+import type { TaskState } from '../lifecycle/states.js'
+import type { TaskRequest } from './context.js'
+
+/** An error class, name or code that triggers an automatic retry. */
+export type ErrorMatcher = (abstract new (...args: never[]) => Error) | string
+
+/** Options of a task, given to `app.task(name, fn, options)`. Every field is optional. */
+export interface TaskOptions<R = unknown> {
+  /** Pass a {@link TaskContext} as the first argument of a function task. Class tasks are always bound. */
+  bind?: boolean
+  /** Check the arguments' count when the task is called. @default config.taskTyping */
+  typing?: boolean
+  /** Retries before MaxRetriesExceeded; `null` retries forever. @default config.taskMaxRetries */
+  maxRetries?: number | null
+  /** Delay before a retry, seconds or a duration string. @default config.taskDefaultRetryDelay */
+  defaultRetryDelay?: Duration
+  /** Errors (classes, names or codes) that retry the task automatically. */
+  autoretryFor?: readonly ErrorMatcher[]
+  /** Exponential backoff for automatic retries: `true` (factor 1 s) or the factor in seconds. @default false */
+  retryBackoff?: boolean | number
+  /** Cap of the backoff delay, seconds. @default 600 */
+  retryBackoffMax?: Duration
+  /** Randomise the backoff delay between 0 and its value ("full jitter"). @default true */
+  retryJitter?: boolean
+  /** At most this many runs per node: `'10/s'`, `'10/m'`, `'10/h'`. @default config.taskDefaultRateLimit */
+  rateLimit?: string | null
+  /** Hard time limit: the thread is terminated, FAILURE TimeLimitExceeded. @default config.taskTimeLimit */
+  timeLimit?: Duration | null
+  /** Soft time limit: the task's `signal` aborts with SoftTimeLimitExceeded. @default config.taskSoftTimeLimit */
+  softTimeLimit?: Duration | null
+  /** Do not store the result. @default config.taskIgnoreResult */
+  ignoreResult?: boolean
+  /** Ack after the task ran instead of before. @default config.taskAcksLate */
+  acksLate?: boolean
+  /** With `acksLate`, requeue instead of failing when the thread dies. @default config.taskRejectOnWorkerLost */
+  rejectOnWorkerLost?: boolean
+  /** Record STARTED when the task begins. @default config.taskTrackStarted */
+  trackStarted?: boolean
+  /** Default queue of the task (routes and call options win). */
+  queue?: string
+  /** Default exchange of the task. */
+  exchange?: string
+  /** Default routing key of the task. */
+  routingKey?: string
+  /** Default priority, 0-9. */
+  priority?: number
+  /** Default expiry of calls, seconds from sending. */
+  expires?: Duration
+  /** Called in the worker thread after the task succeeded. */
+  onSuccess?: (result: R, request: TaskRequest) => void | Promise<void>
+  /** Called in the worker thread after the task failed. */
+  onFailure?: (error: unknown, request: TaskRequest) => void | Promise<void>
+  /** Called in the worker thread when the task is about to be retried. */
+  onRetry?: (error: unknown, request: TaskRequest) => void | Promise<void>
+  /** Called in the worker thread after the task ran, whatever the outcome. */
+  afterReturn?: (state: TaskState, resultOrError: unknown, request: TaskRequest) => void | Promise<void>
+}

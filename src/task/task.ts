@@ -1,0 +1,59 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { CeleriacError, ErrorCode } from '../errors.js'
+import type { RetryOptions } from '../errors.js'
+import type { TaskContext, TaskRequest, StateUpdate } from './context.js'
+
+/** The context of the task running in the current async scope (one thread runs many at once). */
+export const currentContext = new AsyncLocalStorage<TaskContext>()
+
+function context(): TaskContext {
+  const ctx = currentContext.getStore()
+  if (!ctx) throw new CeleriacError(ErrorCode.InvalidArgument, 'no task is running in this scope: request, retry and updateState work only inside run()')
+  return ctx
+}
+
+/**
+ * Base class of class-based tasks: instantiated once per worker thread, so state built in the
+ * constructor (a cache, a connection) is reused by every call the thread runs.
+ * @example
+ * export const auth = app.task('tasks.auth', class extends Task<[string, string], boolean> {
+ *   users = new Map([['george', 'password']])
+ *   run(user: string, password: string) { return this.users.get(user) === password }
+ * })
+ */
+export abstract class Task<A extends unknown[] = unknown[], R = unknown> implements TaskContext {
+  abstract run(...args: A): R | Promise<R>
+
+  get name(): string {
+    return context().name
+  }
+
+  /** The request of the call running now (calls may interleave on one instance; each sees its own). */
+  get request(): TaskRequest {
+    return context().request
+  }
+
+  get signal(): AbortSignal {
+    return context().signal
+  }
+
+  retry(options?: RetryOptions): never {
+    return context().retry(options)
+  }
+
+  updateState(update: StateUpdate): void {
+    context().updateState(update)
+  }
+
+  /** Called after the task succeeded. */
+  onSuccess?(result: R, request: TaskRequest): void | Promise<void>
+  /** Called after the task failed. */
+  onFailure?(error: unknown, request: TaskRequest): void | Promise<void>
+  /** Called when the task is about to be retried. */
+  onRetry?(error: unknown, request: TaskRequest): void | Promise<void>
+  /** Called after the task ran, whatever the outcome. */
+  afterReturn?(state: string, resultOrError: unknown, request: TaskRequest): void | Promise<void>
+}
+
+/** A concrete subclass of {@link Task}. */
+export type TaskClass<A extends unknown[] = any[], R = any> = new () => Task<A, R>

@@ -1,0 +1,150 @@
+/**
+ * The mailbox contract: exchanges, queues, durable delivery with explicit acknowledgement,
+ * and a light publish/subscribe channel for events and remote control.
+ *
+ * @remarks
+ * Shaped after JetStream so that NATS implements it without change: a queue is a durable
+ * work queue consumed by competing pull consumers; every delivery must be acked, nak'd
+ * (optionally with a delay), extended with `working()`, or terminated; an unacked delivery
+ * comes back after the queue's ack wait; publishing with a `msgId` already seen within the
+ * duplicate window is dropped. The contract deliberately leaves out priorities across queues,
+ * transactions, and ordering guarantees beyond FIFO per queue and priority level.
+ * @module
+ */
+
+/** How an exchange chooses the queues a message goes to. */
+export type ExchangeType = 'direct' | 'topic' | 'fanout'
+
+/** An exchange and its type. The default exchange `''` routes by queue name. */
+export interface ExchangeDeclaration {
+  name: string
+  type: ExchangeType
+}
+
+/** A binding of a queue to an exchange with a binding key (`*`/`#` patterns on topic exchanges). */
+export interface Binding {
+  exchange: string
+  key: string
+}
+
+/** A durable queue. */
+export interface QueueDeclaration {
+  name: string
+  /** Extra bindings; every queue is also reachable through the default exchange by its name. */
+  bindings?: Binding[]
+  /** How long a delivery may stay unacked before it is redelivered, ms. */
+  ackWaitMs?: number
+  /** After this many deliveries a message is dead-lettered (reason `max-deliveries`). */
+  maxDeliver?: number
+}
+
+/** A message to publish. */
+export interface OutgoingMessage {
+  /** Exchange name; `''` is the default exchange, which routes by queue name. */
+  exchange: string
+  routingKey: string
+  body: Uint8Array
+  /** Idempotency key: a second publish with the same id within the duplicate window is dropped. */
+  msgId?: string
+  /** Do not deliver before this time (epoch ms). The transport holds the message, not the worker. */
+  notBefore?: number
+  /** 0 (lowest) to 9 (highest); higher is delivered first among ready messages. */
+  priority?: number
+}
+
+/** What a publish did. */
+export interface PublishAck {
+  /** The queues the message was stored in (empty when no queue is bound). */
+  queues: string[]
+  /** True when `msgId` was seen before and the message was dropped. */
+  duplicate: boolean
+}
+
+/** One delivery of a message to a consumer. Exactly one of ack / nak / term settles it. */
+export interface Delivery {
+  readonly body: Uint8Array
+  readonly queue: string
+  readonly exchange: string
+  readonly routingKey: string
+  readonly msgId: string | undefined
+  /** 1 on first delivery, incremented on every redelivery. */
+  readonly deliveryCount: number
+  readonly priority: number
+  /** Done: remove the message. */
+  ack(): void
+  /** Not done: deliver again, now or after `delayMs`. */
+  nak(delayMs?: number): void
+  /** Still working: restart the ack wait. */
+  working(): void
+  /** Never deliver again: dead-letter the message with `reason`. */
+  term(reason: string): void
+}
+
+/** A pull consumer on one queue. Deliveries arrive through the handler given to `consume`. */
+export interface Consumer {
+  /** Asks for up to `n` more deliveries (credit); no more than the credit is ever delivered. */
+  pull(n: number): void
+  /** Stops delivering; unsettled deliveries stay in flight until settled or their ack wait runs out. */
+  close(): Promise<void>
+}
+
+/** A dead-lettered message and why. */
+export interface DeadLetter {
+  queue: string
+  body: Uint8Array
+  reason: string
+  deliveryCount: number
+  at: number
+}
+
+/** A subscription on the publish/subscribe channel. */
+export interface Subscription {
+  unsubscribe(): void
+}
+
+/** Handler of publish/subscribe messages. */
+export type SubscriptionHandler = (subject: string, data: Uint8Array) => void
+
+/** A live, local view of the revoked task ids: a synchronous check per message. */
+export interface RevokedIds {
+  has(id: string): boolean
+  /** The ids currently revoked. */
+  list(): string[]
+  close(): void
+}
+
+/** The contract every broker implements. */
+export interface Transport {
+  /** `memory` or `nats`. */
+  readonly kind: string
+  connect(): Promise<void>
+  close(): Promise<void>
+
+  /** Declares an exchange; idempotent; redeclaring with another type is an error. */
+  declareExchange(exchange: ExchangeDeclaration): Promise<void>
+  /** Declares a queue and its bindings; idempotent, new bindings are added. */
+  declareQueue(queue: QueueDeclaration): Promise<void>
+  /** Routes a message through an exchange to every bound queue. */
+  publish(message: OutgoingMessage): Promise<PublishAck>
+  /** Starts a pull consumer on a declared queue. */
+  consume(queue: string, onDelivery: (delivery: Delivery) => void): Consumer
+  /** Drops every ready message of a queue; returns how many. */
+  purge(queue: string): Promise<number>
+  /** Messages ready or delayed in a queue (not counting those in flight). */
+  depth(queue: string): Promise<number>
+  /** Dead-lettered messages, oldest first. */
+  deadLetters(queue?: string): Promise<DeadLetter[]>
+
+  /**
+   * Marks a task id revoked for `ttlMs`, where every node sees it, including nodes started
+   * later. Messages of a revoked id are discarded when delivered.
+   */
+  revoke(id: string, ttlMs: number): Promise<void>
+  /** A view of the revoked ids kept up to date as ids are revoked and expire. */
+  revoked(): Promise<RevokedIds>
+
+  /** Publishes on the non-durable channel (events, control, replies). */
+  broadcast(subject: string, data: Uint8Array): void
+  /** Subscribes with a NATS-style pattern: `*` one token, `>` the rest. */
+  subscribe(pattern: string, handler: SubscriptionHandler): Subscription
+}

@@ -1,0 +1,182 @@
+import { TimeLimitExceeded, WorkerLostError } from '../../errors.js'
+import { ThreadHandle, type ThreadSpec } from './thread-handle.js'
+import type { InFlight } from '../in-flight.js'
+import type { Outcome, RunRequest, ThreadToMain } from '../../protocol/thread-messages.js'
+import type { Logger } from '../../util/logger.js'
+
+/** What the pool reports to its node. */
+export interface PoolEvents {
+  started(item: InFlight): void
+  update(item: InFlight, state: string, meta: Uint8Array | undefined, contentType: string | undefined): void
+  outcome(item: InFlight, outcome: Outcome): void
+  /** The thread running `item` died. `started` tells whether the task had begun. */
+  lost(item: InFlight, error: Error, started: boolean): void
+  /** Slots became free (tasks ended, or a thread came up). */
+  capacity(): void
+}
+
+/** Options of a {@link ThreadPool}. */
+export interface PoolOptions extends Omit<ThreadSpec, 'capacity'> {
+  size: number
+  /** Tasks given to one thread at a time. */
+  perThread: number
+  maxTasksPerChild: number | null
+  maxMemoryPerChildKb: number | null
+  logger: Logger
+  events: PoolEvents
+}
+
+/**
+ * The worker threads of one node. Hands tasks to the thread with the most free slots, and
+ * replaces threads that die, exceed a time limit, or are due for recycling. The pool, never
+ * the dying thread, reports what happened to the tasks it held.
+ */
+export class ThreadPool {
+  readonly #options: PoolOptions
+  readonly #threads = new Set<ThreadHandle>()
+  #size: number
+  #stopping = false
+
+  constructor(options: PoolOptions) {
+    this.#options = options
+    this.#size = options.size
+  }
+
+  async start(): Promise<void> {
+    const threads = Array.from({ length: this.#size }, () => this.#spawn())
+    await Promise.all(threads.map((thread) => thread.ready()))
+  }
+
+  /** Threads, for inspection. */
+  get threads(): readonly ThreadHandle[] {
+    return [...this.#threads]
+  }
+
+  get size(): number {
+    return this.#size
+  }
+
+  /** Slots that can take a task now. */
+  get free(): number {
+    let free = 0
+    for (const thread of this.#threads) if (!thread.retiring && !thread.exited) free += thread.free
+    return free
+  }
+
+  /** Tasks on threads now. */
+  get busy(): number {
+    let busy = 0
+    for (const thread of this.#threads) busy += thread.busy
+    return busy
+  }
+
+  /** Gives a task to the least busy thread. Returns false when no slot is free. */
+  dispatch(item: InFlight, run: Omit<RunRequest, 'slot'>): boolean {
+    let best: ThreadHandle | undefined
+    for (const thread of this.#threads) {
+      if (!thread.retiring && !thread.exited && thread.free > 0 && (!best || thread.free > best.free)) best = thread
+    }
+    if (!best) return false
+    best.dispatch(item, run)
+    const max = this.#options.maxTasksPerChild
+    if (max !== null && best.dispatched >= max) this.#retire(best)
+    return true
+  }
+
+  /** When the task in `item` started (epoch ms), or 0 if it is still waiting on its thread. */
+  startedAt(item: InFlight): number {
+    const thread = this.#byId(item.threadId)
+    return thread && thread.items[item.slot] === item ? thread.startedAt[item.slot] : 0
+  }
+
+  /** Terminates the thread running `item`; every task on it is reported lost, `item` with `reason`. */
+  kill(item: InFlight, reason: Error): void {
+    const thread = this.#byId(item.threadId)
+    if (!thread || thread.items[item.slot] !== item) return
+    item.killedFor = reason
+    void thread.terminate()
+  }
+
+  /** Adds threads. */
+  async grow(n: number): Promise<void> {
+    this.#size += n
+    await Promise.all(Array.from({ length: n }, () => this.#spawn().ready()))
+  }
+
+  /** Removes threads once their tasks are done. */
+  shrink(n: number): void {
+    const count = Math.min(n, this.#size - 1)
+    this.#size -= count
+    const live = [...this.#threads].filter((t) => !t.retiring).sort((a, b) => a.busy - b.busy)
+    live.slice(0, count).forEach((thread) => this.#retire(thread, false))
+  }
+
+  /** Terminates every thread at once; tasks still on them are reported lost. */
+  async stop(): Promise<void> {
+    this.#stopping = true
+    await Promise.all([...this.#threads].map((thread) => thread.terminate()))
+  }
+
+  #byId(threadId: number | undefined): ThreadHandle | undefined {
+    for (const thread of this.#threads) if (thread.threadId === threadId) return thread
+    return undefined
+  }
+
+  #spawn(): ThreadHandle {
+    const { size: _size, perThread, maxTasksPerChild: _m, maxMemoryPerChildKb: _k, logger: _l, events: _e, ...spec } = this.#options
+    const thread = new ThreadHandle({ ...spec, capacity: perThread }, { message: this.#message, exit: this.#exit })
+    this.#threads.add(thread)
+    thread.ready().then(
+      () => this.#options.events.capacity(),
+      (error) => this.#options.logger.error('worker thread failed to start', { error }),
+    )
+    return thread
+  }
+
+  /** Stops giving work to a thread; it is replaced (when `replace`) and terminated once idle. */
+  #retire(thread: ThreadHandle, replace = true): void {
+    if (thread.retiring) return
+    thread.retiring = true
+    if (replace && !this.#stopping) this.#spawn()
+    if (thread.busy === 0) void thread.terminate()
+  }
+
+  #message = (thread: ThreadHandle, message: ThreadToMain): void => {
+    const { events } = this.#options
+    if (message.type === 'done') {
+      thread.heapUsed = message.heapUsed
+      for (const outcome of message.outcomes) {
+        const item = thread.release(outcome.slot)
+        if (item) events.outcome(item, outcome)
+      }
+      const maxKb = this.#options.maxMemoryPerChildKb
+      if (maxKb !== null && message.heapUsed > maxKb * 1024) this.#retire(thread)
+      if (thread.retiring && thread.busy === 0) void thread.terminate()
+      events.capacity()
+    } else if (message.type === 'started') {
+      for (const slot of message.slots) {
+        const item = thread.items[slot]
+        if (item) events.started(item)
+      }
+    } else {
+      const item = thread.items[message.slot]
+      if (item) events.update(item, message.state, message.meta, message.contentType)
+    }
+  }
+
+  #exit = (thread: ThreadHandle, error: Error | undefined): void => {
+    this.#threads.delete(thread)
+    const planned = thread.retiring
+    for (const item of thread.inFlight()) {
+      const started = thread.startedAt[item.slot] > 0
+      thread.release(item.slot)
+      const reason = item.killedFor ?? new WorkerLostError(`worker thread ${thread.threadId} exited while running ${item.headers.task}[${item.headers.id}]${error ? `: ${error.message}` : ''}`, error ? { cause: error } : {})
+      this.#options.events.lost(item, reason, started || item.killedFor instanceof TimeLimitExceeded)
+    }
+    if (!planned && !this.#stopping) {
+      if (error) this.#options.logger.warn('worker thread died; starting a new one', { threadId: thread.threadId, error: error.message })
+      this.#spawn()
+    }
+    this.#options.events.capacity()
+  }
+}

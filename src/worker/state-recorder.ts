@@ -1,0 +1,122 @@
+import { lifecycle, TaskEventType } from '../lifecycle/task-machine.js'
+import { isReady, TaskState } from '../lifecycle/states.js'
+import { sendEvent } from '../events/event-stream.js'
+import type { ContentType } from '../serialization/codec.js'
+import type { WireError } from '../serialization/failure.js'
+import type { ResultBackend, TaskMeta } from '../result/backend.js'
+import type { Transport } from '../transport/transport.js'
+import type { TaskHeaders } from '../protocol/envelope.js'
+import type { CeleriacEvent } from '../events/events.js'
+import type { Clock } from '../util/clock.js'
+import type { Logger } from '../util/logger.js'
+
+/** The part of a task the recorder reads and updates. */
+export interface Recordable {
+  headers: TaskHeaders
+  state: TaskState
+  customState?: string
+  /** Do not store (the task's `ignoreResult`); transitions are still checked and published as events. */
+  ignoreResult?: boolean
+}
+
+/** What a transition carries besides the event. */
+export interface TransitionData {
+  result?: Uint8Array
+  contentType?: ContentType
+  error?: WireError
+  /** Name of a custom state, for PROGRESS. */
+  customState?: string
+  children?: string[]
+  runtimeMs?: number
+  expired?: boolean
+  terminated?: boolean
+  requeue?: boolean
+}
+
+/**
+ * Applies lifecycle events to tasks: the machine (through its derived table) decides; an
+ * accepted transition is stored in the result backend, which is what state-change streams
+ * watch, and published as a task event when events are on. A refused one changes nothing.
+ */
+export class StateRecorder {
+  readonly #backend: ResultBackend
+  readonly #transport: Transport
+  readonly #hostname: string
+  readonly #clock: Clock
+  readonly #logger: Logger
+  sendEvents: boolean
+
+  constructor(options: { backend: ResultBackend; transport: Transport; hostname: string; clock: Clock; logger: Logger; sendEvents: boolean }) {
+    this.#backend = options.backend
+    this.#transport = options.transport
+    this.#hostname = options.hostname
+    this.#clock = options.clock
+    this.#logger = options.logger
+    this.sendEvents = options.sendEvents
+  }
+
+  /**
+   * Applies `event` to `task`. Returns the store's promise, or `undefined` when the machine
+   * refused the transition (a late or duplicate report).
+   */
+  apply(task: Recordable, event: TaskEventType, data: TransitionData = {}): Promise<void> | undefined {
+    const next = lifecycle.next(task.state, event)
+    if (next === undefined) {
+      this.#logger.debug('refused a transition', { id: task.headers.id, state: task.customState ?? task.state, event })
+      return undefined
+    }
+    task.state = next
+    task.customState = event === TaskEventType.PROGRESS ? data.customState : undefined
+    if (this.sendEvents) this.#event(task, next, event, data)
+    if (task.ignoreResult) return Promise.resolve()
+    const { headers } = task
+    const meta: TaskMeta = { taskId: headers.id, state: task.customState ?? next, name: headers.task, retries: headers.retries, worker: this.#hostname, rootId: headers.rootId }
+    if (headers.parentId !== undefined) meta.parentId = headers.parentId
+    if (headers.groupId !== undefined) meta.groupId = headers.groupId
+    if (data.result !== undefined) {
+      meta.result = data.result
+      meta.contentType = data.contentType
+    }
+    if (data.error !== undefined) meta.error = data.error
+    if (data.children !== undefined) meta.children = data.children
+    if (isReady(next)) meta.dateDone = this.#clock.now()
+    return this.#backend.store(meta)
+  }
+
+  #event(task: Recordable, state: TaskState, event: TaskEventType, data: TransitionData): void {
+    const { headers } = task
+    const base = { uuid: headers.id, hostname: this.#hostname, timestamp: this.#clock.now() }
+    let ev: CeleriacEvent | undefined
+    switch (event === TaskEventType.REQUEUE ? 'REQUEUE' : state) {
+      case TaskState.RECEIVED:
+        ev = { ...base, type: 'task-received', name: headers.task, retries: headers.retries, rootId: headers.rootId, ...(headers.eta ? { eta: headers.eta } : {}), ...(headers.expires ? { expires: headers.expires } : {}), ...(headers.parentId ? { parentId: headers.parentId } : {}) }
+        break
+      case TaskState.STARTED:
+        if (event === TaskEventType.START) ev = { ...base, type: 'task-started', pid: process.pid }
+        break
+      case TaskState.SUCCESS:
+        ev = { ...base, type: 'task-succeeded', runtime: (data.runtimeMs ?? 0) / 1000 }
+        break
+      case TaskState.FAILURE:
+        ev = { ...base, type: 'task-failed', exception: describe(data.error), ...(data.error?.stack ? { traceback: data.error.stack } : {}) }
+        break
+      case TaskState.RETRY:
+        ev = { ...base, type: 'task-retried', ...(data.error ? { exception: describe(data.error) } : {}), ...(data.error?.stack ? { traceback: data.error.stack } : {}) }
+        break
+      case TaskState.REVOKED:
+        ev = { ...base, type: 'task-revoked', terminated: data.terminated ?? false, expired: data.expired ?? false }
+        break
+      case TaskState.REJECTED:
+        ev = { ...base, type: 'task-rejected', requeue: false }
+        break
+      case 'REQUEUE':
+        ev = { ...base, type: 'task-rejected', requeue: true }
+        break
+    }
+    if (ev) sendEvent(this.#transport, ev)
+  }
+}
+
+function describe(error: WireError | undefined): string {
+  return error ? `${error.type}(${JSON.stringify(error.message)})` : ''
+}

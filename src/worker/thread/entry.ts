@@ -1,0 +1,45 @@
+/**
+ * Entry of a worker thread: imports the app's task modules once, then serves the hot port
+ * (batches of tasks) and a comlink control API (init, stats).
+ * Loaded only through `new Worker(...)` (see ../pool/spawn.ts), never imported.
+ */
+import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads'
+import { getHeapStatistics } from 'node:v8'
+import { expose } from 'comlink'
+import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
+import { findApp } from '../../app/registry.js'
+import { installComlinkErrorHandler } from '../../protocol/comlink-errors.js'
+import { ActorHost } from './actor-host.js'
+import type { MainToThread, ThreadInit, ThreadReady } from '../../protocol/thread-messages.js'
+
+const init = workerData as ThreadInit & { control: MessagePort; tsxRegistered: boolean }
+const port = parentPort!
+let host: ActorHost | undefined
+let tasksRun = 0
+
+async function start(): Promise<ThreadReady> {
+  if (!init.tsxRegistered && init.modules.some((url) => /\.[cm]?tsx?$/.test(url))) {
+    const { register } = await import('tsx/esm/api')
+    register()
+  }
+  for (const url of init.modules) await import(url)
+  const app = findApp(init.appName)
+  if (!app) throw new Error(`worker thread: importing ${init.modules.join(', ')} created no app named "${init.appName}"`)
+  host = new ActorHost(app, init.hostname, new Float64Array(init.startedAt), (message) => port.postMessage(message))
+  port.on('message', (message: MainToThread) => {
+    if (message.type === 'run') tasksRun += message.batch.length
+    host!.handle(message)
+  })
+  return { threadId, tasks: [...app.tasks.keys()] }
+}
+
+const api = {
+  init: start,
+  stats: () => ({ threadId, tasksRun, heapUsed: getHeapStatistics().used_heap_size }),
+}
+export type ThreadApi = typeof api
+
+installComlinkErrorHandler()
+// The adapter's default export is mistyped under nodenext (FACTS.md): cast it once.
+const adapt = nodeEndpoint as unknown as (port: MessagePort) => Parameters<typeof expose>[1]
+expose(api, adapt(init.control))

@@ -1,0 +1,77 @@
+import { hostname as osHostname } from 'node:os'
+import { InvalidArgumentError } from '../errors.js'
+import { toMs, type Duration } from '../util/duration.js'
+import type { ConfigValues } from '../config/defaults.js'
+
+/** Options of `app.worker()`. Every field is optional; defaults come from the app's config. */
+export interface WorkerOptions {
+  /** Worker threads. @default config.workerConcurrency */
+  concurrency?: number
+  /** Tasks handed to one thread at a time; the node pulls `concurrency * prefetch` at most. @default config.workerPrefetchMultiplier */
+  prefetch?: number
+  /** Queues to consume. @default [config.taskDefaultQueue] */
+  queues?: string[]
+  /** Node name; `%h` is replaced by the host name, `%n` by the name part. @default 'celeriac@%h' */
+  hostname?: string
+  /** Recycle a thread after this many tasks. @default config.workerMaxTasksPerChild */
+  maxTasksPerChild?: number | null
+  /** Recycle a thread once its heap exceeds this many KiB. @default config.workerMaxMemoryPerChild */
+  maxMemoryPerChild?: number | null
+  /** Heap limit of each thread, MiB: a thread over it dies (WorkerLostError) and is replaced. */
+  maxOldGenerationSizeMb?: number
+  /** Send task and worker events. @default config.workerSendTaskEvents */
+  sendEvents?: boolean
+  /** Seconds between worker-heartbeat events. @default 2 */
+  heartbeatInterval?: Duration
+  /** How long a warm stop waits for running tasks before requeueing them. @default config.workerShutdownTimeout */
+  shutdownTimeout?: Duration
+}
+
+/** Worker options with defaults applied and durations in ms. */
+export interface ResolvedWorkerOptions {
+  concurrency: number
+  prefetch: number
+  queues: string[]
+  hostname: string
+  maxTasksPerChild: number | null
+  maxMemoryPerChild: number | null
+  maxOldGenerationSizeMb: number | undefined
+  sendEvents: boolean
+  heartbeatMs: number
+  shutdownTimeoutMs: number
+  ackWaitMs: number
+}
+
+function positiveInt(value: unknown, field: string): number {
+  if (!Number.isInteger(value) || (value as number) < 1) throw new InvalidArgumentError(`options.${field} must be a positive integer, got ${String(value)}`)
+  return value as number
+}
+
+/** Expands `%h` (host name), `%n` (name part) and `%%` in a node name. */
+export function expandHostname(pattern: string): string {
+  const host = osHostname()
+  return pattern.replace(/%[hn%]/g, (token) => (token === '%h' ? host : token === '%n' ? host.split('.')[0] : '%'))
+}
+
+/** Validates worker options against the app's config; errors name the option. */
+export function compileWorkerOptions(options: WorkerOptions, conf: Readonly<ConfigValues>): ResolvedWorkerOptions {
+  const queues = options.queues ?? [conf.taskDefaultQueue]
+  if (!Array.isArray(queues) || queues.length === 0 || queues.some((q) => typeof q !== 'string' || q === '')) {
+    throw new InvalidArgumentError('options.queues must be a non-empty array of queue names')
+  }
+  const maxTasks = options.maxTasksPerChild === undefined ? conf.workerMaxTasksPerChild : options.maxTasksPerChild
+  const maxMemory = options.maxMemoryPerChild === undefined ? conf.workerMaxMemoryPerChild : options.maxMemoryPerChild
+  return {
+    concurrency: positiveInt(options.concurrency ?? conf.workerConcurrency, 'concurrency'),
+    prefetch: positiveInt(options.prefetch ?? conf.workerPrefetchMultiplier, 'prefetch'),
+    queues: [...new Set(queues)],
+    hostname: expandHostname(options.hostname ?? 'celeriac@%h'),
+    maxTasksPerChild: maxTasks === null ? null : positiveInt(maxTasks, 'maxTasksPerChild'),
+    maxMemoryPerChild: maxMemory === null ? null : positiveInt(maxMemory, 'maxMemoryPerChild'),
+    maxOldGenerationSizeMb: options.maxOldGenerationSizeMb === undefined ? undefined : positiveInt(options.maxOldGenerationSizeMb, 'maxOldGenerationSizeMb'),
+    sendEvents: options.sendEvents ?? conf.workerSendTaskEvents,
+    heartbeatMs: toMs(options.heartbeatInterval ?? 2, 'options.heartbeatInterval'),
+    shutdownTimeoutMs: toMs(options.shutdownTimeout ?? conf.workerShutdownTimeout, 'options.shutdownTimeout'),
+    ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'),
+  }
+}
