@@ -33,6 +33,8 @@ export class ThreadHandle {
   readonly worker: Worker
   readonly api: Remote<ThreadApi>
   readonly capacity: number
+  /** Captured at start: a Worker reports -1 once it has exited. */
+  readonly threadId: number
   /** Epoch ms at which the task in each slot started; 0 while queued or idle. */
   readonly startedAt: Float64Array
   readonly items: (InFlight | undefined)[]
@@ -58,6 +60,7 @@ export class ThreadHandle {
       transferList: [control.port2],
       ...(spec.resourceLimits ? { resourceLimits: spec.resourceLimits } : {}),
     })
+    this.threadId = this.worker.threadId
     this.api = wrap<ThreadApi>(adapt(control.port1))
     this.worker.on('message', (message: ThreadToMain) => listener.message(this, message))
     let failure: Error | undefined
@@ -70,13 +73,13 @@ export class ThreadHandle {
     })
   }
 
-  get threadId(): number {
-    return this.worker.threadId
-  }
 
-  /** Imports the task modules in the thread. */
+  #ready?: Promise<ThreadReady>
+
+  /** Imports the task modules in the thread (once; later calls share the first). */
   ready(): Promise<ThreadReady> {
-    return this.api.init()
+    this.#ready ??= this.api.init()
+    return this.#ready
   }
 
   get free(): number {

@@ -167,6 +167,7 @@ export class ThreadPool {
   #exit = (thread: ThreadHandle, error: Error | undefined): void => {
     this.#threads.delete(thread)
     const planned = thread.retiring
+    const killed = thread.inFlight().some((item) => item.killedFor !== undefined)
     for (const item of thread.inFlight()) {
       const started = thread.startedAt[item.slot] > 0
       thread.release(item.slot)
@@ -174,7 +175,8 @@ export class ThreadPool {
       this.#options.events.lost(item, reason, started || item.killedFor instanceof TimeLimitExceeded)
     }
     if (!planned && !this.#stopping) {
-      if (error) this.#options.logger.warn('worker thread died; starting a new one', { threadId: thread.threadId, error: error.message })
+      if (killed) this.#options.logger.info('terminated a worker thread; starting a new one', { threadId: thread.threadId })
+      else this.#options.logger.warn('worker thread died; starting a new one', { threadId: thread.threadId, error: error?.message ?? 'exited' })
       this.#spawn()
     }
     this.#options.events.capacity()
