@@ -37,9 +37,9 @@ export const flaky = app.task('tasks.flaky', (ctx: TaskContext, label: string) =
 }, { bind: true, maxRetries: 5 })
 
 /** A long task that reports PROGRESS as it goes. */
-export const crunch = app.task('tasks.crunch', async (ctx: TaskContext, steps: number, stepMs = 20) => {
+export const crunch = app.task('tasks.crunch', async (ctx: TaskContext, steps: number, stepMs: number = 20) => {
   for (let current = 1; current <= steps; current++) {
-    await new Promise((resolve) => setTimeout(resolve, stepMs))
+    await new Promise<void>((resolve) => setTimeout(resolve, stepMs))
     ctx.updateState({ state: 'PROGRESS', meta: { current, total: steps } })
   }
   return steps
@@ -55,7 +55,7 @@ export const runaway = app.task('tasks.runaway', () => {
 /** Stops early and cleans up when its soft time limit runs out. */
 export const patient = app.task('tasks.patient', async (ctx: TaskContext, workMs: number) => {
   try {
-    await new Promise((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, workMs)
       ctx.signal.addEventListener('abort', () => {
         clearTimeout(timer)
