@@ -1,0 +1,273 @@
+/**
+ * The ResultBackend contract as one suite, run against every implementation (memory, NATS KV).
+ *
+ * @remarks
+ * Written for a backend behind a network: real time only, a latch with a deadline instead of
+ * a sleep, and a fresh task id per test, so a shared bucket never leaks one test into another.
+ * Each test gets its own fixture from `create()`. The suite connects every backend it is given
+ * (the first and any from `second()`), closes them all at the end, then calls `cleanup`.
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import type { Test } from 'tap'
+import type { MetaListener, ResultBackend, TaskMeta } from '../../src/result/backend.js'
+
+/** What `create()` hands the suite for one test. */
+export interface BackendFixture {
+  backend: ResultBackend
+  /** Opens another connection to the same store; tests that need one skip without it. */
+  second?: () => Promise<ResultBackend>
+  cleanup?: () => Promise<void>
+}
+
+/** Names the implementation under test and how to build it. */
+export interface BackendSuiteOptions {
+  name: string
+  create: () => Promise<BackendFixture>
+  /** Tests this implementation cannot pass, by exact name, each group with its reason. */
+  skip?: { reason: string; tests: string[] }[]
+}
+
+type Case = (t: Test, fx: Fixture) => Promise<void>
+interface Fixture {
+  backend: ResultBackend
+  second?: () => Promise<ResultBackend>
+  id: string
+}
+
+const DEADLINE_MS = 5_000
+
+/** Collects what a watch delivers; `until` resolves when a record matches, fails at a deadline. */
+class Recorder {
+  readonly records: TaskMeta[] = []
+  #waiters: { match: (m: TaskMeta) => boolean; done: () => void }[] = []
+
+  readonly listener: MetaListener = (meta) => {
+    this.records.push(meta)
+    const waiting = this.#waiters
+    this.#waiters = []
+    for (const waiter of waiting) {
+      if (waiter.match(meta)) waiter.done()
+      else this.#waiters.push(waiter)
+    }
+  }
+
+  get states(): string[] {
+    return this.records.map((r) => String(r.state))
+  }
+
+  until(match: (m: TaskMeta) => boolean, label: string): Promise<void> {
+    if (this.records.some(match)) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no record ${label} within ${DEADLINE_MS} ms`)), DEADLINE_MS)
+      const done = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#waiters.push({ match, done })
+    })
+  }
+
+  untilState(state: string): Promise<void> {
+    return this.until((m) => m.state === state, `in state ${state}`)
+  }
+}
+
+const bytes = (...values: number[]) => new Uint8Array(values)
+
+function fullMeta(id: string): TaskMeta {
+  return {
+    taskId: id,
+    state: 'FAILURE',
+    result: bytes(0, 1, 127, 128, 255),
+    contentType: 'application/x-msgpack',
+    error: {
+      type: 'ValueError', code: 'ERR_REMOTE', message: 'outer', stack: 'ValueError: outer\n    at task (tasks.ts:1:1)',
+      data: { attempt: 2, tags: ['a', 'b'] },
+      cause: { type: 'TypeError', code: 'ERR_REMOTE', message: 'inner', cause: { type: 'Error', code: 'E_ROOT', message: 'root' } },
+    },
+    name: 'tasks.add', retries: 3, worker: 'celery@host-1', dateDone: 1_767_225_600_123,
+    parentId: `${id}-parent`, rootId: `${id}-root`, groupId: `${id}-group`, children: [`${id}-c1`, `${id}-c2`],
+  }
+}
+
+function sameRecord(t: Test, got: TaskMeta | undefined, want: TaskMeta, label: string): void {
+  if (!got) {
+    t.fail(`${label}: record missing`)
+    return
+  }
+  const { result: gotResult, ...gotRest } = got
+  const { result: wantResult, ...wantRest } = want
+  t.strictSame(gotRest, wantRest, `${label}: fields`)
+  if (wantResult === undefined) {
+    t.equal(gotResult, undefined, `${label}: no result`)
+  } else {
+    t.ok(gotResult instanceof Uint8Array, `${label}: result is a Uint8Array`)
+    t.same(Array.from(gotResult ?? []), Array.from(wantResult), `${label}: result bytes`)
+  }
+}
+
+const CASES: Record<string, Case> = {
+  'get - an unknown id reads as undefined': async (t, { backend, id }) => {
+    t.equal(await backend.get(id), undefined)
+  },
+
+  'store - get round-trips every field': async (t, { backend, id }) => {
+    const meta = fullMeta(id)
+    await backend.store(meta)
+    sameRecord(t, await backend.get(id), fullMeta(id), 'full record')
+  },
+
+  'store - the last write wins': async (t, { backend, id }) => {
+    for (const state of ['RECEIVED', 'STARTED', 'SUCCESS']) await backend.store({ taskId: id, state, worker: state })
+    sameRecord(t, await backend.get(id), { taskId: id, state: 'SUCCESS', worker: 'SUCCESS' }, 'latest')
+  },
+
+  'store - later changes to the stored object do not reach the record': async (t, { backend, id }) => {
+    const meta: TaskMeta = { taskId: id, state: 'SUCCESS', name: 'tasks.add', retries: 0 }
+    await backend.store(meta)
+    meta.state = 'FAILURE'
+    meta.retries = 9
+    sameRecord(t, await backend.get(id), { taskId: id, state: 'SUCCESS', name: 'tasks.add', retries: 0 }, 'stored')
+  },
+
+  'get - changes to a returned record do not reach the store': async (t, { backend, id }) => {
+    await backend.store({ taskId: id, state: 'SUCCESS' })
+    const first = await backend.get(id)
+    if (first) first.state = 'FAILURE'
+    sameRecord(t, await backend.get(id), { taskId: id, state: 'SUCCESS' }, 'second read')
+  },
+
+  'watch - sees every later store in order and nothing stored before': async (t, { backend, id }) => {
+    await backend.store({ taskId: id, state: 'PENDING', name: 'before the watch' })
+    const seen = new Recorder()
+    const unwatch = await backend.watch(id, seen.listener)
+    const sequence: TaskMeta[] = [
+      { taskId: id, state: 'RECEIVED' },
+      { taskId: id, state: 'STARTED', worker: 'w1' },
+      { taskId: id, state: 'PROGRESS', result: bytes(1, 2, 3), contentType: 'application/json' },
+      { taskId: id, state: 'SUCCESS', result: bytes(42), dateDone: 1_767_225_600_000 },
+    ]
+    for (const meta of sequence) await backend.store(meta)
+    await seen.untilState('SUCCESS')
+    unwatch()
+    t.same(seen.states, ['RECEIVED', 'STARTED', 'PROGRESS', 'SUCCESS'])
+    sequence.forEach((meta, i) => sameRecord(t, seen.records[i], meta, meta.state))
+  },
+
+  'watch - a watch sees only its own id': async (t, { backend, id }) => {
+    const seen = new Recorder()
+    const unwatch = await backend.watch(id, seen.listener)
+    await backend.store({ taskId: `${id}-other`, state: 'SUCCESS' })
+    await backend.store({ taskId: id, state: 'SUCCESS' })
+    await seen.untilState('SUCCESS')
+    unwatch()
+    t.same(seen.records.map((r) => r.taskId), [id])
+  },
+
+  'watch - two watchers both see every store': async (t, { backend, id }) => {
+    const a = new Recorder()
+    const b = new Recorder()
+    const unwatchA = await backend.watch(id, a.listener)
+    const unwatchB = await backend.watch(id, b.listener)
+    for (const state of ['RECEIVED', 'STARTED', 'SUCCESS']) await backend.store({ taskId: id, state })
+    await Promise.all([a.untilState('SUCCESS'), b.untilState('SUCCESS')])
+    unwatchA()
+    unwatchB()
+    t.same(a.states, ['RECEIVED', 'STARTED', 'SUCCESS'])
+    t.same(b.states, ['RECEIVED', 'STARTED', 'SUCCESS'])
+  },
+
+  'watch - unwatch stops delivery': async (t, { backend, id }) => {
+    const stopped = new Recorder()
+    const still = new Recorder()
+    const unwatchStopped = await backend.watch(id, stopped.listener)
+    const unwatchStill = await backend.watch(id, still.listener)
+    await backend.store({ taskId: id, state: 'RECEIVED' })
+    await Promise.all([stopped.untilState('RECEIVED'), still.untilState('RECEIVED')])
+    unwatchStopped()
+    await backend.store({ taskId: id, state: 'STARTED' })
+    await backend.store({ taskId: id, state: 'SUCCESS' })
+    // The watcher left in place is the latch: once it has SUCCESS, the stopped one had its chance.
+    await still.untilState('SUCCESS')
+    unwatchStill()
+    t.same(stopped.states, ['RECEIVED'])
+    t.same(still.states, ['RECEIVED', 'STARTED', 'SUCCESS'])
+    t.doesNotThrow(() => unwatchStopped(), 'unwatch twice is harmless')
+  },
+
+  'forget - removes the record': async (t, { backend, id }) => {
+    await backend.store({ taskId: id, state: 'SUCCESS', result: bytes(1) })
+    await backend.forget(id)
+    t.equal(await backend.get(id), undefined)
+  },
+
+  'forget - an unknown id is not an error': async (t, { backend, id }) => {
+    await backend.forget(id)
+    t.equal(await backend.get(id), undefined)
+  },
+
+  'connections - a record stored by one is read by another': async (t, { backend, second, id }) => {
+    if (!second) return t.plan(0, 'create() gave no second connection')
+    const other = await second()
+    await backend.store(fullMeta(id))
+    sameRecord(t, await other.get(id), fullMeta(id), 'read on the second connection')
+    await other.forget(id)
+    t.equal(await backend.get(id), undefined, 'forgotten through the second connection')
+  },
+
+  'connections - a watch on one sees stores made through another': async (t, { backend, second, id }) => {
+    if (!second) return t.plan(0, 'create() gave no second connection')
+    const other = await second()
+    const seen = new Recorder()
+    const unwatch = await other.watch(id, seen.listener)
+    await backend.store({ taskId: id, state: 'STARTED' })
+    await backend.store({ taskId: id, state: 'SUCCESS', result: bytes(7) })
+    await seen.untilState('SUCCESS')
+    unwatch()
+    t.same(seen.states, ['STARTED', 'SUCCESS'])
+  },
+}
+
+/** The names of every test in the suite, for `skip` lists. */
+export const BACKEND_SUITE_TESTS: readonly string[] = Object.keys(CASES)
+
+/**
+ * Runs the ResultBackend conformance suite as a subtest of `t`.
+ * @example
+ * runBackendSuite(t, { name: 'memory', create: async () => ({ backend: new MemoryBackend() }) })
+ */
+export function runBackendSuite(t: Test, options: BackendSuiteOptions): Promise<void> {
+  const reasons = new Map<string, string>()
+  for (const { reason, tests } of options.skip ?? []) {
+    for (const name of tests) {
+      // A typo in a skip list would otherwise silently run, or silently skip, the wrong test.
+      if (!(name in CASES)) throw new Error(`skip names an unknown backend conformance test: ${name}`)
+      reasons.set(name, reason)
+    }
+  }
+  const slug = options.name.replace(/[^A-Za-z0-9]+/g, '-')
+  const suite = t.test(`result backend conformance - ${options.name}`, async (t) => {
+    for (const [name, run] of Object.entries(CASES)) {
+      const skip = reasons.get(name)
+      await t.test(name, skip === undefined ? {} : { skip }, async (t) => {
+        const fx = await options.create()
+        const opened: ResultBackend[] = [fx.backend]
+        const second = fx.second && (async () => {
+          const backend = await fx.second!()
+          opened.push(backend)
+          await backend.connect()
+          return backend
+        })
+        try {
+          await fx.backend.connect()
+          await run(t, { backend: fx.backend, second, id: `${slug}-${randomUUID()}` })
+        } finally {
+          for (const backend of opened) await backend.close()
+          await fx.cleanup?.()
+        }
+      })
+    }
+  })
+  return suite.then(() => undefined)
+}
