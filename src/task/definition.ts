@@ -86,6 +86,9 @@ export function matchesError(error: unknown, matchers: readonly ErrorMatcher[]):
  * Reads how many arguments a function takes from its source: `fn.length` gives the required
  * ones; the parameter list tells optional and rest parameters apart. When the source cannot be
  * read (native or bound functions), any number above the minimum is accepted.
+ *
+ * TypeScript's `x?: T` leaves no trace at run time, so such a parameter counts as required:
+ * give it a default (`x: T = ...`) or register the task with `typing: false`.
  */
 export function arityOf(fn: (...args: any[]) => unknown, skip = 0): Arity {
   const min = Math.max(0, fn.length - skip)
