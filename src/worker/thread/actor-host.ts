@@ -1,6 +1,6 @@
 import { getHeapStatistics } from 'node:v8'
 import {
-  InvalidArgumentError, Ignore, MaxRetriesExceeded, NotRegistered, Reject, Retry, SoftTimeLimitExceeded, type RetryOptions,
+  InvalidArgumentError, Ignore, MaxRetriesExceeded, TaskRejectedError, NotRegistered, Reject, Retry, SoftTimeLimitExceeded, type RetryOptions,
 } from '../../errors.js'
 import { TaskState } from '../../lifecycle/states.js'
 import { assertSerializable, codecByName, codecFor, ownBytes, type Codec } from '../../serialization/codec.js'
@@ -145,8 +145,10 @@ export class ActorHost {
   #fail(run: RunRequest, actor: Actor | undefined, request: TaskRequest | undefined, error: unknown, began: number): void {
     const runtimeMs = performance.now() - began
     const { slot } = run
-    if (actor && request && !(error instanceof Retry) && matchesError(error, actor.options.autoretryFor)) {
-      error = retrySignal({ exc: error }, request, actor.options, true)
+    if (actor && request) {
+      // A Retry thrown directly, or an error listed in autoretryFor, still counts against maxRetries.
+      if (error instanceof Retry) error = retrySignal(error.options, request, actor.options)
+      else if (matchesError(error, actor.options.autoretryFor)) error = retrySignal({ exc: error }, request, actor.options, true)
     }
     if (error instanceof Retry && actor && request) {
       const delayMs = retryDelay(error.options, request, actor.options)
@@ -155,7 +157,7 @@ export class ActorHost {
       if (cause !== undefined) outcome.error = toWireError(cause)
       this.#finish(outcome, actor, request, () => hooksOf(actor).onRetry?.(cause ?? error, request), TaskState.RETRY, cause ?? error)
     } else if (error instanceof Reject) {
-      this.#finish({ slot, kind: 'reject', requeue: error.requeue, error: toWireError(error), runtimeMs }, actor, request, undefined, TaskState.REJECTED, error)
+      this.#finish({ slot, kind: 'reject', requeue: error.requeue, error: toWireError(new TaskRejectedError(error.message)), runtimeMs }, actor, request, undefined, TaskState.REJECTED, error)
     } else if (error instanceof Ignore) {
       this.#finish({ slot, kind: 'ignore', runtimeMs }, actor, request, undefined, TaskState.IGNORED, error)
     } else {
