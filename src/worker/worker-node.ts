@@ -369,11 +369,9 @@ export class WorkerNode {
   }
 
   /** Puts a task that has not run back in its queue: nak when unacked, re-send when acked early. */
-  #giveBack(item: InFlight, settle = true): void {
-    if (settle) {
-      this.#active.delete(item.headers.id)
-      this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
-    }
+  #giveBack(item: InFlight, settle = true, record = settle): void {
+    if (settle) this.#active.delete(item.headers.id)
+    if (record) this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
     if (!item.acked) {
       item.acked = true
       item.delivery.nak()
@@ -396,6 +394,11 @@ export class WorkerNode {
       // It never ran: run it elsewhere (a new thread, or another node when stopping).
       item.threadId = undefined
       return this.#state === 'running' ? this.#runOrWait(item) : this.#giveBack(item)
+    }
+    if (this.#state === 'stopping' && !item.acked) {
+      // A cold stop is chosen, not a crash: an unacked task goes back to its queue.
+      this.#settle(item)
+      return this.#giveBack(item, false, true)
     }
     if (!(error instanceof TimeLimitExceeded) && item.options.acksLate && item.options.rejectOnWorkerLost && !item.acked) {
       this.#settle(item)

@@ -137,7 +137,7 @@ t.test('memory transport - nak puts the message before newer ones of its priorit
   t.same(bodies(), ['a', 'a', 'b'])
 })
 
-t.test('memory transport - a nak'd message keeps its priority', async (t) => {
+t.test('memory transport - a message nak-ed back keeps its priority', async (t) => {
   const { transport } = setup(t)
   await transport.declareQueue({ name: 'q' })
   await transport.publish(message('q', 'high', { priority: 5 }))
