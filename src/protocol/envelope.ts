@@ -1,5 +1,5 @@
 import { SerializationError } from '../errors.js'
-import { ContentType, msgpackCodec, ownBytes } from '../serialization/codec.js'
+import { ContentType, msgpackCodec } from '../serialization/codec.js'
 
 /**
  * Plain-data form of a signature, as it travels in messages (see `canvas/signature.ts`).
@@ -82,7 +82,7 @@ export function decodeMessage(bytes: Uint8Array): TaskMessage {
   const [, headers, body] = frame as [number, TaskHeaders, Uint8Array]
   if (!(body instanceof Uint8Array)) throw new SerializationError('malformed task message: body is not binary')
   checkHeaders(headers)
-  return { headers, body: ownBytes(body) }
+  return { headers, body }
 }
 
 function checkHeaders(headers: TaskHeaders): void {

@@ -4,7 +4,7 @@ import type { App } from '../app/app.js'
 import type { SignatureData } from '../protocol/envelope.js'
 import type { WireError } from '../serialization/failure.js'
 import type { InFlight } from './in-flight.js'
-import type { Outcome } from '../protocol/thread-messages.js'
+import type { Outcome } from '../protocol/thread-batch.js'
 import type { CallOptions } from '../app/call-options.js'
 
 function send(app: App, item: InFlight, signature: SignatureData, args: unknown[], id: string): void {
@@ -18,7 +18,7 @@ function send(app: App, item: InFlight, signature: SignatureData, args: unknown[
  * Sends the `link` callbacks of a task that succeeded, its result prepended to their
  * arguments unless immutable (Celery's rule). Returns their ids, the task's children.
  */
-export function sendCallbacks(app: App, item: InFlight, outcome: Extract<Outcome, { kind: 'success' }>): string[] {
+export function sendCallbacks(app: App, item: InFlight, outcome: Outcome): string[] {
   const result = outcome.result && outcome.contentType ? codecFor(outcome.contentType).decode(outcome.result) : undefined
   return (item.headers.callbacks ?? []).map((signature) => {
     const id = newTaskId()

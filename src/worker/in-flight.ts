@@ -7,8 +7,6 @@ import type { TimerHandle } from '../util/clock.js'
 /** A task a worker node has taken from its queue and not yet settled: the supervisor's record. */
 export interface InFlight {
   headers: TaskHeaders
-  /** The still-encoded arguments (decoded only by the thread). */
-  body: Uint8Array
   delivery: Delivery
   definition: TaskDefinition
   options: ResolvedTaskOptions

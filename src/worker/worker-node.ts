@@ -2,7 +2,7 @@ import { NotRegistered, TaskRevokedError, TimeLimitExceeded, WorkerLostError } f
 import { decodeMessage, type TaskHeaders, type TaskMessage } from '../protocol/envelope.js'
 import { lifecycle, TaskEventType } from '../lifecycle/task-machine.js'
 import { isReady, TaskState } from '../lifecycle/states.js'
-import { msgpackCodec } from '../serialization/codec.js'
+import { msgpackCodec, ownBytes } from '../serialization/codec.js'
 import { toWireError, type WireError } from '../serialization/failure.js'
 import { sendEvent } from '../events/event-stream.js'
 import { CONTROL_SUBJECT, type ControlCommand } from '../app/control.js'
@@ -14,7 +14,7 @@ import { sendCallbacks, sendErrbacks } from './callbacks.js'
 import { compileWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
 import type { App } from '../app/app.js'
 import type { InFlight } from './in-flight.js'
-import type { Outcome, RunRequest } from '../protocol/thread-messages.js'
+import { OutcomeKind, type Outcome, type RunEntry } from '../protocol/thread-batch.js'
 import type { Consumer, Delivery, RevokedIds, Subscription, Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 import type { TimerHandle } from '../util/clock.js'
@@ -203,7 +203,7 @@ export class WorkerNode {
     }
     const options = this.#app.resolvedOptions(definition)
     const item: InFlight = {
-      headers, body: message.body, delivery, definition, options, acked: false, slot: -1, receivedAt: this.#app.clock.now(),
+      headers, delivery, definition, options, acked: false, slot: -1, receivedAt: this.#app.clock.now(),
       state: headers.retries > 0 ? TaskState.RETRY : TaskState.PENDING,
       ...(headers.ignoreResult ?? options.ignoreResult ? { ignoreResult: true } : {}),
     }
@@ -270,25 +270,20 @@ export class WorkerNode {
     const { headers } = item
     if (this.#revoked.has(headers.id)) return this.#revoke(item, { expired: false })
     const [softMs, hardMs] = headers.timeLimit ?? [null, null]
-    const soft = softMs ?? item.options.softTimeLimitMs
-    const run: Omit<RunRequest, 'slot'> = {
-      id: headers.id,
-      task: headers.task,
-      body: item.body,
-      contentType: headers.contentType,
-      retries: headers.retries,
-      rootId: headers.rootId,
-      deliveryInfo: { exchange: item.delivery.exchange, routingKey: item.delivery.routingKey, queue: item.delivery.queue, priority: item.delivery.priority, redelivered: item.delivery.deliveryCount > 1 },
+    const { delivery } = item
+    const entry: RunEntry = {
+      slot: -1,
+      frame: delivery.body,
+      queue: delivery.queue,
+      exchange: delivery.exchange,
+      routingKey: delivery.routingKey,
+      priority: delivery.priority,
+      redelivered: delivery.deliveryCount > 1,
       reportStart: item.options.trackStarted || this.options.sendEvents,
       ignoreResult: item.ignoreResult ?? false,
+      softTimeLimitMs: softMs ?? item.options.softTimeLimitMs,
     }
-    if (headers.parentId !== undefined) run.parentId = headers.parentId
-    if (headers.groupId !== undefined) run.groupId = headers.groupId
-    if (headers.eta !== undefined) run.eta = headers.eta
-    if (headers.expires !== undefined) run.expires = headers.expires
-    if (headers.headers !== undefined) run.headers = headers.headers
-    if (soft !== undefined) run.softTimeLimitMs = soft
-    this.#pool.dispatch(item, run)
+    this.#pool.dispatch(item, entry)
     const hard = hardMs ?? item.options.timeLimitMs
     if (hard !== undefined) this.#watch(item, hard)
   }
@@ -323,29 +318,29 @@ export class WorkerNode {
 
   #outcome(item: InFlight, outcome: Outcome): void {
     this.#settle(item)
-    const error = 'error' in outcome ? outcome.error : undefined
+    const error = outcome.error
     switch (outcome.kind) {
-      case 'success': {
+      case OutcomeKind.Success: {
         const children = item.headers.callbacks ? sendCallbacks(this.#app, item, outcome) : undefined
         const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(children ? { children } : {}) })
         return this.#ackAfter(item, stored)
       }
-      case 'failure': {
-        const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: outcome.error, runtimeMs: outcome.runtimeMs })
-        if (item.headers.errbacks) sendErrbacks(this.#app, item, outcome.error)
+      case OutcomeKind.Failure: {
+        const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error, runtimeMs: outcome.runtimeMs })
+        if (item.headers.errbacks && error) sendErrbacks(this.#app, item, error)
         return this.#ackAfter(item, stored)
       }
-      case 'retry':
-        return void this.#retry(item, outcome.delayMs, error)
-      case 'reject':
+      case OutcomeKind.Retry:
+        return void this.#retry(item, outcome.delayMs ?? 0, error)
+      case OutcomeKind.Reject:
         if (outcome.requeue) {
           this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
           return this.#giveBack(item, false)
         }
         this.#recorder.apply(item, TaskEventType.REJECT, { error })
-        if (!item.acked) item.delivery.term(`rejected: ${outcome.error.message}`)
+        if (!item.acked) item.delivery.term(`rejected: ${error?.message ?? ''}`)
         return
-      case 'ignore':
+      case OutcomeKind.Ignore:
         return this.#ackAfter(item, this.#recorder.apply(item, TaskEventType.IGNORE))
     }
   }
@@ -365,7 +360,7 @@ export class WorkerNode {
   #republish(item: InFlight, headers: TaskHeaders): Promise<void> {
     const { delivery } = item
     const route = delivery.exchange === '' ? { exchange: '', routingKey: delivery.queue, queue: delivery.queue } : { exchange: delivery.exchange, routingKey: delivery.routingKey }
-    return this.#app.publisher.publish(headers, item.body, route, `${headers.id}.r${headers.retries}.${delivery.deliveryCount}`)
+    return this.#app.publisher.publish(headers, ownBytes(decodeMessage(delivery.body).body), route, `${headers.id}.r${headers.retries}.${delivery.deliveryCount}`)
   }
 
   /** Puts a task that has not run back in its queue: nak when unacked, re-send when acked early. */

@@ -131,6 +131,7 @@ t.test('link - linkError gets the request, the error and the traceback', async (
   await events.ready
   // The errback was sent after the failure was stored; wait for its result by its parent id.
   for await (const event of events) {
+    if (!('uuid' in event)) continue
     const result = (await app.asyncResult(event.uuid).get({ timeout: 5 })) as { args: [{ id: string }, { type: string; code: string }, string]; parentId: string }
     if (result.parentId !== failing.id) continue
     t.equal(result.args[0].id, failing.id)

@@ -35,7 +35,7 @@ t.test('expires - an expired task is REVOKED without running', async (t) => {
   const result = await stamp.applyAsync([file], { countdown: 0.2, expires: 0.05 })
   const error = await result.get({ timeout: 5, propagate: false })
   t.type(error, TaskRevokedError)
-  t.match((error as Error).message, /expired/)
+  t.match((error as unknown as Error).message, /expired/)
   t.equal(await result.state(), TaskState.REVOKED)
   t.same(lines(file), [], 'never ran')
   const absolute = await stamp.applyAsync([file], { expires: new Date(Date.now() - 1000) })
@@ -62,12 +62,12 @@ t.test('revoke - terminate stops a running task and the node keeps serving', asy
   t.equal(await (await add.delay(2, 2)).get({ timeout: 5 }), 4)
 })
 
-t.test('rate limit - 10/s spaces runs at least 100 ms apart on a node', async (t) => {
+t.test('rate limit - 10/s: the i-th run starts no earlier than i x 100 ms after the first', async (t) => {
   const file = `${tempDir(t)}/limited`
   const results = await Promise.all(Array.from({ length: 6 }, () => limited.delay(file)))
   await Promise.all(results.map((r) => r.get({ timeout: 10 })))
   const times = lines(file).map(Number).sort((a, b) => a - b)
-  const gaps = times.slice(1).map((time, i) => time - times[i])
-  t.ok(gaps.every((gap) => gap >= 90), `gaps ${gaps.join(', ')} ms`)
-  t.ok(times.at(-1)! - times[0] >= 450, 'six runs take at least half a second')
+  const offsets = times.map((time) => time - times[0])
+  // A late timer may bunch two runs, but none runs before its slot (5 ms for clock granularity).
+  t.ok(offsets.every((offset, i) => offset >= i * 100 - 5), `offsets ${offsets.join(', ')} ms`)
 })

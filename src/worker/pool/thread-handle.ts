@@ -4,7 +4,8 @@ import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
 import { installComlinkErrorHandler } from '../../protocol/comlink-errors.js'
 import { spawnThread, threadEntry } from './spawn.js'
 import type { InFlight } from '../in-flight.js'
-import type { RunRequest, ThreadReady, ThreadToMain } from '../../protocol/thread-messages.js'
+import { RunBatchWriter, type RunEntry } from '../../protocol/thread-batch.js'
+import type { ThreadReady, ThreadToMain } from '../../protocol/thread-messages.js'
 import type { ThreadApi } from '../thread/entry.js'
 
 /** Callbacks of one thread. */
@@ -39,7 +40,7 @@ export class ThreadHandle {
   readonly startedAt: Float64Array
   readonly items: (InFlight | undefined)[]
   readonly #free: number[]
-  #outbox: RunRequest[] = []
+  readonly #outbox = new RunBatchWriter()
   #flushQueued = false
   /** Tasks given to this thread since it started. */
   dispatched = 0
@@ -91,14 +92,15 @@ export class ThreadHandle {
   }
 
   /** Puts a task in a free slot and queues it for the thread; the batch goes out at the end of this turn. */
-  dispatch(item: InFlight, run: Omit<RunRequest, 'slot'>): void {
+  dispatch(item: InFlight, entry: RunEntry): void {
     const slot = this.#free.pop()!
     item.slot = slot
     item.threadId = this.threadId
     this.items[slot] = item
     this.startedAt[slot] = 0
     this.dispatched++
-    this.#outbox.push({ ...run, slot } as RunRequest)
+    entry.slot = slot
+    this.#outbox.add(entry)
     if (!this.#flushQueued) {
       this.#flushQueued = true
       queueMicrotask(this.#flush)
@@ -107,9 +109,9 @@ export class ThreadHandle {
 
   #flush = (): void => {
     this.#flushQueued = false
-    const batch = this.#outbox
-    this.#outbox = []
-    if (!this.exited && batch.length > 0) this.worker.postMessage({ type: 'run', batch })
+    if (this.exited || this.#outbox.size === 0) return
+    const batch = this.#outbox.take()
+    this.worker.postMessage(batch, [batch.frames, batch.table])
   }
 
   /** Frees a slot and returns the task that was in it. */

@@ -1,7 +1,8 @@
 import { TimeLimitExceeded, WorkerLostError } from '../../errors.js'
 import { ThreadHandle, type ThreadSpec } from './thread-handle.js'
 import type { InFlight } from '../in-flight.js'
-import type { Outcome, RunRequest, ThreadToMain } from '../../protocol/thread-messages.js'
+import { readOutcomes, type Outcome, type RunEntry } from '../../protocol/thread-batch.js'
+import type { ThreadToMain } from '../../protocol/thread-messages.js'
 import type { Logger } from '../../util/logger.js'
 
 /** What the pool reports to its node. */
@@ -71,13 +72,13 @@ export class ThreadPool {
   }
 
   /** Gives a task to the least busy thread. Returns false when no slot is free. */
-  dispatch(item: InFlight, run: Omit<RunRequest, 'slot'>): boolean {
+  dispatch(item: InFlight, entry: RunEntry): boolean {
     let best: ThreadHandle | undefined
     for (const thread of this.#threads) {
       if (!thread.retiring && !thread.exited && thread.free > 0 && (!best || thread.free > best.free)) best = thread
     }
     if (!best) return false
-    best.dispatch(item, run)
+    best.dispatch(item, entry)
     const max = this.#options.maxTasksPerChild
     if (max !== null && best.dispatched >= max) this.#retire(best)
     return true
@@ -145,10 +146,10 @@ export class ThreadPool {
     const { events } = this.#options
     if (message.type === 'done') {
       thread.heapUsed = message.heapUsed
-      for (const outcome of message.outcomes) {
+      readOutcomes(message, (outcome) => {
         const item = thread.release(outcome.slot)
         if (item) events.outcome(item, outcome)
-      }
+      })
       const maxKb = this.#options.maxMemoryPerChildKb
       if (maxKb !== null && message.heapUsed > maxKb * 1024) this.#retire(thread)
       if (thread.retiring && thread.busy === 0) void thread.terminate()

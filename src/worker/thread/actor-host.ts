@@ -1,6 +1,7 @@
 import { getHeapStatistics } from 'node:v8'
 import {
-  InvalidArgumentError, Ignore, MaxRetriesExceeded, TaskRejectedError, NotRegistered, Reject, Retry, SoftTimeLimitExceeded, type RetryOptions,
+  InvalidArgumentError, Ignore, MaxRetriesExceeded, NotRegistered, Reject, Retry, SoftTimeLimitExceeded, TaskRejectedError,
+  type RetryOptions,
 } from '../../errors.js'
 import { TaskState } from '../../lifecycle/states.js'
 import { assertSerializable, codecByName, codecFor, ownBytes, type Codec } from '../../serialization/codec.js'
@@ -9,16 +10,29 @@ import { backoffDelay } from '../../task/backoff.js'
 import { matchesError, resolveTaskOptions, type ResolvedTaskOptions, type TaskDefinition } from '../../task/definition.js'
 import { currentContext, type Task } from '../../task/task.js'
 import { toMs } from '../../util/duration.js'
+import { OutcomeBatchWriter, OutcomeKind, readRunBatch, type Outcome, type RunEntry } from '../../protocol/thread-batch.js'
+import { decodeMessage, type TaskBody, type TaskHeaders } from '../../protocol/envelope.js'
 import type { AppRegistration } from '../../app/registry.js'
-import type { TaskContext, TaskRequest } from '../../task/context.js'
-import type { MainToThread, Outcome, RunRequest, ThreadToMain } from '../../protocol/thread-messages.js'
-import type { TaskBody } from '../../protocol/envelope.js'
+import type { TaskContext, TaskRequest, StateUpdate } from '../../task/context.js'
+import type { MainToThread, ThreadToMain } from '../../protocol/thread-messages.js'
+
+type Post = (message: ThreadToMain, transfer?: ArrayBuffer[]) => void
 
 interface Actor {
   definition: TaskDefinition
   options: ResolvedTaskOptions
   /** The one instance of a class task in this thread, built on first use. */
   instance?: Task
+}
+
+/** One task being run by this thread. */
+interface Run {
+  slot: number
+  headers: TaskHeaders
+  entry: RunEntry
+  /** Created on first use: most tasks never look at their signal. */
+  controller?: AbortController
+  softTimer?: NodeJS.Timeout
 }
 
 const BUILT_IN_STATES: ReadonlySet<string> = new Set(Object.values(TaskState))
@@ -31,27 +45,29 @@ const BUILT_IN_STATES: ReadonlySet<string> = new Set(Object.values(TaskState))
 export class ActorHost {
   readonly #app: AppRegistration
   readonly #hostname: string
-  readonly #post: (message: ThreadToMain) => void
+  readonly #post: Post
   readonly #startedAt: Float64Array
   readonly #actors = new Map<string, Actor>()
-  readonly #controllers = new Map<number, AbortController>()
+  readonly #runs = new Map<number, Run>()
   readonly #resultCodec: Codec
-  #outcomes: Outcome[] = []
+  readonly #outcomes: OutcomeBatchWriter
   #flushQueued = false
 
-  constructor(app: AppRegistration, hostname: string, startedAt: Float64Array, post: (message: ThreadToMain) => void) {
+  constructor(app: AppRegistration, hostname: string, startedAt: Float64Array, post: Post) {
     this.#app = app
     this.#hostname = hostname
     this.#startedAt = startedAt
     this.#post = post
     this.#resultCodec = codecByName(app.conf.resultSerializer)
+    this.#outcomes = new OutcomeBatchWriter(this.#resultCodec.contentType)
   }
 
   handle(message: MainToThread): void {
     if (message.type === 'run') {
-      for (const request of message.batch) this.#start(request)
+      readRunBatch(message, (entry) => this.#start(entry))
     } else {
-      this.#controllers.get(message.slot)?.abort(fromWireError(message.reason))
+      const run = this.#runs.get(message.slot)
+      if (run) controllerOf(run).abort(fromWireError(message.reason))
     }
   }
 
@@ -67,26 +83,31 @@ export class ActorHost {
     return actor
   }
 
-  #start(run: RunRequest): void {
-    this.#startedAt[run.slot] = Date.now()
+  #start(entry: RunEntry): void {
+    const { slot } = entry
+    this.#startedAt[slot] = Date.now()
     // Posted before the task runs: a synchronous task may hold the thread for a long time.
-    if (run.reportStart) this.#post({ type: 'started', slots: [run.slot] })
+    if (entry.reportStart) this.#post({ type: 'started', slots: [slot] })
     const began = performance.now()
+    let run: Run = { slot, headers: { id: '?', task: '?' } as TaskHeaders, entry }
     let actor: Actor | undefined
     let request: TaskRequest | undefined
     try {
-      actor = this.#actor(run.task)
-      const [args, kwargs] = codecFor(run.contentType).decode(run.body) as TaskBody
-      request = toRequest(run, this.#hostname, args, kwargs ?? {})
+      const { headers, body } = decodeMessage(entry.frame)
+      run = { slot, headers, entry }
+      this.#runs.set(slot, run)
+      actor = this.#actor(headers.task)
+      const [args, kwargs] = codecFor(headers.contentType).decode(body) as TaskBody
+      request = toRequest(headers, entry, this.#hostname, args, kwargs ?? {})
       const callArgs = kwargs && Object.keys(kwargs).length > 0 ? [...args, kwargs] : args
-      const ctx = this.#context(run, request, actor)
-      const value = currentContext.run(ctx, () => invoke(actor!, ctx, callArgs))
+      const ctx = new RunContext(run, request, actor, this.#resultCodec, this.#post)
+      if (entry.softTimeLimitMs !== undefined) armSoftLimit(run, entry.softTimeLimitMs)
+      const value = currentContext.run(ctx, invoke, actor, ctx, callArgs)
       if (value instanceof Promise) {
-        const a = actor
-        const r = request
+        const [r, a, q] = [run, actor, request]
         value.then(
-          (result) => this.#succeed(run, a, r, result, began),
-          (error) => this.#fail(run, a, r, error, began),
+          (result) => this.#succeed(r, a, q, result, began),
+          (error) => this.#fail(r, a, q, error, began),
         )
       } else {
         this.#succeed(run, actor, request, value, began)
@@ -96,53 +117,20 @@ export class ActorHost {
     }
   }
 
-  #context(run: RunRequest, request: TaskRequest, actor: Actor): TaskContext {
-    const controller = new AbortController()
-    const softMs = run.softTimeLimitMs
-    if (softMs !== undefined) {
-      const timer = setTimeout(() => controller.abort(new SoftTimeLimitExceeded(`soft time limit (${softMs / 1000}s) exceeded by ${run.task}[${run.id}]`)), softMs)
-      controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
-      this.#controllers.set(run.slot, controller)
-    }
-    return {
-      name: run.task,
-      request,
-      signal: controller.signal,
-      retry: (options?: RetryOptions) => {
-        throw retrySignal(options ?? {}, request, actor.options)
-      },
-      updateState: ({ state, meta }) => {
-        if (typeof state !== 'string' || state === '' || BUILT_IN_STATES.has(state)) {
-          throw new InvalidArgumentError(`updateState: state must be a custom state name such as 'PROGRESS', got ${JSON.stringify(state)}`)
-        }
-        const update: ThreadToMain = { type: 'update', slot: run.slot, state }
-        if (meta !== undefined) {
-          assertSerializable(meta, 'updateState meta')
-          update.meta = ownBytes(this.#resultCodec.encode(meta))
-          update.contentType = this.#resultCodec.contentType
-        }
-        this.#post(update)
-      },
-    }
-  }
-
-  #succeed(run: RunRequest, actor: Actor, request: TaskRequest, result: unknown, began: number): void {
-    let outcome: Outcome
+  #succeed(run: Run, actor: Actor, request: TaskRequest, result: unknown, began: number): void {
+    const outcome: Outcome = { slot: run.slot, kind: OutcomeKind.Success, runtimeMs: performance.now() - began }
     try {
-      outcome = { slot: run.slot, kind: 'success', runtimeMs: performance.now() - began }
-      if (!run.ignoreResult && result !== undefined) {
-        assertSerializable(result, `result of ${run.task}`)
-        outcome.result = ownBytes(this.#resultCodec.encode(result))
-        outcome.contentType = this.#resultCodec.contentType
+      if (!run.entry.ignoreResult && result !== undefined) {
+        assertSerializable(result, `result of ${run.headers.task}`)
+        outcome.result = this.#resultCodec.encode(result)
       }
     } catch (error) {
-      this.#fail(run, actor, request, error, began)
-      return
+      return this.#fail(run, actor, request, error, began)
     }
-    this.#finish(outcome, actor, request, () => hooksOf(actor).onSuccess?.(result, request), TaskState.SUCCESS, result)
+    this.#finish(outcome, run, actor, request, () => hooksOf(actor).onSuccess?.(result, request), TaskState.SUCCESS, result)
   }
 
-  #fail(run: RunRequest, actor: Actor | undefined, request: TaskRequest | undefined, error: unknown, began: number): void {
+  #fail(run: Run, actor: Actor | undefined, request: TaskRequest | undefined, error: unknown, began: number): void {
     const runtimeMs = performance.now() - began
     const { slot } = run
     if (actor && request) {
@@ -153,24 +141,24 @@ export class ActorHost {
     if (error instanceof Retry && actor && request) {
       const delayMs = retryDelay(error.options, request, actor.options)
       const cause = error.options.exc
-      const outcome: Outcome = { slot, kind: 'retry', delayMs, runtimeMs }
+      const outcome: Outcome = { slot, kind: OutcomeKind.Retry, delayMs, runtimeMs }
       if (cause !== undefined) outcome.error = toWireError(cause)
-      this.#finish(outcome, actor, request, () => hooksOf(actor).onRetry?.(cause ?? error, request), TaskState.RETRY, cause ?? error)
+      this.#finish(outcome, run, actor, request, () => hooksOf(actor).onRetry?.(cause ?? error, request), TaskState.RETRY, cause ?? error)
     } else if (error instanceof Reject) {
-      this.#finish({ slot, kind: 'reject', requeue: error.requeue, error: toWireError(new TaskRejectedError(error.message)), runtimeMs }, actor, request, undefined, TaskState.REJECTED, error)
+      const outcome: Outcome = { slot, kind: OutcomeKind.Reject, requeue: error.requeue, error: toWireError(new TaskRejectedError(error.message)), runtimeMs }
+      this.#finish(outcome, run, actor, request, undefined, TaskState.REJECTED, error)
     } else if (error instanceof Ignore) {
-      this.#finish({ slot, kind: 'ignore', runtimeMs }, actor, request, undefined, TaskState.IGNORED, error)
+      this.#finish({ slot, kind: OutcomeKind.Ignore, runtimeMs }, run, actor, request, undefined, TaskState.IGNORED, error)
     } else {
-      this.#finish({ slot, kind: 'failure', error: toWireError(error), runtimeMs }, actor, request, actor && request ? () => hooksOf(actor).onFailure?.(error, request) : undefined, TaskState.FAILURE, error)
+      const hook = actor && request ? () => hooksOf(actor).onFailure?.(error, request) : undefined
+      this.#finish({ slot, kind: OutcomeKind.Failure, error: toWireError(error), runtimeMs }, run, actor, request, hook, TaskState.FAILURE, error)
     }
   }
 
-  #finish(outcome: Outcome, actor: Actor | undefined, request: TaskRequest | undefined, hook: (() => unknown) | undefined, state: TaskState, value: unknown): void {
-    const controller = this.#controllers.get(outcome.slot)
-    if (controller) {
-      this.#controllers.delete(outcome.slot)
-      controller.abort()
-    }
+  #finish(outcome: Outcome, run: Run, actor: Actor | undefined, request: TaskRequest | undefined, hook: (() => unknown) | undefined, state: TaskState, value: unknown): void {
+    this.#runs.delete(run.slot)
+    if (run.softTimer) clearTimeout(run.softTimer)
+    run.controller?.abort()
     const after = actor && request ? hooksOf(actor).afterReturn : undefined
     if (!hook && !after) return this.#queue(outcome)
     // Handlers run before the outcome is reported; their errors are logged, never change it.
@@ -183,7 +171,7 @@ export class ActorHost {
 
   #queue(outcome: Outcome): void {
     this.#startedAt[outcome.slot] = 0
-    this.#outcomes.push(outcome)
+    this.#outcomes.add(outcome)
     if (!this.#flushQueued) {
       this.#flushQueued = true
       queueMicrotask(this.#flush)
@@ -192,9 +180,8 @@ export class ActorHost {
 
   #flush = (): void => {
     this.#flushQueued = false
-    const outcomes = this.#outcomes
-    this.#outcomes = []
-    this.#post({ type: 'done', outcomes, heapUsed: getHeapStatistics().used_heap_size })
+    const batch = this.#outcomes.take(getHeapStatistics().used_heap_size)
+    this.#post(batch, [batch.table, batch.runtimes, batch.bytes])
   }
 }
 
@@ -210,24 +197,77 @@ function invoke(actor: Actor, ctx: TaskContext, args: unknown[]): unknown {
   return actor.options.bind ? fn(ctx, ...args) : fn(...args)
 }
 
-function toRequest(run: RunRequest, hostname: string, args: unknown[], kwargs: Record<string, unknown>): TaskRequest {
+function toRequest(headers: TaskHeaders, entry: RunEntry, hostname: string, args: unknown[], kwargs: Record<string, unknown>): TaskRequest {
   const request: TaskRequest = {
-    id: run.id,
-    task: run.task,
+    id: headers.id,
+    task: headers.task,
     args,
     kwargs,
-    retries: run.retries,
+    retries: headers.retries,
     hostname,
-    rootId: run.rootId,
-    deliveryInfo: run.deliveryInfo,
-    headers: run.headers ?? {},
+    rootId: headers.rootId,
+    deliveryInfo: { exchange: entry.exchange, routingKey: entry.routingKey, queue: entry.queue, priority: entry.priority, redelivered: entry.redelivered },
+    headers: headers.headers ?? {},
     isEager: false,
   }
-  if (run.parentId !== undefined) request.parentId = run.parentId
-  if (run.groupId !== undefined) request.groupId = run.groupId
-  if (run.eta !== undefined) request.eta = new Date(run.eta)
-  if (run.expires !== undefined) request.expires = new Date(run.expires)
+  if (headers.parentId !== undefined) request.parentId = headers.parentId
+  if (headers.groupId !== undefined) request.groupId = headers.groupId
+  if (headers.eta !== undefined) request.eta = new Date(headers.eta)
+  if (headers.expires !== undefined) request.expires = new Date(headers.expires)
   return request
+}
+
+function controllerOf(run: Run): AbortController {
+  run.controller ??= new AbortController()
+  return run.controller
+}
+
+function armSoftLimit(run: Run, ms: number): void {
+  run.softTimer = setTimeout(() => {
+    controllerOf(run).abort(new SoftTimeLimitExceeded(`soft time limit (${ms / 1000}s) exceeded by ${run.headers.task}[${run.headers.id}]`))
+  }, ms)
+}
+
+/** The context of one run: what `ctx` (bound function tasks) and `this` (class tasks) reach. */
+class RunContext implements TaskContext {
+  readonly request: TaskRequest
+  readonly #run: Run
+  readonly #actor: Actor
+  readonly #codec: Codec
+  readonly #post: Post
+
+  constructor(run: Run, request: TaskRequest, actor: Actor, codec: Codec, post: Post) {
+    this.request = request
+    this.#run = run
+    this.#actor = actor
+    this.#codec = codec
+    this.#post = post
+  }
+
+  get name(): string {
+    return this.request.task
+  }
+
+  get signal(): AbortSignal {
+    return controllerOf(this.#run).signal
+  }
+
+  retry(options: RetryOptions = {}): never {
+    throw retrySignal(options, this.request, this.#actor.options)
+  }
+
+  updateState({ state, meta }: StateUpdate): void {
+    if (typeof state !== 'string' || state === '' || BUILT_IN_STATES.has(state)) {
+      throw new InvalidArgumentError(`updateState: state must be a custom state name such as 'PROGRESS', got ${JSON.stringify(state)}`)
+    }
+    const update: ThreadToMain = { type: 'update', slot: this.#run.slot, state }
+    if (meta !== undefined) {
+      assertSerializable(meta, 'updateState meta')
+      update.meta = ownBytes(this.#codec.encode(meta))
+      update.contentType = this.#codec.contentType
+    }
+    this.#post(update)
+  }
 }
 
 /** The error `ctx.retry()` throws: Retry, or MaxRetriesExceeded once retries are used up. */

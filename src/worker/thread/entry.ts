@@ -25,9 +25,9 @@ async function start(): Promise<ThreadReady> {
   for (const url of init.modules) await import(url)
   const app = findApp(init.appName)
   if (!app) throw new Error(`worker thread: importing ${init.modules.join(', ')} created no app named "${init.appName}"`)
-  host = new ActorHost(app, init.hostname, new Float64Array(init.startedAt), (message) => port.postMessage(message))
+  host = new ActorHost(app, init.hostname, new Float64Array(init.startedAt), (message, transfer) => port.postMessage(message, transfer))
   port.on('message', (message: MainToThread) => {
-    if (message.type === 'run') tasksRun += message.batch.length
+    if (message.type === 'run') tasksRun += message.count
     host!.handle(message)
   })
   return { threadId, tasks: [...app.tasks.keys()] }

@@ -1,0 +1,78 @@
+// `npm run bench:embedded`: 100,000 no-op tasks through memory:// with 2 worker threads and
+// results stored, side by side with piscina (2 threads) running the same no-op with every task
+// in flight, at its default concurrentTasksPerWorker and at 16. Prints a table and JSON.
+import { availableParallelism, cpus } from 'node:os'
+import { writeFileSync } from 'node:fs'
+import { Piscina } from 'piscina'
+import { app, noop } from './fixtures/noop-app.js'
+import { summarize, table } from './stats.js'
+
+const N = Number(process.env.BENCH_N ?? 100_000)
+const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 64)
+
+async function celeriac(): Promise<number> {
+  const node = app.worker({ concurrency: 2, prefetch: PREFETCH, hostname: 'bench@%h' })
+  await node.start()
+  const began = performance.now()
+  const sent = []
+  for (let i = 0; i < N; i++) sent.push(noop.delay(i))
+  const results = await Promise.all(sent)
+  const values = await Promise.all(results.map((r) => r.get()))
+  const seconds = (performance.now() - began) / 1000
+  if (values[N - 1] !== N - 1) throw new Error('wrong result')
+  await node.stop()
+  // Results of this run are no longer needed; drop them so runs start equal.
+  const backend = await app.backend()
+  await Promise.all(results.map((r) => backend.forget(r.id)))
+  return N / seconds
+}
+
+async function piscina(concurrentTasksPerWorker?: number): Promise<number> {
+  const pool = new Piscina({
+    filename: new URL('./fixtures/piscina-noop.mjs', import.meta.url).href,
+    minThreads: 2,
+    maxThreads: 2,
+    ...(concurrentTasksPerWorker ? { concurrentTasksPerWorker } : {}),
+  })
+  await Promise.all([pool.run(0), pool.run(0)])
+  const began = performance.now()
+  const runs = []
+  for (let i = 0; i < N; i++) runs.push(pool.run(i))
+  const values = await Promise.all(runs)
+  const seconds = (performance.now() - began) / 1000
+  if (values[N - 1] !== N - 1) throw new Error('wrong result')
+  await pool.destroy()
+  return N / seconds
+}
+
+const contenders: [string, () => Promise<number>][] = [
+  [`celeriac memory:// (2 threads, prefetch ${PREFETCH}, results stored)`, celeriac],
+  ['piscina (2 threads, defaults)', () => piscina()],
+  ['piscina (2 threads, concurrentTasksPerWorker 16)', () => piscina(16)],
+]
+const only = process.env.BENCH_ONLY
+if (only) contenders.splice(0, contenders.length, ...contenders.filter(([name]) => name.startsWith(only)))
+const samples = new Map<string, number[]>(contenders.map(([name]) => [name, []]))
+for (let run = 0; run < RUNS; run++) {
+  for (const [name, fn] of contenders) samples.get(name)!.push(await fn())
+}
+await app.close()
+
+const summary = contenders.map(([name]) => ({ name, ...summarize(samples.get(name)!) }))
+const ours = summary[0].median
+const best = Math.max(...summary.slice(1).map((s) => s.median), 0)
+const report = {
+  benchmark: 'embedded',
+  date: new Date().toISOString(),
+  machine: { cpus: availableParallelism(), model: cpus()[0]?.model, node: process.version },
+  tasks: N,
+  runs: RUNS,
+  unit: 'tasks/s',
+  results: summary,
+  ratioToBestPiscina: ours / best,
+}
+console.log(table(summary.map((s) => ({ contender: s.name, 'median tasks/s': s.median, min: s.min, max: s.max }))))
+console.log(`\nceleriac / best piscina = ${(ours / best).toFixed(2)}\n`)
+console.log(JSON.stringify(report, null, 2))
+if (process.env.BENCH_SAVE) writeFileSync(new URL(`./results/embedded-${report.date.slice(0, 10)}.json`, import.meta.url), JSON.stringify(report, null, 2) + '\n')

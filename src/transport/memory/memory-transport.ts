@@ -1,0 +1,234 @@
+import { InvalidArgumentError, TransportError } from '../../errors.js'
+import { systemClock, type Clock } from '../../util/clock.js'
+import type {
+  Consumer,
+  DeadLetter,
+  Delivery,
+  ExchangeDeclaration,
+  OutgoingMessage,
+  PublishAck,
+  QueueDeclaration,
+  RevokedIds,
+  Subscription,
+  SubscriptionHandler,
+  Transport,
+} from '../transport.js'
+import { memoryBroker, type MemoryBroker, type Subscriber } from './memory-broker.js'
+import { MemoryConsumer } from './memory-consumer.js'
+
+/** Options of {@link MemoryTransport}. */
+export interface MemoryTransportOptions {
+  /** The broker to connect to. Default: `memoryBroker('')`, the broker `memory://` names. */
+  broker?: MemoryBroker
+  /** Time for ack waits, delays, dedupe and revocations. Default: the system clock. */
+  clock?: Clock
+  /** Ack wait of queues declared through this connection without one, ms. Default 30 000. */
+  ackWaitMs?: number
+  /** Delivery limit of queues declared through this connection without one. Default: unlimited. */
+  maxDeliver?: number
+  /** How long a published `msgId` makes later publishes with that id duplicates, ms; 0 turns dedupe off. Default 120 000. */
+  duplicateWindowMs?: number
+}
+
+/** Defaults of {@link MemoryTransportOptions}; ack wait and duplicate window are those of NATS. */
+export const memoryTransportDefaults = {
+  ackWaitMs: 30_000,
+  maxDeliver: Infinity,
+  duplicateWindowMs: 120_000,
+} as const satisfies Required<Omit<MemoryTransportOptions, 'broker' | 'clock'>>
+
+const EXCHANGE_TYPES = new Set(['direct', 'topic', 'fanout'])
+// A subject is dot-separated non-empty tokens without whitespace; wildcard tokens are for patterns.
+const SUBJECT = /^[^.\s]+(?:\.[^.\s]+)*$/
+const WILDCARD_TOKEN = /(?:^|\.)[*>](?:\.|$)/
+const MISPLACED_TAIL = /(?:^|\.)>\./
+
+function isPositive(value: unknown): value is number {
+  return typeof value === 'number' && value > 0 && value < Infinity
+}
+
+function isMaxDeliver(value: unknown): value is number {
+  return value === Infinity || (Number.isSafeInteger(value) && (value as number) > 0)
+}
+
+function nonEmpty(value: unknown, field: string): void {
+  if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(`${field} must be a non-empty string`)
+}
+
+function validateMessage(message: OutgoingMessage): void {
+  if (typeof message.exchange !== 'string') throw new InvalidArgumentError('message.exchange must be a string')
+  if (typeof message.routingKey !== 'string') throw new InvalidArgumentError('message.routingKey must be a string')
+  if (!(message.body instanceof Uint8Array)) throw new InvalidArgumentError('message.body must be a Uint8Array')
+  if (message.msgId !== undefined) nonEmpty(message.msgId, 'message.msgId')
+  const { notBefore, priority } = message
+  if (notBefore !== undefined && !Number.isFinite(notBefore)) {
+    throw new InvalidArgumentError('message.notBefore must be a finite number (epoch ms)')
+  }
+  if (priority !== undefined && !(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
+    throw new InvalidArgumentError('message.priority must be an integer from 0 to 9')
+  }
+}
+
+/**
+ * A connection to an in-process {@link MemoryBroker}: the `memory://` transport.
+ *
+ * @remarks
+ * Follows the JetStream semantics the contract describes, with everything in the process:
+ * nothing survives a restart. Closing a connection stops its consumers, subscriptions and
+ * timers; the broker keeps its messages for other connections.
+ * @example
+ * const transport = new MemoryTransport({ broker: memoryBroker('tests'), ackWaitMs: 5_000 })
+ * await transport.declareQueue({ name: 'celery' })
+ * await transport.publish({ exchange: '', routingKey: 'celery', body })
+ * transport.consume('celery', (delivery) => delivery.ack()).pull(10)
+ */
+export class MemoryTransport implements Transport {
+  readonly kind = 'memory'
+  /** The broker this connection talks to. */
+  readonly broker: MemoryBroker
+  readonly #clock: Clock
+  readonly #ackWaitMs: number
+  readonly #maxDeliver: number
+  readonly #duplicateWindowMs: number
+  #closed = false
+  readonly #consumers = new Set<MemoryConsumer>()
+  readonly #subscribers = new Set<Subscriber>()
+
+  constructor(options: MemoryTransportOptions = {}) {
+    const ackWaitMs = options.ackWaitMs ?? memoryTransportDefaults.ackWaitMs
+    const maxDeliver = options.maxDeliver ?? memoryTransportDefaults.maxDeliver
+    const duplicateWindowMs = options.duplicateWindowMs ?? memoryTransportDefaults.duplicateWindowMs
+    if (!isPositive(ackWaitMs)) throw new InvalidArgumentError('options.ackWaitMs must be a positive finite number')
+    if (!isMaxDeliver(maxDeliver)) throw new InvalidArgumentError('options.maxDeliver must be a positive integer')
+    if (typeof duplicateWindowMs !== 'number' || !(duplicateWindowMs >= 0) || duplicateWindowMs === Infinity) {
+      throw new InvalidArgumentError('options.duplicateWindowMs must be a non-negative finite number')
+    }
+    this.broker = options.broker ?? memoryBroker()
+    this.#clock = options.clock ?? systemClock
+    this.#ackWaitMs = ackWaitMs
+    this.#maxDeliver = maxDeliver
+    this.#duplicateWindowMs = duplicateWindowMs
+  }
+
+  /** Reopens a closed connection; a new one is open already. */
+  connect(): Promise<void> {
+    this.#closed = false
+    return Promise.resolve()
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const consumer of this.#consumers) await consumer.close()
+    for (const subscriber of this.#subscribers) this.broker.unsubscribe(subscriber)
+    this.#subscribers.clear()
+  }
+
+  async declareExchange(exchange: ExchangeDeclaration): Promise<void> {
+    this.#assertOpen()
+    if (typeof exchange?.name !== 'string') throw new InvalidArgumentError('exchange.name must be a string')
+    if (!EXCHANGE_TYPES.has(exchange.type)) {
+      throw new InvalidArgumentError('exchange.type must be one of direct, topic, fanout')
+    }
+    this.broker.declareExchange(exchange.name, exchange.type)
+  }
+
+  async declareQueue(queue: QueueDeclaration): Promise<void> {
+    this.#assertOpen()
+    nonEmpty(queue?.name, 'queue.name')
+    if (queue.ackWaitMs !== undefined && !isPositive(queue.ackWaitMs)) {
+      throw new InvalidArgumentError('queue.ackWaitMs must be a positive finite number')
+    }
+    if (queue.maxDeliver !== undefined && !isMaxDeliver(queue.maxDeliver)) {
+      throw new InvalidArgumentError('queue.maxDeliver must be a positive integer')
+    }
+    if (queue.bindings !== undefined && !Array.isArray(queue.bindings)) {
+      throw new InvalidArgumentError('queue.bindings must be an array')
+    }
+    queue.bindings?.forEach((binding, i) => {
+      if (typeof binding?.exchange !== 'string') throw new InvalidArgumentError(`queue.bindings[${i}].exchange must be a string`)
+      if (typeof binding.key !== 'string') throw new InvalidArgumentError(`queue.bindings[${i}].key must be a string`)
+    })
+    this.broker.declareQueue(queue, { ackWaitMs: this.#ackWaitMs, maxDeliver: this.#maxDeliver }, this.#clock)
+  }
+
+  async publish(message: OutgoingMessage): Promise<PublishAck> {
+    this.#assertOpen()
+    validateMessage(message)
+    return this.broker.publish(message, this.#clock, this.#duplicateWindowMs)
+  }
+
+  consume(queue: string, onDelivery: (delivery: Delivery) => void): Consumer {
+    this.#assertOpen()
+    nonEmpty(queue, 'queue')
+    if (typeof onDelivery !== 'function') throw new InvalidArgumentError('onDelivery must be a function')
+    const target = this.broker.queue(queue)
+    const consumer = new MemoryConsumer(target, this.#clock, onDelivery, (c) => this.#consumers.delete(c))
+    this.#consumers.add(consumer)
+    target.attach(consumer)
+    return consumer
+  }
+
+  async purge(queue: string): Promise<number> {
+    this.#assertOpen()
+    return this.broker.queue(queue).purge()
+  }
+
+  async depth(queue: string): Promise<number> {
+    this.#assertOpen()
+    return this.broker.queue(queue).depth()
+  }
+
+  async deadLetters(queue?: string): Promise<DeadLetter[]> {
+    this.#assertOpen()
+    return this.broker.deadLetters(queue)
+  }
+
+  async revoke(id: string, ttlMs: number): Promise<void> {
+    this.#assertOpen()
+    nonEmpty(id, 'id')
+    if (!isPositive(ttlMs)) throw new InvalidArgumentError('ttlMs must be a positive finite number')
+    const now = this.#clock.now()
+    this.broker.revoke(id, now + ttlMs, now)
+  }
+
+  async revoked(): Promise<RevokedIds> {
+    this.#assertOpen()
+    const { broker } = this
+    const clock = this.#clock
+    // The view reads the broker directly, so it is always current and holds nothing to close.
+    return {
+      has: (id) => broker.isRevoked(id, clock.now()),
+      list: () => broker.revokedIds(clock.now()),
+      close: () => {},
+    }
+  }
+
+  broadcast(subject: string, data: Uint8Array): void {
+    this.#assertOpen()
+    if (typeof subject !== 'string' || !SUBJECT.test(subject) || WILDCARD_TOKEN.test(subject)) {
+      throw new InvalidArgumentError('subject must be dot-separated non-empty tokens without wildcards')
+    }
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data must be a Uint8Array')
+    this.broker.broadcast(subject, data)
+  }
+
+  subscribe(pattern: string, handler: SubscriptionHandler): Subscription {
+    this.#assertOpen()
+    if (typeof pattern !== 'string' || !SUBJECT.test(pattern) || MISPLACED_TAIL.test(pattern)) {
+      throw new InvalidArgumentError('pattern must be dot-separated non-empty tokens, with ">" only as the last token')
+    }
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function')
+    const subscriber = this.broker.subscribe(pattern, handler)
+    this.#subscribers.add(subscriber)
+    return {
+      unsubscribe: () => {
+        this.broker.unsubscribe(subscriber)
+        this.#subscribers.delete(subscriber)
+      },
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TransportError('memory transport is closed')
+  }
+}
