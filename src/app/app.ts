@@ -64,7 +64,7 @@ export class App {
   readonly #resolved = new Map<TaskDefinition, ResolvedTaskOptions>()
   #transport?: Promise<Transport>
   #backend?: Promise<ResultBackend>
-  #router?: { router: Router; conf: ConfigValues }
+  #router?: { router: Router; revision: number }
   readonly #injected: { transport?: Transport; backend?: ResultBackend }
 
   constructor(options: AppOptions = {}) {
@@ -150,13 +150,10 @@ export class App {
 
   /** The router for the current configuration. */
   router(): Router {
-    const conf = this.conf.toJSON()
     const cached = this.#router
-    if (cached && cached.conf.taskRoutes === conf.taskRoutes && cached.conf.taskQueues === conf.taskQueues && cached.conf.taskDefaultQueue === conf.taskDefaultQueue) {
-      return cached.router
-    }
-    const router = new Router(conf)
-    this.#router = { router, conf }
+    if (cached && cached.revision === this.conf.revision) return cached.router
+    const router = new Router(this.conf.toJSON())
+    this.#router = { router, revision: this.conf.revision }
     return router
   }
 

@@ -124,6 +124,7 @@ export function censorUrl(url: string): string {
  */
 export class Conf {
   #values: ConfigValues
+  #revision = 0
 
   constructor(values: Partial<ConfigValues> = {}) {
     this.#values = { ...DEFAULTS, ...validateConfig(values) }
@@ -135,7 +136,13 @@ export class Conf {
   /** Validates and applies `partial`; an unknown key or bad value throws {@link ConfigError} and changes nothing. */
   update(partial: Partial<ConfigValues>): this {
     this.#values = { ...this.#values, ...validateConfig(partial) }
+    this.#revision++
     return this
+  }
+
+  /** Bumped by every update: lets users of the config cache what they derive from it. */
+  get revision(): number {
+    return this.#revision
   }
 
   /** A copy of every value. */
