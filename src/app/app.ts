@@ -64,6 +64,8 @@ export class App {
   readonly #resolved = new Map<TaskDefinition, ResolvedTaskOptions>()
   #transport?: Promise<Transport>
   #backend?: Promise<ResultBackend>
+  /** The same connections once made, so hot paths need not await a settled promise. */
+  #connected: { transport?: Transport; backend?: ResultBackend } = {}
   #router?: { router: Router; revision: number }
   readonly #injected: { transport?: Transport; backend?: ResultBackend }
 
@@ -80,7 +82,7 @@ export class App {
     this.#injected = { transport: options.transport, backend: options.resultBackend }
     this.control = new Control(() => this.transport(), () => this.conf)
     this.events = { subscribe: (pattern = '*') => subscribeEvents(this.transport(), pattern, this.logger) }
-    this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), clock: this.clock, logger: this.logger })
+    this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), connectedTransport: () => this.#connected.transport, clock: this.clock, logger: this.logger })
     registerApp(this)
   }
 
@@ -140,6 +142,7 @@ export class App {
 
   readonly #resultSource = {
     backend: () => this.backend(),
+    connectedBackend: () => this.#connected.backend,
     revoke: (id: string, options: { terminate?: boolean }) => this.control.revoke(id, options),
   }
 
@@ -162,9 +165,20 @@ export class App {
     this.#transport ??= (async () => {
       const transport = this.#injected.transport ?? transportFromUrl(this.conf.broker, { clock: this.clock, ackWaitMs: toMs(this.conf.brokerAckWait, 'config.brokerAckWait') })
       await transport.connect()
+      this.#connected.transport = transport
       return transport
     })()
     return this.#transport
+  }
+
+  /** The transport if connected, without waiting. */
+  connectedTransport(): Transport | undefined {
+    return this.#connected.transport
+  }
+
+  /** The result backend if connected, without waiting. */
+  connectedBackend(): ResultBackend | undefined {
+    return this.#connected.backend
   }
 
   /** The connected result backend (connects on first call). */
@@ -172,6 +186,7 @@ export class App {
     this.#backend ??= (async () => {
       const backend = this.#injected.backend ?? backendFromUrl(this.conf.backend, { clock: this.clock, resultExpiresMs: toMs(this.conf.resultExpires, 'config.resultExpires') })
       await backend.connect()
+      this.#connected.backend = backend
       return backend
     })()
     return this.#backend
@@ -187,6 +202,7 @@ export class App {
     const [transport, backend] = [this.#transport, this.#backend]
     this.#transport = undefined
     this.#backend = undefined
+    this.#connected = {}
     await Promise.all([transport?.then((t) => t.close()), backend?.then((b) => b.close())])
   }
 

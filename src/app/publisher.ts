@@ -21,6 +21,7 @@ export interface PublisherContext {
   conf(): Readonly<ConfigValues>
   router(): Router
   transport(): Promise<Transport>
+  connectedTransport(): Transport | undefined
   clock: Clock
   logger: Logger
 }
@@ -98,7 +99,7 @@ export class Publisher {
    * dedupe id (`id`, then `id.r1`, ...) because an id stays "seen" after it was acked.
    */
   async publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
-    const transport = await this.#ctx.transport()
+    const transport = this.#ctx.connectedTransport() ?? (await this.#ctx.transport())
     if (route.queue !== undefined && !this.#declared.has(route.queue)) {
       await transport.declareQueue({ name: route.queue })
       this.#declared.add(route.queue)

@@ -10,6 +10,8 @@ import type { ResultBackend, TaskMeta } from './backend.js'
 /** What an {@link AsyncResult} needs from its app. */
 export interface ResultSource {
   backend(): Promise<ResultBackend>
+  /** The backend if already connected (saves a turn on hot paths). */
+  connectedBackend?(): ResultBackend | undefined
   revoke(taskId: string, options: { terminate?: boolean }): Promise<void>
 }
 
@@ -98,7 +100,7 @@ export class AsyncResult<R = unknown> {
    * (unless `propagate: false`, which returns the error instead).
    */
   async get(options: GetOptions = {}): Promise<R> {
-    const backend = await this.#source.backend()
+    const backend = this.#source.connectedBackend?.() ?? (await this.#source.backend())
     const done = deferred<TaskMeta>()
     const observe = (meta: TaskMeta) => {
       options.onMessage?.(toStateChange(meta))

@@ -35,7 +35,7 @@ export interface StoredRecord {
 export class MemoryResultStore {
   readonly name: string
   #records = new Map<string, StoredRecord>()
-  #watchers = new Map<string, MetaListener[]>()
+  #watchers = new Map<string, MetaListener | MetaListener[]>()
 
   constructor(name = '') {
     this.name = name
@@ -87,17 +87,19 @@ export class MemoryResultStore {
   /** Calls `listener` with every record later stored for `taskId`; returns the unwatch function. */
   watch(taskId: string, listener: MetaListener): () => void {
     const current = this.#watchers.get(taskId)
-    // Copy on write: a listener that unwatches during delivery does not disturb the loop.
-    this.#watchers.set(taskId, current ? [...current, listener] : [listener])
+    // Nearly every id has one watcher: store it bare. Lists are copied on write, so a listener
+    // that unwatches during delivery does not disturb the loop.
+    this.#watchers.set(taskId, current === undefined ? listener : typeof current === 'function' ? [current, listener] : [...current, listener])
     let active = true
     return () => {
       if (!active) return
       active = false
-      // Still there: only this registration's own unwatch takes it out.
-      const list = this.#watchers.get(taskId)!
-      const index = list.indexOf(listener)
-      if (list.length === 1) this.#watchers.delete(taskId)
-      else this.#watchers.set(taskId, list.filter((_, i) => i !== index))
+      const now = this.#watchers.get(taskId)
+      if (now === listener) this.#watchers.delete(taskId)
+      else if (Array.isArray(now)) {
+        const rest = now.filter((l) => l !== listener)
+        this.#watchers.set(taskId, rest.length === 1 ? rest[0] : rest)
+      }
     }
   }
 
@@ -107,19 +109,22 @@ export class MemoryResultStore {
   }
 
   #notify(taskId: string, record: TaskMeta): void {
-    const list = this.#watchers.get(taskId)
-    if (list === undefined) return
-    for (const listener of list) {
-      try {
-        listener(record)
-      } catch (error) {
-        // One faulty listener must neither fail the store nor starve the others; it still
-        // surfaces, as an error thrown in an EventTarget listener does.
-        queueMicrotask(() => {
-          throw error
-        })
-      }
-    }
+    const watchers = this.#watchers.get(taskId)
+    if (watchers === undefined) return
+    if (typeof watchers === 'function') return deliver(watchers, record)
+    for (const listener of watchers) deliver(listener, record)
+  }
+}
+
+function deliver(listener: MetaListener, record: TaskMeta): void {
+  try {
+    listener(record)
+  } catch (error) {
+    // One faulty listener must neither fail the store nor starve the others; it still
+    // surfaces, as an error thrown in an EventTarget listener does.
+    queueMicrotask(() => {
+      throw error
+    })
   }
 }
 
@@ -179,7 +184,6 @@ export class MemoryBackend implements ResultBackend {
   #sweepMs: number
   #sweep: TimerHandle | undefined
   #closed = false
-  #unwatchers = new Set<() => void>()
 
   constructor(options: MemoryBackendOptions = {}) {
     const expires = options.resultExpiresMs ?? DEFAULT_RESULT_EXPIRES_MS
@@ -200,7 +204,6 @@ export class MemoryBackend implements ResultBackend {
     this.#closed = true
     if (this.#sweep !== undefined) this.#clock.clearTimeout(this.#sweep)
     this.#sweep = undefined
-    for (const unwatch of [...this.#unwatchers]) unwatch()
     return RESOLVED
   }
 
@@ -233,13 +236,10 @@ export class MemoryBackend implements ResultBackend {
 
   watch(taskId: string, listener: MetaListener): Promise<() => void> {
     if (this.#closed) return Promise.reject(closedError())
-    const stop = this.#results.watch(taskId, listener)
-    const unwatch = (): void => {
-      stop()
-      this.#unwatchers.delete(unwatch)
-    }
-    this.#unwatchers.add(unwatch)
-    return Promise.resolve(unwatch)
+    // A closed backend's watches end: the generation check costs less than tracking every watch.
+    return Promise.resolve(this.#results.watch(taskId, (meta) => {
+      if (!this.#closed) listener(meta)
+    }))
   }
 
   #expired(at: number): boolean {
