@@ -14,7 +14,11 @@ const CACHE_LIMIT = 10_000
 const topicCache = new Map<string, TopicPredicate>()
 const subjectCache = new Map<string, TopicPredicate>()
 
-function cached(cache: Map<string, TopicPredicate>, pattern: string, build: (p: string) => TopicPredicate): TopicPredicate {
+function cached(
+  cache: Map<string, TopicPredicate>,
+  pattern: string,
+  build: (pattern: string) => TopicPredicate,
+): TopicPredicate {
   let predicate = cache.get(pattern)
   if (predicate === undefined) {
     if (cache.size >= CACHE_LIMIT) cache.clear()

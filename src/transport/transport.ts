@@ -128,7 +128,7 @@ export interface Transport {
   publish(message: OutgoingMessage): Promise<PublishAck>
   /** Starts a pull consumer on a declared queue. */
   consume(queue: string, onDelivery: (delivery: Delivery) => void): Consumer
-  /** Drops every ready message of a queue; returns how many. */
+  /** Drops every ready and delayed message of a queue (not those in flight); returns how many. */
   purge(queue: string): Promise<number>
   /** Messages ready or delayed in a queue (not counting those in flight). */
   depth(queue: string): Promise<number>

@@ -52,7 +52,12 @@ t.test('topic - keys built to fit a pattern match it', async (t) => {
   // Random pairs rarely match; build keys from the pattern so the true side is well covered.
   const fitted = fc.array(topicWord, { maxLength: 6 }).chain((pattern) =>
     fc
-      .tuple(...pattern.map((w) => (w === '#' ? fc.array(keyWord, { maxLength: 3 }) : w === '*' ? keyWord.map((x) => [x]) : fc.constant([w]))))
+      .tuple(
+        ...pattern.map((w) => {
+          if (w === '#') return fc.array(keyWord, { maxLength: 3 })
+          return w === '*' ? keyWord.map((x) => [x]) : fc.constant([w])
+        }),
+      )
       .map((parts) => [pattern.join('.'), parts.flat().join('.')] as const),
   )
   fc.assert(

@@ -346,7 +346,10 @@ t.test('memory transport - closing a connection ends its subscriptions only', as
 t.test('memory transport - errors name what is wrong', async (t) => {
   const { transport } = setup(t)
   const body = new Uint8Array()
-  await t.rejects(transport.publish({ exchange: 'nope', routingKey: 'k', body }), new TransportError('exchange "nope" is not declared'))
+  await t.rejects(
+    transport.publish({ exchange: 'nope', routingKey: 'k', body }),
+    new TransportError('exchange "nope" is not declared'),
+  )
   t.throws(() => transport.consume('nope', () => {}), new TransportError('queue "nope" is not declared'))
   await t.rejects(transport.depth('nope'), new TransportError('queue "nope" is not declared'))
   await t.rejects(
@@ -358,14 +361,26 @@ t.test('memory transport - errors name what is wrong', async (t) => {
     transport.declareExchange({ name: 'e', type: 'direct' }),
     new TransportError('exchange "e" is already declared as topic, not direct'),
   )
-  await t.rejects(transport.declareExchange({ name: '', type: 'fanout' }), new TransportError('the default exchange "" is direct, not fanout'))
+  await t.rejects(
+    transport.declareExchange({ name: '', type: 'fanout' }),
+    new TransportError('the default exchange "" is direct, not fanout'),
+  )
   await t.rejects(
     transport.declareExchange({ name: 'h', type: 'headers' as 'direct' }),
     new InvalidArgumentError('exchange.type must be one of direct, topic, fanout'),
   )
-  await t.rejects(transport.declareQueue({ name: '' }), new InvalidArgumentError('queue.name must be a non-empty string'))
-  await t.rejects(transport.declareQueue({ name: 'q', ackWaitMs: 0 }), new InvalidArgumentError('queue.ackWaitMs must be a positive finite number'))
-  await t.rejects(transport.declareQueue({ name: 'q', maxDeliver: 1.5 }), new InvalidArgumentError('queue.maxDeliver must be a positive integer'))
+  await t.rejects(
+    transport.declareQueue({ name: '' }),
+    new InvalidArgumentError('queue.name must be a non-empty string'),
+  )
+  await t.rejects(
+    transport.declareQueue({ name: 'q', ackWaitMs: 0 }),
+    new InvalidArgumentError('queue.ackWaitMs must be a positive finite number'),
+  )
+  await t.rejects(
+    transport.declareQueue({ name: 'q', maxDeliver: 1.5 }),
+    new InvalidArgumentError('queue.maxDeliver must be a positive integer'),
+  )
   await t.rejects(
     transport.publish({ exchange: '', routingKey: 'q', body, priority: 10 }),
     new InvalidArgumentError('message.priority must be an integer from 0 to 9'),
@@ -387,7 +402,10 @@ t.test('memory transport - errors name what is wrong', async (t) => {
     () => transport.subscribe('a.>.b', () => {}),
     new InvalidArgumentError('pattern must be dot-separated non-empty tokens, with ">" only as the last token'),
   )
-  t.throws(() => new MemoryTransport({ ackWaitMs: -1 }), new InvalidArgumentError('options.ackWaitMs must be a positive finite number'))
+  t.throws(
+    () => new MemoryTransport({ ackWaitMs: -1 }),
+    new InvalidArgumentError('options.ackWaitMs must be a positive finite number'),
+  )
   await transport.declareQueue({ name: 'q' })
   await transport.publish(message('q', 'a'))
   const { deliveries, consumer } = collect(transport, 'q')
@@ -401,7 +419,11 @@ t.test('memory transport - errors name what is wrong', async (t) => {
 })
 
 t.test('memory transport - the ring buffer behaves as an array', async (t) => {
-  const op = fc.oneof(fc.record({ push: fc.integer() }), fc.record({ unshift: fc.integer() }), fc.constant('shift' as const))
+  const op = fc.oneof(
+    fc.record({ push: fc.integer() }),
+    fc.record({ unshift: fc.integer() }),
+    fc.constant('shift' as const),
+  )
   fc.assert(
     fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
       const deque = new Deque<number>()

@@ -66,7 +66,9 @@ export class MemoryBroker {
     const { name, bindings = [] } = declaration
     for (const { exchange, key } of bindings) {
       if (exchange === '') {
-        if (key !== name) throw new TransportError(`queue "${name}" cannot bind to the default exchange with key "${key}"`)
+        if (key !== name) {
+          throw new TransportError(`queue "${name}" cannot bind to the default exchange with key "${key}"`)
+        }
       } else if (!this.#exchanges.has(exchange)) {
         throw new TransportError(`exchange "${exchange}" is not declared (binding of queue "${name}")`)
       }

@@ -26,7 +26,10 @@ export interface MemoryTransportOptions {
   ackWaitMs?: number
   /** Delivery limit of queues declared through this connection without one. Default: unlimited. */
   maxDeliver?: number
-  /** How long a published `msgId` makes later publishes with that id duplicates, ms; 0 turns dedupe off. Default 120 000. */
+  /**
+   * How long a stored `msgId` makes later publishes with that id duplicates, ms; 0 turns
+   * dedupe off. Default 120 000.
+   */
   duplicateWindowMs?: number
 }
 
@@ -145,7 +148,9 @@ export class MemoryTransport implements Transport {
       throw new InvalidArgumentError('queue.bindings must be an array')
     }
     queue.bindings?.forEach((binding, i) => {
-      if (typeof binding?.exchange !== 'string') throw new InvalidArgumentError(`queue.bindings[${i}].exchange must be a string`)
+      if (typeof binding?.exchange !== 'string') {
+        throw new InvalidArgumentError(`queue.bindings[${i}].exchange must be a string`)
+      }
       if (typeof binding.key !== 'string') throw new InvalidArgumentError(`queue.bindings[${i}].key must be a string`)
     })
     this.broker.declareQueue(queue, { ackWaitMs: this.#ackWaitMs, maxDeliver: this.#maxDeliver }, this.#clock)
