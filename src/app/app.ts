@@ -50,7 +50,15 @@ export interface AppOptions {
  * A celeriac application: the task registry, configuration, and the connections shared by
  * clients and worker nodes. Creating one has no side effect: it connects on first use.
  */
+const APP_BRAND = Symbol.for('celeriac.app')
+
 export class App {
+  /** True for an App from any copy of celeriac (a CLI from dist/ loading an app built on src/). */
+  static isApp(value: unknown): value is App {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[APP_BRAND] === true
+  }
+
+  readonly [APP_BRAND] = true
   readonly name: string
   readonly conf: Conf
   /** URL of the app's module. */
