@@ -8,7 +8,7 @@ import { toMs } from '../util/duration.js'
 import type { Signature } from '../canvas/signature.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { Router, Route } from '../routing/router.js'
-import type { Transport } from '../transport/transport.js'
+import type { OutgoingMessage, Transport } from '../transport/transport.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
@@ -104,14 +104,11 @@ export class Publisher {
       await transport.declareQueue({ name: route.queue })
       this.#declared.add(route.queue)
     }
-    const ack = await transport.publish({
-      exchange: route.exchange,
-      routingKey: route.routingKey,
-      body: encodeMessage({ headers, body }),
-      msgId,
-      ...(headers.eta !== undefined ? { notBefore: headers.eta } : {}),
-      ...(headers.priority ?? route.priority) !== undefined ? { priority: headers.priority ?? route.priority } : {},
-    })
+    const message: OutgoingMessage = { exchange: route.exchange, routingKey: route.routingKey, body: encodeMessage({ headers, body }), msgId }
+    if (headers.eta !== undefined) message.notBefore = headers.eta
+    const priority = headers.priority ?? route.priority
+    if (priority !== undefined) message.priority = priority
+    const ack = await transport.publish(message)
     if (!ack.duplicate && ack.queues.length === 0) {
       this.#ctx.logger.warn('task sent to an exchange with no queue bound for its routing key: it was dropped', { task: headers.task, id: headers.id, exchange: route.exchange, routingKey: route.routingKey })
     }

@@ -22,21 +22,22 @@ const packr = new Packr({ useRecords: false, moreTypes: true })
  * carry faithfully (functions, symbols, class instances with behaviour are silently mangled
  * otherwise).
  */
-export function assertSerializable(value: unknown, path: string, seen = new Set<unknown>()): void {
+export function assertSerializable(value: unknown, path: string, seen?: Set<unknown>): void {
   switch (typeof value) {
     case 'function':
     case 'symbol':
       throw new SerializationError(`${path} is a ${typeof value} and cannot be serialized`)
-    case 'bigint':
-      return
     case 'object': {
       if (value === null || ArrayBuffer.isView(value) || value instanceof Date || value instanceof Error) return
+      // Allocated only when there is an object to walk: most arguments are primitives.
+      seen ??= new Set()
       if (seen.has(value)) throw new SerializationError(`${path} is a circular reference and cannot be serialized`)
       seen.add(value)
-      if (Array.isArray(value)) value.forEach((item, i) => assertSerializable(item, `${path}[${i}]`, seen))
-      else if (value instanceof Map) value.forEach((item, key) => assertSerializable(item, `${path}.${String(key)}`, seen))
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) assertSerializable(value[i], `${path}[${i}]`, seen)
+      } else if (value instanceof Map) value.forEach((item, key) => assertSerializable(item, `${path}.${String(key)}`, seen))
       else if (value instanceof Set) [...value].forEach((item, i) => assertSerializable(item, `${path}[${i}]`, seen))
-      else for (const key of Object.keys(value)) assertSerializable((value as Record<string, unknown>)[key], `${path}.${key}`, seen)
+      else for (const key in value) assertSerializable((value as Record<string, unknown>)[key], `${path}.${key}`, seen)
       seen.delete(value)
       return
     }

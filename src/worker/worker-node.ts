@@ -205,7 +205,7 @@ export class WorkerNode {
     const item: InFlight = {
       headers, delivery, definition, options, acked: false, slot: -1, receivedAt: this.#app.clock.now(),
       state: headers.retries > 0 ? TaskState.RETRY : TaskState.PENDING,
-      ...(headers.ignoreResult ?? options.ignoreResult ? { ignoreResult: true } : {}),
+      ignoreResult: headers.ignoreResult ?? options.ignoreResult,
     }
     if (this.#revoked.has(headers.id)) return this.#revoke(item, { expired: false })
     const now = this.#app.clock.now()
