@@ -269,6 +269,8 @@ export class WorkerNode {
   #run(item: InFlight): void {
     const { headers } = item
     if (this.#revoked.has(headers.id)) return this.#revoke(item, { expired: false })
+    // It may have waited for a slot or its rate limit since it was received.
+    if (headers.expires !== undefined && this.#app.clock.now() >= headers.expires) return this.#revoke(item, { expired: true })
     const [softMs, hardMs] = headers.timeLimit ?? [null, null]
     const { delivery } = item
     const entry: RunEntry = {

@@ -71,3 +71,11 @@ t.test('rate limit - 10/s: the i-th run starts no earlier than i x 100 ms after 
   // A late timer may bunch two runs, but none runs before its slot (5 ms for clock granularity).
   t.ok(offsets.every((offset, i) => offset >= i * 100 - 5), `offsets ${offsets.join(', ')} ms`)
 })
+
+t.test('expires - a task that expires while waiting for its rate limit is REVOKED without running', async (t) => {
+  const file = `${tempDir(t)}/limited`
+  const results = await Promise.all(Array.from({ length: 4 }, (_, i) => limited.applyAsync([file], { expires: i === 3 ? 0.15 : 60 })))
+  await Promise.all(results.slice(0, 3).map((r) => r.get({ timeout: 5 })))
+  await t.rejects(results[3].get({ timeout: 5 }), { name: 'TaskRevokedError', message: /expired/ })
+  t.equal(lines(file).length, 3, 'the expired one never ran')
+})
