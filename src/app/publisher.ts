@@ -33,11 +33,13 @@ function list(value: Signature | readonly Signature[] | undefined): Signature[] 
 
 /** Checks a call's argument count against the task's (Celery's `typing`). */
 export function checkArity(definition: TaskDefinition, args: readonly unknown[], kwargs: object | undefined): void {
-  const given = args.length + (kwargs && Object.keys(kwargs).length > 0 ? 1 : 0)
+  const withKwargs = kwargs !== undefined && Object.keys(kwargs).length > 0
+  const given = args.length + (withKwargs ? 1 : 0)
   const { min, max } = definition.arity
   if (given >= min && given <= max) return
   const want = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`
-  throw new InvalidArgumentError(`${definition.name} takes ${want} argument${want === '1' ? '' : 's'}, got ${given}${kwargs ? ' (kwargs count as one trailing argument)' : ''}`)
+  const plural = (min === max || max === Infinity) && min === 1 ? '' : 's'
+  throw new InvalidArgumentError(`${definition.name} takes ${want} argument${plural}, got ${given}${withKwargs ? ' (kwargs count as one trailing argument)' : ''}`)
 }
 
 /**

@@ -94,16 +94,21 @@ function distance(a: string, b: string): number {
 
 /** Validates a partial config, naming the first bad key (and the key it was probably meant to be). */
 export function validateConfig(partial: Record<string, unknown>): Partial<ConfigValues> {
+  const valid: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(partial)) {
-    const check = CHECKS[key as keyof ConfigValues]
+    // Own keys only: "toString" or "__proto__" are typos too, not config keys.
+    const check = Object.hasOwn(CHECKS, key) ? CHECKS[key as keyof ConfigValues] : undefined
     if (!check) {
       const near = Object.keys(CHECKS).map((known) => [known, distance(key, known)] as const).sort((a, b) => a[1] - b[1])[0]
       const hint = near && near[1] <= 3 ? ` (did you mean "${near[0]}"?)` : ''
       throw new ConfigError(`unknown config key "${key}"${hint}`)
     }
-    if (value !== undefined) check(value, key)
+    // undefined means "not given": the current value stays.
+    if (value === undefined) continue
+    check(value, key)
+    valid[key] = value
   }
-  return partial as Partial<ConfigValues>
+  return valid as Partial<ConfigValues>
 }
 
 /** Replaces the password (or token) of a URL with `**`. */

@@ -87,7 +87,7 @@ export function decodeMessage(bytes: Uint8Array): TaskMessage {
 
 function checkHeaders(headers: TaskHeaders): void {
   const bad = (field: string, want: string) => {
-    throw new SerializationError(`malformed task message: headers.${field} must be ${want}`)
+    throw new SerializationError(`malformed task message: headers${field ? '.' + field : ''} must be ${want}`)
   }
   if (typeof headers !== 'object' || headers === null) bad('', 'an object')
   if (typeof headers.id !== 'string' || headers.id === '') bad('id', 'a non-empty string')

@@ -19,6 +19,8 @@ export interface RoutingOptions {
 
 type Matcher = (name: string) => boolean
 
+const NO_DEFAULTS: RoutingOptions = {}
+
 function globToRegExp(glob: string): RegExp {
   return new RegExp('^' + glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$')
 }
@@ -44,7 +46,7 @@ export class Router {
   readonly #routes: [Matcher, RouteTarget][]
   readonly #queues: Map<string, QueueConfig>
   readonly #conf: ConfigValues
-  readonly #cache = new Map<string, Route>()
+  readonly #cache = new Map<string, { route: Route; defaults: RoutingOptions }>()
 
   constructor(conf: ConfigValues) {
     this.#conf = conf
@@ -52,15 +54,21 @@ export class Router {
     this.#queues = new Map(conf.taskQueues.map((q) => [q.name, q]))
   }
 
-  route(task: string, call: RoutingOptions, taskDefaults: RoutingOptions = {}): Route {
+  route(task: string, call: RoutingOptions, taskDefaults: RoutingOptions = NO_DEFAULTS): Route {
     const plain = call.queue === undefined && call.exchange === undefined && call.routingKey === undefined
+    let route: Route | undefined
     if (plain) {
       const cached = this.#cache.get(task)
-      if (cached) return call.priority === undefined ? cached : { ...cached, priority: call.priority }
+      // A task sent by name before it was registered was routed without its defaults.
+      if (cached && cached.defaults === taskDefaults) route = cached.route
     }
-    const route = this.#resolve(task, call, taskDefaults)
-    if (plain) this.#cache.set(task, route)
-    return call.priority === undefined ? route : { ...route, priority: call.priority }
+    if (!route) {
+      route = this.#resolve(task, call, taskDefaults)
+      if (plain) this.#cache.set(task, { route, defaults: taskDefaults })
+    }
+    // The call's priority wins over its route's, which wins over the task's default.
+    const priority = call.priority ?? route.priority ?? taskDefaults.priority
+    return priority === route.priority ? route : { ...route, priority }
   }
 
   #resolve(task: string, call: RoutingOptions, taskDefaults: RoutingOptions): Route {

@@ -46,7 +46,7 @@ export function assertSerializable(value: unknown, path: string, seen?: Set<unkn
   }
 }
 
-/** msgpack, the default: binary, fast, keeps Dates, typed arrays, Maps, Sets and 64-bit BigInts. */
+/** msgpack, the default: binary, fast, keeps Dates, typed arrays and BigInts; a Map arrives as a plain object. */
 export const msgpackCodec: Codec = {
   contentType: ContentType.Msgpack,
   encode(value) {

@@ -58,7 +58,7 @@ export function toWireError(error: unknown, depth = 0): WireError {
 export function fromWireError(wire: WireError): Error {
   const cause = wire.cause ? fromWireError(wire.cause) : undefined
   const options = { data: wire.data, cause }
-  const Known = KNOWN[wire.type]
+  const Known = Object.hasOwn(KNOWN, wire.type) ? KNOWN[wire.type] : undefined
   const error = Known && wire.code.startsWith('ERR_') ? new Known(wire.message, options) : new RemoteError(wire.type, wire.code, wire.message, options)
   if (wire.stack) error.stack = wire.stack
   return error

@@ -98,16 +98,31 @@ export function arityOf(fn: (...args: any[]) => unknown, skip = 0): Arity {
 }
 
 function parameterList(source: string): string[] | undefined {
+  // Native and bound functions show no parameters: nothing can be read from them.
+  if (source.includes('[native code]')) return undefined
   const text = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
   const arrow = /^\s*(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(text)
   if (arrow) return [arrow[1]]
   const open = text.indexOf('(')
-  if (open === -1 || text.startsWith('class')) return undefined
+  if (open === -1 || /^class[\s{]/.test(text)) return undefined
   const params: string[] = []
   let depth = 0
   let current = ''
+  let quote = ''
   for (let i = open + 1; i < text.length; i++) {
     const ch = text[i]
+    // Inside a string literal (a default value) brackets and commas do not count.
+    if (quote) {
+      current += ch
+      if (ch === '\\') current += text[++i] ?? ''
+      else if (ch === quote) quote = ''
+      continue
+    }
+    if (ch === '"' || ch === "'" || ch === '`') {
+      quote = ch
+      current += ch
+      continue
+    }
     if (ch === '(' || ch === '[' || ch === '{') depth++
     if (ch === ')' || ch === ']' || ch === '}') {
       if (depth === 0) {

@@ -4,7 +4,7 @@
  */
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   #items: T[] = []
-  #waiting: ((result: IteratorResult<T>) => void) | undefined
+  #waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined
   #ended = false
   #failure: unknown
   readonly #onReturn: () => void
@@ -18,7 +18,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     const waiting = this.#waiting
     if (waiting) {
       this.#waiting = undefined
-      waiting({ value: item, done: false })
+      waiting.resolve({ value: item, done: false })
     } else {
       this.#items.push(item)
     }
@@ -28,10 +28,13 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   end(error?: unknown): void {
     if (this.#ended) return
     this.#ended = true
-    this.#failure = error
     const waiting = this.#waiting
     this.#waiting = undefined
-    waiting?.({ value: undefined, done: true })
+    if (waiting && error !== undefined) waiting.reject(error)
+    else {
+      this.#failure = error
+      waiting?.resolve({ value: undefined, done: true })
+    }
     this.#onReturn()
   }
 
@@ -42,7 +45,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
       this.#failure = undefined
       return failure === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(failure)
     }
-    return new Promise((resolve) => (this.#waiting = resolve))
+    return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }))
   }
 
   return(): Promise<IteratorResult<T>> {

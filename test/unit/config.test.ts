@@ -81,14 +81,11 @@ t.test('config - unknown keys name the closest known key', async (t) => {
   t.throws(() => new Conf({ concurrency: 1 } as Partial<ConfigValues>), ConfigError)
 })
 
-// Known bug: validateConfig looks keys up on a plain object, so toString/constructor pass and
-// hasOwnProperty/__proto__ throw TypeError. Assertions marked todo until it is fixed.
 t.test('config - keys inherited from Object.prototype are unknown keys', async (t) => {
-  const bug = { todo: 'bug: CHECKS lookup reaches Object.prototype' }
   for (const key of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
     const conf = new Conf()
-    t.throws(() => conf.update(JSON.parse(`{"${key}": 1}`)), new ConfigError(`unknown config key "${key}"`), key, bug)
-    t.equal(conf.revision, 0, `${key} changes nothing`, bug)
+    t.throws(() => conf.update(JSON.parse(`{"${key}": 1}`)), new ConfigError(`unknown config key "${key}"`), key)
+    t.equal(conf.revision, 0, `${key} changes nothing`)
   }
 })
 
@@ -137,15 +134,13 @@ t.test('config - good values of every kind are accepted', async (t) => {
   t.equal(conf.revision, 1)
   t.equal(conf.taskDefaultRateLimit, '10/m')
   t.equal(conf.taskMaxRetries, null)
-  t.same(validateConfig({ taskAcksLate: undefined }), { taskAcksLate: undefined }, 'undefined values are not checked')
+  t.same(validateConfig({ taskAcksLate: undefined }), {}, 'undefined means not given')
 })
 
-// Known bug: update (and the constructor) spread an undefined value over the current one.
 t.test('config - an undefined value in an update leaves the key as it was', async (t) => {
-  const bug = { todo: 'bug: the key reads undefined afterwards' }
   const conf = new Conf().update({ workerConcurrency: undefined })
-  t.equal(conf.workerConcurrency, DEFAULTS.workerConcurrency, 'update', bug)
-  t.equal(new Conf({ taskMaxRetries: undefined }).taskMaxRetries, DEFAULTS.taskMaxRetries, 'constructor', bug)
+  t.equal(conf.workerConcurrency, DEFAULTS.workerConcurrency, 'update')
+  t.equal(new Conf({ taskMaxRetries: undefined }).taskMaxRetries, DEFAULTS.taskMaxRetries, 'constructor')
 })
 
 t.test('config - censorUrl hides passwords and tokens', async (t) => {

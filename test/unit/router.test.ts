@@ -130,18 +130,12 @@ t.test('router - the config is read once, at construction', async (t) => {
   t.same(r.route('t.sub', {}), toQueue('celery'))
 })
 
-// Known bug: TaskOptions.priority is documented as the task's default priority, but the router
-// reads the task's options only when they name a queue or an exchange.
 t.test("router - the task's priority applies without a task queue", async (t) => {
-  const bug = { todo: 'bug: task defaults with only a priority are ignored' }
-  t.same(router().route('t.add', {}, { priority: 3 }), { ...toQueue('celery'), priority: 3 }, 'priority', bug)
+  t.same(router().route('t.add', {}, { priority: 3 }), { ...toQueue('celery'), priority: 3 }, 'priority')
 })
 
-// Known latent bug: the cache is keyed by task name only, so task defaults given after a first
-// plain call for that name (a task sent by name, then registered) are ignored.
 t.test('router - the cache does not hide task defaults given later', async (t) => {
-  const bug = { todo: 'bug: the cache ignores taskDefaults' }
   const r = router()
   t.same(r.route('t.add', {}), toQueue('celery'))
-  t.same(r.route('t.add', {}, { queue: 'math' }), toQueue('math'), 'task queue', bug)
+  t.same(r.route('t.add', {}, { queue: 'math' }), toQueue('math'), 'task queue')
 })
