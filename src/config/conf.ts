@@ -51,7 +51,6 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
   taskSerializer: isSerializer,
   resultSerializer: isSerializer,
   taskDefaultQueue: isString,
-  taskDefaultExchange: isString,
   taskRoutes: isRoutes,
   taskQueues: isQueues,
   createMissingQueues: isBool,

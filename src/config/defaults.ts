@@ -49,8 +49,6 @@ export interface ConfigValues {
   resultSerializer: SerializerName
   /** Queue of tasks that no route names. */
   taskDefaultQueue: string
-  /** Exchange of the default queue; `''` is the default exchange, routing by queue name. */
-  taskDefaultExchange: string
   /** Routes by task name; see {@link TaskRoutes}. */
   taskRoutes: TaskRoutes
   /** Queues to declare with their bindings. */
@@ -109,7 +107,6 @@ export const DEFAULTS = {
   taskSerializer: 'msgpack',
   resultSerializer: 'msgpack',
   taskDefaultQueue: 'celery',
-  taskDefaultExchange: '',
   taskRoutes: {},
   taskQueues: [],
   createMissingQueues: true,
