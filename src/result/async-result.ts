@@ -3,7 +3,6 @@ import { READY_STATES, TaskState, type StateName } from '../lifecycle/states.js'
 import { codecFor } from '../serialization/codec.js'
 import { fromWireError } from '../serialization/failure.js'
 import { AsyncQueue } from '../util/async-queue.js'
-import { deferred } from '../util/deferred.js'
 import { toMs, type Duration } from '../util/duration.js'
 import type { ResultBackend, TaskMeta } from './backend.js'
 
@@ -99,31 +98,10 @@ export class AsyncResult<R = unknown> {
    * Waits for the task to be ready and returns its value; throws its error when it failed
    * (unless `propagate: false`, which returns the error instead).
    */
-  async get(options: GetOptions = {}): Promise<R> {
-    const backend = this.#source.connectedBackend?.() ?? (await this.#source.backend())
-    const done = deferred<TaskMeta>()
-    const observe = (meta: TaskMeta) => {
-      options.onMessage?.(toStateChange(meta))
-      if (READY_STATES.has(meta.state)) done.resolve(meta)
-    }
-    const unwatch = await backend.watch(this.id, observe)
-    let timer: NodeJS.Timeout | undefined
-    try {
-      const current = await backend.get(this.id)
-      if (current && READY_STATES.has(current.state)) done.resolve(current)
-      if (options.timeout !== undefined) {
-        const ms = toMs(options.timeout, 'get timeout')
-        timer = setTimeout(() => done.reject(new TimeoutError(`result of task ${this.id} not ready after ${ms / 1000}s`)), ms)
-      }
-      const change = toStateChange(await done.promise)
-      if (change.state === TaskState.SUCCESS) return change.result as R
-      const error = change.error ?? new TaskIgnoredError(`task ${this.id} ended ${change.state} without a result`)
-      if (options.propagate === false) return error as R
-      throw error
-    } finally {
-      clearTimeout(timer)
-      unwatch()
-    }
+  get(options: GetOptions = {}): Promise<R> {
+    const backend = this.#source.connectedBackend?.()
+    if (backend) return new Waiter<R>(this.id, backend, options).promise
+    return this.#source.backend().then((b) => new Waiter<R>(this.id, b, options).promise)
   }
 
   /**
@@ -169,5 +147,81 @@ export class AsyncResult<R = unknown> {
 
   toString(): string {
     return this.id
+  }
+}
+
+/**
+ * One pending `get()`: a single object holding the watch, the timer and the promise, because
+ * callers may wait on many thousands of results at once.
+ */
+class Waiter<R> {
+  readonly promise: Promise<R>
+  readonly #id: string
+  readonly #options: GetOptions
+  #resolve!: (value: R) => void
+  #reject!: (error: unknown) => void
+  #unwatch: (() => void) | undefined
+  #timer: NodeJS.Timeout | undefined
+  #done = false
+
+  constructor(id: string, backend: ResultBackend, options: GetOptions) {
+    this.#id = id
+    this.#options = options
+    this.promise = new Promise<R>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+    if (options.timeout !== undefined) {
+      const ms = toMs(options.timeout, 'get timeout')
+      this.#timer = setTimeout(() => this.#fail(new TimeoutError(`result of task ${id} not ready after ${ms / 1000}s`)), ms)
+    }
+    // Watch first, then read: a result stored in between is seen by one or the other.
+    backend
+      .watch(id, this.#observe)
+      .then((unwatch) => {
+        if (this.#done) return unwatch()
+        this.#unwatch = unwatch
+        return backend.get(id).then((current) => {
+          if (current && READY_STATES.has(current.state)) this.#settle(current)
+        })
+      })
+      .catch((error) => this.#fail(error))
+  }
+
+  #observe = (meta: TaskMeta): void => {
+    this.#options.onMessage?.(toStateChange(meta))
+    if (READY_STATES.has(meta.state)) this.#settle(meta)
+  }
+
+  #settle(meta: TaskMeta): void {
+    if (this.#done) return
+    let change: StateChange
+    try {
+      change = toStateChange(meta)
+    } catch (error) {
+      return this.#fail(error)
+    }
+    if (change.state === TaskState.SUCCESS) {
+      this.#end()
+      return this.#resolve(change.result as R)
+    }
+    const error = change.error ?? new TaskIgnoredError(`task ${this.#id} ended ${change.state} without a result`)
+    if (this.#options.propagate === false) {
+      this.#end()
+      return this.#resolve(error as R)
+    }
+    this.#fail(error)
+  }
+
+  #fail(error: unknown): void {
+    if (this.#done) return
+    this.#end()
+    this.#reject(error)
+  }
+
+  #end(): void {
+    this.#done = true
+    clearTimeout(this.#timer)
+    this.#unwatch?.()
   }
 }
