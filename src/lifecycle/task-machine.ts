@@ -38,6 +38,17 @@ export type TaskEventType = (typeof TaskEventType)[keyof typeof TaskEventType]
 /** An event of {@link taskMachine}. Payloads (meta, errors) travel beside it, not inside. */
 export type TaskEvent = { type: TaskEventType }
 
+/** How a task that was received (or started) can end, or go back to its queue. */
+const RUN_ENDS = {
+  SUCCEED: 'SUCCESS',
+  FAIL: 'FAILURE',
+  RETRY: 'RETRY',
+  REVOKE: 'REVOKED',
+  REJECT: 'REJECTED',
+  IGNORE: 'IGNORED',
+  REQUEUE: 'PENDING',
+} as const
+
 /**
  * The task lifecycle machine. Run it as an actor where a task's history matters (tests, tools);
  * on the hot path use {@link lifecycle}, which is derived from it.
@@ -61,25 +72,13 @@ export const taskMachine = setup({
       on: {
         START: 'STARTED',
         PROGRESS: { target: 'STARTED', actions: 'recordUpdate' },
-        SUCCEED: 'SUCCESS',
-        FAIL: 'FAILURE',
-        RETRY: 'RETRY',
-        REVOKE: 'REVOKED',
-        REJECT: 'REJECTED',
-        IGNORE: 'IGNORED',
-        REQUEUE: 'PENDING',
+        ...RUN_ENDS,
       },
     },
     STARTED: {
       on: {
         PROGRESS: { actions: 'recordUpdate' },
-        SUCCEED: 'SUCCESS',
-        FAIL: 'FAILURE',
-        RETRY: 'RETRY',
-        REVOKE: 'REVOKED',
-        REJECT: 'REJECTED',
-        IGNORE: 'IGNORED',
-        REQUEUE: 'PENDING',
+        ...RUN_ENDS,
       },
     },
     RETRY: {
