@@ -9,7 +9,6 @@
  * @module
  */
 import type { ContentType } from '../serialization/codec.js'
-import type { WireError } from '../serialization/failure.js'
 import type { OutcomeBatch, RunBatch } from './thread-batch.js'
 
 /** `workerData` of a worker thread. */
@@ -30,10 +29,7 @@ export interface ThreadReady {
 }
 
 /** Main thread to worker thread, on the hot port. */
-export type MainToThread =
-  | RunBatch
-  /** Abort the task's signal (revoked while running, without terminate). */
-  | { type: 'abort'; slot: number; reason: WireError }
+export type MainToThread = RunBatch
 
 /** Worker thread to main thread, on the hot port. */
 export type ThreadToMain =

@@ -24,5 +24,4 @@ export interface InFlight {
   timer?: TimerHandle
   /** Why the supervisor terminated its thread, if it did. */
   killedFor?: Error
-  receivedAt: number
 }

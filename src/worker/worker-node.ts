@@ -203,7 +203,7 @@ export class WorkerNode {
     }
     const options = this.#app.resolvedOptions(definition)
     const item: InFlight = {
-      headers, delivery, definition, options, acked: false, slot: -1, receivedAt: this.#app.clock.now(),
+      headers, delivery, definition, options, acked: false, slot: -1,
       state: headers.retries > 0 ? TaskState.RETRY : TaskState.PENDING,
       ignoreResult: headers.ignoreResult ?? options.ignoreResult,
     }

@@ -5,7 +5,7 @@ import {
 } from '../../errors.js'
 import { TaskState } from '../../lifecycle/states.js'
 import { assertSerializable, codecByName, codecFor, ownBytes, type Codec } from '../../serialization/codec.js'
-import { fromWireError, toWireError } from '../../serialization/failure.js'
+import { toWireError } from '../../serialization/failure.js'
 import { backoffDelay } from '../../task/backoff.js'
 import { matchesError, resolveTaskOptions, type ResolvedTaskOptions, type TaskDefinition } from '../../task/definition.js'
 import { currentContext, type Task } from '../../task/task.js'
@@ -63,12 +63,7 @@ export class ActorHost {
   }
 
   handle(message: MainToThread): void {
-    if (message.type === 'run') {
-      readRunBatch(message, (entry) => this.#start(entry))
-    } else {
-      const run = this.#runs.get(message.slot)
-      if (run) controllerOf(run).abort(fromWireError(message.reason))
-    }
+    readRunBatch(message, (entry) => this.#start(entry))
   }
 
   #actor(name: string): Actor {
