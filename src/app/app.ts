@@ -133,9 +133,8 @@ export class App {
     return resolved
   }
 
-  async #send<R>(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition): Promise<AsyncResult<R>> {
-    const id = await this.#publisher.send(name, args, options, definition, definition && this.resolvedOptions(definition))
-    return new AsyncResult<R>(id, this.#resultSource)
+  #send<R>(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition): Promise<AsyncResult<R>> {
+    return this.#publisher.send(name, args, options, definition, definition && this.resolvedOptions(definition)).then((id) => new AsyncResult<R>(id, this.#resultSource))
   }
 
   /** Sends a task by name, without importing it. */

@@ -54,21 +54,28 @@ export class Publisher {
     this.#ctx = ctx
   }
 
-  /** Sends a task; returns its id. `definition` is known when the task is registered here. */
-  async send(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition, resolved?: ResolvedTaskOptions): Promise<string> {
-    if (!Array.isArray(args)) throw new InvalidArgumentError(`${name}: args must be an array, got ${typeof args}`)
-    const conf = this.#ctx.conf()
-    if (definition && resolved?.typing !== false) checkArity(definition, args, options.kwargs)
-    assertSerializable(args, `${name} args`)
-    if (options.kwargs !== undefined) assertSerializable(options.kwargs, `${name} kwargs`)
-    const codec = codecByName(options.serializer ?? conf.taskSerializer)
-    const body = codec.encode([args, options.kwargs ?? null])
-    const id = options.taskId ?? newTaskId()
-    const headers = this.#headers(id, name, options, resolved)
-    headers.contentType = codec.contentType
-    const route = this.#ctx.router().route(name, options, definition?.options)
-    await this.publish(headers, body, route, id)
-    return id
+  /**
+   * Sends a task; resolves to its id. `definition` is known when the task is registered here.
+   * Not `async`: callers may have a hundred thousand sends in flight, and each suspended async
+   * frame would stay alive until its turn; bad input still comes back as a rejection.
+   */
+  send(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition, resolved?: ResolvedTaskOptions): Promise<string> {
+    try {
+      if (!Array.isArray(args)) throw new InvalidArgumentError(`${name}: args must be an array, got ${typeof args}`)
+      const conf = this.#ctx.conf()
+      if (definition && resolved?.typing !== false) checkArity(definition, args, options.kwargs)
+      assertSerializable(args, `${name} args`)
+      if (options.kwargs !== undefined) assertSerializable(options.kwargs, `${name} kwargs`)
+      const codec = codecByName(options.serializer ?? conf.taskSerializer)
+      const body = codec.encode([args, options.kwargs ?? null])
+      const id = options.taskId ?? newTaskId()
+      const headers = this.#headers(id, name, options, resolved)
+      headers.contentType = codec.contentType
+      const route = this.#ctx.router().route(name, options, definition?.options)
+      return this.publish(headers, body, route, id).then(() => id)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   #headers(id: string, name: string, options: CallOptions, resolved: ResolvedTaskOptions | undefined): TaskHeaders {
@@ -100,24 +107,38 @@ export class Publisher {
    * Publishes an already encoded task. Retries reuse the body bytes; each send gets its own
    * dedupe id (`id`, then `id.r1`, ...) because an id stays "seen" after it was acked.
    */
-  async publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
-    const transport = this.#ctx.connectedTransport() ?? (await this.#ctx.transport())
-    if (route.queue !== undefined && !this.#declared.has(route.queue)) {
-      await transport.declareQueue({ name: route.queue })
-      this.#declared.add(route.queue)
+  publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
+    const transport = this.#ctx.connectedTransport()
+    if (transport === undefined || (route.queue !== undefined && !this.#declared.has(route.queue))) {
+      return this.#prepare(transport, route.queue).then((t) => this.#publish(t, headers, body, route, msgId))
     }
+    return this.#publish(transport, headers, body, route, msgId)
+  }
+
+  /** Connects, and declares a queue on first use (create missing queues, as Celery does). */
+  async #prepare(connected: Transport | undefined, queue: string | undefined): Promise<Transport> {
+    const transport = connected ?? (await this.#ctx.transport())
+    if (queue !== undefined && !this.#declared.has(queue)) {
+      await transport.declareQueue({ name: queue })
+      this.#declared.add(queue)
+    }
+    return transport
+  }
+
+  #publish(transport: Transport, headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
     const message: OutgoingMessage = { exchange: route.exchange, routingKey: route.routingKey, body: encodeMessage({ headers, body }), msgId }
     if (headers.eta !== undefined) message.notBefore = headers.eta
     const priority = headers.priority ?? route.priority
     if (priority !== undefined) message.priority = priority
-    const ack = await transport.publish(message)
-    if (!ack.duplicate && ack.queues.length === 0) {
-      this.#ctx.logger.warn('task sent to an exchange with no queue bound for its routing key: it was dropped', { task: headers.task, id: headers.id, exchange: route.exchange, routingKey: route.routingKey })
-    }
-    if (this.#ctx.conf().taskSendSentEvent) {
-      const event = { type: 'task-sent', uuid: headers.id, name: headers.task, retries: headers.retries, exchange: route.exchange, routingKey: route.routingKey, rootId: headers.rootId, hostname: ORIGIN, timestamp: this.#ctx.clock.now() } as const
-      sendEvent(transport, { ...event, ...(route.queue ? { queue: route.queue } : {}), ...(headers.eta ? { eta: headers.eta } : {}) })
-    }
+    return transport.publish(message).then((ack) => {
+      if (!ack.duplicate && ack.queues.length === 0) {
+        this.#ctx.logger.warn('task sent to an exchange with no queue bound for its routing key: it was dropped', { task: headers.task, id: headers.id, exchange: route.exchange, routingKey: route.routingKey })
+      }
+      if (this.#ctx.conf().taskSendSentEvent) {
+        const event = { type: 'task-sent', uuid: headers.id, name: headers.task, retries: headers.retries, exchange: route.exchange, routingKey: route.routingKey, rootId: headers.rootId, hostname: ORIGIN, timestamp: this.#ctx.clock.now() } as const
+        sendEvent(transport, { ...event, ...(route.queue ? { queue: route.queue } : {}), ...(headers.eta ? { eta: headers.eta } : {}) })
+      }
+    })
   }
 }
 

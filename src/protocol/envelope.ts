@@ -58,31 +58,80 @@ export interface TaskMessage {
   body: Uint8Array
 }
 
-const VERSION = 1
+/**
+ * Frame layout, version 2: one version byte, the headers' length (u32, big endian), the
+ * headers as a msgpack tuple (positions instead of key names), then the body as it was
+ * encoded. A worker's main thread reads only the headers; its threads read both. One
+ * exact-size buffer per message: the body is not copied into a second msgpack document.
+ */
+const VERSION = 2
+const PREFIX = 5
+const FIELDS = [
+  'id', 'task', 'retries', 'rootId', 'parentId', 'groupId', 'eta', 'expires', 'timeLimit', 'origin',
+  'ignoreResult', 'priority', 'contentType', 'headers', 'callbacks', 'errbacks',
+] as const satisfies readonly (keyof TaskHeaders)[]
+
+function toTuple(headers: TaskHeaders): unknown[] {
+  let last = 0
+  const tuple = new Array<unknown>(FIELDS.length)
+  for (let i = 0; i < FIELDS.length; i++) {
+    const value = headers[FIELDS[i]]
+    tuple[i] = value ?? null
+    if (value !== undefined && value !== null) last = i
+  }
+  tuple.length = last + 1
+  return tuple
+}
+
+function fromTuple(tuple: unknown): TaskHeaders {
+  if (!Array.isArray(tuple)) throw new SerializationError('malformed task message: headers must be a tuple')
+  const headers: Record<string, unknown> = {}
+  for (let i = 0; i < tuple.length && i < FIELDS.length; i++) {
+    if (tuple[i] !== null && tuple[i] !== undefined) headers[FIELDS[i]] = tuple[i]
+  }
+  return headers as unknown as TaskHeaders
+}
 
 /** Frames a task message into the bytes a transport carries. */
 export function encodeMessage(message: TaskMessage): Uint8Array {
-  return msgpackCodec.encode([VERSION, message.headers, message.body])
+  const headers = msgpackCodec.encode(toTuple(message.headers))
+  const frame = Buffer.allocUnsafe(PREFIX + headers.byteLength + message.body.byteLength)
+  frame[0] = VERSION
+  frame.writeUInt32BE(headers.byteLength, 1)
+  frame.set(headers, PREFIX)
+  frame.set(message.body, PREFIX + headers.byteLength)
+  return frame
+}
+
+function headersEnd(bytes: Uint8Array): number {
+  if (bytes.byteLength < PREFIX) throw new SerializationError(`undecodable task message: ${bytes.byteLength} bytes is too short for a frame`)
+  if (bytes[0] !== VERSION) throw new SerializationError(`malformed task message: expected a version ${VERSION} frame, got a first byte of ${bytes[0]}`)
+  const length = ((bytes[1] << 24) | (bytes[2] << 16) | (bytes[3] << 8) | bytes[4]) >>> 0
+  if (PREFIX + length > bytes.byteLength) throw new SerializationError(`undecodable task message: headers of ${length} bytes overrun a frame of ${bytes.byteLength}`)
+  return PREFIX + length
 }
 
 /**
- * Parses the bytes of a task message, checking the frame and the headers a worker relies on.
- * Throws {@link SerializationError} with the reason for anything else.
+ * Reads only the headers of a task message (what a worker's main thread needs), checking the
+ * frame and the fields a worker relies on. Throws {@link SerializationError} with the reason.
  */
-export function decodeMessage(bytes: Uint8Array): TaskMessage {
-  let frame: unknown
+export function decodeHeaders(bytes: Uint8Array): TaskHeaders {
+  const end = headersEnd(bytes)
+  let tuple: unknown
   try {
-    frame = msgpackCodec.decode(bytes)
+    tuple = msgpackCodec.decode(bytes.subarray(PREFIX, end))
   } catch (error) {
     throw new SerializationError(`undecodable task message: ${(error as Error).message}`, { cause: error })
   }
-  if (!Array.isArray(frame) || frame.length !== 3 || frame[0] !== VERSION) {
-    throw new SerializationError('malformed task message: expected a version 1 frame [1, headers, body]')
-  }
-  const [, headers, body] = frame as [number, TaskHeaders, Uint8Array]
-  if (!(body instanceof Uint8Array)) throw new SerializationError('malformed task message: body is not binary')
+  const headers = fromTuple(tuple)
   checkHeaders(headers)
-  return { headers, body }
+  return headers
+}
+
+/** Reads a whole task message: its headers and its still-encoded body (a view on `bytes`). */
+export function decodeMessage(bytes: Uint8Array): TaskMessage {
+  const headers = decodeHeaders(bytes)
+  return { headers, body: bytes.subarray(headersEnd(bytes)) }
 }
 
 function checkHeaders(headers: TaskHeaders): void {

@@ -1,5 +1,5 @@
 import { NotRegistered, TaskRevokedError, TimeLimitExceeded, WorkerLostError } from '../errors.js'
-import { decodeMessage, type TaskHeaders, type TaskMessage } from '../protocol/envelope.js'
+import { decodeHeaders, decodeMessage, type TaskHeaders } from '../protocol/envelope.js'
 import { lifecycle, TaskEventType } from '../lifecycle/task-machine.js'
 import { isReady, TaskState } from '../lifecycle/states.js'
 import { msgpackCodec, ownBytes } from '../serialization/codec.js'
@@ -184,15 +184,14 @@ export class WorkerNode {
   #receive(queue: string, delivery: Delivery): void {
     const entry = this.#consumers.get(queue)
     if (entry) entry.credit--
-    let message: TaskMessage
+    let headers: TaskHeaders
     try {
-      message = decodeMessage(delivery.body)
+      headers = decodeHeaders(delivery.body)
     } catch (error) {
       this.#app.logger.error('dead-lettered an undecodable message', { queue, error })
       delivery.term(`undecodable: ${(error as Error).message}`)
       return this.#pump()
     }
-    const { headers } = message
     const definition = this.#app.tasks.get(headers.task)
     if (!definition) {
       const error = new NotRegistered(`task ${headers.task} is not registered on ${this.hostname}: is its module in the app's include list?`)

@@ -158,7 +158,7 @@ t.test('bad input - garbage bytes and malformed headers in a queue are dead-lett
   await transport.publish({ exchange: '', routingKey: 'celery', body: encodeMessage({ headers: { id: '', task: 't.add' } as never, body: new Uint8Array() }) })
   t.equal(await (await add.delay(5, 5)).get({ timeout: 5 }), 10, 'the node keeps serving')
   const reasons = (await transport.deadLetters('celery')).map((dl) => dl.reason)
-  t.ok(reasons.some((r) => r.startsWith('undecodable: undecodable task message')), 'garbage bytes')
+  t.ok(reasons.includes('undecodable: undecodable task message: 4 bytes is too short for a frame'), 'garbage bytes')
   t.ok(reasons.includes('undecodable: malformed task message: headers.id must be a non-empty string'), 'malformed headers')
 })
 
