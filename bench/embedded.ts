@@ -9,7 +9,7 @@ import { summarize, table } from './stats.js'
 
 const N = Number(process.env.BENCH_N ?? 100_000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
-const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 64)
+const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 256)
 
 async function celeriac(): Promise<number> {
   const node = app.worker({ concurrency: 2, prefetch: PREFETCH, hostname: 'bench@%h' })

@@ -49,6 +49,7 @@ export function checkArity(definition: TaskDefinition, args: readonly unknown[],
 export class Publisher {
   readonly #ctx: PublisherContext
   readonly #declared = new Set<string>()
+  readonly #declaring = new Map<string, Promise<void>>()
 
   constructor(ctx: PublisherContext) {
     this.#ctx = ctx
@@ -119,8 +120,14 @@ export class Publisher {
   async #prepare(connected: Transport | undefined, queue: string | undefined): Promise<Transport> {
     const transport = connected ?? (await this.#ctx.transport())
     if (queue !== undefined && !this.#declared.has(queue)) {
-      await transport.declareQueue({ name: queue })
-      this.#declared.add(queue)
+      // One declaration per queue, however many sends wait for it.
+      let declaring = this.#declaring.get(queue)
+      if (!declaring) {
+        declaring = transport.declareQueue({ name: queue }).then(() => void this.#declared.add(queue))
+        this.#declaring.set(queue, declaring)
+        declaring.catch(() => this.#declaring.delete(queue))
+      }
+      await declaring
     }
     return transport
   }
