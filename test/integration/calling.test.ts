@@ -2,7 +2,7 @@ import t from 'tap'
 import { encodeMessage } from '../../src/protocol/envelope.js'
 import { InvalidArgumentError, NotRegistered, RemoteError, SerializationError, TimeoutError, TaskState } from '../../src/index.js'
 import { app, add, sum, echo, decline, badResult, request, counter, whoami, linked } from '../fixtures/app.js'
-import { Latch } from '../helpers/latch.js'
+import { Latch } from '../../src/testing/latch.js'
 
 const node = app.worker({ concurrency: 2, prefetch: 4, hostname: 'calling@%h', sendEvents: true })
 t.before(() => node.start())

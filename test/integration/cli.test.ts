@@ -36,7 +36,7 @@ t.test('cli - usage errors exit with code 2 and say what is wrong', async (t) =>
   const badCount = spawnSync(process.execPath, [bin, 'worker', '-A', fixture, '-c', 'many'], { encoding: 'utf8' })
   t.equal(badCount.status, 2)
   t.match(badCount.stderr, /--concurrency must be a positive integer, got "many"/)
-  const noApp = spawnSync(process.execPath, [bin, 'worker', '-A', fileURLToPath(new URL('../helpers/latch.ts', import.meta.url))], { encoding: 'utf8' })
+  const noApp = spawnSync(process.execPath, [bin, 'worker', '-A', fileURLToPath(new URL('../helpers/files.ts', import.meta.url))], { encoding: 'utf8' })
   t.equal(noApp.status, 1)
   t.match(noApp.stderr, /exports no celeriac app/)
 })

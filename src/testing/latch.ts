@@ -1,4 +1,11 @@
-/** A promise that settles after `count` calls to `unlock()`, or rejects after `ms`. */
+/**
+ * A promise that settles after `count` calls to `unlock()`, or rejects after `ms`: for tests
+ * that wait for "N things happened" instead of sleeping.
+ * @example
+ * const latch = new Latch(3)
+ * for await (const event of app.events.subscribe('task-succeeded')) { latch.unlock(event) }
+ * await latch.promise
+ */
 export class Latch<T = void> {
   readonly promise: Promise<T[]>
   readonly items: T[] = []

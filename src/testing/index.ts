@@ -1,0 +1,14 @@
+/**
+ * Helpers for testing code that uses celeriac: simulated time, the embedded broker and result
+ * store by name, and a latch for "N things happened".
+ * @module
+ */
+export { SimulatedClock, systemClock } from '../util/clock.js'
+export { MemoryTransport } from '../transport/memory/memory-transport.js'
+export { MemoryBroker, memoryBroker } from '../transport/memory/memory-broker.js'
+export { MemoryBackend, MemoryResultStore, memoryResultStore } from '../result/memory/memory-backend.js'
+export { Latch } from './latch.js'
+
+export type { Clock } from '../util/clock.js'
+export type { MemoryTransportOptions } from '../transport/memory/memory-transport.js'
+export type { MemoryBackendOptions } from '../result/memory/memory-backend.js'
