@@ -34,6 +34,7 @@ const isRoutes: Check = (v, k) => {
   const ok = Array.isArray(v) ? v.every((pair) => Array.isArray(pair) && pair.length === 2) : typeof v === 'object' && v !== null
   if (!ok) fail(k, 'an object of routes by task name or a list of [pattern, target] pairs', v)
 }
+const isPlainObject: Check = (v, k) => void ((typeof v !== 'object' || v === null || Array.isArray(v)) && fail(k, 'an object', v))
 const isQueues: Check = (v, k) => {
   if (!Array.isArray(v)) fail(k, 'an array of queue declarations', v)
   ;(v as unknown[]).forEach((q, i) => {
@@ -73,6 +74,7 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
   workerDisableRateLimits: isBool,
   workerRevokeExpires: isDuration,
   brokerAckWait: isDuration,
+  brokerTransportOptions: isPlainObject,
   workerShutdownTimeout: isDuration,
   timezone: isString,
 }
@@ -108,6 +110,13 @@ export function validateConfig(partial: Record<string, unknown>): Partial<Config
     valid[key] = value
   }
   return valid as Partial<ConfigValues>
+}
+
+/** A secret value as it may be printed: URLs without their password, objects without their values. */
+function censor(value: unknown): string {
+  if (typeof value === 'string') return censorUrl(value)
+  if (typeof value === 'object' && value !== null) return `{ ${Object.keys(value).map((key) => `${key}: **`).join(', ')} }`
+  return '**'
 }
 
 /** Replaces the password (or token) of a URL with `**`. */
@@ -161,7 +170,7 @@ export class Conf {
   humanize(options: { withDefaults?: boolean } = {}): string {
     return Object.entries(this.#values)
       .filter(([key, value]) => options.withDefaults || value !== DEFAULTS[key as keyof ConfigValues])
-      .map(([key, value]) => `${key}: ${SECRET_KEYS.has(key) ? censorUrl(String(value)) : JSON.stringify(value, (_, v) => (v instanceof RegExp ? String(v) : v))}`)
+      .map(([key, value]) => `${key}: ${SECRET_KEYS.has(key) ? censor(value) : JSON.stringify(value, (_, v) => (v instanceof RegExp ? String(v) : v))}`)
       .join('\n')
   }
 }

@@ -93,6 +93,12 @@ export interface ConfigValues {
   workerRevokeExpires: Duration
   /** How long a delivered message may stay unacked before the broker redelivers it, seconds. */
   brokerAckWait: Duration
+  /**
+   * Options passed through to the broker's client: for NATS, any `ConnectionOptions`
+   * (`tls: { certFile, keyFile, caFile }`, `authenticator` from a creds file, `user`/`pass`,
+   * `token`...). Printed censored.
+   */
+  brokerTransportOptions: Readonly<Record<string, unknown>>
   /** How long a node waits for running tasks on a warm stop before requeueing them, seconds. */
   workerShutdownTimeout: Duration
   /** Time zone of crontab schedules. */
@@ -129,9 +135,10 @@ export const DEFAULTS = {
   workerDisableRateLimits: false,
   workerRevokeExpires: 10_800,
   brokerAckWait: 30,
+  brokerTransportOptions: {},
   workerShutdownTimeout: 30,
   timezone: 'UTC',
 } as const satisfies ConfigValues
 
 /** Keys whose values may hold credentials, censored when config is printed. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['broker', 'backend'])
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['broker', 'backend', 'brokerTransportOptions'])

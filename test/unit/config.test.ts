@@ -180,3 +180,13 @@ t.test('config - humanize withDefaults lists every key', async (t) => {
   t.ok(lines.includes('taskTimeLimit: null'))
   t.ok(lines.includes('include: []'))
 })
+
+t.test('config - brokerTransportOptions pass through and print censored', async (t) => {
+  const conf = new Conf({ broker: 'nats://alice:secret@127.0.0.1:4222', brokerTransportOptions: { token: 's3cret', tls: { caFile: '/etc/ca.pem' } } })
+  t.same(conf.brokerTransportOptions, { token: 's3cret', tls: { caFile: '/etc/ca.pem' } })
+  const printed = conf.humanize()
+  t.match(printed, /broker: nats:\/\/alice:\*\*@127\.0\.0\.1:4222/)
+  t.match(printed, /brokerTransportOptions: \{ token: \*\*, tls: \*\* \}/)
+  t.notMatch(printed, /secret|s3cret|ca\.pem/)
+  t.throws(() => conf.update({ brokerTransportOptions: 'tls' as never }), { name: 'ConfigError', message: 'config.brokerTransportOptions must be an object, got "tls"' })
+})
