@@ -1,6 +1,6 @@
 import t from 'tap'
 import { MaxRetriesExceeded, TaskState, TaskRejectedError, TaskIgnoredError } from '../../src/index.js'
-import { app, flaky, hopeless, autoretry, explicitRetry, rejecter, ignorer } from '../fixtures/app.js'
+import { app, flaky, hopeless, autoretry, explicitRetry, rejecter, ignorer, requeueOnce } from '../fixtures/app.js'
 import { lines, tempDir } from '../helpers/files.js'
 
 const node = app.worker({ concurrency: 2, hostname: 'retries@%h' })
@@ -82,4 +82,11 @@ t.test('signals - Ignore ends the task IGNORED; get settles instead of waiting f
   const result = await ignorer.delay()
   await t.rejects(result.get({ timeout: 5 }), TaskIgnoredError)
   t.equal(await result.state(), TaskState.IGNORED)
+})
+
+t.test('signals - Reject with requeue puts the task back; it runs again', async (t) => {
+  const file = `${tempDir(t)}/requeue`
+  const result = await requeueOnce.delay(file)
+  t.equal(await result.get({ timeout: 5 }), 'ran after a requeue')
+  t.same(lines(file), ['rejected', 'ran'])
 })
