@@ -1,0 +1,304 @@
+/**
+ * The `nats://` result backend: one JetStream KV record per task.
+ * @module
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
+import { BackendError, InvalidArgumentError } from '../../errors.js'
+import { connectNats } from '../../transport/nats/connect.js'
+import { DEFAULT_RESULT_EXPIRES_MS } from '../memory/memory-backend.js'
+import { LargeResults } from './large-results.js'
+import { KeyWatches, republishOf } from './key-watch.js'
+import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record.js'
+import { isSafePrefix, taskKey } from './task-key.js'
+import type { JetStreamClient } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
+import type { KeyUpdate } from './key-watch.js'
+import type { StoredMeta } from './record.js'
+
+/** The bucket of `nats://` results unless told otherwise. */
+export const DEFAULT_RESULT_BUCKET = 'celeriac-results'
+
+/**
+ * Room left under the server's `max_payload` for what travels with a KV value (headers such as
+ * an expected-revision check). A record that does not fit under the rest moves its result out.
+ */
+const PAYLOAD_MARGIN_BYTES = 4_096
+/** The server default, for the moment before the connection has the server's INFO. */
+const DEFAULT_MAX_PAYLOAD = 1_048_576
+
+/** Options of {@link NatsKvBackend}. */
+export interface NatsKvBackendOptions {
+  /** Server URL(s), `nats://[user:pass@]host:port[,host:port]`; used when no `connection` is given. */
+  url: string
+  /**
+   * A connection to share (with the transport, say). When given, the backend uses it and
+   * `close()` leaves it open; otherwise the backend opens its own from `url` and closes it.
+   */
+  connection?: NatsConnection
+  /**
+   * The bucket's time to live in milliseconds (Celery's `result_expires`): records expire this
+   * long after their last store. `0` or `Infinity`: never. Set when the bucket is created; an
+   * existing bucket keeps the TTL it was created with. Default: one day.
+   */
+  resultExpiresMs?: number
+  /** KV bucket name (letters, digits, `-`, `_`). Large results go to `<bucket>-large`. Default: `celeriac-results`. */
+  bucket?: string
+  /**
+   * Key prefix, so that several apps can share one bucket: keys become `<prefix>.<task key>`.
+   * Dot-separated tokens of letters, digits, `-`, `_`, `/`, `=`. Default: none.
+   */
+  prefix?: string
+}
+
+interface Connected {
+  nc: NatsConnection
+  js: JetStreamClient
+  kv: KV
+  large: LargeResults
+  watches: KeyWatches
+}
+
+/** Adds the republish setting to a bucket created before it was used (or by another version). */
+async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }): Promise<void> {
+  const jsm = await jetstreamManager(nc)
+  const info = await jsm.streams.info(stream)
+  const current = info.config.republish
+  if (current?.src === republish.src && current?.dest === republish.dest) return
+  await jsm.streams.update(stream, { ...info.config, republish })
+}
+
+/**
+ * A {@link ResultBackend} on a JetStream KV bucket: `store` is `kv.put`, `get` is `kv.get`,
+ * `watch` is a watch on the task's key that sees only later writes.
+ *
+ * @remarks
+ * Records are msgpack-encoded TaskMetas under the task id (or a reversible encoding of it when
+ * it is not a valid key, see `task-key.ts`). History is 1: only the latest record is kept. A
+ * record larger than the connection's `max_payload` keeps its result in the object store
+ * `<bucket>-large` and holds a reference; `get` and watches resolve it transparently.
+ *
+ * `forget` purges the key (removing its history) rather than deleting it: either way the
+ * server keeps a small marker, which the bucket TTL removes in time. A read of a deleted or
+ * purged key, like a missing one, is `undefined`; watches skip the markers. Expiry by TTL
+ * emits no watch event (nats-server 2.9).
+ *
+ * Scaling: every `watch` is its own JetStream consumer, a round trip to create and one to
+ * delete, and a client waiting on 10,000 results holds 10,000 consumers on the server. Two
+ * ways to multiplex later: one consumer per backend on `$KV.<bucket>.<prefix>.>` with deliver
+ * policy "new", demultiplexed by key in this process (cheap when this process waits on most
+ * of the traffic, wasteful on a busy shared bucket); or a bucket `republish` of
+ * `$KV.<bucket>.>` to core subjects, so that a watch is a plain subscription (no JetStream
+ * API call), read-after-subscribe closing the gap as `get()` already does.
+ * @example
+ * const backend = new NatsKvBackend({ url: 'nats://127.0.0.1:4222', resultExpiresMs: 3_600_000 })
+ * await backend.connect()
+ * await backend.store({ taskId: 'a1', state: 'SUCCESS' })
+ */
+export class NatsKvBackend implements ResultBackend {
+  readonly kind = 'nats'
+  /** The KV bucket name. */
+  readonly bucket: string
+  /** The bucket TTL asked for, in milliseconds; `0` means never. */
+  readonly resultExpiresMs: number
+  readonly #url: string
+  readonly #shared: NatsConnection | undefined
+  readonly #prefix: string
+  #connected: Promise<Connected> | undefined
+  #closed = false
+
+  constructor(options: NatsKvBackendOptions) {
+    if (typeof options?.url !== 'string' && options?.connection === undefined) {
+      throw new InvalidArgumentError('options.url must be a NATS URL when no options.connection is given')
+    }
+    const expires = options.resultExpiresMs ?? DEFAULT_RESULT_EXPIRES_MS
+    if (typeof expires !== 'number' || !(expires >= 0)) {
+      throw new InvalidArgumentError('options.resultExpiresMs must be a non-negative number of milliseconds')
+    }
+    const bucket = options.bucket ?? DEFAULT_RESULT_BUCKET
+    if (typeof bucket !== 'string' || !/^[-\w]+$/.test(bucket)) {
+      throw new InvalidArgumentError('options.bucket must be a non-empty string of letters, digits, "-" and "_"')
+    }
+    if (options.prefix !== undefined && (typeof options.prefix !== 'string' || !isSafePrefix(options.prefix))) {
+      throw new InvalidArgumentError('options.prefix must be dot-separated tokens of letters, digits, "-", "_", "/" and "="')
+    }
+    this.#url = options.url
+    this.#shared = options.connection
+    this.bucket = bucket
+    this.resultExpiresMs = expires === Infinity ? 0 : expires
+    this.#prefix = options.prefix === undefined ? '' : `${options.prefix}.`
+  }
+
+  /** Opens the connection (unless shared) and the bucket, creating it if needed. Idempotent. */
+  connect(): Promise<void> {
+    return this.#ready().then(() => undefined)
+  }
+
+  /** Stops every watch, then closes the connection if the backend opened it. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const connected = await this.#connected?.catch(() => undefined)
+    connected?.watches.stopAll()
+    if (connected && this.#shared === undefined) await connected.nc.close().catch(() => undefined)
+  }
+
+  async store(meta: TaskMeta): Promise<void> {
+    if (typeof meta?.taskId !== 'string' || meta.taskId === '') {
+      throw new InvalidArgumentError('meta.taskId must be a non-empty string')
+    }
+    const { nc, kv, large } = await this.#ready()
+    const key = this.#key(meta.taskId)
+    let bytes = encodeRecord(meta)
+    const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - PAYLOAD_MARGIN_BYTES
+    if (bytes.byteLength > limit && meta.result !== undefined) {
+      // The object first, then the record: a reader never sees a reference to nothing.
+      const { result, ...rest } = meta
+      const stored: StoredMeta = { ...rest, resultRef: await large.put(key, result) }
+      bytes = encodeRecord(stored)
+    }
+    try {
+      await kv.put(key, bytes)
+    } catch (error) {
+      throw this.#error(`cannot store task ${meta.taskId}`, key, error)
+    }
+  }
+
+  async get(taskId: string): Promise<TaskMeta | undefined> {
+    const connected = await this.#ready()
+    const key = this.#key(taskId)
+    const stored = await this.#read(connected.kv, key)
+    if (stored?.resultRef === undefined) return stored
+    const resolved = await this.#resolve(connected, stored, key)
+    if (resolved !== undefined) return resolved
+    // The object is gone: either the record was forgotten meanwhile (then it reads as
+    // unknown), or the two disagree, which is worth an error.
+    if ((await this.#read(connected.kv, key)) === undefined) return undefined
+    throw new BackendError(`nats backend: the large result of task ${taskId} is missing from object store ${connected.large.bucket} (bucket ${this.bucket}, key ${key})`)
+  }
+
+  async forget(taskId: string): Promise<void> {
+    const { kv, large } = await this.#ready()
+    const key = this.#key(taskId)
+    // A value that does not decode is still purged: forget is how such a key is cleaned up.
+    const stored = await this.#read(kv, key).catch(() => undefined)
+    try {
+      await kv.purge(key)
+    } catch (error) {
+      throw this.#error(`cannot forget task ${taskId}`, key, error)
+    }
+    if (stored?.resultRef !== undefined) await large.delete(stored.resultRef.object)
+  }
+
+  async watch(taskId: string, listener: MetaListener): Promise<() => void> {
+    const connected = await this.#ready()
+    const key = this.#key(taskId)
+    let active = true
+    // Records that need a fetch from the object store are delivered through this chain, so
+    // that a small record stored after a large one still arrives after it.
+    let pending: Promise<void> | undefined
+    const where = `bucket ${this.bucket}, key ${key}`
+    const onUpdate = (update: KeyUpdate) => {
+      if (!active || update.operation !== 'PUT') return
+      let stored: StoredMeta
+      try {
+        stored = decodeRecord(update.value, where)
+      } catch (error) {
+        return warnUndeliverable(error)
+      }
+      if (stored.resultRef === undefined && pending === undefined) return deliver(listener, stored)
+      const next: Promise<void> = (pending ?? Promise.resolve())
+        .then(() => (stored.resultRef === undefined ? stored : this.#resolve(connected, stored, key)))
+        .then((meta) => {
+          if (!active) return
+          if (meta === undefined) warnUndeliverable(new BackendError(`nats backend: the large result at ${where} was gone before the watch could read it`))
+          else deliver(listener, meta)
+        })
+        .catch(warnUndeliverable)
+        .finally(() => {
+          if (pending === next) pending = undefined
+        })
+      pending = next
+    }
+    let handle
+    try {
+      handle = await connected.watches.watch(key, onUpdate)
+    } catch (error) {
+      throw this.#error(`cannot watch task ${taskId}`, key, error)
+    }
+    if (this.#closed) {
+      handle.stop()
+      throw closedError()
+    }
+    return () => {
+      if (!active) return
+      active = false
+      handle.stop()
+    }
+  }
+
+  #key(taskId: string): string {
+    return this.#prefix + taskKey(taskId)
+  }
+
+  async #read(kv: KV, key: string): Promise<StoredMeta | undefined> {
+    let entry
+    try {
+      entry = await kv.get(key)
+    } catch (error) {
+      throw this.#error('cannot read', key, error)
+    }
+    if (entry === null || entry.operation !== 'PUT') return undefined
+    return decodeRecord(entry.value, `bucket ${this.bucket}, key ${key}`)
+  }
+
+  /** The record with its result read back from the object store; `undefined` if the object is gone. */
+  async #resolve({ large }: Connected, stored: StoredMeta, key: string): Promise<TaskMeta | undefined> {
+    const { resultRef, ...meta } = stored
+    if (resultRef === undefined) return meta
+    const result = await large.get(resultRef).catch((error: unknown) => {
+      throw this.#error('cannot read the large result', key, error)
+    })
+    return result === undefined ? undefined : { ...meta, result }
+  }
+
+  #ready(): Promise<Connected> {
+    if (this.#closed) return Promise.reject(closedError())
+    this.#connected ??= this.#open().catch((error: unknown) => {
+      // A failed connect must not stick: the next call tries again.
+      this.#connected = undefined
+      throw error
+    })
+    return this.#connected
+  }
+
+  async #open(): Promise<Connected> {
+    const nc = this.#shared ?? (await connectNats(this.#url).catch((error: unknown) => {
+      throw new BackendError(`nats backend: ${(error as Error).message}`, { cause: error })
+    }))
+    try {
+      const js = jetstream(nc)
+      // History 1: the contract keeps only the latest record of a task. Republish turns every
+      // write into a core NATS message, so a watch is a subscription (see key-watch.ts).
+      const republish = republishOf(this.bucket)
+      const kv = await new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish } as Parameters<Kvm['create']>[1])
+      await ensureRepublish(nc, `KV_${this.bucket}`, republish)
+      const large = new LargeResults(nc, `${this.bucket}-large`, this.resultExpiresMs)
+      return { nc, js, kv, large, watches: new KeyWatches(nc, this.bucket) }
+    } catch (error) {
+      if (this.#shared === undefined) await nc.close().catch(() => undefined)
+      throw new BackendError(`nats backend: cannot open bucket ${this.bucket}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  #error(what: string, key: string, cause: unknown): BackendError {
+    if (cause instanceof BackendError) return cause
+    return new BackendError(`nats backend: ${what} (bucket ${this.bucket}, key ${key}): ${(cause as Error)?.message ?? String(cause)}`, { cause })
+  }
+}
+
+function closedError(): BackendError {
+  return new BackendError('nats backend is closed')
+}

@@ -1,0 +1,231 @@
+/**
+ * The `rpc://` result backend: states sent to whoever waits, as messages, never stored.
+ * @module
+ */
+import { BackendError, InvalidArgumentError } from '../../errors.js'
+import { connectNats } from '../../transport/nats/connect.js'
+import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from '../nats-kv/record.js'
+import { isSafePrefix, taskKey } from '../nats-kv/task-key.js'
+import { RecordCache } from './record-cache.js'
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
+import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
+
+/** Subject prefix of `rpc://` records unless told otherwise: records go to `celeriac.rpc.<task id>`. */
+export const DEFAULT_RPC_PREFIX = 'celeriac'
+/** Records an {@link RpcBackend} remembers for `get()` unless told otherwise. */
+export const DEFAULT_RPC_CACHE_SIZE = 1_000
+
+/** Options of {@link RpcBackend}. */
+export interface RpcBackendOptions {
+  /** Server URL(s), `nats://[user:pass@]host:port[,host:port]`; used when no `connection` is given. */
+  url: string
+  /**
+   * A connection to share (normally the broker's). When given, `close()` leaves it open;
+   * otherwise the backend opens its own from `url` and closes it.
+   */
+  connection?: NatsConnection
+  /** Subject prefix: records are published on `<prefix>.rpc.<task key>`. Default: `celeriac`. */
+  prefix?: string
+  /**
+   * How many task records this process remembers for `get()` (the latest per task, least
+   * recently written dropped first). `0`: none, and `get()` always reads `undefined`. Default: 1,000.
+   */
+  cacheSize?: number
+}
+
+interface Watched {
+  subscription: Subscription
+  /** Settles once the server has the subscription. */
+  ready: Promise<void>
+  listeners: MetaListener[]
+}
+
+/**
+ * Celery's RPC backend on core NATS: every record stored for a task is published on
+ * `<prefix>.rpc.<task key>` and handed to whoever watches that task at that moment; nothing
+ * is persisted.
+ *
+ * @remarks
+ * What it deliberately cannot do, as Celery's `rpc://`:
+ * - Results are lost if nobody waits. A record published while no process watches its task
+ *   reaches no one; `AsyncResult.get()` works because it watches before it reads, and the
+ *   task's states are sent only after the caller started waiting (or are cached, below).
+ * - `get()` (and so `state()`, `ready()`, `result()`) knows only what this process has seen:
+ *   the last record it stored or received through a watch for that id, from a bounded cache
+ *   (`cacheSize`). A task nobody in this process watched reads as unknown: PENDING.
+ * - No other process can read a result after the fact, no result survives a restart, and
+ *   `forget()` only drops this process's cached copy.
+ * - A record must fit in one message (the server's `max_payload`, 1 MiB by default): there
+ *   is no object store to spill into. Larger ones are refused with a BackendError.
+ * - No expiry: there is nothing stored to expire; `resultExpires` does not apply.
+ *
+ * Unlike Celery, which sends results to the caller's own reply queue, a record goes to a
+ * subject per task: any process watching the task receives it, and a sender needs no reply
+ * address. Delivery is core NATS: at most once, in order per publisher.
+ * @example
+ * const backend = new RpcBackend({ url: 'nats://127.0.0.1:4222' })
+ * const unwatch = await backend.watch(id, (meta) => console.log(meta.state))
+ */
+export class RpcBackend implements ResultBackend {
+  readonly kind = 'rpc'
+  /** The subject prefix. */
+  readonly prefix: string
+  readonly #url: string
+  readonly #shared: NatsConnection | undefined
+  readonly #cache: RecordCache
+  readonly #watched = new Map<string, Watched>()
+  #connected: Promise<NatsConnection> | undefined
+  #closed = false
+
+  constructor(options: RpcBackendOptions) {
+    if (typeof options?.url !== 'string' && options?.connection === undefined) {
+      throw new InvalidArgumentError('options.url must be a NATS URL when no options.connection is given')
+    }
+    const prefix = options.prefix ?? DEFAULT_RPC_PREFIX
+    if (typeof prefix !== 'string' || !isSafePrefix(prefix)) {
+      throw new InvalidArgumentError('options.prefix must be dot-separated tokens of letters, digits, "-", "_", "/" and "="')
+    }
+    const cacheSize = options.cacheSize ?? DEFAULT_RPC_CACHE_SIZE
+    if (!Number.isInteger(cacheSize) || cacheSize < 0) {
+      throw new InvalidArgumentError('options.cacheSize must be a non-negative integer')
+    }
+    this.#url = options.url
+    this.#shared = options.connection
+    this.prefix = prefix
+    this.#cache = new RecordCache(cacheSize)
+  }
+
+  /** Opens the connection unless one is shared. Idempotent. */
+  connect(): Promise<void> {
+    return this.#ready().then(() => undefined)
+  }
+
+  /** Ends every watch, sends what is still buffered, and closes the connection if the backend opened it. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const watched of this.#watched.values()) watched.subscription.unsubscribe()
+    this.#watched.clear()
+    this.#cache.clear()
+    const nc = this.#shared ?? (await this.#connected?.catch(() => undefined))
+    if (nc === undefined || nc.isClosed()) return
+    // Records published just before close are still in the client's buffer.
+    await nc.flush().catch(() => undefined)
+    if (this.#shared === undefined) await nc.close().catch(() => undefined)
+  }
+
+  /** Publishes the record to the task's watchers and remembers it for this process's `get()`. */
+  async store(meta: TaskMeta): Promise<void> {
+    if (typeof meta?.taskId !== 'string' || meta.taskId === '') {
+      throw new InvalidArgumentError('meta.taskId must be a non-empty string')
+    }
+    const nc = await this.#ready()
+    const subject = this.#subject(meta.taskId)
+    // A copy: msgpack returns a view of a shared slab, which the cache must not pin.
+    const bytes = encodeRecord(meta).slice()
+    const limit = nc.info?.max_payload
+    if (limit !== undefined && bytes.byteLength > limit) {
+      throw new BackendError(`rpc backend: the record of task ${meta.taskId} is ${bytes.byteLength} bytes, over the server's max_payload of ${limit} (subject ${subject}); rpc:// cannot carry it, use nats:// for large results`)
+    }
+    try {
+      nc.publish(subject, bytes)
+    } catch (error) {
+      throw new BackendError(`rpc backend: cannot publish task ${meta.taskId} on ${subject}: ${(error as Error).message}`, { cause: error })
+    }
+    this.#cache.set(meta.taskId, bytes)
+  }
+
+  /** The last record this process stored or received for the task, or `undefined`. */
+  async get(taskId: string): Promise<TaskMeta | undefined> {
+    if (this.#closed) throw closedError()
+    const bytes = this.#cache.get(taskId)
+    if (bytes === undefined) return undefined
+    const meta = decodeRecord(bytes, `the rpc cache of task ${taskId}`)
+    // msgpack hands binary back as a view of the cached bytes: a caller must not reach them.
+    if (meta.result !== undefined) meta.result = new Uint8Array(meta.result)
+    return meta
+  }
+
+  /** Drops this process's copy; other processes and later messages are not affected. */
+  async forget(taskId: string): Promise<void> {
+    if (this.#closed) throw closedError()
+    this.#cache.delete(taskId)
+  }
+
+  /** Subscribes to the task's subject; resolves once the server has the subscription. */
+  async watch(taskId: string, listener: MetaListener): Promise<() => void> {
+    const nc = await this.#ready()
+    let watched = this.#watched.get(taskId)
+    if (watched === undefined) {
+      watched = this.#subscribe(nc, taskId)
+      this.#watched.set(taskId, watched)
+    }
+    // Listener lists are copied on write, so an unwatch during delivery does not disturb it.
+    watched.listeners = [...watched.listeners, listener]
+    const entry = watched
+    let active = true
+    const unwatch = () => {
+      if (!active) return
+      active = false
+      entry.listeners = entry.listeners.filter((l) => l !== listener)
+      if (entry.listeners.length === 0 && this.#watched.get(taskId) === entry) {
+        this.#watched.delete(taskId)
+        entry.subscription.unsubscribe()
+      }
+    }
+    try {
+      await entry.ready
+    } catch (error) {
+      unwatch()
+      throw new BackendError(`rpc backend: cannot watch task ${taskId} on ${this.#subject(taskId)}: ${(error as Error).message}`, { cause: error })
+    }
+    if (this.#closed) throw closedError()
+    return unwatch
+  }
+
+  #subscribe(nc: NatsConnection, taskId: string): Watched {
+    const subject = this.#subject(taskId)
+    const watched: Watched = {
+      listeners: [],
+      subscription: nc.subscribe(subject, {
+        callback: (error: Error | null, msg: Msg) => {
+          if (error !== null) return warnUndeliverable(error)
+          let meta: TaskMeta
+          try {
+            meta = decodeRecord(msg.data, `subject ${subject}`)
+          } catch (decodeError) {
+            return warnUndeliverable(decodeError)
+          }
+          if (meta.taskId !== taskId) {
+            return warnUndeliverable(new BackendError(`rpc backend: a record of task ${meta.taskId} arrived on ${subject}, the subject of task ${taskId}`))
+          }
+          this.#cache.set(taskId, msg.data.slice())
+          // Every listener receives the same record object: it must not be mutated.
+          for (const listener of watched.listeners) deliver(listener, meta)
+        },
+      }),
+      // The flush round trip means the server has processed the SUB: a record published after
+      // watch() resolves, from any connection, reaches this subscription.
+      ready: nc.flush(),
+    }
+    return watched
+  }
+
+  #subject(taskId: string): string {
+    return `${this.prefix}.rpc.${taskKey(taskId)}`
+  }
+
+  #ready(): Promise<NatsConnection> {
+    if (this.#closed) return Promise.reject(closedError())
+    if (this.#shared !== undefined) return Promise.resolve(this.#shared)
+    this.#connected ??= connectNats(this.#url).catch((error: unknown) => {
+      this.#connected = undefined
+      throw new BackendError(`rpc backend: ${(error as Error).message}`, { cause: error })
+    })
+    return this.#connected
+  }
+}
+
+function closedError(): BackendError {
+  return new BackendError('rpc backend is closed')
+}

@@ -1,0 +1,248 @@
+import t from 'tap'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
+import { Objm } from '@nats-io/obj'
+import { BackendError, InvalidArgumentError } from '../../src/errors.js'
+import { NatsKvBackend } from '../../src/result/nats-kv/nats-kv-backend.js'
+import { taskIdOfKey, taskKey } from '../../src/result/nats-kv/task-key.js'
+import { RpcBackend } from '../../src/result/rpc/rpc-backend.js'
+import { Latch } from '../../src/testing/latch.js'
+import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
+import { connectNats } from '../../src/transport/nats/connect.js'
+import type { Test } from 'tap'
+import type { ResultBackend, TaskMeta } from '../../src/result/backend.js'
+
+let server: NatsServer
+t.before(async () => {
+  server = await startNatsServer()
+})
+t.teardown(() => server?.cleanup())
+
+let n = 0
+const uniqueBucket = () => `it-${process.pid}-${++n}`
+
+/** A backend closed when the test ends. */
+function backend<B extends ResultBackend>(t: Test, made: B): B {
+  t.teardown(() => made.close())
+  return made
+}
+
+/** Polls `check` every 50 ms until it returns true; fails after `ms`. */
+async function eventually(check: () => Promise<boolean>, ms: number, label: string): Promise<number> {
+  const start = Date.now()
+  for (;;) {
+    if (await check().catch(() => false)) return Date.now() - start
+    if (Date.now() - start > ms) throw new Error(`${label}: not within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+function bigResult(size: number): Uint8Array {
+  const bytes = new Uint8Array(size)
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >> 10)) & 0xff
+  return bytes
+}
+
+t.test('nats kv backend - a record expires with the bucket TTL', async (t) => {
+  const kv = backend(t, new NatsKvBackend({ url: server.url, bucket: uniqueBucket(), resultExpiresMs: 1_000 }))
+  await kv.store({ taskId: 'ttl-1', state: 'SUCCESS' })
+  const stored = Date.now()
+  t.equal((await kv.get('ttl-1'))?.state, 'SUCCESS', 'readable right after the store')
+  await eventually(async () => (await kv.get('ttl-1')) === undefined, 5_000, 'record gone')
+  const after = Date.now() - stored
+  // The server removes expired messages on a timer: a little after the TTL, never before it.
+  t.ok(after >= 900, `gone after ${after} ms, not before the 1 s TTL`)
+})
+
+t.test('nats kv backend - a 2 MB result goes through the object store', async (t) => {
+  const bucket = uniqueBucket()
+  const writer = backend(t, new NatsKvBackend({ url: server.url, bucket }))
+  const reader = backend(t, new NatsKvBackend({ url: server.url, bucket }))
+  const result = bigResult(2 * 1024 * 1024)
+  const watched = new Latch<TaskMeta>(1)
+  const unwatch = await reader.watch('big-1', (meta) => watched.unlock(meta))
+  await writer.store({ taskId: 'big-1', state: 'SUCCESS', result, contentType: 'application/x-msgpack', name: 'tasks.big' })
+  await writer.store({ taskId: 'big-1', state: 'SUCCESS', result, contentType: 'application/x-msgpack', name: 'tasks.big' })
+
+  const got = await reader.get('big-1')
+  t.equal(got?.result?.byteLength, result.byteLength, 'get: whole result')
+  t.ok(got?.result && Buffer.from(got.result).equals(Buffer.from(result)), 'get: same bytes')
+  t.same({ ...got, result: undefined }, { taskId: 'big-1', state: 'SUCCESS', contentType: 'application/x-msgpack', name: 'tasks.big', result: undefined }, 'get: no reference leaks out')
+  const [seen] = await watched.promise
+  unwatch()
+  t.ok(seen.result && Buffer.from(seen.result).equals(Buffer.from(result)), 'watch: same bytes')
+
+  // The KV value itself is small: the bytes live in <bucket>-large.
+  const nc = await connectNats(server.url)
+  t.teardown(() => nc.close())
+  const entry = await (await new Kvm(nc).open(bucket)).get('big-1')
+  t.ok(entry !== null && entry.length < 1_024, `KV value is ${entry?.length} bytes`)
+  const objects = await new Objm(nc).open(`${bucket}-large`)
+  t.equal((await objects.info('big-1'))?.size, result.byteLength, 'object holds the result')
+
+  await reader.forget('big-1')
+  t.equal(await writer.get('big-1'), undefined, 'forgotten')
+  t.equal(await objects.info('big-1').then((info) => (info === null || info.deleted ? null : info)), null, 'object removed with the record')
+})
+
+t.test('nats kv backend - a result survives a nats-server restart', async (t) => {
+  // A short reconnect wait keeps the test quick (the default waits 2 s between attempts).
+  const nc = await connectNats(server.url, { reconnectTimeWait: 50 })
+  t.teardown(() => nc.close())
+  const kv = backend(t, new NatsKvBackend({ url: server.url, connection: nc, bucket: uniqueBucket() }))
+  const result = new Uint8Array([1, 2, 3])
+  await kv.store({ taskId: 'durable-1', state: 'SUCCESS', result })
+  const reconnected = (async () => {
+    for await (const status of nc.status()) if (status.type === 'reconnect') return
+  })()
+  await server.restart()
+  // A request sent on the dead socket would wait out the client's 5 s request timeout.
+  await reconnected
+  await eventually(async () => (await kv.get('durable-1'))?.state === 'SUCCESS', 10_000, 'record after restart')
+  t.same(Array.from((await kv.get('durable-1'))?.result ?? []), [1, 2, 3])
+})
+
+t.test('nats kv backend - task ids that are not valid keys are encoded, reversibly', async (t) => {
+  const bucket = uniqueBucket()
+  const kv = backend(t, new NatsKvBackend({ url: server.url, bucket }))
+  const ids = ['user 7:job', 'a..b', '.lead', 'trail.', 'with*star', 'with>gt', 'ünïcødé ✓', '=looks-encoded', 'a/b=c.d_e-f']
+  for (const id of ids) {
+    t.equal(taskIdOfKey(taskKey(id)), id, `${id}: key decodes back`)
+    t.match(taskKey(id), /^[-/=\w]+(\.[-/=\w]+)*$/, `${id}: key is valid`)
+  }
+  t.equal(new Set(ids.map(taskKey)).size, ids.length, 'no two ids share a key')
+  t.equal(taskKey('a/b=c.d_e-f'), 'a/b=c.d_e-f', 'a valid key is used as is')
+  t.equal(taskKey('=looks-encoded').startsWith('=') && taskKey('=looks-encoded') !== '=looks-encoded', true, 'an id starting with the mark is encoded')
+
+  const latch = new Latch<string>(ids.length)
+  const unwatches = await Promise.all(ids.map((id) => kv.watch(id, (meta) => latch.unlock(meta.taskId))))
+  for (const id of ids) await kv.store({ taskId: id, state: 'SUCCESS', name: id })
+  t.same((await latch.promise).sort(), [...ids].sort(), 'each watch saw its own id')
+  for (const unwatch of unwatches) unwatch()
+  for (const id of ids) t.equal((await kv.get(id))?.name, id, `${id}: round trip`)
+  await kv.forget('user 7:job')
+  t.equal(await kv.get('user 7:job'), undefined, 'forget an encoded id')
+})
+
+t.test('nats kv backend - a shared connection stays open after close', async (t) => {
+  const nc = await connectNats(server.url)
+  t.teardown(() => nc.close())
+  const kv = new NatsKvBackend({ url: server.url, connection: nc, bucket: uniqueBucket() })
+  await kv.store({ taskId: 'shared-1', state: 'SUCCESS' })
+  await kv.close()
+  t.equal(nc.isClosed(), false, 'connection still open')
+  await t.rejects(kv.get('shared-1'), new BackendError('nats backend is closed'))
+})
+
+t.test('nats kv backend - a value that is not a task record fails with the bucket and key', async (t) => {
+  const bucket = uniqueBucket()
+  const kv = backend(t, new NatsKvBackend({ url: server.url, bucket }))
+  await kv.connect()
+  const nc = await connectNats(server.url)
+  t.teardown(() => nc.close())
+  await (await new Kvm(nc).open(bucket)).put('garbage-1', new Uint8Array([0xc1]))
+  const error = await kv.get('garbage-1').catch((e: unknown) => e)
+  t.type(error, BackendError)
+  t.match((error as Error).message, `bucket ${bucket}, key garbage-1`)
+})
+
+t.test('rpc backend - a record over max_payload is refused', async (t) => {
+  const rpc = backend(t, new RpcBackend({ url: server.url, prefix: `it-${process.pid}-rpc` }))
+  const error = await rpc.store({ taskId: 'big-rpc', state: 'SUCCESS', result: bigResult(2 * 1024 * 1024) }).catch((e: unknown) => e)
+  t.type(error, BackendError)
+  t.match((error as Error).message, /over the server's max_payload/)
+  t.equal(await rpc.get('big-rpc'), undefined, 'nothing cached either')
+})
+
+t.test('rpc backend - a record nobody watched is lost; a watcher caches it for get()', async (t) => {
+  const prefix = `it-${process.pid}-rpc2`
+  const sender = backend(t, new RpcBackend({ url: server.url, prefix }))
+  const caller = backend(t, new RpcBackend({ url: server.url, prefix }))
+  await sender.store({ taskId: 'lost-1', state: 'SUCCESS' })
+  t.equal(await caller.get('lost-1'), undefined, 'sent before anyone watched: gone')
+  const done = new Latch<TaskMeta>(1)
+  const unwatch = await caller.watch('kept-1', (meta) => done.unlock(meta))
+  await sender.store({ taskId: 'kept-1', state: 'SUCCESS', result: new Uint8Array([9]) })
+  await done.promise
+  unwatch()
+  t.same(Array.from((await caller.get('kept-1'))?.result ?? []), [9], 'get after the watch ended reads the cache')
+})
+
+t.test('nats kv backend - a small record stored after a large one is watched after it', async (t) => {
+  const bucket = uniqueBucket()
+  const kv = backend(t, new NatsKvBackend({ url: server.url, bucket }))
+  const latch = new Latch<TaskMeta>(3)
+  const unwatch = await kv.watch('order-1', (meta) => latch.unlock(meta))
+  await kv.store({ taskId: 'order-1', state: 'PROGRESS', result: bigResult(1_500_000) })
+  await kv.store({ taskId: 'order-1', state: 'STARTED' })
+  await kv.store({ taskId: 'order-1', state: 'SUCCESS', result: new Uint8Array([1]) })
+  const seen = await latch.promise
+  unwatch()
+  t.same(seen.map((m) => m.state), ['PROGRESS', 'STARTED', 'SUCCESS'])
+  t.equal(seen[0].result?.byteLength, 1_500_000, 'the large one resolved')
+})
+
+t.test('nats kv backend - a value on a watched key that is not a record is a warning, not a crash', async (t) => {
+  const bucket = uniqueBucket()
+  const kv = backend(t, new NatsKvBackend({ url: server.url, bucket }))
+  const warnings: Error[] = []
+  const onWarning = (warning: Error) => warnings.push(warning)
+  process.on('warning', onWarning)
+  t.teardown(() => void process.off('warning', onWarning))
+  const latch = new Latch<TaskMeta>(1)
+  const unwatch = await kv.watch('noise-1', (meta) => latch.unlock(meta))
+  const nc = await connectNats(server.url)
+  t.teardown(() => nc.close())
+  await (await new Kvm(nc).open(bucket)).put('noise-1', new TextEncoder().encode('not msgpack of a record'))
+  await kv.store({ taskId: 'noise-1', state: 'SUCCESS' })
+  t.same((await latch.promise).map((m) => m.state), ['SUCCESS'], 'the next record still arrives')
+  unwatch()
+  await eventually(async () => warnings.length > 0, 2_000, 'warning emitted')
+  t.type(warnings[0], BackendError)
+  t.match(warnings[0].message, `bucket ${bucket}, key noise-1`)
+})
+
+t.test('nats kv backend - options are checked', async (t) => {
+  const url = 'nats://127.0.0.1:1'
+  t.throws(() => new NatsKvBackend({ url, bucket: 'a.b' }), new InvalidArgumentError('options.bucket must be a non-empty string of letters, digits, "-" and "_"'))
+  t.throws(() => new NatsKvBackend({ url, prefix: 'a..b' }), new InvalidArgumentError('options.prefix must be dot-separated tokens of letters, digits, "-", "_", "/" and "="'))
+  t.throws(() => new NatsKvBackend({ url, resultExpiresMs: -1 }), new InvalidArgumentError('options.resultExpiresMs must be a non-negative number of milliseconds'))
+  t.equal(new NatsKvBackend({ url, resultExpiresMs: Infinity }).resultExpiresMs, 0, 'Infinity means never')
+  t.throws(() => new RpcBackend({ url, prefix: 'a.*' }), new InvalidArgumentError('options.prefix must be dot-separated tokens of letters, digits, "-", "_", "/" and "="'))
+  t.throws(() => new RpcBackend({ url, cacheSize: 1.5 }), new InvalidArgumentError('options.cacheSize must be a non-negative integer'))
+  const kv = new NatsKvBackend({ url, bucket: 'x' })
+  await t.rejects(kv.store({ taskId: '', state: 'SUCCESS' }), new InvalidArgumentError('meta.taskId must be a non-empty string'))
+  await t.rejects(kv.connect(), BackendError, 'no server: a BackendError')
+})
+
+t.test('rpc backend - the get() cache is bounded', async (t) => {
+  const rpc = backend(t, new RpcBackend({ url: server.url, prefix: `it-${process.pid}-rpc3`, cacheSize: 2 }))
+  for (const id of ['c1', 'c2', 'c3']) await rpc.store({ taskId: id, state: 'SUCCESS' })
+  t.equal(await rpc.get('c1'), undefined, 'oldest dropped')
+  t.equal((await rpc.get('c3'))?.state, 'SUCCESS', 'newest kept')
+  await rpc.close()
+  await t.rejects(rpc.get('c3'), new BackendError('rpc backend is closed'))
+})
+
+t.test('nats kv backend - watches are subscriptions on the republished subject, with no server-side consumer', async (t) => {
+  const bucket = uniqueBucket()
+  const kv = new NatsKvBackend({ url: server.url, bucket })
+  const seen: string[] = []
+  const watches = await Promise.all(Array.from({ length: 200 }, (_, i) => kv.watch(`w-${i}`, (meta) => seen.push(meta.taskId))))
+  const nc = await connectNats(server.url)
+  t.teardown(() => nc.close())
+  const jsm = await jetstreamManager(nc)
+  t.equal((await jsm.streams.info(`KV_${bucket}`)).state.consumer_count, 0, '200 open watches, no consumer')
+  await kv.store({ taskId: 'w-7', state: 'SUCCESS' })
+  await eventually(async () => seen.length === 1, 5_000, 'the watch on w-7 saw its record')
+  t.same(seen, ['w-7'])
+  watches.forEach((unwatch) => unwatch())
+  await kv.store({ taskId: 'w-7', state: 'FAILURE' })
+  await kv.store({ taskId: 'w-8', state: 'SUCCESS' })
+  const probe = await kv.watch('probe', (meta) => seen.push(meta.taskId))
+  await kv.store({ taskId: 'probe', state: 'SUCCESS' })
+  await eventually(async () => seen.includes('probe'), 5_000, 'a later watch still works')
+  probe()
+  t.same(seen, ['w-7', 'probe'], 'nothing after unwatch')
+  await kv.close()
+})
