@@ -12,6 +12,7 @@
  * every watch (read-after-watch), so nothing is missed. Stream republish exists on 2.9.10.
  * @module
  */
+import { acrossReconnects } from './reconnect.js'
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 
 /** A running key watch. */
@@ -77,7 +78,8 @@ export class KeyWatches {
     this.#flush ??= new Promise<void>((resolve, reject) => {
       queueMicrotask(() => {
         this.#flush = undefined
-        this.#nc.flush().then(resolve, reject)
+        // Subscriptions made while reconnecting are sent on reconnect; the flush waits for that.
+        acrossReconnects(this.#nc, () => this.#nc.flush()).then(resolve, reject)
       })
     })
     return this.#flush

@@ -9,6 +9,7 @@ import { connectNats } from '../../transport/nats/connect.js'
 import { DEFAULT_RESULT_EXPIRES_MS } from '../memory/memory-backend.js'
 import { LargeResults } from './large-results.js'
 import { KeyWatches, republishOf } from './key-watch.js'
+import { acrossReconnects } from './reconnect.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record.js'
 import { isSafePrefix, taskKey } from './task-key.js'
 import type { JetStreamClient } from '@nats-io/jetstream'
@@ -160,7 +161,7 @@ export class NatsKvBackend implements ResultBackend {
       bytes = encodeRecord(stored)
     }
     try {
-      await kv.put(key, bytes)
+      await acrossReconnects(nc, () => kv.put(key, bytes))
     } catch (error) {
       throw this.#error(`cannot store task ${meta.taskId}`, key, error)
     }
@@ -169,21 +170,21 @@ export class NatsKvBackend implements ResultBackend {
   async get(taskId: string): Promise<TaskMeta | undefined> {
     const connected = await this.#ready()
     const key = this.#key(taskId)
-    const stored = await this.#read(connected.kv, key)
+    const stored = await this.#read(connected, key)
     if (stored?.resultRef === undefined) return stored
     const resolved = await this.#resolve(connected, stored, key)
     if (resolved !== undefined) return resolved
     // The object is gone: either the record was forgotten meanwhile (then it reads as
     // unknown), or the two disagree, which is worth an error.
-    if ((await this.#read(connected.kv, key)) === undefined) return undefined
+    if ((await this.#read(connected, key)) === undefined) return undefined
     throw new BackendError(`nats backend: the large result of task ${taskId} is missing from object store ${connected.large.bucket} (bucket ${this.bucket}, key ${key})`)
   }
 
   async forget(taskId: string): Promise<void> {
-    const { kv, large } = await this.#ready()
+    const { nc, kv, large } = await this.#ready()
     const key = this.#key(taskId)
     // A value that does not decode is still purged: forget is how such a key is cleaned up.
-    const stored = await this.#read(kv, key).catch(() => undefined)
+    const stored = await this.#read({ nc, kv }, key).catch(() => undefined)
     try {
       await kv.purge(key)
     } catch (error) {
@@ -243,10 +244,10 @@ export class NatsKvBackend implements ResultBackend {
     return this.#prefix + taskKey(taskId)
   }
 
-  async #read(kv: KV, key: string): Promise<StoredMeta | undefined> {
+  async #read({ nc, kv }: Pick<Connected, 'nc' | 'kv'>, key: string): Promise<StoredMeta | undefined> {
     let entry
     try {
-      entry = await kv.get(key)
+      entry = await acrossReconnects(nc, () => kv.get(key))
     } catch (error) {
       throw this.#error('cannot read', key, error)
     }
