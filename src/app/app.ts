@@ -18,6 +18,7 @@ import { registerApp } from './registry.js'
 import { TaskHandle } from './task-handle.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { Transport } from '../transport/transport.js'
+import type { NatsConnection } from '@nats-io/transport-node'
 import type { ResultBackend } from '../result/backend.js'
 import type { TaskContext } from '../task/context.js'
 import type { TaskOptions } from '../task/options.js'
@@ -170,7 +171,7 @@ export class App {
   /** The connected transport (connects on first call). */
   transport(): Promise<Transport> {
     this.#transport ??= (async () => {
-      const transport = this.#injected.transport ?? transportFromUrl(this.conf.broker, { clock: this.clock, ackWaitMs: toMs(this.conf.brokerAckWait, 'config.brokerAckWait') })
+      const transport = this.#injected.transport ?? (await transportFromUrl(this.conf.broker, { clock: this.clock, ackWaitMs: toMs(this.conf.brokerAckWait, 'config.brokerAckWait'), nats: this.#nats }))
       await transport.connect()
       this.#connected.transport = transport
       return transport
@@ -191,7 +192,7 @@ export class App {
   /** The connected result backend (connects on first call). */
   backend(): Promise<ResultBackend> {
     this.#backend ??= (async () => {
-      const backend = this.#injected.backend ?? backendFromUrl(this.conf.backend, { clock: this.clock, resultExpiresMs: toMs(this.conf.resultExpires, 'config.resultExpires') })
+      const backend = this.#injected.backend ?? (await backendFromUrl(this.conf.backend, { clock: this.clock, resultExpiresMs: toMs(this.conf.resultExpires, 'config.resultExpires'), broker: this.conf.broker, nats: this.#nats }))
       await backend.connect()
       this.#connected.backend = backend
       return backend
@@ -206,11 +207,28 @@ export class App {
 
   /** Closes the connections; the app can connect again later. */
   async close(): Promise<void> {
-    const [transport, backend] = [this.#transport, this.#backend]
+    const [transport, backend, nats] = [this.#transport, this.#backend, [...this.#natsConnections.values()]]
     this.#transport = undefined
     this.#backend = undefined
     this.#connected = {}
+    this.#natsConnections.clear()
     await Promise.all([transport?.then((t) => t.close()), backend?.then((b) => b.close())])
+    // Transports and backends share these, so they close last.
+    await Promise.all(nats.map((connection) => connection.then((c) => c.close(), () => {})))
+  }
+
+  readonly #natsConnections = new Map<string, Promise<NatsConnection>>()
+
+  /** One NATS connection per server URL, shared by this app's transport and backend. */
+  #nats = (url: string): Promise<NatsConnection> => {
+    let connection = this.#natsConnections.get(url)
+    if (!connection) {
+      const extra = this.conf.brokerTransportOptions
+      connection = import('../transport/nats/connect.js').then(({ connectNats }) => connectNats(url, extra))
+      this.#natsConnections.set(url, connection)
+      connection.catch(() => this.#natsConnections.delete(url))
+    }
+    return connection
   }
 
   /** Module URLs that define the app's tasks: the app module, then `include`. */

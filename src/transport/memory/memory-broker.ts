@@ -9,7 +9,7 @@ import type {
   QueueDeclaration,
   SubscriptionHandler,
 } from '../transport.js'
-import { ExchangeTable } from './exchange-table.js'
+import { ExchangeTable } from '../../routing/exchange-table.js'
 import { MemoryQueue, type QueueSettings } from './memory-queue.js'
 import { reportLater } from './report-later.js'
 

@@ -1,6 +1,6 @@
-import { TransportError } from '../../errors.js'
-import { compileTopic, type TopicPredicate } from '../../routing/topic.js'
-import type { ExchangeType } from '../transport.js'
+import { TransportError } from '../errors.js'
+import { compileTopic, type TopicPredicate } from './topic.js'
+import type { ExchangeType } from '../transport/transport.js'
 
 interface TopicBinding<Q> {
   key: string

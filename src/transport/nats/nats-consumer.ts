@@ -1,0 +1,242 @@
+import type { Consumer as JsConsumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
+import { millis } from '@nats-io/transport-node'
+import { InvalidArgumentError } from '../../errors.js'
+import type { Clock } from '../../util/clock.js'
+import type { Logger } from '../../util/logger.js'
+import type { Consumer, Delivery } from '../transport.js'
+import { NatsDelivery, type DeliveryOwner } from './nats-delivery.js'
+import { Header, WORKERS } from './names.js'
+import type { QueueLedger } from './queue-ledger.js'
+
+// How long one pull request waits on the server for messages before it is renewed. The
+// client's minimum is 1 s; a long wait costs nothing while a node is idle.
+const FETCH_EXPIRES_MS = 10_000
+// Pull requests open at once per consumer. Credit beyond what they carry waits for one to end:
+// an open request with room takes new messages anyway, and a full one ends at once. The cap
+// keeps a node that adds credit one ack at a time from filling the server's pull-request
+// limit (512 per consumer across all nodes) with tiny requests.
+const MAX_OPEN_FETCHES = 4
+// Backoff after a failed fetch (consumer missing, connection down), doubled up to the max.
+const RETRY_MIN_MS = 250
+const RETRY_MAX_MS = 10_000
+
+/** What a consumer needs from its transport. */
+export interface ConsumerHost {
+  readonly js: JetStreamClient
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly stream: string
+  readonly ledger: QueueLedger
+  /** The queue's delivery limit now. */
+  maxDeliver(): number
+  /** Dead-letters the message with `reason`, then removes it from the queue. */
+  kill(message: JsMsg, reason: string, deliveryCount: number): void
+  /** Called once, when the consumer closes. */
+  closed(consumer: NatsConsumer): void
+  /** True once the connection is closed for good: nothing left to retry. */
+  connectionClosed(): boolean
+}
+
+function report(error: unknown): void {
+  // A throwing handler is a bug in the caller: surface it, and keep delivering to others.
+  queueMicrotask(() => {
+    throw error
+  })
+}
+
+/**
+ * A pull consumer with exact credit on the queue's shared durable consumer.
+ *
+ * @remarks
+ * Credit turns into `fetch({ max_messages: credit })` pull requests, never into the client's
+ * `consume()`, which pulls ahead and would hold messages this node has not asked for. A fetch
+ * that ends (all delivered, or expired) gives back what it did not deliver, and the consumer
+ * fetches again while credit remains. Messages that arrive before their Not-Before are nak'd
+ * with the remaining delay, so the server holds them (across restarts of nodes and server),
+ * and their credit is given back; so are those past the queue's delivery limit, which are
+ * dead-lettered instead.
+ */
+export class NatsConsumer implements Consumer, DeliveryOwner {
+  readonly queue: string
+  readonly clock: Clock
+  readonly ledger: QueueLedger
+  readonly #host: ConsumerHost
+  readonly #onDelivery: (delivery: Delivery) => void
+  readonly #open = new Set<ConsumerMessages>()
+  // Fetches issued, open or still being set up.
+  #fetches = 0
+  #consumer: JsConsumer | undefined
+  #credit = 0
+  #closed = false
+  #refillAt: 'now' | 'later' | undefined
+  #retryMs = 0
+  // Set by the first failure of a run, so an outage is reported once, not once per fetch.
+  #failing = false
+
+  constructor(host: ConsumerHost, queue: string, onDelivery: (delivery: Delivery) => void) {
+    this.#host = host
+    this.queue = queue
+    this.clock = host.clock
+    this.ledger = host.ledger
+    this.#onDelivery = onDelivery
+    void this.#start()
+  }
+
+  pull(n: number): void {
+    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('n must be a positive integer')
+    if (this.#closed) return
+    this.#credit += n
+    this.#schedule()
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#credit = 0
+    // Closing a fetch unsubscribes its inbox; the server drops a pull request nobody listens
+    // to, so nothing more is handed to this consumer.
+    await Promise.all([...this.#open].map((messages) => messages.close()))
+    this.#host.closed(this)
+  }
+
+  /** Renews every pull request: after a reconnect the server may have forgotten them. */
+  renew(): void {
+    for (const messages of this.#open) messages.stop()
+  }
+
+  maxDeliver(): number {
+    return this.#host.maxDeliver()
+  }
+
+  kill(message: JsMsg, reason: string, deliveryCount: number): void {
+    this.#host.kill(message, reason, deliveryCount)
+  }
+
+  lost(error: unknown): void {
+    this.#host.logger.warn('could not settle a delivery; it comes back after its ack wait', { queue: this.queue, error })
+  }
+
+  async #start(): Promise<void> {
+    while (!this.#closed && !this.#host.connectionClosed()) {
+      try {
+        const consumer = await this.#host.js.consumers.get(this.#host.stream, WORKERS)
+        const ackWait = (await consumer.info(true)).config.ack_wait
+        if (ackWait !== undefined) this.ledger.ackWaitMs = millis(ackWait)
+        this.#consumer = consumer
+        this.#schedule()
+        return
+      } catch (error) {
+        if (!this.#failing) this.#host.logger.warn('cannot open the queue consumer; retrying', { queue: this.queue, error })
+        this.#failing = true
+        await new Promise((resolve) => setTimeout(resolve, this.#backoff()).unref())
+      }
+    }
+  }
+
+  #backoff(): number {
+    this.#retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.#retryMs * 2))
+    return this.#retryMs
+  }
+
+  /** Coalesces refills: credit given back during one turn of the event loop makes one fetch. */
+  #schedule(delayMs = 0): void {
+    if (this.#refillAt === 'now' || (this.#refillAt === 'later' && delayMs > 0)) return
+    this.#refillAt = delayMs > 0 ? 'later' : 'now'
+    const run = () => {
+      this.#refillAt = undefined
+      this.#refill()
+    }
+    if (delayMs > 0) setTimeout(run, delayMs).unref()
+    else setImmediate(run)
+  }
+
+  #refill(): void {
+    if (this.#closed || this.#consumer === undefined || this.#credit <= 0) return
+    if (this.#fetches >= MAX_OPEN_FETCHES) return
+    const n = this.#credit
+    this.#credit = 0
+    this.#fetches++
+    void this.#fetch(this.#consumer, n)
+  }
+
+  async #fetch(consumer: JsConsumer, n: number): Promise<void> {
+    let remaining = n
+    let messages: ConsumerMessages | undefined
+    let failed = false
+    try {
+      messages = await consumer.fetch({ max_messages: n, expires: FETCH_EXPIRES_MS })
+      this.#open.add(messages)
+      if (this.#closed) messages.stop()
+      for await (const message of messages) {
+        remaining--
+        if (this.#closed) {
+          // Handed over as the consumer closed: back to the queue at once.
+          this.#settle(() => message.nak())
+        } else if (!this.#arrive(message)) {
+          this.#credit++
+          this.#schedule()
+        }
+      }
+      this.#retryMs = 0
+      this.#failing = false
+    } catch (error) {
+      failed = true
+      if (!this.#closed && !this.#failing) {
+        this.#failing = true
+        this.#host.logger.warn('fetching from the queue failed; retrying', { queue: this.queue, error })
+      }
+    } finally {
+      this.#fetches--
+      if (messages !== undefined) this.#open.delete(messages)
+      if (!this.#closed && !this.#host.connectionClosed()) {
+        this.#credit += remaining
+        this.#schedule(failed ? this.#backoff() : 0)
+      }
+    }
+  }
+
+  #settle(send: () => void): void {
+    try {
+      send()
+    } catch (error) {
+      this.lost(error)
+    }
+  }
+
+  /** Handles one arrival; true when it was delivered (and used its credit). */
+  #arrive(message: JsMsg): boolean {
+    const seq = message.seq
+    const h = message.headers
+    const notBefore = Number(h?.get(Header.NotBefore) || 0)
+    const now = this.clock.now()
+    if (notBefore > now) {
+      this.ledger.defer(seq)
+      this.#settle(() => message.nak(Math.ceil(notBefore - now)))
+      return false
+    }
+    const deliveryCount = Math.max(1, message.info.deliveryCount - this.ledger.deferrals(seq))
+    if (deliveryCount > this.maxDeliver()) {
+      // Its last delivery ran out of ack wait: that one counted, this one is one too many.
+      this.ledger.forget(seq)
+      this.kill(message, 'max-deliveries', deliveryCount - 1)
+      return false
+    }
+    // Both headers are left out for the default exchange, where the routing key is the queue.
+    const named = h !== undefined && h.has(Header.Exchange)
+    const delivery = new NatsDelivery(this, message, {
+      queue: this.queue,
+      exchange: named ? decodeURIComponent(h.get(Header.Exchange)) : '',
+      routingKey: named ? decodeURIComponent(h.get(Header.RoutingKey)) : this.queue,
+      msgId: h?.get(Header.MsgId) || undefined,
+      deliveryCount,
+      priority: Number(h?.get(Header.Priority) || 0),
+    })
+    this.ledger.track(seq, delivery)
+    try {
+      this.#onDelivery(delivery)
+    } catch (error) {
+      report(error)
+    }
+    return true
+  }
+}

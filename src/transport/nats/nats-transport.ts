@@ -1,0 +1,316 @@
+import type { NatsConnection, Status, Subscription as NatsSub } from '@nats-io/transport-node'
+import { InvalidArgumentError, TransportError } from '../../errors.js'
+import { systemClock, type Clock } from '../../util/clock.js'
+import { consoleLogger, type Logger } from '../../util/logger.js'
+import type {
+  Consumer,
+  DeadLetter,
+  Delivery,
+  ExchangeDeclaration,
+  OutgoingMessage,
+  PublishAck,
+  QueueDeclaration,
+  RevokedIds,
+  Subscription,
+  SubscriptionHandler,
+  Transport,
+} from '../transport.js'
+import { connectNats } from './connect.js'
+import { isPrefix, Names } from './names.js'
+import { NatsConsumer } from './nats-consumer.js'
+import { QueueLedger } from './queue-ledger.js'
+import { ensureQueueStream, purgeQueue, queueDepth } from './queue-stream.js'
+import { messageHeaders, openSession, storeCopy, type Session } from './session.js'
+import * as check from './validate.js'
+
+/** Options of {@link NatsTransport}. */
+export interface NatsTransportOptions {
+  /** `nats://[user:pass@]host:port[,host:port]` or `tls://...`; used when no `connection` is given. */
+  url: string
+  /** A connection to share (with the result backend, say); `close()` leaves it open. */
+  connection?: NatsConnection
+  /** Time for Not-Before checks, ack-wait bookkeeping, dead-letter times and revocations. Default: the system clock. */
+  clock?: Clock
+  /** Ack wait of queues declared through this transport without one, ms. Default 30 000. */
+  ackWaitMs?: number
+  /** Delivery limit of queues declared through this transport without one. Default: unlimited. */
+  maxDeliver?: number
+  /** How long a `msgId` makes later publishes duplicates, ms, for queues this transport creates. Default 120 000. */
+  duplicateWindowMs?: number
+  /**
+   * Namespace of every stream, bucket and subject, so apps and tests can share a server:
+   * letters, digits, `_`, `-`. Stream names use it upper-cased, so keep prefixes that differ
+   * only by case apart. Default `celeriac`.
+   */
+  prefix?: string
+  /** Where connection trouble is reported. Default: warnings to stderr. */
+  logger?: Logger
+}
+
+/** Defaults of {@link NatsTransportOptions}; ack wait and duplicate window are those of NATS. */
+export const natsTransportDefaults = {
+  ackWaitMs: 30_000,
+  maxDeliver: Infinity,
+  duplicateWindowMs: 120_000,
+  prefix: 'celeriac',
+} as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'clock' | 'logger'>>
+
+/**
+ * The mailbox contract on NATS JetStream (server 2.9 or later).
+ *
+ * @remarks
+ * A queue is a work-queue stream with one durable pull consumer shared by every node;
+ * exchanges and bindings live in a KV bucket that every transport mirrors, and routing happens
+ * in the publisher (see `topology.ts`). Delayed messages wait on the server as naks with a
+ * delay; dead letters go to a stream of their own. Priorities are not supported (2.9 has
+ * none): messages are delivered in FIFO order whatever their priority.
+ * @example
+ * const transport = new NatsTransport({ url: 'nats://127.0.0.1:4222', ackWaitMs: 60_000 })
+ * await transport.connect()
+ * await transport.declareQueue({ name: 'celery' })
+ * await transport.publish({ exchange: '', routingKey: 'celery', body })
+ * transport.consume('celery', (delivery) => delivery.ack()).pull(10)
+ */
+export class NatsTransport implements Transport {
+  readonly kind = 'nats'
+  readonly #url: string
+  readonly #shared: NatsConnection | undefined
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #ackWaitMs: number
+  readonly #maxDeliver: number
+  readonly #duplicateWindowMs: number
+  readonly #names: Names
+  #session: Session | undefined
+  #connecting: Promise<Session> | undefined
+  // Counts closes, so a connect that a close overtook does not install its session.
+  #closes = 0
+  readonly #consumers = new Set<NatsConsumer>()
+  readonly #subscriptions = new Set<NatsSub>()
+  readonly #views = new Set<RevokedIds>()
+  readonly #ledgers = new Map<string, QueueLedger>()
+
+  constructor(options: NatsTransportOptions) {
+    const ackWaitMs = options?.ackWaitMs ?? natsTransportDefaults.ackWaitMs
+    const maxDeliver = options?.maxDeliver ?? natsTransportDefaults.maxDeliver
+    const duplicateWindowMs = options?.duplicateWindowMs ?? natsTransportDefaults.duplicateWindowMs
+    const prefix = options?.prefix ?? natsTransportDefaults.prefix
+    if (typeof options?.url !== 'string') throw new InvalidArgumentError('options.url must be a string')
+    if (!check.isPositive(ackWaitMs)) throw new InvalidArgumentError('options.ackWaitMs must be a positive finite number')
+    if (!check.isMaxDeliver(maxDeliver)) throw new InvalidArgumentError('options.maxDeliver must be a positive integer')
+    if (typeof duplicateWindowMs !== 'number' || !(duplicateWindowMs >= 0) || duplicateWindowMs === Infinity) {
+      throw new InvalidArgumentError('options.duplicateWindowMs must be a non-negative finite number')
+    }
+    if (!isPrefix(prefix)) throw new InvalidArgumentError('options.prefix must be letters, digits, "_" or "-"')
+    this.#url = options.url
+    this.#shared = options.connection
+    this.#clock = options.clock ?? systemClock
+    this.#logger = options.logger ?? consoleLogger('warn')
+    this.#ackWaitMs = ackWaitMs
+    this.#maxDeliver = maxDeliver
+    this.#duplicateWindowMs = duplicateWindowMs
+    this.#names = new Names(prefix)
+  }
+
+  /** Connects (or reconnects after `close`), loads the topology and creates the dead-letter stream. */
+  async connect(): Promise<void> {
+    if (this.#session !== undefined) return
+    const closes = this.#closes
+    this.#connecting ??= this.#open().finally(() => (this.#connecting = undefined))
+    const session = await this.#connecting
+    if (closes !== this.#closes) throw new TransportError('nats transport was closed while connecting')
+    this.#session = session
+  }
+
+  async close(): Promise<void> {
+    this.#closes++
+    const session = this.#session ?? (await this.#connecting?.catch(() => undefined))
+    this.#session = undefined
+    if (session === undefined) return
+    for (const consumer of this.#consumers) await consumer.close()
+    for (const sub of this.#subscriptions) sub.unsubscribe()
+    this.#subscriptions.clear()
+    for (const view of this.#views) view.close()
+    this.#views.clear()
+    session.topology.stop()
+    session.status.stop?.()
+    if (this.#shared === undefined) {
+      // Settles sent just before closing must reach the server; a dead server gets 1 s.
+      await Promise.race([session.nc.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1_000).unref())])
+      await session.nc.close()
+    }
+  }
+
+  async declareExchange(exchange: ExchangeDeclaration): Promise<void> {
+    const { topology } = this.#use()
+    check.validateExchange(exchange)
+    await topology.declareExchange(exchange.name, exchange.type)
+  }
+
+  async declareQueue(queue: QueueDeclaration): Promise<void> {
+    const { topology, streams } = this.#use()
+    check.validateQueue(queue)
+    await topology.checkBindings(queue)
+    try {
+      await ensureQueueStream(streams, queue.name, queue.ackWaitMs, this.#ackWaitMs)
+    } catch (error) {
+      throw new TransportError(`cannot declare queue "${queue.name}": ${(error as Error).message}`, { cause: error })
+    }
+    await topology.recordQueue(queue, this.#maxDeliver)
+    // Consumers already running here disarm deliveries by the new ack wait.
+    const ledger = this.#ledgers.get(queue.name)
+    if (ledger !== undefined && queue.ackWaitMs !== undefined) ledger.ackWaitMs = queue.ackWaitMs
+  }
+
+  async publish(message: OutgoingMessage): Promise<PublishAck> {
+    const session = this.#use()
+    check.validateMessage(message)
+    const targets = await session.topology.route(message.exchange, message.routingKey)
+    if (targets.length === 0) return { queues: [], duplicate: false }
+    const h = messageHeaders(message)
+    const stored = await Promise.all(targets.map((queue) => storeCopy(session, queue, message, h)))
+    const queues = targets.filter((_, i) => stored[i])
+    return { queues, duplicate: queues.length === 0 }
+  }
+
+  consume(queue: string, onDelivery: (delivery: Delivery) => void): Consumer {
+    const session = this.#use()
+    check.nonEmpty(queue, 'queue')
+    if (typeof onDelivery !== 'function') throw new InvalidArgumentError('onDelivery must be a function')
+    // Synchronous by contract, so only what this process knows counts: declare first.
+    if (session.topology.queue(queue) === undefined) throw new TransportError(`queue "${queue}" is not declared`)
+    let ledger = this.#ledgers.get(queue)
+    if (ledger === undefined) this.#ledgers.set(queue, (ledger = new QueueLedger()))
+    const consumer = new NatsConsumer(
+      {
+        js: session.js,
+        clock: this.#clock,
+        logger: this.#logger,
+        stream: this.#names.queueStream(queue),
+        ledger,
+        maxDeliver: () => session.topology.queue(queue)?.maxDeliver ?? Infinity,
+        kill: (message, reason, count) => session.deadLetters.kill(queue, message, reason, count, this.#clock.now(), this.#logger),
+        closed: (c) => this.#consumers.delete(c),
+        connectionClosed: () => session.nc.isClosed(),
+      },
+      queue,
+      onDelivery,
+    )
+    this.#consumers.add(consumer)
+    return consumer
+  }
+
+  async purge(queue: string): Promise<number> {
+    const session = await this.#declared(queue)
+    try {
+      return await purgeQueue(session.streams, queue)
+    } catch (error) {
+      throw new TransportError(`cannot purge queue "${queue}": ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async depth(queue: string): Promise<number> {
+    const session = await this.#declared(queue)
+    try {
+      return await queueDepth(session.streams, queue)
+    } catch (error) {
+      throw new TransportError(`cannot read the depth of queue "${queue}": ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async deadLetters(queue?: string): Promise<DeadLetter[]> {
+    const { deadLetters } = this.#use()
+    if (queue !== undefined) check.nonEmpty(queue, 'queue')
+    try {
+      return await deadLetters.list(queue)
+    } catch (error) {
+      throw new TransportError(`cannot read dead letters: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async revoke(id: string, ttlMs: number): Promise<void> {
+    const { revoked } = this.#use()
+    check.nonEmpty(id, 'id')
+    if (!check.isPositive(ttlMs)) throw new InvalidArgumentError('ttlMs must be a positive finite number')
+    await revoked.revoke(id, ttlMs)
+  }
+
+  async revoked(): Promise<RevokedIds> {
+    const view = await this.#use().revoked.view()
+    this.#views.add(view)
+    return {
+      has: (id) => view.has(id),
+      list: () => view.list(),
+      close: () => {
+        view.close()
+        this.#views.delete(view)
+      },
+    }
+  }
+
+  /** Publishes on core NATS under `<prefix>.bus.`: fast, not persisted. */
+  broadcast(subject: string, data: Uint8Array): void {
+    const { nc } = this.#use()
+    check.validateSubject(subject)
+    if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data must be a Uint8Array')
+    nc.publish(this.#names.busSubject(subject), data)
+  }
+
+  subscribe(pattern: string, handler: SubscriptionHandler): Subscription {
+    const { nc } = this.#use()
+    check.validatePattern(pattern)
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function')
+    const names = this.#names
+    const sub = nc.subscribe(names.busSubject(pattern), {
+      callback: (error, msg) => {
+        if (error !== null) return
+        try {
+          handler(names.fromBus(msg.subject), msg.data)
+        } catch (thrown) {
+          queueMicrotask(() => {
+            throw thrown
+          })
+        }
+      },
+    })
+    this.#subscriptions.add(sub)
+    return {
+      unsubscribe: () => {
+        sub.unsubscribe()
+        this.#subscriptions.delete(sub)
+      },
+    }
+  }
+
+  async #open(): Promise<Session> {
+    const nc = this.#shared ?? (await connectNats(this.#url))
+    try {
+      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs)
+      void this.#watch(session.status)
+      return session
+    } catch (error) {
+      if (this.#shared === undefined) await nc.close().catch(() => {})
+      throw error
+    }
+  }
+
+  async #watch(status: AsyncIterable<Status>): Promise<void> {
+    for await (const event of status) {
+      // A restarted server has forgotten every pull request: ask again.
+      if (event.type === 'reconnect') for (const consumer of this.#consumers) consumer.renew()
+    }
+  }
+
+  #use(): Session {
+    if (this.#session === undefined) throw new TransportError('nats transport is not connected')
+    return this.#session
+  }
+
+  async #declared(queue: string): Promise<Session> {
+    const session = this.#use()
+    check.nonEmpty(queue, 'queue')
+    if ((await session.topology.findQueue(queue)) === undefined) throw new TransportError(`queue "${queue}" is not declared`)
+    return session
+  }
+
+}

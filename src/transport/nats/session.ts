@@ -1,0 +1,72 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
+import { headers, type MsgHdrs, type NatsConnection, type Status } from '@nats-io/transport-node'
+import { TransportError } from '../../errors.js'
+import type { Clock } from '../../util/clock.js'
+import type { OutgoingMessage } from '../transport.js'
+import { DeadLetters } from './dead-letters.js'
+import { Header, type Names } from './names.js'
+import type { QueueStreamContext } from './queue-stream.js'
+import { RevokedStore } from './revoked.js'
+import { Topology } from './topology.js'
+
+/** Everything a connected transport holds on its NATS connection. */
+export interface Session {
+  nc: NatsConnection
+  js: JetStreamClient
+  jsm: JetStreamManager
+  names: Names
+  topology: Topology
+  deadLetters: DeadLetters
+  revoked: RevokedStore
+  streams: QueueStreamContext
+  /** The connection's status events; stopped when the transport closes. */
+  status: AsyncIterable<Status> & { stop?: () => void }
+}
+
+/** Sets a transport up on `nc`: loads the topology and creates the dead-letter stream. */
+export async function openSession(nc: NatsConnection, names: Names, clock: Clock, duplicateWindowMs: number): Promise<Session> {
+  try {
+    const js = jetstream(nc)
+    const jsm = await jetstreamManager(nc)
+    const kvm = new Kvm(nc)
+    // create() opens the bucket when it exists, keeping its configuration.
+    const topology = new Topology(await kvm.create(names.topologyBucket, { history: 1 }))
+    await topology.start()
+    const deadLetters = new DeadLetters(js, jsm, names)
+    await deadLetters.ensure()
+    const streams = { jsm, names, duplicateWindowMs, now: () => clock.now() }
+    const revoked = new RevokedStore(kvm, jsm, names.revokedBucket, clock)
+    return { nc, js, jsm, names, topology, deadLetters, revoked, streams, status: nc.status() }
+  } catch (error) {
+    throw new TransportError(`cannot set up the NATS transport: ${(error as Error).message}`, { cause: error })
+  }
+}
+
+/** The headers of a message, the same for every queue it goes to; none in the common case. */
+export function messageHeaders(message: OutgoingMessage): MsgHdrs | undefined {
+  const { exchange, notBefore, priority } = message
+  if (exchange === '' && notBefore === undefined && !priority) return undefined
+  const h = headers()
+  if (exchange !== '') {
+    h.set(Header.Exchange, encodeURIComponent(exchange))
+    h.set(Header.RoutingKey, encodeURIComponent(message.routingKey))
+  }
+  // The server keeps the time with the message, so a delay outlives every node's memory.
+  if (notBefore !== undefined) h.set(Header.NotBefore, String(Math.ceil(notBefore)))
+  if (priority) h.set(Header.Priority, String(priority))
+  return h
+}
+
+/** Stores one copy in a queue; false when its stream saw the `msgId` within the window. */
+export async function storeCopy(session: Session, queue: string, message: OutgoingMessage, h: MsgHdrs | undefined): Promise<boolean> {
+  try {
+    const ack = await session.js.publish(session.names.queueSubject(queue), message.body, {
+      ...(message.msgId !== undefined ? { msgID: message.msgId } : {}),
+      ...(h !== undefined ? { headers: h } : {}),
+    })
+    return !ack.duplicate
+  } catch (error) {
+    throw new TransportError(`cannot publish to queue "${queue}": ${(error as Error).message}`, { cause: error })
+  }
+}

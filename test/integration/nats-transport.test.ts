@@ -1,0 +1,193 @@
+/**
+ * NatsTransport behaviour the conformance suite cannot reach: a real nats-server that
+ * restarts, connections that die mid-delivery, names NATS cannot take as they are, and
+ * topology learned from other processes.
+ */
+import { connect } from '@nats-io/transport-node'
+import t, { type Test } from 'tap'
+import { Latch } from '../../src/testing/latch.js'
+import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
+import { NatsTransport, type NatsTransportOptions } from '../../src/transport/nats/nats-transport.js'
+import type { Delivery } from '../../src/transport/transport.js'
+import { consoleLogger } from '../../src/util/logger.js'
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+// Timers may fire a few ms early against the wall clock, and the server keeps its own.
+const EARLY_MS = 25
+
+let server: NatsServer
+t.before(async () => {
+  server = await startNatsServer()
+})
+t.teardown(() => server?.cleanup())
+
+let n = 0
+
+/** Opens connected transports sharing one fresh prefix, closed after the test. */
+function transports(t: Test, options: Partial<NatsTransportOptions> = {}) {
+  const prefix = `it${process.pid}-${++n}`
+  return Object.assign(
+    async () => {
+      // Restarts log reconnect warnings on purpose; keep the test output quiet.
+      const transport = new NatsTransport({ url: server.url, prefix, logger: consoleLogger('silent'), ...options })
+      await transport.connect()
+      t.teardown(() => transport.close())
+      return transport
+    },
+    { prefix },
+  )
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+t.test('restart - a delayed message already sent back by a consumer arrives once, after its time', async (t) => {
+  const transport = await transports(t)()
+  await transport.declareQueue({ name: 'later', ackWaitMs: 1_000 })
+  const due = Date.now() + 3_000
+  await transport.publish({ exchange: '', routingKey: 'later', body: encoder.encode('eta'), notBefore: due })
+  const arrivals: { at: number; delivery: Delivery }[] = []
+  const latch = new Latch<void>(1, 15_000)
+  transport.consume('later', (delivery) => {
+    arrivals.push({ at: Date.now(), delivery })
+    delivery.ack()
+    latch.unlock()
+  }).pull(10)
+  // Let the consumer receive it early and send it back to the server to hold.
+  await delay(300)
+  t.equal(arrivals.length, 0, 'not delivered early')
+  await server.restart()
+  await latch.promise
+  await delay(500)
+  t.equal(arrivals.length, 1, 'delivered once')
+  t.ok(arrivals[0].at >= due - EARLY_MS, `delivered ${arrivals[0].at - due} ms after its time`)
+  t.equal(decoder.decode(arrivals[0].delivery.body), 'eta')
+  t.equal(arrivals[0].delivery.deliveryCount, 1, 'early arrivals are not counted as deliveries')
+})
+
+t.test('restart - a queued message survives a server restart', async (t) => {
+  const open = transports(t)
+  const publisher = await open()
+  await publisher.declareQueue({ name: 'kept' })
+  await publisher.publish({ exchange: '', routingKey: 'kept', body: encoder.encode('survivor') })
+  await publisher.close()
+  await server.restart()
+  const worker = await open()
+  const latch = new Latch<Delivery>(1)
+  worker.consume('kept', (delivery) => latch.unlock(delivery)).pull(1)
+  const [delivery] = await latch.promise
+  t.equal(decoder.decode(delivery.body), 'survivor')
+  t.equal(delivery.deliveryCount, 1)
+  delivery.ack()
+  // The ack is fire-and-forget: the server removes the message a moment later.
+  const deadline = Date.now() + 2_000
+  while ((await worker.depth('kept')) > 0 && Date.now() < deadline) await delay(20)
+  t.equal(await worker.depth('kept'), 0)
+})
+
+t.test('dead node - an unacked delivery of a node whose connection dies goes to another after the ack wait', async (t) => {
+  const open = transports(t)
+  const survivor = await open()
+  await survivor.declareQueue({ name: 'work', ackWaitMs: 500 })
+  const nc = await connect({ servers: server.url })
+  const doomed = new NatsTransport({ url: server.url, connection: nc, prefix: open.prefix, logger: consoleLogger('silent') })
+  await doomed.connect()
+  await survivor.publish({ exchange: '', routingKey: 'work', body: encoder.encode('job') })
+  const first = new Latch<Delivery>(1)
+  doomed.consume('work', (delivery) => first.unlock(delivery)).pull(1)
+  await first.promise
+  const deliveredAt = Date.now()
+  await nc.close()
+  const second = new Latch<Delivery>(1)
+  survivor.consume('work', (delivery) => second.unlock(delivery)).pull(1)
+  const [delivery] = await second.promise
+  const waited = Date.now() - deliveredAt
+  t.ok(waited >= 500 - EARLY_MS, `redelivered ${waited} ms after the first delivery`)
+  t.equal(decoder.decode(delivery.body), 'job')
+  t.equal(delivery.deliveryCount, 2)
+  delivery.ack()
+  await doomed.close()
+})
+
+t.test('dead letters - keep their reason, queue and count, across a restart and for other connections', async (t) => {
+  const open = transports(t, { maxDeliver: 1 })
+  const transport = await open()
+  const queue = 'odd name/ü.x'
+  await transport.declareQueue({ name: queue, ackWaitMs: 300 })
+  await transport.publish({ exchange: '', routingKey: queue, body: encoder.encode('bad') })
+  await transport.publish({ exchange: '', routingKey: queue, body: encoder.encode('slow') })
+  const reason = 'cannot decode: ünïcode % 100\nsecond line'
+  const latch = new Latch<Delivery>(2)
+  transport.consume(queue, (delivery) => {
+    // The first is terminated; the second is left to run out of ack wait, past maxDeliver 1.
+    if (decoder.decode(delivery.body) === 'bad') delivery.term(reason)
+    latch.unlock(delivery)
+  }).pull(10)
+  await latch.promise
+  const deadline = Date.now() + 5_000
+  while ((await transport.deadLetters(queue)).length < 2 && Date.now() < deadline) await delay(50)
+  await server.restart()
+  const other = await open()
+  const letters = await other.deadLetters(queue)
+  t.match(letters, [
+    { queue, reason, deliveryCount: 1 },
+    { queue, reason: 'max-deliveries', deliveryCount: 1 },
+  ])
+  t.same(letters.map((l) => decoder.decode(l.body)), ['bad', 'slow'])
+  t.equal(await other.depth(queue), 0, 'both left the queue')
+})
+
+t.test('topology - a publisher learns exchanges and bindings declared by another process', async (t) => {
+  const open = transports(t)
+  const publisher = await open()
+  const worker = await open()
+  await worker.declareExchange({ name: 'events', type: 'topic' })
+  await worker.declareQueue({ name: 'audit', bindings: [{ exchange: 'events', key: 'user.#' }] })
+  const ack = await publisher.publish({ exchange: 'events', routingKey: 'user.created', body: encoder.encode('u1') })
+  t.same(ack, { queues: ['audit'], duplicate: false })
+  await t.rejects(publisher.declareExchange({ name: 'events', type: 'fanout' }), {
+    name: 'TransportError',
+    message: 'exchange "events" is already declared as topic, not fanout',
+  })
+  const late = await open()
+  t.same((await late.publish({ exchange: 'events', routingKey: 'user', body: encoder.encode('u2') })).queues, ['audit'])
+  t.equal(await late.depth('audit'), 2)
+})
+
+t.test('purge and depth - a delayed message held after an early arrival waits; a running one does not', async (t) => {
+  const transport = await transports(t)()
+  await transport.declareQueue({ name: 'mixed' })
+  await transport.publish({ exchange: '', routingKey: 'mixed', body: encoder.encode('later'), notBefore: Date.now() + 60_000 })
+  await transport.publish({ exchange: '', routingKey: 'mixed', body: encoder.encode('now') })
+  const latch = new Latch<Delivery>(1)
+  const consumer = transport.consume('mixed', (delivery) => latch.unlock(delivery))
+  consumer.pull(2)
+  const [running] = await latch.promise
+  t.equal(decoder.decode(running.body), 'now', 'the delayed one went back to the server to hold')
+  await consumer.close()
+  for (const body of ['ready-1', 'ready-2']) await transport.publish({ exchange: '', routingKey: 'mixed', body: encoder.encode(body) })
+  t.equal(await transport.depth('mixed'), 3, 'held + ready; the running one is not counted')
+  t.equal(await transport.purge('mixed'), 3)
+  t.equal(await transport.depth('mixed'), 0)
+  running.ack()
+  const deadline = Date.now() + 2_000
+  while ((await transport.depth('mixed')) > 0 && Date.now() < deadline) await delay(20)
+  const other = new Latch<Delivery>(1, 500)
+  transport.consume('mixed', (delivery) => other.unlock(delivery)).pull(10)
+  await t.rejects(other.promise, 'nothing left: the running one was acked, the rest purged')
+})
+
+t.test('revoke - an id expires from views at its own TTL; any id can be revoked', async (t) => {
+  const transport = await transports(t)()
+  await transport.revoke('long', 60_000)
+  await transport.revoke('short', 300)
+  await transport.revoke('odd id/ü.*', 60_000)
+  const view = await transport.revoked()
+  t.teardown(() => view.close())
+  t.ok(view.has('long') && view.has('short') && view.has('odd id/ü.*'))
+  await delay(350)
+  t.notOk(view.has('short'), 'expired locally')
+  t.same(view.list().sort(), ['long', 'odd id/ü.*'])
+})
