@@ -46,6 +46,13 @@ export interface ResultBackend {
   readonly kind: string
   connect(): Promise<void>
   close(): Promise<void>
+  /**
+   * Sends a record to the task's watchers without storing it, for a state that need not
+   * survive (RECEIVED: a task about to run). Optional: the runtime stores the record instead
+   * when a backend has no cheaper way. On NATS this saves a stream write per task; Celery does
+   * not store RECEIVED either.
+   */
+  announce?(meta: TaskMeta): Promise<void>
   /** Stores the latest record of a task (last write wins). */
   store(meta: TaskMeta): Promise<void>
   /** The latest record, or `undefined` when the id is unknown, forgotten or expired. */

@@ -80,6 +80,7 @@ export class StateRecorder {
     if (data.error !== undefined) meta.error = data.error
     if (data.children !== undefined) meta.children = data.children
     if (isReady(next)) meta.dateDone = this.#clock.now()
+    if (next === TaskState.RECEIVED && this.#backend.announce) return this.#backend.announce(meta)
     return this.#backend.store(meta)
   }
 

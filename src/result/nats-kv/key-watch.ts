@@ -59,12 +59,17 @@ export class KeyWatches {
       },
     })
     this.#active.add(sub)
-    await this.#flushSoon()
+    await this.flushSoon()
     return {
       stop: () => {
         if (this.#active.delete(sub)) sub.unsubscribe()
       },
     }
+  }
+
+  /** Sends `value` to the watchers of `key` as if it had been written, without writing it. */
+  announce(key: string, value: Uint8Array): void {
+    this.#nc.publish(`${this.#base}.${key}`, value)
   }
 
   /** Stops every watch. */
@@ -73,8 +78,11 @@ export class KeyWatches {
     this.#active.clear()
   }
 
-  // One PING for every subscription made in this turn: each SUB line is written before it.
-  #flushSoon(): Promise<void> {
+  /**
+   * One PING for everything sent in this turn (subscriptions, record writes): each line is
+   * written before it, so its PONG means the server has them all.
+   */
+  flushSoon(): Promise<void> {
     this.#flush ??= new Promise<void>((resolve, reject) => {
       queueMicrotask(() => {
         this.#flush = undefined

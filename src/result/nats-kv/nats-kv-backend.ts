@@ -160,8 +160,23 @@ export class NatsKvBackend implements ResultBackend {
       const stored: StoredMeta = { ...rest, resultRef: await large.put(key, result) }
       bytes = encodeRecord(stored)
     }
+    if (bytes.byteLength > limit) {
+      // Still too large (the record itself, not its result): the server refuses it with a reason.
+      try {
+        await acrossReconnects(nc, () => kv.put(key, bytes))
+      } catch (error) {
+        throw this.#error(`cannot store task ${meta.taskId}`, key, error)
+      }
+      return
+    }
+    // A plain publish on the key's subject is a KV put without the request: no reply inbox,
+    // timer or JSON ack per record, which made result writes a worker's bottleneck (a JetStream
+    // publish per task). The flush shared by this turn's writes resolves once the server has
+    // them, in order with everything this connection sent before.
+    const { watches } = await this.#ready()
+    nc.publish(`$KV.${this.bucket}.${key}`, bytes)
     try {
-      await acrossReconnects(nc, () => kv.put(key, bytes))
+      await watches.flushSoon()
     } catch (error) {
       throw this.#error(`cannot store task ${meta.taskId}`, key, error)
     }
@@ -191,6 +206,13 @@ export class NatsKvBackend implements ResultBackend {
       throw this.#error(`cannot forget task ${taskId}`, key, error)
     }
     if (stored?.resultRef !== undefined) await large.delete(stored.resultRef.object)
+  }
+
+  /** Sends a record to the task's watchers on the republish subject, without a KV write. */
+  async announce(meta: TaskMeta): Promise<void> {
+    const { watches } = await this.#ready()
+    const key = this.#key(meta.taskId)
+    watches.announce(key, encodeRecord(meta))
   }
 
   async watch(taskId: string, listener: MetaListener): Promise<() => void> {

@@ -164,19 +164,27 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
     let messages: ConsumerMessages | undefined
     let failed = false
     try {
-      messages = await consumer.fetch({ max_messages: n, expires: FETCH_EXPIRES_MS })
+      // A callback, not the iterator: every message of one socket read is handled in the same
+      // turn, so their acks leave in one write (the iterator resumes once per message, and the
+      // client flushed, one socket write, after each).
+      messages = await consumer.fetch({
+        max_messages: n,
+        expires: FETCH_EXPIRES_MS,
+        callback: (message: JsMsg) => {
+          remaining--
+          if (this.#closed) {
+            // Handed over as the consumer closed: back to the queue at once.
+            this.#settle(() => message.nak())
+          } else if (!this.#arrive(message)) {
+            this.#credit++
+            this.#schedule()
+          }
+        },
+      } as Parameters<JsConsumer['fetch']>[0])
       this.#open.add(messages)
       if (this.#closed) messages.stop()
-      for await (const message of messages) {
-        remaining--
-        if (this.#closed) {
-          // Handed over as the consumer closed: back to the queue at once.
-          this.#settle(() => message.nak())
-        } else if (!this.#arrive(message)) {
-          this.#credit++
-          this.#schedule()
-        }
-      }
+      const error = await messages.closed()
+      if (error) throw error
       this.#retryMs = 0
       this.#failing = false
     } catch (error) {
