@@ -135,3 +135,30 @@ t.test('nats - a dead-lettered message keeps its reason', async (t) => {
   t.equal(await (await f.add.applyAsync([1, 2], { queue: 'dlq' })).get({ timeout: 10 }), 3, 'the node keeps serving')
   await w.stop()
 })
+
+t.test('nats - a revoke is seen by a node started after it: the task never runs', async (t) => {
+  const file = `${tempDir(t)}/revoked`
+  const result = await f.stamp.applyAsync([file], { queue: 'revoke' })
+  await result.revoke()
+  const w = await worker('late@%h', ['-c', '1', '-Q', 'revoke'])
+  await t.rejects(result.get({ timeout: 15 }), { name: 'TaskRevokedError' })
+  t.equal(await result.state(), TaskState.REVOKED)
+  t.same(lines(file), [], 'never ran')
+  await w.stop()
+})
+
+t.test('nats - task events from a worker process reach a subscriber in another process', async (t) => {
+  const stream = f.app.events.subscribe('task-*')
+  await stream.ready
+  const w = await worker('events@%h', ['-c', '1', '-Q', 'events', '-E'])
+  const result = await f.add.applyAsync([20, 22], { queue: 'events' })
+  const seen: string[] = []
+  for await (const event of stream) {
+    if (!('uuid' in event) || event.uuid !== result.id) continue
+    seen.push(`${event.type} ${event.hostname.split('@')[0]}`)
+    if (event.type === 'task-succeeded') break
+  }
+  t.same(seen, ['task-received events', 'task-started events', 'task-succeeded events'])
+  t.equal(await result.get({ timeout: 10 }), 42)
+  await w.stop()
+})
