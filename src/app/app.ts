@@ -17,7 +17,7 @@ import { Publisher } from './publisher.js'
 import { registerApp } from './registry.js'
 import { TaskHandle } from './task-handle.js'
 import type { ConfigValues } from '../config/defaults.js'
-import type { Transport } from '../transport/transport.js'
+import type { DeadLetter, Transport } from '../transport/transport.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { ResultBackend } from '../result/backend.js'
 import type { TaskContext } from '../task/context.js'
@@ -141,6 +141,16 @@ export class App {
   /** Sends a task by name, without importing it. */
   sendTask<R = unknown>(name: string, args: readonly unknown[] = [], options: CallOptions = {}): Promise<AsyncResult<R>> {
     return this.#send<R>(name, args, options, this.tasks.get(name))
+  }
+
+  /** Dead-lettered messages (undecodable, unknown task, rejected, too many deliveries), oldest first, with their reason. */
+  async deadLetters(queue?: string): Promise<DeadLetter[]> {
+    return (await this.transport()).deadLetters(queue)
+  }
+
+  /** Puts the dead letters of `queue` back into it (after the cause is fixed); returns how many. */
+  async replayDeadLetters(queue: string): Promise<number> {
+    return (await this.transport()).replayDeadLetters(queue)
   }
 
   /** A result handle for any task id (PENDING if unknown). */

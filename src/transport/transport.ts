@@ -134,6 +134,11 @@ export interface Transport {
   depth(queue: string): Promise<number>
   /** Dead-lettered messages, oldest first. */
   deadLetters(queue?: string): Promise<DeadLetter[]>
+  /**
+   * Puts the dead letters of `queue` back into it, oldest first, as new messages (their
+   * delivery count starts again), and removes them from the dead letters. Returns how many.
+   */
+  replayDeadLetters(queue: string): Promise<number>
 
   /**
    * Marks a task id revoked for `ttlMs`, where every node sees it, including nodes started

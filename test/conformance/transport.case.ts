@@ -424,6 +424,24 @@ const cases: Record<string, Body> = {
     t.equal(inbox.items.length, 1, 'not redelivered')
   },
 
+  'replay - dead letters go back to their queue, oldest first, and leave the dead letters': async (t, { transport }) => {
+    const queue = await queueWith(transport, { ackWaitMs: ACK_WAIT_MS })
+    for (const body of ['first', 'second']) await transport.publish(direct(queue, body))
+    const inbox = new Inbox<Delivery>()
+    const consumer = transport.consume(queue, inbox.push)
+    consumer.pull(2)
+    for (const delivery of await inbox.until(2)) delivery.term('broken')
+    await eventually('two dead letters', async () => (await transport.deadLetters(queue)).length === 2)
+    t.equal(await transport.replayDeadLetters(queue), 2)
+    t.same(await transport.deadLetters(queue), [], 'no dead letters left')
+    consumer.pull(2)
+    const again = await inbox.until(4)
+    t.same(again.slice(2).map(text), ['first', 'second'], 'back in order')
+    t.same(again.slice(2).map((d) => d.deliveryCount), [1, 1], 'as new messages')
+    again.slice(2).forEach((d) => d.ack())
+    t.equal(await transport.replayDeadLetters(queue), 0, 'nothing more to replay')
+  },
+
   'dedupe - a msgId seen within the window is dropped, also after ack': async (t, { transport }) => {
     const queue = await queueWith(transport)
     const msgId = unique('task')

@@ -136,6 +136,16 @@ export class MemoryBroker {
     return { queues, duplicate: false }
   }
 
+  /** Moves the dead letters of `queue` back into it, oldest first; returns how many. */
+  replayDeadLetters(queue: string, clock: Clock): number {
+    const target = this.#queues.get(queue)
+    if (target === undefined) return 0
+    const replayed = this.#deadLetters.filter((letter) => letter.queue === queue)
+    this.#deadLetters = this.#deadLetters.filter((letter) => letter.queue !== queue)
+    for (const letter of replayed) this.publish({ exchange: '', routingKey: queue, body: letter.body }, clock, 0)
+    return replayed.length
+  }
+
   /** Dead-lettered messages, oldest first, of one queue or all. */
   deadLetters(queue?: string): DeadLetter[] {
     if (queue !== undefined) this.#queues.get(queue)?.depth()

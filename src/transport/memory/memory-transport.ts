@@ -188,6 +188,12 @@ export class MemoryTransport implements Transport {
     return this.broker.deadLetters(queue)
   }
 
+  async replayDeadLetters(queue: string): Promise<number> {
+    this.#assertOpen()
+    nonEmpty(queue, 'queue')
+    return this.broker.replayDeadLetters(queue, this.#clock)
+  }
+
   async revoke(id: string, ttlMs: number): Promise<void> {
     this.#assertOpen()
     nonEmpty(id, 'id')

@@ -91,19 +91,36 @@ export class DeadLetters {
       .catch((error: unknown) => logger.warn('could not settle a dead-lettered message', { queue, error }))
   }
 
+  /** Hands the dead letters of `queue` to `publish`, oldest first, removing each after; returns how many. */
+  async replay(queue: string, publish: (body: Uint8Array) => Promise<unknown>): Promise<number> {
+    let replayed = 0
+    for (const { seq, body } of await this.read(queue)) {
+      // Published before removal: a crash in between leaves a duplicate, never a loss.
+      await publish(body)
+      await this.#jsm.streams.deleteMessage(this.#names.deadLetterStream, seq)
+      replayed++
+    }
+    return replayed
+  }
+
   /** Dead letters of one queue or of all, oldest first. */
   async list(queue?: string): Promise<DeadLetter[]> {
+    return (await this.read(queue)).map(({ letter }) => letter)
+  }
+
+  /** Dead letters with their stream sequences, oldest first. */
+  async read(queue?: string): Promise<{ seq: number; body: Uint8Array; letter: DeadLetter }[]> {
     const subject = this.#names.deadLetterSubject(queue ?? '>')
     // An ordered consumer reads the stream in order without leaving state behind; on 2.9
     // it takes a single filter subject.
     const consumer = await this.#js.consumers.get(this.#names.deadLetterStream, { filter_subjects: subject })
     try {
       const count = (await consumer.info(true)).num_pending
-      const letters: DeadLetter[] = []
+      const letters: { seq: number; body: Uint8Array; letter: DeadLetter }[] = []
       if (count === 0) return letters
       const messages = await consumer.fetch({ max_messages: count, expires: READ_EXPIRES_MS })
       for await (const message of messages) {
-        letters.push(toDeadLetter(message))
+        letters.push({ seq: message.seq, body: message.data, letter: toDeadLetter(message) })
         if (letters.length >= count) break
       }
       return letters
@@ -112,6 +129,7 @@ export class DeadLetters {
     }
   }
 }
+
 
 function toDeadLetter(message: JsMsg): DeadLetter {
   const h = message.headers

@@ -228,6 +228,16 @@ export class NatsTransport implements Transport {
     }
   }
 
+  async replayDeadLetters(queue: string): Promise<number> {
+    const { deadLetters } = this.#use()
+    check.nonEmpty(queue, 'queue')
+    try {
+      return await deadLetters.replay(queue, (body) => this.publish({ exchange: '', routingKey: queue, body }))
+    } catch (error) {
+      throw new TransportError(`cannot replay the dead letters of queue "${queue}": ${(error as Error).message}`, { cause: error })
+    }
+  }
+
   async revoke(id: string, ttlMs: number): Promise<void> {
     const { revoked } = this.#use()
     check.nonEmpty(id, 'id')
