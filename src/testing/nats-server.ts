@@ -47,12 +47,18 @@ export async function startNatsServer(options: { port?: number; storeDir?: strin
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk))
     const portsFile = join(portsDir, `nats-server_${child.pid}.ports`)
     const deadline = Date.now() + 10_000
-    while (!existsSync(portsFile)) {
+    let ports: { nats?: string[] } | undefined
+    // The server writes the file in place: it can exist before its JSON is complete.
+    while (ports?.nats?.[0] === undefined) {
       if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}: ${stderr}`)
       if (Date.now() > deadline) throw new Error(`nats-server did not start within 10 s: ${stderr}`)
-      await new Promise((resolve) => setTimeout(resolve, 20))
+      try {
+        ports = existsSync(portsFile) ? (JSON.parse(readFileSync(portsFile, 'utf8')) as { nats?: string[] }) : undefined
+      } catch {
+        ports = undefined
+      }
+      if (ports?.nats?.[0] === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
     }
-    const ports = JSON.parse(readFileSync(portsFile, 'utf8')) as { nats: string[] }
     port = Number(new URL(ports.nats[0]).port)
     rmSync(portsDir, { recursive: true, force: true })
   }
