@@ -116,7 +116,8 @@ async function rawRoundTrip(run: number): Promise<{ p50: number; p99: number }> 
     const messages = await consumer.consume({ max_messages: 1 })
     for await (const m of messages) {
       m.ack()
-      nc.publish(m.headers?.get('reply') ?? '', m.data)
+      const reply = m.headers?.get('reply')
+      if (reply) nc.publish(reply, m.data)
       if (!running) break
     }
   })()
