@@ -13,6 +13,7 @@ import type {
   SubscriptionHandler,
   Transport,
 } from '../transport.js'
+import { isMaxDeliver, isPositive, nonEmpty, validateExchange, validateMessage, validatePattern, validateQueue, validateSubject } from '../validate.js'
 import { memoryBroker, type MemoryBroker, type Subscriber } from './memory-broker.js'
 import { MemoryConsumer } from './memory-consumer.js'
 
@@ -39,38 +40,6 @@ export const memoryTransportDefaults = {
   maxDeliver: Infinity,
   duplicateWindowMs: 120_000,
 } as const satisfies Required<Omit<MemoryTransportOptions, 'broker' | 'clock'>>
-
-const EXCHANGE_TYPES = new Set(['direct', 'topic', 'fanout'])
-// A subject is dot-separated non-empty tokens without whitespace; wildcard tokens are for patterns.
-const SUBJECT = /^[^.\s]+(?:\.[^.\s]+)*$/
-const WILDCARD_TOKEN = /(?:^|\.)[*>](?:\.|$)/
-const MISPLACED_TAIL = /(?:^|\.)>\./
-
-function isPositive(value: unknown): value is number {
-  return typeof value === 'number' && value > 0 && value < Infinity
-}
-
-function isMaxDeliver(value: unknown): value is number {
-  return value === Infinity || (Number.isSafeInteger(value) && (value as number) > 0)
-}
-
-function nonEmpty(value: unknown, field: string): void {
-  if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(`${field} must be a non-empty string`)
-}
-
-function validateMessage(message: OutgoingMessage): void {
-  if (typeof message.exchange !== 'string') throw new InvalidArgumentError('message.exchange must be a string')
-  if (typeof message.routingKey !== 'string') throw new InvalidArgumentError('message.routingKey must be a string')
-  if (!(message.body instanceof Uint8Array)) throw new InvalidArgumentError('message.body must be a Uint8Array')
-  if (message.msgId !== undefined) nonEmpty(message.msgId, 'message.msgId')
-  const { notBefore, priority } = message
-  if (notBefore !== undefined && !Number.isFinite(notBefore)) {
-    throw new InvalidArgumentError('message.notBefore must be a finite number (epoch ms)')
-  }
-  if (priority !== undefined && !(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
-    throw new InvalidArgumentError('message.priority must be an integer from 0 to 9')
-  }
-}
 
 /**
  * A connection to an in-process {@link MemoryBroker}: the `memory://` transport.
@@ -128,31 +97,13 @@ export class MemoryTransport implements Transport {
 
   async declareExchange(exchange: ExchangeDeclaration): Promise<void> {
     this.#assertOpen()
-    if (typeof exchange?.name !== 'string') throw new InvalidArgumentError('exchange.name must be a string')
-    if (!EXCHANGE_TYPES.has(exchange.type)) {
-      throw new InvalidArgumentError('exchange.type must be one of direct, topic, fanout')
-    }
+    validateExchange(exchange)
     this.broker.declareExchange(exchange.name, exchange.type)
   }
 
   async declareQueue(queue: QueueDeclaration): Promise<void> {
     this.#assertOpen()
-    nonEmpty(queue?.name, 'queue.name')
-    if (queue.ackWaitMs !== undefined && !isPositive(queue.ackWaitMs)) {
-      throw new InvalidArgumentError('queue.ackWaitMs must be a positive finite number')
-    }
-    if (queue.maxDeliver !== undefined && !isMaxDeliver(queue.maxDeliver)) {
-      throw new InvalidArgumentError('queue.maxDeliver must be a positive integer')
-    }
-    if (queue.bindings !== undefined && !Array.isArray(queue.bindings)) {
-      throw new InvalidArgumentError('queue.bindings must be an array')
-    }
-    queue.bindings?.forEach((binding, i) => {
-      if (typeof binding?.exchange !== 'string') {
-        throw new InvalidArgumentError(`queue.bindings[${i}].exchange must be a string`)
-      }
-      if (typeof binding.key !== 'string') throw new InvalidArgumentError(`queue.bindings[${i}].key must be a string`)
-    })
+    validateQueue(queue)
     this.broker.declareQueue(queue, { ackWaitMs: this.#ackWaitMs, maxDeliver: this.#maxDeliver }, this.#clock)
   }
 
@@ -216,18 +167,14 @@ export class MemoryTransport implements Transport {
 
   broadcast(subject: string, data: Uint8Array): void {
     this.#assertOpen()
-    if (typeof subject !== 'string' || !SUBJECT.test(subject) || WILDCARD_TOKEN.test(subject)) {
-      throw new InvalidArgumentError('subject must be dot-separated non-empty tokens without wildcards')
-    }
+    validateSubject(subject)
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data must be a Uint8Array')
     this.broker.broadcast(subject, data)
   }
 
   subscribe(pattern: string, handler: SubscriptionHandler): Subscription {
     this.#assertOpen()
-    if (typeof pattern !== 'string' || !SUBJECT.test(pattern) || MISPLACED_TAIL.test(pattern)) {
-      throw new InvalidArgumentError('pattern must be dot-separated non-empty tokens, with ">" only as the last token')
-    }
+    validatePattern(pattern)
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function')
     const subscriber = this.broker.subscribe(pattern, handler)
     this.#subscribers.add(subscriber)

@@ -21,7 +21,7 @@ import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
 import { ensureQueueStream, purgeQueue, queueDepth } from './queue-stream.js'
 import { messageHeaders, openSession, storeCopy, type Session } from './session.js'
-import * as check from './validate.js'
+import * as check from '../validate.js'
 
 /** Options of {@link NatsTransport}. */
 export interface NatsTransportOptions {

@@ -1,7 +1,7 @@
-import { InvalidArgumentError } from '../../errors.js'
-import type { ExchangeDeclaration, OutgoingMessage, QueueDeclaration } from '../transport.js'
+import { InvalidArgumentError } from '../errors.js'
+import type { ExchangeDeclaration, OutgoingMessage, QueueDeclaration } from './transport.js'
 
-// The same checks, with the same messages, as the memory transport: callers see one contract.
+// One set of checks and messages for every transport: callers see one contract.
 const EXCHANGE_TYPES = new Set(['direct', 'topic', 'fanout'])
 // A subject is dot-separated non-empty tokens without whitespace; wildcard tokens are for patterns.
 const SUBJECT = /^[^.\s]+(?:\.[^.\s]+)*$/
