@@ -2,13 +2,15 @@
  * The `memory://` result backend: records kept in this process, shared by name.
  * @module
  */
+import { DEFAULTS } from '../../config/defaults.js'
+import { toMs } from '../../util/duration.js'
 import { BackendError, InvalidArgumentError } from '../../errors.js'
 import { systemClock } from '../../util/clock.js'
 import type { Clock, TimerHandle } from '../../util/clock.js'
 import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
 
 /** Celery's `result_expires` default: one day, in milliseconds. */
-export const DEFAULT_RESULT_EXPIRES_MS = 86_400_000
+export const DEFAULT_RESULT_EXPIRES_MS = toMs(DEFAULTS.resultExpires, 'resultExpires')
 
 // The sweep only walks expired records (they come first), so running it often costs little;
 // the bounds keep a tiny expiry from spinning and a long one from holding memory for hours.

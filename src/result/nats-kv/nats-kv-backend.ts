@@ -150,7 +150,7 @@ export class NatsKvBackend implements ResultBackend {
     if (typeof meta?.taskId !== 'string' || meta.taskId === '') {
       throw new InvalidArgumentError('meta.taskId must be a non-empty string')
     }
-    const { nc, kv, large } = await this.#ready()
+    const { nc, kv, large, watches } = await this.#ready()
     const key = this.#key(meta.taskId)
     let bytes = encodeRecord(meta)
     const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - PAYLOAD_MARGIN_BYTES
@@ -173,7 +173,6 @@ export class NatsKvBackend implements ResultBackend {
     // timer or JSON ack per record, which made result writes a worker's bottleneck (a JetStream
     // publish per task). The flush shared by this turn's writes resolves once the server has
     // them, in order with everything this connection sent before.
-    const { watches } = await this.#ready()
     nc.publish(`$KV.${this.bucket}.${key}`, bytes)
     try {
       await watches.flushSoon()

@@ -14,6 +14,7 @@ import type {
   Transport,
 } from '../transport.js'
 import { isMaxDeliver, isPositive, nonEmpty, validateExchange, validateMessage, validatePattern, validateQueue, validateSubject } from '../validate.js'
+import { TRANSPORT_DEFAULTS } from '../defaults.js'
 import { memoryBroker, type MemoryBroker, type Subscriber } from './memory-broker.js'
 import { MemoryConsumer } from './memory-consumer.js'
 
@@ -36,9 +37,7 @@ export interface MemoryTransportOptions {
 
 /** Defaults of {@link MemoryTransportOptions}; ack wait and duplicate window are those of NATS. */
 export const memoryTransportDefaults = {
-  ackWaitMs: 30_000,
-  maxDeliver: Infinity,
-  duplicateWindowMs: 120_000,
+  ...TRANSPORT_DEFAULTS,
 } as const satisfies Required<Omit<MemoryTransportOptions, 'broker' | 'clock'>>
 
 /**

@@ -1,4 +1,5 @@
 import type { NatsConnection, Status, Subscription as NatsSub } from '@nats-io/transport-node'
+import { TRANSPORT_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError, TransportError } from '../../errors.js'
 import { systemClock, type Clock } from '../../util/clock.js'
 import { consoleLogger, type Logger } from '../../util/logger.js'
@@ -49,9 +50,7 @@ export interface NatsTransportOptions {
 
 /** Defaults of {@link NatsTransportOptions}; ack wait and duplicate window are those of NATS. */
 export const natsTransportDefaults = {
-  ackWaitMs: 30_000,
-  maxDeliver: Infinity,
-  duplicateWindowMs: 120_000,
+  ...TRANSPORT_DEFAULTS,
   prefix: 'celeriac',
 } as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'clock' | 'logger'>>
 

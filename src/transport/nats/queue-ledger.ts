@@ -1,3 +1,5 @@
+import { TRANSPORT_DEFAULTS } from '../defaults.js'
+
 /** What a ledger tracks of one delivery: whether settling it still acts on the message. */
 export interface Tracked {
   /** Marks the delivery as replaced by a newer delivery of the same message. */
@@ -32,7 +34,7 @@ function cap<V>(map: Map<number, V>): void {
  */
 export class QueueLedger {
   /** The queue's ack wait, ms, as the server's consumer has it; set when a consumer starts. */
-  ackWaitMs = 30_000
+  ackWaitMs: number = TRANSPORT_DEFAULTS.ackWaitMs
   readonly #deferrals = new Map<number, number>()
   readonly #live = new Map<number, Tracked>()
 
