@@ -1,5 +1,5 @@
 import { isMainThread } from 'node:worker_threads'
-import { ConfigError, InvalidArgumentError } from '../errors.js'
+import { ConfigError, InvalidArgumentError, NotRegistered } from '../errors.js'
 import { Conf } from '../config/conf.js'
 import { Router } from '../routing/router.js'
 import { AsyncResult } from '../result/async-result.js'
@@ -14,8 +14,14 @@ import { WorkerNode } from '../worker/worker-node.js'
 import { backendFromUrl, transportFromUrl } from './connections.js'
 import { Control } from './control.js'
 import { Publisher } from './publisher.js'
-import { registerApp } from './registry.js'
-import { TaskHandle } from './task-handle.js'
+import { registerApp, setCurrentCanvasHost } from './registry.js'
+import { MAP_TASK, STARMAP_TASK, TaskHandle } from './task-handle.js'
+import { applyCanvas, IDENTITY_TASK } from '../canvas/apply.js'
+import { Signature, type CanvasHost } from '../canvas/signature.js'
+import { runEager } from '../task/eager.js'
+import type { SignatureData } from '../canvas/data.js'
+import type { WorkflowHost } from '../canvas/flow.js'
+import type { GroupResult } from '../result/group-result.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { DeadLetter, Transport } from '../transport/transport.js'
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -53,7 +59,7 @@ export interface AppOptions {
  */
 const APP_BRAND = Symbol.for('celeriac.app')
 
-export class App {
+export class App implements CanvasHost {
   /** True for an App from any copy of celeriac (a CLI from dist/ loading an app built on src/). */
   static isApp(value: unknown): value is App {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[APP_BRAND] === true
@@ -93,6 +99,10 @@ export class App {
     this.events = { subscribe: (pattern = '*') => subscribeEvents(this.transport(), pattern, this.logger) }
     this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), connectedTransport: () => this.#connected.transport, clock: this.clock, logger: this.logger })
     registerApp(this)
+    setCurrentCanvasHost(this)
+    this.task(IDENTITY_TASK, (value: unknown) => value)
+    this.task(MAP_TASK, (task: string, items: unknown[]) => this.#callEach(task, items.map((item) => [item])))
+    this.task(STARMAP_TASK, (task: string, argLists: unknown[][]) => this.#callEach(task, argLists))
   }
 
   /**
@@ -122,6 +132,67 @@ export class App {
     send: <R>(name: string, args: readonly unknown[], options: CallOptions, definition: TaskDefinition) =>
       this.#send<R>(name, args, options, definition),
     resolved: (definition: TaskDefinition) => this.resolvedOptions(definition),
+    canvas: this,
+  }
+
+  /** How canvases and worker nodes send workflow steps (internal). */
+  readonly flow: WorkflowHost = ((app: App): WorkflowHost => ({
+    sendTask: (name, args, options, flow) => {
+      const definition = app.tasks.get(name)
+      return app.#publisher.send(name, args, options, definition, definition && app.resolvedOptions(definition), flow)
+    },
+    backend: () => app.backend(),
+    asyncResult: (id) => app.asyncResult(id),
+    get logger() {
+      return app.logger
+    },
+  }))(this)
+
+  /**
+   * A signature by task name, sent with this app (Celery's `app.signature`).
+   * @example app.signature('tasks.add', { args: [2, 2] })
+   */
+  signature<R = unknown>(task: string, parts: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions; immutable?: boolean } = {}): Signature<R> {
+    return new Signature<R>(task, parts.args ?? [], parts.kwargs ?? {}, parts.options ?? {}, parts.immutable ?? false, this)
+  }
+
+  /** Sends a canvas (see `Canvas.applyAsync`). */
+  applyCanvas(data: SignatureData, args: readonly unknown[], options: CallOptions): Promise<AsyncResult | GroupResult> {
+    return applyCanvas(this.flow, data, args, options)
+  }
+
+  /** Runs a canvas in this process, without messages (see `Canvas.call`). */
+  async callCanvas(data: SignatureData, args: readonly unknown[]): Promise<unknown> {
+    switch (data.subtaskType) {
+      case 'chain': {
+        let value = await this.callCanvas(data.tasks[0], args)
+        for (const step of data.tasks.slice(1)) value = await this.callCanvas(step, [value])
+        return value
+      }
+      case 'group':
+        return Promise.all(data.tasks.map((task) => this.callCanvas(task, args)))
+      case 'chord':
+        return this.callCanvas(data.body, [await Promise.all(data.header.map((task) => this.callCanvas(task, args)))])
+      default: {
+        const definition = this.#registered(data.task)
+        return runEager(definition, this.resolvedOptions(definition), data.immutable ? data.args : [...args, ...data.args], data.kwargs)
+      }
+    }
+  }
+
+  #registered(name: string): TaskDefinition {
+    const definition = this.tasks.get(name)
+    if (!definition) throw new NotRegistered(`task ${name} is not registered in app ${this.name}`)
+    return definition
+  }
+
+  /** Calls a task here on each argument list, one after another: the built-in map and starmap. */
+  async #callEach(task: string, argLists: unknown[][]): Promise<unknown[]> {
+    const definition = this.#registered(task)
+    const resolved = this.resolvedOptions(definition)
+    const results: unknown[] = []
+    for (const args of argLists) results.push(await runEager(definition, resolved, args))
+    return results
   }
 
   /** A task's options with the app's defaults applied. */

@@ -1,6 +1,6 @@
 import type { Duration } from '../util/duration.js'
 import type { SerializerName } from '../serialization/codec.js'
-import type { Signature } from '../canvas/signature.js'
+import type { AnyCanvas } from '../canvas/signature.js'
 
 /** Options of `applyAsync` (Celery's calling options). Every field is optional. */
 export interface CallOptions {
@@ -24,10 +24,10 @@ export interface CallOptions {
   ignoreResult?: boolean
   /** Headers passed to the task's `request.headers`. */
   headers?: Record<string, unknown>
-  /** Called with the result prepended to its arguments when the task succeeds. */
-  link?: Signature | readonly Signature[]
-  /** Called with (request, error, traceback) when the task fails. */
-  linkError?: Signature | readonly Signature[]
+  /** Called with the result prepended to its arguments when the task succeeds, in order; a chain or group works too. */
+  link?: AnyCanvas | readonly AnyCanvas[]
+  /** Called in order with (request, error, traceback) when the task fails. */
+  linkError?: AnyCanvas | readonly AnyCanvas[]
   /** Hard time limit of this call, seconds. */
   timeLimit?: Duration
   /** Soft time limit of this call, seconds. */

@@ -5,7 +5,9 @@ import { assertSerializable, codecByName } from '../serialization/codec.js'
 import { sendEvent } from '../events/event-stream.js'
 import { newTaskId } from '../util/ids.js'
 import { toMs } from '../util/duration.js'
-import type { Signature } from '../canvas/signature.js'
+import { Canvas, type AnyCanvas } from '../canvas/signature.js'
+import type { SignatureData } from '../canvas/data.js'
+import type { Flow } from '../canvas/apply.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { Router, Route } from '../routing/router.js'
 import type { OutgoingMessage, Transport } from '../transport/transport.js'
@@ -26,9 +28,11 @@ export interface PublisherContext {
   logger: Logger
 }
 
-function list(value: Signature | readonly Signature[] | undefined): Signature[] | undefined {
+/** Callbacks as data: given as signatures by a caller, or as data by a canvas being sent. */
+function callbackData(value: AnyCanvas | SignatureData | readonly (AnyCanvas | SignatureData)[] | undefined): SignatureData[] | undefined {
   if (value === undefined) return undefined
-  return Array.isArray(value) ? [...value] : [value as Signature]
+  const list = Array.isArray(value) ? value : [value]
+  return list.map((s: AnyCanvas | SignatureData) => (s instanceof Canvas ? s.toJSON() : s))
 }
 
 /** Checks a call's argument count against the task's (Celery's `typing`). */
@@ -60,7 +64,7 @@ export class Publisher {
    * Not `async`: callers may have a hundred thousand sends in flight, and each suspended async
    * frame would stay alive until its turn; bad input still comes back as a rejection.
    */
-  send(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition, resolved?: ResolvedTaskOptions): Promise<string> {
+  send(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition, resolved?: ResolvedTaskOptions, flow?: Flow): Promise<string> {
     try {
       if (!Array.isArray(args)) throw new InvalidArgumentError(`${name}: args must be an array, got ${typeof args}`)
       const conf = this.#ctx.conf()
@@ -72,6 +76,8 @@ export class Publisher {
       const id = options.taskId ?? newTaskId()
       const headers = this.#headers(id, name, options, resolved)
       headers.contentType = codec.contentType
+      if (flow?.chain !== undefined) headers.chain = flow.chain
+      if (flow?.chord !== undefined) headers.chord = flow.chord
       const route = this.#ctx.router().route(name, options, definition?.options)
       return this.publish(headers, body, route, id).then(() => id)
     } catch (error) {
@@ -97,10 +103,10 @@ export class Publisher {
         options.timeLimit === undefined ? null : toMs(options.timeLimit, 'timeLimit'),
       ]
     }
-    const callbacks = list(options.link)
-    if (callbacks) headers.callbacks = callbacks.map((s) => s.toJSON())
-    const errbacks = list(options.linkError)
-    if (errbacks) headers.errbacks = errbacks.map((s) => s.toJSON())
+    const callbacks = callbackData(options.link)
+    if (callbacks) headers.callbacks = callbacks
+    const errbacks = callbackData(options.linkError)
+    if (errbacks) headers.errbacks = errbacks
     return headers
   }
 

@@ -1,29 +1,40 @@
-import { Signature } from '../canvas/signature.js'
-import { currentContext, type Task } from '../task/task.js'
-import { newTaskId } from '../util/ids.js'
-import { Retry, type RetryOptions } from '../errors.js'
+import { Signature, type CanvasHost } from '../canvas/signature.js'
+import { Group } from '../canvas/signature.js'
+import { runEager } from '../task/eager.js'
+import { InvalidArgumentError } from '../errors.js'
 import type { AsyncResult } from '../result/async-result.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
-import type { TaskContext, TaskRequest } from '../task/context.js'
 import type { CallOptions } from './call-options.js'
 
-/** Every prefix of an argument list: what a partial signature may hold. */
+/** Every prefix of an argument list. */
 export type Prefix<A extends unknown[]> = A extends [...infer Head, unknown] ? Prefix<Head> | A : A
+/**
+ * Every suffix of an argument list: what a partial signature may hold, since the arguments
+ * given later (or the parent's result) are prepended to it (Celery's rule).
+ */
+export type Suffix<A extends unknown[]> = A | (A extends [unknown, ...infer Rest] ? Suffix<Rest> : [])
+/** The parameters in front of suffix `S` of `A`: what a partial signature still needs. */
+export type Missing<A extends unknown[], S extends unknown[]> = A extends [...infer Head, ...S] ? Head : unknown[]
+
+/** Built-in tasks that apply a task to each item of a list (Celery's `xmap`, `xstarmap`). */
+export const MAP_TASK = 'celeriac.map'
+export const STARMAP_TASK = 'celeriac.starmap'
 
 /** What a task handle needs from its app. */
 export interface TaskHandleHost {
   send<R>(name: string, args: readonly unknown[], options: CallOptions, definition: TaskDefinition): Promise<AsyncResult<R>>
   resolved(definition: TaskDefinition): ResolvedTaskOptions
+  canvas: CanvasHost
 }
 
 /**
  * A registered task, as `app.task()` returns it: call it through the broker (`delay`,
- * `applyAsync`), here (`call`), or turn it into a signature (`s`, `si`, `signature`).
+ * `applyAsync`), here (`call`), or turn it into a signature (`s`, `si`, `signature`, `map`,
+ * `starmap`, `chunks`).
  */
 export class TaskHandle<A extends unknown[] = unknown[], R = unknown> {
   readonly #host: TaskHandleHost
   readonly #definition: TaskDefinition
-  #instance?: Task
 
   constructor(host: TaskHandleHost, definition: TaskDefinition) {
     this.#host = host
@@ -46,40 +57,42 @@ export class TaskHandle<A extends unknown[] = unknown[], R = unknown> {
 
   /** Runs the task in this process, now, without a message (Celery's `add(2, 2)`). */
   async call(...args: A): Promise<R> {
-    const id = newTaskId()
-    const request: TaskRequest = {
-      id, task: this.name, args, kwargs: {}, retries: 0, hostname: '', rootId: id, headers: {}, isEager: true,
-      deliveryInfo: { exchange: '', routingKey: '', queue: '', priority: 0, redelivered: false },
-    }
-    const ctx: TaskContext = {
-      name: this.name,
-      request,
-      signal: new AbortController().signal,
-      retry: (options?: RetryOptions) => {
-        throw new Retry(options)
-      },
-      updateState: () => {},
-    }
-    const { fn, cls } = this.#definition
-    if (cls) {
-      const instance = (this.#instance ??= new cls())
-      return (await currentContext.run(ctx, () => instance.run(...args))) as R
-    }
-    const bound = this.#host.resolved(this.#definition).bind
-    return (await currentContext.run(ctx, () => (bound ? fn!(ctx, ...args) : fn!(...args)))) as R
+    return (await runEager(this.#definition, this.#host.resolved(this.#definition), args)) as R
   }
 
-  /** A signature; partial arguments are completed by the parent's result when used as a callback. */
-  s(...args: Prefix<A>): Signature<R> {
-    return new Signature<R>(this.name, args)
+  /**
+   * A signature. Partial: the arguments given later, or the parent's result in a chain, come
+   * first, these after them: `add.s(2).delay(4)` runs `add(4, 2)`.
+   */
+  s<S extends Suffix<A>>(...args: S): Signature<R, Missing<A, S>> {
+    return new Signature(this.name, args, {}, {}, false, this.#host.canvas)
   }
 
-  /** An immutable signature: the parent's result is not prepended. */
-  si(...args: A): Signature<R> {
-    return new Signature<R>(this.name, args, {}, {}, true)
+  /** An immutable signature: complete, and the parent's result is not prepended. */
+  si(...args: A): Signature<R, [], unknown> {
+    return new Signature(this.name, args, {}, {}, true, this.#host.canvas)
   }
 
-  signature(args: Prefix<A> | [] = [], kwargs: Record<string, unknown> = {}, options: CallOptions = {}): Signature<R> {
-    return new Signature<R>(this.name, args, kwargs, options)
+  /** A signature with kwargs and call options (Celery's `task.signature(args, kwargs, **options)`). */
+  signature<S extends Suffix<A>>(args: S, kwargs: Record<string, unknown> = {}, options: CallOptions = {}): Signature<R, Missing<A, S>> {
+    return new Signature(this.name, args, kwargs, options, false, this.#host.canvas)
+  }
+
+  /** One task that calls this one on each item, in the worker: yields the list of results. */
+  map(items: readonly A[0][]): Signature<R[], [], never> {
+    return new Signature(MAP_TASK, [this.name, items], {}, {}, true, this.#host.canvas)
+  }
+
+  /** One task that calls this one with each argument list, in the worker: yields the list of results. */
+  starmap(argLists: readonly A[]): Signature<R[], [], never> {
+    return new Signature(STARMAP_TASK, [this.name, argLists], {}, {}, true, this.#host.canvas)
+  }
+
+  /** The argument lists split into chunks of `size`, each a starmap task: a group yielding one list per chunk. */
+  chunks(argLists: readonly A[], size: number): Group<R[][], never> {
+    if (!Number.isInteger(size) || size < 1) throw new InvalidArgumentError(`${this.name}.chunks: size must be a positive integer, got ${size}`)
+    const parts: Signature<R[], [], never>[] = []
+    for (let i = 0; i < argLists.length; i += size) parts.push(this.starmap(argLists.slice(i, i + size)))
+    return new Group(parts, {}, this.#host.canvas)
   }
 }

@@ -1,52 +1,357 @@
-import type { SignatureData } from '../protocol/envelope.js'
+/**
+ * Signatures and the canvas primitives built from them: chain, group, chord. All are plain
+ * data with call methods; `toJSON()` gives the form that travels in messages.
+ *
+ * @remarks
+ * Types flow through a canvas: `Canvas<R, In>` yields `R` and accepts `In` as its parent's
+ * result (the first missing argument of a partial signature; `unknown` for an immutable one;
+ * `never` when it takes no more arguments). `chain` checks at compile time that each step
+ * accepts the result of the step before it, and `chord` that its body accepts the list of its
+ * header's results. Partial arguments follow Celery's rule: the arguments given at call time
+ * (or the parent's result) come first, the signature's own after them.
+ * @module
+ */
+import { InvalidArgumentError } from '../errors.js'
+import { currentCanvasHost } from '../app/registry.js'
+import { isSignatureData, type ChainData, type ChordData, type GroupData, type SignatureData, type TaskSignatureData } from './data.js'
 import type { CallOptions } from '../app/call-options.js'
+import type { AsyncResult } from '../result/async-result.js'
+import type { GroupResult } from '../result/group-result.js'
+
+/** What a canvas needs from an app to be sent or called. */
+export interface CanvasHost {
+  /** Sends a canvas; `args` are prepended to the first tasks' arguments (partial application). */
+  applyCanvas(data: SignatureData, args: readonly unknown[], options: CallOptions): Promise<AsyncResult | GroupResult>
+  /** Runs a canvas in this process, without messages. */
+  callCanvas(data: SignatureData, args: readonly unknown[]): Promise<unknown>
+}
+
+/** A handle on any canvas's result: a task's ({@link AsyncResult}) or a group's ({@link GroupResult}). */
+export type ResultHandle<R> = AsyncResult<R> | GroupResult<R>
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyCanvas = Canvas<any, any>
+/** What a canvas yields. */
+export type ResultOf<C> = C extends Canvas<infer R, any> ? R : never
+/** What a canvas accepts from its parent. */
+export type InputOf<C> = C extends Canvas<any, infer I> ? I : never
+
+/** Marks the step of a chain (or the body of a chord) that cannot take its parent's result. */
+export interface CannotAccept<Given, Wanted> {
+  readonly 'this step does not accept the previous result': { given: Given; wanted: Wanted }
+}
+
+type Accepting<C, Given> = [Given] extends [InputOf<C>] ? C : C & CannotAccept<Given, InputOf<C>>
+type CheckSteps<S extends readonly unknown[], Prev> = S extends readonly [infer H, ...infer T]
+  ? [Accepting<H, Prev>, ...CheckSteps<T, ResultOf<H>>]
+  : []
+/** The steps of a chain, each checked against the result of the one before. */
+export type ChainSteps<S extends readonly unknown[]> = S extends readonly [infer H, ...infer T] ? [H, ...CheckSteps<T, ResultOf<H>>] : S
+type LastOf<S extends readonly unknown[]> = S extends readonly [...unknown[], infer L] ? L : S[number]
+/** The results of a list of canvases, position by position. */
+export type ResultsOf<S extends readonly unknown[]> = { -readonly [K in keyof S]: ResultOf<S[K]> }
+
+/** The input a partial signature with missing leading parameters `P` accepts from its parent. */
+export type FirstOf<P extends unknown[]> = P extends [infer F, ...unknown[]] ? F : P extends [] ? never : P[number]
+
+const hosts = new WeakMap<object, CanvasHost>()
+
+/** Options a canvas passes down to its tasks unless they set their own. */
+function merged(options: Readonly<CallOptions>, more: CallOptions): CallOptions {
+  return { ...options, ...more }
+}
 
 /**
- * A task call as plain data: the task's name, its arguments and call options. Serialisable,
- * so it can be sent as a message or passed as an argument. With `immutable` the parent's
- * result is not prepended to the arguments when it is called as a callback.
+ * What every canvas can do: be sent (`applyAsync`, `delay`), be called here (`call`), be
+ * extended with options (`set`) or a next step (`pipe`), and become data (`toJSON`).
  */
-export class Signature<R = unknown> {
+export abstract class Canvas<R = unknown, In = unknown> {
   declare readonly __result?: R
-  readonly task: string
-  readonly args: readonly unknown[]
-  readonly kwargs: Readonly<Record<string, unknown>>
+  declare readonly __input?: In
   readonly options: Readonly<CallOptions>
-  readonly immutable: boolean
 
-  constructor(task: string, args: readonly unknown[] = [], kwargs: Record<string, unknown> = {}, options: CallOptions = {}, immutable = false) {
-    this.task = task
-    this.args = args
-    this.kwargs = kwargs
+  protected constructor(options: CallOptions, host?: CanvasHost) {
     this.options = options
-    this.immutable = immutable
-  }
-
-  /** A copy with more call options. */
-  set(options: CallOptions): Signature<R> {
-    return new Signature(this.task, this.args, { ...this.kwargs }, { ...this.options, ...options }, this.immutable)
-  }
-
-  clone(): Signature<R> {
-    return new Signature(this.task, [...this.args], { ...this.kwargs }, { ...this.options }, this.immutable)
+    if (host) hosts.set(this, host)
   }
 
   /** The plain-data form carried in messages. */
-  toJSON(): SignatureData {
-    const { link: _l, linkError: _e, ...options } = this.options
-    return { task: this.task, args: [...this.args], kwargs: { ...this.kwargs }, options: options as Record<string, unknown>, immutable: this.immutable }
+  abstract toJSON(): SignatureData
+
+  /** A copy with more call options (later ones win). */
+  abstract set(options: CallOptions): this
+
+  /** A deep copy. */
+  clone(): this {
+    return this.set({})
   }
 
-  /** A signature from its plain-data form. */
-  static from(data: SignatureData): Signature {
-    return new Signature(data.task, data.args, data.kwargs, data.options as CallOptions, data.immutable)
+  /**
+   * Sends the canvas. `args` are prepended to the arguments of its first tasks (Celery's
+   * partial application); `options` apply to every task it sends unless a task sets its own.
+   */
+  applyAsync(args: readonly unknown[] = [], options: CallOptions = {}): Promise<ResultHandle<R>> {
+    return this.host().applyCanvas(this.toJSON(), args, options) as Promise<ResultHandle<R>>
+  }
+
+  /** Runs the canvas in this process, now, without a message. */
+  call(...args: unknown[]): Promise<R> {
+    return this.host().callCanvas(this.toJSON(), args) as Promise<R>
+  }
+
+  /** This canvas, then `next` with this one's result (Celery's `|`). A group piped into a task is a chord. */
+  pipe<N extends AnyCanvas>(next: Accepting<N, R>): Chain<ResultOf<N>, In> {
+    return new Chain<ResultOf<N>, In>([this, next as AnyCanvas], {}, this.host(false))
+  }
+
+  /** The app this canvas was made by, else the current one. */
+  protected host(required?: true): CanvasHost
+  protected host(required: false): CanvasHost | undefined
+  protected host(required = true): CanvasHost | undefined {
+    const host = hosts.get(this) ?? this.childHost() ?? currentCanvasHost()
+    if (!host && required) throw new InvalidArgumentError('no app to send this signature with: create one with createApp() first, or use app.signature()')
+    return host
+  }
+
+  protected childHost(): CanvasHost | undefined {
+    return undefined
+  }
+
+  protected static hostOf(canvas: AnyCanvas): CanvasHost | undefined {
+    return hosts.get(canvas) ?? canvas.childHost()
   }
 }
 
 /**
- * A signature by task name, without importing the task.
- * @example signature('tasks.add', { args: [2, 2] })
+ * One task call as data: the task's name, its arguments and call options. With `immutable`
+ * the parent's result is not prepended to the arguments when it runs as a step or callback.
+ * `P` is the parameters still missing in front (filled at call time or by the parent).
  */
-export function signature<R = unknown>(task: string, parts: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions; immutable?: boolean } = {}): Signature<R> {
-  return new Signature<R>(task, parts.args, parts.kwargs, parts.options, parts.immutable)
+export class Signature<R = unknown, P extends unknown[] = unknown[], In = FirstOf<P>> extends Canvas<R, In> {
+  readonly task: string
+  readonly args: readonly unknown[]
+  readonly kwargs: Readonly<Record<string, unknown>>
+  readonly immutable: boolean
+
+  constructor(task: string, args: readonly unknown[] = [], kwargs: Record<string, unknown> = {}, options: CallOptions = {}, immutable = false, host?: CanvasHost) {
+    if (typeof task !== 'string' || task === '') throw new InvalidArgumentError('a signature needs a task name (a non-empty string)')
+    if (!Array.isArray(args)) throw new InvalidArgumentError(`signature ${task}: args must be an array`)
+    if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) throw new InvalidArgumentError(`signature ${task}: kwargs must be an object`)
+    super(options, host)
+    this.task = task
+    this.args = args
+    this.kwargs = kwargs
+    this.immutable = immutable
+  }
+
+  set(options: CallOptions): this {
+    return new Signature(this.task, [...this.args], { ...this.kwargs }, merged(this.options, options), this.immutable, Canvas.hostOf(this)) as this
+  }
+
+  /** Sends the task with the missing leading arguments. */
+  delay(...args: P): Promise<AsyncResult<R>> {
+    return this.applyAsync(args)
+  }
+
+  override applyAsync(args?: P | readonly unknown[], options?: CallOptions): Promise<AsyncResult<R>> {
+    return super.applyAsync(args, options) as Promise<AsyncResult<R>>
+  }
+
+  override call(...args: P): Promise<R> {
+    return super.call(...args)
+  }
+
+  toJSON(): TaskSignatureData {
+    return { task: this.task, args: [...this.args], kwargs: { ...this.kwargs }, options: optionsData(this.options), immutable: this.immutable }
+  }
+
+  /** A signature from its plain-data form. */
+  static from(data: SignatureData): AnyCanvas {
+    return fromData(data)
+  }
+}
+
+/** Steps run one after the other, each given the previous step's result. */
+export class Chain<R = unknown, In = unknown> extends Canvas<R, In> {
+  readonly tasks: readonly AnyCanvas[]
+
+  constructor(tasks: readonly AnyCanvas[], options: CallOptions = {}, host?: CanvasHost) {
+    if (tasks.length === 0) throw new InvalidArgumentError('a chain needs at least one step')
+    super(options, host)
+    this.tasks = tasks.map((task, i) => checkCanvas(task, `chain step ${i}`))
+  }
+
+  set(options: CallOptions): this {
+    return new Chain(this.tasks.map((t) => t.clone()), merged(this.options, options), Canvas.hostOf(this)) as this
+  }
+
+  delay(...args: unknown[]): Promise<ResultHandle<R>> {
+    return this.applyAsync(args)
+  }
+
+  override pipe<N extends AnyCanvas>(next: Accepting<N, R>): Chain<ResultOf<N>, In> {
+    return new Chain<ResultOf<N>, In>([...this.tasks, next as AnyCanvas], this.options, Canvas.hostOf(this))
+  }
+
+  toJSON(): ChainData {
+    return { subtaskType: 'chain', tasks: this.tasks.map((t) => t.toJSON()), options: optionsData(this.options) }
+  }
+
+  protected override childHost(): CanvasHost | undefined {
+    return firstHost(this.tasks)
+  }
+}
+
+/** Members run in parallel; the result is the list of their results, in order. */
+export class Group<R extends unknown[] = unknown[], In = unknown> extends Canvas<R, In> {
+  readonly tasks: readonly AnyCanvas[]
+
+  constructor(tasks: readonly AnyCanvas[], options: CallOptions = {}, host?: CanvasHost) {
+    super(options, host)
+    this.tasks = tasks.map((task, i) => checkCanvas(task, `group member ${i}`))
+  }
+
+  set(options: CallOptions): this {
+    return new Group(this.tasks.map((t) => t.clone()), merged(this.options, options), Canvas.hostOf(this)) as this
+  }
+
+  delay(...args: unknown[]): Promise<GroupResult<R>> {
+    return this.applyAsync(args)
+  }
+
+  override applyAsync(args?: readonly unknown[], options?: CallOptions): Promise<GroupResult<R>> {
+    return super.applyAsync(args, options) as Promise<GroupResult<R>>
+  }
+
+  toJSON(): GroupData {
+    return { subtaskType: 'group', tasks: this.tasks.map((t) => t.toJSON()), options: optionsData(this.options) }
+  }
+
+  protected override childHost(): CanvasHost | undefined {
+    return firstHost(this.tasks)
+  }
+}
+
+/** A group (the header) whose list of results is passed to `body` once every member is done. */
+export class Chord<R = unknown, In = unknown> extends Canvas<R, In> {
+  readonly header: readonly AnyCanvas[]
+  readonly body: AnyCanvas
+
+  constructor(header: readonly AnyCanvas[], body: AnyCanvas, options: CallOptions = {}, host?: CanvasHost) {
+    super(options, host)
+    this.header = header.map((task, i) => checkCanvas(task, `chord header member ${i}`))
+    this.body = checkCanvas(body, 'chord body')
+  }
+
+  set(options: CallOptions): this {
+    return new Chord(this.header.map((t) => t.clone()), this.body.clone(), merged(this.options, options), Canvas.hostOf(this)) as this
+  }
+
+  delay(...args: unknown[]): Promise<AsyncResult<R>> {
+    return this.applyAsync(args)
+  }
+
+  override applyAsync(args?: readonly unknown[], options?: CallOptions): Promise<AsyncResult<R>> {
+    return super.applyAsync(args, options) as Promise<AsyncResult<R>>
+  }
+
+  toJSON(): ChordData {
+    return { subtaskType: 'chord', header: this.header.map((t) => t.toJSON()), body: this.body.toJSON(), options: optionsData(this.options) }
+  }
+
+  protected override childHost(): CanvasHost | undefined {
+    return firstHost([...this.header, this.body])
+  }
+}
+
+function firstHost(canvases: readonly AnyCanvas[]): CanvasHost | undefined {
+  for (const canvas of canvases) {
+    const host = (Canvas as unknown as { hostOf(c: AnyCanvas): CanvasHost | undefined }).hostOf(canvas)
+    if (host) return host
+  }
+  return undefined
+}
+
+function checkCanvas(value: unknown, where: string): AnyCanvas {
+  if (value instanceof Canvas) return value
+  if (isSignatureData(value)) return fromData(value)
+  throw new InvalidArgumentError(`${where} must be a signature (task.s(...), chain, group, chord), got ${describe(value)}`)
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value
+}
+
+/** Call options as data: signatures in `link` and `linkError` become their data. */
+function optionsData(options: Readonly<CallOptions>): Record<string, unknown> {
+  const { link, linkError, ...rest } = options
+  const data: Record<string, unknown> = { ...rest }
+  if (link !== undefined) data.link = toList(link).map((s) => s.toJSON())
+  if (linkError !== undefined) data.linkError = toList(linkError).map((s) => s.toJSON())
+  return data
+}
+
+function toList<T>(value: T | readonly T[]): T[] {
+  return Array.isArray(value) ? [...value] : [value as T]
+}
+
+/** A canvas from its plain-data form (what a task receives when given a signature as argument). */
+function fromData(data: SignatureData, host?: CanvasHost): AnyCanvas {
+  if (!isSignatureData(data)) throw new InvalidArgumentError(`not a signature: ${describe(data)}`)
+  const options = data.options as CallOptions
+  switch (data.subtaskType) {
+    case 'chain':
+      return new Chain(data.tasks.map((t) => fromData(t)), options, host)
+    case 'group':
+      return new Group(data.tasks.map((t) => fromData(t)), options, host)
+    case 'chord':
+      return new Chord(data.header.map((t) => fromData(t)), fromData(data.body), options, host)
+    default:
+      return new Signature(data.task, data.args, data.kwargs ?? {}, options ?? {}, data.immutable ?? false, host)
+  }
+}
+
+/**
+ * A signature by task name, without importing the task; or a canvas rebuilt from its data.
+ * @example signature('tasks.add', { args: [2, 2] })
+ * @example signature(received) // a signature passed to a task as an argument
+ */
+export function signature<R = unknown>(task: string, parts?: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions; immutable?: boolean }): Signature<R>
+export function signature(data: SignatureData): AnyCanvas
+export function signature(task: string | SignatureData, parts: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions; immutable?: boolean } = {}): AnyCanvas {
+  if (typeof task !== 'string') return fromData(task)
+  return new Signature(task, parts.args ?? [], parts.kwargs ?? {}, parts.options ?? {}, parts.immutable ?? false)
+}
+
+/**
+ * Steps run one after the other, each given the previous one's result; typed so that each
+ * step must accept it. A group followed by a step becomes a chord.
+ * @example chain(add.s(4, 4), mul.s(8)) // yields 64
+ */
+export function chain<S extends readonly [AnyCanvas, ...AnyCanvas[]]>(...steps: S & ChainSteps<S>): Chain<ResultOf<LastOf<S>>, InputOf<S[0]>> {
+  return new Chain(steps as readonly AnyCanvas[])
+}
+
+/**
+ * Members run in parallel; the result is the list of their results in order.
+ * @example group(range(10).map((i) => add.s(i, i)))
+ */
+export function group<const S extends readonly AnyCanvas[]>(tasks: S): Group<ResultsOf<S>, InputOf<S[number]>>
+export function group<const S extends readonly AnyCanvas[]>(...tasks: S): Group<ResultsOf<S>, InputOf<S[number]>>
+export function group(...tasks: unknown[]): Group {
+  const list = tasks.length === 1 && Array.isArray(tasks[0]) ? tasks[0] : tasks
+  return new Group(list as AnyCanvas[])
+}
+
+/**
+ * A group whose results are passed, as one list, to `body` once all are done. The join is
+ * event driven: each member counts itself done in the result backend.
+ * @example chord(range(10).map((i) => add.s(i, i)), xsum.s())  // yields 90
+ */
+export function chord<const H extends readonly AnyCanvas[], B extends AnyCanvas>(header: H | Group<ResultsOf<H>>, body: Accepting<B, ResultsOf<H>>): Chord<ResultOf<B>, InputOf<H[number]>> {
+  const members = header instanceof Group ? header.tasks : header
+  if (!Array.isArray(members)) throw new InvalidArgumentError('a chord header must be a list of signatures or a group')
+  return new Chord(members, body as AnyCanvas, header instanceof Group ? header.options : {})
 }

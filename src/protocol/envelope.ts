@@ -1,18 +1,8 @@
 import { SerializationError } from '../errors.js'
 import { ContentType, msgpackCodec } from '../serialization/codec.js'
+import type { ChordRef, SignatureData } from '../canvas/data.js'
 
-/**
- * Plain-data form of a signature, as it travels in messages (see `canvas/signature.ts`).
- * Only the fields a worker needs to send it: task name, arguments, options.
- */
-export interface SignatureData {
-  task: string
-  args: unknown[]
-  kwargs: Record<string, unknown>
-  options: Record<string, unknown>
-  immutable: boolean
-  subtaskType?: string
-}
+export type { SignatureData }
 
 /**
  * What the runtime needs to route, schedule and supervise a task, decoded on the worker's
@@ -47,6 +37,10 @@ export interface TaskHeaders {
   callbacks?: SignatureData[]
   /** Signatures to send with the request and error when the task fails. */
   errbacks?: SignatureData[]
+  /** A chain's steps after this task, next first: sent with its result when it succeeds. */
+  chain?: SignatureData[]
+  /** The chord this task completes a member of. */
+  chord?: ChordRef
 }
 
 /** The arguments of a task, encoded with the body's content type. */
@@ -68,7 +62,7 @@ const VERSION = 2
 const PREFIX = 5
 const FIELDS = [
   'id', 'task', 'retries', 'rootId', 'parentId', 'groupId', 'eta', 'expires', 'timeLimit', 'origin',
-  'ignoreResult', 'priority', 'contentType', 'headers', 'callbacks', 'errbacks',
+  'ignoreResult', 'priority', 'contentType', 'headers', 'callbacks', 'errbacks', 'chain', 'chord',
 ] as const satisfies readonly (keyof TaskHeaders)[]
 
 function toTuple(headers: TaskHeaders): unknown[] {

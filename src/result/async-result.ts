@@ -5,6 +5,7 @@ import { fromWireError } from '../serialization/failure.js'
 import { AsyncQueue } from '../util/async-queue.js'
 import { toMs, type Duration } from '../util/duration.js'
 import type { ResultBackend, TaskMeta } from './backend.js'
+import type { MemberResult } from './group-result.js'
 
 /** What an {@link AsyncResult} needs from its app. */
 export interface ResultSource {
@@ -24,6 +25,13 @@ export interface StateChange {
   error?: Error
   retries?: number
   worker?: string
+}
+
+/** A task and the tasks it sent, recursively: see {@link AsyncResult.graph}. */
+export interface ResultGraph {
+  id: string
+  state: StateName
+  children: ResultGraph[]
 }
 
 /** Options of {@link AsyncResult.get}. */
@@ -54,6 +62,8 @@ export function toStateChange(meta: TaskMeta): StateChange {
  */
 export class AsyncResult<R = unknown> {
   readonly id: string
+  /** In a chain: the result of the step before this one (its value was this task's first argument). */
+  parent?: MemberResult
   readonly #source: ResultSource
 
   constructor(id: string, source: ResultSource) {
@@ -133,6 +143,20 @@ export class AsyncResult<R = unknown> {
       if (!seen) push(current)
     })().catch((error) => queue.end(error))
     return queue
+  }
+
+  /** The tasks this one sent: its chain's next step, its link callbacks, as stored with its result. */
+  async children(): Promise<AsyncResult[]> {
+    return ((await this.#meta()).children ?? []).map((id) => new AsyncResult(id, this.#source))
+  }
+
+  /**
+   * This task and everything it led to, as a tree of ids (Celery's `graph`): each node's
+   * children are the tasks it sent, read from the backend.
+   */
+  async graph(): Promise<ResultGraph> {
+    const children = await this.children()
+    return { id: this.id, state: await this.state(), children: await Promise.all(children.map((child) => child.graph())) }
   }
 
   /** Revokes the task: it will not run; with `terminate`, a running task's thread is terminated. */

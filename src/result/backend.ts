@@ -12,6 +12,7 @@
 import type { WireError } from '../serialization/failure.js'
 import type { ContentType } from '../serialization/codec.js'
 import type { StateName } from '../lifecycle/states.js'
+import type { ChordRecord } from '../canvas/data.js'
 
 /** Everything stored about one task. */
 export interface TaskMeta {
@@ -64,4 +65,15 @@ export interface ResultBackend {
    * once the watch is in place, so that a `get` made after it misses nothing.
    */
   watch(taskId: string, listener: MetaListener): Promise<() => void>
+  /**
+   * Keeps a chord until its header is done. Optional: a backend without it (rpc://) cannot
+   * join chords. Called by the sender before any header member is sent.
+   */
+  chordStart?(chord: ChordRecord): Promise<void>
+  /**
+   * Marks header members `indices` of chord `id` (of `size` members) done, atomically and
+   * idempotently (a member reported twice counts once). Resolves to the chord's record for
+   * exactly one call: the one that marked the last member; `undefined` for every other.
+   */
+  chordPartReturn?(id: string, indices: readonly number[], size: number): Promise<ChordRecord | undefined>
 }

@@ -1,5 +1,5 @@
 import { lifecycle, TaskEventType } from '../lifecycle/task-machine.js'
-import { isReady, TaskState } from '../lifecycle/states.js'
+import { isReady, TaskState, type StateName } from '../lifecycle/states.js'
 import { sendEvent } from '../events/event-stream.js'
 import type { ContentType } from '../serialization/codec.js'
 import type { WireError } from '../serialization/failure.js'
@@ -18,6 +18,9 @@ export interface Recordable {
   /** Do not store (the task's `ignoreResult`); transitions are still checked and published as events. */
   ignoreResult?: boolean
 }
+
+/** Called after a task reached a ready state and its record is stored; the ack waits for it. */
+export type OnReady = (task: Recordable, state: StateName, data: TransitionData) => Promise<void>
 
 /** What a transition carries besides the event. */
 export interface TransitionData {
@@ -44,15 +47,17 @@ export class StateRecorder {
   readonly #hostname: string
   readonly #clock: Clock
   readonly #logger: Logger
+  readonly #onReady: OnReady | undefined
   sendEvents: boolean
 
-  constructor(options: { backend: ResultBackend; transport: Transport; hostname: string; clock: Clock; logger: Logger; sendEvents: boolean }) {
+  constructor(options: { backend: ResultBackend; transport: Transport; hostname: string; clock: Clock; logger: Logger; sendEvents: boolean; onReady?: OnReady }) {
     this.#backend = options.backend
     this.#transport = options.transport
     this.#hostname = options.hostname
     this.#clock = options.clock
     this.#logger = options.logger
     this.sendEvents = options.sendEvents
+    this.#onReady = options.onReady
   }
 
   /**
@@ -68,6 +73,16 @@ export class StateRecorder {
     task.state = next
     task.customState = event === TaskEventType.PROGRESS ? data.customState : undefined
     if (this.sendEvents) this.#event(task, next, event, data)
+    const stored = this.#store(task, next, data)
+    // What follows a ready task (a chain's next step, a chord's join) waits for its record.
+    const { headers } = task
+    if (this.#onReady === undefined || !isReady(next) || (headers.chain === undefined && headers.chord === undefined)) return stored
+    const onReady = this.#onReady
+    const state = task.customState ?? next
+    return stored.then(() => onReady(task, state, data))
+  }
+
+  #store(task: Recordable, next: TaskState, data: TransitionData): Promise<void> {
     if (task.ignoreResult) return Promise.resolve()
     const { headers } = task
     const meta: TaskMeta = { taskId: headers.id, state: task.customState ?? next, name: headers.task, retries: headers.retries, worker: this.#hostname, rootId: headers.rootId }

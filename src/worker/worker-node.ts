@@ -10,7 +10,7 @@ import { RateLimiter } from '../util/rate-limit.js'
 import { deferred } from '../util/deferred.js'
 import { ThreadPool } from './pool/thread-pool.js'
 import { StateRecorder } from './state-recorder.js'
-import { sendCallbacks, sendErrbacks } from './callbacks.js'
+import { continueFlow, sendErrbacks, successors } from '../canvas/flow.js'
 import { compileWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
 import type { App } from '../app/app.js'
 import type { InFlight } from './in-flight.js'
@@ -80,7 +80,11 @@ export class WorkerNode {
     const app = this.#app
     await app.loadTasks()
     ;[this.#transport, this.#backend] = await Promise.all([app.transport(), app.backend()])
-    this.#recorder = new StateRecorder({ backend: this.#backend, transport: this.#transport, hostname: this.hostname, clock: app.clock, logger: app.logger, sendEvents: this.options.sendEvents })
+    this.#recorder = new StateRecorder({ backend: this.#backend, transport: this.#transport, hostname: this.hostname, clock: app.clock, logger: app.logger, sendEvents: this.options.sendEvents,
+      onReady: (task, state, data) => continueFlow(app.flow, task.headers, state, data).catch((error: unknown) => {
+        app.logger.error('could not send what follows a task in its workflow', { id: task.headers.id, error })
+        throw error
+      }) })
     this.#revoked = await this.#transport.revoked()
     await this.#declareQueues()
     this.#pool = new ThreadPool({
@@ -322,13 +326,13 @@ export class WorkerNode {
     const error = outcome.error
     switch (outcome.kind) {
       case OutcomeKind.Success: {
-        const children = item.headers.callbacks ? sendCallbacks(this.#app, item, outcome) : undefined
+        const children = successors(this.#app.flow, item.headers, outcome.result, outcome.contentType)
         const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(children ? { children } : {}) })
         return this.#ackAfter(item, stored)
       }
       case OutcomeKind.Failure: {
         const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error, runtimeMs: outcome.runtimeMs })
-        if (item.headers.errbacks && error) sendErrbacks(this.#app, item, error)
+        if (item.headers.errbacks && error) sendErrbacks(this.#app.flow, item.headers, error)
         return this.#ackAfter(item, stored)
       }
       case OutcomeKind.Retry:
@@ -408,7 +412,7 @@ export class WorkerNode {
     const failure = error instanceof TimeLimitExceeded || error instanceof WorkerLostError ? error : new WorkerLostError(error.message, { cause: error })
     const wire = toWireError(failure)
     const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: wire })
-    if (item.headers.errbacks) sendErrbacks(this.#app, item, wire)
+    if (item.headers.errbacks) sendErrbacks(this.#app.flow, item.headers, wire)
     this.#ackAfter(item, stored)
   }
 

@@ -23,7 +23,9 @@ const full: TaskHeaders = {
   contentType: 'application/json',
   headers: { tenant: 'acme', attempt: 1 },
   callbacks: [{ task: 't.log', args: [1], kwargs: {}, options: { queue: 'q' }, immutable: false }],
-  errbacks: [{ task: 't.err', args: [], kwargs: { k: 1 }, options: {}, immutable: true, subtaskType: 'chain' }],
+  errbacks: [{ task: 't.err', args: [], kwargs: { k: 1 }, options: {}, immutable: true }],
+  chain: [{ subtaskType: 'chain', tasks: [{ task: 't.next', args: [], kwargs: {}, options: { taskId: 'n1' }, immutable: false }], options: {} }],
+  chord: { id: 'c1', index: 3, size: 10 },
 }
 
 const malformed = (message: string) => new SerializationError(`malformed task message: ${message}`)

@@ -8,6 +8,7 @@ import { BackendError, InvalidArgumentError } from '../../errors.js'
 import { systemClock } from '../../util/clock.js'
 import type { Clock, TimerHandle } from '../../util/clock.js'
 import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
+import type { ChordRecord } from '../../canvas/data.js'
 
 /** Celery's `result_expires` default: one day, in milliseconds. */
 export const DEFAULT_RESULT_EXPIRES_MS = toMs(DEFAULTS.resultExpires, 'resultExpires')
@@ -38,6 +39,8 @@ export class MemoryResultStore {
   readonly name: string
   #records = new Map<string, StoredRecord>()
   #watchers = new Map<string, MetaListener | MetaListener[]>()
+  /** Chords waiting for their header, with the members done so far; removed once complete. */
+  readonly chords = new Map<string, { record: ChordRecord; done: Set<number> }>()
 
   constructor(name = '') {
     this.name = name
@@ -108,6 +111,7 @@ export class MemoryResultStore {
   /** Drops every record (watches stay). For tests. */
   clear(): void {
     this.#records.clear()
+    this.chords.clear()
   }
 
   #notify(taskId: string, record: TaskMeta): void {
@@ -242,6 +246,28 @@ export class MemoryBackend implements ResultBackend {
     return Promise.resolve(this.#results.watch(taskId, (meta) => {
       if (!this.#closed) listener(meta)
     }))
+  }
+
+  chordStart(chord: ChordRecord): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError())
+    this.#results.chords.set(chord.id, { record: chord, done: new Set() })
+    return RESOLVED
+  }
+
+  chordPartReturn(id: string, indices: readonly number[]): Promise<ChordRecord | undefined> {
+    if (this.#closed) return Promise.reject(closedError())
+    const chord = this.#results.chords.get(id)
+    // Unknown: completed already (a member reported twice), or never started.
+    if (chord === undefined) return UNKNOWN
+    for (const index of indices) {
+      if (!Number.isInteger(index) || index < 0 || index >= chord.record.size) {
+        return Promise.reject(new InvalidArgumentError(`chord ${id}: member index ${index} is out of range for ${chord.record.size} members`))
+      }
+    }
+    for (const index of indices) chord.done.add(index)
+    if (chord.done.size < chord.record.size) return UNKNOWN
+    this.#results.chords.delete(id)
+    return Promise.resolve(chord.record)
   }
 
   #expired(at: number): boolean {

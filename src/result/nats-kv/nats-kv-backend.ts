@@ -8,6 +8,7 @@ import { BackendError, InvalidArgumentError } from '../../errors.js'
 import { connectNats } from '../../transport/nats/connect.js'
 import { DEFAULT_RESULT_EXPIRES_MS } from '../memory/memory-backend.js'
 import { LargeResults } from './large-results.js'
+import { NatsChords } from './chords.js'
 import { KeyWatches, republishOf } from './key-watch.js'
 import { acrossReconnects } from './reconnect.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record.js'
@@ -18,6 +19,7 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
 import type { KeyUpdate } from './key-watch.js'
 import type { StoredMeta } from './record.js'
+import type { ChordRecord } from '../../canvas/data.js'
 
 /** The bucket of `nats://` results unless told otherwise. */
 export const DEFAULT_RESULT_BUCKET = 'celeriac-results'
@@ -60,6 +62,7 @@ interface Connected {
   kv: KV
   large: LargeResults
   watches: KeyWatches
+  chords: NatsChords
 }
 
 /** Adds the republish setting to a bucket created before it was used (or by another version). */
@@ -261,6 +264,15 @@ export class NatsKvBackend implements ResultBackend {
     }
   }
 
+  /** Keeps a chord in `<bucket>-chords` until its header is done (see chords.ts). */
+  async chordStart(chord: ChordRecord): Promise<void> {
+    await (await this.#ready()).chords.start(chord)
+  }
+
+  async chordPartReturn(id: string, indices: readonly number[], size: number): Promise<ChordRecord | undefined> {
+    return (await this.#ready()).chords.partReturn(id, indices, size)
+  }
+
   #key(taskId: string): string {
     return this.#prefix + taskKey(taskId)
   }
@@ -308,7 +320,7 @@ export class NatsKvBackend implements ResultBackend {
       const kv = await new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish } as Parameters<Kvm['create']>[1])
       await ensureRepublish(nc, `KV_${this.bucket}`, republish)
       const large = new LargeResults(nc, `${this.bucket}-large`, this.resultExpiresMs)
-      return { nc, js, kv, large, watches: new KeyWatches(nc, this.bucket) }
+      return { nc, js, kv, large, watches: new KeyWatches(nc, this.bucket), chords: new NatsChords(nc, `${this.bucket}-chords`, this.resultExpiresMs, large) }
     } catch (error) {
       if (this.#shared === undefined) await nc.close().catch(() => undefined)
       throw new BackendError(`nats backend: cannot open bucket ${this.bucket}: ${(error as Error).message}`, { cause: error })
