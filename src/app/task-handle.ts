@@ -14,7 +14,13 @@ export type Prefix<A extends unknown[]> = A extends [...infer Head, unknown] ? P
  */
 export type Suffix<A extends unknown[]> = A | (A extends [unknown, ...infer Rest] ? Suffix<Rest> : [])
 /** The parameters in front of suffix `S` of `A`: what a partial signature still needs. */
-export type Missing<A extends unknown[], S extends unknown[]> = A extends [...infer Head, ...S] ? Head : unknown[]
+export type Missing<A extends unknown[], S extends unknown[]> = number extends A['length']
+  ? A
+  : A['length'] extends S['length']
+    ? []
+    : A extends [infer First, ...infer Rest]
+      ? [First, ...Missing<Rest, S>]
+      : []
 
 /** Built-in tasks that apply a task to each item of a list (Celery's `xmap`, `xstarmap`). */
 export const MAP_TASK = 'celeriac.map'

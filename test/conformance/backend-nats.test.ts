@@ -38,5 +38,14 @@ runBackendSuite(t, {
       reason: 'rpc:// stores nothing: get() reads only what this process stored or received on a watch, so another connection cannot read a record after the fact (Celery rpc semantics)',
       tests: ['connections - a record stored by one is read by another'],
     },
+    {
+      reason: 'rpc:// stores nothing, so it cannot join chords (Celery\'s rpc backend cannot either); sending a chord with it is a ConfigError, tested in canvas-nats',
+      tests: [
+        'chords - the report that completes a chord gets its record, and only that one',
+        'chords - a member reported twice counts once',
+        'chords - reports racing on two connections complete the chord exactly once',
+        'chords - a member index out of range is refused',
+      ],
+    },
   ],
 })

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
 import type { MetaListener, ResultBackend, TaskMeta } from '../../src/result/backend.js'
+import type { ChordRecord } from '../../src/canvas/data.js'
 
 /** What `create()` hands the suite for one test. */
 export interface BackendFixture {
@@ -36,6 +37,10 @@ interface Fixture {
 }
 
 const DEADLINE_MS = 5_000
+
+function chordRecord(id: string, size: number): ChordRecord {
+  return { id, size, body: { task: 't.body', args: [], kwargs: {}, options: { taskId: `${id}-body` }, immutable: false }, results: Array.from({ length: size }, (_, i) => `${id}-${i}`), rootId: id }
+}
 
 /** Collects what a watch delivers; `until` resolves when a record matches, fails at a deadline. */
 class Recorder {
@@ -226,6 +231,38 @@ const CASES: Record<string, Case> = {
     await seen.untilState('SUCCESS')
     unwatch()
     t.same(seen.states, ['STARTED', 'SUCCESS'])
+  },
+
+  'chords - the report that completes a chord gets its record, and only that one': async (t, { backend, id }) => {
+    const record = chordRecord(id, 3)
+    await backend.chordStart!(record)
+    t.equal(await backend.chordPartReturn!(id, [0], 3), undefined)
+    t.equal(await backend.chordPartReturn!(id, [2], 3), undefined)
+    t.same(await backend.chordPartReturn!(id, [1], 3), record, 'the last member gets the record')
+  },
+
+  'chords - a member reported twice counts once': async (t, { backend, id }) => {
+    await backend.chordStart!(chordRecord(id, 2))
+    t.equal(await backend.chordPartReturn!(id, [0], 2), undefined)
+    t.equal(await backend.chordPartReturn!(id, [0], 2), undefined, 'a redelivered member does not complete the chord')
+    t.ok(await backend.chordPartReturn!(id, [1], 2), 'the other member does')
+    t.equal(await backend.chordPartReturn!(id, [1], 2), undefined, 'and a report after completion completes nothing')
+  },
+
+  'chords - reports racing on two connections complete the chord exactly once': async (t, { backend, second, id }) => {
+    if (!second) return t.plan(0, 'create() gave no second connection')
+    const other = await second()
+    const size = 60
+    await backend.chordStart!(chordRecord(id, size))
+    const reports = Array.from({ length: size }, (_, i) => (i % 2 === 0 ? backend : other).chordPartReturn!(id, [i], size))
+    const completed = (await Promise.all(reports)).filter((r) => r !== undefined)
+    t.equal(completed.length, 1, 'one report of 60 completed it')
+    t.equal(completed[0]?.id, id)
+  },
+
+  'chords - a member index out of range is refused': async (t, { backend, id }) => {
+    await backend.chordStart!(chordRecord(id, 2))
+    await t.rejects(backend.chordPartReturn!(id, [2], 2), { name: 'InvalidArgumentError', message: /member index 2 is out of range for 2 members/ })
   },
 }
 

@@ -1,0 +1,64 @@
+// Type-level tests: `tsc --noEmit` (CI's type check) compiles this file, so each
+// `@ts-expect-error` below must be a compile error, and each typed binding must hold.
+// The runtime part checks that the same canvases are built as typed.
+import t from 'tap'
+import { chain, chord, createApp, group, type AsyncResult, type Chain, type Chord, type Group, type GroupResult, type ResultHandle, type Signature } from '../../src/index.js'
+
+const app = createApp({ name: 'canvas-types', broker: 'memory://canvas-types', backend: 'memory://canvas-types' })
+const add = app.task('ty.add', (x: number, y: number) => x + y)
+const mul = app.task('ty.mul', (x: number, y: number) => x * y)
+const xsum = app.task('ty.xsum', (numbers: number[]) => numbers.reduce((a, b) => a + b, 0))
+const shout = app.task('ty.shout', (text: string, times: number) => text.toUpperCase().repeat(times))
+
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
+const assertType = <T extends true>(_: T) => {}
+
+// Signatures: partial ones hold a suffix of the arguments; the missing ones come first.
+const full = add.s(4, 4)
+const partial = mul.s(8)
+assertType<Equals<typeof full, Signature<number, []>>>(true)
+assertType<Equals<typeof partial, Signature<number, [x: number]>>>(true)
+const twice = shout.s(2)
+assertType<Equals<typeof twice, Signature<string, [text: string]>>>(true)
+// @ts-expect-error a string is not a suffix of (text: string, times: number)
+shout.s('loud')
+// @ts-expect-error too many arguments
+add.s(1, 2, 3)
+// Sends are typed inside functions that are never called: this file sends nothing.
+// @ts-expect-error the missing argument of mul.s(8) is a number
+void (() => partial.delay('8'))
+const partialResult: () => Promise<AsyncResult<number>> = () => partial.delay(2)
+
+// chain: each step must accept the previous result; the chain yields the last one's.
+const typed = chain(add.s(4, 4), mul.s(8))
+assertType<Equals<typeof typed, Chain<number, never>>>(true)
+const yields: () => Promise<ResultHandle<number>> = () => typed.applyAsync()
+const immutableSteps = chain(add.si(2, 2), shout.si('a', 2), add.si(8, 8))
+assertType<Equals<typeof immutableSteps, Chain<number, unknown>>>(true)
+// @ts-expect-error shout.s(2) needs a string, add yields a number
+chain(add.s(4, 4), shout.s(2))
+// @ts-expect-error add.s(1, 1) takes no more arguments, so it cannot take the previous result
+chain(add.s(4, 4), add.s(1, 1))
+const piped = add.s(4, 4).pipe(mul.s(8)).pipe(mul.s(2))
+assertType<Equals<typeof piped, Chain<number, never>>>(true)
+// @ts-expect-error pipe checks too
+add.s(4, 4).pipe(shout.s(3))
+
+// group: the list of its members' results; chord: the body must accept that list.
+const numbers = group([add.s(1, 1), add.s(2, 2)])
+assertType<Equals<typeof numbers, Group<[number, number], never>>>(true)
+const grouped: () => Promise<GroupResult<[number, number]>> = () => numbers.applyAsync()
+const summed = chord([add.s(1, 1), add.s(2, 2)], xsum.s())
+assertType<Equals<typeof summed, Chord<number, never>>>(true)
+// @ts-expect-error the body receives number[], not a string
+chord([add.s(1, 1), add.s(2, 2)], shout.s(2))
+const mapped = add.s(1).pipe(mul.s(3))
+assertType<Equals<typeof mapped, Chain<number, number>>>(true)
+
+t.test('the typed canvases are the canvases built', async (t) => {
+  t.same(typed.toJSON().tasks.map((s) => s.subtaskType ?? (s as { task: string }).task), ['ty.add', 'ty.mul'])
+  t.same(summed.toJSON().header.length, 2)
+  t.equal(piped.tasks.length, 3)
+  t.same([partialResult, yields, grouped].map((f) => typeof f), ['function', 'function', 'function'])
+  await app.close()
+})
