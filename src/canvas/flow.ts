@@ -47,29 +47,32 @@ export function sendErrbacks(host: WorkflowHost, headers: TaskHeaders, error: Wi
 }
 
 /**
- * For a task that succeeded: sends its link callbacks and returns its children's ids (the
- * callbacks' and the chain's next step's), to be stored with its result. The next step
- * itself is sent by {@link continueFlow}, once the result is stored.
+ * For a task that succeeded: sends its link callbacks and its chain's next step, at once
+ * (the next step need not wait for this task's record). Returns the children's ids, to be
+ * stored with the result, and the next step's send, which the task's ack waits for: a task
+ * whose next step could not be sent is not acked, so it runs again (the next step keeps its
+ * id, so the broker drops a second copy).
  */
-export function successors(host: WorkflowHost, headers: TaskHeaders, result: Uint8Array | undefined, contentType: string | undefined): string[] | undefined {
+export function successors(host: WorkflowHost, headers: TaskHeaders, result: Uint8Array | undefined, contentType: string | undefined): { children: string[]; sent: Promise<void> } | undefined {
   if (!headers.callbacks && !headers.chain) return undefined
-  const children = headers.callbacks ? sendLinks(host, headers, decode(result, contentType)) : []
-  if (headers.chain) children.push(...entryIds(headers.chain[0]))
-  return children
+  const value = decode(result, contentType)
+  const children = headers.callbacks ? sendLinks(host, headers, value) : []
+  if (!headers.chain) return { children, sent: Promise.resolve() }
+  const [next, ...rest] = headers.chain
+  children.push(...entryIds(next))
+  return { children, sent: send(host, next, { ...context(headers, [value]), chain: rest, ...(headers.chord ? { chord: headers.chord } : {}) }) }
 }
 
 /**
- * What follows a task that reached a ready state, once its record is stored: on SUCCESS its
- * chain's next step; otherwise the chain's remaining steps end with the same state and error.
- * Then, if it completes a chord member, the chord's join.
+ * What follows a task that reached a ready state other than SUCCESS, once its record is
+ * stored: the chain's remaining steps end with the same state and error. Then, if the task
+ * completes a chord member (the last step of a member, or a failed step before it), the
+ * chord's join.
  */
-export async function continueFlow(host: WorkflowHost, headers: TaskHeaders, state: StateName, outcome: { result?: Uint8Array; contentType?: string; error?: WireError }): Promise<void> {
+export async function continueFlow(host: WorkflowHost, headers: TaskHeaders, state: StateName, outcome: { error?: WireError }): Promise<void> {
   const chain = headers.chain
-  if (chain && state === TaskState.SUCCESS) {
-    const [next, ...rest] = chain
-    const value = decode(outcome.result, outcome.contentType)
-    return send(host, next, { ...context(headers, [value]), chain: rest, ...(headers.chord ? { chord: headers.chord } : {}) })
-  }
+  // On SUCCESS, `successors` sent the next step, which carries the chord on.
+  if (chain && state === TaskState.SUCCESS) return
   if (chain) await endAll(host, chain.flatMap(taskIds), state, outcome.error, headers)
   if (headers.chord) await joinChord(host, headers.chord)
 }

@@ -42,9 +42,10 @@ export interface CannotAccept<Given, Wanted> {
 }
 
 type Accepting<C, Given> = [Given] extends [InputOf<C>] ? C : C & CannotAccept<Given, InputOf<C>>
+// A tuple is checked step by step; a spread array of steps (chain(first, ...steps)) is left as is.
 type CheckSteps<S extends readonly unknown[], Prev> = S extends readonly [infer H, ...infer T]
   ? [Accepting<H, Prev>, ...CheckSteps<T, ResultOf<H>>]
-  : []
+  : S
 /** The steps of a chain, each checked against the result of the one before. */
 export type ChainSteps<S extends readonly unknown[]> = S extends readonly [infer H, ...infer T] ? [H, ...CheckSteps<T, ResultOf<H>>] : S
 type LastOf<S extends readonly unknown[]> = S extends readonly [...unknown[], infer L] ? L : S[number]

@@ -326,9 +326,9 @@ export class WorkerNode {
     const error = outcome.error
     switch (outcome.kind) {
       case OutcomeKind.Success: {
-        const children = successors(this.#app.flow, item.headers, outcome.result, outcome.contentType)
-        const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(children ? { children } : {}) })
-        return this.#ackAfter(item, stored)
+        const next = successors(this.#app.flow, item.headers, outcome.result, outcome.contentType)
+        const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(next ? { children: next.children } : {}) })
+        return this.#ackAfter(item, next && stored ? Promise.all([stored, next.sent]).then(() => undefined) : stored)
       }
       case OutcomeKind.Failure: {
         const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error, runtimeMs: outcome.runtimeMs })
