@@ -1,7 +1,8 @@
 // `npm start`: Celery's first steps on the embedded broker, with a worker node of 2 threads
 // in this process. Every state change is printed as it happens.
 import { app } from './app.js'
-import { add, crunch, flaky, mul, runaway } from './tasks.js'
+import { add, crunch, flaky, mul, runaway, xsum } from './tasks.js'
+import { chain, chord, group } from '../src/index.js'
 import type { StateChange } from '../src/index.js'
 
 const started = Date.now()
@@ -45,12 +46,15 @@ for await (const change of progress.changes()) {
 }
 console.log()
 
-console.log('4. a chain of callbacks: add.applyAsync([2, 2], { link: mul.s(16) })')
+console.log('4. canvas: a link, a chain, a group and a chord')
 const parent = await add.applyAsync([2, 2], { link: mul.s(16) })
-console.log(`   parent -> ${await parent.get({ timeout: 5 })}`)
-const record = await (await app.backend()).get(parent.id)
-const child = app.asyncResult<number>(record!.children![0])
-console.log(`   child  -> ${await child.get({ timeout: 5 })} (mul(4, 16))\n`)
+const value = await parent.get({ timeout: 5 })
+const [child] = await parent.children()
+console.log(`   add(2, 2) with link mul.s(16)     -> ${value}, child ${await child.get({ timeout: 5 })}`)
+console.log(`   chain(add.s(4, 4), mul.s(8))      -> ${await (await chain(add.s(4, 4), mul.s(8)).applyAsync()).get({ timeout: 5 })}`)
+const pairs = Array.from({ length: 10 }, (_, i) => add.s(i, i))
+console.log(`   group(add.s(i, i) for i < 10)     -> [${await (await group(pairs).applyAsync()).get({ timeout: 5 })}]`)
+console.log(`   chord(add.s(i, i) ..., xsum.s())  -> ${await (await chord(pairs, xsum.s()).applyAsync()).get({ timeout: 5 })}\n`)
 
 console.log('5. a runaway task with a 1 s hard time limit')
 const runner = await runaway.delay()
