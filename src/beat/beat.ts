@@ -69,6 +69,8 @@ export class Beat {
   readonly #lastRuns = new Map<string, LastRun>()
   readonly #retryAt = new Map<string, number>()
   #renewAt = 0
+  /** Whether the last refresh left this beat leading (the lease itself says whether it still does). */
+  #leading = false
   #timer: TimerHandle | undefined
   #running: Promise<void> | undefined
   #started = false
@@ -142,16 +144,17 @@ export class Beat {
     const { clock } = this.#app
     const lease = this.#lease!
     if (clock.now() >= this.#renewAt) {
-      const was = lease.held
       this.#renewAt = clock.now() + this.#leaseMs / 3
-      const now = await lease.refresh().catch((error: unknown) => {
+      const held = lease.held
+      const leads = await lease.refresh().catch((error: unknown) => {
         this.#logger.warn('beat: cannot reach the lease', { error })
         return lease.held
       })
-      if (now && !was) {
-        this.#lastRuns.clear()
-        this.#logger.info(`beat ${this.id} is now the leader`)
-      } else if (!now && was) this.#logger.warn(`beat ${this.id} lost the lead`)
+      // A lease that lapsed, even if won back, may have had another leader meanwhile: read afresh.
+      if (leads && !held) this.#lastRuns.clear()
+      if (leads && !this.#leading) this.#logger.info(`beat ${this.id} is now the leader`)
+      else if (!leads && this.#leading) this.#logger.warn(`beat ${this.id} lost the lead`)
+      this.#leading = leads
     }
     let wake = Math.min(this.#renewAt, clock.now() + this.#maxIntervalMs)
     if (lease.held) for (const entry of this.#entries) wake = Math.min(wake, await this.#check(entry))
@@ -204,7 +207,17 @@ export class Beat {
   /** Stores a run at `at` unless another beat stored a later one meanwhile; resolves to the last run now stored. */
   async #record(entry: BeatEntry, last: LastRun, at: number): Promise<LastRun> {
     const next = { at, count: last.count + 1 }
-    const revision = await this.#store!.update(entryKey(entry.name), JSON.stringify(next), last.revision)
+    const revision = await this.#store!.update(entryKey(entry.name), JSON.stringify(next), last.revision).catch((error: unknown) => {
+      // Sent but not recorded: remember it here so this beat does not send it again; the
+      // stale revision makes the next write re-read if another beat wrote meanwhile.
+      this.#logger.warn(`beat: could not record the run of entry ${entry.name}`, { error })
+      return null
+    })
+    if (revision === null) {
+      const sent = { ...next, revision: last.revision }
+      this.#lastRuns.set(entry.name, sent)
+      return sent
+    }
     if (revision !== undefined) {
       const stored = { ...next, revision }
       this.#lastRuns.set(entry.name, stored)
