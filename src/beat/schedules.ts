@@ -55,10 +55,9 @@ export class IntervalSchedule implements Schedule {
   }
 }
 
-// A calendar search gives up after this many candidate times. Filtering on the day of week
-// walks every minute of the matching days of month: a Friday the 13th every minute can take
-// 14 months of 13ths, about 20 000 candidates.
-const SEARCH_LIMIT = 100_000
+// A calendar search gives up after this many candidate days (a day of week and a day of
+// month that seldom meet: Friday the 13th comes within 14 months).
+const SEARCH_LIMIT = 5_000
 
 /**
  * A cron expression (5 fields, or 6 with seconds first) in a time zone. With `weekdays`, a
@@ -93,8 +92,12 @@ export class CronSchedule implements Schedule {
     for (let i = 0; i < SEARCH_LIMIT; i++) {
       const at = times[direction]()
       if (!this.#weekdays || this.#weekdays.has(at.getDay())) return at.getTime()
+      // Not one of the weekdays: skip the rest of that day in the zone.
+      if (direction === 'next') at.setEndOfDay()
+      else at.setStartOfDay()
+      times.reset(at)
     }
-    throw new ConfigError(`${this.#label} finds no fire time within ${SEARCH_LIMIT} candidates`)
+    throw new ConfigError(`${this.#label} finds no fire time within ${SEARCH_LIMIT} candidate days`)
   }
 
   toString(): string {
