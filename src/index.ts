@@ -16,8 +16,6 @@ export { taskMachine, lifecycle, TaskEventType } from './lifecycle/task-machine.
 export { consoleLogger } from './util/logger.js'
 export { Beat } from './beat/beat.js'
 export { crontab, Crontab } from './beat/crontab.js'
-export { IntervalSchedule, CronSchedule } from './beat/schedules.js'
-export { FileBeatStore } from './beat/store.js'
 export {
   CeleriacError, ErrorCode, ConfigError, InvalidArgumentError, NotRegistered, SerializationError, TransportError,
   BackendError, TimeoutError, TimeLimitExceeded, SoftTimeLimitExceeded, WorkerLostError, MaxRetriesExceeded,

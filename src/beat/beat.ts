@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { ConfigError } from '../errors.js'
 import { censorUrl } from '../config/conf.js'
+import { scheme } from '../app/connections.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { compileEntries, type BeatEntry } from './entry.js'
 import { Lease } from './lease.js'
@@ -115,6 +116,7 @@ export class Beat {
   async stop(): Promise<void> {
     if (!this.#started) return
     this.#started = false
+    this.#leading = false
     this.#app.clock.clearTimeout(this.#timer)
     await this.#running
     await this.#lease?.release().catch((error: unknown) => this.#logger.warn('beat: could not release the lease', { error }))
@@ -237,9 +239,9 @@ export class Beat {
 
   async #openStore(): Promise<BeatStore> {
     const broker = this.#app.conf.broker
-    const scheme = /^([a-z]+):\/\//i.exec(broker)?.[1]?.toLowerCase()
-    if (scheme === 'memory') return fileBeatStore(this.#scheduleFilename)
-    if (scheme === 'nats' || scheme === 'tls') {
+    const kind = scheme(broker, 'broker')
+    if (kind === 'memory') return fileBeatStore(this.#scheduleFilename)
+    if (kind === 'nats' || kind === 'tls') {
       // Loaded on demand: a beat on memory:// never loads the NATS client.
       const { NatsBeatStore } = await import('./nats-store.js')
       return new NatsBeatStore(await this.#app.natsConnection(broker), this.#app.name)

@@ -51,6 +51,7 @@ export async function beat(argv: string[]): Promise<number> {
   const scheduler = app.beat(options)
   await scheduler.start()
   console.log(banner(app.name, scheduler.id, censorUrl(app.conf.broker), scheduler.entries.map((e) => `${e.name}: ${e.task} ${e.schedule}`)))
+  if (/^memory:/i.test(app.conf.broker)) console.warn('beat: the broker is memory://, which lives in this process: no worker elsewhere gets these tasks (use worker -B, or a nats:// broker)')
   // The clock's timers are unref'd: this keeps the process alive until a signal stops it.
   const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
   return new Promise<number>((resolve) => {
