@@ -15,6 +15,8 @@ export { DEFAULTS } from './config/defaults.js'
 export { TaskState, READY_STATES, EXCEPTION_STATES } from './lifecycle/states.js'
 export { taskMachine, lifecycle, TaskEventType } from './lifecycle/task-machine.js'
 export { consoleLogger } from './util/logger.js'
+export { Beat } from './beat/beat.js'
+export { crontab, Crontab } from './beat/crontab.js'
 export {
   CeleriacError, ErrorCode, ConfigError, InvalidArgumentError, NotRegistered, SerializationError, TransportError,
   BackendError, TimeoutError, TimeLimitExceeded, SoftTimeLimitExceeded, WorkerLostError, MaxRetriesExceeded,
@@ -40,3 +42,8 @@ export type { Duration } from './util/duration.js'
 export type { RetryOptions, CeleriacErrorOptions } from './errors.js'
 export type { Transport, Delivery, Consumer, OutgoingMessage, PublishAck, DeadLetter } from './transport/transport.js'
 export type { ResultBackend, TaskMeta } from './result/backend.js'
+export type { BeatOptions } from './beat/beat.js'
+export type { BeatEntry, BeatEntryConfig, PeriodicTaskOptions } from './beat/entry.js'
+export type { CrontabFields, CrontabValue } from './beat/crontab.js'
+export type { Schedule, ScheduleSpec } from './beat/schedules.js'
+export type { BeatStore, Stored } from './beat/store.js'

@@ -11,6 +11,8 @@ import { callerModuleUrl } from '../util/caller.js'
 import { consoleLogger, type Logger } from '../util/logger.js'
 import { toMs } from '../util/duration.js'
 import { WorkerNode } from '../worker/worker-node.js'
+import { Beat, type BeatOptions } from '../beat/beat.js'
+import { compileEntry, signatureName, type BeatEntryConfig, type PeriodicTaskOptions } from '../beat/entry.js'
 import { backendFromUrl, transportFromUrl } from './connections.js'
 import { Control } from './control.js'
 import { Publisher } from './publisher.js'
@@ -30,6 +32,8 @@ import type { TaskContext } from '../task/context.js'
 import type { TaskOptions } from '../task/options.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
 import type { CallOptions } from './call-options.js'
+import type { Signature } from '../canvas/signature.js'
+import type { ScheduleSpec } from '../beat/schedules.js'
 
 /** Options of {@link createApp}. Every field is optional. */
 export interface AppOptions {
@@ -329,6 +333,33 @@ export class App implements CanvasHost {
       throw new ConfigError(`app.worker() was called inside a worker thread: keep starting workers out of the modules that define tasks (${this.main})`)
     }
     return new WorkerNode(this, options)
+  }
+
+  /**
+   * Adds a periodic task to `config.beatSchedule` (Celery's `add_periodic_task`). The entry is
+   * checked now: a bad schedule throws a ConfigError naming it.
+   * @example
+   * app.addPeriodicTask(10, add.s(2, 2), { name: 'add every 10' })
+   * app.addPeriodicTask(crontab({ hour: 7, minute: 30, dayOfWeek: 1 }), report.s('weekly'))
+   */
+  addPeriodicTask(schedule: ScheduleSpec, signature: Signature, options: PeriodicTaskOptions = {}): string {
+    const name = options.name ?? signatureName(signature.task, signature.args, signature.kwargs)
+    const { expires: signatureExpires, ...callOptions } = signature.options as BeatEntryConfig['options'] & object
+    const expires = options.expires ?? signatureExpires
+    const entry: BeatEntryConfig = { task: signature.task, schedule, args: [...signature.args], kwargs: { ...signature.kwargs }, options: { ...callOptions, ...(expires === undefined ? {} : { expires }) } }
+    compileEntry(name, entry, { timezone: this.conf.timezone, now: this.clock.now(), tasks: this.tasks })
+    this.conf.update({ beatSchedule: { ...this.conf.beatSchedule, [name]: entry } })
+    return name
+  }
+
+  /** A beat sending this app's periodic tasks (`config.beatSchedule`); see {@link Beat}. */
+  beat(options: BeatOptions = {}): Beat {
+    return new Beat(this, options)
+  }
+
+  /** The app's shared connection to the NATS server at `url`, for parts built on NATS directly (beat's lease). */
+  natsConnection(url: string): Promise<NatsConnection> {
+    return this.#nats(url)
   }
 }
 

@@ -11,7 +11,8 @@ import type { ResultBackend } from '../result/backend.js'
 /** Opens (or shares) the NATS connection for a URL. */
 export type NatsConnector = (url: string) => Promise<NatsConnection>
 
-function scheme(url: string, key: string): string {
+/** The lower-case scheme of a URL (`memory`, `nats`...); a ConfigError naming `config.<key>` when it has none. */
+export function scheme(url: string, key: string): string {
   const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)
   if (!match) throw new ConfigError(`config.${key} is not a valid URL: ${censorUrl(url)}`)
   return match[1].toLowerCase()

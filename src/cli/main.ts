@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { UsageError, worker } from './worker.js'
+import { beat } from './beat.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -11,6 +12,7 @@ const help = `Usage: celeriac <command> [options]
 
 Commands:
   worker    start a worker node (celeriac worker --help)
+  beat      send periodic tasks (celeriac beat --help)
 
 Options:
   --version   print the version
@@ -27,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'worker') return worker(rest)
+  if (command === 'beat') return beat(rest)
   throw new UsageError(`unknown command "${command}"\n\n${help}`)
 }
 

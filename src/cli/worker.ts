@@ -14,6 +14,7 @@ Options:
   -n, --hostname <name>     node name; %h is the host name (default: celeriac@%h)
       --prefetch <n>        tasks handed to each thread at once
   -E, --events              send task events
+  -B, --beat                also run a beat in this process (see celeriac beat)
   -h, --help                show this help
 
 TERM or INT: warm shutdown (running tasks finish); a second one: cold shutdown.`
@@ -29,6 +30,7 @@ export async function worker(argv: string[]): Promise<number> {
       hostname: { type: 'string', short: 'n' },
       prefetch: { type: 'string' },
       events: { type: 'boolean', short: 'E' },
+      beat: { type: 'boolean', short: 'B' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -47,6 +49,12 @@ export async function worker(argv: string[]): Promise<number> {
   if (values.events) options.sendEvents = true
   const node = app.worker(options)
   await node.start()
+  // -B: an embedded beat, stopped before the node. A bad schedule stops the node too.
+  const beat = values.beat ? app.beat() : undefined
+  await beat?.start().catch(async (error: unknown) => {
+    await node.stop({ cold: true }).then(() => app.close())
+    throw error
+  })
   console.log(banner(app.name, node.hostname, censorUrl(app.conf.broker), censorUrl(app.conf.backend), node.options.concurrency, node.options.queues, [...app.tasks.keys()]))
   return new Promise<number>((resolve) => {
     let signals = 0
@@ -54,7 +62,7 @@ export async function worker(argv: string[]): Promise<number> {
       signals++
       const cold = signals > 1 || signal === 'SIGQUIT'
       console.log(`\n${signal}: ${cold ? 'cold' : 'warm'} shutdown${cold ? '' : ' (running tasks finish; send it again to stop now)'}`)
-      node.stop({ cold }).then(() => app.close()).then(() => resolve(0), (error) => {
+      Promise.resolve(beat?.stop()).then(() => node.stop({ cold })).then(() => app.close()).then(() => resolve(0), (error) => {
         console.error(error)
         resolve(1)
       })

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
+import { isTimeZone } from '../util/time-zone.js'
 import { DEFAULTS, SECRET_KEYS, type ConfigValues } from './defaults.js'
 
 type Check = (value: unknown, key: string) => void
@@ -35,6 +36,16 @@ const isRoutes: Check = (v, k) => {
   if (!ok) fail(k, 'an object of routes by task name or a list of [pattern, target] pairs', v)
 }
 const isPlainObject: Check = (v, k) => void ((typeof v !== 'object' || v === null || Array.isArray(v)) && fail(k, 'an object', v))
+const isTimeZoneName: Check = (v, k) => void (!isTimeZone(v) && fail(k, "a time zone name such as 'UTC' or 'Europe/London'", v))
+const isPositiveDuration: Check = (v, k) => {
+  isDuration(v, k)
+  if (toMs(v as Duration, `config.${k}`) === 0) fail(k, 'a positive duration', v)
+}
+// Each entry is checked in full, naming it, when a beat starts (beat/entry.ts).
+const isBeatSchedule: Check = (v, k) => {
+  isPlainObject(v, k)
+  for (const [name, entry] of Object.entries(v as object)) isPlainObject(entry, `${k}[${JSON.stringify(name)}]`)
+}
 const isQueues: Check = (v, k) => {
   if (!Array.isArray(v)) fail(k, 'an array of queue declarations', v)
   ;(v as unknown[]).forEach((q, i) => {
@@ -76,7 +87,11 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
   brokerAckWait: isDuration,
   brokerTransportOptions: isPlainObject,
   workerShutdownTimeout: isDuration,
-  timezone: isString,
+  timezone: isTimeZoneName,
+  beatSchedule: isBeatSchedule,
+  beatMaxInterval: isPositiveDuration,
+  beatLeaseTime: isPositiveDuration,
+  beatScheduleFilename: isString,
 }
 
 function distance(a: string, b: string): number {

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os'
 import type { Duration } from '../util/duration.js'
 import type { SerializerName } from '../serialization/codec.js'
 import type { ExchangeType } from '../transport/transport.js'
+import type { BeatEntryConfig } from '../beat/entry.js'
 
 /** Where a task is sent: a queue, or an exchange with a routing key. */
 export interface RouteTarget {
@@ -101,8 +102,19 @@ export interface ConfigValues {
   brokerTransportOptions: Readonly<Record<string, unknown>>
   /** How long a node waits for running tasks on a warm stop before requeueing them, seconds. */
   workerShutdownTimeout: Duration
-  /** Time zone of crontab schedules. */
+  /** Time zone of crontab schedules and cron strings (an IANA name). */
   timezone: string
+  /** Periodic tasks by entry name (Celery's `beat_schedule`); see `BeatEntryConfig`. */
+  beatSchedule: Readonly<Record<string, BeatEntryConfig>>
+  /** Longest a beat sleeps between checks of its schedule, seconds. */
+  beatMaxInterval: Duration
+  /**
+   * How long a beat's leader lease lasts without renewal, seconds: a standby beat takes over
+   * this long after the leader died. It is renewed every third of it.
+   */
+  beatLeaseTime: Duration
+  /** On `memory://`: the file keeping each entry's last run across restarts (Celery's `beat_schedule_filename`). */
+  beatScheduleFilename: string
 }
 
 export const DEFAULTS = {
@@ -138,6 +150,10 @@ export const DEFAULTS = {
   brokerTransportOptions: {},
   workerShutdownTimeout: 30,
   timezone: 'UTC',
+  beatSchedule: {},
+  beatMaxInterval: 300,
+  beatLeaseTime: 10,
+  beatScheduleFilename: 'celeriac-beat-schedule.json',
 } as const satisfies ConfigValues
 
 /** Keys whose values may hold credentials, censored when config is printed. */

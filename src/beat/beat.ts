@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import { ConfigError } from '../errors.js'
+import { censorUrl } from '../config/conf.js'
+import { scheme } from '../app/connections.js'
+import { toMs, type Duration } from '../util/duration.js'
+import { compileEntries, type BeatEntry } from './entry.js'
+import { Lease } from './lease.js'
+import { entryKey, fileBeatStore, type BeatStore } from './store.js'
+import type { App } from '../app/app.js'
+import type { TimerHandle } from '../util/clock.js'
+import type { Logger } from '../util/logger.js'
+
+/** Options of a {@link Beat}; each defaults to the app's config. */
+export interface BeatOptions {
+  /** Longest sleep between checks, seconds. @default config.beatMaxInterval */
+  maxInterval?: Duration
+  /** Leader lease time, seconds. @default config.beatLeaseTime */
+  leaseTime?: Duration
+  /** On `memory://`, the file keeping last runs. @default config.beatScheduleFilename */
+  scheduleFilename?: string
+  /** Where the lease and last runs live. @default a KV bucket on a `nats://` broker, the schedule file on `memory://` */
+  store?: BeatStore
+  /** Names this beat in the lease and in logs. @default `<host>:<pid>:<random>` */
+  id?: string
+  /** @default the app's logger */
+  logger?: Logger
+}
+
+/** An entry's last run as stored: its fire time (epoch ms) and how many times it fired. */
+interface LastRun {
+  at: number
+  count: number
+  revision: number
+}
+
+// After a failed send, an entry is tried again this much later (not at once: the broker may
+// be down for a while).
+const SEND_RETRY_MS = 1_000
+
+/**
+ * Celery's beat: sends each entry of the app's schedule when it is due. Any number of beats
+ * may run for one app: they elect a leader through a lease, only the leader sends, and a
+ * standby takes over when the leader dies.
+ *
+ * @remarks
+ * Each firing is sent with the task id `<entry>:<fire time ISO>`, which the broker dedupes,
+ * and each entry's last fire time is written (compare-and-set) after the send, so neither a
+ * takeover nor a restart sends a fire time twice. Missed runs (every beat down, or the time a
+ * takeover takes) collapse into one firing, at the latest missed fire time, logged with how
+ * many were missed, as Celery does with a late entry.
+ * @example
+ * const beat = app.beat()
+ * await beat.start()
+ * // ...
+ * await beat.stop()
+ */
+export class Beat {
+  /** This beat's name in the lease and in logs. */
+  readonly id: string
+  readonly #app: App
+  readonly #logger: Logger
+  readonly #maxIntervalMs: number
+  readonly #leaseMs: number
+  readonly #scheduleFilename: string
+  #store: BeatStore | undefined
+  #lease: Lease | undefined
+  #entries: BeatEntry[] = []
+  /** Last runs read while leading; cleared when leadership is won, so a new leader reads afresh. */
+  readonly #lastRuns = new Map<string, LastRun>()
+  readonly #retryAt = new Map<string, number>()
+  #renewAt = 0
+  /** Whether the last refresh left this beat leading (the lease itself says whether it still does). */
+  #leading = false
+  #timer: TimerHandle | undefined
+  #running: Promise<void> | undefined
+  #started = false
+
+  constructor(app: App, options: BeatOptions = {}) {
+    this.#app = app
+    this.id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+    this.#logger = options.logger ?? app.logger
+    this.#maxIntervalMs = positiveMs(options.maxInterval ?? app.conf.beatMaxInterval, options.maxInterval === undefined ? 'config.beatMaxInterval' : 'options.maxInterval')
+    this.#leaseMs = positiveMs(options.leaseTime ?? app.conf.beatLeaseTime, options.leaseTime === undefined ? 'config.beatLeaseTime' : 'options.leaseTime')
+    this.#scheduleFilename = options.scheduleFilename ?? app.conf.beatScheduleFilename
+    this.#store = options.store
+  }
+
+  /** The entries being scheduled (known once started). */
+  get entries(): readonly BeatEntry[] {
+    return this.#entries
+  }
+
+  /** Whether this beat is the leader, the one that sends. */
+  get isLeader(): boolean {
+    return this.#lease?.held ?? false
+  }
+
+  /**
+   * Validates every entry (a bad one throws a {@link ConfigError} naming it, before anything
+   * runs), opens the store, runs the first check and keeps checking until {@link Beat.stop}.
+   */
+  async start(): Promise<void> {
+    if (this.#started) return
+    const { conf, clock, tasks } = this.#app
+    this.#entries = compileEntries(conf.beatSchedule, { timezone: conf.timezone, now: clock.now(), tasks })
+    this.#store ??= await this.#openStore()
+    this.#lease = new Lease(this.#store, { holder: this.id, leaseMs: this.#leaseMs, clock })
+    this.#started = true
+    this.#logger.info(`beat ${this.id} starting`, { broker: censorUrl(conf.broker), entries: this.#entries.map((e) => `${e.name}: ${e.schedule}`), leaseTime: this.#leaseMs / 1000 })
+    this.#run()
+    await this.#running
+  }
+
+  /** Stops checking, waits for a check under way, and gives the lease up so a standby takes over at once. */
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    this.#leading = false
+    this.#app.clock.clearTimeout(this.#timer)
+    await this.#running
+    await this.#lease?.release().catch((error: unknown) => this.#logger.warn('beat: could not release the lease', { error }))
+  }
+
+  /** Resolves once the check under way (if any) is done: lets tests on a simulated clock wait for it. */
+  async idle(): Promise<void> {
+    await this.#running
+  }
+
+  #run(): void {
+    this.#running = this.#tick().then(
+      (delay) => this.#schedule(delay),
+      (error: unknown) => {
+        this.#logger.error('beat: check failed', { error })
+        this.#schedule(SEND_RETRY_MS)
+      },
+    )
+  }
+
+  #schedule(delay: number): void {
+    if (this.#started) this.#timer = this.#app.clock.setTimeout(() => this.#run(), delay)
+  }
+
+  /** One check: renews or seeks the lease when due, then sends what is due if leading. Resolves to ms until the next check. */
+  async #tick(): Promise<number> {
+    const { clock } = this.#app
+    const lease = this.#lease!
+    if (clock.now() >= this.#renewAt) {
+      this.#renewAt = clock.now() + this.#leaseMs / 3
+      const held = lease.held
+      const leads = await lease.refresh().catch((error: unknown) => {
+        this.#logger.warn('beat: cannot reach the lease', { error })
+        return lease.held
+      })
+      // A lease that lapsed, even if won back, may have had another leader meanwhile: read afresh.
+      if (leads && !held) this.#lastRuns.clear()
+      if (leads && !this.#leading) this.#logger.info(`beat ${this.id} is now the leader`)
+      else if (!leads && this.#leading) this.#logger.warn(`beat ${this.id} lost the lead`)
+      this.#leading = leads
+    }
+    let wake = Math.min(this.#renewAt, clock.now() + this.#maxIntervalMs)
+    if (lease.held) for (const entry of this.#entries) wake = Math.min(wake, await this.#check(entry))
+    return Math.max(0, wake - clock.now())
+  }
+
+  /** Sends `entry` if it is due; resolves to when it is next due. */
+  async #check(entry: BeatEntry): Promise<number> {
+    const now = this.#app.clock.now()
+    const retryAt = this.#retryAt.get(entry.name)
+    if (retryAt !== undefined && retryAt > now) return retryAt
+    let last = this.#lastRuns.get(entry.name) ?? (await this.#load(entry))
+    const due = entry.schedule.due(last.at, now)
+    if (due !== undefined && this.#lease!.held) {
+      const expected = entry.schedule.next(last.at)
+      if (expected < due) this.#logger.warn(`beat: entry ${entry.name} missed runs from ${iso(expected)}; sending once, for ${iso(due)}`)
+      try {
+        await this.#send(entry, due)
+      } catch (error) {
+        this.#logger.error(`beat: could not send entry ${entry.name}`, { error })
+        this.#retryAt.set(entry.name, now + SEND_RETRY_MS)
+        return now + SEND_RETRY_MS
+      }
+      this.#retryAt.delete(entry.name)
+      last = await this.#record(entry, last, due)
+    }
+    return entry.schedule.next(last.at)
+  }
+
+  /** Reads an entry's last run; an entry never seen before is stored as run now, so that it first fires one period later (Celery's rule). */
+  async #load(entry: BeatEntry): Promise<LastRun> {
+    const store = this.#store!
+    const key = entryKey(entry.name)
+    for (;;) {
+      const stored = await store.get(key)
+      if (stored) {
+        const last = { ...(JSON.parse(stored.value) as Omit<LastRun, 'revision'>), revision: stored.revision }
+        this.#lastRuns.set(entry.name, last)
+        return last
+      }
+      const first = { at: this.#app.clock.now(), count: 0 }
+      const revision = await store.create(key, JSON.stringify(first))
+      if (revision !== undefined) {
+        this.#lastRuns.set(entry.name, { ...first, revision })
+        return { ...first, revision }
+      }
+    }
+  }
+
+  /** Stores a run at `at` unless another beat stored a later one meanwhile; resolves to the last run now stored. */
+  async #record(entry: BeatEntry, last: LastRun, at: number): Promise<LastRun> {
+    const next = { at, count: last.count + 1 }
+    const revision = await this.#store!.update(entryKey(entry.name), JSON.stringify(next), last.revision).catch((error: unknown) => {
+      // Sent but not recorded: remember it here so this beat does not send it again; the
+      // stale revision makes the next write re-read if another beat wrote meanwhile.
+      this.#logger.warn(`beat: could not record the run of entry ${entry.name}`, { error })
+      return null
+    })
+    if (revision === null) {
+      const sent = { ...next, revision: last.revision }
+      this.#lastRuns.set(entry.name, sent)
+      return sent
+    }
+    if (revision !== undefined) {
+      const stored = { ...next, revision }
+      this.#lastRuns.set(entry.name, stored)
+      return stored
+    }
+    this.#logger.warn(`beat: entry ${entry.name}'s last run was written by another beat meanwhile; reading it again`)
+    this.#lastRuns.delete(entry.name)
+    return this.#load(entry)
+  }
+
+  async #send(entry: BeatEntry, at: number): Promise<void> {
+    const taskId = `${entry.name}:${iso(at)}`
+    const expires = entry.expiresMs === undefined ? undefined : new Date(at + entry.expiresMs)
+    this.#logger.info(`Scheduler: Sending due task ${entry.name} (${entry.task})`, { id: taskId })
+    await this.#app.sendTask(entry.task, entry.args, { ...entry.options, kwargs: entry.kwargs, taskId, ...(expires ? { expires } : {}) })
+  }
+
+  async #openStore(): Promise<BeatStore> {
+    const broker = this.#app.conf.broker
+    const kind = scheme(broker, 'broker')
+    if (kind === 'memory') return fileBeatStore(this.#scheduleFilename)
+    if (kind === 'nats' || kind === 'tls') {
+      // Loaded on demand: a beat on memory:// never loads the NATS client.
+      const { NatsBeatStore } = await import('./nats-store.js')
+      return new NatsBeatStore(await this.#app.natsConnection(broker), this.#app.name)
+    }
+    throw new ConfigError(`beat: no store for the broker ${censorUrl(broker)}; pass options.store`)
+  }
+}
+
+function positiveMs(value: Duration, field: string): number {
+  const ms = toMs(value, field)
+  if (ms === 0) throw new ConfigError(`${field} must be a positive duration, got ${JSON.stringify(value)}`)
+  return ms
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
+}

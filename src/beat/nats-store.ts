@@ -1,0 +1,64 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
+import { Kvm, type KV } from '@nats-io/kv'
+import { TransportError } from '../errors.js'
+import { token } from '../transport/nats/names.js'
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { BeatStore, Stored } from './store.js'
+
+/** The KV bucket of every app's beat state. */
+export const BEAT_BUCKET = 'celeriac-beat'
+
+/**
+ * Beat state in a JetStream KV bucket shared by every beat of an app, whichever host it runs
+ * on: keys are `<app>.<key>`, conditional writes are KV `create` and `update` (compare-and-set
+ * on the key's revision).
+ *
+ * @remarks
+ * The bucket has no TTL: on NATS 2.9 a TTL is bucket-wide and expiry emits no event, so the
+ * lease expires by time as its readers see it (see `lease.ts`), not by the server.
+ */
+export class NatsBeatStore implements BeatStore {
+  readonly #nc: NatsConnection
+  readonly #prefix: string
+  #kv: Promise<KV> | undefined
+
+  /** @param app the app's name, which keeps apps that share a server apart */
+  constructor(nc: NatsConnection, app: string) {
+    this.#nc = nc
+    this.#prefix = token(app)
+  }
+
+  async get(key: string): Promise<Stored | undefined> {
+    const entry = await this.#call('read', key, (kv) => kv.get(this.#key(key)))
+    return entry && entry.operation === 'PUT' ? { value: entry.string(), revision: entry.revision } : undefined
+  }
+
+  create(key: string, value: string): Promise<number | undefined> {
+    return this.#call('create', key, (kv) => kv.create(this.#key(key), value))
+  }
+
+  update(key: string, value: string, revision: number): Promise<number | undefined> {
+    return this.#call('update', key, (kv) => kv.update(this.#key(key), value, revision))
+  }
+
+  /** Runs `op` on the bucket: a lost compare-and-set reads as `undefined`, any other failure throws. */
+  async #call<T>(what: string, key: string, op: (kv: KV) => Promise<T>): Promise<T | undefined> {
+    try {
+      return await op(await this.#open())
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) return undefined
+      throw new TransportError(`beat: cannot ${what} "${key}" in KV bucket ${BEAT_BUCKET}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  #key(key: string): string {
+    return `${this.#prefix}.${key.split('.').map(token).join('.')}`
+  }
+
+  #open(): Promise<KV> {
+    // create() opens the bucket when it exists.
+    this.#kv ??= new Kvm(this.#nc).create(BEAT_BUCKET, { history: 1 })
+    this.#kv.catch(() => (this.#kv = undefined))
+    return this.#kv
+  }
+}
