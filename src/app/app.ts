@@ -32,7 +32,6 @@ import type { TaskContext } from '../task/context.js'
 import type { TaskOptions } from '../task/options.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
 import type { CallOptions } from './call-options.js'
-import type { Signature } from '../canvas/signature.js'
 import type { ScheduleSpec } from '../beat/schedules.js'
 
 /** Options of {@link createApp}. Every field is optional. */
