@@ -161,7 +161,9 @@ export class App {
   readonly #resultSource = {
     backend: () => this.backend(),
     connectedBackend: () => this.#connected.backend,
-    revoke: (id: string, options: { terminate?: boolean }) => this.control.revoke(id, options),
+    revoke: async (id: string, options: { terminate?: boolean }) => {
+      await this.control.revoke(id, options)
+    },
   }
 
   /** The publisher, for the worker's retries and callbacks. */

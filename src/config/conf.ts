@@ -127,6 +127,8 @@ export function censorUrl(url: string): string {
   })
 }
 
+const plain = (_key: string, value: unknown) => (value instanceof RegExp ? String(value) : value)
+
 /**
  * An app's configuration: every key of {@link ConfigValues} readable as a property, changed
  * only through {@link Conf.update}, which validates first.
@@ -163,6 +165,11 @@ export class Conf {
     return { ...this.#values }
   }
 
+  /** Every value as plain data (RegExps as their source), credentials censored: what `inspect conf` shows. */
+  censored(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.#values).map(([key, value]) => [key, SECRET_KEYS.has(key) ? censor(value) : JSON.parse(JSON.stringify(value, plain))]))
+  }
+
   /**
    * A printable `key: value` listing, credentials censored.
    * @param options.withDefaults include keys still at their default (default false)
@@ -170,7 +177,7 @@ export class Conf {
   humanize(options: { withDefaults?: boolean } = {}): string {
     return Object.entries(this.#values)
       .filter(([key, value]) => options.withDefaults || value !== DEFAULTS[key as keyof ConfigValues])
-      .map(([key, value]) => `${key}: ${SECRET_KEYS.has(key) ? censor(value) : JSON.stringify(value, (_, v) => (v instanceof RegExp ? String(v) : v))}`)
+      .map(([key, value]) => `${key}: ${SECRET_KEYS.has(key) ? censor(value) : JSON.stringify(value, plain)}`)
       .join('\n')
   }
 }
