@@ -93,6 +93,12 @@ function distance(a: string, b: string): number {
   return row[b.length]
 }
 
+/** The known name closest to a misspelt one, if it is close enough to be what was meant. */
+export function closestKey(name: string, known: readonly string[]): string | undefined {
+  const near = known.map((k) => [k, distance(name, k)] as const).sort((a, b) => a[1] - b[1])[0]
+  return near && near[1] <= 3 ? near[0] : undefined
+}
+
 /** Validates a partial config, naming the first bad key (and the key it was probably meant to be). */
 export function validateConfig(partial: Record<string, unknown>): Partial<ConfigValues> {
   const valid: Record<string, unknown> = {}
@@ -100,9 +106,8 @@ export function validateConfig(partial: Record<string, unknown>): Partial<Config
     // Own keys only: "toString" or "__proto__" are typos too, not config keys.
     const check = Object.hasOwn(CHECKS, key) ? CHECKS[key as keyof ConfigValues] : undefined
     if (!check) {
-      const near = Object.keys(CHECKS).map((known) => [known, distance(key, known)] as const).sort((a, b) => a[1] - b[1])[0]
-      const hint = near && near[1] <= 3 ? ` (did you mean "${near[0]}"?)` : ''
-      throw new ConfigError(`unknown config key "${key}"${hint}`)
+      const near = closestKey(key, Object.keys(CHECKS))
+      throw new ConfigError(`unknown config key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`)
     }
     // undefined means "not given": the current value stays.
     if (value === undefined) continue
