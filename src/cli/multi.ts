@@ -67,7 +67,7 @@ function split(args: string[]): { names: string[]; pidfile: string; logfile: str
     } else if (arg.startsWith('-')) {
       workerArgs.push(arg)
       // The value of a worker option that takes one, e.g. -A app.ts or -c 2.
-      if (inline === undefined && args[i + 1] !== undefined && !args[i + 1].startsWith('-') && !/^-[EBh]$|^--(events|help)$/.test(arg)) workerArgs.push(args[++i])
+      if (inline === undefined && args[i + 1] !== undefined && !args[i + 1].startsWith('-') && !/^(-E|--events)$/.test(arg)) workerArgs.push(args[++i])
     } else if (workerArgs.length === 0) {
       names.push(arg)
     } else {

@@ -26,7 +26,7 @@ export async function status(argv: string[]): Promise<number> {
     const stream = app.events.subscribe('worker-*')
     await stream.ready
     const listening = (async () => {
-      for await (const event of stream) if (event.type.startsWith('worker-')) heard.set(event.hostname, event.type)
+      for await (const event of stream) heard.set(event.hostname, event.type)
     })()
     const replies = await app.control.ping(options)
     stream.close()
