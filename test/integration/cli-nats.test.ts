@@ -69,7 +69,7 @@ t.test('cli nats - status lists both nodes; inspect active shows a running task;
   const file = `${tempDir(t)}/slow`
   const slow = await f.slowLate.applyAsync([4000, file], { queue: 'cli' })
   await until(() => lines(file).length > 0, 'the slow task to start')
-  const [status, active, registered] = await Promise.all([cli('status'), cli('inspect', 'active', '--json', '-t', '2'), cli('inspect', 'registered', '-d', `cli-1@${host}`)])
+  const [status, active, registered] = await Promise.all([cli('status', '-t', '2'), cli('inspect', 'active', '--json', '-t', '2'), cli('inspect', 'registered', '-d', `cli-1@${host}`)])
   t.equal(status.code, 0, status.stderr)
   t.match(status.stdout, `->  cli-1@${host}: OK\n->  cli-2@${host}: OK\n`)
   t.match(status.stdout, /\n2 nodes online\.\n$/)
@@ -83,7 +83,7 @@ t.test('cli nats - status lists both nodes; inspect active shows a running task;
 })
 
 t.test('cli nats - control rate_limit: every node replies; an unknown task is an ERROR reply and exit 1', async (t) => {
-  const [ok, bad] = await Promise.all([cli('control', 'rate_limit', 'n.noop', '100/m'), cli('control', 'rate_limit', 'n.nope', '1/s', '-d', `cli-2@${host}`)])
+  const [ok, bad] = await Promise.all([cli('control', 'rate_limit', 'n.noop', '100/m', '-t', '2'), cli('control', 'rate_limit', 'n.nope', '1/s', '-d', `cli-2@${host}`)])
   t.equal(ok.code, 0, ok.stderr)
   t.equal(ok.stdout, `->  cli-1@${host}: OK\n        new rate limit set successfully\n->  cli-2@${host}: OK\n        new rate limit set successfully\n`)
   t.equal(bad.code, 1)

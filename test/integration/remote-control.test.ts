@@ -22,11 +22,11 @@ async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what:
 }
 
 t.test('remote control - ping: every node answers; destination narrows it and returns early', async (t) => {
-  const all = await app.control.ping({ timeout: 0.3 })
+  const all = await app.control.ping({ timeout: 2 })
   t.same(all, { [one.hostname]: { ok: 'pong' }, [two.hostname]: { ok: 'pong' } })
   const started = Date.now()
   t.same(await app.control.ping({ destination: two.hostname, timeout: 5 }), { [two.hostname]: { ok: 'pong' } })
-  t.ok(Date.now() - started < 2_000, 'returned once the named node answered')
+  t.ok(Date.now() - started < 4_000, 'returned once the named node answered, before the timeout')
   t.same(await app.control.ping({ destination: 'nobody@nowhere', timeout: 0.1 }), {}, 'nobody answers for an unknown node')
 })
 
@@ -120,7 +120,7 @@ t.test('remote control - shutdown stops the named node warm; the other serves on
   t.same(await app.control.shutdown({ destination: node.hostname }), { [node.hostname]: { ok: 'shutting down' } })
   await node.stopped
   t.same(await app.control.ping({ destination: node.hostname, timeout: 0.2 }), {}, 'a stopped node does not answer')
-  t.same(Object.keys(await app.control.ping({ timeout: 0.3 })).sort(), [one.hostname, two.hostname].sort())
+  t.same(Object.keys(await app.control.ping({ timeout: 2 })).sort(), [one.hostname, two.hostname].sort())
 })
 
 t.test('remote control - bad calls say what is wrong', async (t) => {
