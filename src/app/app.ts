@@ -9,6 +9,7 @@ import { Task, type TaskClass } from '../task/task.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { callerModuleUrl } from '../util/caller.js'
 import { consoleLogger, type Logger } from '../util/logger.js'
+import { configFromEnv } from '../config/env.js'
 import { toMs } from '../util/duration.js'
 import { WorkerNode } from '../worker/worker-node.js'
 import { Beat, type BeatOptions } from '../beat/beat.js'
@@ -75,11 +76,18 @@ export class App implements CanvasHost {
   readonly main: string | undefined
   readonly tasks = new Map<string, TaskDefinition>()
   readonly clock: Clock
-  readonly logger: Logger
+  /** Where the app logs: the `logger` option, or one set later with {@link App.useLogger}. */
+  readonly logger: Logger = {
+    debug: (message, fields) => this.#logger.debug(message, fields),
+    info: (message, fields) => this.#logger.info(message, fields),
+    warn: (message, fields) => this.#logger.warn(message, fields),
+    error: (message, fields) => this.#logger.error(message, fields),
+  }
+  #logger: Logger
   readonly control: Control
   readonly events: { subscribe(pattern?: string): EventStream }
   readonly #publisher: Publisher
-  readonly #resolved = new Map<TaskDefinition, ResolvedTaskOptions>()
+  readonly #resolved = new Map<TaskDefinition, { options: ResolvedTaskOptions; revision: number }>()
   #transport?: Promise<Transport>
   #backend?: Promise<ResultBackend>
   /** The same connections once made, so hot paths need not await a settled promise. */
@@ -96,7 +104,7 @@ export class App implements CanvasHost {
     this.conf = new Conf({ ...options.config, ...shorthand })
     this.main = options.main ?? callerModuleUrl()
     this.clock = options.clock ?? systemClock
-    this.logger = options.logger ?? consoleLogger()
+    this.#logger = options.logger ?? consoleLogger()
     this.#injected = { transport: options.transport, backend: options.resultBackend }
     this.control = new Control(() => this.transport(), () => this.conf)
     this.events = { subscribe: (pattern = '*') => subscribeEvents(this.transport(), pattern, this.logger) }
@@ -126,7 +134,7 @@ export class App implements CanvasHost {
     const definition: TaskDefinition = isClass
       ? { name, cls: impl as TaskClass, options, arity: arityOf((impl as TaskClass).prototype.run) }
       : { name, fn: impl as (...args: any[]) => unknown, options, arity: arityOf(impl as (...args: any[]) => unknown, options.bind ? 1 : 0) }
-    this.#resolved.set(definition, resolveTaskOptions(name, options, this.conf))
+    this.#resolved.set(definition, { options: resolveTaskOptions(name, options, this.conf), revision: this.conf.revision })
     this.tasks.set(name, definition)
     return new TaskHandle(this.#taskHost, definition)
   }
@@ -200,16 +208,41 @@ export class App implements CanvasHost {
 
   /** A task's options with the app's defaults applied. */
   resolvedOptions(definition: TaskDefinition): ResolvedTaskOptions {
+    // Computed again after a config change (env or command line applied after the module loaded).
     let resolved = this.#resolved.get(definition)
-    if (!resolved) {
-      resolved = resolveTaskOptions(definition.name, definition.options, this.conf)
+    if (!resolved || resolved.revision !== this.conf.revision) {
+      resolved = { options: resolveTaskOptions(definition.name, definition.options, this.conf), revision: this.conf.revision }
       this.#resolved.set(definition, resolved)
     }
-    return resolved
+    return resolved.options
   }
 
   #send<R>(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition): Promise<AsyncResult<R>> {
     return this.#publisher.send(name, args, options, definition, definition && this.resolvedOptions(definition)).then((id) => new AsyncResult<R>(id, this.#resultSource))
+  }
+
+  /**
+   * Applies configuration from an object (Celery's `config_from_object`): validated, so an
+   * unknown key or a bad value throws a ConfigError naming the key.
+   */
+  configFromObject(config: Partial<ConfigValues>): this {
+    this.conf.update(config)
+    return this
+  }
+
+  /**
+   * Applies the `CELERIAC_*` environment variables over the configuration (the CLI does this
+   * after loading the app module, before its own options): `CELERIAC_BROKER_URL`,
+   * `CELERIAC_RESULT_BACKEND`, and every key in upper snake case (`CELERIAC_TASK_ACKS_LATE`).
+   */
+  configFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): this {
+    this.conf.update(configFromEnv(env))
+    return this
+  }
+
+  /** Logs through `logger` from now on (the CLI sets its structured logger this way). */
+  useLogger(logger: Logger): void {
+    this.#logger = logger
   }
 
   /** Sends a task by name, without importing it. */
@@ -235,7 +268,9 @@ export class App implements CanvasHost {
   readonly #resultSource = {
     backend: () => this.backend(),
     connectedBackend: () => this.#connected.backend,
-    revoke: (id: string, options: { terminate?: boolean }) => this.control.revoke(id, options),
+    revoke: async (id: string, options: { terminate?: boolean }) => {
+      await this.control.revoke(id, options)
+    },
   }
 
   /** The publisher, for the worker's retries and callbacks. */

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { censorUrl } from '../config/conf.js'
 import { consoleLogger, LogLevel } from '../util/logger.js'
 import { loadApp } from './load-app.js'
-import { UsageError } from './worker.js'
+import { UsageError } from './args.js'
 import type { BeatOptions } from '../beat/beat.js'
 
 export const beatHelp = `Usage: celeriac beat -A <module> [options]

@@ -1,36 +1,67 @@
 /**
- * The celeriac command line. `worker` runs a node; the other Celery commands (call, result,
- * inspect, control, beat, multi...) come with the remote-control layer.
+ * The celeriac command line, Celery's commands: worker, call, result, purge, status, inspect,
+ * control, events, multi, beat. Exit codes: 0 ok, 1 a task or remote failure, 2 a usage error.
  */
-import { readFileSync } from 'node:fs'
-import { UsageError, worker } from './worker.js'
-import { beat } from './beat.js'
+import { call, callHelp } from './call.js'
+import { control, controlHelp } from './control.js'
+import { events, eventsHelp } from './events.js'
+import { inspect, inspectHelp } from './inspect.js'
+import { multi, multiHelp } from './multi.js'
+import { purge, purgeHelp } from './purge.js'
+import { result, resultHelp } from './result.js'
+import { status, statusHelp } from './status.js'
+import { worker, workerHelp } from './worker.js'
+import { beat, beatHelp } from './beat.js'
+import { UsageError } from './args.js'
+import { VERSION } from './version.js'
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
+  worker: { run: worker, help: workerHelp, summary: 'start a worker node' },
+  call: { run: call, help: callHelp, summary: 'send a task by name, print its id' },
+  result: { run: result, help: resultHelp, summary: "print a task's result" },
+  purge: { run: purge, help: purgeHelp, summary: 'remove waiting tasks from queues' },
+  status: { run: status, help: statusHelp, summary: 'list the nodes that are up' },
+  inspect: { run: inspect, help: inspectHelp, summary: 'ask the nodes (active, stats, registered...)' },
+  control: { run: control, help: controlHelp, summary: 'change the nodes (rate_limit, revoke, shutdown...)' },
+  events: { run: events, help: eventsHelp, summary: 'print cluster events as they happen' },
+  multi: { run: multi, help: multiHelp, summary: 'start and stop background worker nodes' },
+  beat: { run: beat, help: beatHelp, summary: 'send periodic tasks (one leader among several beats)' },
+}
 
-const help = `Usage: celeriac <command> [options]
+const help = `Usage: celeriac [-A <module>] <command> [options]
 
 Commands:
-  worker    start a worker node (celeriac worker --help)
-  beat      send periodic tasks (celeriac beat --help)
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join('\n')}
+
+Run \`celeriac <command> --help\` for a command's options.
+
+Configuration, later wins: the app module (createApp, app.configFromObject), then CELERIAC_*
+environment variables (CELERIAC_BROKER_URL, CELERIAC_RESULT_BACKEND, CELERIAC_TASK_ACKS_LATE...,
+every config key in upper snake case), then the command line (-b, --result-backend, ...).
+An unknown key or variable, or a bad value, is an error naming it.
 
 Options:
   --version   print the version
   -h, --help  show this help`
 
+/** Options Celery takes before the command (`celery -A proj worker`), moved after it. */
+const GLOBAL = /^(-A|--app|-b|--broker|--result-backend)$/
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
+  const global: string[] = []
+  let i = 0
+  for (; i < argv.length && GLOBAL.test(argv[i]); i += 2) global.push(argv[i], argv[i + 1])
+  const [command, ...rest] = argv.slice(i)
   if (command === undefined || command === '-h' || command === '--help') {
     console.log(help)
     return command === undefined ? 2 : 0
   }
   if (command === '--version') {
-    console.log(version)
+    console.log(VERSION)
     return 0
   }
-  if (command === 'worker') return worker(rest)
-  if (command === 'beat') return beat(rest)
-  throw new UsageError(`unknown command "${command}"\n\n${help}`)
+  if (!Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command "${command}"\n\n${help}`)
+  return COMMANDS[command].run([...rest, ...global])
 }
 
 main(process.argv.slice(2)).then(
@@ -38,7 +69,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code
   },
   (error: Error) => {
+    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
     console.error(`celeriac: ${error.message}`)
-    process.exitCode = error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1
+    process.exitCode = usage ? 2 : 1
   },
 )

@@ -1,6 +1,13 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { censorUrl } from '../config/conf.js'
-import { loadApp } from './load-app.js'
+import { ConfigError } from '../errors.js'
+import { cliLogger, parseLogLevel } from './cli-logger.js'
+import { connectionHelp, connectionOptions, list, openApp, positiveInt, seconds, UsageError } from './args.js'
+import { VERSION } from './version.js'
+import type { App } from '../app/app.js'
+import type { WorkerNode } from '../worker/worker-node.js'
+import type { Beat } from '../beat/beat.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
 
 export const workerHelp = `Usage: celeriac worker -A <module> [options]
@@ -8,30 +15,44 @@ export const workerHelp = `Usage: celeriac worker -A <module> [options]
 Starts a worker node serving the app found in <module>.
 
 Options:
-  -A, --app <module>        module (.ts, .js or package) exporting the app
-  -c, --concurrency <n>     worker threads (default: CPU count)
-  -Q, --queues <a,b>        queues to consume (default: the default queue)
-  -n, --hostname <name>     node name; %h is the host name (default: celeriac@%h)
-      --prefetch <n>        tasks handed to each thread at once
-  -E, --events              send task events
-  -B, --beat                also run a beat in this process (see celeriac beat)
-  -h, --help                show this help
+${connectionHelp}
+  -l, --loglevel <level>           debug, info, warning, error, critical (default: warning)
+  -c, --concurrency <n>            worker threads (default: config.workerConcurrency)
+  -Q, --queues <a,b>               queues to consume (default: the default queue)
+  -n, --hostname <name>            node name; %h is the host name, %n its first part (default: celeriac@%h)
+      --prefetch <n>               tasks handed to each thread at once
+  -E, --events                     send task events
+      --max-tasks-per-child <n>    recycle a thread after n tasks
+      --max-memory-per-child <kb>  recycle a thread once its heap exceeds this many KiB
+      --time-limit <s>             hard time limit of every task (config.taskTimeLimit)
+      --soft-time-limit <s>        soft time limit of every task (config.taskSoftTimeLimit)
+      --pidfile <file>             write the process id here; refuse to start if a live process holds it
+      --logfile <file>             append JSON log lines here instead of stderr
+  -B, --beat                       also run a beat in this process (see celeriac beat)
 
-TERM or INT: warm shutdown (running tasks finish); a second one: cold shutdown.`
+TERM or INT: warm shutdown (stop consuming, let running tasks finish within
+config.workerShutdownTimeout, requeue the rest). QUIT, or a second TERM/INT: cold shutdown
+(stop now; with acksLate the running tasks go back to their queue).`
 
-/** `celeriac worker`: runs a node until TERM/INT. */
+/** `celeriac worker`: runs a node until TERM/INT/QUIT or a remote `shutdown`. */
 export async function worker(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      app: { type: 'string', short: 'A' },
+      ...connectionOptions,
+      loglevel: { type: 'string', short: 'l' },
       concurrency: { type: 'string', short: 'c' },
       queues: { type: 'string', short: 'Q' },
       hostname: { type: 'string', short: 'n' },
       prefetch: { type: 'string' },
       events: { type: 'boolean', short: 'E' },
+      'max-tasks-per-child': { type: 'string' },
+      'max-memory-per-child': { type: 'string' },
+      'time-limit': { type: 'string' },
+      'soft-time-limit': { type: 'string' },
+      pidfile: { type: 'string' },
+      logfile: { type: 'string' },
       beat: { type: 'boolean', short: 'B' },
-      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   })
@@ -40,13 +61,22 @@ export async function worker(argv: string[]): Promise<number> {
     return 0
   }
   if (!values.app) throw new UsageError('worker: -A/--app <module> is required')
-  const app = await loadApp(values.app)
   const options: WorkerOptions = {}
-  if (values.concurrency !== undefined) options.concurrency = integer(values.concurrency, '--concurrency')
-  if (values.prefetch !== undefined) options.prefetch = integer(values.prefetch, '--prefetch')
-  if (values.queues !== undefined) options.queues = values.queues.split(',').map((q) => q.trim()).filter(Boolean)
+  if (values.concurrency !== undefined) options.concurrency = positiveInt(values.concurrency, '--concurrency')
+  if (values.prefetch !== undefined) options.prefetch = positiveInt(values.prefetch, '--prefetch')
+  if (values.queues !== undefined) options.queues = list(values.queues)
   if (values.hostname !== undefined) options.hostname = values.hostname
   if (values.events) options.sendEvents = true
+  if (values['max-tasks-per-child'] !== undefined) options.maxTasksPerChild = positiveInt(values['max-tasks-per-child'], '--max-tasks-per-child')
+  if (values['max-memory-per-child'] !== undefined) options.maxMemoryPerChild = positiveInt(values['max-memory-per-child'], '--max-memory-per-child')
+  const timeLimit = values['time-limit'] === undefined ? undefined : seconds(values['time-limit'], '--time-limit')
+  const softTimeLimit = values['soft-time-limit'] === undefined ? undefined : seconds(values['soft-time-limit'], '--soft-time-limit')
+  const level = parseLogLevel(values.loglevel ?? 'warning')
+
+  const app = await openApp(values)
+  app.configFromObject({ taskTimeLimit: timeLimit, taskSoftTimeLimit: softTimeLimit })
+  app.useLogger(cliLogger({ level, logfile: values.logfile }))
+  if (values.pidfile !== undefined) claimPidfile(values.pidfile)
   const node = app.worker(options)
   await node.start()
   // -B: an embedded beat, stopped before the node. A bad schedule stops the node too.
@@ -55,43 +85,80 @@ export async function worker(argv: string[]): Promise<number> {
     await node.stop({ cold: true }).then(() => app.close())
     throw error
   })
-  console.log(banner(app.name, node.hostname, censorUrl(app.conf.broker), censorUrl(app.conf.backend), node.options.concurrency, node.options.queues, [...app.tasks.keys()]))
+  if (values.pidfile !== undefined) writeFileSync(values.pidfile, `${process.pid}\n`)
+  console.log(banner(app, node))
+  const code = await runUntilStopped(app, node, beat)
+  if (values.pidfile !== undefined) rmSync(values.pidfile, { force: true })
+  return code
+}
+
+/** Waits for a signal or a remote shutdown; warm first, cold on QUIT or a second signal. */
+function runUntilStopped(app: App, node: WorkerNode, beat: Beat | undefined): Promise<number> {
   return new Promise<number>((resolve) => {
     let signals = 0
-    const stop = (signal: string) => {
-      signals++
-      const cold = signals > 1 || signal === 'SIGQUIT'
-      console.log(`\n${signal}: ${cold ? 'cold' : 'warm'} shutdown${cold ? '' : ' (running tasks finish; send it again to stop now)'}`)
-      Promise.resolve(beat?.stop()).then(() => node.stop({ cold })).then(() => app.close()).then(() => resolve(0), (error) => {
-        console.error(error)
+    let stopping: Promise<void> | undefined
+    const finish = () => {
+      stopping ??= node.stopped.then(() => beat?.stop()).then(() => app.close())
+      stopping.then(() => resolve(0), (error: Error) => {
+        app.logger.error('shutdown failed', { error })
         resolve(1)
       })
     }
+    const stop = (signal: NodeJS.Signals) => {
+      signals++
+      const cold = signals > 1 || signal === 'SIGQUIT'
+      console.log(`\n${signal}: ${cold ? 'cold' : 'warm'} shutdown${cold ? '' : ' (running tasks finish; send it again to stop now)'}`)
+      Promise.resolve(beat?.stop()).then(() => node.stop({ cold })).catch((error: Error) => app.logger.error('stop failed', { error }))
+      finish()
+    }
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, () => stop(signal))
+    // A remote `celeriac control shutdown` stops the node without a signal.
+    void node.stopped.then(finish)
   })
 }
 
-function banner(app: string, hostname: string, broker: string, backend: string, concurrency: number, queues: string[], tasks: string[]): string {
+/** Refuses a pidfile that holds the pid of a live process (another node with the same name). */
+function claimPidfile(path: string): void {
+  if (!existsSync(path)) return
+  const pid = Number(readFileSync(path, 'utf8').trim())
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw new ConfigError(`pidfile ${path} holds the pid of a running process (${pid}): is this node already running?`)
+}
+
+/** Whether a process with this pid exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Celery's start-up banner: who, where, what it consumes and serves. */
+function banner(app: App, node: WorkerNode): string {
+  const declared = new Map(app.conf.taskQueues.map((q) => [q.name, q]))
+  const queues = node.options.queues.map((name) => {
+    const q = declared.get(name)
+    const exchange = q?.exchange ? `${q.exchange}(${q.exchangeType ?? 'direct'})` : '(default)'
+    return `.> ${name.padEnd(16)} exchange=${exchange} key=${q?.routingKey ?? name}`
+  })
+  const events = node.options.sendEvents ? 'ON' : 'OFF (enable -E to monitor tasks in this worker)'
   return [
-    `${hostname} ready.`,
-    `- app:         ${app}`,
-    `- transport:   ${broker}`,
-    `- results:     ${backend}`,
-    `- concurrency: ${concurrency} (threads)`,
-    `- queues:      ${queues.join(', ')}`,
+    `celeriac v${VERSION} (${node.hostname})`,
+    '',
+    '[config]',
+    `.> app:         ${app.name}`,
+    `.> transport:   ${censorUrl(app.conf.broker)}`,
+    `.> results:     ${censorUrl(app.conf.backend)}`,
+    `.> concurrency: ${node.options.concurrency} (threads)`,
+    `.> task events: ${events}`,
+    '',
+    '[queues]',
+    ...queues,
     '',
     '[tasks]',
-    ...tasks.sort().map((task) => `  . ${task}`),
+    ...[...app.tasks.keys()].sort().map((task) => `  . ${task}`),
+    '',
+    `${node.hostname} ready.`,
   ].join('\n')
-}
-
-function integer(value: string, flag: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`)
-  return n
-}
-
-/** A mistake on the command line: exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError'
 }

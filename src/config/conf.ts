@@ -108,6 +108,12 @@ function distance(a: string, b: string): number {
   return row[b.length]
 }
 
+/** The known name closest to a misspelt one, if it is close enough to be what was meant. */
+export function closestKey(name: string, known: readonly string[]): string | undefined {
+  const near = known.map((k) => [k, distance(name, k)] as const).sort((a, b) => a[1] - b[1])[0]
+  return near && near[1] <= 3 ? near[0] : undefined
+}
+
 /** Validates a partial config, naming the first bad key (and the key it was probably meant to be). */
 export function validateConfig(partial: Record<string, unknown>): Partial<ConfigValues> {
   const valid: Record<string, unknown> = {}
@@ -115,9 +121,8 @@ export function validateConfig(partial: Record<string, unknown>): Partial<Config
     // Own keys only: "toString" or "__proto__" are typos too, not config keys.
     const check = Object.hasOwn(CHECKS, key) ? CHECKS[key as keyof ConfigValues] : undefined
     if (!check) {
-      const near = Object.keys(CHECKS).map((known) => [known, distance(key, known)] as const).sort((a, b) => a[1] - b[1])[0]
-      const hint = near && near[1] <= 3 ? ` (did you mean "${near[0]}"?)` : ''
-      throw new ConfigError(`unknown config key "${key}"${hint}`)
+      const near = closestKey(key, Object.keys(CHECKS))
+      throw new ConfigError(`unknown config key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`)
     }
     // undefined means "not given": the current value stays.
     if (value === undefined) continue
@@ -141,6 +146,8 @@ export function censorUrl(url: string): string {
     return `${scheme}${colon === -1 ? '**' : `${auth.slice(0, colon)}:**`}@`
   })
 }
+
+const plain = (_key: string, value: unknown) => (value instanceof RegExp ? String(value) : value)
 
 /**
  * An app's configuration: every key of {@link ConfigValues} readable as a property, changed
@@ -178,6 +185,11 @@ export class Conf {
     return { ...this.#values }
   }
 
+  /** Every value as plain data (RegExps as their source), credentials censored: what `inspect conf` shows. */
+  censored(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.#values).map(([key, value]) => [key, SECRET_KEYS.has(key) ? censor(value) : JSON.parse(JSON.stringify(value, plain))]))
+  }
+
   /**
    * A printable `key: value` listing, credentials censored.
    * @param options.withDefaults include keys still at their default (default false)
@@ -185,7 +197,7 @@ export class Conf {
   humanize(options: { withDefaults?: boolean } = {}): string {
     return Object.entries(this.#values)
       .filter(([key, value]) => options.withDefaults || value !== DEFAULTS[key as keyof ConfigValues])
-      .map(([key, value]) => `${key}: ${SECRET_KEYS.has(key) ? censor(value) : JSON.stringify(value, (_, v) => (v instanceof RegExp ? String(v) : v))}`)
+      .map(([key, value]) => `${key}: ${SECRET_KEYS.has(key) ? censor(value) : JSON.stringify(value, plain)}`)
       .join('\n')
   }
 }

@@ -102,8 +102,19 @@ export interface Subscription {
   unsubscribe(): void
 }
 
-/** Handler of publish/subscribe messages. */
-export type SubscriptionHandler = (subject: string, data: Uint8Array) => void
+/**
+ * Handler of publish/subscribe messages. `reply` is given when the message came from
+ * {@link Transport.request}: whatever it is called with goes back to the requester.
+ */
+export type SubscriptionHandler = (subject: string, data: Uint8Array, reply?: (data: Uint8Array) => void) => void
+
+/** Options of {@link Transport.request}. */
+export interface RequestOptions {
+  /** How long to collect replies, ms. */
+  timeoutMs: number
+  /** Stop as soon as this many replies came. Default: collect until the timeout. */
+  max?: number
+}
 
 /** A live, local view of the revoked task ids: a synchronous check per message. */
 export interface RevokedIds {
@@ -152,4 +163,10 @@ export interface Transport {
   broadcast(subject: string, data: Uint8Array): void
   /** Subscribes with a NATS-style pattern: `*` one token, `>` the rest. */
   subscribe(pattern: string, handler: SubscriptionHandler): Subscription
+  /**
+   * Publishes on the non-durable channel with a reply channel, and collects what subscribers
+   * send back through their `reply` until `timeoutMs` runs out or `max` replies came
+   * (remote control's scatter/gather). No subscriber means no replies, not an error.
+   */
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array[]>
 }

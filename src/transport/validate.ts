@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js'
-import type { ExchangeDeclaration, OutgoingMessage, QueueDeclaration } from './transport.js'
+import type { ExchangeDeclaration, OutgoingMessage, QueueDeclaration, RequestOptions } from './transport.js'
 
 // One set of checks and messages for every transport: callers see one contract.
 const EXCHANGE_TYPES = new Set(['direct', 'topic', 'fanout'])
@@ -77,5 +77,15 @@ export function validateSubject(subject: string): void {
 export function validatePattern(pattern: string): void {
   if (typeof pattern !== 'string' || !SUBJECT.test(pattern) || MISPLACED_TAIL.test(pattern)) {
     throw new InvalidArgumentError('pattern must be dot-separated non-empty tokens, with ">" only as the last token')
+  }
+}
+
+/** Checks the data and options of a request. */
+export function validateRequest(subject: string, data: Uint8Array, options: RequestOptions): void {
+  validateSubject(subject)
+  if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data must be a Uint8Array')
+  if (!isPositive(options?.timeoutMs)) throw new InvalidArgumentError('options.timeoutMs must be a positive finite number')
+  if (options.max !== undefined && !(Number.isSafeInteger(options.max) && options.max > 0)) {
+    throw new InvalidArgumentError('options.max must be a positive integer')
   }
 }

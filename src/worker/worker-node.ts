@@ -2,15 +2,15 @@ import { NotRegistered, TaskRevokedError, TimeLimitExceeded, WorkerLostError } f
 import { decodeHeaders, decodeMessage, type TaskHeaders } from '../protocol/envelope.js'
 import { lifecycle, TaskEventType } from '../lifecycle/task-machine.js'
 import { isReady, TaskState } from '../lifecycle/states.js'
-import { msgpackCodec, ownBytes } from '../serialization/codec.js'
+import { ownBytes } from '../serialization/codec.js'
 import { toWireError, type WireError } from '../serialization/failure.js'
 import { sendEvent } from '../events/event-stream.js'
-import { CONTROL_SUBJECT, type ControlCommand } from '../app/control.js'
 import { RateLimiter } from '../util/rate-limit.js'
 import { deferred } from '../util/deferred.js'
 import { ThreadPool } from './pool/thread-pool.js'
 import { StateRecorder } from './state-recorder.js'
 import { continueFlow, sendErrbacks, successors } from '../canvas/flow.js'
+import { RemoteControl, TaskOverrides, type ControlledNode } from './remote-control.js'
 import { compileWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
 import type { App } from '../app/app.js'
 import type { InFlight } from './in-flight.js'
@@ -51,8 +51,15 @@ export class WorkerNode {
   #held = 0
   readonly #limiters = new Map<string, RateLimiter>()
   #processed = 0
+  /** Finished tasks by name, for `inspect stats`. */
+  readonly #totals = new Map<string, number>()
+  /** Rate and time limits set by remote control. */
+  readonly #overrides = new TaskOverrides()
+  #remote!: RemoteControl
+  #startedAt = 0
   #timers: TimerHandle[] = []
   #drained = deferred()
+  readonly #stopped = deferred()
 
   constructor(app: App, options: WorkerOptions = {}) {
     this.#app = app
@@ -71,6 +78,11 @@ export class WorkerNode {
   /** Tasks on this node now: on threads, or received and waiting. */
   get active(): number {
     return this.#active.size
+  }
+
+  /** Resolves once the node has stopped, whoever stopped it (a remote `shutdown` too). */
+  get stopped(): Promise<void> {
+    return this.#stopped.promise
   }
 
   /** Connects, starts the threads, and begins consuming. Resolves once the node serves. */
@@ -106,16 +118,17 @@ export class WorkerNode {
       },
     })
     await this.#pool.start()
-    this.#control = this.#transport.subscribe(CONTROL_SUBJECT, (_subject, data) => this.#command(msgpackCodec.decode(data) as ControlCommand))
+    this.#startedAt = Date.now()
+    this.#remote = new RemoteControl(app, this.#controlled(), this.#overrides)
+    this.#control = this.#remote.listen(this.#transport)
     for (const queue of this.options.queues) {
       this.#consumers.set(queue, { consumer: this.#transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
     }
     this.#state = 'running'
     this.#every(Math.max(50, this.options.ackWaitMs / 3), () => this.#extendLeases())
-    if (this.options.sendEvents) {
-      this.#workerEvent('worker-online')
-      this.#every(this.options.heartbeatMs, () => this.#workerEvent('worker-heartbeat'))
-    }
+    // Worker events go out whether task events are on or not, as Celery's: heartbeats are how monitors tell live nodes from dead ones.
+    this.#workerEvent('worker-online')
+    this.#every(this.options.heartbeatMs, () => this.#workerEvent('worker-heartbeat'))
     app.logger.info('worker ready', { hostname: this.hostname, concurrency: this.options.concurrency, queues: this.options.queues })
     this.#pump()
   }
@@ -141,8 +154,9 @@ export class WorkerNode {
     for (const timer of this.#timers) this.#app.clock.clearTimeout(timer)
     this.#control?.unsubscribe()
     this.#revoked.close()
-    if (this.options.sendEvents) this.#workerEvent('worker-offline')
+    this.#workerEvent('worker-offline')
     this.#state = 'stopped'
+    this.#stopped.resolve()
   }
 
   async #declareQueues(): Promise<void> {
@@ -215,6 +229,7 @@ export class WorkerNode {
     if (headers.expires !== undefined && now >= headers.expires) return this.#revoke(item, { expired: true })
     if (headers.eta !== undefined && headers.eta > now) {
       // Early: back to the broker, which holds it until due (never held in this node's memory).
+      this.#remote.noteScheduled(headers, delivery)
       delivery.nak(headers.eta - now)
       return this.#pump()
     }
@@ -245,7 +260,7 @@ export class WorkerNode {
       item.delivery.ack()
       item.acked = true
     }
-    const interval = this.#app.conf.workerDisableRateLimits ? 0 : item.options.rateLimitIntervalMs
+    const interval = this.#app.conf.workerDisableRateLimits ? 0 : this.#overrides.rateLimitMs(item.headers.task, item.options.rateLimitIntervalMs)
     if (interval > 0) {
       let limiter = this.#limiters.get(item.headers.task)
       if (!limiter) this.#limiters.set(item.headers.task, (limiter = new RateLimiter(interval, this.#app.clock)))
@@ -286,10 +301,10 @@ export class WorkerNode {
       redelivered: delivery.deliveryCount > 1,
       reportStart: item.options.trackStarted || this.options.sendEvents,
       ignoreResult: item.ignoreResult ?? false,
-      softTimeLimitMs: softMs ?? item.options.softTimeLimitMs,
+      softTimeLimitMs: softMs ?? this.#overrides.softTimeLimitMs(headers.task, item.options.softTimeLimitMs),
     }
     this.#pool.dispatch(item, entry)
-    const hard = hardMs ?? item.options.timeLimitMs
+    const hard = hardMs ?? this.#overrides.timeLimitMs(headers.task, item.options.timeLimitMs)
     if (hard !== undefined) this.#watch(item, hard)
   }
 
@@ -311,6 +326,7 @@ export class WorkerNode {
     if (item.timer !== undefined) this.#app.clock.clearTimeout(item.timer)
     this.#active.delete(item.headers.id)
     this.#processed++
+    this.#totals.set(item.headers.task, (this.#totals.get(item.headers.task) ?? 0) + 1)
   }
 
   /** Acks once the outcome is stored when `acksLate`; early-acked tasks were acked at receipt. */
@@ -416,12 +432,63 @@ export class WorkerNode {
     this.#ackAfter(item, stored)
   }
 
-  #command(command: ControlCommand): void {
-    if (command.type !== 'revoke') return
-    for (const id of command.ids) {
+  /** What remote control sees of this node and may change. */
+  #controlled(): ControlledNode {
+    return {
+      hostname: this.hostname,
+      options: this.options,
+      startedAt: this.#startedAt,
+      tasks: () => this.#active.values(),
+      threadStartedAt: (item) => (item.threadId === undefined ? 0 : this.#pool.startedAt(item)),
+      revokedIds: () => this.#revoked.list(),
+      totals: () => this.#totals,
+      poolSize: () => this.#pool.size,
+      revoke: (ids, terminate) => this.#revokeRunning(ids, terminate),
+      setEvents: (on) => {
+        this.options.sendEvents = on
+        this.#recorder.sendEvents = on
+      },
+      addConsumer: (queue) => this.#addConsumer(queue),
+      cancelConsumer: (queue) => this.#cancelConsumer(queue),
+      grow: async (n) => {
+        await this.#pool.grow(n)
+        this.#pump()
+      },
+      shrink: (n) => this.#pool.shrink(n),
+      shutdown: () => void this.stop().catch((error) => this.#app.logger.error('remote shutdown failed', { error })),
+    }
+  }
+
+  async #addConsumer(queue: string): Promise<boolean> {
+    if (this.#state !== 'running') throw new Error(`${this.hostname} is ${this.#state}`)
+    if (this.#consumers.has(queue)) return false
+    const previous = this.options.queues
+    this.options.queues = [...previous, queue]
+    try {
+      await this.#declareQueues()
+    } catch (error) {
+      this.options.queues = previous
+      throw error
+    }
+    this.#consumers.set(queue, { consumer: this.#transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
+    this.#pump()
+    return true
+  }
+
+  async #cancelConsumer(queue: string): Promise<boolean> {
+    const entry = this.#consumers.get(queue)
+    if (!entry) return false
+    this.#consumers.delete(queue)
+    this.options.queues = this.options.queues.filter((q) => q !== queue)
+    await entry.consumer.close()
+    return true
+  }
+
+  #revokeRunning(ids: string[], terminate: boolean): void {
+    for (const id of ids) {
       const item = this.#active.get(id)
       if (!item) continue
-      if (item.threadId !== undefined && command.terminate) this.#pool.kill(item, new TaskRevokedError(`task ${id} revoked and terminated`))
+      if (item.threadId !== undefined && terminate) this.#pool.kill(item, new TaskRevokedError(`task ${id} revoked and terminated`))
       const waiting = this.#waiting.indexOf(item)
       if (waiting !== -1) {
         this.#waiting.splice(waiting, 1)

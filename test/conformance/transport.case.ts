@@ -559,6 +559,46 @@ const cases: Record<string, Body> = {
     t.equal(star.items.length, 1, 'nothing after unsubscribe')
   },
 
+  'request - every subscriber replies; replies are collected until the timeout': async (t, { transport }) => {
+    const root = unique('ctl')
+    transport.subscribe(`${root}.>`, (_subject, data, reply) => reply?.(bytes(`a:${decoder.decode(data)}`)))
+    transport.subscribe(`${root}.cmd`, (_subject, data, reply) => reply?.(bytes(`b:${decoder.decode(data)}`)))
+    transport.subscribe(`${root}.cmd`, () => {})
+    const started = Date.now()
+    const replies = await transport.request(`${root}.cmd`, bytes('ping'), { timeoutMs: 300 })
+    t.same(replies.map((r) => decoder.decode(r)).sort(), ['a:ping', 'b:ping'], 'one reply per replying subscriber')
+    t.ok(Date.now() - started >= 300 - EARLY_MS, 'waited for the timeout')
+    t.same(await transport.request(`${root}-nobody.cmd`, bytes('ping'), { timeoutMs: 50 }), [], 'no subscriber: no replies')
+  },
+
+  'request - max ends the wait early; broadcast gives no reply channel': async (t, { transport }) => {
+    const root = unique('ctl')
+    const seen = new Inbox<boolean>()
+    transport.subscribe(`${root}.cmd`, (_subject, _data, reply) => {
+      seen.push(reply !== undefined)
+      reply?.(bytes('pong'))
+    })
+    const started = Date.now()
+    const replies = await transport.request(`${root}.cmd`, bytes('ping'), { timeoutMs: 10_000, max: 1 })
+    t.same(replies.map((r) => decoder.decode(r)), ['pong'])
+    t.ok(Date.now() - started < 5_000, 'did not wait for the timeout')
+    transport.broadcast(`${root}.cmd`, bytes('plain'))
+    t.same(await seen.until(2), [true, false])
+    t.throws(() => transport.request(`${root}.cmd`, bytes('x'), { timeoutMs: 0 }), { message: 'options.timeoutMs must be a positive finite number' })
+    t.throws(() => transport.request(`${root}.cmd`, bytes('x'), { timeoutMs: 10, max: 0 }), { message: 'options.max must be a positive integer' })
+  },
+
+  'request - a subscriber on another connection replies': async (t, context) => {
+    const second = secondOrSkip(t, context)
+    if (!second) return
+    const other = await second()
+    t.teardown(() => other.close())
+    const root = unique('ctl')
+    other.subscribe(`${root}.cmd`, (_subject, data, reply) => reply?.(bytes(`other:${decoder.decode(data)}`)))
+    const replies = await context.transport.request(`${root}.cmd`, bytes('hi'), { timeoutMs: 5_000, max: 1 })
+    t.same(replies.map((r) => decoder.decode(r)), ['other:hi'])
+  },
+
   'close - stored messages survive closing the connection': async (t, context) => {
     const { transport } = context
     const second = secondOrSkip(t, context)

@@ -1,42 +1,74 @@
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { celeriac, startCeleriac } from '../helpers/cli.js'
 
-const bin = fileURLToPath(new URL('../../bin/celeriac.js', import.meta.url))
 const fixture = fileURLToPath(new URL('../fixtures/app.ts', import.meta.url))
 
 t.test('cli - worker prints its banner, serves, and stops warm on SIGTERM with exit code 0', async (t) => {
-  const child = spawn(process.execPath, [bin, 'worker', '-A', fixture, '-c', '1', '-n', 'cli@%h'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk
-      if (output.includes('[tasks]')) resolve()
-    })
-    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}: ${output}`)))
-  })
-  await ready
-  t.match(output, /^cli@\S+ ready\./m)
-  t.match(output, /- app: +fixture/)
-  t.match(output, /- concurrency: 1 \(threads\)/)
-  t.match(output, /\. t\.add/)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  t.equal(await exited, 0)
-  t.match(output, /SIGTERM: warm shutdown/)
+  const worker = startCeleriac(['worker', '-A', fixture, '-c', '1', '-n', 'cli@%h', '-Q', 'celery,other'])
+  await worker.waitFor(/ ready\.\n/)
+  const output = worker.output()
+  t.match(output, /^celeriac v\d+\.\d+\.\d+ \(cli@\S+\)$/m)
+  t.match(output, /\.> app: +fixture/)
+  t.match(output, /\.> transport: +memory:\/\/fixture/)
+  t.match(output, /\.> concurrency: 1 \(threads\)/)
+  t.match(output, /\.> task events: OFF \(enable -E to monitor tasks in this worker\)/)
+  t.match(output, /\.> other +exchange=\(default\) key=other/)
+  t.match(output, /\n {2}\. t\.add\n/)
+  t.equal(await worker.stop('SIGTERM'), 0)
+  t.match(worker.output(), /SIGTERM: warm shutdown/)
 })
 
 t.test('cli - usage errors exit with code 2 and say what is wrong', async (t) => {
-  const missing = spawnSync(process.execPath, [bin, 'worker'], { encoding: 'utf8' })
-  t.equal(missing.status, 2)
-  t.match(missing.stderr, /worker: -A\/--app <module> is required/)
-  const unknown = spawnSync(process.execPath, [bin, 'frobnicate'], { encoding: 'utf8' })
-  t.equal(unknown.status, 2)
-  t.match(unknown.stderr, /unknown command "frobnicate"/)
-  const badCount = spawnSync(process.execPath, [bin, 'worker', '-A', fixture, '-c', 'many'], { encoding: 'utf8' })
-  t.equal(badCount.status, 2)
-  t.match(badCount.stderr, /--concurrency must be a positive integer, got "many"/)
-  const noApp = spawnSync(process.execPath, [bin, 'worker', '-A', fileURLToPath(new URL('../helpers/files.ts', import.meta.url))], { encoding: 'utf8' })
-  t.equal(noApp.status, 1)
+  const runs = await Promise.all([
+    celeriac(['worker']),
+    celeriac(['frobnicate']),
+    celeriac(['worker', '-A', fixture, '-c', 'many']),
+    celeriac(['worker', '-A', fixture, '-l', 'loud']),
+    celeriac(['worker', '-A', fixture, '--bogus']),
+    celeriac(['inspect', 'everything']),
+    celeriac(['control', 'rate_limit', 't.add']),
+    celeriac(['call']),
+    celeriac(['multi', 'begin']),
+  ])
+  t.same(runs.map((r) => r.code), [2, 2, 2, 2, 2, 2, 2, 2, 2])
+  t.match(runs[0].stderr, 'worker: -A/--app <module> is required')
+  t.match(runs[1].stderr, 'unknown command "frobnicate"')
+  t.match(runs[2].stderr, '--concurrency must be a positive integer, got "many"')
+  t.match(runs[3].stderr, '--loglevel must be one of debug, info, warning, error, critical, got "loud"')
+  t.match(runs[4].stderr, "Unknown option '--bogus'")
+  t.match(runs[5].stderr, 'inspect: expected one of active, scheduled, reserved, registered, stats, revoked, conf, ping, got everything')
+  t.match(runs[6].stderr, 'control rate_limit: expected <task> <rate>  e.g. tasks.add 10/m, got t.add')
+  t.match(runs[7].stderr, 'call: expected one task name, got none')
+  t.match(runs[8].stderr, 'multi: expected start, stop, stopwait or restart, got begin')
+})
+
+t.test('cli - every command has --help (exit 0); no command prints the overview (exit 2)', async (t) => {
+  const commands = ['worker', 'call', 'result', 'purge', 'status', 'inspect', 'control', 'events', 'multi']
+  const runs = await Promise.all([...commands.map((c) => celeriac([c, '--help'])), celeriac([])])
+  commands.forEach((command, i) => {
+    t.equal(runs[i].code, 0, `${command} --help`)
+    t.match(runs[i].stdout, new RegExp(`^Usage: celeriac ${command} `), `${command} --help prints its usage`)
+  })
+  t.equal(runs[commands.length].code, 2)
+  t.match(runs[commands.length].stdout, /^Usage: celeriac \[-A <module>\] <command>/)
+})
+
+t.test('cli - a typo in the configuration is an error naming it (exit 1)', async (t) => {
+  const [env, value, noApp] = await Promise.all([
+    celeriac(['status', '-A', fixture], { CELERIAC_TASK_ACKS_LAET: 'true' }),
+    celeriac(['status', '-A', fixture], { CELERIAC_WORKER_CONCURRENCY: 'lots' }),
+    celeriac(['worker', '-A', fileURLToPath(new URL('../helpers/files.ts', import.meta.url))]),
+  ])
+  t.same([env.code, env.stderr], [1, 'celeriac: unknown environment variable CELERIAC_TASK_ACKS_LAET (did you mean CELERIAC_TASK_ACKS_LATE?)\n'])
+  t.same([value.code, value.stderr], [1, 'celeriac: config.workerConcurrency must be a positive integer, got "lots"\n'])
+  t.equal(noApp.code, 1)
   t.match(noApp.stderr, /exports no celeriac app/)
+})
+
+t.test('cli - Celery order: -A before the command works too; --version', async (t) => {
+  const [status, version] = await Promise.all([celeriac(['-A', fixture, 'status', '-t', '0.2']), celeriac(['--version'])])
+  t.same([status.code, status.stderr], [1, 'celeriac: no nodes replied within the time limit\n'], 'memory:// in a fresh process: nobody to answer')
+  t.match(status.stdout, '0 nodes online.')
+  t.match(version.stdout, /^\d+\.\d+\.\d+\n$/)
 })

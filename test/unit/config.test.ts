@@ -4,6 +4,8 @@ import { Conf, censorUrl, validateConfig } from '../../src/config/conf.js'
 import { DEFAULTS } from '../../src/config/defaults.js'
 import type { ConfigValues } from '../../src/config/defaults.js'
 import { ConfigError } from '../../src/errors.js'
+import { configFromEnv, envName } from '../../src/config/env.js'
+import { createApp } from '../../src/app/app.js'
 
 const KEYS = Object.keys(DEFAULTS) as (keyof ConfigValues)[]
 
@@ -189,4 +191,48 @@ t.test('config - brokerTransportOptions pass through and print censored', async 
   t.match(printed, /brokerTransportOptions: \{ token: \*\*, tls: \*\* \}/)
   t.notMatch(printed, /secret|s3cret|ca\.pem/)
   t.throws(() => conf.update({ brokerTransportOptions: 'tls' as never }), { name: 'ConfigError', message: 'config.brokerTransportOptions must be an object, got "tls"' })
+})
+
+t.test('config - CELERIAC_* environment variables, parsed by the kind of each key', async (t) => {
+  t.same(configFromEnv({
+    CELERIAC_BROKER_URL: 'nats://u:p@h:4222',
+    CELERIAC_RESULT_BACKEND: 'rpc://',
+    CELERIAC_TASK_ACKS_LATE: 'yes',
+    CELERIAC_WORKER_CONCURRENCY: '3',
+    CELERIAC_TASK_TIME_LIMIT: 'none',
+    CELERIAC_TASK_SOFT_TIME_LIMIT: '1m',
+    CELERIAC_INCLUDE: './a.js, ./b.js',
+    CELERIAC_TASK_ROUTES: '{"t.*": {"queue": "q"}}',
+    CELERIAC_TASK_DEFAULT_QUEUE: '123',
+    PATH: '/bin',
+  }), {
+    broker: 'nats://u:p@h:4222', backend: 'rpc://', taskAcksLate: true, workerConcurrency: 3, taskTimeLimit: null,
+    taskSoftTimeLimit: '1m', include: ['./a.js', './b.js'], taskRoutes: { 't.*': { queue: 'q' } }, taskDefaultQueue: '123',
+  })
+  t.equal(envName('taskAcksLate'), 'CELERIAC_TASK_ACKS_LATE')
+  t.throws(() => configFromEnv({ CELERIAC_TASK_ACKS_LAET: 'true' }), { name: 'ConfigError', message: 'unknown environment variable CELERIAC_TASK_ACKS_LAET (did you mean CELERIAC_TASK_ACKS_LATE?)' })
+  t.throws(() => configFromEnv({ CELERIAC_TASK_ACKS_LATE: 'maybe' }), { message: 'CELERIAC_TASK_ACKS_LATE must be true or false, got "maybe"' })
+  t.throws(() => configFromEnv({ CELERIAC_TASK_QUEUES: '[oops' }), { message: 'CELERIAC_TASK_QUEUES must be JSON, got "[oops"' })
+})
+
+t.test('config - precedence: module, then env, then explicit updates; bad values name the key', async (t) => {
+  const app = createApp({ name: 'precedence', config: { taskAcksLate: false, workerConcurrency: 2 } })
+  app.configFromEnv({ CELERIAC_TASK_ACKS_LATE: 'true', CELERIAC_WORKER_CONCURRENCY: '4' })
+  app.configFromObject({ workerConcurrency: 8 })
+  t.equal(app.conf.taskAcksLate, true)
+  t.equal(app.conf.workerConcurrency, 8)
+  t.throws(() => app.configFromObject({ workerConcurency: 1 } as never), { message: 'unknown config key "workerConcurency" (did you mean "workerConcurrency"?)' })
+  t.throws(() => app.configFromEnv({ CELERIAC_WORKER_CONCURRENCY: '0' }), { message: 'config.workerConcurrency must be a positive integer, got 0' })
+  const resolved = app.resolvedOptions(app.tasks.get(app.task('p.t', () => 1).name)!)
+  t.equal(resolved.acksLate, true, 'task options follow config changes')
+  app.configFromObject({ taskAcksLate: false })
+  t.equal(app.resolvedOptions(app.tasks.get('p.t')!).acksLate, false)
+})
+
+t.test('config - censored(): plain data for inspect conf, credentials hidden', async (t) => {
+  const conf = new Conf({ broker: 'nats://user:secret@h:4222', taskRoutes: [[/^t\./, { queue: 'q' }]], brokerTransportOptions: { token: 'x' } })
+  const shown = conf.censored()
+  t.equal(shown.broker, 'nats://user:**@h:4222')
+  t.equal(shown.brokerTransportOptions, '{ token: ** }')
+  t.same(shown.taskRoutes, [['/^t\\./', { queue: 'q' }]])
 })

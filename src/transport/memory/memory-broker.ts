@@ -193,8 +193,8 @@ export class MemoryBroker {
     this.#subscribers.delete(subscriber)
   }
 
-  /** Delivers `data` to every subscriber matching `subject`, in a microtask. */
-  broadcast(subject: string, data: Uint8Array): void {
+  /** Delivers `data` to every subscriber matching `subject`, in a microtask, with `reply` when the sender awaits replies. */
+  broadcast(subject: string, data: Uint8Array, reply?: (data: Uint8Array) => void): void {
     const targets: Subscriber[] = []
     for (const subscriber of this.#subscribers) if (subscriber.match(subject)) targets.push(subscriber)
     if (targets.length === 0) return
@@ -202,7 +202,7 @@ export class MemoryBroker {
       for (const subscriber of targets) {
         if (!subscriber.active) continue
         try {
-          subscriber.handler(subject, data)
+          subscriber.handler(subject, data, reply)
         } catch (error) {
           reportLater(error)
         }

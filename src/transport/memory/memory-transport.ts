@@ -8,12 +8,14 @@ import type {
   OutgoingMessage,
   PublishAck,
   QueueDeclaration,
+  RequestOptions,
   RevokedIds,
   Subscription,
   SubscriptionHandler,
   Transport,
 } from '../transport.js'
-import { isMaxDeliver, isPositive, nonEmpty, validateExchange, validateMessage, validatePattern, validateQueue, validateSubject } from '../validate.js'
+import { isMaxDeliver, isPositive, nonEmpty, validateExchange, validateMessage, validatePattern, validateQueue, validateRequest, validateSubject } from '../validate.js'
+import { collectReplies } from '../collect-replies.js'
 import { TRANSPORT_DEFAULTS } from '../defaults.js'
 import { memoryBroker, type MemoryBroker, type Subscriber } from './memory-broker.js'
 import { MemoryConsumer } from './memory-consumer.js'
@@ -183,6 +185,19 @@ export class MemoryTransport implements Transport {
         this.#subscribers.delete(subscriber)
       },
     }
+  }
+
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array[]> {
+    this.#assertOpen()
+    validateRequest(subject, data, options)
+    return collectReplies(options, (push) => {
+      let open = true
+      this.broker.broadcast(subject, data, (reply) => {
+        if (!(reply instanceof Uint8Array)) throw new InvalidArgumentError('a reply must be a Uint8Array')
+        if (open) push(reply)
+      })
+      return () => (open = false)
+    })
   }
 
   #assertOpen(): void {

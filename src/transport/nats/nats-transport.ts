@@ -1,4 +1,4 @@
-import type { NatsConnection, Status, Subscription as NatsSub } from '@nats-io/transport-node'
+import { createInbox, type NatsConnection, type Status, type Subscription as NatsSub } from '@nats-io/transport-node'
 import { TRANSPORT_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError, TransportError } from '../../errors.js'
 import { systemClock, type Clock } from '../../util/clock.js'
@@ -11,11 +11,13 @@ import type {
   OutgoingMessage,
   PublishAck,
   QueueDeclaration,
+  RequestOptions,
   RevokedIds,
   Subscription,
   SubscriptionHandler,
   Transport,
 } from '../transport.js'
+import { collectReplies } from '../collect-replies.js'
 import { connectNats } from './connect.js'
 import { isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
@@ -273,8 +275,9 @@ export class NatsTransport implements Transport {
     const sub = nc.subscribe(names.busSubject(pattern), {
       callback: (error, msg) => {
         if (error !== null) return
+        const inbox = msg.reply
         try {
-          handler(names.fromBus(msg.subject), msg.data)
+          handler(names.fromBus(msg.subject), msg.data, inbox ? (data) => nc.publish(inbox, data) : undefined)
         } catch (thrown) {
           queueMicrotask(() => {
             throw thrown
@@ -289,6 +292,19 @@ export class NatsTransport implements Transport {
         this.#subscriptions.delete(sub)
       },
     }
+  }
+
+  /** Publishes with a reply inbox and collects the replies that reach it. */
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array[]> {
+    const { nc } = this.#use()
+    check.validateRequest(subject, data, options)
+    return collectReplies(options, (push) => {
+      const inbox = createInbox()
+      // The server answers a request nobody hears with a 503 status message: that is no reply.
+      const sub = nc.subscribe(inbox, { callback: (error, msg) => void (error === null && !msg.headers?.hasError && push(msg.data)) })
+      nc.publish(this.#names.busSubject(subject), data, { reply: inbox })
+      return () => sub.unsubscribe()
+    })
   }
 
   async #open(): Promise<Session> {

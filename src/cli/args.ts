@@ -1,0 +1,73 @@
+import { loadApp } from './load-app.js'
+import { createApp, type App } from '../app/app.js'
+import { toMs } from '../util/duration.js'
+
+/** A mistake on the command line: exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+/** A command that ran but failed (a task failed, no node replied, a node refused): exit code 1. */
+export class CommandFailed extends Error {
+  override name = 'CommandFailed'
+}
+
+/** The options every command that talks to the cluster accepts (parseArgs table entries). */
+export const connectionOptions = {
+  app: { type: 'string', short: 'A' },
+  broker: { type: 'string', short: 'b' },
+  'result-backend': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+/** The connection options' lines of a command's help. */
+export const connectionHelp = `  -A, --app <module>          module (.ts, .js or package) exporting the app
+  -b, --broker <url>          broker URL (over CELERIAC_BROKER_URL and the app's config)
+      --result-backend <url>  result backend URL (over CELERIAC_RESULT_BACKEND and the app's config)
+  -h, --help                  show this help`
+
+/**
+ * The app a command works with, configured in this order, later wins: the app module's own
+ * config (`createApp`, `app.configFromObject`), then `CELERIAC_*` environment variables, then
+ * the command line. Without `-A`, a bare app built from the environment and the command line
+ * (enough to send tasks by name, read results and control nodes).
+ */
+export async function openApp(values: { app?: string; broker?: string; 'result-backend'?: string }): Promise<App> {
+  const app = values.app !== undefined ? await loadApp(values.app) : createApp({ name: 'celeriac' })
+  app.configFromEnv()
+  app.configFromObject({ broker: values.broker, backend: values['result-backend'] })
+  return app
+}
+
+/** A positive integer option. */
+export function positiveInt(value: string, flag: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** A duration option, in seconds or with a unit (`10`, `500ms`, `5m`); returns seconds. */
+export function seconds(value: string, flag: string): number {
+  try {
+    return toMs(/^\d+(\.\d+)?$/.test(value) ? Number(value) : value, flag) / 1000
+  } catch {
+    throw new UsageError(`${flag} must be a number of seconds or a duration like '10s', got ${JSON.stringify(value)}`)
+  }
+}
+
+/** A comma-separated list option. */
+export function list(value: string): string[] {
+  return value.split(',').map((item) => item.trim()).filter(Boolean)
+}
+
+/** A JSON option that must parse to the kind `check` accepts. */
+export function json<T>(value: string, flag: string, check: (parsed: unknown) => parsed is T, want: string): T {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    throw new UsageError(`${flag} must be ${want} in JSON, got ${JSON.stringify(value)}`)
+  }
+  if (!check(parsed)) throw new UsageError(`${flag} must be ${want} in JSON, got ${value}`)
+  return parsed
+}

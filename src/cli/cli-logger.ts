@@ -1,0 +1,52 @@
+import { pino, stdSerializers, type DestinationStream } from 'pino'
+import { UsageError } from './args.js'
+import type { Logger, LogLevel } from '../util/logger.js'
+
+/** Celery's `-l` names (any case) and the level each one means here. */
+const LEVELS: Readonly<Record<string, Exclude<LogLevel, 'silent'>>> = {
+  debug: 'debug', info: 'info', warn: 'warn', warning: 'warn', error: 'error', critical: 'error', fatal: 'error',
+}
+
+/** Reads `-l/--loglevel`; a name it does not know is a usage error. */
+export function parseLogLevel(text: string): Exclude<LogLevel, 'silent'> {
+  const level = LEVELS[text.toLowerCase()]
+  if (!level) throw new UsageError(`--loglevel must be one of debug, info, warning, error, critical, got ${JSON.stringify(text)}`)
+  return level
+}
+
+/**
+ * The CLI's logger: pino, writing JSON lines to `logfile` (appending) or to stderr, or
+ * readable lines (`[time] LEVEL message key=value`) when stderr is a terminal. The library
+ * itself logs through the small {@link Logger} interface, so apps that embed celeriac never
+ * load pino unless they run the CLI.
+ */
+export function cliLogger(options: { level: LogLevel; logfile?: string; pretty?: boolean }): Logger {
+  const pretty = options.pretty ?? (options.logfile === undefined && process.stderr.isTTY === true)
+  const destination: DestinationStream = options.logfile !== undefined
+    ? pino.destination({ dest: options.logfile, append: true, sync: true, mkdir: true })
+    : pretty ? prettyStream() : pino.destination({ dest: 2, sync: true })
+  const log = pino({
+    level: options.level,
+    base: { pid: process.pid },
+    formatters: { level: (label) => ({ level: label }) },
+    serializers: { error: stdSerializers.err },
+  }, destination)
+  return {
+    debug: (message, fields) => log.debug(fields ?? {}, message),
+    info: (message, fields) => log.info(fields ?? {}, message),
+    warn: (message, fields) => log.warn(fields ?? {}, message),
+    error: (message, fields) => log.error(fields ?? {}, message),
+  }
+}
+
+/** Formats pino's JSON lines for a person at a terminal. */
+function prettyStream(): DestinationStream {
+  const colors: Record<string, string> = { debug: '\x1b[90m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m' }
+  return {
+    write(line: string) {
+      const { time, level, msg, pid: _pid, ...fields } = JSON.parse(line) as Record<string, unknown>
+      const extra = Object.entries(fields).map(([key, value]) => ` ${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`).join('')
+      process.stderr.write(`[${new Date(time as number).toISOString()}] ${colors[level as string] ?? ''}${String(level).toUpperCase()}\x1b[0m ${msg}${extra}\n`)
+    },
+  }
+}

@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util'
+import { connectionHelp, connectionOptions, openApp, positiveInt, seconds, UsageError } from './args.js'
+import { addressing, nodeHelp, nodeOptions } from './inspect.js'
+import { printReplies } from './replies.js'
+import type { App } from '../app/app.js'
+import type { ControlOptions, ControlReplies } from '../app/control.js'
+
+type Action = (app: App, args: string[], options: ControlOptions & { terminate?: boolean }) => Promise<ControlReplies>
+
+/** Each method: its arguments for the help, how many it takes, and what it sends. */
+const METHODS: Record<string, { usage: string; min: number; max: number; run: Action }> = {
+  rate_limit: { usage: '<task> <rate>  e.g. tasks.add 10/m', min: 2, max: 2, run: (app, [task, rate], o) => app.control.rateLimit(task, /^\d+(\.\d+)?$/.test(rate) ? Number(rate) : rate, o) },
+  time_limit: {
+    usage: '<task> <soft> [hard]  seconds', min: 2, max: 3,
+    run: (app, [task, soft, hard], o) => app.control.timeLimit(task, { soft: seconds(soft, 'soft'), hard: hard === undefined ? null : seconds(hard, 'hard') }, o),
+  },
+  revoke: { usage: '<id> [id...] [--terminate]', min: 1, max: Infinity, run: (app, ids, o) => app.control.revoke(ids, { ...o, reply: true }) },
+  enable_events: { usage: '', min: 0, max: 0, run: (app, _, o) => app.control.enableEvents(o) },
+  disable_events: { usage: '', min: 0, max: 0, run: (app, _, o) => app.control.disableEvents(o) },
+  add_consumer: { usage: '<queue>', min: 1, max: 1, run: (app, [queue], o) => app.control.addConsumer(queue, o) },
+  cancel_consumer: { usage: '<queue>', min: 1, max: 1, run: (app, [queue], o) => app.control.cancelConsumer(queue, o) },
+  pool_grow: { usage: '[n]', min: 0, max: 1, run: (app, [n], o) => app.control.poolGrow(n === undefined ? 1 : positiveInt(n, 'n'), o) },
+  pool_shrink: { usage: '[n]', min: 0, max: 1, run: (app, [n], o) => app.control.poolShrink(n === undefined ? 1 : positiveInt(n, 'n'), o) },
+  shutdown: { usage: '', min: 0, max: 0, run: (app, _, o) => app.control.shutdown(o) },
+}
+
+export const controlHelp = `Usage: celeriac control <method> [arguments] [options]
+
+Changes the worker nodes at run time and prints their replies.
+
+${Object.entries(METHODS).map(([name, m]) => `  ${name.padEnd(16)}${m.usage}`).join('\n')}
+
+Options:
+${connectionHelp}
+${nodeHelp}
+      --terminate             (revoke) terminate the thread running the task`
+
+/** `celeriac control`: commands that change the nodes. */
+export async function control(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...connectionOptions, ...nodeOptions, terminate: { type: 'boolean' } } })
+  if (values.help) {
+    console.log(controlHelp)
+    return 0
+  }
+  const [name, ...args] = positionals
+  const method = name === undefined ? undefined : METHODS[name]
+  if (!method || !Object.hasOwn(METHODS, name)) throw new UsageError(`control: expected one of ${Object.keys(METHODS).join(', ')}, got ${name ?? 'nothing'}`)
+  if (args.length < method.min || args.length > method.max) throw new UsageError(`control ${name}: expected ${method.usage || 'no arguments'}, got ${args.length === 0 ? 'none' : args.join(' ')}`)
+  if (values.terminate && name !== 'revoke') throw new UsageError('--terminate goes with control revoke only')
+  const options = { ...addressing(values), terminate: values.terminate }
+  const app = await openApp(values)
+  try {
+    printReplies(await method.run(app, args, options), { json: values.json })
+    return 0
+  } finally {
+    await app.close()
+  }
+}

@@ -1,0 +1,38 @@
+import { parseArgs } from 'node:util'
+import { connectionHelp, connectionOptions, openApp } from './args.js'
+import type { CeleriacEvent } from '../events/events.js'
+
+export const eventsHelp = `Usage: celeriac events --dump [options]
+
+Prints cluster events as they happen, one per line, until TERM or INT. Task events come from
+nodes started with -E (or after \`celeriac control enable_events\`); worker events always do.
+
+Options:
+${connectionHelp}
+      --dump             print events (the only mode: there is no curses monitor)
+  -p, --pattern <p>      which events: task-*, worker-*, task-failed, * (default: *)
+  -j, --json             one JSON object per line`
+
+/** `celeriac events --dump`: streams events to stdout. */
+export async function events(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...connectionOptions, dump: { type: 'boolean' }, pattern: { type: 'string', short: 'p' }, json: { type: 'boolean', short: 'j' } } })
+  if (values.help) {
+    console.log(eventsHelp)
+    return 0
+  }
+  const app = await openApp(values)
+  const stream = app.events.subscribe(values.pattern ?? '*')
+  await stream.ready
+  console.error(`-> celeriac events: dumping ${values.pattern ?? 'all'} events (Ctrl+C to stop)`)
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stream.close())
+  for await (const event of stream) console.log(values.json ? JSON.stringify(event) : format(event))
+  await app.close()
+  return 0
+}
+
+/** `<time> <node> <type> key=value ...`, as Celery's dumper shows it. */
+function format(event: CeleriacEvent): string {
+  const { type, hostname, timestamp, ...fields } = event
+  const rest = Object.entries(fields).map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`).join(' ')
+  return `${new Date(timestamp).toISOString()} ${hostname} ${type}${rest ? ' ' + rest : ''}`
+}

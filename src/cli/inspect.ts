@@ -1,0 +1,61 @@
+import { parseArgs } from 'node:util'
+import { DEFAULT_CONTROL_TIMEOUT, type ControlCommandName } from '../app/control.js'
+import { connectionHelp, connectionOptions, list, openApp, seconds, UsageError } from './args.js'
+import { printReplies } from './replies.js'
+
+const METHODS = ['active', 'scheduled', 'reserved', 'registered', 'stats', 'revoked', 'conf', 'ping'] as const satisfies readonly ControlCommandName[]
+
+/** Options of the commands that address nodes: `inspect`, `control`, `status`. */
+export const nodeOptions = {
+  destination: { type: 'string', short: 'd' },
+  timeout: { type: 'string', short: 't' },
+  json: { type: 'boolean', short: 'j' },
+} as const
+
+export const nodeHelp = `  -d, --destination <n1,n2>   only these nodes (default: all)
+  -t, --timeout <s>           how long to wait for replies (default: ${DEFAULT_CONTROL_TIMEOUT})
+  -j, --json                  print the replies as one JSON object`
+
+export const inspectHelp = `Usage: celeriac inspect <${METHODS.join('|')}> [options]
+
+Asks the worker nodes and prints their replies.
+
+  active      tasks running on a thread
+  scheduled   tasks with an eta a node saw early and gave back to the broker
+  reserved    tasks received and waiting for a thread or their rate limit
+  registered  the tasks each node serves
+  stats       process, pool, and tasks done by name
+  revoked     revoked task ids
+  conf        configuration, credentials censored
+  ping        which nodes answer
+
+Options:
+${connectionHelp}
+${nodeHelp}`
+
+/** The destination and timeout of `inspect`, `control` and `status`. */
+export function addressing(values: { destination?: string; timeout?: string }): { destination?: string[]; timeout: number } {
+  return {
+    ...(values.destination !== undefined ? { destination: list(values.destination) } : {}),
+    timeout: values.timeout === undefined ? DEFAULT_CONTROL_TIMEOUT : seconds(values.timeout, '--timeout'),
+  }
+}
+
+/** `celeriac inspect`: read-only questions to the nodes. */
+export async function inspect(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...connectionOptions, ...nodeOptions } })
+  if (values.help) {
+    console.log(inspectHelp)
+    return 0
+  }
+  const method = positionals[0] as (typeof METHODS)[number]
+  if (positionals.length !== 1 || !METHODS.includes(method)) throw new UsageError(`inspect: expected one of ${METHODS.join(', ')}, got ${positionals.join(' ') || 'nothing'}`)
+  const options = addressing(values)
+  const app = await openApp(values)
+  try {
+    printReplies(await app.control.broadcast(method, options), { json: values.json })
+    return 0
+  } finally {
+    await app.close()
+  }
+}

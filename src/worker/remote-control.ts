@@ -1,0 +1,239 @@
+import { InvalidArgumentError } from '../errors.js'
+import { censorUrl } from '../config/conf.js'
+import { decodeMessage, type TaskBody, type TaskHeaders } from '../protocol/envelope.js'
+import { codecFor, ContentType, msgpackCodec } from '../serialization/codec.js'
+import { optionalMs, type Duration } from '../util/duration.js'
+import { parseRateLimit } from '../util/rate-limit.js'
+import { CONTROL_SUBJECT, type ControlCommandName, type ControlRequest, type ScheduledTaskInfo, type TaskInfo, type WorkerStats } from '../app/control.js'
+import type { App } from '../app/app.js'
+import type { InFlight } from './in-flight.js'
+import type { ResolvedWorkerOptions } from './worker-options.js'
+import type { Delivery, Subscription, Transport } from '../transport/transport.js'
+
+/** What remote control may see and change on its node; the node hands it over at start. */
+export interface ControlledNode {
+  readonly hostname: string
+  readonly options: ResolvedWorkerOptions
+  readonly startedAt: number
+  /** Tasks taken from a queue and not settled. */
+  tasks(): Iterable<InFlight>
+  /** When a thread started `item`, epoch ms; 0 while it waits for one. */
+  threadStartedAt(item: InFlight): number
+  revokedIds(): string[]
+  /** Finished tasks since start, by name. */
+  totals(): ReadonlyMap<string, number>
+  poolSize(): number
+  revoke(ids: string[], terminate: boolean): void
+  setEvents(on: boolean): void
+  addConsumer(queue: string): Promise<boolean>
+  cancelConsumer(queue: string): Promise<boolean>
+  grow(n: number): Promise<void>
+  shrink(n: number): void
+  /** Starts a warm stop (after the reply is sent). */
+  shutdown(): void
+}
+
+/** Limits set by remote control on one node, by task name, over the tasks' own options. */
+export class TaskOverrides {
+  readonly #rateLimitMs = new Map<string, number>()
+  readonly #timeLimits = new Map<string, { softMs: number | undefined; hardMs: number | undefined }>()
+
+  rateLimitMs(task: string, fallback: number): number {
+    return this.#rateLimitMs.get(task) ?? fallback
+  }
+
+  softTimeLimitMs(task: string, fallback: number | undefined): number | undefined {
+    const limits = this.#timeLimits.get(task)
+    return limits ? limits.softMs : fallback
+  }
+
+  timeLimitMs(task: string, fallback: number | undefined): number | undefined {
+    const limits = this.#timeLimits.get(task)
+    return limits ? limits.hardMs : fallback
+  }
+
+  setRateLimit(task: string, intervalMs: number): void {
+    this.#rateLimitMs.set(task, intervalMs)
+  }
+
+  setTimeLimits(task: string, softMs: number | undefined, hardMs: number | undefined): void {
+    this.#timeLimits.set(task, { softMs, hardMs })
+  }
+}
+
+/**
+ * A node's side of remote control: answers the commands of `app.control` sent on
+ * {@link CONTROL_SUBJECT} that address it (no `destination`, or one naming it).
+ */
+export class RemoteControl {
+  readonly #app: App
+  readonly #node: ControlledNode
+  readonly #overrides: TaskOverrides
+  /** Tasks with an eta this node saw early and gave back to the broker, by id. */
+  readonly #scheduled = new Map<string, ScheduledTaskInfo>()
+
+  constructor(app: App, node: ControlledNode, overrides: TaskOverrides) {
+    this.#app = app
+    this.#node = node
+    this.#overrides = overrides
+  }
+
+  /** Listens for commands on `transport`. */
+  listen(transport: Transport): Subscription {
+    return transport.subscribe(CONTROL_SUBJECT, (_subject, data, reply) => void this.#handle(data, reply))
+  }
+
+  /** Notes a task handed back to the broker until its eta, for `inspect scheduled`. */
+  noteScheduled(headers: TaskHeaders, delivery: Delivery): void {
+    this.#scheduled.set(headers.id, {
+      eta: headers.eta!,
+      priority: delivery.priority,
+      request: { id: headers.id, name: headers.task, hostname: this.#node.hostname, deliveryInfo: deliveryInfo(delivery) },
+    })
+  }
+
+  async #handle(data: Uint8Array, reply: ((data: Uint8Array) => void) | undefined): Promise<void> {
+    let request: ControlRequest
+    try {
+      request = msgpackCodec.decode(data) as ControlRequest
+    } catch (error) {
+      return this.#app.logger.warn('dropped an undecodable control command', { error })
+    }
+    if (request.destination && !request.destination.includes(this.#node.hostname)) return
+    let answer: Record<string, unknown>
+    try {
+      answer = { ok: await this.#run(request.command, request.arguments ?? {}) }
+    } catch (error) {
+      answer = { error: (error as Error).message }
+    }
+    this.#app.logger.debug('control command', { command: request.command, ...answer })
+    reply?.(msgpackCodec.encode({ hostname: this.#node.hostname, ...answer }))
+    if (request.command === 'shutdown') setImmediate(() => this.#node.shutdown())
+  }
+
+  async #run(command: ControlCommandName, args: Record<string, unknown>): Promise<unknown> {
+    const node = this.#node
+    switch (command) {
+      case 'ping':
+        return 'pong'
+      case 'active':
+        return [...node.tasks()].filter((item) => node.threadStartedAt(item) > 0).map((item) => this.#info(item))
+      case 'reserved':
+        return [...node.tasks()].filter((item) => node.threadStartedAt(item) === 0).map((item) => this.#info(item))
+      case 'scheduled':
+        return this.#scheduledNow()
+      case 'registered':
+        return [...this.#app.tasks.keys()].sort()
+      case 'stats':
+        return this.#stats()
+      case 'revoked':
+        return node.revokedIds()
+      case 'conf':
+        return this.#app.conf.censored()
+      case 'rate_limit': {
+        const task = this.#task(args.task)
+        const intervalMs = parseRateLimit(args.rateLimit as string | number, 'rateLimit')
+        this.#overrides.setRateLimit(task, intervalMs)
+        return intervalMs === 0 ? `rate limit of ${task} disabled` : `new rate limit set successfully`
+      }
+      case 'time_limit': {
+        const task = this.#task(args.task)
+        this.#overrides.setTimeLimits(task, optionalMs(args.soft as Duration | null, 'soft'), optionalMs(args.hard as Duration | null, 'hard'))
+        return 'time limits set successfully'
+      }
+      case 'revoke': {
+        const ids = args.ids as string[]
+        node.revoke(ids, args.terminate === true)
+        return `tasks ${ids.join(', ')} flagged as revoked`
+      }
+      case 'enable_events':
+        node.setEvents(true)
+        return 'task events enabled'
+      case 'disable_events':
+        node.setEvents(false)
+        return 'task events disabled'
+      case 'add_consumer': {
+        const queue = this.#queue(args.queue)
+        return (await node.addConsumer(queue)) ? `add consumer ${queue}` : `already consuming from ${queue}`
+      }
+      case 'cancel_consumer': {
+        const queue = this.#queue(args.queue)
+        if (!(await node.cancelConsumer(queue))) throw new InvalidArgumentError(`not consuming from ${queue}`)
+        return `no longer consuming from ${queue}`
+      }
+      case 'pool_grow':
+        await node.grow(this.#count(args.n))
+        return `pool grown to ${node.poolSize()} threads`
+      case 'pool_shrink':
+        node.shrink(this.#count(args.n))
+        return `pool shrunk to ${node.poolSize()} threads`
+      case 'shutdown':
+        return 'shutting down'
+      default:
+        throw new InvalidArgumentError(`unknown control command ${JSON.stringify(command)}`)
+    }
+  }
+
+  #task(name: unknown): string {
+    if (typeof name !== 'string' || !this.#app.tasks.has(name)) throw new InvalidArgumentError(`task ${JSON.stringify(name)} is not registered on ${this.#node.hostname}`)
+    return name
+  }
+
+  #queue(name: unknown): string {
+    if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('queue must be a non-empty string')
+    return name
+  }
+
+  #count(n: unknown): number {
+    if (!Number.isInteger(n) || (n as number) < 1) throw new InvalidArgumentError(`n must be a positive integer, got ${JSON.stringify(n)}`)
+    return n as number
+  }
+
+  #info(item: InFlight): TaskInfo {
+    const { headers, delivery } = item
+    let body: TaskBody | undefined
+    try {
+      body = codecFor(headers.contentType ?? ContentType.Msgpack).decode(decodeMessage(delivery.body).body) as TaskBody
+    } catch {
+      // Shown without its arguments; the thread reports the decoding error when it runs.
+    }
+    const started = this.#node.threadStartedAt(item)
+    return {
+      id: headers.id,
+      name: headers.task,
+      args: body?.[0],
+      kwargs: body?.[1],
+      hostname: this.#node.hostname,
+      timeStart: started > 0 ? started : null,
+      acknowledged: item.acked,
+      deliveryInfo: deliveryInfo(delivery),
+      workerPid: process.pid,
+    }
+  }
+
+  #scheduledNow(): ScheduledTaskInfo[] {
+    const now = this.#app.clock.now()
+    for (const [id, entry] of this.#scheduled) if (entry.eta <= now) this.#scheduled.delete(id)
+    return [...this.#scheduled.values()]
+  }
+
+  #stats(): WorkerStats {
+    const node = this.#node
+    return {
+      hostname: node.hostname,
+      pid: process.pid,
+      uptime: Math.round((Date.now() - node.startedAt) / 1000),
+      pool: { threads: node.poolSize(), prefetchMultiplier: node.options.prefetch },
+      total: Object.fromEntries(node.totals()),
+      active: [...node.tasks()].length,
+      queues: [...node.options.queues],
+      broker: { transport: this.#app.connectedTransport()?.kind ?? 'unknown', url: censorUrl(this.#app.conf.broker) },
+      events: node.options.sendEvents,
+      rssKb: Math.round(process.memoryUsage.rss() / 1024),
+    }
+  }
+}
+
+function deliveryInfo(delivery: Delivery): TaskInfo['deliveryInfo'] {
+  return { queue: delivery.queue, exchange: delivery.exchange, routingKey: delivery.routingKey, priority: delivery.priority, redelivered: delivery.deliveryCount > 1 }
+}
