@@ -22,6 +22,14 @@ export type Missing<A extends unknown[], S extends unknown[]> = number extends A
       ? [First, ...Missing<Rest, S>]
       : []
 
+/**
+ * Whether a task is one of celeriac's built-ins (`celeriac.map`, ...), which banners and
+ * `inspect registered` leave out, as Celery's leave out `celery.*`.
+ */
+export function isBuiltinTask(name: string): boolean {
+  return name.startsWith('celeriac.')
+}
+
 /** Built-in tasks that apply a task to each item of a list (Celery's `xmap`, `xstarmap`). */
 export const MAP_TASK = 'celeriac.map'
 export const STARMAP_TASK = 'celeriac.starmap'

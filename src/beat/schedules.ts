@@ -58,6 +58,7 @@ export class IntervalSchedule implements Schedule {
 // A calendar search gives up after this many candidate days (a day of week and a day of
 // month that seldom meet: Friday the 13th comes within 14 months).
 const SEARCH_LIMIT = 5_000
+const DAY_MS = 86_400_000
 
 /**
  * A cron expression (5 fields, or 6 with seconds first) in a time zone. With `weekdays`, a
@@ -88,13 +89,25 @@ export class CronSchedule implements Schedule {
   }
 
   #search(from: number, direction: 'next' | 'prev'): number {
-    const times = CronExpressionParser.parse(this.expression, { tz: this.timezone, currentDate: new Date(from) })
+    const parse = (at: number) => CronExpressionParser.parse(this.expression, { tz: this.timezone, currentDate: new Date(at) })
+    let cursor = from
+    let times = parse(cursor)
     for (let i = 0; i < SEARCH_LIMIT; i++) {
-      const at = times[direction]()
+      let at
+      try {
+        at = times[direction]()
+      } catch {
+        // cron-parser can give up on a clock change in a half-hour zone (Lord Howe's 2:00 in
+        // 2001 loops it): search on from the day after (before) that one.
+        cursor += direction === 'next' ? DAY_MS : -DAY_MS
+        times = parse(cursor)
+        continue
+      }
       if (!this.#weekdays || this.#weekdays.has(at.getDay())) return at.getTime()
       // Not one of the weekdays: skip the rest of that day in the zone.
       if (direction === 'next') at.setEndOfDay()
       else at.setStartOfDay()
+      cursor = at.getTime()
       times.reset(at)
     }
     throw new ConfigError(`${this.#label} finds no fire time within ${SEARCH_LIMIT} candidate days`)

@@ -9,6 +9,7 @@ import type { App } from '../app/app.js'
 import type { WorkerNode } from '../worker/worker-node.js'
 import type { Beat } from '../beat/beat.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
+import { isBuiltinTask } from '../app/task-handle.js'
 
 export const workerHelp = `Usage: celeriac worker -A <module> [options]
 
@@ -157,7 +158,7 @@ function banner(app: App, node: WorkerNode): string {
     ...queues,
     '',
     '[tasks]',
-    ...[...app.tasks.keys()].sort().map((task) => `  . ${task}`),
+    ...[...app.tasks.keys()].filter((task) => !isBuiltinTask(task)).sort().map((task) => `  . ${task}`),
     '',
     `${node.hostname} ready.`,
   ].join('\n')

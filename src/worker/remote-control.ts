@@ -9,6 +9,7 @@ import type { App } from '../app/app.js'
 import type { InFlight } from './in-flight.js'
 import type { ResolvedWorkerOptions } from './worker-options.js'
 import type { Delivery, Subscription, Transport } from '../transport/transport.js'
+import { isBuiltinTask } from '../app/task-handle.js'
 
 /** What remote control may see and change on its node; the node hands it over at start. */
 export interface ControlledNode {
@@ -123,7 +124,7 @@ export class RemoteControl {
       case 'scheduled':
         return this.#scheduledNow()
       case 'registered':
-        return [...this.#app.tasks.keys()].sort()
+        return [...this.#app.tasks.keys()].filter((name) => !isBuiltinTask(name)).sort()
       case 'stats':
         return this.#stats()
       case 'revoked':
