@@ -54,6 +54,8 @@ export function canvasCases(t: Test, fx: typeof Fixture): void {
     const rebuilt = signature(data as never)
     t.ok(rebuilt instanceof Signature)
     t.equal(await (await rebuilt.applyAsync()).get(T), 25)
+    const chainData = await (await passthrough.delay(chain(add.s(1, 1), mul.s(3)))).get(T)
+    t.equal(await (await signature(chainData as never).applyAsync()).get(T), 6, 'a chain passed as itself arrives as data too')
   })
 
   t.test('chain(add(4, 4), mul(8)) = 64', async (t) => {
