@@ -108,7 +108,7 @@ export class App implements CanvasHost {
     this.#injected = { transport: options.transport, backend: options.resultBackend }
     this.control = new Control(() => this.transport(), () => this.conf)
     this.events = { subscribe: (pattern = '*') => subscribeEvents(this.transport(), pattern, this.logger) }
-    this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), connectedTransport: () => this.#connected.transport, clock: this.clock, logger: this.logger })
+    this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), connectedTransport: () => this.#connected.transport, clock: this.clock, logger: this.logger, replyTo: () => this.#connected.backend?.replyTo })
     registerApp(this)
     setCurrentCanvasHost(this)
     this.task(IDENTITY_TASK, (value: unknown) => value)
@@ -149,6 +149,7 @@ export class App implements CanvasHost {
   /** How canvases and worker nodes send workflow steps (internal). */
   readonly flow: WorkflowHost = ((app: App): WorkflowHost => ({
     sendTask: (name, args, options, flow) => {
+      if (app.#awaitsReplyTo()) return app.backend().then(() => app.flow.sendTask(name, args, options, flow))
       const definition = app.tasks.get(name)
       return app.#publisher.send(name, args, options, definition, definition && app.resolvedOptions(definition), flow)
     },
@@ -206,6 +207,14 @@ export class App implements CanvasHost {
     return results
   }
 
+  /**
+   * True before an rpc:// backend is connected: a task sent then would carry no `replyTo`, and
+   * its result would go to a subject nobody listens on yet.
+   */
+  #awaitsReplyTo(): boolean {
+    return this.#connected.backend === undefined && (this.#injected.backend?.kind === 'rpc' || (this.#injected.backend === undefined && /^rpc:\/\//i.test(this.conf.backend)))
+  }
+
   /** A task's options with the app's defaults applied. */
   resolvedOptions(definition: TaskDefinition): ResolvedTaskOptions {
     // Computed again after a config change (env or command line applied after the module loaded).
@@ -218,6 +227,7 @@ export class App implements CanvasHost {
   }
 
   #send<R>(name: string, args: readonly unknown[], options: CallOptions, definition?: TaskDefinition): Promise<AsyncResult<R>> {
+    if (this.#awaitsReplyTo()) return this.backend().then(() => this.#send<R>(name, args, options, definition))
     return this.#publisher.send(name, args, options, definition, definition && this.resolvedOptions(definition)).then((id) => new AsyncResult<R>(id, this.#resultSource))
   }
 

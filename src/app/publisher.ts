@@ -26,6 +26,8 @@ export interface PublisherContext {
   connectedTransport(): Transport | undefined
   clock: Clock
   logger: Logger
+  /** Where this process listens for its tasks' states, when its backend says (rpc://). */
+  replyTo(): string | undefined
 }
 
 /** Callbacks as data: given as signatures by a caller, or as data by a canvas being sent. */
@@ -78,6 +80,8 @@ export class Publisher {
       headers.contentType = codec.contentType
       if (flow?.chain !== undefined) headers.chain = flow.chain
       if (flow?.chord !== undefined) headers.chord = flow.chord
+      const replyTo = flow?.replyTo ?? this.#ctx.replyTo()
+      if (replyTo !== undefined) headers.replyTo = replyTo
       const route = this.#ctx.router().route(name, options, definition?.options)
       return this.publish(headers, body, route, id).then(() => id)
     } catch (error) {

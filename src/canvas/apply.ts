@@ -22,6 +22,8 @@ export interface Flow {
   chain?: SignatureData[]
   /** The chord this task completes a member of. */
   chord?: ChordRef
+  /** Where the workflow's sender listens for states (rpc://): every step keeps the first's. */
+  replyTo?: string
 }
 
 /** What sending a canvas needs from the app. */
@@ -41,6 +43,7 @@ export interface SendContext {
   /** Steps after this part, next first. */
   chain: SignatureData[]
   chord?: ChordRef
+  replyTo?: string
 }
 
 // Options that time the start of a canvas: a chain gives them to its first step only.
@@ -201,6 +204,7 @@ function sendTask(host: FlowHost, data: TaskSignatureData, context: SendContext)
   if (context.parentId !== undefined) options.parentId = context.parentId
   if (context.rootId !== undefined) options.rootId = context.rootId
   const flow: Flow = {}
+  if (context.replyTo !== undefined) flow.replyTo = context.replyTo
   if (context.chain.length > 0) flow.chain = context.chain
   if (context.chord) {
     flow.chord = context.chord

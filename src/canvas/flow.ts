@@ -24,7 +24,7 @@ export interface WorkflowHost extends FlowHost {
 const JOIN_READS = 256
 
 function context(headers: TaskHeaders, prepend: readonly unknown[]): SendContext {
-  return { prepend, parentId: headers.id, rootId: headers.rootId, chain: [] }
+  return { prepend, parentId: headers.id, rootId: headers.rootId, chain: [], ...(headers.replyTo ? { replyTo: headers.replyTo } : {}) }
 }
 
 /** Sends the `link` callbacks of a task that succeeded, in order; returns the ids they start with. */

@@ -41,6 +41,8 @@ export interface TaskHeaders {
   chain?: SignatureData[]
   /** The chord this task completes a member of. */
   chord?: ChordRef
+  /** Where the sender listens for this task's states (`rpc://`; Celery's `reply_to`). */
+  replyTo?: string
 }
 
 /** The arguments of a task, encoded with the body's content type. */
@@ -62,7 +64,7 @@ const VERSION = 2
 const PREFIX = 5
 const FIELDS = [
   'id', 'task', 'retries', 'rootId', 'parentId', 'groupId', 'eta', 'expires', 'timeLimit', 'origin',
-  'ignoreResult', 'priority', 'contentType', 'headers', 'callbacks', 'errbacks', 'chain', 'chord',
+  'ignoreResult', 'priority', 'contentType', 'headers', 'callbacks', 'errbacks', 'chain', 'chord', 'replyTo',
 ] as const satisfies readonly (keyof TaskHeaders)[]
 
 function toTuple(headers: TaskHeaders): unknown[] {

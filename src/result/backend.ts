@@ -36,6 +36,8 @@ export interface TaskMeta {
   groupId?: string
   /** Ids of tasks this one sent (links, retries excluded). */
   children?: string[]
+  /** `rpc://`: the subject the task's sender listens on, from the message's `replyTo`. */
+  replyTo?: string
 }
 
 /** Called with every record stored for a watched id, in order. */
@@ -45,6 +47,11 @@ export type MetaListener = (meta: TaskMeta) => void
 export interface ResultBackend {
   /** `memory`, `nats`, `rpc`. */
   readonly kind: string
+  /**
+   * Where a task sent by this process should send its states, when the backend routes them
+   * to the sender rather than storing them (`rpc://`, as Celery's `reply_to`). Set once connected.
+   */
+  readonly replyTo?: string
   connect(): Promise<void>
   close(): Promise<void>
   /**

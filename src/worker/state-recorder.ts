@@ -88,6 +88,7 @@ export class StateRecorder {
     const meta: TaskMeta = { taskId: headers.id, state: task.customState ?? next, name: headers.task, retries: headers.retries, worker: this.#hostname, rootId: headers.rootId }
     if (headers.parentId !== undefined) meta.parentId = headers.parentId
     if (headers.groupId !== undefined) meta.groupId = headers.groupId
+    if (headers.replyTo !== undefined) meta.replyTo = headers.replyTo
     if (data.result !== undefined) {
       meta.result = data.result
       meta.contentType = data.contentType

@@ -7,13 +7,17 @@ import { connectNats } from '../../transport/nats/connect.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from '../nats-kv/record.js'
 import { isSafePrefix, taskKey } from '../nats-kv/task-key.js'
 import { RecordCache } from './record-cache.js'
+import { newTaskId } from '../../util/ids.js'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
 
 /** Subject prefix of `rpc://` records unless told otherwise: records go to `celeriac.rpc.<task id>`. */
 export const DEFAULT_RPC_PREFIX = 'celeriac'
-/** Records an {@link RpcBackend} remembers for `get()` unless told otherwise. */
-export const DEFAULT_RPC_CACHE_SIZE = 1_000
+/**
+ * Records an {@link RpcBackend} remembers for `get()` unless told otherwise: enough for the
+ * results of a large batch sent at once and awaited after (about 200 bytes each, plus results).
+ */
+export const DEFAULT_RPC_CACHE_SIZE = 100_000
 
 /** Options of {@link RpcBackend}. */
 export interface RpcBackendOptions {
@@ -28,7 +32,7 @@ export interface RpcBackendOptions {
   prefix?: string
   /**
    * How many task records this process remembers for `get()` (the latest per task, least
-   * recently written dropped first). `0`: none, and `get()` always reads `undefined`. Default: 1,000.
+   * recently written dropped first). `0`: none, and `get()` always reads `undefined`. Default: 100,000.
    */
   cacheSize?: number
 }
@@ -41,27 +45,26 @@ interface Watched {
 }
 
 /**
- * Celery's RPC backend on core NATS: every record stored for a task is published on
- * `<prefix>.rpc.<task key>` and handed to whoever watches that task at that moment; nothing
- * is persisted.
+ * Celery's RPC backend on core NATS: the states of a task go to the process that sent it (its
+ * `replyTo`, Celery's `reply_to`), which keeps them for `get()`; nothing is persisted.
+ * A task sent without a `replyTo` (by a process not on rpc://) has its states published on
+ * `<prefix>.rpc.<task key>`, to whoever watches that task at that moment.
  *
  * @remarks
  * What it deliberately cannot do, as Celery's `rpc://`:
- * - Results are lost if nobody waits. A record published while no process watches its task
- *   reaches no one; `AsyncResult.get()` works because it watches before it reads, and the
- *   task's states are sent only after the caller started waiting (or are cached, below).
- * - `get()` (and so `state()`, `ready()`, `result()`) knows only what this process has seen:
- *   the last record it stored or received through a watch for that id, from a bounded cache
- *   (`cacheSize`). A task nobody in this process watched reads as unknown: PENDING.
+ * - Only the sender hears of a task it sent: each process on rpc:// subscribes to its own
+ *   reply subject when it connects, before it sends anything, so a result that arrives before
+ *   `get()` is called waits in its cache (`cacheSize`, least recently written dropped first).
+ * - `get()` (and so `state()`, `ready()`, `result()`) knows only what this process has seen.
+ *   A task this process did not send, and did not watch while it ran, reads as PENDING.
  * - No other process can read a result after the fact, no result survives a restart, and
  *   `forget()` only drops this process's cached copy.
  * - A record must fit in one message (the server's `max_payload`, 1 MiB by default): there
  *   is no object store to spill into. Larger ones are refused with a BackendError.
  * - No expiry: there is nothing stored to expire; `resultExpires` does not apply.
+ * - No chords: a chord's join reads its members' stored results.
  *
- * Unlike Celery, which sends results to the caller's own reply queue, a record goes to a
- * subject per task: any process watching the task receives it, and a sender needs no reply
- * address. Delivery is core NATS: at most once, in order per publisher.
+ * Delivery is core NATS: at most once, in order per publisher.
  * @example
  * const backend = new RpcBackend({ url: 'nats://127.0.0.1:4222' })
  * const unwatch = await backend.watch(id, (meta) => console.log(meta.state))
@@ -74,6 +77,9 @@ export class RpcBackend implements ResultBackend {
   readonly #shared: NatsConnection | undefined
   readonly #cache: RecordCache
   readonly #watched = new Map<string, Watched>()
+  /** The subject this process's tasks send their states to; see {@link replyTo}. */
+  readonly #replyTo: string
+  #replies: Promise<Subscription> | undefined
   #connected: Promise<NatsConnection> | undefined
   #closed = false
 
@@ -93,11 +99,41 @@ export class RpcBackend implements ResultBackend {
     this.#shared = options.connection
     this.prefix = prefix
     this.#cache = new RecordCache(cacheSize)
+    this.#replyTo = `${prefix}.rpc-reply.${newTaskId()}`
   }
 
-  /** Opens the connection unless one is shared. Idempotent. */
+  /** Where tasks sent by this process send their states; listened to from `connect()` on. */
+  get replyTo(): string | undefined {
+    return this.#replies === undefined ? undefined : this.#replyTo
+  }
+
+  /** Opens the connection unless one is shared, and listens on the reply subject. Idempotent. */
   connect(): Promise<void> {
-    return this.#ready().then(() => undefined)
+    return this.#ready().then((nc) => {
+      this.#replies ??= this.#listen(nc)
+      return this.#replies.then(() => undefined)
+    })
+  }
+
+  /** The reply subscription: records of tasks this process sent, for its cache and watchers. */
+  async #listen(nc: NatsConnection): Promise<Subscription> {
+    const subject = this.#replyTo
+    const subscription = nc.subscribe(subject, {
+      callback: (error: Error | null, msg: Msg) => {
+        if (error !== null) return warnUndeliverable(error)
+        let meta: TaskMeta
+        try {
+          meta = decodeRecord(msg.data, `subject ${subject}`)
+        } catch (decodeError) {
+          return warnUndeliverable(decodeError)
+        }
+        this.#cache.set(meta.taskId, msg.data.slice())
+        for (const listener of this.#watched.get(meta.taskId)?.listeners ?? []) deliver(listener, meta)
+      },
+    })
+    // Once the server has the SUB, a task sent after connect() cannot answer before it.
+    await nc.flush()
+    return subscription
   }
 
   /** Ends every watch, sends what is still buffered, and closes the connection if the backend opened it. */
@@ -105,6 +141,7 @@ export class RpcBackend implements ResultBackend {
     if (this.#closed) return
     this.#closed = true
     for (const watched of this.#watched.values()) watched.subscription.unsubscribe()
+    void this.#replies?.then((subscription) => subscription.unsubscribe(), () => {})
     this.#watched.clear()
     this.#cache.clear()
     const nc = this.#shared ?? (await this.#connected?.catch(() => undefined))
@@ -120,7 +157,7 @@ export class RpcBackend implements ResultBackend {
       throw new InvalidArgumentError('meta.taskId must be a non-empty string')
     }
     const nc = await this.#ready()
-    const subject = this.#subject(meta.taskId)
+    const subject = meta.replyTo ?? this.#subject(meta.taskId)
     // A copy: msgpack returns a view of a shared slab, which the cache must not pin.
     const bytes = encodeRecord(meta).slice()
     const limit = nc.info?.max_payload
