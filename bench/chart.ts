@@ -41,12 +41,12 @@ export function barChart(options: { title: string; subtitle: string; panels: Pan
   const groups = [...new Set(options.panels.flatMap((p) => p.bars.map((b) => b.group)))]
   const colour = (group: string) => PALETTE[groups.indexOf(group) % PALETTE.length]
   const out: string[] = []
-  let y = 64
+  let y = 78
   out.push(`<text x="16" y="26" class="title">${escape(options.title)}</text>`)
   out.push(`<text x="16" y="46" class="sub">${escape(options.subtitle)}</text>`)
   groups.forEach((group, i) => {
-    const x = WIDTH - 16 - (groups.length - i) * 110
-    out.push(`<rect x="${x}" y="14" width="12" height="12" fill="${colour(group)}"/><text x="${x + 16}" y="25" class="label">${escape(group)}</text>`)
+    const x = 16 + i * 110
+    out.push(`<rect x="${x}" y="56" width="12" height="12" fill="${colour(group)}"/><text x="${x + 16}" y="67" class="label">${escape(group)}</text>`)
   })
   for (const panel of options.panels) {
     out.push(`<text x="16" y="${y + 18}" class="head">${escape(panel.title)}</text>`)
@@ -57,7 +57,8 @@ export function barChart(options: { title: string; subtitle: string; panels: Pan
       const mid = y + ROW / 2
       out.push(`<text x="${LABEL - 8}" y="${mid + 4}" class="label" text-anchor="end">${escape(bar.label)}</text>`)
       if (bar.median === undefined) {
-        out.push(`<text x="${LABEL}" y="${mid + 4}" class="note">${escape(bar.note ?? 'no figure')}</text>`)
+        const note = bar.note ?? 'no figure'
+        out.push(`<text x="${LABEL}" y="${mid + 4}" class="note">${escape(note.length > 90 ? `${note.slice(0, 89)}…` : note)}</text>`)
       } else {
         const range = bar.min !== undefined && bar.max !== undefined ? `, min ${formatNumber(bar.min)}, max ${formatNumber(bar.max)}` : ''
         out.push(`<rect class="bar" x="${LABEL}" y="${mid - BAR / 2}" width="${Math.max(scale(bar.median), 1)}" height="${BAR}" fill="${colour(bar.group)}"><title>${escape(`${bar.label}: median ${formatNumber(bar.median)}${range}`)}</title></rect>`)

@@ -51,13 +51,14 @@ const machine = {
   os: `${type()} ${release()}`,
   loadAverageAtStart: Number(loadavg()[0].toFixed(2)),
 }
+const number = (text: string) => text.match(/\d+\.\d+\.\d+/)?.[0] ?? text
 const versions = {
   node: process.version,
-  natsServer: versionOf('nats-server'),
-  redis: versionOf('redis-server'),
+  natsServer: number(versionOf('nats-server')),
+  redis: number(versionOf('redis-server')),
   bullmq: packageVersion('bullmq'),
-  celery: versionOf(PYTHON, ['-c', 'import celery; print(celery.__version__)']),
-  python: versionOf(PYTHON),
+  celery: number(versionOf(PYTHON, ['-c', 'import celery; print(celery.__version__)'])),
+  python: number(versionOf(PYTHON)),
 }
 
 function packageVersion(name: string): string {
@@ -70,11 +71,10 @@ function packageVersion(name: string): string {
 
 cleanUpOnExit()
 const began = performance.now()
-const samples = new Map<Contender, Samples>(active.map((c) => [c, { system: c.system, config: c.config, runs: [] }]))
-const failed = new Map<Contender, string>()
+const samples = new Map<Contender, Samples>(active.map((c) => [c, { system: c.system, config: c.config, workloads: c.workloads, runs: [] }]))
 try {
   for (let run = 1; run <= runs; run++) {
-    for (const contender of active.filter((c) => !failed.has(c))) {
+    for (const contender of active.filter((c) => samples.get(c)!.failure === undefined)) {
       const plan: Plan = { ...sizes, workloads: [...contender.workloads] }
       const started = performance.now()
       process.stdout.write(`run ${run}/${runs}  ${label(contender)} ... `)
@@ -84,8 +84,9 @@ try {
         console.log(`${((performance.now() - started) / 1000).toFixed(1)} s  ${JSON.stringify(measures, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`)
       } catch (error) {
         // One contender failing does not stop the others; it is reported and left out.
-        failed.set(contender, (error as Error).message)
-        console.log(`FAILED\n${(error as Error).message}`)
+        const [reason, ...output] = (error as Error).message.split('\n')
+        samples.get(contender)!.failure = reason
+        console.log(`FAILED: ${reason}\n${output.join('\n')}`)
       }
     }
   }
@@ -102,7 +103,7 @@ const description = `${date.slice(0, 10)}, ${machine.cpu} (${machine.cores} core
 
 console.log(`\n${textTable(all)}\n\nceleriac's ratio to each peer (above 1: celeriac is better)\n${ratioTable(times)}\n`)
 for (const g of goalRows) console.log(`${g.met === undefined ? 'not measured' : g.met ? 'met    ' : 'NOT met'}  ${g.goal}  (${g.detail})`)
-for (const [c, reason] of failed) console.log(`\nfailed: ${label(c)}: ${reason.split('\n')[0]}`)
+for (const [c, { failure }] of samples) if (failure !== undefined) console.log(`failed: ${label(c)}: ${failure}`)
 console.log(`\n${runs} run(s) in ${(seconds / 60).toFixed(1)} min`)
 
 const results = new URL('./results/', import.meta.url)
@@ -121,7 +122,7 @@ const report = {
   ratios: times,
   goals: goalRows,
   skipped,
-  failed: [...failed].map(([c, reason]) => ({ contender: label(c), reason })),
+  failed: [...samples].filter(([, s]) => s.failure !== undefined).map(([c, s]) => ({ contender: label(c), reason: s.failure })),
 }
 writeFileSync(new URL(`${name}.json`, results), JSON.stringify(report, null, 2) + '\n')
 const chart = flags.quick ? 'quick.svg' : 'compare.svg'
@@ -137,7 +138,7 @@ if (!flags.quick) {
   const tail = rest?.split(end)[1]
   if (tail === undefined) throw new Error(`BENCHMARKS.md: the markers ${begin} and ${end} are missing`)
   const section = [
-    `Measured ${description}; nats-server ${versions.natsServer}, ${versions.redis}, BullMQ ${versions.bullmq}, Celery ${versions.celery} (${versions.python}). ${runs} runs, ${(seconds / 60).toFixed(1)} min in all. Raw figures: [bench/results/${name}.json](bench/results/${name}.json).`,
+    `Measured ${description}; nats-server ${versions.natsServer}, Redis ${versions.redis}, BullMQ ${versions.bullmq}, Celery ${versions.celery} (Python ${versions.python}). ${runs} runs, ${(seconds / 60).toFixed(1)} min in all. Raw figures: [bench/results/${name}.json](bench/results/${name}.json).`,
     '',
     `![celeriac, BullMQ and Celery side by side](bench/results/${chart})`,
     '',

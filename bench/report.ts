@@ -2,7 +2,7 @@
 // ratio to every peer configuration, the project's goals, and their text forms.
 import { summarize, table, formatNumber } from './stats.js'
 import type { Bar, Panel } from './chart.js'
-import type { Measures } from './peers/plan.js'
+import type { Measures, Workload } from './peers/plan.js'
 
 /** The figures a client reports, what they mean, and which way is better. */
 export const MEASURES = {
@@ -36,23 +36,30 @@ export interface Ratio {
   times: number
 }
 
-/** One contender's measures over its runs. */
+/** One contender's measures over its runs, and why it stopped if it failed. */
 export interface Samples {
   system: string
   config: string
+  workloads: readonly Workload[]
   runs: Measures[]
+  failure?: string
 }
 
-/** Rows for every measure a contender reported, in the order of `MEASURES`. */
+const workloadOf = (measure: Measure): Workload => (measure === 'p50' || measure === 'p99' ? 'roundTrip' : measure)
+
+/**
+ * A row per contender and measure of its workloads, in the order of `MEASURES`: the summary of
+ * its runs, or the reason it has no figure (unavailable, or the contender failed).
+ */
 export function rows(samples: Samples[]): Row[] {
   const out: Row[] = []
   for (const measure of measureNames) {
-    for (const { system, config, runs } of samples) {
+    for (const { system, config, workloads, runs, failure } of samples) {
+      if (!workloads.includes(workloadOf(measure))) continue
       const values = runs.map((m) => m[measure]).filter((v): v is number => v !== undefined)
-      const workload = measure === 'p50' || measure === 'p99' ? 'roundTrip' : measure
-      const note = runs.map((m) => m.unavailable?.[workload]).find((reason) => reason !== undefined)
+      const unavailable = runs.map((m) => m.unavailable?.[workloadOf(measure)]).find((reason) => reason !== undefined)
       if (values.length > 0) out.push({ system, config, measure, ...summarize(values) })
-      else if (note !== undefined) out.push({ system, config, measure, note })
+      else out.push({ system, config, measure, note: unavailable ?? (failure ? `failed: ${failure}` : 'no figure') })
     }
   }
   return out

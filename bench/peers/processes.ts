@@ -139,7 +139,11 @@ export async function runJson<T>(name: string, command: string, args: string[], 
     running.delete(managed)
   }
   const text = output()
-  if (child.exitCode !== 0) throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode}:\n${text.slice(-4_000)}`)
+  if (child.exitCode !== 0) {
+    // The error's own line first (Node prints it after the source excerpt, Python last).
+    const reason = text.match(/^[\w.]*(?:Error|Exception)\b.*$/gm)?.at(-1) ?? 'no error printed'
+    throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode}: ${reason}\n${text.slice(-4_000)}`)
+  }
   const last = stdout().trim().split('\n').at(-1) ?? ''
   try {
     return JSON.parse(last) as T
