@@ -11,7 +11,7 @@ import { createInbox } from '@nats-io/transport-node'
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { startNatsServer } from '../src/testing/nats-server.js'
 import { connectNats } from '../src/transport/nats/connect.js'
-import { summarize, table } from './stats.js'
+import { inWindows as windows, percentile, summarize, table } from './stats.js'
 
 const N = Number(process.env.BENCH_N ?? 20_000)
 const RT = Number(process.env.BENCH_RT ?? 1_000)
@@ -21,15 +21,7 @@ const server = await startNatsServer()
 process.env.CELERIAC_BROKER_URL = server.url
 const { app, noop } = await import('./fixtures/nats-noop-app.js')
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
-
-async function inWindows(count: number, send: (i: number) => Promise<unknown>): Promise<unknown[]> {
-  const out: unknown[] = []
-  for (let start = 0; start < count; start += WINDOW) {
-    out.push(...(await Promise.all(Array.from({ length: Math.min(WINDOW, count - start) }, (_, k) => send(start + k)))))
-  }
-  return out
-}
+const inWindows = (count: number, send: (i: number) => Promise<unknown>) => windows(count, WINDOW, send)
 
 async function celeriacThroughput(run: number): Promise<number> {
   const queue = `tp-${run}`

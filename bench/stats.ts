@@ -6,11 +6,26 @@ export function summarize(values: number[]): { median: number; min: number; max:
   return { median, min: sorted[0], max: sorted.at(-1)!, runs: values }
 }
 
+/** A figure for people: two decimals below 100, else a rounded number with thousands separators. */
+export const formatNumber = (v: number) => (Math.abs(v) < 100 && !Number.isInteger(v) ? v.toFixed(2) : Math.round(v).toLocaleString('en-US'))
+
 /** Prints rows as an aligned table. */
 export function table(rows: Record<string, string | number>[]): string {
   const keys = Object.keys(rows[0] ?? {})
-  const cell = (v: string | number) => (typeof v !== 'number' ? v : Math.abs(v) < 100 && !Number.isInteger(v) ? v.toFixed(2) : Math.round(v).toLocaleString('en-US'))
+  const cell = (v: string | number) => (typeof v !== 'number' ? v : formatNumber(v))
   const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(cell(r[k])).length)))
   const line = (values: string[]) => values.map((v, i) => v.padStart(widths[i])).join('  ')
   return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(keys.map((k) => String(cell(r[k])))))].join('\n')
+}
+
+/** The `p`th percentile of an ascending sample (nearest rank). */
+export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+
+/** Runs `send(0..count-1)` with at most `window` in flight, in order; resolves to every result. */
+export async function inWindows<T>(count: number, window: number, send: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = []
+  for (let start = 0; start < count; start += window) {
+    out.push(...(await Promise.all(Array.from({ length: Math.min(window, count - start) }, (_, k) => send(start + k)))))
+  }
+  return out
 }
