@@ -92,13 +92,16 @@ export class CronSchedule implements Schedule {
     const parse = (at: number) => CronExpressionParser.parse(this.expression, { tz: this.timezone, currentDate: new Date(at) })
     let cursor = from
     let times = parse(cursor)
+    let skips = 0
     for (let i = 0; i < SEARCH_LIMIT; i++) {
       let at
       try {
         at = times[direction]()
-      } catch {
+      } catch (error) {
         // cron-parser can give up on a clock change in a half-hour zone (Lord Howe's 2:00 in
-        // 2001 loops it): search on from the day after (before) that one.
+        // 2001 loops it): search on from the day after (before) that one. More than a couple
+        // of such days in a row is an expression that never matches: its error stands.
+        if (++skips > 2) throw error
         cursor += direction === 'next' ? DAY_MS : -DAY_MS
         times = parse(cursor)
         continue
