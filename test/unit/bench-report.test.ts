@@ -5,9 +5,9 @@ import { inWindows, percentile, summarize } from '../../bench/stats.js'
 
 const samples: Samples[] = [
   { system: 'celeriac', config: 'NATS + KV results, -c 2', workloads: ['throughput', 'roundTrip', 'chord'], runs: [
-    { throughput: 9_000, p50: 0.5, p99: 2, unavailable: { chord: 'celeriac chord: not available in this build' } },
-    { throughput: 11_000, p50: 0.7, p99: 3, unavailable: { chord: 'celeriac chord: not available in this build' } },
-    { throughput: 10_000, p50: 0.6, p99: 4, unavailable: { chord: 'celeriac chord: not available in this build' } },
+    { throughput: 9_000, p50: 0.5, p99: 2, unavailable: { chord: 'celeriac chord on rpc://: results are not stored, so a chord cannot be joined' } },
+    { throughput: 11_000, p50: 0.7, p99: 3, unavailable: { chord: 'celeriac chord on rpc://: results are not stored, so a chord cannot be joined' } },
+    { throughput: 10_000, p50: 0.6, p99: 4, unavailable: { chord: 'celeriac chord on rpc://: results are not stored, so a chord cannot be joined' } },
   ] },
   { system: 'BullMQ', config: 'concurrency 50', workloads: ['throughput', 'roundTrip', 'chord'], runs: [{ throughput: 5_000, p50: 1, p99: 5, chord: 300 }] },
   { system: 'Celery', config: '-P solo', workloads: ['throughput', 'roundTrip'], runs: [{ throughput: 1_000, p50: 2, p99: 8 }] },
@@ -35,7 +35,7 @@ t.test('bench stats - median, min, max, percentiles and windows', async (t) => {
 t.test('bench report - rows summarise runs; unavailable and failed contenders say why', async (t) => {
   const all = rows(samples)
   t.match(all.find((r) => r.system === 'celeriac' && r.measure === 'throughput'), { median: 10_000, min: 9_000, max: 11_000 })
-  t.match(all.find((r) => r.system === 'celeriac' && r.measure === 'chord'), { median: undefined, note: 'celeriac chord: not available in this build' })
+  t.match(all.find((r) => r.system === 'celeriac' && r.measure === 'chord'), { median: undefined, note: 'celeriac chord on rpc://: results are not stored, so a chord cannot be joined' })
   t.match(all.find((r) => r.config === '-P prefork -c 2'), { measure: 'throughput', note: 'failed: TimeoutError: no result <in> 20 s' })
   t.notOk(all.some((r) => r.config === '-P solo' && r.measure === 'chord'), 'no row for a workload a contender does not run')
 })
@@ -72,7 +72,7 @@ t.test('bench chart - an SVG with a bar per figure, scaled per panel, text escap
   t.equal(bars.length, 3 + 3 + 3 + 1)
   t.equal(bars[0], Number(((10_000 / 11_000) * 480).toFixed(1)), 'the largest figure of a panel spans the plot')
   t.equal(bars[1], Number(((5_000 / 11_000) * 480).toFixed(1)))
-  t.match(svg, 'celeriac chord: not available in this build')
+  t.match(svg, 'celeriac chord on rpc://: results are not stored, so a chord cannot be joined')
   t.match(svg, 'failed: TimeoutError: no result &#60;in&#62; 20 s')
 })
 
