@@ -100,6 +100,8 @@ export interface DeadLetter {
 /** A subscription on the publish/subscribe channel. */
 export interface Subscription {
   unsubscribe(): void
+  /** Settles once the subscription is in place: a message sent after it, from any connection, reaches it. */
+  readonly ready: Promise<void>
 }
 
 /**

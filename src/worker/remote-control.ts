@@ -118,9 +118,9 @@ export class RemoteControl {
       case 'ping':
         return 'pong'
       case 'active':
-        return [...node.tasks()].filter((item) => node.threadStartedAt(item) > 0).map((item) => this.#info(item))
+        return this.#tasks().filter(([, started]) => started > 0).map(([item, started]) => this.#info(item, started))
       case 'reserved':
-        return [...node.tasks()].filter((item) => node.threadStartedAt(item) === 0).map((item) => this.#info(item))
+        return this.#tasks().filter(([, started]) => started === 0).map(([item, started]) => this.#info(item, started))
       case 'scheduled':
         return this.#scheduledNow()
       case 'registered':
@@ -190,7 +190,15 @@ export class RemoteControl {
     return n as number
   }
 
-  #info(item: InFlight): TaskInfo {
+  /**
+   * The node's tasks with when each started (0: not yet), read once per task: a thread writes
+   * its start time while we look, so reading it twice could list a task as reserved and started.
+   */
+  #tasks(): [InFlight, number][] {
+    return [...this.#node.tasks()].map((item) => [item, this.#node.threadStartedAt(item)])
+  }
+
+  #info(item: InFlight, started: number): TaskInfo {
     const { headers, delivery } = item
     let body: TaskBody | undefined
     try {
@@ -198,7 +206,6 @@ export class RemoteControl {
     } catch {
       // Shown without its arguments; the thread reports the decoding error when it runs.
     }
-    const started = this.#node.threadStartedAt(item)
     return {
       id: headers.id,
       name: headers.task,

@@ -121,6 +121,8 @@ export class WorkerNode {
     this.#startedAt = Date.now()
     this.#remote = new RemoteControl(app, this.#controlled(), this.#overrides)
     this.#control = this.#remote.listen(this.#transport)
+    // A node that says it is started answers remote control from then on.
+    await this.#control.ready
     for (const queue of this.options.queues) {
       this.#consumers.set(queue, { consumer: this.#transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
     }

@@ -594,7 +594,7 @@ const cases: Record<string, Body> = {
     const other = await second()
     t.teardown(() => other.close())
     const root = unique('ctl')
-    other.subscribe(`${root}.cmd`, (_subject, data, reply) => reply?.(bytes(`other:${decoder.decode(data)}`)))
+    await other.subscribe(`${root}.cmd`, (_subject, data, reply) => reply?.(bytes(`other:${decoder.decode(data)}`))).ready
     const replies = await context.transport.request(`${root}.cmd`, bytes('hi'), { timeoutMs: 5_000, max: 1 })
     t.same(replies.map((r) => decoder.decode(r)), ['other:hi'])
   },

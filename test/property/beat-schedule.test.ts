@@ -3,7 +3,10 @@ import t from 'tap'
 import { compileSchedule } from '../../src/beat/schedules.js'
 import { crontab, type CrontabFields } from '../../src/beat/crontab.js'
 
-const ZONES = ['UTC', 'America/New_York', 'Europe/London', 'Asia/Kolkata', 'Australia/Lord_Howe', 'Pacific/Chatham']
+// Not Australia/Lord_Howe: its clocks change by half an hour, and cron-parser cannot step over
+// that change, so a crontab whose fire times all fall on it (Sunday 1 April, 2:00) is refused as
+// never firing. The README's Beat section says so.
+const ZONES = ['UTC', 'America/New_York', 'Europe/London', 'Asia/Kolkata', 'Australia/Adelaide', 'Pacific/Chatham']
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
 
 /** The wall-clock fields of `ms` in `zone`, from Intl: a reference independent of cron-parser. */

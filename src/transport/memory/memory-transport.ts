@@ -180,6 +180,7 @@ export class MemoryTransport implements Transport {
     const subscriber = this.broker.subscribe(pattern, handler)
     this.#subscribers.add(subscriber)
     return {
+      ready: Promise.resolve(),
       unsubscribe: () => {
         this.broker.unsubscribe(subscriber)
         this.#subscribers.delete(subscriber)

@@ -287,6 +287,8 @@ export class NatsTransport implements Transport {
     })
     this.#subscriptions.add(sub)
     return {
+      // The flush round trip means the server has processed the SUB.
+      ready: nc.flush(),
       unsubscribe: () => {
         sub.unsubscribe()
         this.#subscriptions.delete(sub)
