@@ -118,19 +118,7 @@ export class RpcBackend implements ResultBackend {
   /** The reply subscription: records of tasks this process sent, for its cache and watchers. */
   async #listen(nc: NatsConnection): Promise<Subscription> {
     const subject = this.#replyTo
-    const subscription = nc.subscribe(subject, {
-      callback: (error: Error | null, msg: Msg) => {
-        if (error !== null) return warnUndeliverable(error)
-        let meta: TaskMeta
-        try {
-          meta = decodeRecord(msg.data, `subject ${subject}`)
-        } catch (decodeError) {
-          return warnUndeliverable(decodeError)
-        }
-        this.#cache.set(meta.taskId, msg.data.slice())
-        for (const listener of this.#watched.get(meta.taskId)?.listeners ?? []) deliver(listener, meta)
-      },
-    })
+    const subscription = nc.subscribe(subject, { callback: (error, msg) => this.#receive(error, msg, subject) })
     // Once the server has the SUB, a task sent after connect() cannot answer before it.
     await nc.flush()
     return subscription
@@ -220,27 +208,31 @@ export class RpcBackend implements ResultBackend {
     return unwatch
   }
 
+  /**
+   * A record arrived on `subject` (the reply subject, or the subject of task `taskId`): it is
+   * cached for `get()` and handed to the task's watchers.
+   */
+  #receive(error: Error | null, msg: Msg, subject: string, taskId?: string): void {
+    if (error !== null) return warnUndeliverable(error)
+    let meta: TaskMeta
+    try {
+      meta = decodeRecord(msg.data, `subject ${subject}`)
+    } catch (decodeError) {
+      return warnUndeliverable(decodeError)
+    }
+    if (taskId !== undefined && meta.taskId !== taskId) {
+      return warnUndeliverable(new BackendError(`rpc backend: a record of task ${meta.taskId} arrived on ${subject}, the subject of task ${taskId}`))
+    }
+    this.#cache.set(meta.taskId, msg.data.slice())
+    // Every listener receives the same record object: it must not be mutated.
+    for (const listener of this.#watched.get(meta.taskId)?.listeners ?? []) deliver(listener, meta)
+  }
+
   #subscribe(nc: NatsConnection, taskId: string): Watched {
     const subject = this.#subject(taskId)
     const watched: Watched = {
       listeners: [],
-      subscription: nc.subscribe(subject, {
-        callback: (error: Error | null, msg: Msg) => {
-          if (error !== null) return warnUndeliverable(error)
-          let meta: TaskMeta
-          try {
-            meta = decodeRecord(msg.data, `subject ${subject}`)
-          } catch (decodeError) {
-            return warnUndeliverable(decodeError)
-          }
-          if (meta.taskId !== taskId) {
-            return warnUndeliverable(new BackendError(`rpc backend: a record of task ${meta.taskId} arrived on ${subject}, the subject of task ${taskId}`))
-          }
-          this.#cache.set(taskId, msg.data.slice())
-          // Every listener receives the same record object: it must not be mutated.
-          for (const listener of watched.listeners) deliver(listener, meta)
-        },
-      }),
+      subscription: nc.subscribe(subject, { callback: (error, msg) => this.#receive(error, msg, subject, taskId) }),
       // The flush round trip means the server has processed the SUB: a record published after
       // watch() resolves, from any connection, reaches this subscription.
       ready: nc.flush(),
