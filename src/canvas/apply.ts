@@ -11,7 +11,7 @@ import { newTaskId } from '../util/ids.js'
 import type { AsyncResult } from '../result/async-result.js'
 import type { ResultBackend } from '../result/backend.js'
 import type { CallOptions } from '../app/call-options.js'
-import type { ChainData, ChordData, ChordRef, ChordRecord, GroupData, SignatureData, TaskSignatureData } from './data.js'
+import type { ChordData, ChordRef, ChordRecord, GroupData, SignatureData, TaskSignatureData } from './data.js'
 
 /** Name of the built-in task that returns its argument: the completion of a group that must end in one task. */
 export const IDENTITY_TASK = 'celeriac.identity'
@@ -253,5 +253,3 @@ function optionsData(options: CallOptions): Record<string, unknown> {
   }
   return data
 }
-
-export type { ChainData }

@@ -29,7 +29,6 @@ export interface CanvasHost {
 /** A handle on any canvas's result: a task's ({@link AsyncResult}) or a group's ({@link GroupResult}). */
 export type ResultHandle<R> = AsyncResult<R> | GroupResult<R>
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCanvas = Canvas<any, any>
 /** What a canvas yields. */
 export type ResultOf<C> = C extends Canvas<infer R, any> ? R : never
@@ -109,18 +108,11 @@ export abstract class Canvas<R = unknown, In = unknown> {
   protected host(required?: true): CanvasHost
   protected host(required: false): CanvasHost | undefined
   protected host(required = true): CanvasHost | undefined {
-    const host = hosts.get(this) ?? this.childHost() ?? currentCanvasHost()
+    const host = hostOf(this) ?? currentCanvasHost()
     if (!host && required) throw new InvalidArgumentError('no app to send this signature with: create one with createApp() first, or use app.signature()')
     return host
   }
 
-  protected childHost(): CanvasHost | undefined {
-    return undefined
-  }
-
-  protected static hostOf(canvas: AnyCanvas): CanvasHost | undefined {
-    return hosts.get(canvas) ?? canvas.childHost()
-  }
 }
 
 /**
@@ -146,7 +138,7 @@ export class Signature<R = unknown, P extends unknown[] = unknown[], In = FirstO
   }
 
   set(options: CallOptions): this {
-    return new Signature(this.task, [...this.args], { ...this.kwargs }, merged(this.options, options), this.immutable, Canvas.hostOf(this)) as this
+    return new Signature(this.task, [...this.args], { ...this.kwargs }, merged(this.options, options), this.immutable, hostOf(this)) as this
   }
 
   /** Sends the task with the missing leading arguments. */
@@ -183,7 +175,7 @@ export class Chain<R = unknown, In = unknown> extends Canvas<R, In> {
   }
 
   set(options: CallOptions): this {
-    return new Chain(this.tasks.map((t) => t.clone()), merged(this.options, options), Canvas.hostOf(this)) as this
+    return new Chain(this.tasks.map((t) => t.clone()), merged(this.options, options), hostOf(this)) as this
   }
 
   delay(...args: unknown[]): Promise<ResultHandle<R>> {
@@ -191,16 +183,13 @@ export class Chain<R = unknown, In = unknown> extends Canvas<R, In> {
   }
 
   override pipe<N extends AnyCanvas>(next: Accepting<N, R>): Chain<ResultOf<N>, In> {
-    return new Chain<ResultOf<N>, In>([...this.tasks, next as AnyCanvas], this.options, Canvas.hostOf(this))
+    return new Chain<ResultOf<N>, In>([...this.tasks, next as AnyCanvas], this.options, hostOf(this))
   }
 
   toJSON(): ChainData {
     return { subtaskType: 'chain', tasks: this.tasks.map((t) => t.toJSON()), options: optionsData(this.options) }
   }
 
-  protected override childHost(): CanvasHost | undefined {
-    return firstHost(this.tasks)
-  }
 }
 
 /** Members run in parallel; the result is the list of their results, in order. */
@@ -213,7 +202,7 @@ export class Group<R extends unknown[] = unknown[], In = unknown> extends Canvas
   }
 
   set(options: CallOptions): this {
-    return new Group(this.tasks.map((t) => t.clone()), merged(this.options, options), Canvas.hostOf(this)) as this
+    return new Group(this.tasks.map((t) => t.clone()), merged(this.options, options), hostOf(this)) as this
   }
 
   delay(...args: unknown[]): Promise<GroupResult<R>> {
@@ -228,9 +217,6 @@ export class Group<R extends unknown[] = unknown[], In = unknown> extends Canvas
     return { subtaskType: 'group', tasks: this.tasks.map((t) => t.toJSON()), options: optionsData(this.options) }
   }
 
-  protected override childHost(): CanvasHost | undefined {
-    return firstHost(this.tasks)
-  }
 }
 
 /** A group (the header) whose list of results is passed to `body` once every member is done. */
@@ -245,7 +231,7 @@ export class Chord<R = unknown, In = unknown> extends Canvas<R, In> {
   }
 
   set(options: CallOptions): this {
-    return new Chord(this.header.map((t) => t.clone()), this.body.clone(), merged(this.options, options), Canvas.hostOf(this)) as this
+    return new Chord(this.header.map((t) => t.clone()), this.body.clone(), merged(this.options, options), hostOf(this)) as this
   }
 
   delay(...args: unknown[]): Promise<AsyncResult<R>> {
@@ -260,14 +246,15 @@ export class Chord<R = unknown, In = unknown> extends Canvas<R, In> {
     return { subtaskType: 'chord', header: this.header.map((t) => t.toJSON()), body: this.body.toJSON(), options: optionsData(this.options) }
   }
 
-  protected override childHost(): CanvasHost | undefined {
-    return firstHost([...this.header, this.body])
-  }
 }
 
-function firstHost(canvases: readonly AnyCanvas[]): CanvasHost | undefined {
-  for (const canvas of canvases) {
-    const host = (Canvas as unknown as { hostOf(c: AnyCanvas): CanvasHost | undefined }).hostOf(canvas)
+/** The app a canvas was made by: its own, else that of its first part that has one. */
+function hostOf(canvas: AnyCanvas): CanvasHost | undefined {
+  const own = hosts.get(canvas)
+  if (own) return own
+  const parts = canvas instanceof Chord ? [...canvas.header, canvas.body] : canvas instanceof Chain || canvas instanceof Group ? canvas.tasks : []
+  for (const part of parts) {
+    const host = hostOf(part)
     if (host) return host
   }
   return undefined

@@ -1,20 +1,9 @@
 import t from 'tap'
-import { startNatsServer } from '../../src/testing/nats-server.js'
+import { canvasOnNats } from '../helpers/canvas-node.js'
 import { canvasCases } from './canvas.case.js'
 
-// The fixture reads its broker from the environment when first imported, as worker threads do.
-const server = await startNatsServer()
-process.env.CANVAS_BROKER_URL = server.url
-process.env.CANVAS_RESULT_BACKEND = 'nats://'
-const fx = await import('../fixtures/canvas-app.js')
+const { fx, server } = await canvasOnNats(t, 'nats://')
 const { app } = fx
-const node = app.worker({ concurrency: 2 })
-t.before(() => node.start())
-t.teardown(async () => {
-  await node.stop()
-  await app.close()
-  await server.cleanup()
-})
 
 canvasCases(t, fx)
 

@@ -1,20 +1,11 @@
 import t from 'tap'
-import { startNatsServer } from '../../src/testing/nats-server.js'
+import { chain } from '../../src/index.js'
+import { canvasOnNats } from '../helpers/canvas-node.js'
 
 // rpc:// with a real worker: results that arrive before get() is called are not lost, as with
-// Celery's reply queue. The fixture reads its broker and backend when first imported.
-const server = await startNatsServer()
-process.env.CANVAS_BROKER_URL = server.url
-process.env.CANVAS_RESULT_BACKEND = 'rpc://'
-const { app, add, mul } = await import('../fixtures/canvas-app.js')
-const { chain } = await import('../../src/index.js')
-const node = app.worker({ concurrency: 2 })
-t.before(() => node.start())
-t.teardown(async () => {
-  await node.stop()
-  await app.close()
-  await server.cleanup()
-})
+// Celery's reply queue.
+const { fx, node } = await canvasOnNats(t, 'rpc://')
+const { app, add, mul } = fx
 
 t.test('rpc:// - results of tasks that finished before get() was called are all there', async (t) => {
   t.equal((await app.backend()).kind, 'rpc')
