@@ -83,9 +83,12 @@ export class CronSchedule implements Schedule {
   }
 
   due(last: number, now: number): number | undefined {
-    if (this.next(last) > now) return undefined
-    // The latest fire time at or before now: prev() is strictly before its start.
-    return this.#search(now + 1, 'prev')
+    const next = this.next(last)
+    if (next > now) return undefined
+    // The latest fire time at or before now: prev() is strictly before its start. Searching
+    // back, cron-parser misses a time the clocks skipped (fired just after the gap, as next()
+    // finds it), so never answer earlier than next: that would be a run already made.
+    return Math.max(this.#search(now + 1, 'prev'), next)
   }
 
   #search(from: number, direction: 'next' | 'prev'): number {

@@ -35,13 +35,17 @@ t.test('beat property - a crontab next fire time is after now, on a whole minute
       if (!(next > now)) return false
       const wall = wallClock(next, zone)
       if (wall.second !== 0 || next % 1000 !== 0) return false
+      // A time the clocks skip (spring forward) fires at the same minute just after the gap, as
+      // the DST unit tests show: then the wall clock reads one hour later than the crontab's hour.
+      const afterGap = (wall.hour - wallClock(next - 3_600_000, zone).hour + 24) % 24 === 2
       for (const [name, values] of Object.entries(spec) as [keyof typeof wall, number[] | undefined][]) {
-        if (values && !values.includes(wall[name])) return false
+        if (!values || values.includes(wall[name])) continue
+        if (!(name === 'hour' && afterGap && values.includes((wall.hour + 23) % 24))) return false
       }
       // The scheduler sends it when it is due, and not a moment before.
       return schedule.due(now, next - 1) === undefined && schedule.due(now, next) === next
     }),
-    { numRuns: 300 },
+    { numRuns: 300, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {}) },
   )
 })
 
