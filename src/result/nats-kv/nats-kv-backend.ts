@@ -11,6 +11,7 @@ import { LargeResults } from './large-results.js'
 import { NatsChords } from './chords.js'
 import { KeyWatches, republishOf } from './key-watch.js'
 import { acrossReconnects } from './reconnect.js'
+import { requestsOf } from '../../transport/nats/requests.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record.js'
 import { isSafePrefix, taskKey } from './task-key.js'
 import type { JetStreamClient } from '@nats-io/jetstream'
@@ -60,18 +61,23 @@ interface Connected {
   nc: NatsConnection
   js: JetStreamClient
   kv: KV
+  /** Reads a key's record with one direct-get request, or through `kv` when the bucket has no direct gets. */
+  read: (key: string) => Promise<Uint8Array | undefined>
   large: LargeResults
   watches: KeyWatches
   chords: NatsChords
 }
 
-/** Adds the republish setting to a bucket created before it was used (or by another version). */
-async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }): Promise<void> {
+/**
+ * Adds the republish setting to a bucket created before it was used (or by another version).
+ * Answers whether the bucket allows direct gets (every bucket created on 2.9 or later does).
+ */
+async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }): Promise<boolean> {
   const jsm = await jetstreamManager(nc)
   const info = await jsm.streams.info(stream)
   const current = info.config.republish
-  if (current?.src === republish.src && current?.dest === republish.dest) return
-  await jsm.streams.update(stream, { ...info.config, republish })
+  if (current?.src !== republish.src || current?.dest !== republish.dest) await jsm.streams.update(stream, { ...info.config, republish })
+  return info.config.allow_direct === true
 }
 
 /**
@@ -89,13 +95,7 @@ async function ensureRepublish(nc: NatsConnection, stream: string, republish: { 
  * purged key, like a missing one, is `undefined`; watches skip the markers. Expiry by TTL
  * emits no watch event (nats-server 2.9).
  *
- * Scaling: every `watch` is its own JetStream consumer, a round trip to create and one to
- * delete, and a client waiting on 10,000 results holds 10,000 consumers on the server. Two
- * ways to multiplex later: one consumer per backend on `$KV.<bucket>.<prefix>.>` with deliver
- * policy "new", demultiplexed by key in this process (cheap when this process waits on most
- * of the traffic, wasteful on a busy shared bucket); or a bucket `republish` of
- * `$KV.<bucket>.>` to core subjects, so that a watch is a plain subscription (no JetStream
- * API call), read-after-subscribe closing the gap as `get()` already does.
+ * Watches are plain subscriptions to the bucket's republish subjects (see key-watch.ts).
  * @example
  * const backend = new NatsKvBackend({ url: 'nats://127.0.0.1:4222', resultExpiresMs: 3_600_000 })
  * await backend.connect()
@@ -198,10 +198,11 @@ export class NatsKvBackend implements ResultBackend {
   }
 
   async forget(taskId: string): Promise<void> {
-    const { nc, kv, large } = await this.#ready()
+    const connected = await this.#ready()
+    const { kv, large } = connected
     const key = this.#key(taskId)
     // A value that does not decode is still purged: forget is how such a key is cleaned up.
-    const stored = await this.#read({ nc, kv }, key).catch(() => undefined)
+    const stored = await this.#read(connected, key).catch(() => undefined)
     try {
       await kv.purge(key)
     } catch (error) {
@@ -277,15 +278,14 @@ export class NatsKvBackend implements ResultBackend {
     return this.#prefix + taskKey(taskId)
   }
 
-  async #read({ nc, kv }: Pick<Connected, 'nc' | 'kv'>, key: string): Promise<StoredMeta | undefined> {
-    let entry
+  async #read({ nc, read }: Pick<Connected, 'nc' | 'read'>, key: string): Promise<StoredMeta | undefined> {
+    let value
     try {
-      entry = await acrossReconnects(nc, () => kv.get(key))
+      value = await acrossReconnects(nc, () => read(key))
     } catch (error) {
       throw this.#error('cannot read', key, error)
     }
-    if (entry === null || entry.operation !== 'PUT') return undefined
-    return decodeRecord(entry.value, `bucket ${this.bucket}, key ${key}`)
+    return value === undefined ? undefined : decodeRecord(value, `bucket ${this.bucket}, key ${key}`)
   }
 
   /** The record with its result read back from the object store; `undefined` if the object is gone. */
@@ -318,9 +318,13 @@ export class NatsKvBackend implements ResultBackend {
       // write into a core NATS message, so a watch is a subscription (see key-watch.ts).
       const republish = republishOf(this.bucket)
       const kv = await new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish } as Parameters<Kvm['create']>[1])
-      await ensureRepublish(nc, `KV_${this.bucket}`, republish)
+      const direct = await ensureRepublish(nc, `KV_${this.bucket}`, republish)
       const large = new LargeResults(nc, `${this.bucket}-large`, this.resultExpiresMs)
-      return { nc, js, kv, large, watches: new KeyWatches(nc, this.bucket), chords: new NatsChords(nc, `${this.bucket}-chords`, this.resultExpiresMs, large) }
+      const read = direct ? directRead(nc, this.bucket) : async (key: string) => {
+        const entry = await kv.get(key)
+        return entry === null || entry.operation !== 'PUT' ? undefined : entry.value
+      }
+      return { nc, js, kv, read, large, watches: new KeyWatches(nc, this.bucket), chords: new NatsChords(nc, `${this.bucket}-chords`, this.resultExpiresMs, large) }
     } catch (error) {
       if (this.#shared === undefined) await nc.close().catch(() => undefined)
       throw new BackendError(`nats backend: cannot open bucket ${this.bucket}: ${(error as Error).message}`, { cause: error })
@@ -332,6 +336,26 @@ export class NatsKvBackend implements ResultBackend {
     return new BackendError(`nats backend: ${what} (bucket ${this.bucket}, key ${key}): ${(cause as Error)?.message ?? String(cause)}`, { cause })
   }
 }
+
+/**
+ * A KV read as one direct get of the key's last message, through the connection's reply mux
+ * (`kv.get` costs a nats.js request: an Error and a timer per call). `undefined`: no record,
+ * or a delete or purge marker.
+ */
+function directRead(nc: NatsConnection, bucket: string): (key: string) => Promise<Uint8Array | undefined> {
+  const requests = requestsOf(nc)
+  const base = `$JS.API.DIRECT.GET.KV_${bucket}.$KV.${bucket}.`
+  return async (key) => {
+    const msg = await requests.request(base + key, EMPTY)
+    const code = msg.headers?.code ?? 0
+    if (code === 404) return undefined
+    if (code !== 0) throw new Error(`direct get answered ${code} ${msg.headers?.description ?? ''}`.trimEnd())
+    const operation = msg.headers?.get('KV-Operation')
+    return operation === 'DEL' || operation === 'PURGE' ? undefined : msg.data
+  }
+}
+
+const EMPTY = new Uint8Array(0)
 
 function closedError(): BackendError {
   return new BackendError('nats backend is closed')

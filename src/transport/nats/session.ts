@@ -7,6 +7,7 @@ import type { OutgoingMessage } from '../transport.js'
 import { DeadLetters } from './dead-letters.js'
 import { Header, type Names } from './names.js'
 import type { QueueStreamContext } from './queue-stream.js'
+import { requestsOf, type Requests } from './requests.js'
 import { RevokedStore } from './revoked.js'
 import { Topology } from './topology.js'
 
@@ -19,6 +20,8 @@ export interface Session {
   topology: Topology
   deadLetters: DeadLetters
   revoked: RevokedStore
+  /** Publish acks through one reply subscription (see requests.ts). */
+  requests: Requests
   streams: QueueStreamContext
   /** The connection's status events; stopped when the transport closes. */
   status: AsyncIterable<Status> & { stop?: () => void }
@@ -37,7 +40,7 @@ export async function openSession(nc: NatsConnection, names: Names, clock: Clock
     await deadLetters.ensure()
     const streams = { jsm, names, duplicateWindowMs, now: () => clock.now() }
     const revoked = new RevokedStore(kvm, jsm, names.revokedBucket, clock)
-    return { nc, js, jsm, names, topology, deadLetters, revoked, streams, status: nc.status() }
+    return { nc, js, jsm, names, topology, deadLetters, revoked, requests: requestsOf(nc), streams, status: nc.status() }
   } catch (error) {
     throw new TransportError(`cannot set up the NATS transport: ${(error as Error).message}`, { cause: error })
   }
@@ -60,12 +63,13 @@ export function messageHeaders(message: OutgoingMessage): MsgHdrs | undefined {
 
 /** Stores one copy in a queue; false when its stream saw the `msgId` within the window. */
 export async function storeCopy(session: Session, queue: string, message: OutgoingMessage, h: MsgHdrs | undefined): Promise<boolean> {
+  if (message.msgId !== undefined) {
+    h ??= headers()
+    h.set(Header.MsgId, message.msgId)
+  }
   try {
-    const ack = await session.js.publish(session.names.queueSubject(queue), message.body, {
-      ...(message.msgId !== undefined ? { msgID: message.msgId } : {}),
-      ...(h !== undefined ? { headers: h } : {}),
-    })
-    return !ack.duplicate
+    const ack = await session.requests.publish(session.names.queueSubject(queue), message.body, h)
+    return ack.duplicate !== true
   } catch (error) {
     throw new TransportError(`cannot publish to queue "${queue}": ${(error as Error).message}`, { cause: error })
   }
