@@ -108,7 +108,7 @@ export class App implements CanvasHost {
     this.#injected = { transport: options.transport, backend: options.resultBackend }
     this.control = new Control(() => this.transport(), () => this.conf)
     this.events = { subscribe: (pattern = '*') => subscribeEvents(this.transport(), pattern, this.logger) }
-    this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), connectedTransport: () => this.#connected.transport, clock: this.clock, logger: this.logger, replyTo: () => this.#connected.backend?.replyTo })
+    this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), connectedTransport: () => this.#connected.transport, clock: this.clock, logger: this.logger, replyTo: () => this.#connected.backend?.replyTo, expect: (id) => this.#connected.backend?.expect?.(id) })
     registerApp(this)
     setCurrentCanvasHost(this)
     this.task(IDENTITY_TASK, (value: unknown) => value)

@@ -26,8 +26,10 @@ export interface PublisherContext {
   connectedTransport(): Transport | undefined
   clock: Clock
   logger: Logger
-  /** Where this process listens for its tasks' states, when its backend says (rpc://). */
+  /** Where this process listens for its tasks' states, when its backend says (rpc://, nats://). */
   replyTo(): string | undefined
+  /** A task goes out with this process's {@link replyTo}: its backend may keep the pushed record. */
+  expect(taskId: string): void
 }
 
 /** Callbacks as data: given as signatures by a caller, or as data by a canvas being sent. */
@@ -80,8 +82,10 @@ export class Publisher {
       headers.contentType = codec.contentType
       if (flow?.chain !== undefined) headers.chain = flow.chain
       if (flow?.chord !== undefined) headers.chord = flow.chord
-      const replyTo = flow?.replyTo ?? this.#ctx.replyTo()
+      const own = this.#ctx.replyTo()
+      const replyTo = flow?.replyTo ?? own
       if (replyTo !== undefined) headers.replyTo = replyTo
+      if (replyTo !== undefined && replyTo === own) this.#ctx.expect(id)
       const route = this.#ctx.router().route(name, options, definition?.options)
       return this.publish(headers, body, route, id).then(() => id)
     } catch (error) {

@@ -199,13 +199,22 @@ class Waiter<R> {
       const ms = toMs(options.timeout, 'get timeout')
       this.#timer = setTimeout(() => this.#fail(new TimeoutError(`result of task ${id} not ready after ${ms / 1000}s`)), ms)
     }
-    // Watch first, then read: a result stored in between is seen by one or the other.
+    // A record pushed to this process needs neither (see ResultBackend.awaitReady); changes
+    // along the way do, so onMessage takes the long way.
+    const pushed = options.onMessage === undefined ? backend.awaitReady?.(id, this.#observe, () => this.#watch(backend)) : undefined
+    if (pushed !== undefined) this.#unwatch = pushed
+    else this.#watch(backend)
+  }
+
+  /** Watches first, then reads: a result stored in between is seen by one or the other. */
+  #watch(backend: ResultBackend): void {
+    if (this.#done) return
     backend
-      .watch(id, this.#observe)
+      .watch(this.#id, this.#observe)
       .then((unwatch) => {
         if (this.#done) return unwatch()
         this.#unwatch = unwatch
-        return backend.get(id).then((current) => {
+        return backend.get(this.#id).then((current) => {
           if (current && READY_STATES.has(current.state)) this.#settle(current)
         })
       })

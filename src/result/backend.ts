@@ -36,7 +36,7 @@ export interface TaskMeta {
   groupId?: string
   /** Ids of tasks this one sent (links, retries excluded). */
   children?: string[]
-  /** `rpc://`: the subject the task's sender listens on, from the message's `replyTo`. */
+  /** The subject the task's sender listens on, from the message's `replyTo` (see {@link ResultBackend.replyTo}). */
   replyTo?: string
 }
 
@@ -48,10 +48,23 @@ export interface ResultBackend {
   /** `memory`, `nats`, `rpc`. */
   readonly kind: string
   /**
-   * Where a task sent by this process should send its states, when the backend routes them
-   * to the sender rather than storing them (`rpc://`, as Celery's `reply_to`). Set once connected.
+   * Where a task sent by this process should send its states (Celery's `reply_to`), when the
+   * backend routes them to the sender: `rpc://` sends every state there instead of storing it;
+   * `nats://` pushes the ready record there besides storing it. Set once connected.
    */
   readonly replyTo?: string
+  /**
+   * Told when this process sends a task with its {@link replyTo}, before the send: the backend
+   * may keep the pushed ready record for {@link awaitReady}. Optional.
+   */
+  expect?(taskId: string): void
+  /**
+   * Hands a task's ready record to `onReady` without a watch or a read, when the backend can
+   * count on receiving it (a task {@link expect}ed, and no connection loss since). Answers
+   * `undefined` when it cannot: the caller watches and reads instead, as it also does after
+   * `onLost`. The answer stops waiting. Optional.
+   */
+  awaitReady?(taskId: string, onReady: MetaListener, onLost: () => void): (() => void) | undefined
   connect(): Promise<void>
   close(): Promise<void>
   /**

@@ -12,11 +12,13 @@ import { NatsChords } from './chords.js'
 import { KeyWatches, republishOf } from './key-watch.js'
 import { acrossReconnects } from './reconnect.js'
 import { requestsOf } from '../../transport/nats/requests.js'
+import { READY_STATES } from '../../lifecycle/states.js'
+import { PushedRecords } from './pushed-records.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record.js'
 import { isSafePrefix, taskKey } from './task-key.js'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
-import type { NatsConnection } from '@nats-io/transport-node'
+import { createInbox, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
 import type { KeyUpdate } from './key-watch.js'
 import type { StoredMeta } from './record.js'
@@ -55,7 +57,15 @@ export interface NatsKvBackendOptions {
    * Dot-separated tokens of letters, digits, `-`, `_`, `/`, `=`. Default: none.
    */
   prefix?: string
+  /**
+   * How many tasks sent by this process keep a slot for their pushed ready record (see
+   * {@link NatsKvBackend.replyTo}); past it, the oldest `get()` watches and reads. Default: 100,000.
+   */
+  pushedCapacity?: number
 }
+
+/** Tasks sent by one process whose pushed ready records it keeps for `get()`, unless told otherwise. */
+export const DEFAULT_PUSHED_CAPACITY = 100_000
 
 interface Connected {
   nc: NatsConnection
@@ -66,6 +76,8 @@ interface Connected {
   large: LargeResults
   watches: KeyWatches
   chords: NatsChords
+  /** The subscription to {@link NatsKvBackend.replyTo}. */
+  replies: Subscription
 }
 
 /**
@@ -110,6 +122,9 @@ export class NatsKvBackend implements ResultBackend {
   readonly #url: string
   readonly #shared: NatsConnection | undefined
   readonly #prefix: string
+  readonly #replyTo = createInbox()
+  readonly #pushed: PushedRecords<StoredMeta>
+  #listening = false
   #connected: Promise<Connected> | undefined
   #closed = false
 
@@ -133,6 +148,36 @@ export class NatsKvBackend implements ResultBackend {
     this.bucket = bucket
     this.resultExpiresMs = expires === Infinity ? 0 : expires
     this.#prefix = options.prefix === undefined ? '' : `${options.prefix}.`
+    this.#pushed = new PushedRecords(options.pushedCapacity ?? DEFAULT_PUSHED_CAPACITY)
+  }
+
+  /**
+   * Where workers push the ready records of tasks this process sends (besides storing them),
+   * so that `get()` on such a task needs no watch and no read. Set once connected.
+   */
+  get replyTo(): string | undefined {
+    return this.#listening ? this.#replyTo : undefined
+  }
+
+  /** A task is being sent with {@link replyTo}: keep its pushed ready record for `get()`. */
+  expect(taskId: string): void {
+    this.#pushed.expect(taskId)
+  }
+
+  awaitReady(taskId: string, onReady: MetaListener, onLost: () => void): (() => void) | undefined {
+    const connected = this.#connected
+    if (!this.#listening || connected === undefined) return undefined
+    const key = this.#key(taskId)
+    return this.#pushed.await(
+      taskId,
+      (stored) => {
+        if (stored.resultRef === undefined) return deliver(onReady, stored)
+        void connected
+          .then((c) => this.#resolve(c, stored, key))
+          .then((meta) => (meta === undefined ? onLost() : deliver(onReady, meta)), onLost)
+      },
+      onLost,
+    )
   }
 
   /** Opens the connection (unless shared) and the bucket, creating it if needed. Idempotent. */
@@ -146,6 +191,9 @@ export class NatsKvBackend implements ResultBackend {
     this.#closed = true
     const connected = await this.#connected?.catch(() => undefined)
     connected?.watches.stopAll()
+    connected?.replies.unsubscribe()
+    this.#listening = false
+    this.#pushed.clear()
     if (connected && this.#shared === undefined) await connected.nc.close().catch(() => undefined)
   }
 
@@ -163,25 +211,23 @@ export class NatsKvBackend implements ResultBackend {
       const stored: StoredMeta = { ...rest, resultRef: await large.put(key, result) }
       bytes = encodeRecord(stored)
     }
-    if (bytes.byteLength > limit) {
-      // Still too large (the record itself, not its result): the server refuses it with a reason.
-      try {
-        await acrossReconnects(nc, () => kv.put(key, bytes))
-      } catch (error) {
-        throw this.#error(`cannot store task ${meta.taskId}`, key, error)
-      }
-      return
-    }
-    // A plain publish on the key's subject is a KV put without the request: no reply inbox,
-    // timer or JSON ack per record, which made result writes a worker's bottleneck (a JetStream
-    // publish per task). The flush shared by this turn's writes resolves once the server has
-    // them, in order with everything this connection sent before.
-    nc.publish(`$KV.${this.bucket}.${key}`, bytes)
     try {
-      await watches.flushSoon()
+      if (bytes.byteLength > limit) {
+        // Still too large (the record itself, not its result): the server refuses it with a reason.
+        await acrossReconnects(nc, () => kv.put(key, bytes))
+      } else {
+        // A plain publish on the key's subject is a KV put without the request: no reply inbox,
+        // timer or JSON ack per record, which made result writes a worker's bottleneck (a
+        // JetStream publish per task). The flush shared by this turn's writes resolves once the
+        // server has them, in order with everything this connection sent before.
+        nc.publish(`$KV.${this.bucket}.${key}`, bytes)
+        await watches.flushSoon()
+      }
     } catch (error) {
       throw this.#error(`cannot store task ${meta.taskId}`, key, error)
     }
+    // Stored first: a sender that reads after the push finds the record.
+    if (meta.replyTo !== undefined && READY_STATES.has(meta.state)) nc.publish(meta.replyTo, bytes)
   }
 
   async get(taskId: string): Promise<TaskMeta | undefined> {
@@ -202,6 +248,7 @@ export class NatsKvBackend implements ResultBackend {
     const { kv, large } = connected
     const key = this.#key(taskId)
     // A value that does not decode is still purged: forget is how such a key is cleaned up.
+    this.#pushed.forget(taskId)
     const stored = await this.#read(connected, key).catch(() => undefined)
     try {
       await kv.purge(key)
@@ -324,11 +371,43 @@ export class NatsKvBackend implements ResultBackend {
         const entry = await kv.get(key)
         return entry === null || entry.operation !== 'PUT' ? undefined : entry.value
       }
-      return { nc, js, kv, read, large, watches: new KeyWatches(nc, this.bucket), chords: new NatsChords(nc, `${this.bucket}-chords`, this.resultExpiresMs, large) }
+      const replies = this.#listen(nc)
+      const watches = new KeyWatches(nc, this.bucket)
+      // Once the server has the reply subscription, a task sent from now on cannot answer before it.
+      await watches.flushSoon()
+      this.#listening = true
+      return { nc, js, kv, read, large, watches, replies, chords: new NatsChords(nc, `${this.bucket}-chords`, this.resultExpiresMs, large) }
     } catch (error) {
       if (this.#shared === undefined) await nc.close().catch(() => undefined)
       throw new BackendError(`nats backend: cannot open bucket ${this.bucket}: ${(error as Error).message}`, { cause: error })
     }
+  }
+
+  /** Subscribes to the reply subject; pushes lost to a disconnect or a slow consumer void every wait. */
+  #listen(nc: NatsConnection): Subscription {
+    const subscription = nc.subscribe(this.#replyTo, {
+      callback: (error, msg) => {
+        if (error !== null) return this.#pushed.lose()
+        let stored: StoredMeta
+        try {
+          stored = decodeRecord(msg.data, `the reply subject ${this.#replyTo}`)
+        } catch {
+          // Not a record: only the stored one counts.
+          return
+        }
+        if (!READY_STATES.has(stored.state)) return
+        // A copy: msgpack hands binary back as a view of the client's read buffer.
+        if (stored.result !== undefined) stored.result = stored.result.slice()
+        this.#pushed.arrive(stored.taskId, stored)
+      },
+    })
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (this.#closed) return
+        if (status.type === 'disconnect' || status.type === 'slowConsumer') this.#pushed.lose()
+      }
+    })()
+    return subscription
   }
 
   #error(what: string, key: string, cause: unknown): BackendError {

@@ -1,0 +1,100 @@
+/**
+ * Ready records pushed to the process that sent the task, so that its `get()` needs no watch
+ * and no read.
+ * @module
+ */
+
+interface Slot<T> {
+  record?: T
+  onRecord?: (record: T) => void
+  onLost?: () => void
+}
+
+/**
+ * The tasks this process sent with its reply subject, and their ready records once pushed.
+ *
+ * @remarks
+ * The worker that stores a task's ready record also publishes it to the task's `replyTo`.
+ * Core NATS delivers that push at most once, so it is trusted only while nothing can have
+ * been lost: the reply subscription was on the server before the task was sent (the backend
+ * flushes it on connect), and the connection has not dropped since. {@link lose} ends that
+ * trust for every task still waiting, whose `get()` then watches and reads as usual; so does
+ * eviction, past `capacity` tasks. The stored record is always the truth: a push only saves
+ * a `get()` from asking for it.
+ */
+export class PushedRecords<T> {
+  readonly capacity: number
+  readonly #slots = new Map<string, Slot<T>>()
+
+  constructor(capacity: number) {
+    this.capacity = capacity
+  }
+
+  get size(): number {
+    return this.#slots.size
+  }
+
+  /** A task is being sent with this process's reply subject: its ready record will come here. */
+  expect(taskId: string): void {
+    this.#drop(taskId)
+    this.#slots.set(taskId, {})
+    if (this.#slots.size > this.capacity) {
+      const oldest = this.#slots.keys().next()
+      if (!oldest.done) this.#drop(oldest.value)
+    }
+  }
+
+  /** A ready record arrived: to its waiter, or kept for the `get()` to come. Unexpected ones are ignored. */
+  arrive(taskId: string, record: T): void {
+    const slot = this.#slots.get(taskId)
+    if (slot === undefined || slot.record !== undefined) return
+    if (slot.onRecord === undefined) {
+      slot.record = record
+      return
+    }
+    this.#slots.delete(taskId)
+    slot.onRecord(record)
+  }
+
+  /**
+   * Hands the task's ready record to `onRecord` (at once if it is here), or answers `undefined`
+   * when no push can be counted on: the caller watches and reads instead. `onLost` is called
+   * instead of `onRecord` if the push can no longer be counted on. The answer stops waiting.
+   */
+  await(taskId: string, onRecord: (record: T) => void, onLost: () => void): (() => void) | undefined {
+    const slot = this.#slots.get(taskId)
+    if (slot === undefined || slot.onRecord !== undefined) return undefined
+    if (slot.record !== undefined) {
+      this.#slots.delete(taskId)
+      onRecord(slot.record)
+      return () => {}
+    }
+    slot.onRecord = onRecord
+    slot.onLost = onLost
+    return () => {
+      if (this.#slots.get(taskId) === slot) this.#slots.delete(taskId)
+    }
+  }
+
+  /** Pushes may have been lost (a disconnect, a slow consumer): every task still waiting falls back. */
+  lose(): void {
+    for (const [taskId, slot] of this.#slots) if (slot.record === undefined) this.#drop(taskId)
+  }
+
+  /** Forgets a task (its record was forgotten). */
+  forget(taskId: string): void {
+    this.#drop(taskId)
+  }
+
+  /** Forgets everything; waiters fall back. */
+  clear(): void {
+    for (const taskId of [...this.#slots.keys()]) this.#drop(taskId)
+  }
+
+  #drop(taskId: string): void {
+    const slot = this.#slots.get(taskId)
+    if (slot === undefined) return
+    this.#slots.delete(taskId)
+    slot.onLost?.()
+  }
+}

@@ -1,0 +1,52 @@
+import t from 'tap'
+import { PushedRecords } from '../../src/result/nats-kv/pushed-records.js'
+
+t.test('pushed records - a record waits for its get(), a get() waits for its record', async (t) => {
+  const pushed = new PushedRecords<string>(10)
+  const got: string[] = []
+  pushed.expect('a')
+  pushed.expect('b')
+  pushed.arrive('a', 'A')
+  t.ok(pushed.await('a', (r) => got.push(r), () => t.fail('not lost')), 'a: there already')
+  t.ok(pushed.await('b', (r) => got.push(r), () => t.fail('not lost')), 'b: waiting')
+  pushed.arrive('b', 'B')
+  pushed.arrive('b', 'B again')
+  t.same(got, ['A', 'B'], 'each delivered once')
+  t.equal(pushed.size, 0, 'nothing kept after delivery')
+})
+
+t.test('pushed records - what was not expected is not counted on', async (t) => {
+  const pushed = new PushedRecords<string>(10)
+  pushed.arrive('x', 'X')
+  t.equal(pushed.await('x', () => t.fail(), () => t.fail()), undefined, 'a push for a task not sent here')
+  pushed.expect('y')
+  t.ok(pushed.await('y', () => t.fail(), () => t.fail()), 'first waiter')
+  t.equal(pushed.await('y', () => t.fail(), () => t.fail()), undefined, 'a second waiter on the same task reads instead')
+})
+
+t.test('pushed records - a loss, eviction or forget sends waiters back', async (t) => {
+  const pushed = new PushedRecords<string>(2)
+  const lost: string[] = []
+  pushed.expect('kept')
+  pushed.arrive('kept', 'K')
+  pushed.expect('waiting')
+  pushed.await('waiting', () => t.fail(), () => lost.push('waiting'))
+  pushed.lose()
+  t.same(lost, ['waiting'], 'a disconnect: the waiter falls back')
+  t.ok(pushed.await('kept', () => {}, () => t.fail()), 'a record already here survives it')
+
+  pushed.expect('one')
+  pushed.await('one', () => t.fail(), () => lost.push('one'))
+  pushed.expect('two')
+  pushed.expect('three')
+  t.same(lost, ['waiting', 'one'], 'over capacity: the oldest falls back')
+  t.equal(pushed.size, 2)
+
+  pushed.await('two', () => t.fail(), () => lost.push('two'))
+  pushed.forget('two')
+  t.same(lost, ['waiting', 'one', 'two'], 'forgotten: falls back')
+  const stop = pushed.await('three', () => t.fail('stopped'), () => t.fail('stopped'))
+  stop?.()
+  pushed.arrive('three', 'T')
+  t.equal(pushed.size, 0, 'a stopped wait keeps nothing')
+})
