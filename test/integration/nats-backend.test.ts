@@ -275,7 +275,7 @@ t.test('nats kv backend - a ready record pushed to its sender needs no read', as
   sender.expect('push-late')
   const late = new Latch<TaskMeta>(1)
   t.type(sender.awaitReady('push-late', (meta) => late.unlock(meta), () => t.fail('not lost')), 'function')
-  await worker.store({ taskId: 'push-late', state: 'FAILURE', error: { type: 'Error', message: 'no' }, replyTo })
+  await worker.store({ taskId: 'push-late', state: 'FAILURE', error: { type: 'Error', code: 'ERR_TASK', message: 'no' }, replyTo })
   t.match((await late.promise)[0], { taskId: 'push-late', state: 'FAILURE', error: { message: 'no' } })
 
   t.equal(sender.awaitReady('never-sent', () => {}, () => {}), undefined, 'a task this process did not send: watch and read')

@@ -211,23 +211,26 @@ export class NatsKvBackend implements ResultBackend {
       const stored: StoredMeta = { ...rest, resultRef: await large.put(key, result) }
       bytes = encodeRecord(stored)
     }
+    // The sender hears of a ready record (see replyTo) right after the write, on the same
+    // connection, so the server has the write first.
+    const push = meta.replyTo !== undefined && READY_STATES.has(meta.state) ? meta.replyTo : undefined
     try {
       if (bytes.byteLength > limit) {
         // Still too large (the record itself, not its result): the server refuses it with a reason.
         await acrossReconnects(nc, () => kv.put(key, bytes))
+        if (push !== undefined) nc.publish(push, bytes)
       } else {
         // A plain publish on the key's subject is a KV put without the request: no reply inbox,
         // timer or JSON ack per record, which made result writes a worker's bottleneck (a
         // JetStream publish per task). The flush shared by this turn's writes resolves once the
         // server has them, in order with everything this connection sent before.
         nc.publish(`$KV.${this.bucket}.${key}`, bytes)
+        if (push !== undefined) nc.publish(push, bytes)
         await watches.flushSoon()
       }
     } catch (error) {
       throw this.#error(`cannot store task ${meta.taskId}`, key, error)
     }
-    // Stored first: a sender that reads after the push finds the record.
-    if (meta.replyTo !== undefined && READY_STATES.has(meta.state)) nc.publish(meta.replyTo, bytes)
   }
 
   async get(taskId: string): Promise<TaskMeta | undefined> {
