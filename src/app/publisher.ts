@@ -83,7 +83,7 @@ export class Publisher {
       if (flow?.chain !== undefined) headers.chain = flow.chain
       if (flow?.chord !== undefined) headers.chord = flow.chord
       const own = this.#ctx.replyTo()
-      const replyTo = flow?.replyTo ?? own
+      const replyTo = flow?.replyTo === undefined ? own : (flow.replyTo ?? undefined)
       if (replyTo !== undefined) headers.replyTo = replyTo
       if (replyTo !== undefined && replyTo === own) this.#ctx.expect(id)
       const route = this.#ctx.router().route(name, options, definition?.options)

@@ -22,8 +22,11 @@ export interface Flow {
   chain?: SignatureData[]
   /** The chord this task completes a member of. */
   chord?: ChordRef
-  /** Where the workflow's sender listens for states (rpc://): every step keeps the first's. */
-  replyTo?: string
+  /**
+   * Where the workflow's sender listens for states: every step keeps the first's. `null`: none
+   * (a workflow a worker continues for a sender that did not listen); absent: this process's.
+   */
+  replyTo?: string | null
 }
 
 /** What sending a canvas needs from the app. */
@@ -43,7 +46,7 @@ export interface SendContext {
   /** Steps after this part, next first. */
   chain: SignatureData[]
   chord?: ChordRef
-  replyTo?: string
+  replyTo?: string | null
 }
 
 // Options that time the start of a canvas: a chain gives them to its first step only.

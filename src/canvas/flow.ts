@@ -24,7 +24,9 @@ export interface WorkflowHost extends FlowHost {
 const JOIN_READS = 256
 
 function context(headers: TaskHeaders, prepend: readonly unknown[]): SendContext {
-  return { prepend, parentId: headers.id, rootId: headers.rootId, chain: [], ...(headers.replyTo ? { replyTo: headers.replyTo } : {}) }
+  // What follows keeps the first task's reply subject, or has none: never the worker's own,
+  // where nobody waits.
+  return { prepend, parentId: headers.id, rootId: headers.rootId, chain: [], replyTo: headers.replyTo ?? null }
 }
 
 /** Sends the `link` callbacks of a task that succeeded, in order; returns the ids they start with. */

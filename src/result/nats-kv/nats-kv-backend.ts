@@ -66,6 +66,8 @@ export interface NatsKvBackendOptions {
 
 /** Tasks sent by one process whose pushed ready records it keeps for `get()`, unless told otherwise. */
 export const DEFAULT_PUSHED_CAPACITY = 100_000
+/** At most this much of pushed records waits for a `get()`; past it the oldest are read when asked for. */
+const PUSHED_MAX_BYTES = 64 * 1024 * 1024
 
 interface Connected {
   nc: NatsConnection
@@ -148,7 +150,7 @@ export class NatsKvBackend implements ResultBackend {
     this.bucket = bucket
     this.resultExpiresMs = expires === Infinity ? 0 : expires
     this.#prefix = options.prefix === undefined ? '' : `${options.prefix}.`
-    this.#pushed = new PushedRecords(options.pushedCapacity ?? DEFAULT_PUSHED_CAPACITY)
+    this.#pushed = new PushedRecords(options.pushedCapacity ?? DEFAULT_PUSHED_CAPACITY, PUSHED_MAX_BYTES)
   }
 
   /**
@@ -401,7 +403,7 @@ export class NatsKvBackend implements ResultBackend {
         if (!READY_STATES.has(stored.state)) return
         // A copy: msgpack hands binary back as a view of the client's read buffer.
         if (stored.result !== undefined) stored.result = stored.result.slice()
-        this.#pushed.arrive(stored.taskId, stored)
+        this.#pushed.arrive(stored.taskId, stored, msg.data.byteLength)
       },
     })
     void (async () => {

@@ -6,6 +6,8 @@
 
 interface Slot<T> {
   record?: T
+  /** The record's size on the wire, counted against `maxBytes` while it is kept. */
+  bytes?: number
   onRecord?: (record: T) => void
   onLost?: () => void
 }
@@ -19,15 +21,23 @@ interface Slot<T> {
  * been lost: the reply subscription was on the server before the task was sent (the backend
  * flushes it on connect), and the connection has not dropped since. {@link lose} ends that
  * trust for every task still waiting, whose `get()` then watches and reads as usual; so does
- * eviction, past `capacity` tasks. The stored record is always the truth: a push only saves
- * a `get()` from asking for it.
+ * eviction of the oldest tasks, past `capacity` tasks or `maxBytes` of records kept. The
+ * stored record is always the truth: a push only saves a `get()` from asking for it.
  */
 export class PushedRecords<T> {
   readonly capacity: number
+  readonly maxBytes: number
   readonly #slots = new Map<string, Slot<T>>()
+  #bytes = 0
 
-  constructor(capacity: number) {
+  constructor(capacity: number, maxBytes = Infinity) {
     this.capacity = capacity
+    this.maxBytes = maxBytes
+  }
+
+  /** Bytes of the records kept for a `get()` to come. */
+  get bytes(): number {
+    return this.#bytes
   }
 
   get size(): number {
@@ -38,18 +48,18 @@ export class PushedRecords<T> {
   expect(taskId: string): void {
     this.#drop(taskId)
     this.#slots.set(taskId, {})
-    if (this.#slots.size > this.capacity) {
-      const oldest = this.#slots.keys().next()
-      if (!oldest.done) this.#drop(oldest.value)
-    }
+    if (this.#slots.size > this.capacity) this.#dropOldest()
   }
 
   /** A ready record arrived: to its waiter, or kept for the `get()` to come. Unexpected ones are ignored. */
-  arrive(taskId: string, record: T): void {
+  arrive(taskId: string, record: T, bytes: number): void {
     const slot = this.#slots.get(taskId)
     if (slot === undefined || slot.record !== undefined) return
     if (slot.onRecord === undefined) {
       slot.record = record
+      slot.bytes = bytes
+      this.#bytes += bytes
+      while (this.#bytes > this.maxBytes) this.#dropOldest()
       return
     }
     this.#slots.delete(taskId)
@@ -66,6 +76,7 @@ export class PushedRecords<T> {
     if (slot === undefined || slot.onRecord !== undefined) return undefined
     if (slot.record !== undefined) {
       this.#slots.delete(taskId)
+      this.#bytes -= slot.bytes ?? 0
       onRecord(slot.record)
       return () => {}
     }
@@ -91,10 +102,16 @@ export class PushedRecords<T> {
     for (const taskId of [...this.#slots.keys()]) this.#drop(taskId)
   }
 
+  #dropOldest(): void {
+    const oldest = this.#slots.keys().next()
+    if (!oldest.done) this.#drop(oldest.value)
+  }
+
   #drop(taskId: string): void {
     const slot = this.#slots.get(taskId)
     if (slot === undefined) return
     this.#slots.delete(taskId)
+    this.#bytes -= slot.bytes ?? 0
     slot.onLost?.()
   }
 }
