@@ -3,14 +3,16 @@
 //   - end-to-end throughput: 20,000 no-op tasks, results in KV, 2 worker threads
 //   - enqueue rate: 20,000 tasks published (no worker)
 //   - round trip: 1,000 sequential tasks, p50/p99
-//   - raw: batched publish, consume + ack, publish+consume together, and a bare
-//     publish -> pull -> ack -> reply round trip.
+//   - raw: batched publish, consume + ack, publish+consume together (with nats.js's publish,
+//     and with celeriac's reply mux for the acks), and a bare publish -> pull -> ack -> reply
+//     round trip.
 // Prints a table and JSON.
 import { availableParallelism, cpus } from 'node:os'
 import { createInbox } from '@nats-io/transport-node'
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { startNatsServer } from '../src/testing/nats-server.js'
 import { connectNats } from '../src/transport/nats/connect.js'
+import { requestsOf } from '../src/transport/nats/requests.js'
 import { inWindows as windows, percentile, summarize, table } from './stats.js'
 
 const N = Number(process.env.BENCH_N ?? 20_000)
@@ -99,6 +101,16 @@ async function rawTogether(run: number): Promise<number> {
   return N / ((performance.now() - began) / 1000)
 }
 
+/** The same, with publish acks through celeriac's reply mux (src/transport/nats/requests.ts). */
+async function rawTogetherMux(run: number): Promise<number> {
+  const name = `RAWMUX${run}`
+  await rawStream(name)
+  const requests = requestsOf(nc)
+  const began = performance.now()
+  await Promise.all([inWindows(N, () => requests.publish(`raw.${name}`, payload)), rawConsume(name, N)])
+  return N / ((performance.now() - began) / 1000)
+}
+
 async function rawRoundTrip(run: number): Promise<{ p50: number; p99: number }> {
   const name = `RAWRT${run}`
   await rawStream(name)
@@ -143,6 +155,7 @@ for (let run = 0; run < RUNS; run++) {
   add('raw JetStream publish, batched (msgs/s)', await rawPublish(run))
   add('raw JetStream consume + ack (msgs/s)', await rawConsumeAck(run))
   add('raw JetStream publish + consume together (msgs/s)', await rawTogether(run))
+  add('raw publish (acks via reply mux) + consume together (msgs/s)', await rawTogetherMux(run))
   const raw = await rawRoundTrip(run)
   add('raw publish-pull-ack-reply round trip p50 (ms)', raw.p50)
   add('raw publish-pull-ack-reply round trip p99 (ms)', raw.p99)
@@ -155,9 +168,10 @@ const summary = Object.entries(samples).map(([name, values]) => ({ name, ...summ
 const median = (prefix: string) => summary.find((s) => s.name.startsWith(prefix))!.median
 const ratios = {
   endToEndVsRawTogether: median('celeriac end to end') / median('raw JetStream publish + consume'),
+  endToEndVsRawTogetherMux: median('celeriac end to end') / median('raw publish (acks via reply mux)'),
   roundTripP50VsRaw: median('celeriac round trip p50') / median('raw publish-pull-ack-reply round trip p50'),
   roundTripP99Ms: median('celeriac round trip p99'),
 }
 console.log(table(summary.map((s) => ({ measure: s.name, median: Number(s.median.toFixed(2)), min: Number(s.min.toFixed(2)), max: Number(s.max.toFixed(2)) }))))
-console.log(`\nend to end / raw publish+consume = ${ratios.endToEndVsRawTogether.toFixed(2)}; round trip p50 / raw = ${ratios.roundTripP50VsRaw.toFixed(2)}; p99 = ${ratios.roundTripP99Ms.toFixed(2)} ms\n`)
+console.log(`\nend to end / raw publish+consume = ${ratios.endToEndVsRawTogether.toFixed(2)} (${ratios.endToEndVsRawTogetherMux.toFixed(2)} against the reply-mux publish); round trip p50 / raw = ${ratios.roundTripP50VsRaw.toFixed(2)}; p99 = ${ratios.roundTripP99Ms.toFixed(2)} ms\n`)
 console.log(JSON.stringify({ benchmark: 'nats', date: new Date().toISOString(), machine: { cpus: availableParallelism(), model: cpus()[0]?.model, node: process.version }, server: '2.9.10', tasks: N, roundTrips: RT, runs: RUNS, results: summary, ratios }, null, 2))
