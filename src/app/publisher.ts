@@ -85,7 +85,8 @@ export class Publisher {
       const own = this.#ctx.replyTo()
       const replyTo = flow?.replyTo === undefined ? own : (flow.replyTo ?? undefined)
       if (replyTo !== undefined) headers.replyTo = replyTo
-      if (replyTo !== undefined && replyTo === own) this.#ctx.expect(id)
+      // A task whose result is not stored sends nothing back: nothing to expect.
+      if (replyTo !== undefined && replyTo === own && !(options.ignoreResult ?? resolved?.ignoreResult)) this.#ctx.expect(id)
       const route = this.#ctx.router().route(name, options, definition?.options)
       return this.publish(headers, body, route, id).then(() => id)
     } catch (error) {
