@@ -83,22 +83,23 @@ export class RateLimits {
 
   /** Moves the key on by one interval per waiter; returns each waiter's slot (epoch ms). */
   async #take(key: string, limit: Limit, batch: Waiter[]): Promise<number[]> {
-    const kv = await this.#open()
+    const opened = this.#open()
+    const kv = await opened
     for (;;) {
-      if (limit.revision < 0) {
-        const entry = await kv.get(key)
-        // A deleted or purged key reads as free; its revision is what the next write expects.
-        limit.revision = entry?.revision ?? 0
-        const value = entry?.operation === 'PUT' ? Number(entry.string()) : 0
-        limit.nextFree = Number.isFinite(value) ? value : 0
-      }
-      let cursor = Math.max(this.#clock.now(), limit.nextFree)
-      const slots = batch.map((waiter) => {
-        const at = cursor
-        cursor += waiter.intervalMs
-        return at
-      })
       try {
+        if (limit.revision < 0) {
+          const entry = await kv.get(key)
+          // A deleted or purged key reads as free; its revision is what the next write expects.
+          limit.revision = entry?.revision ?? 0
+          const value = entry?.operation === 'PUT' ? Number(entry.string()) : 0
+          limit.nextFree = Number.isFinite(value) ? value : 0
+        }
+        let cursor = Math.max(this.#clock.now(), limit.nextFree)
+        const slots = batch.map((waiter) => {
+          const at = cursor
+          cursor += waiter.intervalMs
+          return at
+        })
         const value = encoder.encode(String(cursor))
         limit.revision = limit.revision === 0 ? await kv.create(key, value) : await kv.update(key, value, limit.revision)
         limit.nextFree = cursor
@@ -107,6 +108,8 @@ export class RateLimits {
         limit.revision = -1
         // Another process moved the limit on first: read it again and retry.
         if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) continue
+        // The next reservation opens the bucket again, creating it if it was deleted.
+        if (this.#kv === opened) this.#kv = undefined
         throw error
       }
     }
