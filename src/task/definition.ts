@@ -35,6 +35,8 @@ export interface ResolvedTaskOptions {
   retryJitter: boolean
   /** ms between runs; 0 = unlimited. */
   rateLimitIntervalMs: number
+  /** ms between runs across every node on the broker; 0 = unlimited. */
+  globalRateLimitIntervalMs: number
   timeLimitMs: number | undefined
   softTimeLimitMs: number | undefined
   ignoreResult: boolean
@@ -65,6 +67,7 @@ export function resolveTaskOptions(name: string, options: TaskOptions<any>, conf
     retryBackoffMaxMs: toMs(options.retryBackoffMax ?? 600, field('retryBackoffMax')),
     retryJitter: options.retryJitter ?? true,
     rateLimitIntervalMs: rateLimit === null ? 0 : parseRateLimit(rateLimit, field('rateLimit')),
+    globalRateLimitIntervalMs: options.globalRateLimit == null ? 0 : parseRateLimit(options.globalRateLimit, field('globalRateLimit')),
     timeLimitMs: optionalMs(timeLimit, field('timeLimit')),
     softTimeLimitMs: optionalMs(softTimeLimit, field('softTimeLimit')),
     ignoreResult: options.ignoreResult ?? conf.taskIgnoreResult,

@@ -25,6 +25,12 @@ export interface TaskOptions<R = unknown> {
   retryJitter?: boolean
   /** At most this many runs per node: `'10/s'`, `'10/m'`, `'10/h'`. @default config.taskDefaultRateLimit */
   rateLimit?: string | null
+  /**
+   * At most this many runs across every node on the broker (a cluster-wide limit, shared
+   * through the broker): `'10/s'`, `'10/m'`, `'10/h'`, or a number per second. With `rateLimit`
+   * too, a run waits for both. `null` or absent: none. @default null
+   */
+  globalRateLimit?: string | number | null
   /** Hard time limit: the thread is terminated, FAILURE TimeLimitExceeded. @default config.taskTimeLimit */
   timeLimit?: Duration | null
   /** Soft time limit: the task's `signal` aborts with SoftTimeLimitExceeded. @default config.taskSoftTimeLimit */

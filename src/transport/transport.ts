@@ -171,4 +171,19 @@ export interface Transport {
    * (remote control's scatter/gather). No subscriber means no replies, not an error.
    */
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array[]>
+
+  /**
+   * Reserves the next free slot of the rate limit named `key`, shared by every process on this
+   * broker, and answers how many ms to wait for it (0 = now). The slot is `max(now, nextFree)`
+   * and `nextFree` moves on by `intervalMs`, so callers that wait are spread out by the
+   * interval instead of waking together. Rejects with InvalidArgumentError for an empty key or
+   * an interval that is not a positive finite number.
+   *
+   * @remarks
+   * Optional: a worker node falls back to a per-node limit on a transport without it. The
+   * limit lives in the broker, not the result backend, because every node has a broker while
+   * the backend may store nothing (`rpc://`, none) or sit elsewhere. Slots are epoch ms: the
+   * nodes' clocks are assumed synchronised (NTP).
+   */
+  reserveRate?(key: string, intervalMs: number): Promise<number>
 }

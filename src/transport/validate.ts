@@ -89,3 +89,9 @@ export function validateRequest(subject: string, data: Uint8Array, options: Requ
     throw new InvalidArgumentError('options.max must be a positive integer')
   }
 }
+
+/** Checks the arguments of `reserveRate`. */
+export function validateRate(key: string, intervalMs: number): void {
+  nonEmpty(key, 'key')
+  if (!isPositive(intervalMs)) throw new InvalidArgumentError('intervalMs must be a positive finite number')
+}

@@ -534,6 +534,44 @@ const cases: Record<string, Body> = {
     await eventually('the id revoked after the view opened', () => view.has(next))
   },
 
+  'reserveRate - slots of one limit are spaced by the interval across connections; keys are apart': async (t, context) => {
+    const { transport } = context
+    const second = secondOrSkip(t, context)
+    if (!second) return
+    const other = await second()
+    t.teardown(() => other.close())
+    const reserve = (by: Transport, key: string, intervalMs: number) => {
+      if (!by.reserveRate) throw new Error(`${by.kind} has no reserveRate`)
+      return by.reserveRate(key, intervalMs)
+    }
+    const key = unique('rate')
+    // Taken one after another, alternating connections: waits 0, 100, ..., 500 less the time spent.
+    const waits: number[] = []
+    const slots: number[] = []
+    for (let i = 0; i < 6; i++) {
+      const wait = await reserve(i % 2 === 0 ? transport : other, key, 100)
+      waits.push(wait)
+      slots.push(Date.now() + wait)
+    }
+    t.equal(waits[0], 0, 'the first slot is now')
+    for (let i = 1; i < 6; i++) {
+      t.ok(waits[i] > 100 * i - 50 && waits[i] <= 100 * i, `reservation ${i} waits about ${100 * i} ms (got ${waits[i]})`)
+      const gap = slots[i] - slots[i - 1]
+      t.ok(Math.abs(gap - 100) <= EARLY_MS, `slots ${i - 1} and ${i} are 100 ms apart (got ${gap})`)
+    }
+    // Taken at once from both connections: each gets its own slot, none shared.
+    const burst = unique('rate')
+    const started = Date.now()
+    const at = await Promise.all(Array.from({ length: 6 }, (_, i) => reserve(i % 2 === 0 ? transport : other, burst, 100).then((wait) => Date.now() + wait - started)))
+    const sorted = [...at].sort((a, b) => a - b)
+    t.ok(sorted[0] <= EARLY_MS, `one of a burst runs now (first slot at +${sorted[0]} ms)`)
+    for (let i = 1; i < 6; i++) t.ok(sorted[i] - sorted[i - 1] >= 100 - EARLY_MS, `burst slots ${i - 1} and ${i} are spread out (${sorted.join(', ')})`)
+    t.equal(await reserve(other, unique('rate'), 100), 0, 'another key is not held back by the busy ones')
+    t.ok((await reserve(transport, key, 1)) > 0, 'the busy key still is')
+    await t.rejects(reserve(transport, '', 100), { name: 'InvalidArgumentError', message: 'key must be a non-empty string' })
+    await t.rejects(reserve(transport, key, 0), { name: 'InvalidArgumentError', message: 'intervalMs must be a positive finite number' })
+  },
+
   'pubsub - * is one token, > the rest; unsubscribe stops delivery': async (t, { transport }) => {
     const root = unique('evt')
     const star = new Inbox<string>()

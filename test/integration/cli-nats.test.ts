@@ -78,7 +78,7 @@ t.test('cli nats - status lists both nodes; inspect active shows a running task;
   const running = Object.values(replies).flatMap((reply) => reply.ok)
   t.match(running, [{ id: slow.id, name: 'n.slowLate', args: [4000, file] }])
   t.equal(registered.code, 0)
-  t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.stamp\n`)
+  t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.globalLimited\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.stamp\n`)
   await slow.get({ timeout: 20 })
 })
 

@@ -4,6 +4,7 @@
  * topology learned from other processes.
  */
 import { connect } from '@nats-io/transport-node'
+import { Kvm } from '@nats-io/kv'
 import t, { type Test } from 'tap'
 import { Latch } from '../../src/testing/latch.js'
 import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
@@ -191,3 +192,42 @@ t.test('revoke - an id expires from views at its own TTL; any id can be revoked'
   t.notOk(view.has('short'), 'expired locally')
   t.same(view.list().sort(), ['long', 'odd id/ü.*'])
 })
+
+t.test('rate limits - a burst from three connections gets distinct slots one interval apart', async (t) => {
+  const open = transports(t)
+  const connections = await Promise.all([open(), open(), open()])
+  const started = Date.now()
+  const slots = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => connections[i % 3].reserveRate('t.burst', 20).then((wait) => Date.now() + wait - started)),
+  )
+  const sorted = [...slots].sort((a, b) => a - b)
+  const gaps = sorted.slice(1).map((at, i) => at - sorted[i])
+  t.ok(gaps.every((gap) => gap >= 20 - EARLY_MS / 5), `every slot 20 ms after the one before (gaps ${gaps.join(', ')})`)
+  t.ok(sorted[29] - sorted[0] >= 29 * 20 - EARLY_MS, `30 slots span ${sorted[29] - sorted[0]} ms`)
+})
+
+t.test('rate limits - one request per uncontended reservation; the key is readable and survives a delete', async (t) => {
+  const nc = await connect({ servers: server.url })
+  t.teardown(() => nc.close())
+  const open = transports(t, { connection: nc })
+  const transport = await open()
+  t.equal(await transport.reserveRate('tasks.send mail', 50), 0, 'the first slot is now')
+  const before = nc.stats().outMsgs
+  const wait = await transport.reserveRate('tasks.send mail', 50)
+  t.equal(nc.stats().outMsgs - before, 1, 'the second reservation was one compare-and-set')
+  t.ok(wait > 0 && wait <= 50, `and waits for the next slot (${wait} ms)`)
+  const kv = await new Kvm(nc).open(`${open.prefix}-rate`)
+  t.same(await collect(await kv.keys()), ['tasks.=73656e64206d61696c'], 'one key; safe parts of the name stay as they are')
+  const entry = await kv.get('tasks.=73656e64206d61696c')
+  t.ok(Math.abs(Number(entry!.string()) - (Date.now() + wait + 50)) <= EARLY_MS, 'the key holds when the next slot is free')
+  // Deleted behind this process's back: its cached revision is stale; it reads again, and the limit starts afresh.
+  await kv.delete('tasks.=73656e64206d61696c')
+  t.equal(await transport.reserveRate('tasks.send mail', 50), 0, 'a deleted limit is free')
+  t.ok((await transport.reserveRate('tasks.send mail', 50)) > 0, 'and is kept again from then on')
+})
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = []
+  for await (const item of items) all.push(item)
+  return all
+}

@@ -4,6 +4,7 @@ import { DEFAULTS } from '../../src/config/defaults.js'
 import type { ConfigValues } from '../../src/config/defaults.js'
 import { CeleriacError, ErrorCode, InvalidArgumentError, TimeoutError, TransportError } from '../../src/errors.js'
 import { arityOf, matchesError, resolveTaskOptions } from '../../src/task/definition.js'
+import { createApp } from '../../src/index.js'
 import type { Arity, TaskDefinition } from '../../src/task/definition.js'
 
 t.test('arity - arrow functions', async (t) => {
@@ -113,6 +114,7 @@ t.test('task options - defaults come from the config', async (t) => {
     retryBackoffMaxMs: 600_000,
     retryJitter: true,
     rateLimitIntervalMs: 0,
+    globalRateLimitIntervalMs: 0,
     timeLimitMs: undefined,
     softTimeLimitMs: undefined,
     ignoreResult: false,
@@ -192,6 +194,32 @@ t.test('task options - task options win over the config, null included', async (
   t.equal(resolveTaskOptions('t.add', { retryBackoff: true }, conf).retryBackoffMs, 1000, 'true is a factor of one second')
   t.equal(resolveTaskOptions('t.add', { retryBackoff: false }, conf).retryBackoffMs, 0)
   t.equal(resolveTaskOptions('t.add', { rateLimit: '6/m' }, conf).rateLimitIntervalMs, 10_000)
+})
+
+t.test('task options - globalRateLimit takes the syntax of rateLimit and is separate from it', async (t) => {
+  const resolve = (options: object) => resolveTaskOptions('t.add', options, { ...DEFAULTS, taskDefaultRateLimit: '1/s' })
+  t.match(resolve({ globalRateLimit: '10/s' }), { rateLimitIntervalMs: 1000, globalRateLimitIntervalMs: 100 }, 'the per-node default still applies')
+  t.equal(resolve({ globalRateLimit: '6/m' }).globalRateLimitIntervalMs, 10_000)
+  t.equal(resolve({ globalRateLimit: '60/h' }).globalRateLimitIntervalMs, 60_000)
+  t.equal(resolve({ globalRateLimit: 4 }).globalRateLimitIntervalMs, 250, 'a number is runs per second')
+  t.equal(resolve({ globalRateLimit: null }).globalRateLimitIntervalMs, 0, 'null is none')
+  t.equal(resolve({}).globalRateLimitIntervalMs, 0, 'absent is none')
+  t.equal(resolve({ globalRateLimit: '0/s' }).globalRateLimitIntervalMs, 0, 'zero is none, as for rateLimit')
+})
+
+t.test('task options - a bad globalRateLimit names the field when the task is registered', async (t) => {
+  const bad = (globalRateLimit: unknown, message: string) =>
+    t.throws(() => resolveTaskOptions('t.add', { globalRateLimit } as object, conf), new InvalidArgumentError(message), message)
+  bad('5/d', `task t.add: options.globalRateLimit must be a rate like '10/s', '10/m' or '10/h', got "5/d"`)
+  bad('fast', `task t.add: options.globalRateLimit must be a rate like '10/s', '10/m' or '10/h', got "fast"`)
+  bad(-1, `task t.add: options.globalRateLimit must be a non-negative number of tasks per second or a string like '10/m', got -1`)
+  bad(Infinity, `task t.add: options.globalRateLimit must be a non-negative number of tasks per second or a string like '10/m', got Infinity`)
+  bad({ per: 's' }, `task t.add: options.globalRateLimit must be a rate like '10/s', '10/m' or '10/h', got {"per":"s"}`)
+  const app = createApp({ name: 'bad-global-limit', broker: 'memory://bad-global-limit', backend: 'memory://bad-global-limit' })
+  t.throws(() => app.task('t.limited', () => 1, { globalRateLimit: '10/d' }), {
+    name: 'InvalidArgumentError',
+    message: `task t.limited: options.globalRateLimit must be a rate like '10/s', '10/m' or '10/h', got "10/d"`,
+  }, 'app.task refuses it')
 })
 
 t.test('task options - bad values name the task and the field', async (t) => {

@@ -29,7 +29,8 @@ export interface Subscriber {
 
 /**
  * The state behind `memory://`: exchanges, queues, dead letters, seen message ids, revoked
- * ids and pub/sub subscribers, shared by every {@link MemoryTransport} connected to it.
+ * ids, rate limits and pub/sub subscribers, shared by every {@link MemoryTransport} connected
+ * to it.
  *
  * @remarks
  * The broker owns no clock and no timer. Times are absolute clock ms given by the
@@ -48,6 +49,8 @@ export class MemoryBroker {
   #seenSincePrune = 0
   readonly #revoked = new Map<string, number>()
   readonly #subscribers = new Set<Subscriber>()
+  /** When each rate limit's next slot is free (clock ms), by limit name. */
+  readonly #nextFree = new Map<string, number>()
 
   /** Declares an exchange; the default exchange `''` exists already and routes by queue name. */
   declareExchange(name: string, type: ExchangeType): void {
@@ -178,6 +181,13 @@ export class MemoryBroker {
       else this.#revoked.delete(id)
     }
     return ids
+  }
+
+  /** Reserves the next slot of the rate limit `key` at `now`; returns the ms to wait for it. */
+  reserveRate(key: string, intervalMs: number, now: number): number {
+    const at = Math.max(now, this.#nextFree.get(key) ?? 0)
+    this.#nextFree.set(key, at + intervalMs)
+    return at - now
   }
 
   /** Adds a subscriber for subjects matching the NATS pattern `pattern`. */

@@ -14,7 +14,7 @@ import type {
   SubscriptionHandler,
   Transport,
 } from '../transport.js'
-import { isMaxDeliver, isPositive, nonEmpty, validateExchange, validateMessage, validatePattern, validateQueue, validateRequest, validateSubject } from '../validate.js'
+import { isMaxDeliver, isPositive, nonEmpty, validateExchange, validateMessage, validatePattern, validateQueue, validateRate, validateRequest, validateSubject } from '../validate.js'
 import { collectReplies } from '../collect-replies.js'
 import { TRANSPORT_DEFAULTS } from '../defaults.js'
 import { memoryBroker, type MemoryBroker, type Subscriber } from './memory-broker.js'
@@ -24,7 +24,7 @@ import { MemoryConsumer } from './memory-consumer.js'
 export interface MemoryTransportOptions {
   /** The broker to connect to. Default: `memoryBroker('')`, the broker `memory://` names. */
   broker?: MemoryBroker
-  /** Time for ack waits, delays, dedupe and revocations. Default: the system clock. */
+  /** Time for ack waits, delays, dedupe, revocations and rate limits. Default: the system clock. */
   clock?: Clock
   /** Ack wait of queues declared through this connection without one, ms. Default 30 000. */
   ackWaitMs?: number
@@ -199,6 +199,13 @@ export class MemoryTransport implements Transport {
       })
       return () => (open = false)
     })
+  }
+
+  /** Reserves a slot of a rate limit shared by every connection to this broker. */
+  async reserveRate(key: string, intervalMs: number): Promise<number> {
+    this.#assertOpen()
+    validateRate(key, intervalMs)
+    return this.broker.reserveRate(key, intervalMs, this.#clock.now())
   }
 
   #assertOpen(): void {

@@ -87,6 +87,11 @@ export class Names {
     return `${this.prefix}-revoked`
   }
 
+  /** The KV bucket of cluster-wide rate limits: when each limit's next slot is free. */
+  get rateBucket(): string {
+    return `${this.prefix}-rate`
+  }
+
   /** The core NATS subject of a publish/subscribe subject or pattern. */
   busSubject(subject: string): string {
     return `${this.prefix}.bus.${subject}`
@@ -106,6 +111,15 @@ export function exchangeKey(exchange: string): string {
 /** Topology KV key of a queue. */
 export function queueKey(queue: string): string {
   return `queue.${token(queue)}`
+}
+
+/**
+ * Rate-limit KV key of a limit name: each dot-separated part as a {@link token}, so that
+ * `tasks.add` stays `tasks.add` in `nats kv ls`. Tokens contain no dot, so the mapping is
+ * one-to-one; an empty part becomes `=`, which is a valid token.
+ */
+export function rateKey(name: string): string {
+  return name.split('.').map(token).join('.')
 }
 
 /**

@@ -32,7 +32,7 @@ export interface NatsTransportOptions {
   url: string
   /** A connection to share (with the result backend, say); `close()` leaves it open. */
   connection?: NatsConnection
-  /** Time for Not-Before checks, ack-wait bookkeeping, dead-letter times and revocations. Default: the system clock. */
+  /** Time for Not-Before checks, ack-wait bookkeeping, dead-letter times, revocations and rate limits. Default: the system clock. */
   clock?: Clock
   /** Ack wait of queues declared through this transport without one, ms. Default 30 000. */
   ackWaitMs?: number
@@ -63,7 +63,8 @@ export const natsTransportDefaults = {
  * A queue is a work-queue stream with one durable pull consumer shared by every node;
  * exchanges and bindings live in a KV bucket that every transport mirrors, and routing happens
  * in the publisher (see `topology.ts`). Delayed messages wait on the server as naks with a
- * delay; dead letters go to a stream of their own. Priorities are not supported (2.9 has
+ * delay; dead letters go to a stream of their own; cluster-wide rate limits are KV keys moved
+ * on by compare-and-set (see `rate-limits.ts`). Priorities are not supported (2.9 has
  * none): messages are delivered in FIFO order whatever their priority.
  * @example
  * const transport = new NatsTransport({ url: 'nats://127.0.0.1:4222', ackWaitMs: 60_000 })
@@ -307,6 +308,13 @@ export class NatsTransport implements Transport {
       nc.publish(this.#names.busSubject(subject), data, { reply: inbox })
       return () => sub.unsubscribe()
     })
+  }
+
+  /** Reserves a slot of a rate limit kept in the `<prefix>-rate` KV bucket (see rate-limits.ts). */
+  async reserveRate(key: string, intervalMs: number): Promise<number> {
+    const { rateLimits } = this.#use()
+    check.validateRate(key, intervalMs)
+    return rateLimits.reserve(key, intervalMs)
   }
 
   async #open(): Promise<Session> {

@@ -7,6 +7,7 @@ import type { OutgoingMessage } from '../transport.js'
 import { DeadLetters } from './dead-letters.js'
 import { Header, type Names } from './names.js'
 import type { QueueStreamContext } from './queue-stream.js'
+import { RateLimits } from './rate-limits.js'
 import { requestsOf, type Requests } from './requests.js'
 import { RevokedStore } from './revoked.js'
 import { Topology } from './topology.js'
@@ -20,6 +21,8 @@ export interface Session {
   topology: Topology
   deadLetters: DeadLetters
   revoked: RevokedStore
+  /** Cluster-wide rate limits; their bucket is created on first use. */
+  rateLimits: RateLimits
   /** Publish acks through one reply subscription (see requests.ts). */
   requests: Requests
   streams: QueueStreamContext
@@ -40,7 +43,8 @@ export async function openSession(nc: NatsConnection, names: Names, clock: Clock
     await deadLetters.ensure()
     const streams = { jsm, names, duplicateWindowMs, now: () => clock.now() }
     const revoked = new RevokedStore(kvm, jsm, names.revokedBucket, clock)
-    return { nc, js, jsm, names, topology, deadLetters, revoked, requests: requestsOf(nc), streams, status: nc.status() }
+    const rateLimits = new RateLimits(kvm, names.rateBucket, clock)
+    return { nc, js, jsm, names, topology, deadLetters, revoked, rateLimits, requests: requestsOf(nc), streams, status: nc.status() }
   } catch (error) {
     throw new TransportError(`cannot set up the NATS transport: ${(error as Error).message}`, { cause: error })
   }
