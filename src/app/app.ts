@@ -209,10 +209,16 @@ export class App implements CanvasHost {
 
   /**
    * True before an rpc:// backend is connected: a task sent then would carry no `replyTo`, and
-   * its result would go to a subject nobody listens on yet.
+   * its result would go to a subject nobody listens on yet. Starts connecting any other backend.
    */
   #awaitsReplyTo(): boolean {
-    return this.#connected.backend === undefined && (this.#injected.backend?.kind === 'rpc' || (this.#injected.backend === undefined && /^rpc:\/\//i.test(this.conf.backend)))
+    if (this.#connected.backend !== undefined) return false
+    if (this.#injected.backend?.kind === 'rpc' || (this.#injected.backend === undefined && /^rpc:\/\//i.test(this.conf.backend))) return true
+    // Other backends connect alongside the first send, not before it: tasks sent once it is
+    // connected carry its reply subject (nats:// pushes their ready records there), the first
+    // few go without, and a backend that cannot connect fails only a get() that needs it.
+    if (this.#backend === undefined) this.backend().catch(() => {})
+    return false
   }
 
   /** A task's options with the app's defaults applied. */
