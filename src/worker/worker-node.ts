@@ -5,10 +5,10 @@ import { isReady, TaskState } from '../lifecycle/states.js'
 import { ownBytes } from '../serialization/codec.js'
 import { toWireError, type WireError } from '../serialization/failure.js'
 import { sendEvent } from '../events/event-stream.js'
-import { RateLimiter } from '../util/rate-limit.js'
 import { deferred } from '../util/deferred.js'
 import { ThreadPool } from './pool/thread-pool.js'
 import { StateRecorder } from './state-recorder.js'
+import { RateGate } from './rate-gate.js'
 import { continueFlow, sendErrbacks, successors } from '../canvas/flow.js'
 import { RemoteControl, TaskOverrides, type ControlledNode } from './remote-control.js'
 import { compileWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
@@ -22,9 +22,6 @@ import type { TimerHandle } from '../util/clock.js'
 type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped'
 
 const VERSION = '0.1.0'
-// Backoff of a cluster-wide rate-limit reservation the broker could not answer, ms.
-const RESERVE_RETRY_MS = 100
-const RESERVE_RETRY_MAX_MS = 5_000
 
 /**
  * A worker node: consumes queues on the main thread, pulling no more messages than its
@@ -50,10 +47,8 @@ export class WorkerNode {
   readonly #active = new Map<string, InFlight>()
   /** Received tasks waiting for a free slot. */
   #waiting: InFlight[] = []
-  /** Received tasks waiting for a rate limit, with the timer that ends the wait (none while a cluster slot is being reserved). */
-  readonly #held = new Map<InFlight, TimerHandle | undefined>()
-  readonly #limiters = new Map<string, RateLimiter>()
-  #warnedNoGlobalLimit = false
+  /** Received tasks waiting for a rate limit. */
+  readonly #gate: RateGate
   #processed = 0
   /** Finished tasks by name, for `inspect stats`. */
   readonly #totals = new Map<string, number>()
@@ -68,6 +63,18 @@ export class WorkerNode {
   constructor(app: App, options: WorkerOptions = {}) {
     this.#app = app
     this.options = compileWorkerOptions(options, app.conf)
+    const node = this
+    this.#gate = new RateGate({
+      clock: app.clock,
+      logger: app.logger,
+      get transport() {
+        return node.#transport
+      },
+      nodeIntervalMs: (item) => this.#overrides.rateLimitMs(item.headers.task, item.options.rateLimitIntervalMs),
+      running: () => this.#state === 'running',
+      proceed: (item) => this.#runOrWait(item),
+      released: () => this.#pump(),
+    })
   }
 
   get hostname(): string {
@@ -152,11 +159,7 @@ export class WorkerNode {
     for (const item of this.#waiting) this.#giveBack(item)
     this.#waiting = []
     // Now, while the transport is open: a rate-limit wait may outlast the node.
-    for (const [item, timer] of this.#held) {
-      if (timer !== undefined) this.#app.clock.clearTimeout(timer)
-      this.#giveBack(item)
-    }
-    this.#held.clear()
+    this.#gate.drain((item) => this.#giveBack(item))
     if (!options.cold && this.#pool.busy > 0) {
       const timeout = this.#app.clock.setTimeout(() => this.#drained.resolve(), this.options.shutdownTimeoutMs)
       await this.#drained.promise
@@ -201,7 +204,7 @@ export class WorkerNode {
       return
     }
     while (this.#waiting.length > 0 && this.#pool.free > 0) this.#run(this.#waiting.shift()!)
-    const want = this.#pool.free - this.#waiting.length - this.#held.size
+    const want = this.#pool.free - this.#waiting.length - this.#gate.held
     for (const entry of this.#consumers.values()) {
       const grant = want - entry.credit
       if (grant > 0) {
@@ -272,77 +275,8 @@ export class WorkerNode {
       item.delivery.ack()
       item.acked = true
     }
-    if (this.#app.conf.workerDisableRateLimits) return this.#runOrWait(item)
-    const interval = this.#nodeInterval(item)
-    if (interval > 0) {
-      let limiter = this.#limiters.get(item.headers.task)
-      if (!limiter) this.#limiters.set(item.headers.task, (limiter = new RateLimiter(interval, this.#app.clock)))
-      else if (limiter.intervalMs !== interval) limiter.setInterval(interval)
-      const wait = limiter.reserve()
-      if (wait > 0) return this.#hold(item, wait, () => this.#afterNodeLimit(item))
-    }
-    this.#afterNodeLimit(item)
-  }
-
-  /** The per-node interval of a task; a cluster-wide limit the transport cannot share becomes per-node. */
-  #nodeInterval(item: InFlight): number {
-    const interval = this.#overrides.rateLimitMs(item.headers.task, item.options.rateLimitIntervalMs)
-    const global = item.options.globalRateLimitIntervalMs
-    if (global === 0 || this.#transport.reserveRate !== undefined) return interval
-    if (!this.#warnedNoGlobalLimit) {
-      this.#warnedNoGlobalLimit = true
-      this.#app.logger.warn('the transport cannot share a rate limit between nodes: globalRateLimit is enforced per node', { transport: this.#transport.kind, task: item.headers.task })
-    }
-    return Math.max(interval, global)
-  }
-
-  /**
-   * Takes the task's cluster-wide slot, if it has a limit, once its node slot has come: a
-   * cluster slot taken earlier and then left waiting for the node's limit would be used late,
-   * crowding the slots after it, so the cluster-wide spacing holds exactly this way.
-   */
-  #afterNodeLimit(item: InFlight): void {
-    const global = item.options.globalRateLimitIntervalMs
-    if (global > 0 && this.#transport.reserveRate !== undefined) this.#reserveGlobal(item, global, 0)
-    else this.#runOrWait(item)
-  }
-
-  /**
-   * Reserves a cluster-wide slot and holds the task until it comes. When the broker cannot
-   * answer, the task stays held and the reservation is retried with a backoff, rather than run
-   * under a per-node limit: that would let every node run at the full cluster rate exactly when
-   * the limit cannot be checked, and the limit usually protects something shared. Nothing is
-   * lost meanwhile: an unacked task's lease is extended like any active task's, and a stop gives
-   * held tasks back.
-   */
-  #reserveGlobal(item: InFlight, intervalMs: number, failures: number): void {
-    if (this.#state !== 'running') return this.#runOrWait(item)
-    this.#held.set(item, undefined)
-    this.#transport.reserveRate!(item.headers.task, intervalMs).then(
-      (wait) => {
-        if (!this.#held.has(item)) return
-        if (wait > 0) this.#hold(item, wait, () => this.#runOrWait(item))
-        else this.#release(item, () => this.#runOrWait(item))
-      },
-      (error: unknown) => {
-        if (!this.#held.has(item)) return
-        const retryInMs = Math.min(RESERVE_RETRY_MAX_MS, RESERVE_RETRY_MS * 2 ** failures)
-        this.#app.logger.warn('could not reserve a cluster-wide rate-limit slot: retrying', { task: item.headers.task, id: item.headers.id, retryInMs, error })
-        this.#hold(item, retryInMs, () => this.#reserveGlobal(item, intervalMs, failures + 1))
-      },
-    )
-  }
-
-  /** Holds a task for `ms`, counted so that the node pulls no more than it can run, then calls `next`. */
-  #hold(item: InFlight, ms: number, next: () => void): void {
-    this.#held.set(item, this.#app.clock.setTimeout(() => this.#release(item, next), ms))
-  }
-
-  #release(item: InFlight, next: () => void): void {
-    // A stop gave it back meanwhile.
-    if (!this.#held.delete(item)) return
-    next()
-    this.#pump()
+    if (this.#app.conf.workerDisableRateLimits) this.#runOrWait(item)
+    else this.#gate.admit(item)
   }
 
   #runOrWait(item: InFlight): void {

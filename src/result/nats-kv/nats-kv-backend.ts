@@ -18,7 +18,7 @@ import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record
 import { isSafePrefix, taskKey } from './task-key.js'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
-import { createInbox, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { createInbox, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node'
 import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
 import type { KeyUpdate } from './key-watch.js'
 import type { StoredMeta } from './record.js'
@@ -78,8 +78,8 @@ interface Connected {
   large: LargeResults
   watches: KeyWatches
   chords: NatsChords
-  /** The subscription to {@link NatsKvBackend.replyTo}. */
-  replies: Subscription
+  /** The subscription to {@link NatsKvBackend.replyTo}, and the connection events that void pushes. */
+  replies: { subscription: Subscription; status: AsyncIterable<Status> & { stop?: () => void } }
 }
 
 /**
@@ -169,13 +169,12 @@ export class NatsKvBackend implements ResultBackend {
   awaitReady(taskId: string, onReady: MetaListener, onLost: () => void): (() => void) | undefined {
     const connected = this.#connected
     if (!this.#listening || connected === undefined) return undefined
-    const key = this.#key(taskId)
     return this.#pushed.await(
       taskId,
       (stored) => {
         if (stored.resultRef === undefined) return deliver(onReady, stored)
         void connected
-          .then((c) => this.#resolve(c, stored, key))
+          .then((c) => this.#resolve(c, stored, this.#key(taskId)))
           .then((meta) => (meta === undefined ? onLost() : deliver(onReady, meta)), onLost)
       },
       onLost,
@@ -193,7 +192,8 @@ export class NatsKvBackend implements ResultBackend {
     this.#closed = true
     const connected = await this.#connected?.catch(() => undefined)
     connected?.watches.stopAll()
-    connected?.replies.unsubscribe()
+    connected?.replies.subscription.unsubscribe()
+    connected?.replies.status.stop?.()
     this.#listening = false
     this.#pushed.clear()
     if (connected && this.#shared === undefined) await connected.nc.close().catch(() => undefined)
@@ -389,7 +389,7 @@ export class NatsKvBackend implements ResultBackend {
   }
 
   /** Subscribes to the reply subject; pushes lost to a disconnect or a slow consumer void every wait. */
-  #listen(nc: NatsConnection): Subscription {
+  #listen(nc: NatsConnection): Connected['replies'] {
     const subscription = nc.subscribe(this.#replyTo, {
       callback: (error, msg) => {
         if (error !== null) return this.#pushed.lose()
@@ -406,13 +406,13 @@ export class NatsKvBackend implements ResultBackend {
         this.#pushed.arrive(stored.taskId, stored, msg.data.byteLength)
       },
     })
+    const status = nc.status()
     void (async () => {
-      for await (const status of nc.status()) {
-        if (this.#closed) return
-        if (status.type === 'disconnect' || status.type === 'slowConsumer') this.#pushed.lose()
+      for await (const event of status) {
+        if (event.type === 'disconnect' || event.type === 'slowConsumer') this.#pushed.lose()
       }
     })()
-    return subscription
+    return { subscription, status }
   }
 
   #error(what: string, key: string, cause: unknown): BackendError {

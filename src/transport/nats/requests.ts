@@ -45,6 +45,7 @@ export interface JsPubAck {
 }
 
 const byConnection = new WeakMap<NatsConnection, Requests>()
+const decoder = new TextDecoder()
 
 /** The one {@link Requests} of a connection, shared by the transport and the result backend. */
 export function requestsOf(nc: NatsConnection): Requests {
@@ -83,7 +84,7 @@ export class Requests {
   /** A JetStream publish: the server's ack, or the error it answered with. */
   async publish(subject: string, data: Uint8Array, headers?: MsgHdrs, timeoutMs?: number): Promise<JsPubAck> {
     const msg = await this.request(subject, data, headers, timeoutMs)
-    const ack = JSON.parse(new TextDecoder().decode(msg.data)) as JsPubAck & { error?: { code: number; description: string } }
+    const ack = JSON.parse(decoder.decode(msg.data)) as JsPubAck & { error?: { code: number; description: string } }
     if (ack.error !== undefined) throw new Error(`${ack.error.description} (${ack.error.code})`)
     return ack
   }
