@@ -4,13 +4,13 @@
  * @module
  */
 export { createApp, App } from './app/app.js'
-export { TaskHandle } from './app/task-handle.js'
+export { TaskHandle } from './client/task-handle.js'
 export { Task } from './task/task.js'
 export { Canvas, Signature, Chain, Group, Chord, signature, chain, group, chord } from './canvas/signature.js'
 export { AsyncResult } from './result/async-result.js'
 export { GroupResult } from './result/group-result.js'
 export { WorkerNode } from './worker/worker-node.js'
-export { Control, Inspect } from './app/control.js'
+export { Control, Inspect } from './client/control.js'
 export { Conf, censorUrl } from './config/conf.js'
 export { DEFAULTS } from './config/defaults.js'
 export { TaskState, READY_STATES, EXCEPTION_STATES } from './lifecycle/states.js'
@@ -26,7 +26,7 @@ export {
 
 export type { AppOptions } from './app/app.js'
 export type { CallOptions } from './app/call-options.js'
-export type { Prefix, Suffix, Missing } from './app/task-handle.js'
+export type { Prefix, Suffix, Missing } from './client/task-handle.js'
 export type { AnyCanvas, ResultHandle, ResultOf, InputOf, CannotAccept } from './canvas/signature.js'
 export type { SignatureData, TaskSignatureData, ChainData, GroupData, ChordData } from './canvas/data.js'
 export type { MemberResult } from './result/group-result.js'
@@ -35,7 +35,7 @@ export type { TaskContext, TaskRequest, DeliveryInfo, StateUpdate } from './task
 export type { GetOptions, StateChange, ResultGraph } from './result/async-result.js'
 export type { ConfigValues, RouteTarget, TaskRoutes, QueueConfig } from './config/defaults.js'
 export type { WorkerOptions } from './worker/worker-options.js'
-export type { ControlOptions, ControlReply, ControlReplies, ControlCommandName, TaskInfo, ScheduledTaskInfo, WorkerStats } from './app/control.js'
+export type { ControlOptions, ControlReply, ControlReplies, ControlCommandName, TaskInfo, ScheduledTaskInfo, WorkerStats } from './client/control.js'
 export type { EventStream } from './events/event-stream.js'
 export type { CeleriacEvent, TaskEvent, WorkerEvent, EventType } from './events/events.js'
 export type { StateName } from './lifecycle/states.js'

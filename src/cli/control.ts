@@ -3,7 +3,7 @@ import { connectionHelp, connectionOptions, openApp, positiveInt, seconds, Usage
 import { addressing, nodeHelp, nodeOptions } from './inspect.js'
 import { printReplies } from './replies.js'
 import type { App } from '../app/app.js'
-import type { ControlOptions, ControlReplies } from '../app/control.js'
+import type { ControlOptions, ControlReplies } from '../client/control.js'
 
 type Action = (app: App, args: string[], options: ControlOptions & { terminate?: boolean }) => Promise<ControlReplies>
 

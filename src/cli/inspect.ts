@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { DEFAULT_CONTROL_TIMEOUT, type ControlCommandName } from '../app/control.js'
+import { DEFAULT_CONTROL_TIMEOUT, type ControlCommandName } from '../client/control.js'
 import { connectionHelp, connectionOptions, list, openApp, seconds, UsageError } from './args.js'
 import { printReplies } from './replies.js'
 

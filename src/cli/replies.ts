@@ -1,5 +1,5 @@
 import { CommandFailed } from './args.js'
-import type { ControlReplies } from '../app/control.js'
+import type { ControlReplies } from '../client/control.js'
 
 /**
  * Prints replies as Celery does (`->  node: OK` then the value, indented), or as one JSON

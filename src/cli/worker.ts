@@ -9,7 +9,7 @@ import type { App } from '../app/app.js'
 import type { WorkerNode } from '../worker/worker-node.js'
 import type { Beat } from '../beat/beat.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
-import { isBuiltinTask } from '../app/task-handle.js'
+import { isBuiltinTask } from '../client/task-handle.js'
 
 export const workerHelp = `Usage: celeriac worker -A <module> [options]
 

@@ -4,12 +4,12 @@ import { decodeMessage, type TaskBody, type TaskHeaders } from '../protocol/enve
 import { codecFor, ContentType, msgpackCodec } from '../serialization/codec.js'
 import { optionalMs, type Duration } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
-import { CONTROL_SUBJECT, type ControlCommandName, type ControlRequest, type ScheduledTaskInfo, type TaskInfo, type WorkerStats } from '../app/control.js'
+import { CONTROL_SUBJECT, type ControlCommandName, type ControlRequest, type ScheduledTaskInfo, type TaskInfo, type WorkerStats } from '../client/control.js'
 import type { App } from '../app/app.js'
 import type { InFlight } from './in-flight.js'
 import type { ResolvedWorkerOptions } from './worker-options.js'
 import type { Delivery, Subscription, Transport } from '../transport/transport.js'
-import { isBuiltinTask } from '../app/task-handle.js'
+import { isBuiltinTask } from '../client/task-handle.js'
 
 /** What remote control may see and change on its node; the node hands it over at start. */
 export interface ControlledNode {

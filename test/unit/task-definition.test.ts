@@ -1,5 +1,5 @@
 import t from 'tap'
-import { checkArity } from '../../src/app/publisher.js'
+import { checkArity } from '../../src/client/publisher.js'
 import { DEFAULTS } from '../../src/config/defaults.js'
 import type { ConfigValues } from '../../src/config/defaults.js'
 import { CeleriacError, ErrorCode, InvalidArgumentError, TimeoutError, TransportError } from '../../src/errors.js'

@@ -14,7 +14,7 @@ import type { OutgoingMessage, Transport } from '../transport/transport.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
-import type { CallOptions } from './call-options.js'
+import type { CallOptions } from '../app/call-options.js'
 
 const ORIGIN = `${process.pid}@${osHostname()}`
 
