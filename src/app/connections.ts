@@ -1,67 +1,101 @@
-import { ConfigError } from '../errors.js'
-import { MemoryTransport } from '../transport/memory/memory-transport.js'
-import { memoryBroker } from '../transport/memory/memory-broker.js'
-import { MemoryBackend, memoryResultStore } from '../result/memory/memory-backend.js'
-import { censorUrl } from '../config/conf.js'
+import { toMs } from '../util/duration.js'
+import { backendFromUrl, transportFromUrl } from '../adapters/adapters.js'
+import { NatsConnections } from '../adapters/nats-connections.js'
 import type { NatsConnection } from '@nats-io/transport-node'
+import type { Conf } from '../config/conf.js'
 import type { Clock } from '../util/clock.js'
 import type { Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 
-/** Opens (or shares) the NATS connection for a URL. */
-export type NatsConnector = (url: string) => Promise<NatsConnection>
-
-/** The lower-case scheme of a URL (`memory`, `nats`...); a ConfigError naming `config.<key>` when it has none. */
-export function scheme(url: string, key: string): string {
-  const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)
-  if (!match) throw new ConfigError(`config.${key} is not a valid URL: ${censorUrl(url)}`)
-  return match[1].toLowerCase()
-}
-
-function memoryName(url: string): string {
-  return url.replace(/^memory:\/\//i, '').replace(/\/.*$/, '')
-}
-
-/** The transport for a broker URL: `memory://[name]`, `nats://` or `tls://` (NATS with TLS). */
-export async function transportFromUrl(url: string, options: { clock: Clock; ackWaitMs: number; nats: NatsConnector }): Promise<Transport> {
-  switch (scheme(url, 'broker')) {
-    case 'memory':
-      return new MemoryTransport({ broker: memoryBroker(memoryName(url)), clock: options.clock, ackWaitMs: options.ackWaitMs })
-    case 'nats':
-    case 'tls': {
-      // Loaded on demand: an app on memory:// never loads the NATS client.
-      const { NatsTransport } = await import('../transport/nats/nats-transport.js')
-      return new NatsTransport({ url, connection: await options.nats(url), clock: options.clock, ackWaitMs: options.ackWaitMs })
-    }
-    default:
-      throw new ConfigError(`config.broker: unsupported scheme in ${censorUrl(url)} (supported: memory://, nats://, tls://)`)
-  }
+/** What {@link Connections} is built from. */
+export interface ConnectionsOptions {
+  conf: Conf
+  clock: Clock
+  /** Instances given by the user, used instead of ones built from `config.broker` / `config.backend`. */
+  transport?: Transport
+  backend?: ResultBackend
 }
 
 /**
- * The result backend for a backend URL: `memory://[name]`; `nats://` (JetStream KV; with no
- * host it uses the broker's server); `rpc://` (results sent to the caller, not stored; over the
- * broker's NATS connection).
+ * An app's connections: the transport and the result backend, each made from its URL by the
+ * adapters table and connected on first use, and the NATS connections they share. An app
+ * can close them and connect again later.
  */
-export async function backendFromUrl(url: string, options: { clock: Clock; resultExpiresMs: number; broker: string; nats: NatsConnector }): Promise<ResultBackend> {
-  const kind = scheme(url, 'backend')
-  if (kind === 'memory') {
-    return new MemoryBackend({ store: memoryResultStore(memoryName(url)), clock: options.clock, resultExpiresMs: options.resultExpiresMs })
+export class Connections {
+  readonly #options: ConnectionsOptions
+  readonly #nats: NatsConnections
+  #transport?: Promise<Transport>
+  #backend?: Promise<ResultBackend>
+  /** The same parts once connected, so hot paths need not await a settled promise. */
+  #connected: { transport?: Transport; backend?: ResultBackend } = {}
+
+  constructor(options: ConnectionsOptions) {
+    this.#options = options
+    this.#nats = new NatsConnections(() => options.conf.brokerTransportOptions)
   }
-  if (kind !== 'nats' && kind !== 'tls' && kind !== 'rpc') {
-    throw new ConfigError(`config.backend: unsupported scheme in ${censorUrl(url)} (supported: memory://, nats://, rpc://)`)
+
+  /** The connected transport (connects on first call). */
+  transport(): Promise<Transport> {
+    this.#transport ??= (async () => {
+      const { conf, clock } = this.#options
+      const transport = this.#options.transport ?? (await transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), nats: this.#nats.get }))
+      await transport.connect()
+      this.#connected.transport = transport
+      return transport
+    })()
+    return this.#transport
   }
-  // `nats://` and `rpc://` with no server of their own use the broker's.
-  const own = url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '')
-  const serverUrl = kind !== 'rpc' && own !== '' ? url : options.broker
-  if (!/^(nats|tls):\/\//i.test(serverUrl)) {
-    throw new ConfigError(`config.backend ${censorUrl(url)} needs a NATS server: give one in the URL or use a nats:// broker`)
+
+  /** The connected result backend (connects on first call). */
+  backend(): Promise<ResultBackend> {
+    this.#backend ??= (async () => {
+      const { conf, clock } = this.#options
+      const backend = this.#options.backend ?? (await backendFromUrl(conf.backend, { clock, resultExpiresMs: toMs(conf.resultExpires, 'config.resultExpires'), broker: conf.broker, nats: this.#nats.get }))
+      await backend.connect()
+      this.#connected.backend = backend
+      return backend
+    })()
+    return this.#backend
   }
-  const connection = await options.nats(serverUrl)
-  if (kind === 'rpc') {
-    const { RpcBackend } = await import('../result/rpc/rpc-backend.js')
-    return new RpcBackend({ url: serverUrl, connection })
+
+  /** The transport if connected, without waiting. */
+  get connectedTransport(): Transport | undefined {
+    return this.#connected.transport
   }
-  const { NatsKvBackend } = await import('../result/nats-kv/nats-kv-backend.js')
-  return new NatsKvBackend({ url: serverUrl, connection, resultExpiresMs: options.resultExpiresMs })
+
+  /** The result backend if connected, without waiting. */
+  get connectedBackend(): ResultBackend | undefined {
+    return this.#connected.backend
+  }
+
+  /** The shared connection to the NATS server at `url`, for parts built on NATS directly (beat's lease). */
+  natsConnection(url: string): Promise<NatsConnection> {
+    return this.#nats.get(url)
+  }
+
+  /**
+   * Resolves once a task may be sent, or `undefined` when it may be sent now: before an rpc://
+   * backend is connected a task would carry no reply subject, and its result would go where
+   * nobody listens yet. Starts connecting any other backend, alongside the first send rather
+   * than before it: tasks sent once it is connected carry its reply subject (nats:// pushes
+   * their ready records there), the first few go without, and a backend that cannot connect
+   * fails only a `get()` that needs it.
+   */
+  readyToSend(): Promise<unknown> | undefined {
+    if (this.#connected.backend !== undefined) return undefined
+    const injected = this.#options.backend
+    if (injected?.kind === 'rpc' || (injected === undefined && /^rpc:\/\//i.test(this.#options.conf.backend))) return this.backend()
+    if (this.#backend === undefined) this.backend().catch(() => {})
+    return undefined
+  }
+
+  /** Closes the transport, the backend, then the NATS connections they shared. */
+  async close(): Promise<void> {
+    const [transport, backend] = [this.#transport, this.#backend]
+    this.#transport = undefined
+    this.#backend = undefined
+    this.#connected = {}
+    await Promise.all([transport?.then((t) => t.close()), backend?.then((b) => b.close())])
+    await this.#nats.close()
+  }
 }

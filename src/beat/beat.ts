@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { ConfigError } from '../errors.js'
 import { censorUrl } from '../config/conf.js'
-import { scheme } from '../app/connections.js'
+import { scheme } from '../adapters/url.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { compileEntries, type BeatEntry } from './entry.js'
 import { Lease } from './lease.js'
 import { entryKey, fileBeatStore, type BeatStore } from './store.js'
-import type { App } from '../app/app.js'
-import type { TimerHandle } from '../util/clock.js'
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { ConfigValues } from '../config/defaults.js'
+import type { TaskDefinition } from '../task/definition.js'
+import type { CallOptions } from '../app/call-options.js'
+import type { Clock, TimerHandle } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
 
 /** Options of a {@link Beat}; each defaults to the app's config. */
@@ -25,6 +28,21 @@ export interface BeatOptions {
   id?: string
   /** @default the app's logger */
   logger?: Logger
+}
+
+/** What a beat needs from its app: a way to send, the schedule's configuration, and time. */
+export interface BeatDeps {
+  /** The app's name: the NATS store keeps this app's lease and last runs apart from others'. */
+  readonly name: string
+  readonly conf: Readonly<ConfigValues>
+  readonly clock: Clock
+  readonly logger: Logger
+  /** Registered tasks, against which entries' arguments are checked. */
+  readonly tasks: ReadonlyMap<string, TaskDefinition>
+  /** Sends a task by name. */
+  sendTask(name: string, args: readonly unknown[], options: CallOptions): Promise<unknown>
+  /** The app's shared connection to a NATS server (for the store on a `nats://` broker). */
+  natsConnection(url: string): Promise<NatsConnection>
 }
 
 /** An entry's last run as stored: its fire time (epoch ms) and how many times it fired. */
@@ -58,7 +76,7 @@ const SEND_RETRY_MS = 1_000
 export class Beat {
   /** This beat's name in the lease and in logs. */
   readonly id: string
-  readonly #app: App
+  readonly #deps: BeatDeps
   readonly #logger: Logger
   readonly #maxIntervalMs: number
   readonly #leaseMs: number
@@ -76,13 +94,13 @@ export class Beat {
   #running: Promise<void> | undefined
   #started = false
 
-  constructor(app: App, options: BeatOptions = {}) {
-    this.#app = app
+  constructor(deps: BeatDeps, options: BeatOptions = {}) {
+    this.#deps = deps
     this.id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
-    this.#logger = options.logger ?? app.logger
-    this.#maxIntervalMs = positiveMs(options.maxInterval ?? app.conf.beatMaxInterval, options.maxInterval === undefined ? 'config.beatMaxInterval' : 'options.maxInterval')
-    this.#leaseMs = positiveMs(options.leaseTime ?? app.conf.beatLeaseTime, options.leaseTime === undefined ? 'config.beatLeaseTime' : 'options.leaseTime')
-    this.#scheduleFilename = options.scheduleFilename ?? app.conf.beatScheduleFilename
+    this.#logger = options.logger ?? deps.logger
+    this.#maxIntervalMs = positiveMs(options.maxInterval ?? deps.conf.beatMaxInterval, options.maxInterval === undefined ? 'config.beatMaxInterval' : 'options.maxInterval')
+    this.#leaseMs = positiveMs(options.leaseTime ?? deps.conf.beatLeaseTime, options.leaseTime === undefined ? 'config.beatLeaseTime' : 'options.leaseTime')
+    this.#scheduleFilename = options.scheduleFilename ?? deps.conf.beatScheduleFilename
     this.#store = options.store
   }
 
@@ -102,7 +120,7 @@ export class Beat {
    */
   async start(): Promise<void> {
     if (this.#started) return
-    const { conf, clock, tasks } = this.#app
+    const { conf, clock, tasks } = this.#deps
     this.#entries = compileEntries(conf.beatSchedule, { timezone: conf.timezone, now: clock.now(), tasks })
     this.#store ??= await this.#openStore()
     this.#lease = new Lease(this.#store, { holder: this.id, leaseMs: this.#leaseMs, clock })
@@ -117,7 +135,7 @@ export class Beat {
     if (!this.#started) return
     this.#started = false
     this.#leading = false
-    this.#app.clock.clearTimeout(this.#timer)
+    this.#deps.clock.clearTimeout(this.#timer)
     await this.#running
     await this.#lease?.release().catch((error: unknown) => this.#logger.warn('beat: could not release the lease', { error }))
   }
@@ -138,12 +156,12 @@ export class Beat {
   }
 
   #schedule(delay: number): void {
-    if (this.#started) this.#timer = this.#app.clock.setTimeout(() => this.#run(), delay)
+    if (this.#started) this.#timer = this.#deps.clock.setTimeout(() => this.#run(), delay)
   }
 
   /** One check: renews or seeks the lease when due, then sends what is due if leading. Resolves to ms until the next check. */
   async #tick(): Promise<number> {
-    const { clock } = this.#app
+    const { clock } = this.#deps
     const lease = this.#lease!
     if (clock.now() >= this.#renewAt) {
       this.#renewAt = clock.now() + this.#leaseMs / 3
@@ -165,7 +183,7 @@ export class Beat {
 
   /** Sends `entry` if it is due; resolves to when it is next due. */
   async #check(entry: BeatEntry): Promise<number> {
-    const now = this.#app.clock.now()
+    const now = this.#deps.clock.now()
     const retryAt = this.#retryAt.get(entry.name)
     if (retryAt !== undefined && retryAt > now) return retryAt
     let last = this.#lastRuns.get(entry.name) ?? (await this.#load(entry))
@@ -197,7 +215,7 @@ export class Beat {
         this.#lastRuns.set(entry.name, last)
         return last
       }
-      const first = { at: this.#app.clock.now(), count: 0 }
+      const first = { at: this.#deps.clock.now(), count: 0 }
       const revision = await store.create(key, JSON.stringify(first))
       if (revision !== undefined) {
         this.#lastRuns.set(entry.name, { ...first, revision })
@@ -234,17 +252,17 @@ export class Beat {
     const taskId = `${entry.name}:${iso(at)}`
     const expires = entry.expiresMs === undefined ? undefined : new Date(at + entry.expiresMs)
     this.#logger.info(`Scheduler: Sending due task ${entry.name} (${entry.task})`, { id: taskId })
-    await this.#app.sendTask(entry.task, entry.args, { ...entry.options, kwargs: entry.kwargs, taskId, ...(expires ? { expires } : {}) })
+    await this.#deps.sendTask(entry.task, entry.args, { ...entry.options, kwargs: entry.kwargs, taskId, ...(expires ? { expires } : {}) })
   }
 
   async #openStore(): Promise<BeatStore> {
-    const broker = this.#app.conf.broker
+    const broker = this.#deps.conf.broker
     const kind = scheme(broker, 'broker')
     if (kind === 'memory') return fileBeatStore(this.#scheduleFilename)
     if (kind === 'nats' || kind === 'tls') {
       // Loaded on demand: a beat on memory:// never loads the NATS client.
       const { NatsBeatStore } = await import('./nats-store.js')
-      return new NatsBeatStore(await this.#app.natsConnection(broker), this.#app.name)
+      return new NatsBeatStore(await this.#deps.natsConnection(broker), this.#deps.name)
     }
     throw new ConfigError(`beat: no store for the broker ${censorUrl(broker)}; pass options.store`)
   }

@@ -7,9 +7,10 @@ import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_
 import { getHeapStatistics } from 'node:v8'
 import { expose } from 'comlink'
 import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
-import { findApp } from '../../app/registry.js'
+import { exportedApp } from '../../app/brand.js'
 import { installComlinkErrorHandler } from '../../protocol/comlink-errors.js'
 import { ActorHost } from './actor-host.js'
+import type { AppRegistration } from '../../app/registry.js'
 import type { MainToThread, ThreadInit, ThreadReady } from '../../protocol/thread-messages.js'
 
 const init = workerData as ThreadInit & { control: MessagePort; tsxRegistered: boolean }
@@ -22,9 +23,12 @@ async function start(): Promise<ThreadReady> {
     const { register } = await import('tsx/esm/api')
     register()
   }
-  for (const url of init.modules) await import(url)
-  const app = findApp(init.appName)
-  if (!app) throw new Error(`worker thread: importing ${init.modules.join(', ')} created no app named "${init.appName}"`)
+  // The first module is the one that created the app: the app is found among its exports.
+  const [main, ...included] = init.modules
+  const exports = (await import(main)) as Record<string, unknown>
+  for (const url of included) await import(url)
+  const app = exportedApp<AppRegistration>(exports, init.appName)
+  if (!app) throw new Error(`worker thread: ${init.modules[0]} exports no app named "${init.appName}": export the app from the module that creates it`)
   host = new ActorHost(app, init.hostname, new Float64Array(init.startedAt), (message, transfer) => port.postMessage(message, transfer))
   port.on('message', (message: MainToThread) => {
     if (message.type === 'run') tasksRun += message.count

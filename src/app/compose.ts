@@ -1,0 +1,122 @@
+/**
+ * The composition root: the one place that builds an app's parts from its options and
+ * configuration, and hands each consumer the narrow port it needs (a worker node its
+ * `WorkerDeps`, beat its `BeatDeps`, a result handle its `ResultSource`), never the whole app.
+ * See docs/architecture.md for the picture.
+ * @module
+ */
+import { Conf } from '../config/conf.js'
+import { Router } from '../routing/router.js'
+import { Publisher } from '../client/publisher.js'
+import { Control } from '../client/control.js'
+import { systemClock, type Clock } from '../util/clock.js'
+import { consoleLogger, type Logger } from '../util/logger.js'
+import { Connections } from './connections.js'
+import { TaskRegistry } from './task-registry.js'
+import type { ConfigValues } from '../config/defaults.js'
+import type { Transport } from '../transport/transport.js'
+import type { ResultBackend } from '../result/backend.js'
+import type { ResultSource } from '../result/async-result.js'
+import type { WorkflowHost } from '../canvas/flow.js'
+import type { Flow } from '../canvas/apply.js'
+import type { CallOptions } from './call-options.js'
+import type { AsyncResult } from '../result/async-result.js'
+
+/** What the parts are built from: {@link AppOptions} without what only the facade uses. */
+export interface PartsOptions {
+  name: string
+  config: Partial<ConfigValues>
+  transport?: Transport
+  resultBackend?: ResultBackend
+  clock?: Clock
+  logger?: Logger
+}
+
+/** Sends one task by name: the one way a task message leaves this process. Resolves to its id. */
+export type SendTask = (name: string, args: readonly unknown[], options: CallOptions, flow?: Flow) => Promise<string>
+
+/** A logger whose destination can be replaced later (the CLI installs its own after loading the app). */
+export interface SwitchableLogger extends Logger {
+  use(logger: Logger): void
+}
+
+/** An app's parts, built once by {@link composeApp}. */
+export interface AppParts {
+  readonly name: string
+  readonly conf: Conf
+  readonly clock: Clock
+  readonly logger: SwitchableLogger
+  readonly tasks: TaskRegistry
+  readonly connections: Connections
+  readonly publisher: Publisher
+  readonly control: Control
+  readonly sendTask: SendTask
+  /** What result handles need: the backend, and revocation through remote control. */
+  readonly results: ResultSource
+  /** How canvases and worker nodes send workflow steps. */
+  readonly flow: WorkflowHost
+}
+
+function switchableLogger(initial: Logger): SwitchableLogger {
+  let target = initial
+  return {
+    debug: (message, fields) => target.debug(message, fields),
+    info: (message, fields) => target.info(message, fields),
+    warn: (message, fields) => target.warn(message, fields),
+    error: (message, fields) => target.error(message, fields),
+    use: (logger) => void (target = logger),
+  }
+}
+
+/**
+ * Builds an app's parts. Nothing connects here: the transport and the backend connect on
+ * first use.
+ * @param asyncResult how a result handle is made for an id (the facade's, so canvases return the same class users get)
+ */
+export function composeApp(options: PartsOptions, asyncResult: (id: string) => AsyncResult): AppParts {
+  const conf = new Conf(options.config)
+  const clock = options.clock ?? systemClock
+  const logger = switchableLogger(options.logger ?? consoleLogger())
+  const tasks = new TaskRegistry(conf, options.name)
+  const connections = new Connections({ conf, clock, transport: options.transport, backend: options.resultBackend })
+
+  let routing: { router: Router; revision: number } | undefined
+  const router = (): Router => {
+    if (routing?.revision !== conf.revision) routing = { router: new Router(conf.toJSON()), revision: conf.revision }
+    return routing.router
+  }
+
+  const publisher = new Publisher({
+    conf: () => conf,
+    router,
+    transport: () => connections.transport(),
+    connectedTransport: () => connections.connectedTransport,
+    clock,
+    logger,
+    replyTo: () => connections.connectedBackend?.replyTo,
+    expect: (id) => connections.connectedBackend?.expect?.(id),
+  })
+  const control = new Control(() => connections.transport(), () => conf)
+
+  const sendTask: SendTask = (name, args, callOptions, flow) => {
+    const ready = connections.readyToSend()
+    if (ready) return ready.then(() => sendTask(name, args, callOptions, flow))
+    const definition = tasks.get(name)
+    return publisher.send(name, args, callOptions, definition, definition && tasks.resolved(definition), flow)
+  }
+
+  const results: ResultSource = {
+    backend: () => connections.backend(),
+    connectedBackend: () => connections.connectedBackend,
+    revoke: async (id, how) => void (await control.revoke(id, how)),
+  }
+
+  const flow: WorkflowHost = {
+    sendTask: (name, args, callOptions, workflow) => sendTask(name, args, callOptions, workflow),
+    backend: () => connections.backend(),
+    asyncResult,
+    logger,
+  }
+
+  return { name: options.name, conf, clock, logger, tasks, connections, publisher, control, sendTask, results, flow }
+}
