@@ -7,25 +7,12 @@ import { ConfigError } from '../errors.js'
 import { checkArity } from '../client/publisher.js'
 import { assertSerializable } from '../serialization/codec.js'
 import { toMs, type Duration } from '../util/duration.js'
-import { compileSchedule, type Schedule, type ScheduleSpec } from './schedules.js'
+import { compileSchedule, type Schedule } from './schedules.js'
 import type { CallOptions } from '../app/call-options.js'
 import type { TaskDefinition } from '../task/definition.js'
+import type { BeatEntryConfig } from './entry-config.js'
 
-/** One entry of `beatSchedule` (Celery's `beat_schedule`), keyed by its name. */
-export interface BeatEntryConfig {
-  /** Name of the task to send. */
-  task: string
-  /** Seconds or a duration string (`'30s'`), a cron string (`'*\/5 * * * *'`, 6 fields = seconds first), or `crontab({...})`. */
-  schedule: ScheduleSpec
-  /** Positional arguments of every call. @default [] */
-  args?: readonly unknown[]
-  /** Keyword arguments of every call. */
-  kwargs?: Record<string, unknown>
-  /** Call options (`queue`, `priority`...). `expires` is in seconds from each fire time. */
-  options?: Omit<CallOptions, 'kwargs' | 'taskId' | 'eta' | 'countdown' | 'expires'> & { expires?: Duration }
-  /** Intervals only: fire on whole multiples of the interval since the epoch, not from the last run. @default false */
-  relative?: boolean
-}
+export type { BeatEntryConfig } from './entry-config.js'
 
 /** Options of `app.addPeriodicTask`. */
 export interface PeriodicTaskOptions {

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os'
 import type { Duration } from '../util/duration.js'
 import type { SerializerName } from '../serialization/codec.js'
 import type { ExchangeType } from '../transport/transport.js'
-import type { BeatEntryConfig } from '../beat/entry.js'
+import type { BeatEntryConfig } from '../beat/entry-config.js'
 
 /** Where a task is sent: a queue, or an exchange with a routing key. */
 export interface RouteTarget {

@@ -2,6 +2,7 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import * as main from '../../src/index.js'
 import * as testing from '../../src/testing/index.js'
+import * as nats from '../../src/nats/index.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   name: string
@@ -30,4 +31,8 @@ t.test('package - the entries export what the README documents', async (t) => {
   for (const name of ['SimulatedClock', 'MemoryTransport', 'memoryBroker', 'MemoryBackend', 'memoryResultStore', 'Latch']) {
     t.ok(name in testing, `celeriac/testing exports ${name}`)
   }
+  for (const name of ['NatsTransport', 'NatsKvBackend', 'RpcBackend', 'connectNats', 'parseNatsUrl', 'natsTransportDefaults']) {
+    t.ok(name in nats, `celeriac/nats exports ${name}`)
+  }
+  t.ok(pkg.exports['./nats'], 'celeriac/nats is in the exports map')
 })

@@ -1,9 +1,14 @@
 import { InvalidArgumentError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import type { Consumer, Delivery } from '../transport.js'
-import type { MemoryQueue } from './memory-queue.js'
 
-/** A pull consumer on a {@link MemoryQueue}: the queue delivers to it while it has credit. */
+/** The queue a consumer pulls from, as the consumer sees it (a port: the queue imports the consumer, not the reverse). */
+export interface ConsumerSource {
+  requestDrain(): void
+  detach(consumer: MemoryConsumer): void
+}
+
+/** A pull consumer on a memory queue: the queue delivers to it while it has credit. */
 export class MemoryConsumer implements Consumer {
   /** @internal Deliveries still asked for. */
   credit = 0
@@ -13,11 +18,11 @@ export class MemoryConsumer implements Consumer {
   readonly clock: Clock
   /** @internal Called with every delivery. */
   readonly onDelivery: (delivery: Delivery) => void
-  readonly #queue: MemoryQueue
+  readonly #queue: ConsumerSource
   readonly #onClose: (consumer: MemoryConsumer) => void
 
   constructor(
-    queue: MemoryQueue,
+    queue: ConsumerSource,
     clock: Clock,
     onDelivery: (delivery: Delivery) => void,
     onClose: (consumer: MemoryConsumer) => void,

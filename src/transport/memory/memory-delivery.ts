@@ -1,6 +1,15 @@
 import { InvalidArgumentError } from '../../errors.js'
 import type { Delivery } from '../transport.js'
-import type { MemoryQueue, StoredMessage } from './memory-queue.js'
+import type { StoredMessage } from './stored-message.js'
+
+/** What settles a delivery: its queue (a port, so the queue and its deliveries do not import each other). */
+export interface DeliveryOwner {
+  readonly name: string
+  ack(delivery: MemoryDelivery): void
+  nak(delivery: MemoryDelivery, delayMs: number): void
+  working(delivery: MemoryDelivery): void
+  term(delivery: MemoryDelivery, reason: string): void
+}
 
 /**
  * One delivery of a stored message. Settling goes through the queue, which honours only the
@@ -19,9 +28,9 @@ export class MemoryDelivery implements Delivery {
   readonly message: StoredMessage
   /** @internal When the ack wait runs out (clock ms); moved by `working()`. */
   deadline: number
-  readonly #owner: MemoryQueue
+  readonly #owner: DeliveryOwner
 
-  constructor(owner: MemoryQueue, message: StoredMessage, deadline: number) {
+  constructor(owner: DeliveryOwner, message: StoredMessage, deadline: number) {
     this.#owner = owner
     this.message = message
     this.deadline = deadline

@@ -5,21 +5,9 @@ import { Deque } from './deque.js'
 import type { MemoryConsumer } from './memory-consumer.js'
 import { MemoryDelivery } from './memory-delivery.js'
 import { reportLater } from './report-later.js'
+import type { StoredMessage } from './stored-message.js'
 
-/** A message as one queue stores it; fanout gives each queue its own copy of this record. */
-export interface StoredMessage {
-  readonly body: Uint8Array
-  readonly exchange: string
-  readonly routingKey: string
-  readonly msgId: string | undefined
-  readonly priority: number
-  /** Deliveries made so far. */
-  deliveryCount: number
-  /** When a delayed message becomes ready (clock ms). */
-  due: number
-  /** Tie-break among equal `due`, so delayed messages stay FIFO. */
-  seq: number
-}
+export type { StoredMessage } from './stored-message.js'
 
 /** Ack wait and delivery limit of a queue. */
 export interface QueueSettings {
