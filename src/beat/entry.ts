@@ -4,7 +4,7 @@
  * @module
  */
 import { ConfigError } from '../errors.js'
-import { checkArity } from '../app/publisher.js'
+import { checkArity } from '../task/arity.js'
 import { assertSerializable } from '../serialization/codec.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { compileSchedule, type Schedule, type ScheduleSpec } from './schedules.js'
