@@ -204,10 +204,11 @@ class RunningTask<T> implements TaskContext {
     const onOutcome = hook === undefined ? undefined : hooks[hook]
     if (onOutcome === undefined && hooks.afterReturn === undefined) return this.#port.settle(this.#tag, outcome, this.request)
     // Handlers run before the outcome is reported; their errors are reported, never change it.
+    // They run in the run's context: a class task's handler may read `this.request`.
     const { request } = this
     Promise.resolve()
-      .then(() => hook !== undefined && hooks[hook]?.(value as never, request))
-      .then(() => hooks.afterReturn?.(state, value, request))
+      .then(() => hook !== undefined && currentContext.run(this, () => hooks[hook]?.(value as never, request)))
+      .then(() => currentContext.run(this, () => hooks.afterReturn?.(state, value, request)))
       .catch((error: unknown) => this.#port.handlerFailed(request, error))
       .finally(() => this.#port.settle(this.#tag, outcome, request))
   }
