@@ -4,12 +4,11 @@
  * @module
  */
 import { ConfigError } from '../errors.js'
-import { checkArity } from '../task/arity.js'
+import { checkArity, type ArityOf } from '../task/arity.js'
 import { assertSerializable } from '../serialization/codec.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { compileSchedule, type Schedule, type ScheduleSpec } from './schedules.js'
 import type { CallOptions } from '../app/call-options.js'
-import type { TaskDefinition } from '../task/definition.js'
 
 /** One entry of `beatSchedule` (Celery's `beat_schedule`), keyed by its name. */
 export interface BeatEntryConfig {
@@ -52,7 +51,7 @@ export interface EntryContext {
   timezone: string
   now: number
   /** Registered tasks, whose arity is checked against the entry's arguments. */
-  tasks: ReadonlyMap<string, TaskDefinition>
+  tasks: ReadonlyMap<string, ArityOf>
 }
 
 const KEYS = new Set(['task', 'schedule', 'args', 'kwargs', 'options', 'relative'])
