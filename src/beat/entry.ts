@@ -4,12 +4,11 @@
  * @module
  */
 import { ConfigError } from '../errors.js'
-import { checkArity } from '../client/publisher.js'
+import { checkArity, type ArityOf } from '../task/arity.js'
 import { assertSerializable } from '../serialization/codec.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { compileSchedule, type Schedule } from './schedules.js'
 import type { CallOptions } from '../app/call-options.js'
-import type { TaskDefinition } from '../task/definition.js'
 import type { BeatEntryConfig } from './entry-config.js'
 
 export type { BeatEntryConfig } from './entry-config.js'
@@ -39,7 +38,7 @@ export interface EntryContext {
   timezone: string
   now: number
   /** Registered tasks, whose arity is checked against the entry's arguments. */
-  tasks: ReadonlyMap<string, TaskDefinition>
+  tasks: ReadonlyMap<string, ArityOf>
 }
 
 const KEYS = new Set(['task', 'schedule', 'args', 'kwargs', 'options', 'relative'])

@@ -4,6 +4,7 @@ import { encodeMessage, type TaskHeaders } from '../protocol/envelope.js'
 import { assertSerializable, codecByName } from '../serialization/codec.js'
 import { sendEvent } from '../events/event-stream.js'
 import { newTaskId } from '../util/ids.js'
+import { checkArity } from '../task/arity.js'
 import { toMs } from '../util/duration.js'
 import { Canvas, type AnyCanvas } from '../canvas/signature.js'
 import type { SignatureData } from '../canvas/data.js'
@@ -37,17 +38,6 @@ function callbackData(value: AnyCanvas | SignatureData | readonly (AnyCanvas | S
   if (value === undefined) return undefined
   const list = Array.isArray(value) ? value : [value]
   return list.map((s: AnyCanvas | SignatureData) => (s instanceof Canvas ? s.toJSON() : s))
-}
-
-/** Checks a call's argument count against the task's (Celery's `typing`). */
-export function checkArity(definition: TaskDefinition, args: readonly unknown[], kwargs: object | undefined): void {
-  const withKwargs = kwargs !== undefined && Object.keys(kwargs).length > 0
-  const given = args.length + (withKwargs ? 1 : 0)
-  const { min, max } = definition.arity
-  if (given >= min && given <= max) return
-  const want = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`
-  const plural = (min === max || max === Infinity) && min === 1 ? '' : 's'
-  throw new InvalidArgumentError(`${definition.name} takes ${want} argument${plural}, got ${given}${withKwargs ? ' (kwargs count as one trailing argument)' : ''}`)
 }
 
 /**

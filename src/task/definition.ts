@@ -4,12 +4,10 @@ import { parseRateLimit } from '../util/rate-limit.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { ErrorMatcher, TaskOptions } from './options.js'
 import type { TaskClass } from './task.js'
+import type { Arity } from './arity.js'
 
-/** How many positional arguments a task takes. */
-export interface Arity {
-  min: number
-  max: number
-}
+// Arity moved to arity.ts; re-exported for the modules that import it from here.
+export { arityOf, type Arity } from './arity.js'
 
 /** A registered task: its name, its code and its raw options. */
 export interface TaskDefinition {
@@ -83,63 +81,4 @@ export function matchesError(error: unknown, matchers: readonly ErrorMatcher[]):
   if (!(error instanceof Error) || matchers.length === 0) return false
   const code = (error as { code?: unknown }).code
   return matchers.some((m) => (typeof m === 'string' ? error.name === m || code === m : error instanceof m))
-}
-
-/**
- * Reads how many arguments a function takes from its source: `fn.length` gives the required
- * ones; the parameter list tells optional and rest parameters apart. When the source cannot be
- * read (native or bound functions), any number above the minimum is accepted.
- *
- * TypeScript's `x?: T` leaves no trace at run time, so such a parameter counts as required:
- * give it a default (`x: T = ...`) or register the task with `typing: false`.
- */
-export function arityOf(fn: (...args: any[]) => unknown, skip = 0): Arity {
-  const min = Math.max(0, fn.length - skip)
-  const params = parameterList(fn.toString())
-  if (params === undefined || params.some((p) => p.startsWith('...'))) return { min, max: Infinity }
-  return { min, max: Math.max(min, params.length - skip) }
-}
-
-function parameterList(source: string): string[] | undefined {
-  // Native and bound functions show no parameters: nothing can be read from them.
-  if (source.includes('[native code]')) return undefined
-  const text = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
-  const arrow = /^\s*(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(text)
-  if (arrow) return [arrow[1]]
-  const open = text.indexOf('(')
-  if (open === -1 || /^class[\s{]/.test(text)) return undefined
-  const params: string[] = []
-  let depth = 0
-  let current = ''
-  let quote = ''
-  for (let i = open + 1; i < text.length; i++) {
-    const ch = text[i]
-    // Inside a string literal (a default value) brackets and commas do not count.
-    if (quote) {
-      current += ch
-      if (ch === '\\') current += text[++i] ?? ''
-      else if (ch === quote) quote = ''
-      continue
-    }
-    if (ch === '"' || ch === "'" || ch === '`') {
-      quote = ch
-      current += ch
-      continue
-    }
-    if (ch === '(' || ch === '[' || ch === '{') depth++
-    if (ch === ')' || ch === ']' || ch === '}') {
-      if (depth === 0) {
-        if (current.trim()) params.push(current.trim())
-        return params
-      }
-      depth--
-    }
-    if (ch === ',' && depth === 0) {
-      params.push(current.trim())
-      current = ''
-    } else {
-      current += ch
-    }
-  }
-  return undefined
 }

@@ -1,11 +1,12 @@
 import t from 'tap'
-import { checkArity } from '../../src/client/publisher.js'
+import { arityOf, checkArity } from '../../src/task/arity.js'
 import { DEFAULTS } from '../../src/config/defaults.js'
 import type { ConfigValues } from '../../src/config/defaults.js'
 import { CeleriacError, ErrorCode, InvalidArgumentError, TimeoutError, TransportError } from '../../src/errors.js'
-import { arityOf, matchesError, resolveTaskOptions } from '../../src/task/definition.js'
+import { matchesError, resolveTaskOptions } from '../../src/task/definition.js'
 import { createApp } from '../../src/index.js'
-import type { Arity, TaskDefinition } from '../../src/task/definition.js'
+import type { Arity } from '../../src/task/arity.js'
+import type { TaskDefinition } from '../../src/task/definition.js'
 
 t.test('arity - arrow functions', async (t) => {
   t.same(arityOf(() => 0), { min: 0, max: 0 })
