@@ -17,14 +17,13 @@ import { compileEntry, signatureName, type BeatEntryConfig, type PeriodicTaskOpt
 import { backendFromUrl, transportFromUrl } from './connections.js'
 import { Control } from './control.js'
 import { Publisher } from './publisher.js'
-import { registerApp, setCurrentCanvasHost } from './registry.js'
+import { registerApp } from './registry.js'
 import { MAP_TASK, STARMAP_TASK, TaskHandle } from './task-handle.js'
-import { applyCanvas, IDENTITY_TASK } from '../canvas/apply.js'
-import { Signature, type CanvasHost } from '../canvas/signature.js'
+import { callEach, IDENTITY_TASK } from '../canvas/builtins.js'
+import { setCurrentCanvasHost } from '../canvas/current-host.js'
+import { Signature } from '../canvas/signature.js'
 import { runEager } from '../task/eager.js'
-import type { SignatureData } from '../canvas/data.js'
-import type { WorkflowHost } from '../canvas/flow.js'
-import type { GroupResult } from '../result/group-result.js'
+import type { CanvasHost, WorkflowHost } from '../canvas/host.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { DeadLetter, Transport } from '../transport/transport.js'
 import type { NatsConnection } from '@nats-io/transport-node'
@@ -32,7 +31,7 @@ import type { ResultBackend } from '../result/backend.js'
 import type { TaskContext } from '../task/context.js'
 import type { TaskOptions } from '../task/options.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
-import type { CallOptions } from './call-options.js'
+import type { CallOptions } from '../canvas/call-options.js'
 import type { ScheduleSpec } from '../beat/schedules.js'
 
 /** Options of {@link createApp}. Every field is optional. */
@@ -63,7 +62,7 @@ export interface AppOptions {
  */
 const APP_BRAND = Symbol.for('celeriac.app')
 
-export class App implements CanvasHost {
+export class App {
   /** True for an App from any copy of celeriac (a CLI from dist/ loading an app built on src/). */
   static isApp(value: unknown): value is App {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[APP_BRAND] === true
@@ -110,10 +109,10 @@ export class App implements CanvasHost {
     this.events = { subscribe: (pattern = '*') => subscribeEvents(this.transport(), pattern, this.logger) }
     this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), connectedTransport: () => this.#connected.transport, clock: this.clock, logger: this.logger, replyTo: () => this.#connected.backend?.replyTo, expect: (id) => this.#connected.backend?.expect?.(id) })
     registerApp(this)
-    setCurrentCanvasHost(this)
+    setCurrentCanvasHost(this.flow)
     this.task(IDENTITY_TASK, (value: unknown) => value)
-    this.task(MAP_TASK, (task: string, items: unknown[]) => this.#callEach(task, items.map((item) => [item])))
-    this.task(STARMAP_TASK, (task: string, argLists: unknown[][]) => this.#callEach(task, argLists))
+    this.task(MAP_TASK, (task: string, items: unknown[]) => callEach(this.flow.runLocal, task, items.map((item) => [item])))
+    this.task(STARMAP_TASK, (task: string, argLists: unknown[][]) => callEach(this.flow.runLocal, task, argLists))
   }
 
   /**
@@ -139,15 +138,8 @@ export class App implements CanvasHost {
     return new TaskHandle(this.#taskHost, definition)
   }
 
-  readonly #taskHost = {
-    send: <R>(name: string, args: readonly unknown[], options: CallOptions, definition: TaskDefinition) =>
-      this.#send<R>(name, args, options, definition),
-    resolved: (definition: TaskDefinition) => this.resolvedOptions(definition),
-    canvas: this,
-  }
-
-  /** How canvases and worker nodes send workflow steps (internal). */
-  readonly flow: WorkflowHost = ((app: App): WorkflowHost => ({
+  /** How canvases and worker nodes send workflow steps, and how a called canvas runs its tasks here (internal). */
+  readonly flow: WorkflowHost & CanvasHost = ((app: App): WorkflowHost & CanvasHost => ({
     sendTask: (name, args, options, flow) => {
       if (app.#awaitsReplyTo()) return app.backend().then(() => app.flow.sendTask(name, args, options, flow))
       const definition = app.tasks.get(name)
@@ -155,56 +147,32 @@ export class App implements CanvasHost {
     },
     backend: () => app.backend(),
     asyncResult: (id) => app.asyncResult(id),
+    runLocal: async (name, args, kwargs) => {
+      const definition = app.tasks.get(name)
+      if (!definition) throw new NotRegistered(`task ${name} is not registered in app ${app.name}`)
+      return runEager(definition, app.resolvedOptions(definition), args, kwargs)
+    },
+    get clock() {
+      return app.clock
+    },
     get logger() {
       return app.logger
     },
   }))(this)
+
+  readonly #taskHost = {
+    send: <R>(name: string, args: readonly unknown[], options: CallOptions, definition: TaskDefinition) =>
+      this.#send<R>(name, args, options, definition),
+    resolved: (definition: TaskDefinition) => this.resolvedOptions(definition),
+    canvas: this.flow,
+  }
 
   /**
    * A signature by task name, sent with this app (Celery's `app.signature`).
    * @example app.signature('tasks.add', { args: [2, 2] })
    */
   signature<R = unknown>(task: string, parts: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions; immutable?: boolean } = {}): Signature<R> {
-    return new Signature<R>(task, parts.args ?? [], parts.kwargs ?? {}, parts.options ?? {}, parts.immutable ?? false, this)
-  }
-
-  /** Sends a canvas (see `Canvas.applyAsync`). */
-  applyCanvas(data: SignatureData, args: readonly unknown[], options: CallOptions): Promise<AsyncResult | GroupResult> {
-    return applyCanvas(this.flow, data, args, options)
-  }
-
-  /** Runs a canvas in this process, without messages (see `Canvas.call`). */
-  async callCanvas(data: SignatureData, args: readonly unknown[]): Promise<unknown> {
-    switch (data.subtaskType) {
-      case 'chain': {
-        let value = await this.callCanvas(data.tasks[0], args)
-        for (const step of data.tasks.slice(1)) value = await this.callCanvas(step, [value])
-        return value
-      }
-      case 'group':
-        return Promise.all(data.tasks.map((task) => this.callCanvas(task, args)))
-      case 'chord':
-        return this.callCanvas(data.body, [await Promise.all(data.header.map((task) => this.callCanvas(task, args)))])
-      default: {
-        const definition = this.#registered(data.task)
-        return runEager(definition, this.resolvedOptions(definition), data.immutable ? data.args : [...args, ...data.args], data.kwargs)
-      }
-    }
-  }
-
-  #registered(name: string): TaskDefinition {
-    const definition = this.tasks.get(name)
-    if (!definition) throw new NotRegistered(`task ${name} is not registered in app ${this.name}`)
-    return definition
-  }
-
-  /** Calls a task here on each argument list, one after another: the built-in map and starmap. */
-  async #callEach(task: string, argLists: unknown[][]): Promise<unknown[]> {
-    const definition = this.#registered(task)
-    const resolved = this.resolvedOptions(definition)
-    const results: unknown[] = []
-    for (const args of argLists) results.push(await runEager(definition, resolved, args))
-    return results
+    return new Signature<R>(task, parts.args ?? [], parts.kwargs ?? {}, parts.options ?? {}, parts.immutable ?? false, this.flow)
   }
 
   /**

@@ -1,6 +1,5 @@
 import type { ConfigValues } from '../config/defaults.js'
 import type { TaskDefinition } from '../task/definition.js'
-import type { CanvasHost } from '../canvas/signature.js'
 
 /** What a worker thread needs of an app: its tasks and its configuration. */
 export interface AppRegistration {
@@ -22,20 +21,4 @@ export function registerApp(app: AppRegistration): void {
 /** The app created with this name in this thread, if any. */
 export function findApp(name: string): AppRegistration | undefined {
   return apps.get(name)
-}
-
-const CURRENT = Symbol.for('celeriac.currentApp')
-type Globals = Record<symbol, unknown>
-
-/**
- * Makes `host` the app that signatures made by name (`signature('tasks.add')`) are sent with,
- * as Celery's `current_app`: the most recently created app.
- */
-export function setCurrentCanvasHost(host: CanvasHost): void {
-  ;(globalThis as Globals)[CURRENT] = host
-}
-
-/** The current app, for signatures made without one. */
-export function currentCanvasHost(): CanvasHost | undefined {
-  return (globalThis as Globals)[CURRENT] as CanvasHost | undefined
 }

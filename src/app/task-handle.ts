@@ -4,7 +4,7 @@ import { runEager } from '../task/eager.js'
 import { InvalidArgumentError } from '../errors.js'
 import type { AsyncResult } from '../result/async-result.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
-import type { CallOptions } from './call-options.js'
+import type { CallOptions } from '../canvas/call-options.js'
 
 /** Every prefix of an argument list. */
 export type Prefix<A extends unknown[]> = A extends [...infer Head, unknown] ? Prefix<Head> | A : A

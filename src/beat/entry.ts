@@ -8,7 +8,7 @@ import { checkArity } from '../app/publisher.js'
 import { assertSerializable } from '../serialization/codec.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { compileSchedule, type Schedule, type ScheduleSpec } from './schedules.js'
-import type { CallOptions } from '../app/call-options.js'
+import type { CallOptions } from '../canvas/call-options.js'
 import type { TaskDefinition } from '../task/definition.js'
 
 /** One entry of `beatSchedule` (Celery's `beat_schedule`), keyed by its name. */
