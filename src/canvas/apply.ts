@@ -40,7 +40,14 @@ export async function applyCanvas(host: CanvasHost, data: SignatureData, args: r
 
 /** The result handle of a planned canvas. */
 export function handleOf(host: Pick<CanvasHost, 'asyncResult'>, shape: ResultShape): AsyncResult | GroupResult {
-  const handle = shape.type === 'group' ? new GroupResult(shape.id, shape.members.map((member) => handleOf(host, member))) : host.asyncResult(shape.id)
-  if (shape.parent) handle.parent = handleOf(host, shape.parent)
-  return handle
+  // Along the parents without recursion: a chain of many thousand steps is one long line.
+  const line: ResultShape[] = []
+  for (let part: ResultShape | undefined = shape; part; part = part.parent) line.push(part)
+  let handle: AsyncResult | GroupResult | undefined
+  for (const part of line.reverse()) {
+    const parent = handle
+    handle = part.type === 'group' ? new GroupResult(part.id, part.members.map((member) => handleOf(host, member))) : host.asyncResult(part.id)
+    if (parent) handle.parent = parent
+  }
+  return handle!
 }

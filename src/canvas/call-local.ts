@@ -40,9 +40,11 @@ class LocalRun implements FlowPort<unknown> {
     this.#runLocal = runLocal
   }
 
-  async send(plan: SendPlan): Promise<void> {
+  // Neither method awaits what follows a task: a suspended frame would keep its plan, and with
+  // it the rest of its chain, alive until the whole canvas is done (quadratic memory).
+  send(plan: SendPlan): Promise<void> {
     for (const record of plan.chords) this.#chords.set(record.id, { record, done: 0 })
-    await Promise.all(plan.sends.map((send) => this.#run(send)))
+    return Promise.all(plan.sends.map((send) => this.#run(send))).then(() => undefined)
   }
 
   async #run(send: PlannedSend): Promise<void> {
@@ -54,8 +56,9 @@ class LocalRun implements FlowPort<unknown> {
       outcome = { ok: false, error }
     }
     this.#outcomes.set(headers.id, outcome)
-    if (outcome.ok) await nextStep(this, headers, outcome.value)?.sent
-    await afterReady(this, headers, outcome.ok ? TaskState.SUCCESS : TaskState.FAILURE, outcome.ok ? undefined : outcome.error)
+    if (!outcome.ok) return afterReady(this, headers, TaskState.FAILURE, outcome.error)
+    // As a worker: on success the next step carries the chain on; a last step completes its chord member.
+    return nextStep(this, headers, outcome.value)?.sent ?? afterReady(this, headers, TaskState.SUCCESS, undefined)
   }
 
   async joinPart(ref: ChordRef): Promise<ChordRecord | undefined> {
