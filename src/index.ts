@@ -25,7 +25,7 @@ export {
 } from './errors.js'
 
 export type { AppOptions } from './app/app.js'
-export type { CallOptions } from './app/call-options.js'
+export type { CallOptions } from './canvas/call-options.js'
 export type { Prefix, Suffix, Missing } from './client/task-handle.js'
 export type { AnyCanvas, ResultHandle, ResultOf, InputOf, CannotAccept } from './canvas/signature.js'
 export type { SignatureData, TaskSignatureData, ChainData, GroupData, ChordData } from './canvas/data.js'

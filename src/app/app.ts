@@ -8,16 +8,13 @@ import { WorkerNode } from '../worker/worker-node.js'
 import { Beat, type BeatDeps, type BeatOptions } from '../beat/beat.js'
 import { compileEntry, signatureName, type BeatEntryConfig, type PeriodicTaskOptions } from '../beat/entry.js'
 import { MAP_TASK, STARMAP_TASK, TaskHandle, type TaskHandleHost } from '../client/task-handle.js'
-import { setCurrentCanvasHost } from './registry.js'
 import { APP_BRAND } from './brand.js'
 import { composeApp, type AppParts } from './compose.js'
-import { applyCanvas, IDENTITY_TASK } from '../canvas/apply.js'
-import { Signature, type CanvasHost } from '../canvas/signature.js'
-import { runEager } from '../task/eager.js'
+import { callEach, IDENTITY_TASK } from '../canvas/builtins.js'
+import { setCurrentCanvasHost } from '../canvas/current-host.js'
+import { Signature } from '../canvas/signature.js'
 import type { Conf } from '../config/conf.js'
 import type { Control } from '../client/control.js'
-import type { SignatureData } from '../canvas/data.js'
-import type { GroupResult } from '../result/group-result.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { DeadLetter, Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
@@ -28,7 +25,7 @@ import type { TaskOptions } from '../task/options.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
-import type { CallOptions } from './call-options.js'
+import type { CallOptions } from '../canvas/call-options.js'
 import type { ScheduleSpec } from '../beat/schedules.js'
 
 /** Options of {@link createApp}. Every field is optional. */
@@ -58,7 +55,7 @@ export interface AppOptions {
  * registry, configuration, connections, publisher, control client). It holds no logic a part
  * owns. Creating one has no side effect: it connects on first use.
  */
-export class App implements CanvasHost {
+export class App {
   /** True for an App from any copy of celeriac (a CLI from dist/ loading an app built on src/). */
   static isApp(value: unknown): value is App {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[APP_BRAND] === true
@@ -71,6 +68,7 @@ export class App implements CanvasHost {
   readonly control: Control
   readonly events: { subscribe(pattern?: string): EventStream }
   readonly #parts: AppParts
+  readonly #taskHost: TaskHandleHost
 
   constructor(options: AppOptions = {}) {
     this.name = options.name ?? 'celeriac'
@@ -85,10 +83,15 @@ export class App implements CanvasHost {
     )
     this.control = this.#parts.control
     this.events = { subscribe: (pattern = '*') => subscribeEvents(this.#parts.connections.transport(), pattern, this.logger) }
-    setCurrentCanvasHost(this)
+    const parts = this.#parts
+    this.#taskHost = {
+      send: <R>(name: string, args: readonly unknown[], callOptions: CallOptions) => parts.sendTask(name, args, callOptions).then((id) => this.asyncResult<R>(id)),
+      canvas: parts.flow,
+    }
+    setCurrentCanvasHost(parts.flow)
     this.task(IDENTITY_TASK, (value: unknown) => value)
-    this.task(MAP_TASK, (task: string, items: unknown[]) => this.#callEach(task, items.map((item) => [item])))
-    this.task(STARMAP_TASK, (task: string, argLists: unknown[][]) => this.#callEach(task, argLists))
+    this.task(MAP_TASK, (task: string, items: unknown[]) => callEach(parts.flow.runLocal, task, items.map((item) => [item])))
+    this.task(STARMAP_TASK, (task: string, argLists: unknown[][]) => callEach(parts.flow.runLocal, task, argLists))
   }
 
   /** The configuration; see `ConfigValues` for each key's meaning and default. */
@@ -124,52 +127,13 @@ export class App implements CanvasHost {
     return new TaskHandle(this.#taskHost, this.#parts.tasks.define(name, impl, options))
   }
 
-  readonly #taskHost: TaskHandleHost = {
-    send: <R>(name: string, args: readonly unknown[], options: CallOptions) =>
-      this.#parts.sendTask(name, args, options).then((id) => this.asyncResult<R>(id)),
-    resolved: (definition: TaskDefinition) => this.#parts.tasks.resolved(definition),
-    canvas: this,
-  }
 
   /**
    * A signature by task name, sent with this app (Celery's `app.signature`).
    * @example app.signature('tasks.add', { args: [2, 2] })
    */
   signature<R = unknown>(task: string, parts: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions; immutable?: boolean } = {}): Signature<R> {
-    return new Signature<R>(task, parts.args ?? [], parts.kwargs ?? {}, parts.options ?? {}, parts.immutable ?? false, this)
-  }
-
-  /** Sends a canvas (see `Canvas.applyAsync`). */
-  applyCanvas(data: SignatureData, args: readonly unknown[], options: CallOptions): Promise<AsyncResult | GroupResult> {
-    return applyCanvas(this.#parts.flow, data, args, options)
-  }
-
-  /** Runs a canvas in this process, without messages (see `Canvas.call`). */
-  async callCanvas(data: SignatureData, args: readonly unknown[]): Promise<unknown> {
-    switch (data.subtaskType) {
-      case 'chain': {
-        let value = await this.callCanvas(data.tasks[0], args)
-        for (const step of data.tasks.slice(1)) value = await this.callCanvas(step, [value])
-        return value
-      }
-      case 'group':
-        return Promise.all(data.tasks.map((task) => this.callCanvas(task, args)))
-      case 'chord':
-        return this.callCanvas(data.body, [await Promise.all(data.header.map((task) => this.callCanvas(task, args)))])
-      default: {
-        const definition = this.#parts.tasks.require(data.task)
-        return runEager(definition, this.#parts.tasks.resolved(definition), data.immutable ? data.args : [...args, ...data.args], data.kwargs)
-      }
-    }
-  }
-
-  /** Calls a task here on each argument list, one after another: the built-in map and starmap. */
-  async #callEach(task: string, argLists: unknown[][]): Promise<unknown[]> {
-    const definition = this.#parts.tasks.require(task)
-    const resolved = this.#parts.tasks.resolved(definition)
-    const results: unknown[] = []
-    for (const args of argLists) results.push(await runEager(definition, resolved, args))
-    return results
+    return new Signature<R>(task, parts.args ?? [], parts.kwargs ?? {}, parts.options ?? {}, parts.immutable ?? false, this.#parts.flow)
   }
 
   /** A task's options with the app's defaults (and the current configuration) applied. */

@@ -13,13 +13,13 @@ import { systemClock, type Clock } from '../util/clock.js'
 import { consoleLogger, type Logger } from '../util/logger.js'
 import { Connections } from './connections.js'
 import { TaskRegistry } from './task-registry.js'
+import { runEager } from '../task/eager.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 import type { ResultSource } from '../result/async-result.js'
-import type { WorkflowHost } from '../canvas/flow.js'
-import type { Flow } from '../canvas/apply.js'
-import type { CallOptions } from './call-options.js'
+import type { CanvasHost, Flow, WorkflowHost } from '../canvas/host.js'
+import type { CallOptions } from '../canvas/call-options.js'
 import type { AsyncResult } from '../result/async-result.js'
 
 /** What the parts are built from: {@link AppOptions} without what only the facade uses. */
@@ -53,8 +53,8 @@ export interface AppParts {
   readonly sendTask: SendTask
   /** What result handles need: the backend, and revocation through remote control. */
   readonly results: ResultSource
-  /** How canvases and worker nodes send workflow steps. */
-  readonly flow: WorkflowHost
+  /** How canvases are sent and called, and how worker nodes send workflow steps. */
+  readonly flow: WorkflowHost & CanvasHost
 }
 
 function switchableLogger(initial: Logger): SwitchableLogger {
@@ -111,10 +111,16 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     revoke: async (id, how) => void (await control.revoke(id, how)),
   }
 
-  const flow: WorkflowHost = {
+  const flow: WorkflowHost & CanvasHost = {
     sendTask: (name, args, callOptions, workflow) => sendTask(name, args, callOptions, workflow),
     backend: () => connections.backend(),
     asyncResult,
+    // The one in-process runner: task.call(), a canvas's call(), the built-in map and starmap.
+    runLocal: async (name, args, kwargs) => {
+      const definition = tasks.require(name)
+      return runEager(definition, tasks.resolved(definition), args, kwargs, { clock, logger })
+    },
+    clock,
     logger,
   }
 

@@ -10,7 +10,7 @@ import { entryKey, fileBeatStore, type BeatStore } from './store.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { ConfigValues } from '../config/defaults.js'
 import type { TaskDefinition } from '../task/definition.js'
-import type { CallOptions } from '../app/call-options.js'
+import type { CallOptions } from '../canvas/call-options.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
 

@@ -5,7 +5,7 @@
  */
 import type { Duration } from '../util/duration.js'
 import type { ScheduleSpec } from './schedules.js'
-import type { CallOptions } from '../app/call-options.js'
+import type { CallOptions } from '../canvas/call-options.js'
 
 /** One entry of `beatSchedule` (Celery's `beat_schedule`), keyed by its name. */
 export interface BeatEntryConfig {

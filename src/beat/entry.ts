@@ -8,7 +8,7 @@ import { checkArity, type ArityOf } from '../task/arity.js'
 import { assertSerializable } from '../serialization/codec.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { compileSchedule, type Schedule } from './schedules.js'
-import type { CallOptions } from '../app/call-options.js'
+import type { CallOptions } from '../canvas/call-options.js'
 import type { BeatEntryConfig } from './entry-config.js'
 
 export type { BeatEntryConfig } from './entry-config.js'

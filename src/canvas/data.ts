@@ -3,6 +3,7 @@
  * msgpack and JSON, so a signature can be an argument of a task or sent on its own.
  * @module
  */
+import { InvalidArgumentError } from '../errors.js'
 
 /** One task call: name, arguments, call options. */
 export interface TaskSignatureData {
@@ -83,4 +84,31 @@ export function isSignatureData(value: unknown): value is SignatureData {
     default:
       return false
   }
+}
+
+/**
+ * Signature data as the canvas layer reads it, whoever wrote it (`toJSON()`, a message, a
+ * user): checked, with the parts that may be left out filled in (kwargs, options, immutable).
+ * Rebuilding a canvas (`signature(data)`) and planning one read data through this alone.
+ * @throws InvalidArgumentError when `value` (or a part of it) is not signature data
+ */
+export function readSignature(value: unknown): SignatureData {
+  if (!isSignatureData(value)) throw new InvalidArgumentError(`not a signature: ${describe(value)}`)
+  const options = { ...value.options }
+  switch (value.subtaskType) {
+    case 'chain':
+    case 'group':
+      return { subtaskType: value.subtaskType, tasks: value.tasks.map(readSignature), options }
+    case 'chord':
+      return { subtaskType: 'chord', header: value.header.map(readSignature), body: readSignature(value.body), options }
+    default:
+      return { task: value.task, args: [...value.args], kwargs: { ...value.kwargs }, options, immutable: value.immutable ?? false }
+  }
+}
+
+/** What a value is, for an error message: `null`, `an array`, its class name, or its type. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value
 }

@@ -1,41 +1,58 @@
 /**
  * What follows a finished task, decided by the worker that finished it: its link callbacks or
  * errbacks, its chain's next step, and its chord's join. Everything it needs travels in the
- * task's headers or in the chord's record: no process keeps workflow state.
+ * task's headers or in the chord's record: no process keeps workflow state. The decisions are
+ * continuation.ts's; this file is the worker's side of them: messages and the result backend.
  * @module
  */
-import { ChordError } from '../errors.js'
 import { TaskState } from '../lifecycle/states.js'
 import { codecFor } from '../serialization/codec.js'
 import { toWireError, type WireError } from '../serialization/failure.js'
-import { entryIds, freeze, send, taskIds, type FlowHost, type SendContext } from './apply.js'
+import { sendPlan } from './apply.js'
+import { afterReady, contextAfter, nextStep, type FlowPort, type MemberOutcome } from './continuation.js'
+import { planCallback } from './plan.js'
 import type { TaskHeaders } from '../protocol/envelope.js'
 import type { ResultBackend, TaskMeta } from '../result/backend.js'
 import type { StateName } from '../lifecycle/states.js'
-import type { Logger } from '../util/logger.js'
-import type { ChordRecord, ChordRef, SignatureData } from './data.js'
+import type { WorkflowHost } from './host.js'
 
-/** What a worker gives this module. */
-export interface WorkflowHost extends FlowHost {
-  logger: Logger
-}
+export type { WorkflowHost } from './host.js'
 
 /** How many member results a chord's join reads at once. */
 const JOIN_READS = 256
 
-function context(headers: TaskHeaders, prepend: readonly unknown[]): SendContext {
-  // What follows keeps the first task's reply subject, or has none: never the worker's own,
-  // where nobody waits.
-  return { prepend, parentId: headers.id, rootId: headers.rootId, chain: [], replyTo: headers.replyTo ?? null }
+/** The worker's side of the flow: sends go out as messages, chords and outcomes live in the backend. */
+function workerPort(host: WorkflowHost): FlowPort<WireError> {
+  return {
+    send: (plan) => sendPlan(host, plan),
+    joinPart: async (ref) => {
+      const backend = await host.backend()
+      return backend.chordPartReturn!(ref.id, [ref.index], ref.size)
+    },
+    outcomes: async (ids) => (await readAll(await host.backend(), ids)).map(outcomeOf),
+    end: (ids, state, error, cause) => endAll(host, ids, state, error, cause),
+    failure: (error) => toWireError(error),
+    errbacks: (headers, error) => sendErrbacks(host, headers, error),
+  }
+}
+
+function outcomeOf(meta: TaskMeta | undefined): MemberOutcome {
+  if (meta?.state === TaskState.SUCCESS) return { ok: true, value: decode(meta.result, meta.contentType) }
+  return { ok: false, cause: meta?.error ? `${meta.error.type}: ${meta.error.message}` : meta ? `ended ${meta.state}` : 'has no result (expired or never stored)' }
 }
 
 /** Sends the `link` callbacks of a task that succeeded, in order; returns the ids they start with. */
 function sendLinks(host: WorkflowHost, headers: TaskHeaders, result: unknown): string[] {
+  const failed = (error: unknown) => host.logger.error('could not send a link callback', { parent: headers.id, error })
   return (headers.callbacks ?? []).flatMap((callback) => {
-    const frozen = freeze(callback)
-    send(host, frozen, context(headers, [result])).catch((error) =>
-      host.logger.error('could not send a link callback', { parent: headers.id, error }))
-    return entryIds(frozen)
+    try {
+      const plan = planCallback(callback, contextAfter(headers, [result]))
+      sendPlan(host, plan).catch(failed)
+      return plan.entryIds
+    } catch (error) {
+      failed(error)
+      return []
+    }
   })
 }
 
@@ -43,8 +60,8 @@ function sendLinks(host: WorkflowHost, headers: TaskHeaders, result: unknown): s
 export function sendErrbacks(host: WorkflowHost, headers: TaskHeaders, error: WireError): void {
   const request = { id: headers.id, task: headers.task, retries: headers.retries, rootId: headers.rootId, ...(headers.parentId ? { parentId: headers.parentId } : {}) }
   for (const errback of headers.errbacks ?? []) {
-    send(host, freeze(errback), context(headers, [request, error, error.stack ?? ''])).catch((cause) =>
-      host.logger.error('could not send an errback', { parent: headers.id, error: cause }))
+    const send = async () => sendPlan(host, planCallback(errback, contextAfter(headers, [request, error, error.stack ?? ''])))
+    send().catch((cause) => host.logger.error('could not send an errback', { parent: headers.id, error: cause }))
   }
 }
 
@@ -59,10 +76,10 @@ export function successors(host: WorkflowHost, headers: TaskHeaders, result: Uin
   if (!headers.callbacks && !headers.chain) return undefined
   const value = decode(result, contentType)
   const children = headers.callbacks ? sendLinks(host, headers, value) : []
-  if (!headers.chain) return { children, sent: Promise.resolve() }
-  const [next, ...rest] = headers.chain
-  children.push(...entryIds(next))
-  return { children, sent: send(host, next, { ...context(headers, [value]), chain: rest, ...(headers.chord ? { chord: headers.chord } : {}) }) }
+  const next = nextStep(workerPort(host), headers, value)
+  if (!next) return { children, sent: Promise.resolve() }
+  children.push(...next.ids)
+  return { children, sent: next.sent }
 }
 
 /**
@@ -71,52 +88,15 @@ export function successors(host: WorkflowHost, headers: TaskHeaders, result: Uin
  * completes a chord member (the last step of a member, or a failed step before it), the
  * chord's join.
  */
-export async function continueFlow(host: WorkflowHost, headers: TaskHeaders, state: StateName, outcome: { error?: WireError }): Promise<void> {
-  const chain = headers.chain
-  // On SUCCESS, `successors` sent the next step, which carries the chord on.
-  if (chain && state === TaskState.SUCCESS) return
-  if (chain) await endAll(host, chain.flatMap(taskIds), state, outcome.error, headers)
-  if (headers.chord) await joinChord(host, headers.chord)
-}
-
-/** Counts a chord member done; the report that completes the chord sends the body. */
-async function joinChord(host: WorkflowHost, ref: ChordRef): Promise<void> {
-  const backend = await host.backend()
-  const record = await backend.chordPartReturn!(ref.id, [ref.index], ref.size)
-  if (record) await completeChord(host, backend, record)
-}
-
-/**
- * Calls a chord's body with the list of its members' results; if one did not succeed, the
- * body fails with a ChordError naming the first such member (in header order), and its
- * errbacks are called, as Celery does.
- */
-async function completeChord(host: WorkflowHost, backend: ResultBackend, record: ChordRecord): Promise<void> {
-  const metas = await readAll(backend, record.results)
-  const failed = metas.findIndex((meta) => meta?.state !== TaskState.SUCCESS)
-  const next: SendContext = { prepend: [], rootId: record.rootId, chain: record.chain ?? [], ...(record.chord ? { chord: record.chord } : {}) }
-  if (failed === -1) {
-    const values = metas.map((meta) => decode(meta!.result, meta!.contentType))
-    return send(host, record.body, { ...next, prepend: [values] })
-  }
-  const member = metas[failed]
-  const id = record.results[failed]
-  const cause = member?.error ? `${member.error.type}: ${member.error.message}` : member ? `ended ${member.state}` : 'has no result (expired or never stored)'
-  const error = toWireError(new ChordError(`Dependency ${id} raised ${cause}`, { data: { chord: record.id, member: id, index: failed } }))
-  const body = record.body
-  const headers = { id: taskIds(body)[0], task: body.subtaskType === undefined ? body.task : body.subtaskType, retries: 0, rootId: record.rootId } as TaskHeaders
-  if (body.subtaskType === undefined && body.options.linkError) {
-    sendErrbacks(host, { ...headers, errbacks: body.options.linkError as SignatureData[] }, error)
-  }
-  await endAll(host, [...taskIds(body), ...(record.chain ?? []).flatMap(taskIds)], TaskState.FAILURE, error, headers)
-  if (record.chord) await joinChord(host, record.chord)
+export function continueFlow(host: WorkflowHost, headers: TaskHeaders, state: StateName, outcome: { error?: WireError }): Promise<void> {
+  return afterReady(workerPort(host), headers, state, outcome.error)
 }
 
 /** Stores a ready state for tasks that will never run, so that whoever waits on them is told. */
-async function endAll(host: WorkflowHost, ids: string[], state: StateName, error: WireError | undefined, cause: TaskHeaders): Promise<void> {
+async function endAll(host: WorkflowHost, ids: readonly string[], state: StateName, error: WireError | undefined, cause: TaskHeaders): Promise<void> {
   if (ids.length === 0) return
   const backend = await host.backend()
-  const dateDone = Date.now()
+  const dateDone = host.clock.now()
   await Promise.all(ids.map((taskId) => {
     const meta: TaskMeta = { taskId, state, dateDone, parentId: cause.id, rootId: cause.rootId }
     if (error) meta.error = error

@@ -12,19 +12,17 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js'
-import { currentCanvasHost } from '../app/registry.js'
-import { isSignatureData, type ChainData, type ChordData, type GroupData, type SignatureData, type TaskSignatureData } from './data.js'
-import type { CallOptions } from '../app/call-options.js'
+import { applyCanvas } from './apply.js'
+import { callCanvas } from './call-local.js'
+import { currentCanvasHost } from './current-host.js'
+import { optionsData } from './options-data.js'
+import { describe, isSignatureData, readSignature, type ChainData, type ChordData, type GroupData, type SignatureData, type TaskSignatureData } from './data.js'
+import type { CallOptions } from './call-options.js'
+import type { CanvasHost } from './host.js'
 import type { AsyncResult } from '../result/async-result.js'
 import type { GroupResult } from '../result/group-result.js'
 
-/** What a canvas needs from an app to be sent or called. */
-export interface CanvasHost {
-  /** Sends a canvas; `args` are prepended to the first tasks' arguments (partial application). */
-  applyCanvas(data: SignatureData, args: readonly unknown[], options: CallOptions): Promise<AsyncResult | GroupResult>
-  /** Runs a canvas in this process, without messages. */
-  callCanvas(data: SignatureData, args: readonly unknown[]): Promise<unknown>
-}
+export type { CanvasHost } from './host.js'
 
 /** A handle on any canvas's result: a task's ({@link AsyncResult}) or a group's ({@link GroupResult}). */
 export type ResultHandle<R> = AsyncResult<R> | GroupResult<R>
@@ -91,12 +89,15 @@ export abstract class Canvas<R = unknown, In = unknown> {
    * partial application); `options` apply to every task it sends unless a task sets its own.
    */
   applyAsync(args: readonly unknown[] = [], options: CallOptions = {}): Promise<ResultHandle<R>> {
-    return this.host().applyCanvas(this.toJSON(), args, options) as Promise<ResultHandle<R>>
+    return applyCanvas(this.host(), this.toJSON(), args, options) as Promise<ResultHandle<R>>
   }
 
-  /** Runs the canvas in this process, now, without a message. */
+  /**
+   * Runs the canvas in this process, now, without messages: the same plan as `applyAsync`,
+   * each task run here. Resolves to what the result handle's `get()` would.
+   */
   call(...args: unknown[]): Promise<R> {
-    return this.host().callCanvas(this.toJSON(), args) as Promise<R>
+    return callCanvas(this.host().runLocal, this.toJSON(), args) as Promise<R>
   }
 
   /** This canvas, then `next` with this one's result (Celery's `|`). A group piped into a task is a chord. */
@@ -266,38 +267,22 @@ function checkCanvas(value: unknown, where: string): AnyCanvas {
   throw new InvalidArgumentError(`${where} must be a signature (task.s(...), chain, group, chord), got ${describe(value)}`)
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  return typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value
-}
-
-/** Call options as data: signatures in `link` and `linkError` become their data. */
-function optionsData(options: Readonly<CallOptions>): Record<string, unknown> {
-  const { link, linkError, ...rest } = options
-  const data: Record<string, unknown> = { ...rest }
-  if (link !== undefined) data.link = toList(link).map((s) => s.toJSON())
-  if (linkError !== undefined) data.linkError = toList(linkError).map((s) => s.toJSON())
-  return data
-}
-
-function toList<T>(value: T | readonly T[]): T[] {
-  return Array.isArray(value) ? [...value] : [value as T]
-}
-
 /** A canvas from its plain-data form (what a task receives when given a signature as argument). */
-function fromData(data: SignatureData, host?: CanvasHost): AnyCanvas {
-  if (!isSignatureData(data)) throw new InvalidArgumentError(`not a signature: ${describe(data)}`)
+function fromData(data: unknown): AnyCanvas {
+  return build(readSignature(data))
+}
+
+function build(data: SignatureData): AnyCanvas {
   const options = data.options as CallOptions
   switch (data.subtaskType) {
     case 'chain':
-      return new Chain(data.tasks.map((t) => fromData(t)), options, host)
+      return new Chain(data.tasks.map(build), options)
     case 'group':
-      return new Group(data.tasks.map((t) => fromData(t)), options, host)
+      return new Group(data.tasks.map(build), options)
     case 'chord':
-      return new Chord(data.header.map((t) => fromData(t)), fromData(data.body), options, host)
+      return new Chord(data.header.map(build), build(data.body), options)
     default:
-      return new Signature(data.task, data.args, data.kwargs ?? {}, options ?? {}, data.immutable ?? false, host)
+      return new Signature(data.task, data.args, data.kwargs, options, data.immutable)
   }
 }
 

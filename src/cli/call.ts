@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { connectionHelp, connectionOptions, json, openApp, seconds, UsageError } from './args.js'
-import type { CallOptions } from '../app/call-options.js'
+import type { CallOptions } from '../canvas/call-options.js'
 
 export const callHelp = `Usage: celeriac call <task> [options]
 

@@ -6,16 +6,15 @@ import { sendEvent } from '../events/event-stream.js'
 import { newTaskId } from '../util/ids.js'
 import { checkArity } from '../task/arity.js'
 import { toMs } from '../util/duration.js'
-import { Canvas, type AnyCanvas } from '../canvas/signature.js'
-import type { SignatureData } from '../canvas/data.js'
-import type { Flow } from '../canvas/apply.js'
+import { callbackData } from '../canvas/options-data.js'
+import type { Flow } from '../canvas/host.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { Router, Route } from '../routing/router.js'
 import type { OutgoingMessage, Transport } from '../transport/transport.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
-import type { CallOptions } from '../app/call-options.js'
+import type { CallOptions } from '../canvas/call-options.js'
 
 const ORIGIN = `${process.pid}@${osHostname()}`
 
@@ -31,13 +30,6 @@ export interface PublisherContext {
   replyTo(): string | undefined
   /** A task goes out with this process's {@link replyTo}: its backend may keep the pushed record. */
   expect(taskId: string): void
-}
-
-/** Callbacks as data: given as signatures by a caller, or as data by a canvas being sent. */
-function callbackData(value: AnyCanvas | SignatureData | readonly (AnyCanvas | SignatureData)[] | undefined): SignatureData[] | undefined {
-  if (value === undefined) return undefined
-  const list = Array.isArray(value) ? value : [value]
-  return list.map((s: AnyCanvas | SignatureData) => (s instanceof Canvas ? s.toJSON() : s))
 }
 
 /**

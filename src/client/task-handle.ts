@@ -1,10 +1,10 @@
-import { Signature, type CanvasHost } from '../canvas/signature.js'
+import { Signature } from '../canvas/signature.js'
+import type { CanvasHost } from '../canvas/host.js'
 import { Group } from '../canvas/signature.js'
-import { runEager } from '../task/eager.js'
 import { InvalidArgumentError } from '../errors.js'
 import type { AsyncResult } from '../result/async-result.js'
-import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
-import type { CallOptions } from '../app/call-options.js'
+import type { TaskDefinition } from '../task/definition.js'
+import type { CallOptions } from '../canvas/call-options.js'
 
 /** Every prefix of an argument list. */
 export type Prefix<A extends unknown[]> = A extends [...infer Head, unknown] ? Prefix<Head> | A : A
@@ -36,8 +36,9 @@ export const STARMAP_TASK = 'celeriac.starmap'
 
 /** What a task handle needs from its app. */
 export interface TaskHandleHost {
-  send<R>(name: string, args: readonly unknown[], options: CallOptions, definition: TaskDefinition): Promise<AsyncResult<R>>
-  resolved(definition: TaskDefinition): ResolvedTaskOptions
+  /** Sends the task by name (the app's one send path). */
+  send<R>(name: string, args: readonly unknown[], options: CallOptions): Promise<AsyncResult<R>>
+  /** Sends and calls canvases; its `runLocal` runs the task here for `call()`. */
   canvas: CanvasHost
 }
 
@@ -61,17 +62,17 @@ export class TaskHandle<A extends unknown[] = unknown[], R = unknown> {
 
   /** Sends the task with these arguments; resolves once the message is published. */
   delay(...args: A): Promise<AsyncResult<R>> {
-    return this.#host.send<R>(this.#definition.name, args, {}, this.#definition)
+    return this.#host.send<R>(this.#definition.name, args, {})
   }
 
   /** Sends the task with arguments and calling options. */
   applyAsync(args?: A, options: CallOptions = {}): Promise<AsyncResult<R>> {
-    return this.#host.send<R>(this.#definition.name, args ?? [], options, this.#definition)
+    return this.#host.send<R>(this.#definition.name, args ?? [], options)
   }
 
   /** Runs the task in this process, now, without a message (Celery's `add(2, 2)`). */
   async call(...args: A): Promise<R> {
-    return (await runEager(this.#definition, this.#host.resolved(this.#definition), args)) as R
+    return (await this.#host.canvas.runLocal(this.#definition.name, args)) as R
   }
 
   /**

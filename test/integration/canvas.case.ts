@@ -49,6 +49,29 @@ export function canvasCases(t: Test, fx: typeof Fixture): void {
     t.equal(await chord([add.s(1, 1), add.s(2, 2)], xsum.s()).call(), 6)
   })
 
+  t.test('call() and signature(data).applyAsync() run the same plan: the same results, the same errors', async (t) => {
+    const canvases = [
+      chain(add.s(1, 2), mul.s(10)),
+      chord([add.s(1, 1), chain(add.s(2, 2), mul.s(3))], xsum.s()),
+      chain(add.s(1, 1), group([mul.s(2), mul.s(3)]), xsum.s()),
+      chord([group([add.s(1, 1), add.s(2, 2)]), add.s(3, 3)], passthrough.s()),
+      chain(add.s(1, 1), chord([add.s(1), add.s(2)], xsum.s()), mul.s(10)),
+    ]
+    for (const canvas of canvases) {
+      const data = msgpackCodec.decode(msgpackCodec.encode(canvas.toJSON())) as never
+      const sent = await (await signature(data).applyAsync()).get(T)
+      t.same(await canvas.call(), sent, `called here: ${JSON.stringify(sent)}`)
+      t.same(await signature(data).call(), sent, 'rebuilt from data and called here')
+    }
+    const failing = chord([add.s(1, 1), fail.s('member broke')], xsum.s())
+    const sentError = await (await failing.applyAsync()).get(T).catch((e: unknown) => e)
+    const calledError = await failing.call().catch((e: unknown) => e)
+    t.ok(sentError instanceof ChordError && calledError instanceof ChordError, 'a failed member fails the chord with a ChordError either way')
+    for (const error of [sentError, calledError]) t.match((error as ChordError).message, /^Dependency \S+ raised Declined: member broke$/)
+    await t.rejects(chain(add.s(1, 1), fail.si('step 2 broke'), mul.s(2)).call(), { name: 'Declined', message: 'step 2 broke' })
+    await t.rejects(group([add.s(1, 1), fail.s('second'), fail.s('third')]).call(), { name: 'Declined', message: 'second' })
+  })
+
   t.test('a signature can be an argument of a task and be sent from what comes back', async (t) => {
     const data = await (await passthrough.delay(mul.s(5, 5).toJSON())).get(T)
     const rebuilt = signature(data as never)

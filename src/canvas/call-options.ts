@@ -1,6 +1,12 @@
 import type { Duration } from '../util/duration.js'
 import type { SerializerName } from '../serialization/codec.js'
-import type { AnyCanvas } from '../canvas/signature.js'
+import type { SignatureData } from './data.js'
+
+/**
+ * A callback as `link` and `linkError` take it: a signature (anything with `toJSON()` giving
+ * its data, so this file needs no canvas class) or its plain data.
+ */
+export type Callback = { toJSON(): SignatureData } | SignatureData
 
 /** Options of `applyAsync` (Celery's calling options). Every field is optional. */
 export interface CallOptions {
@@ -25,9 +31,9 @@ export interface CallOptions {
   /** Headers passed to the task's `request.headers`. */
   headers?: Record<string, unknown>
   /** Called with the result prepended to its arguments when the task succeeds, in order; a chain or group works too. */
-  link?: AnyCanvas | readonly AnyCanvas[]
+  link?: Callback | readonly Callback[]
   /** Called in order with (request, error, traceback) when the task fails. */
-  linkError?: AnyCanvas | readonly AnyCanvas[]
+  linkError?: Callback | readonly Callback[]
   /** Hard time limit of this call, seconds. */
   timeLimit?: Duration
   /** Soft time limit of this call, seconds. */
