@@ -108,7 +108,7 @@ export class App implements CanvasHost {
     this.#injected = { transport: options.transport, backend: options.resultBackend }
     this.control = new Control(() => this.transport(), () => this.conf)
     this.events = { subscribe: (pattern = '*') => subscribeEvents(this.transport(), pattern, this.logger) }
-    this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), connectedTransport: () => this.#connected.transport, clock: this.clock, logger: this.logger, replyTo: () => this.#connected.backend?.replyTo, expect: (id) => this.#connected.backend?.expect?.(id) })
+    this.#publisher = new Publisher({ conf: () => this.conf, router: () => this.router(), transport: () => this.transport(), connectedTransport: () => this.#connected.transport, clock: this.clock, logger: this.logger, replyTo: () => this.#connected.backend?.push?.replyTo, expect: (id) => this.#connected.backend?.push?.expect(id) })
     registerApp(this)
     setCurrentCanvasHost(this)
     this.task(IDENTITY_TASK, (value: unknown) => value)
@@ -213,7 +213,7 @@ export class App implements CanvasHost {
    */
   #awaitsReplyTo(): boolean {
     if (this.#connected.backend !== undefined) return false
-    if (this.#injected.backend?.kind === 'rpc' || (this.#injected.backend === undefined && /^rpc:\/\//i.test(this.conf.backend))) return true
+    if (this.#injected.backend?.capabilities.stores === false || (this.#injected.backend === undefined && /^rpc:\/\//i.test(this.conf.backend))) return true
     // Other backends connect alongside the first send, not before it: tasks sent once it is
     // connected carry its reply subject (nats:// pushes their ready records there), the first
     // few go without, and a backend that cannot connect fails only a get() that needs it.

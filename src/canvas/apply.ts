@@ -5,11 +5,11 @@
  * header; the worker that finishes a task sends what follows (see flow.ts).
  * @module
  */
-import { ConfigError, InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError } from '../errors.js'
 import { GroupResult } from '../result/group-result.js'
 import { newTaskId } from '../util/ids.js'
 import type { AsyncResult } from '../result/async-result.js'
-import type { ResultBackend } from '../result/backend.js'
+import { requireCapability, type ResultBackend } from '../result/backend.js'
 import type { CallOptions } from '../app/call-options.js'
 import type { ChordData, ChordRef, ChordRecord, GroupData, SignatureData, TaskSignatureData } from './data.js'
 
@@ -225,13 +225,11 @@ async function sendChord(host: FlowHost, data: ChordData, context: SendContext):
     return send(host, data.body, { ...context, prepend: [[]] })
   }
   const backend = await host.backend()
-  if (!backend.chordStart || !backend.chordPartReturn) {
-    throw new ConfigError(`chords need a result backend that stores results (memory:// or nats://); ${backend.kind}:// does not`)
-  }
+  const chords = requireCapability(backend, 'chords', 'chords')
   const record: ChordRecord = { id, size, body: data.body, results: data.header.map(resultIdOf), rootId: context.rootId ?? id }
   if (context.chain.length > 0) record.chain = context.chain
   if (context.chord) record.chord = context.chord
-  await backend.chordStart(record)
+  await chords.start(record)
   await Promise.all(data.header.map((member, index) => send(host, member, { ...context, chain: [], chord: { id, index, size } })))
 }
 

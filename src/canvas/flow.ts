@@ -10,7 +10,7 @@ import { codecFor } from '../serialization/codec.js'
 import { toWireError, type WireError } from '../serialization/failure.js'
 import { entryIds, freeze, send, taskIds, type FlowHost, type SendContext } from './apply.js'
 import type { TaskHeaders } from '../protocol/envelope.js'
-import type { ResultBackend, TaskMeta } from '../result/backend.js'
+import { requireCapability, type ResultBackend, type TaskMeta } from '../result/backend.js'
 import type { StateName } from '../lifecycle/states.js'
 import type { Logger } from '../util/logger.js'
 import type { ChordRecord, ChordRef, SignatureData } from './data.js'
@@ -82,7 +82,7 @@ export async function continueFlow(host: WorkflowHost, headers: TaskHeaders, sta
 /** Counts a chord member done; the report that completes the chord sends the body. */
 async function joinChord(host: WorkflowHost, ref: ChordRef): Promise<void> {
   const backend = await host.backend()
-  const record = await backend.chordPartReturn!(ref.id, [ref.index], ref.size)
+  const record = await requireCapability(backend, 'chords', 'chord joins').partReturn(ref.id, [ref.index], ref.size)
   if (record) await completeChord(host, backend, record)
 }
 

@@ -201,7 +201,7 @@ class Waiter<R> {
     }
     // A record pushed to this process needs neither (see ResultBackend.awaitReady); changes
     // along the way do, so onMessage takes the long way.
-    const pushed = options.onMessage === undefined ? backend.awaitReady?.(id, this.#observe, () => this.#watch(backend)) : undefined
+    const pushed = options.onMessage === undefined ? backend.push?.awaitReady(id, this.#observe, () => this.#watch(backend)) : undefined
     if (pushed !== undefined) this.#unwatch = pushed
     else this.#watch(backend)
   }

@@ -19,7 +19,7 @@ import { isSafePrefix, taskKey } from './task-key.js'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import { createInbox, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node'
-import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
+import type { Announcer, BackendCapabilities, ChordStore, MetaListener, ReplyPush, ResultBackend, TaskMeta } from '../backend.js'
 import type { KeyUpdate } from './key-watch.js'
 import type { StoredMeta } from './record.js'
 import type { ChordRecord } from '../../canvas/data.js'
@@ -59,7 +59,7 @@ export interface NatsKvBackendOptions {
   prefix?: string
   /**
    * How many tasks sent by this process keep a slot for their pushed ready record (see
-   * {@link NatsKvBackend.replyTo}); past it, the oldest `get()` watches and reads. Default: 100,000.
+   * {@link NatsKvBackend.push}); past it, the oldest `get()` watches and reads. Default: 100,000.
    */
   pushedCapacity?: number
 }
@@ -78,7 +78,7 @@ interface Connected {
   large: LargeResults
   watches: KeyWatches
   chords: NatsChords
-  /** The subscription to {@link NatsKvBackend.replyTo}, and the connection events that void pushes. */
+  /** The subscription to the reply subject (see {@link NatsKvBackend.push}), and the connection events that void pushes. */
   replies: { subscription: Subscription; status: AsyncIterable<Status> & { stop?: () => void } }
 }
 
@@ -117,6 +117,24 @@ async function ensureRepublish(nc: NatsConnection, stream: string, republish: { 
  */
 export class NatsKvBackend implements ResultBackend {
   readonly kind = 'nats'
+  readonly capabilities: BackendCapabilities = NATS_CAPABILITIES
+  /**
+   * Workers push the ready records of tasks this process sends to `push.replyTo` (besides
+   * storing them), so that `get()` on such a task needs no watch and no read. Set once connected.
+   */
+  readonly push: ReplyPush
+  /** Sends a record to the task's watchers on the republish subject, without a KV write. */
+  readonly announce: Announcer = {
+    send: async (meta) => {
+      const { watches } = await this.#ready()
+      watches.announce(this.#key(meta.taskId), encodeRecord(meta))
+    },
+  }
+  /** Keeps chords in `<bucket>-chords` until their header is done (see chords.ts). */
+  readonly chords: ChordStore = {
+    start: async (chord) => (await this.#ready()).chords.start(chord),
+    partReturn: async (id, indices, size) => (await this.#ready()).chords.partReturn(id, indices, size),
+  }
   /** The KV bucket name. */
   readonly bucket: string
   /** The bucket TTL asked for, in milliseconds; `0` means never. */
@@ -151,22 +169,17 @@ export class NatsKvBackend implements ResultBackend {
     this.resultExpiresMs = expires === Infinity ? 0 : expires
     this.#prefix = options.prefix === undefined ? '' : `${options.prefix}.`
     this.#pushed = new PushedRecords(options.pushedCapacity ?? DEFAULT_PUSHED_CAPACITY, PUSHED_MAX_BYTES)
+    const backend = this
+    this.push = {
+      get replyTo() {
+        return backend.#listening ? backend.#replyTo : undefined
+      },
+      expect: (taskId) => this.#pushed.expect(taskId),
+      awaitReady: (taskId, onReady, onLost) => this.#awaitReady(taskId, onReady, onLost),
+    }
   }
 
-  /**
-   * Where workers push the ready records of tasks this process sends (besides storing them),
-   * so that `get()` on such a task needs no watch and no read. Set once connected.
-   */
-  get replyTo(): string | undefined {
-    return this.#listening ? this.#replyTo : undefined
-  }
-
-  /** A task is being sent with {@link replyTo}: keep its pushed ready record for `get()`. */
-  expect(taskId: string): void {
-    this.#pushed.expect(taskId)
-  }
-
-  awaitReady(taskId: string, onReady: MetaListener, onLost: () => void): (() => void) | undefined {
+  #awaitReady(taskId: string, onReady: MetaListener, onLost: () => void): (() => void) | undefined {
     const connected = this.#connected
     if (!this.#listening || connected === undefined) return undefined
     return this.#pushed.await(
@@ -213,7 +226,7 @@ export class NatsKvBackend implements ResultBackend {
       const stored: StoredMeta = { ...rest, resultRef: await large.put(key, result) }
       bytes = encodeRecord(stored)
     }
-    // The sender hears of a ready record (see replyTo) right after the write, on the same
+    // The sender hears of a ready record (see push) right after the write, on the same
     // connection, so the server has the write first.
     const push = meta.replyTo !== undefined && READY_STATES.has(meta.state) ? meta.replyTo : undefined
     try {
@@ -263,13 +276,6 @@ export class NatsKvBackend implements ResultBackend {
     if (stored?.resultRef !== undefined) await large.delete(stored.resultRef.object)
   }
 
-  /** Sends a record to the task's watchers on the republish subject, without a KV write. */
-  async announce(meta: TaskMeta): Promise<void> {
-    const { watches } = await this.#ready()
-    const key = this.#key(meta.taskId)
-    watches.announce(key, encodeRecord(meta))
-  }
-
   async watch(taskId: string, listener: MetaListener): Promise<() => void> {
     const connected = await this.#ready()
     const key = this.#key(taskId)
@@ -315,15 +321,6 @@ export class NatsKvBackend implements ResultBackend {
       active = false
       handle.stop()
     }
-  }
-
-  /** Keeps a chord in `<bucket>-chords` until its header is done (see chords.ts). */
-  async chordStart(chord: ChordRecord): Promise<void> {
-    await (await this.#ready()).chords.start(chord)
-  }
-
-  async chordPartReturn(id: string, indices: readonly number[], size: number): Promise<ChordRecord | undefined> {
-    return (await this.#ready()).chords.partReturn(id, indices, size)
   }
 
   #key(taskId: string): string {
@@ -440,6 +437,9 @@ function directRead(nc: NatsConnection, bucket: string): (key: string) => Promis
 }
 
 const EMPTY = new Uint8Array(0)
+
+/** A KV bucket keeps records and chords; the reply subject and the republish subjects carry the rest. */
+const NATS_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: true, push: true })
 
 function closedError(): BackendError {
   return new BackendError('nats backend is closed')
