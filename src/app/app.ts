@@ -282,6 +282,7 @@ export class App implements CanvasHost {
   }
 
   readonly #resultSource = {
+    clock: () => this.clock,
     backend: () => this.backend(),
     connectedBackend: () => this.#connected.backend,
     revoke: async (id: string, options: { terminate?: boolean }) => {
