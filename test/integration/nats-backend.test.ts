@@ -1,5 +1,5 @@
 import t from 'tap'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { Objm } from '@nats-io/obj'
 import { BackendError, InvalidArgumentError } from '../../src/errors.js'
@@ -321,4 +321,22 @@ t.test('nats kv backend - a disconnect sends waiting pushes back to watch and re
   sender.push.awaitReady('push-after', (meta) => after.unlock(meta), () => t.fail('not lost'))
   await worker.store({ taskId: 'push-after', state: 'SUCCESS', replyTo: sender.push.replyTo })
   t.equal((await after.promise)[0].state, 'SUCCESS')
+})
+
+t.test('nats kv backend - store() waits for the stream: a write it refuses fails with the server\'s reason', async (t) => {
+  const bucket = uniqueBucket()
+  const kv = backend(t, new NatsKvBackend({ url: server.url, bucket }))
+  await kv.store({ taskId: 'stored-1', state: 'SUCCESS' })
+  // A full stream that discards new messages refuses the next write in its PubAck; a core
+  // publish with a PING/PONG flush would have reported it stored.
+  const nc = await connectNats(server.url)
+  t.teardown(() => nc.close())
+  const jsm = await jetstreamManager(nc)
+  const info = await jsm.streams.info(`KV_${bucket}`)
+  await jsm.streams.update(`KV_${bucket}`, { ...info.config, max_msgs: 1, discard: DiscardPolicy.New })
+  const error = await kv.store({ taskId: 'refused-1', state: 'SUCCESS' }).then(() => undefined, (e: unknown) => e)
+  t.ok(error instanceof BackendError, 'a BackendError')
+  t.match((error as Error)?.message, /^nats backend: cannot store task refused-1 \(bucket it-\d+-\d+, key refused-1\): maximum messages exceeded/)
+  t.equal(await kv.get('refused-1'), undefined, 'nothing stored')
+  t.equal((await kv.get('stored-1'))?.state, 'SUCCESS', 'the earlier record is kept')
 })
