@@ -5,10 +5,10 @@ import { fromWireError } from '../serialization/failure.js'
 import { AsyncQueue } from '../util/async-queue.js'
 import { toMs } from '../util/duration.js'
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js'
-import { waitTimeout, type GetOptions, type ResultHandle, type StateChange } from './handle.js'
+import { waitTimeout, type GetOptions, type ResultLike, type StateChange } from './result-like.js'
 import type { ResultBackend, TaskMeta } from './backend.js'
 
-export type { GetOptions, StateChange } from './handle.js'
+export type { GetOptions, StateChange } from './result-like.js'
 
 /** What an {@link AsyncResult} needs from its app. */
 export interface ResultSource {
@@ -43,10 +43,10 @@ export function toStateChange(meta: TaskMeta): StateChange {
  * A handle on a task's result, for any id: an unknown id is PENDING. Every method asks the
  * backend; `get` and `changes` wait on its watch, never by polling.
  */
-export class AsyncResult<R = unknown> implements ResultHandle<R> {
+export class AsyncResult<R = unknown> implements ResultLike<R> {
   readonly id: string
   /** In a chain: the result of the step before this one (its value was this task's first argument), a task's or a group's. */
-  parent?: ResultHandle
+  parent?: ResultLike
   readonly #source: ResultSource
 
   constructor(id: string, source: ResultSource) {

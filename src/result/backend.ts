@@ -7,6 +7,11 @@
  * bucket-wide time to live (`resultExpires`). Values are stored as given; a backend that
  * crosses the wire encodes the record itself. The contract leaves out history (only the
  * latest record of a task is kept) and queries across tasks.
+ *
+ * Every backend implements the core; what only some can do (join chords, announce without
+ * storing, route results to their sender) is declared in `capabilities` and reached through the
+ * facet of the same name, present exactly when declared. A caller that needs one takes it with
+ * {@link requireCapability}, which fails with a ConfigError naming the backend.
  * @module
  */
 import { ConfigError } from '../errors.js'

@@ -1,5 +1,5 @@
 import { toMs } from '../util/duration.js'
-import { isWaitTimeout, waitTimeout, type GetOptions, type ResultHandle } from './handle.js'
+import { isWaitTimeout, waitTimeout, type GetOptions, type ResultLike } from './result-like.js'
 import type { AsyncResult } from './async-result.js'
 
 /** A member of a group's result: a task's result, or a nested group's. */
@@ -12,12 +12,12 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown }
  * values; with `propagate` (the default) it throws the first failure in member order, as soon
  * as every member before it has succeeded.
  */
-export class GroupResult<R = unknown[]> implements ResultHandle<R> {
+export class GroupResult<R = unknown[]> implements ResultLike<R> {
   /** The group id, shared by its members' messages (`groupId`). */
   readonly id: string
   readonly results: readonly MemberResult[]
   /** The result this group's members were given as argument, in a chain. */
-  parent?: ResultHandle
+  parent?: ResultLike
 
   constructor(id: string, results: readonly MemberResult[]) {
     this.id = id

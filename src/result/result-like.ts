@@ -34,10 +34,10 @@ export interface GetOptions {
 }
 
 /** A task's result or a group's: what a chain step's `parent` and a group's members have. */
-export interface ResultHandle<R = unknown> {
+export interface ResultLike<R = unknown> {
   readonly id: string
   /** In a chain: the result of the step before this one. */
-  parent?: ResultHandle
+  parent?: ResultLike
   /** Waits for the result; with `timeout`, rejects with a TimeoutError on the app's clock. */
   get(options?: Omit<GetOptions, 'onMessage'>): Promise<R>
   ready(): Promise<boolean>
