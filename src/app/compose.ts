@@ -93,8 +93,8 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     connectedTransport: () => connections.connectedTransport,
     clock,
     logger,
-    replyTo: () => connections.connectedBackend?.replyTo,
-    expect: (id) => connections.connectedBackend?.expect?.(id),
+    replyTo: () => connections.connectedBackend?.push?.replyTo,
+    expect: (id) => connections.connectedBackend?.push?.expect(id),
   })
   const control = new Control(() => connections.transport(), () => conf)
 
@@ -106,6 +106,7 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
   }
 
   const results: ResultSource = {
+    clock: () => clock,
     backend: () => connections.backend(),
     connectedBackend: () => connections.connectedBackend,
     revoke: async (id, how) => void (await control.revoke(id, how)),

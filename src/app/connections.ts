@@ -84,7 +84,7 @@ export class Connections {
   readyToSend(): Promise<unknown> | undefined {
     if (this.#connected.backend !== undefined) return undefined
     const injected = this.#options.backend
-    if (injected?.kind === 'rpc' || (injected === undefined && /^rpc:\/\//i.test(this.#options.conf.backend))) return this.backend()
+    if (injected?.capabilities.stores === false || (injected === undefined && /^rpc:\/\//i.test(this.#options.conf.backend))) return this.backend()
     if (this.#backend === undefined) this.backend().catch(() => {})
     return undefined
   }

@@ -4,8 +4,8 @@
  * (continuation.ts).
  * @module
  */
-import { ConfigError } from '../errors.js'
 import { GroupResult } from '../result/group-result.js'
+import { requireCapability } from '../result/backend.js'
 import { planCanvas, type ResultShape, type SendPlan } from './plan.js'
 import type { AsyncResult } from '../result/async-result.js'
 import type { CallOptions } from './call-options.js'
@@ -18,11 +18,8 @@ import type { CanvasHost, FlowHost } from './host.js'
  */
 export async function sendPlan(host: FlowHost, plan: SendPlan): Promise<void> {
   if (plan.chords.length > 0) {
-    const backend = await host.backend()
-    if (!backend.chordStart || !backend.chordPartReturn) {
-      throw new ConfigError(`chords need a result backend that stores results (memory:// or nats://); ${backend.kind}:// does not`)
-    }
-    await Promise.all(plan.chords.map((record) => backend.chordStart!(record)))
+    const chords = requireCapability(await host.backend(), 'chords', 'chords')
+    await Promise.all(plan.chords.map((record) => chords.start(record)))
   }
   await Promise.all(plan.sends.map((send) => host.sendTask(send.task, send.args, send.options, send.flow)))
 }

@@ -12,7 +12,7 @@ import { sendPlan } from './apply.js'
 import { afterReady, contextAfter, nextStep, type FlowPort, type MemberOutcome } from './continuation.js'
 import { planCallback } from './plan.js'
 import type { TaskHeaders } from '../protocol/envelope.js'
-import type { ResultBackend, TaskMeta } from '../result/backend.js'
+import { requireCapability, type ResultBackend, type TaskMeta } from '../result/backend.js'
 import type { StateName } from '../lifecycle/states.js'
 import type { WorkflowHost } from './host.js'
 
@@ -26,8 +26,7 @@ function workerPort(host: WorkflowHost): FlowPort<WireError> {
   return {
     send: (plan) => sendPlan(host, plan),
     joinPart: async (ref) => {
-      const backend = await host.backend()
-      return backend.chordPartReturn!(ref.id, [ref.index], ref.size)
+      return requireCapability(await host.backend(), 'chords', 'chord joins').partReturn(ref.id, [ref.index], ref.size)
     },
     outcomes: async (ids) => (await readAll(await host.backend(), ids)).map(outcomeOf),
     end: (ids, state, error, cause) => endAll(host, ids, state, error, cause),

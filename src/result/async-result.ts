@@ -1,11 +1,14 @@
-import { TaskIgnoredError, TimeoutError } from '../errors.js'
+import { TaskIgnoredError } from '../errors.js'
 import { READY_STATES, TaskState, type StateName } from '../lifecycle/states.js'
 import { codecFor } from '../serialization/codec.js'
 import { fromWireError } from '../serialization/failure.js'
 import { AsyncQueue } from '../util/async-queue.js'
-import { toMs, type Duration } from '../util/duration.js'
+import { toMs } from '../util/duration.js'
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js'
+import { waitTimeout, type GetOptions, type ResultLike, type StateChange } from './result-like.js'
 import type { ResultBackend, TaskMeta } from './backend.js'
-import type { MemberResult } from './group-result.js'
+
+export type { GetOptions, StateChange } from './result-like.js'
 
 /** What an {@link AsyncResult} needs from its app. */
 export interface ResultSource {
@@ -13,18 +16,8 @@ export interface ResultSource {
   /** The backend if already connected (saves a turn on hot paths). */
   connectedBackend?(): ResultBackend | undefined
   revoke(taskId: string, options: { terminate?: boolean }): Promise<void>
-}
-
-/** One accepted state change of a task, as observers see it. */
-export interface StateChange {
-  taskId: string
-  state: StateName
-  /** SUCCESS: the return value; custom states (PROGRESS): their meta. */
-  result?: unknown
-  /** FAILURE, RETRY, REVOKED, REJECTED: the error, rebuilt with its class name, code, data and remote stack. */
-  error?: Error
-  retries?: number
-  worker?: string
+  /** The app's clock: `get({ timeout })` runs out on it. Default: the system clock. */
+  clock?(): Clock
 }
 
 /** A task and the tasks it sent, recursively: see {@link AsyncResult.graph}. */
@@ -32,16 +25,6 @@ export interface ResultGraph {
   id: string
   state: StateName
   children: ResultGraph[]
-}
-
-/** Options of {@link AsyncResult.get}. */
-export interface GetOptions {
-  /** Seconds (or a duration string) to wait before TimeoutError. Waits forever by default. */
-  timeout?: Duration
-  /** Throw the task's error when it failed. @default true */
-  propagate?: boolean
-  /** Sees every state change while waiting. */
-  onMessage?: (change: StateChange) => void
 }
 
 const PENDING_META = (taskId: string): TaskMeta => ({ taskId, state: TaskState.PENDING })
@@ -60,10 +43,10 @@ export function toStateChange(meta: TaskMeta): StateChange {
  * A handle on a task's result, for any id: an unknown id is PENDING. Every method asks the
  * backend; `get` and `changes` wait on its watch, never by polling.
  */
-export class AsyncResult<R = unknown> {
+export class AsyncResult<R = unknown> implements ResultLike<R> {
   readonly id: string
-  /** In a chain: the result of the step before this one (its value was this task's first argument). */
-  parent?: MemberResult
+  /** In a chain: the result of the step before this one (its value was this task's first argument), a task's or a group's. */
+  parent?: ResultLike
   readonly #source: ResultSource
 
   constructor(id: string, source: ResultSource) {
@@ -110,8 +93,9 @@ export class AsyncResult<R = unknown> {
    */
   get(options: GetOptions = {}): Promise<R> {
     const backend = this.#source.connectedBackend?.()
-    if (backend) return new Waiter<R>(this.id, backend, options).promise
-    return this.#source.backend().then((b) => new Waiter<R>(this.id, b, options).promise)
+    const clock = this.#source.clock?.() ?? systemClock
+    if (backend) return new Waiter<R>(this.id, backend, clock, options).promise
+    return this.#source.backend().then((b) => new Waiter<R>(this.id, b, clock, options).promise)
   }
 
   /**
@@ -185,23 +169,25 @@ class Waiter<R> {
   #resolve!: (value: R) => void
   #reject!: (error: unknown) => void
   #unwatch: (() => void) | undefined
-  #timer: NodeJS.Timeout | undefined
+  readonly #clock: Clock
+  #timer: TimerHandle | undefined
   #done = false
 
-  constructor(id: string, backend: ResultBackend, options: GetOptions) {
+  constructor(id: string, backend: ResultBackend, clock: Clock, options: GetOptions) {
     this.#id = id
     this.#options = options
+    this.#clock = clock
     this.promise = new Promise<R>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
     })
     if (options.timeout !== undefined) {
       const ms = toMs(options.timeout, 'get timeout')
-      this.#timer = setTimeout(() => this.#fail(new TimeoutError(`result of task ${id} not ready after ${ms / 1000}s`)), ms)
+      this.#timer = holdOpen(clock.setTimeout(() => this.#fail(waitTimeout(`result of task ${id} not ready after ${ms / 1000}s`)), ms))
     }
     // A record pushed to this process needs neither (see ResultBackend.awaitReady); changes
     // along the way do, so onMessage takes the long way.
-    const pushed = options.onMessage === undefined ? backend.awaitReady?.(id, this.#observe, () => this.#watch(backend)) : undefined
+    const pushed = options.onMessage === undefined ? backend.push?.awaitReady(id, this.#observe, () => this.#watch(backend)) : undefined
     if (pushed !== undefined) this.#unwatch = pushed
     else this.#watch(backend)
   }
@@ -254,7 +240,16 @@ class Waiter<R> {
 
   #end(): void {
     this.#done = true
-    clearTimeout(this.#timer)
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
     this.#unwatch?.()
   }
+}
+
+/**
+ * The system clock's timers do not hold the process open; an awaited `get()` must, or a script
+ * waiting on nothing else would exit instead of timing out. A simulated clock's handle has no `ref`.
+ */
+function holdOpen(timer: TimerHandle): TimerHandle {
+  ;(timer as { ref?: () => void } | null)?.ref?.()
+  return timer
 }

@@ -1,6 +1,6 @@
-import { TimeoutError } from '../errors.js'
 import { toMs } from '../util/duration.js'
-import type { AsyncResult, GetOptions } from './async-result.js'
+import { isWaitTimeout, waitTimeout, type GetOptions, type ResultLike } from './result-like.js'
+import type { AsyncResult } from './async-result.js'
 
 /** A member of a group's result: a task's result, or a nested group's. */
 export type MemberResult = AsyncResult<any> | GroupResult<any>
@@ -12,32 +12,34 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown }
  * values; with `propagate` (the default) it throws the first failure in member order, as soon
  * as every member before it has succeeded.
  */
-export class GroupResult<R = unknown[]> {
+export class GroupResult<R = unknown[]> implements ResultLike<R> {
   /** The group id, shared by its members' messages (`groupId`). */
   readonly id: string
   readonly results: readonly MemberResult[]
   /** The result this group's members were given as argument, in a chain. */
-  parent?: MemberResult
+  parent?: ResultLike
 
   constructor(id: string, results: readonly MemberResult[]) {
     this.id = id
     this.results = results
   }
 
-  /** Waits for every member and returns their values in order. */
+  /**
+   * Waits for every member and returns their values in order. With `timeout`, each member
+   * waits that long on its own app's clock; the first to run out ends the group's wait with a
+   * TimeoutError counting the members not ready.
+   */
   get(options: Omit<GetOptions, 'onMessage'> = {}): Promise<R> {
     const { timeout, propagate = true } = options
-    const timeoutMs = timeout === undefined ? undefined : toMs(timeout, 'get timeout')
+    const seconds = timeout === undefined ? undefined : toMs(timeout, 'get timeout') / 1000
     return new Promise<R>((resolve, reject) => {
       const n = this.results.length
       const settled: (Settled | undefined)[] = new Array(n)
       let next = 0
       let done = false
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(() => reject(new TimeoutError(`group ${this.id}: ${n - this.#count(settled)} of ${n} results not ready after ${timeoutMs / 1000}s`))), timeoutMs)
       const finish = (end: () => void) => {
         if (done) return
         done = true
-        clearTimeout(timer)
         end()
       }
       const advance = () => {
@@ -49,14 +51,15 @@ export class GroupResult<R = unknown[]> {
         if (next === n) finish(() => resolve(settled.map((s) => (s!.ok ? s!.value : (s as { error: unknown }).error)) as R))
       }
       this.results.forEach((result, i) => {
-        const wait = timeoutMs === undefined ? result.get() : result.get({ timeout: timeoutMs / 1000 })
+        const wait = seconds === undefined ? result.get() : result.get({ timeout: seconds })
         wait.then(
           (value) => {
             settled[i] = { ok: true, value }
             advance()
           },
           (error: unknown) => {
-            if (error instanceof TimeoutError) return
+            // The members' deadlines are the group's: they all started now, for as long.
+            if (isWaitTimeout(error)) return finish(() => reject(waitTimeout(`group ${this.id}: ${n - this.#count(settled)} of ${n} results not ready after ${seconds}s`)))
             settled[i] = { ok: false, error }
             advance()
           },

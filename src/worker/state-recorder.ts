@@ -96,7 +96,7 @@ export class StateRecorder {
     if (data.error !== undefined) meta.error = data.error
     if (data.children !== undefined) meta.children = data.children
     if (isReady(next)) meta.dateDone = this.#clock.now()
-    if (next === TaskState.RECEIVED && this.#backend.announce) return this.#backend.announce(meta)
+    if (next === TaskState.RECEIVED && this.#backend.announce) return this.#backend.announce.send(meta)
     return this.#backend.store(meta)
   }
 

@@ -6,11 +6,14 @@
  * a sleep, and a fresh task id per test, so a shared bucket never leaks one test into another.
  * Each test gets its own fixture from `create()`. The suite connects every backend it is given
  * (the first and any from `second()`), closes them all at the end, then calls `cleanup`.
+ * A test of a capability runs where the backend declares it and is skipped, with the
+ * capability's name, where it does not; one test checks that the declaration and the facets
+ * present agree.
  * @module
  */
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
-import type { MetaListener, ResultBackend, TaskMeta } from '../../src/result/backend.js'
+import { requireCapability, type BackendCapabilities, type FacetName, type MetaListener, type ResultBackend, type TaskMeta } from '../../src/result/backend.js'
 import type { ChordRecord } from '../../src/canvas/data.js'
 
 /** What `create()` hands the suite for one test. */
@@ -29,7 +32,21 @@ export interface BackendSuiteOptions {
   skip?: { reason: string; tests: string[] }[]
 }
 
-type Case = (t: Test, fx: Fixture) => Promise<void>
+/** A test, and the capability it needs (run only where the backend declares it). */
+type Case = ((t: Test, fx: Fixture) => Promise<void>) & { needs?: keyof BackendCapabilities }
+
+function needing(capability: keyof BackendCapabilities, run: Case): Case {
+  return Object.assign(run, { needs: capability })
+}
+
+/** Every capability a backend declares; a declaration with other keys is a mistake. */
+const CAPABILITIES: readonly (keyof BackendCapabilities)[] = ['stores', 'chords', 'announce', 'push']
+/** The members each facet must have. */
+const FACET_MEMBERS: Record<FacetName, readonly string[]> = {
+  chords: ['start', 'partReturn'],
+  announce: ['send'],
+  push: ['expect', 'awaitReady'],
+}
 interface Fixture {
   backend: ResultBackend
   second?: () => Promise<ResultBackend>
@@ -212,14 +229,14 @@ const CASES: Record<string, Case> = {
     t.equal(await backend.get(id), undefined)
   },
 
-  'connections - a record stored by one is read by another': async (t, { backend, second, id }) => {
+  'connections - a record stored by one is read by another': needing('stores', async (t, { backend, second, id }) => {
     if (!second) return t.plan(0, 'create() gave no second connection')
     const other = await second()
     await backend.store(fullMeta(id))
     sameRecord(t, await other.get(id), fullMeta(id), 'read on the second connection')
     await other.forget(id)
     t.equal(await backend.get(id), undefined, 'forgotten through the second connection')
-  },
+  }),
 
   'connections - a watch on one sees stores made through another': async (t, { backend, second, id }) => {
     if (!second) return t.plan(0, 'create() gave no second connection')
@@ -233,37 +250,83 @@ const CASES: Record<string, Case> = {
     t.same(seen.states, ['STARTED', 'SUCCESS'])
   },
 
-  'chords - the report that completes a chord gets its record, and only that one': async (t, { backend, id }) => {
+  'chords - the report that completes a chord gets its record, and only that one': needing('chords', async (t, { backend, id }) => {
     const record = chordRecord(id, 3)
-    await backend.chordStart!(record)
-    t.equal(await backend.chordPartReturn!(id, [0], 3), undefined)
-    t.equal(await backend.chordPartReturn!(id, [2], 3), undefined)
-    t.same(await backend.chordPartReturn!(id, [1], 3), record, 'the last member gets the record')
-  },
+    await backend.chords!.start(record)
+    t.equal(await backend.chords!.partReturn(id, [0], 3), undefined)
+    t.equal(await backend.chords!.partReturn(id, [2], 3), undefined)
+    t.same(await backend.chords!.partReturn(id, [1], 3), record, 'the last member gets the record')
+  }),
 
-  'chords - a member reported twice counts once': async (t, { backend, id }) => {
-    await backend.chordStart!(chordRecord(id, 2))
-    t.equal(await backend.chordPartReturn!(id, [0], 2), undefined)
-    t.equal(await backend.chordPartReturn!(id, [0], 2), undefined, 'a redelivered member does not complete the chord')
-    t.ok(await backend.chordPartReturn!(id, [1], 2), 'the other member does')
-    t.equal(await backend.chordPartReturn!(id, [1], 2), undefined, 'and a report after completion completes nothing')
-  },
+  'chords - a member reported twice counts once': needing('chords', async (t, { backend, id }) => {
+    await backend.chords!.start(chordRecord(id, 2))
+    t.equal(await backend.chords!.partReturn(id, [0], 2), undefined)
+    t.equal(await backend.chords!.partReturn(id, [0], 2), undefined, 'a redelivered member does not complete the chord')
+    t.ok(await backend.chords!.partReturn(id, [1], 2), 'the other member does')
+    t.equal(await backend.chords!.partReturn(id, [1], 2), undefined, 'and a report after completion completes nothing')
+  }),
 
-  'chords - reports racing on two connections complete the chord exactly once': async (t, { backend, second, id }) => {
+  'chords - reports racing on two connections complete the chord exactly once': needing('chords', async (t, { backend, second, id }) => {
     if (!second) return t.plan(0, 'create() gave no second connection')
     const other = await second()
     const size = 60
-    await backend.chordStart!(chordRecord(id, size))
-    const reports = Array.from({ length: size }, (_, i) => (i % 2 === 0 ? backend : other).chordPartReturn!(id, [i], size))
+    await backend.chords!.start(chordRecord(id, size))
+    const reports = Array.from({ length: size }, (_, i) => (i % 2 === 0 ? backend : other).chords!.partReturn(id, [i], size))
     const completed = (await Promise.all(reports)).filter((r) => r !== undefined)
     t.equal(completed.length, 1, 'one report of 60 completed it')
     t.equal(completed[0]?.id, id)
+  }),
+
+  'chords - a member index out of range is refused': needing('chords', async (t, { backend, id }) => {
+    await backend.chords!.start(chordRecord(id, 2))
+    await t.rejects(backend.chords!.partReturn(id, [2], 2), { name: 'InvalidArgumentError', message: /member index 2 is out of range for 2 members/ })
+  }),
+
+  'capabilities - each declared capability has its facet, and only those': async (t, { backend }) => {
+    const { capabilities } = backend
+    t.strictSame(Object.keys(capabilities).sort(), [...CAPABILITIES].sort(), 'declares every capability, and no other key')
+    for (const name of CAPABILITIES) t.type(capabilities[name], 'boolean', `${name} is declared true or false`)
+    for (const [name, members] of Object.entries(FACET_MEMBERS) as [FacetName, readonly string[]][]) {
+      const facet = backend[name] as Record<string, unknown> | undefined
+      t.equal(facet !== undefined, capabilities[name], `the ${name} facet is present exactly when declared`)
+      if (capabilities[name]) {
+        for (const member of members) t.type(facet?.[member], 'function', `${name}.${member}`)
+        t.equal(requireCapability(backend, name, 'tests'), facet, `requireCapability hands out the ${name} facet`)
+      } else {
+        t.throws(() => requireCapability(backend, name, 'tests'), { name: 'ConfigError', message: new RegExp(`^tests need a result backend that .*; ${backend.kind}:// does not$`) }, `requireCapability refuses ${name}`)
+      }
+    }
+    if (capabilities.push) t.type(backend.push?.replyTo, 'string', 'a connected backend has a reply subject')
   },
 
-  'chords - a member index out of range is refused': async (t, { backend, id }) => {
-    await backend.chordStart!(chordRecord(id, 2))
-    await t.rejects(backend.chordPartReturn!(id, [2], 2), { name: 'InvalidArgumentError', message: /member index 2 is out of range for 2 members/ })
-  },
+  'announce - watchers see an announced record, which is not stored': needing('announce', async (t, { backend, id }) => {
+    await backend.store({ taskId: id, state: 'PENDING' })
+    const seen = new Recorder()
+    const unwatch = await backend.watch(id, seen.listener)
+    await backend.announce!.send({ taskId: id, state: 'RECEIVED', worker: 'w1' })
+    await backend.store({ taskId: id, state: 'STARTED' })
+    await seen.untilState('STARTED')
+    unwatch()
+    t.same(seen.states, ['RECEIVED', 'STARTED'], 'in order with the stores around it')
+    sameRecord(t, seen.records[0], { taskId: id, state: 'RECEIVED', worker: 'w1' }, 'announced')
+    sameRecord(t, await backend.get(id), { taskId: id, state: 'STARTED' }, 'the stored record is the last stored, not the announced one')
+  }),
+
+  'push - a ready record stored with the sender\'s replyTo reaches the sender': needing('push', async (t, { backend, second, id }) => {
+    const worker = second ? await second() : backend
+    const replyTo = backend.push!.replyTo
+    backend.push!.expect(id)
+    // As AsyncResult.get does: the pushed record when the backend can count on it, else watch and read.
+    const seen = new Recorder()
+    let unwatch = backend.push!.awaitReady(id, seen.listener, () => t.fail('no connection was lost'))
+    unwatch ??= await backend.watch(id, seen.listener)
+    const meta: TaskMeta = { taskId: id, state: 'SUCCESS', result: bytes(9), contentType: 'application/x-msgpack', replyTo }
+    await worker.store(meta)
+    await seen.untilState('SUCCESS')
+    unwatch()
+    sameRecord(t, seen.records.at(-1), meta, 'received')
+    sameRecord(t, await backend.get(id), meta, 'read by the sender afterwards')
+  }),
 }
 
 /** The names of every test in the suite, for `skip` lists. */
@@ -285,8 +348,12 @@ export function runBackendSuite(t: Test, options: BackendSuiteOptions): Promise<
   }
   const slug = options.name.replace(/[^A-Za-z0-9]+/g, '-')
   const suite = t.test(`result backend conformance - ${options.name}`, async (t) => {
+    // Capabilities are declared by the class, before any connection: one unconnected instance tells.
+    const probe = await options.create()
+    const { kind, capabilities } = probe.backend
+    await probe.cleanup?.()
     for (const [name, run] of Object.entries(CASES)) {
-      const skip = reasons.get(name)
+      const skip = reasons.get(name) ?? (run.needs !== undefined && !capabilities[run.needs] ? `${kind}:// does not declare the '${run.needs}' capability` : undefined)
       await t.test(name, skip === undefined ? {} : { skip }, async (t) => {
         const fx = await options.create()
         const opened: ResultBackend[] = [fx.backend]

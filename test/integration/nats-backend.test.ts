@@ -1,5 +1,5 @@
 import t from 'tap'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { Objm } from '@nats-io/obj'
 import { BackendError, InvalidArgumentError } from '../../src/errors.js'
@@ -252,11 +252,11 @@ t.test('nats kv backend - a ready record pushed to its sender needs no read', as
   const sender = backend(t, new NatsKvBackend({ url: server.url, bucket }))
   const worker = backend(t, new NatsKvBackend({ url: server.url, bucket }))
   await Promise.all([sender.connect(), worker.connect()])
-  const replyTo = sender.replyTo
+  const replyTo = sender.push.replyTo
   t.type(replyTo, 'string', 'a connected backend has a reply subject')
 
   // Pushed before get(): kept, and handed over at once.
-  sender.expect('push-early')
+  sender.push.expect('push-early')
   await worker.store({ taskId: 'push-early', state: 'STARTED', replyTo })
   await worker.store({ taskId: 'push-early', state: 'SUCCESS', result: new Uint8Array([7]), replyTo })
   // The record is purged behind the push's back: what get() receives can only be the push.
@@ -265,20 +265,20 @@ t.test('nats kv backend - a ready record pushed to its sender needs no read', as
   const kv = await new Kvm(nc).open(bucket)
   await kv.purge('push-early')
   const early = new Latch<TaskMeta>(1)
-  await eventually(async () => sender.awaitReady('push-early', (meta) => early.unlock(meta), () => t.fail('not lost')) !== undefined || early.items.length > 0, 5_000, 'push arrived')
+  await eventually(async () => sender.push.awaitReady('push-early', (meta) => early.unlock(meta), () => t.fail('not lost')) !== undefined || early.items.length > 0, 5_000, 'push arrived')
   const [got] = await early.promise
   t.match(got, { taskId: 'push-early', state: 'SUCCESS' }, 'the ready record, not the STARTED one')
   t.same(Array.from(got.result ?? []), [7])
-  t.equal(sender.awaitReady('push-early', () => {}, () => {}), undefined, 'handed over once; a second get() reads')
+  t.equal(sender.push.awaitReady('push-early', () => {}, () => {}), undefined, 'handed over once; a second get() reads')
 
   // get() before the push: waits for it.
-  sender.expect('push-late')
+  sender.push.expect('push-late')
   const late = new Latch<TaskMeta>(1)
-  t.type(sender.awaitReady('push-late', (meta) => late.unlock(meta), () => t.fail('not lost')), 'function')
+  t.type(sender.push.awaitReady('push-late', (meta) => late.unlock(meta), () => t.fail('not lost')), 'function')
   await worker.store({ taskId: 'push-late', state: 'FAILURE', error: { type: 'Error', code: 'ERR_TASK', message: 'no' }, replyTo })
   t.match((await late.promise)[0], { taskId: 'push-late', state: 'FAILURE', error: { message: 'no' } })
 
-  t.equal(sender.awaitReady('never-sent', () => {}, () => {}), undefined, 'a task this process did not send: watch and read')
+  t.equal(sender.push.awaitReady('never-sent', () => {}, () => {}), undefined, 'a task this process did not send: watch and read')
 })
 
 t.test('nats kv backend - a pushed large result is read from the object store', async (t) => {
@@ -287,10 +287,10 @@ t.test('nats kv backend - a pushed large result is read from the object store', 
   const worker = backend(t, new NatsKvBackend({ url: server.url, bucket }))
   await Promise.all([sender.connect(), worker.connect()])
   const result = bigResult(1536 * 1024)
-  sender.expect('push-big')
+  sender.push.expect('push-big')
   const got = new Latch<TaskMeta>(1)
-  sender.awaitReady('push-big', (meta) => got.unlock(meta), () => t.fail('not lost'))
-  await worker.store({ taskId: 'push-big', state: 'SUCCESS', result, replyTo: sender.replyTo })
+  sender.push.awaitReady('push-big', (meta) => got.unlock(meta), () => t.fail('not lost'))
+  await worker.store({ taskId: 'push-big', state: 'SUCCESS', result, replyTo: sender.push.replyTo })
   const [meta] = await got.promise
   t.ok(meta.result && Buffer.from(meta.result).equals(Buffer.from(result)), 'same bytes')
   t.notOk('resultRef' in meta, 'no reference leaks out')
@@ -302,23 +302,41 @@ t.test('nats kv backend - a disconnect sends waiting pushes back to watch and re
   const bucket = uniqueBucket()
   const sender = backend(t, new NatsKvBackend({ url: server.url, connection: nc, bucket }))
   await sender.connect()
-  sender.expect('push-lost')
-  sender.expect('push-lost-unwaited')
+  sender.push.expect('push-lost')
+  sender.push.expect('push-lost-unwaited')
   const lost = new Latch(1)
-  sender.awaitReady('push-lost', () => t.fail('nothing was pushed'), () => lost.unlock())
+  sender.push.awaitReady('push-lost', () => t.fail('nothing was pushed'), () => lost.unlock())
   const reconnected = (async () => {
     for await (const status of nc.status()) if (status.type === 'reconnect') return
   })()
   await server.restart()
   await lost.promise
   t.pass('the waiting get() was told to watch and read')
-  t.equal(sender.awaitReady('push-lost-unwaited', () => {}, () => {}), undefined, 'a task sent before the disconnect is no longer counted on')
+  t.equal(sender.push.awaitReady('push-lost-unwaited', () => {}, () => {}), undefined, 'a task sent before the disconnect is no longer counted on')
   await reconnected
   // After the reconnect, tasks sent from then on are counted on again.
   const worker = backend(t, new NatsKvBackend({ url: server.url, bucket }))
-  sender.expect('push-after')
+  sender.push.expect('push-after')
   const after = new Latch<TaskMeta>(1)
-  sender.awaitReady('push-after', (meta) => after.unlock(meta), () => t.fail('not lost'))
-  await worker.store({ taskId: 'push-after', state: 'SUCCESS', replyTo: sender.replyTo })
+  sender.push.awaitReady('push-after', (meta) => after.unlock(meta), () => t.fail('not lost'))
+  await worker.store({ taskId: 'push-after', state: 'SUCCESS', replyTo: sender.push.replyTo })
   t.equal((await after.promise)[0].state, 'SUCCESS')
+})
+
+t.test('nats kv backend - store() waits for the stream: a write it refuses fails with the server\'s reason', async (t) => {
+  const bucket = uniqueBucket()
+  const kv = backend(t, new NatsKvBackend({ url: server.url, bucket }))
+  await kv.store({ taskId: 'stored-1', state: 'SUCCESS' })
+  // A full stream that discards new messages refuses the next write in its PubAck; a core
+  // publish with a PING/PONG flush would have reported it stored.
+  const nc = await connectNats(server.url)
+  t.teardown(() => nc.close())
+  const jsm = await jetstreamManager(nc)
+  const info = await jsm.streams.info(`KV_${bucket}`)
+  await jsm.streams.update(`KV_${bucket}`, { ...info.config, max_msgs: 1, discard: DiscardPolicy.New })
+  const error = await kv.store({ taskId: 'refused-1', state: 'SUCCESS' }).then(() => undefined, (e: unknown) => e)
+  t.ok(error instanceof BackendError, 'a BackendError')
+  t.match((error as Error)?.message, /^nats backend: cannot store task refused-1 \(bucket it-\d+-\d+, key refused-1\): maximum messages exceeded/)
+  t.equal(await kv.get('refused-1'), undefined, 'nothing stored')
+  t.equal((await kv.get('stored-1'))?.state, 'SUCCESS', 'the earlier record is kept')
 })

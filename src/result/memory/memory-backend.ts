@@ -7,7 +7,7 @@ import { toMs } from '../../util/duration.js'
 import { BackendError, InvalidArgumentError } from '../../errors.js'
 import { systemClock } from '../../util/clock.js'
 import type { Clock, TimerHandle } from '../../util/clock.js'
-import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
+import type { BackendCapabilities, ChordStore, MetaListener, ResultBackend, TaskMeta } from '../backend.js'
 import type { ChordRecord } from '../../canvas/data.js'
 
 /** Celery's `result_expires` default: one day, in milliseconds. */
@@ -183,6 +183,12 @@ const UNKNOWN: Promise<undefined> = Promise.resolve(undefined)
  */
 export class MemoryBackend implements ResultBackend {
   readonly kind = 'memory'
+  readonly capabilities: BackendCapabilities = MEMORY_CAPABILITIES
+  /** Chords kept in the store, shared by every backend on it. */
+  readonly chords: ChordStore = {
+    start: (chord) => this.#chordStart(chord),
+    partReturn: (id, indices) => this.#chordPartReturn(id, indices),
+  }
   /** The effective expiry in milliseconds; `0` means never. */
   readonly resultExpiresMs: number
   #results: MemoryResultStore
@@ -248,13 +254,13 @@ export class MemoryBackend implements ResultBackend {
     }))
   }
 
-  chordStart(chord: ChordRecord): Promise<void> {
+  #chordStart(chord: ChordRecord): Promise<void> {
     if (this.#closed) return Promise.reject(closedError())
     this.#results.chords.set(chord.id, { record: chord, done: new Set() })
     return RESOLVED
   }
 
-  chordPartReturn(id: string, indices: readonly number[]): Promise<ChordRecord | undefined> {
+  #chordPartReturn(id: string, indices: readonly number[]): Promise<ChordRecord | undefined> {
     if (this.#closed) return Promise.reject(closedError())
     const chord = this.#results.chords.get(id)
     // Unknown: completed already (a member reported twice), or never started.
@@ -283,6 +289,9 @@ export class MemoryBackend implements ResultBackend {
     }, this.#sweepMs)
   }
 }
+
+/** A process-local store: it keeps records and chords, and has no sender to push to. */
+const MEMORY_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: false, push: false })
 
 function closedError(): BackendError {
   return new BackendError('memory backend is closed')

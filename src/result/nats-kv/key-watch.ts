@@ -79,8 +79,9 @@ export class KeyWatches {
   }
 
   /**
-   * One PING for everything sent in this turn (subscriptions, record writes): each line is
-   * written before it, so its PONG means the server has them all.
+   * One PING for everything sent in this turn (subscriptions): each line is written before it,
+   * so its PONG means the server has them all. Not for record writes: a PONG proves the server
+   * read a publish, not that the stream stored it (those wait for their JetStream ack).
    */
   flushSoon(): Promise<void> {
     this.#flush ??= new Promise<void>((resolve, reject) => {

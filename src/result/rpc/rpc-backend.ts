@@ -9,7 +9,7 @@ import { isSafePrefix, taskKey } from '../nats-kv/task-key.js'
 import { RecordCache } from './record-cache.js'
 import { newTaskId } from '../../util/ids.js'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
-import type { MetaListener, ResultBackend, TaskMeta } from '../backend.js'
+import type { BackendCapabilities, MetaListener, ReplyPush, ResultBackend, TaskMeta } from '../backend.js'
 
 /** Subject prefix of `rpc://` records unless told otherwise: records go to `celeriac.rpc.<task id>`. */
 export const DEFAULT_RPC_PREFIX = 'celeriac'
@@ -71,13 +71,20 @@ interface Watched {
  */
 export class RpcBackend implements ResultBackend {
   readonly kind = 'rpc'
+  readonly capabilities: BackendCapabilities = RPC_CAPABILITIES
+  /**
+   * Where tasks sent by this process send their states; listened to from `connect()` on.
+   * Every record arrives there and is cached, so `get()` watches and reads the cache: nothing
+   * is handed over without a watch (`awaitReady` answers `undefined`).
+   */
+  readonly push: ReplyPush
   /** The subject prefix. */
   readonly prefix: string
   readonly #url: string
   readonly #shared: NatsConnection | undefined
   readonly #cache: RecordCache
   readonly #watched = new Map<string, Watched>()
-  /** The subject this process's tasks send their states to; see {@link replyTo}. */
+  /** The subject this process's tasks send their states to; see {@link push}. */
   readonly #replyTo: string
   #replies: Promise<Subscription> | undefined
   #connected: Promise<NatsConnection> | undefined
@@ -100,11 +107,14 @@ export class RpcBackend implements ResultBackend {
     this.prefix = prefix
     this.#cache = new RecordCache(cacheSize)
     this.#replyTo = `${prefix}.rpc-reply.${newTaskId()}`
-  }
-
-  /** Where tasks sent by this process send their states; listened to from `connect()` on. */
-  get replyTo(): string | undefined {
-    return this.#replies === undefined ? undefined : this.#replyTo
+    const backend = this
+    this.push = {
+      get replyTo() {
+        return backend.#replies === undefined ? undefined : backend.#replyTo
+      },
+      expect: () => {},
+      awaitReady: () => undefined,
+    }
   }
 
   /** Opens the connection unless one is shared, and listens on the reply subject. Idempotent. */
@@ -254,6 +264,9 @@ export class RpcBackend implements ResultBackend {
     return this.#connected
   }
 }
+
+/** Records go to the sender and to watchers as messages: nothing is kept for another connection or a chord. */
+const RPC_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: false, chords: false, announce: false, push: true })
 
 function closedError(): BackendError {
   return new BackendError('rpc backend is closed')

@@ -1,0 +1,63 @@
+/**
+ * What the result handles share: the options of `get()`, the state changes observers see, and
+ * the shape of a result that {@link AsyncResult} and {@link GroupResult} both have.
+ *
+ * @remarks
+ * Kept apart from both classes so that neither imports the other both ways: a group holds
+ * task results, and a task result in a chain points at its parent, which may be a group.
+ * @module
+ */
+import { TimeoutError } from '../errors.js'
+import type { Duration } from '../util/duration.js'
+import type { StateName } from '../lifecycle/states.js'
+
+/** One accepted state change of a task, as observers see it. */
+export interface StateChange {
+  taskId: string
+  state: StateName
+  /** SUCCESS: the return value; custom states (PROGRESS): their meta. */
+  result?: unknown
+  /** FAILURE, RETRY, REVOKED, REJECTED: the error, rebuilt with its class name, code, data and remote stack. */
+  error?: Error
+  retries?: number
+  worker?: string
+}
+
+/** Options of {@link AsyncResult.get}. */
+export interface GetOptions {
+  /** Seconds (or a duration string) to wait before TimeoutError. Waits forever by default. */
+  timeout?: Duration
+  /** Throw the task's error when it failed. @default true */
+  propagate?: boolean
+  /** Sees every state change while waiting. */
+  onMessage?: (change: StateChange) => void
+}
+
+/** A task's result or a group's: what a chain step's `parent` and a group's members have. */
+export interface ResultLike<R = unknown> {
+  readonly id: string
+  /** In a chain: the result of the step before this one. */
+  parent?: ResultLike
+  /** Waits for the result; with `timeout`, rejects with a TimeoutError on the app's clock. */
+  get(options?: Omit<GetOptions, 'onMessage'>): Promise<R>
+  ready(): Promise<boolean>
+  successful(): Promise<boolean>
+  failed(): Promise<boolean>
+  revoke(options?: { terminate?: boolean }): Promise<void>
+  forget(): Promise<void>
+}
+
+/** The TimeoutErrors of a `get()` that ran out of time, as opposed to a task that failed with one. */
+const waitTimeouts = new WeakSet<Error>()
+
+/** A TimeoutError for a `get()` whose `timeout` ran out. */
+export function waitTimeout(message: string): TimeoutError {
+  const error = new TimeoutError(message)
+  waitTimeouts.add(error)
+  return error
+}
+
+/** True for an error made by {@link waitTimeout}; a task that failed with a TimeoutError is not one. */
+export function isWaitTimeout(error: unknown): boolean {
+  return error instanceof Error && waitTimeouts.has(error)
+}
