@@ -32,6 +32,7 @@ import type { ResultBackend } from '../result/backend.js'
 import type { TaskContext } from '../task/context.js'
 import type { TaskOptions } from '../task/options.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
+import type { WorkerDeps } from '../worker/worker-deps.js'
 import type { CallOptions } from './call-options.js'
 import type { ScheduleSpec } from '../beat/schedules.js'
 
@@ -382,7 +383,25 @@ export class App implements CanvasHost {
     if (!isMainThread) {
       throw new ConfigError(`app.worker() was called inside a worker thread: keep starting workers out of the modules that define tasks (${this.main})`)
     }
-    return new WorkerNode(this, options)
+    return new WorkerNode(this.#workerDeps(), options)
+  }
+
+  /** What a worker node may reach of this app: the port it is built on, never the app itself. */
+  #workerDeps(): WorkerDeps {
+    return {
+      appName: this.name,
+      tasks: this.tasks,
+      conf: this.conf,
+      resolvedOptions: (definition) => this.resolvedOptions(definition),
+      clock: this.clock,
+      logger: this.logger,
+      transport: () => this.transport(),
+      backend: () => this.backend(),
+      publisher: this.#publisher,
+      flow: this.flow,
+      modules: () => this.modules(),
+      loadTasks: () => this.loadTasks(),
+    }
   }
 
   /**
