@@ -66,8 +66,6 @@ export class WorkerNode {
   readonly #periodic: Periodic[] = []
   /** Sent worker-online: owes a worker-offline. */
   #online = false
-  /** Why consuming could not begin (the transport refused a consumer). */
-  #consumeError: unknown
   readonly #startup = deferred()
   readonly #drained = deferred()
   readonly #stopped = deferred()
@@ -87,16 +85,19 @@ export class WorkerNode {
       proceed: (item) => this.#runOrWait(item),
       released: () => this.#pump(),
     })
-    // Its actions only start work: what they start reports back with an event, never a throw.
+    // xstate runs an action while it transitions, before the new state is readable: each runs
+    // just after instead, so that what it does (and what it sends) sees the state it entered.
+    // They only start work; what they start reports back with an event, never a throw.
+    const after = (fn: () => void) => () => queueMicrotask(fn)
     this.#machine = createActor(workerMachine.provide({
       actions: {
-        boot: () => void this.#boot(),
-        consume: () => this.#consume(),
-        drain: () => void this.#drain(),
-        hurry: () => this.#drained.resolve(),
-        close: () => void this.#close(),
-        announceStopped: () => this.#stopped.resolve(),
-        announceFailed: ({ context }) => this.#deps.logger.error('worker failed to start', { hostname: this.hostname, error: context.error }),
+        boot: after(() => void this.#boot()),
+        consume: after(() => this.#consume()),
+        drain: after(() => void this.#drain()),
+        hurry: after(() => this.#drained.resolve()),
+        close: after(() => void this.#close()),
+        announceStopped: after(() => this.#stopped.resolve()),
+        announceFailed: after(() => this.#deps.logger.error('worker failed to start', { hostname: this.hostname, error: this.failure })),
       },
     }))
     this.#machine.start()
@@ -210,21 +211,23 @@ export class WorkerNode {
       return this.#startup.reject(error)
     }
     this.#machine.send({ type: 'STARTED' })
-    if (this.#consumeError === undefined) return this.#startup.resolve()
-    this.#startup.reject(this.#consumeError)
-    this.#machine.send({ type: 'STOP', cold: true })
+    // Running: #consume settles the start. Otherwise a stop came during the start: it started, and now drains.
+    if (this.#state !== WorkerState.RUNNING) this.#startup.resolve()
   }
 
-  /** Entering running: the only place consuming begins. */
+  /** Entering running: the only place consuming begins. Settles start(). */
   #consume(): void {
     const { logger } = this.#deps
+    // A stop that came right after the start: it is draining already.
+    if (this.#state !== WorkerState.RUNNING) return this.#startup.resolve()
     try {
       for (const queue of this.options.queues) {
         this.#consumers.set(queue, { consumer: this.#transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
       }
     } catch (error) {
-      // Reported by #boot once this action returns: start() rejects and the node stops.
-      this.#consumeError = error
+      // The transport refused a consumer (closed under us): the start fails, the node stops.
+      this.#startup.reject(error)
+      this.#machine.send({ type: 'STOP', cold: true })
       return
     }
     this.#every(Math.max(50, this.options.ackWaitMs / 3), () => this.#extendLeases())
@@ -234,6 +237,7 @@ export class WorkerNode {
     this.#every(this.options.heartbeatMs, () => this.#workerEvent('worker-heartbeat'))
     logger.info('worker ready', { hostname: this.hostname, concurrency: this.options.concurrency, queues: this.options.queues })
     this.#pump()
+    this.#startup.resolve()
   }
 
   /** Entering draining: consume no more, give back what waits, let running tasks end (warm). */
