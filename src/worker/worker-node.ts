@@ -246,26 +246,31 @@ export class WorkerNode {
     try {
       const consumers = [...this.#consumers.values()]
       this.#consumers.clear()
-      await Promise.all(consumers.map(({ consumer }) => consumer.close()))
+      await Promise.all(consumers.map(({ consumer }) => consumer.close().catch((error: unknown) => logger.error('could not close a consumer', { hostname: this.hostname, error }))))
+      for (const item of this.#waiting) this.#giveBack(item)
+      this.#waiting = []
+      // Now, while the transport is open: a rate-limit wait may outlast the node.
+      this.#gate.drain((item) => this.#giveBack(item))
+      if (!this.#machine.getSnapshot().context.cold && this.#pool.busy > 0) {
+        const timeout = clock.setTimeout(() => this.#drained.resolve(), this.options.shutdownTimeoutMs)
+        await this.#drained.promise
+        clock.clearTimeout(timeout)
+      }
     } catch (error) {
-      logger.error('could not close a consumer', { hostname: this.hostname, error })
+      logger.error('could not drain the worker cleanly', { hostname: this.hostname, error })
     }
-    for (const item of this.#waiting) this.#giveBack(item)
-    this.#waiting = []
-    // Now, while the transport is open: a rate-limit wait may outlast the node.
-    this.#gate.drain((item) => this.#giveBack(item))
-    if (!this.#machine.getSnapshot().context.cold && this.#pool.busy > 0) {
-      const timeout = clock.setTimeout(() => this.#drained.resolve(), this.options.shutdownTimeoutMs)
-      await this.#drained.promise
-      clock.clearTimeout(timeout)
-    }
+    // Whatever happened, the stop goes on: stop() must resolve.
     this.#machine.send({ type: 'DRAINED' })
   }
 
   /** Entering stopping: terminate threads, close subscriptions, say goodbye. */
   async #close(): Promise<void> {
-    await this.#release().catch((error: unknown) => this.#deps.logger.error('could not close the worker cleanly', { hostname: this.hostname, error }))
-    if (this.#online) this.#workerEvent('worker-offline')
+    try {
+      await this.#release()
+      if (this.#online) this.#workerEvent('worker-offline')
+    } catch (error) {
+      this.#deps.logger.error('could not close the worker cleanly', { hostname: this.hostname, error })
+    }
     this.#machine.send({ type: 'CLOSED' })
   }
 
