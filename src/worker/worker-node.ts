@@ -433,17 +433,22 @@ export class WorkerNode {
 
   /** Terminates the thread running `item` once it has run for `limitMs`. */
   #watch(item: InFlight, limitMs: number): void {
-    const clock = this.#deps.clock
-    if (item.timer !== undefined) clock.clearTimeout(item.timer)
-    item.timer = clock.setTimeout(() => {
+    this.#disarm(item)
+    item.timer = this.#deps.clock.setTimeout(() => {
       item.timer = undefined
       if (this.#active.get(item.headers.id) !== item) return
       this.#pool.kill(item, new TimeLimitExceeded(`${item.headers.task}[${item.headers.id}] exceeded its hard time limit of ${limitMs / 1000}s and its thread was terminated`))
     }, limitMs)
   }
 
+  #disarm(item: InFlight): void {
+    if (item.timer === undefined) return
+    this.#deps.clock.clearTimeout(item.timer)
+    item.timer = undefined
+  }
+
   #settle(item: InFlight): void {
-    if (item.timer !== undefined) this.#deps.clock.clearTimeout(item.timer)
+    this.#disarm(item)
     this.#active.delete(item.headers.id)
     this.#processed++
     this.#totals.set(item.headers.task, (this.#totals.get(item.headers.task) ?? 0) + 1)
@@ -521,8 +526,10 @@ export class WorkerNode {
   #lost(item: InFlight, error: Error, started: boolean): void {
     if (item.killedFor instanceof TaskRevokedError) return this.#revoke(item, { terminated: true })
     if (!started && !(error instanceof TimeLimitExceeded)) {
-      // It never ran: run it elsewhere (a new thread, or another node when stopping).
+      // It never ran: run it elsewhere (a new thread, or another node when stopping). Its
+      // limit counts again from its next start (a start report may have come before its thread died).
       item.threadId = undefined
+      this.#disarm(item)
       return this.#state === WorkerState.RUNNING ? this.#runOrWait(item) : this.#giveBack(item)
     }
     if (this.#state === WorkerState.STOPPING && !item.settled) {
