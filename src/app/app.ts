@@ -5,11 +5,11 @@ import { subscribeEvents, type EventStream } from '../events/event-stream.js'
 import { callerModuleUrl } from '../util/caller.js'
 import { configFromEnv } from '../config/env.js'
 import { WorkerNode } from '../worker/worker-node.js'
-import { Beat, type BeatDeps, type BeatOptions } from '../beat/beat.js'
+import { Beat, type BeatOptions } from '../beat/beat.js'
 import { compileEntry, signatureName, type BeatEntryConfig, type PeriodicTaskOptions } from '../beat/entry.js'
 import { MAP_TASK, STARMAP_TASK, TaskHandle, type TaskHandleHost } from '../client/task-handle.js'
 import { APP_BRAND } from './brand.js'
-import { composeApp, type AppParts } from './compose.js'
+import { beatDeps, composeApp, workerDeps, type AppParts } from './compose.js'
 import { callEach, IDENTITY_TASK } from '../canvas/builtins.js'
 import { setCurrentCanvasHost } from '../canvas/current-host.js'
 import { Signature } from '../canvas/signature.js'
@@ -205,15 +205,10 @@ export class App {
     return this.#parts.connections.close()
   }
 
-  /** Module URLs that define the app's tasks: the app module, then `include`. */
-  modules(): string[] {
+  /** Module URLs that define the app's tasks, imported by worker threads: the app module, then `include`. */
+  #modules(): string[] {
     if (!this.main) throw new ConfigError(`app ${this.name}: cannot tell which module created it; pass createApp({ main: import.meta.url })`)
     return [this.main, ...this.conf.include.map((path) => new URL(path, this.main).href)]
-  }
-
-  /** Imports the task modules in this thread (a worker node does, before it starts). */
-  async loadTasks(): Promise<void> {
-    for (const url of this.modules()) await import(url)
   }
 
   /** A worker node serving this app's tasks. */
@@ -221,22 +216,7 @@ export class App {
     if (!isMainThread) {
       throw new ConfigError(`app.worker() was called inside a worker thread: keep starting workers out of the modules that define tasks (${this.main})`)
     }
-    return new WorkerNode(this, options)
-  }
-
-  /** @internal What a worker node uses of the app until it takes its own port. */
-  get flow() {
-    return this.#parts.flow
-  }
-
-  /** @internal */
-  get publisher() {
-    return this.#parts.publisher
-  }
-
-  /** @internal */
-  connectedTransport(): Transport | undefined {
-    return this.#parts.connections.connectedTransport
+    return new WorkerNode(workerDeps(this.#parts, () => this.#modules()), options)
   }
 
   /**
@@ -258,17 +238,7 @@ export class App {
 
   /** A beat sending this app's periodic tasks (`config.beatSchedule`); see {@link Beat}. */
   beat(options: BeatOptions = {}): Beat {
-    const parts = this.#parts
-    const deps: BeatDeps = {
-      name: this.name,
-      conf: parts.conf,
-      clock: parts.clock,
-      logger: parts.logger,
-      tasks: parts.tasks.tasks,
-      sendTask: (name, args, callOptions) => parts.sendTask(name, args, callOptions),
-      natsConnection: (url) => parts.connections.natsConnection(url),
-    }
-    return new Beat(deps, options)
+    return new Beat(beatDeps(this.#parts), options)
   }
 }
 

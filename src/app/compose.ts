@@ -21,6 +21,8 @@ import type { ResultSource } from '../result/async-result.js'
 import type { CanvasHost, Flow, WorkflowHost } from '../canvas/host.js'
 import type { CallOptions } from '../canvas/call-options.js'
 import type { AsyncResult } from '../result/async-result.js'
+import type { WorkerDeps } from '../worker/worker-deps.js'
+import type { BeatDeps } from '../beat/beat.js'
 
 /** What the parts are built from: {@link AppOptions} without what only the facade uses. */
 export interface PartsOptions {
@@ -126,4 +128,41 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
   }
 
   return { name: options.name, conf, clock, logger, tasks, connections, publisher, control, sendTask, results, flow }
+}
+
+/**
+ * A worker node's port. `modules` lists the module URLs that define the app's tasks (the app's
+ * module first): the node imports them before it starts, and each of its threads imports them
+ * and finds the app among the first one's exports.
+ */
+export function workerDeps(parts: AppParts, modules: () => string[]): WorkerDeps {
+  return {
+    appName: parts.name,
+    tasks: parts.tasks.tasks,
+    conf: parts.conf,
+    resolvedOptions: (definition) => parts.tasks.resolved(definition),
+    clock: parts.clock,
+    logger: parts.logger,
+    transport: () => parts.connections.transport(),
+    backend: () => parts.connections.backend(),
+    publisher: parts.publisher,
+    flow: parts.flow,
+    modules,
+    loadTasks: async () => {
+      for (const url of modules()) await import(url)
+    },
+  }
+}
+
+/** A beat's port: the schedule's configuration, time, and the app's one send path. */
+export function beatDeps(parts: AppParts): BeatDeps {
+  return {
+    name: parts.name,
+    conf: parts.conf,
+    clock: parts.clock,
+    logger: parts.logger,
+    tasks: parts.tasks.tasks,
+    sendTask: (name, args, options) => parts.sendTask(name, args, options),
+    natsConnection: (url) => parts.connections.natsConnection(url),
+  }
 }

@@ -43,7 +43,12 @@ export class Connections {
       this.#connected.transport = transport
       return transport
     })()
-    return this.#transport
+    // A failed connect is not kept: the next call tries again (and close() has nothing to close).
+    const transport = this.#transport
+    transport.catch(() => {
+      if (this.#transport === transport) this.#transport = undefined
+    })
+    return transport
   }
 
   /** The connected result backend (connects on first call). */
@@ -55,7 +60,11 @@ export class Connections {
       this.#connected.backend = backend
       return backend
     })()
-    return this.#backend
+    const backend = this.#backend
+    backend.catch(() => {
+      if (this.#backend === backend) this.#backend = undefined
+    })
+    return backend
   }
 
   /** The transport if connected, without waiting. */
@@ -95,7 +104,7 @@ export class Connections {
     this.#transport = undefined
     this.#backend = undefined
     this.#connected = {}
-    await Promise.all([transport?.then((t) => t.close()), backend?.then((b) => b.close())])
+    await Promise.all([transport?.then((t) => t.close(), () => {}), backend?.then((b) => b.close(), () => {})])
     await this.#nats.close()
   }
 }

@@ -1,27 +1,113 @@
+import { TaskState } from '../lifecycle/states.js'
 import type { TaskHeaders } from '../protocol/envelope.js'
 import type { Delivery } from '../transport/transport.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
-import type { TaskState } from '../lifecycle/states.js'
 import type { TimerHandle } from '../util/clock.js'
 
-/** A task a worker node has taken from its queue and not yet settled: the supervisor's record. */
-export interface InFlight {
-  headers: TaskHeaders
-  delivery: Delivery
-  definition: TaskDefinition
-  options: ResolvedTaskOptions
+/**
+ * What became of a task's message: `open` until the node settles it, then exactly one of the
+ * others. `acked` may still be followed by `resent` (an early-acked task given back).
+ */
+export type AckState = 'open' | 'acked' | 'nakked' | 'termed' | 'resent'
+
+/**
+ * A task a worker node has taken from its queue and not yet settled: the supervisor's record.
+ * It owns its delivery's ack state: {@link ack}, {@link ackWhen}, {@link nak}, {@link term} and
+ * {@link resend} each act once, and only from the state they apply to; any later call does
+ * nothing and returns false, so no path can settle a message twice.
+ */
+export class InFlight {
+  readonly headers: TaskHeaders
+  readonly delivery: Delivery
+  readonly definition: TaskDefinition
+  readonly options: ResolvedTaskOptions
   /** The lifecycle machine's state for this task. */
   state: TaskState
   /** The custom state last reported (PROGRESS), for the stored record. */
   customState?: string
-  acked: boolean
   /** Store nothing for this task. */
-  ignoreResult?: boolean
+  readonly ignoreResult: boolean | undefined
   /** Set while the task is on a thread. */
   threadId?: number
-  slot: number
+  slot = -1
+  /** The hard time limit that applies to this run, ms; armed when the thread reports the start. */
+  hardLimitMs?: number
+  /** Record STARTED when the thread reports the start (`trackStarted` or task events). */
+  recordStart = false
   /** Hard time limit watchdog. */
   timer?: TimerHandle
   /** Why the supervisor terminated its thread, if it did. */
   killedFor?: Error
+  #ack: AckState = 'open'
+
+  constructor(headers: TaskHeaders, delivery: Delivery, definition: TaskDefinition, options: ResolvedTaskOptions) {
+    this.headers = headers
+    this.delivery = delivery
+    this.definition = definition
+    this.options = options
+    this.state = headers.retries > 0 ? TaskState.RETRY : TaskState.PENDING
+    this.ignoreResult = headers.ignoreResult ?? options.ignoreResult
+  }
+
+  /** What became of the message so far. */
+  get ackState(): AckState {
+    return this.#ack
+  }
+
+  /** True once the message's fate is decided (acked, or being acked; nakked; termed; re-sent). */
+  get settled(): boolean {
+    return this.#ack !== 'open'
+  }
+
+  /** Acks now (early ack at receipt, or a redelivered copy of a task that already ended). */
+  ack(): boolean {
+    if (this.#ack !== 'open') return false
+    this.#ack = 'acked'
+    this.delivery.ack()
+    return true
+  }
+
+  /**
+   * Acks once `stored` (the outcome's record) resolves, naks if it rejects so the task runs
+   * again; acks at once without it. Decided now: later calls and {@link nak} do nothing.
+   */
+  ackWhen(stored: Promise<void> | undefined): boolean {
+    if (this.#ack !== 'open') return false
+    this.#ack = 'acked'
+    if (stored) stored.then(() => this.delivery.ack(), () => this.delivery.nak())
+    else this.delivery.ack()
+    return true
+  }
+
+  /** Back to the broker, for another delivery now or after `delayMs`. */
+  nak(delayMs?: number): boolean {
+    if (this.#ack !== 'open') return false
+    this.#ack = 'nakked'
+    if (delayMs === undefined) this.delivery.nak()
+    else this.delivery.nak(delayMs)
+    return true
+  }
+
+  /** Never deliver again: dead-letter with `reason`. */
+  term(reason: string): boolean {
+    if (this.#ack !== 'open') return false
+    this.#ack = 'termed'
+    this.delivery.term(reason)
+    return true
+  }
+
+  /**
+   * Re-sends a task acked early (at receipt) that will not run here: the broker no longer
+   * holds it, so `send` publishes a copy. Only from `acked`, and once.
+   */
+  resend(send: () => Promise<void>): Promise<void> | undefined {
+    if (this.#ack !== 'acked') return undefined
+    this.#ack = 'resent'
+    return send()
+  }
+
+  /** Restarts the broker's ack wait while the message is open (a long task, acked late). */
+  working(): void {
+    if (this.#ack === 'open') this.delivery.working()
+  }
 }

@@ -5,7 +5,7 @@ import { codecFor, ContentType, msgpackCodec } from '../serialization/codec.js'
 import { optionalMs, type Duration } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
 import { CONTROL_SUBJECT, type ControlCommandName, type ControlRequest, type ScheduledTaskInfo, type TaskInfo, type WorkerStats } from '../client/control.js'
-import type { App } from '../app/app.js'
+import type { ControlDeps } from './worker-deps.js'
 import type { InFlight } from './in-flight.js'
 import type { ResolvedWorkerOptions } from './worker-options.js'
 import type { Delivery, Subscription, Transport } from '../transport/transport.js'
@@ -15,10 +15,11 @@ import { isBuiltinTask } from '../client/task-handle.js'
 export interface ControlledNode {
   readonly hostname: string
   readonly options: ResolvedWorkerOptions
+  /** When the node started serving, by its clock. */
   readonly startedAt: number
   /** Tasks taken from a queue and not settled. */
   tasks(): Iterable<InFlight>
-  /** When a thread started `item`, epoch ms; 0 while it waits for one. */
+  /** When a thread started `item`, epoch ms by the thread's wall clock; 0 while it waits for one. */
   threadStartedAt(item: InFlight): number
   revokedIds(): string[]
   /** Finished tasks since start, by name. */
@@ -67,20 +68,24 @@ export class TaskOverrides {
  * {@link CONTROL_SUBJECT} that address it (no `destination`, or one naming it).
  */
 export class RemoteControl {
-  readonly #app: App
+  readonly #deps: ControlDeps
   readonly #node: ControlledNode
   readonly #overrides: TaskOverrides
   /** Tasks with an eta this node saw early and gave back to the broker, by id. */
   readonly #scheduled = new Map<string, ScheduledTaskInfo>()
 
-  constructor(app: App, node: ControlledNode, overrides: TaskOverrides) {
-    this.#app = app
+  /** Set by {@link listen}: the transport the commands come through, named in `stats`. */
+  #transport: Transport | undefined
+
+  constructor(deps: ControlDeps, node: ControlledNode, overrides: TaskOverrides) {
+    this.#deps = deps
     this.#node = node
     this.#overrides = overrides
   }
 
   /** Listens for commands on `transport`. */
   listen(transport: Transport): Subscription {
+    this.#transport = transport
     return transport.subscribe(CONTROL_SUBJECT, (_subject, data, reply) => void this.#handle(data, reply))
   }
 
@@ -98,7 +103,7 @@ export class RemoteControl {
     try {
       request = msgpackCodec.decode(data) as ControlRequest
     } catch (error) {
-      return this.#app.logger.warn('dropped an undecodable control command', { error })
+      return this.#deps.logger.warn('dropped an undecodable control command', { error })
     }
     if (request.destination && !request.destination.includes(this.#node.hostname)) return
     let answer: Record<string, unknown>
@@ -107,7 +112,7 @@ export class RemoteControl {
     } catch (error) {
       answer = { error: (error as Error).message }
     }
-    this.#app.logger.debug('control command', { command: request.command, ...answer })
+    this.#deps.logger.debug('control command', { command: request.command, ...answer })
     reply?.(msgpackCodec.encode({ hostname: this.#node.hostname, ...answer }))
     if (request.command === 'shutdown') setImmediate(() => this.#node.shutdown())
   }
@@ -124,13 +129,13 @@ export class RemoteControl {
       case 'scheduled':
         return this.#scheduledNow()
       case 'registered':
-        return [...this.#app.tasks.keys()].filter((name) => !isBuiltinTask(name)).sort()
+        return [...this.#deps.tasks.keys()].filter((name) => !isBuiltinTask(name)).sort()
       case 'stats':
         return this.#stats()
       case 'revoked':
         return node.revokedIds()
       case 'conf':
-        return this.#app.conf.censored()
+        return this.#deps.conf.censored()
       case 'rate_limit': {
         const task = this.#task(args.task)
         const intervalMs = parseRateLimit(args.rateLimit as string | number, 'rateLimit')
@@ -176,7 +181,7 @@ export class RemoteControl {
   }
 
   #task(name: unknown): string {
-    if (typeof name !== 'string' || !this.#app.tasks.has(name)) throw new InvalidArgumentError(`task ${JSON.stringify(name)} is not registered on ${this.#node.hostname}`)
+    if (typeof name !== 'string' || !this.#deps.tasks.has(name)) throw new InvalidArgumentError(`task ${JSON.stringify(name)} is not registered on ${this.#node.hostname}`)
     return name
   }
 
@@ -213,14 +218,14 @@ export class RemoteControl {
       kwargs: body?.[1],
       hostname: this.#node.hostname,
       timeStart: started > 0 ? started : null,
-      acknowledged: item.acked,
+      acknowledged: item.settled,
       deliveryInfo: deliveryInfo(delivery),
       workerPid: process.pid,
     }
   }
 
   #scheduledNow(): ScheduledTaskInfo[] {
-    const now = this.#app.clock.now()
+    const now = this.#deps.clock.now()
     for (const [id, entry] of this.#scheduled) if (entry.eta <= now) this.#scheduled.delete(id)
     return [...this.#scheduled.values()]
   }
@@ -230,12 +235,12 @@ export class RemoteControl {
     return {
       hostname: node.hostname,
       pid: process.pid,
-      uptime: Math.round((Date.now() - node.startedAt) / 1000),
+      uptime: Math.round((this.#deps.clock.now() - node.startedAt) / 1000),
       pool: { threads: node.poolSize(), prefetchMultiplier: node.options.prefetch },
       total: Object.fromEntries(node.totals()),
       active: [...node.tasks()].length,
       queues: [...node.options.queues],
-      broker: { transport: this.#app.connectedTransport()?.kind ?? 'unknown', url: censorUrl(this.#app.conf.broker) },
+      broker: { transport: this.#transport?.kind ?? 'unknown', url: censorUrl(this.#deps.conf.broker) },
       events: node.options.sendEvents,
       rssKb: Math.round(process.memoryUsage.rss() / 1024),
     }

@@ -1,6 +1,8 @@
+import { createActor, type Actor } from 'xstate'
 import { NotRegistered, TaskRevokedError, TimeLimitExceeded, WorkerLostError } from '../errors.js'
 import { decodeHeaders, decodeMessage, type TaskHeaders } from '../protocol/envelope.js'
 import { lifecycle, TaskEventType } from '../lifecycle/task-machine.js'
+import { workerMachine, WorkerState } from '../lifecycle/worker-machine.js'
 import { isReady, TaskState } from '../lifecycle/states.js'
 import { ownBytes } from '../serialization/codec.js'
 import { toWireError, type WireError } from '../serialization/failure.js'
@@ -12,21 +14,25 @@ import { RateGate } from './rate-gate.js'
 import { continueFlow, sendErrbacks, successors } from '../canvas/flow.js'
 import { RemoteControl, TaskOverrides, type ControlledNode } from './remote-control.js'
 import { compileWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
-import type { App } from '../app/app.js'
-import type { InFlight } from './in-flight.js'
+import { InFlight } from './in-flight.js'
 import { OutcomeKind, type Outcome, type RunEntry } from '../protocol/thread-batch.js'
+import type { WorkerDeps } from './worker-deps.js'
 import type { Consumer, Delivery, RevokedIds, Subscription, Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 import type { TimerHandle } from '../util/clock.js'
 
-type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped'
-
 const VERSION = '0.1.0'
+
+/** A timer that fires again and again; `handle` is the pending one. */
+interface Periodic {
+  handle: TimerHandle
+}
 
 /**
  * A worker node: consumes queues on the main thread, pulling no more messages than its
  * threads have free slots, supervises the tasks it hands to its {@link ThreadPool}, and
- * records every state change through the lifecycle machine.
+ * records every state change through the lifecycle machine. Its own states (new, starting,
+ * running, draining, stopping, stopped, failed) are those of {@link workerMachine}.
  * @example
  * const node = app.worker({ concurrency: 2 })
  * await node.start()
@@ -34,8 +40,9 @@ const VERSION = '0.1.0'
  */
 export class WorkerNode {
   readonly options: ResolvedWorkerOptions
-  readonly #app: App
-  #state: NodeState = 'new'
+  readonly #deps: WorkerDeps
+  readonly #machine: Actor<typeof workerMachine>
+  // Made while starting; `#release` closes whichever of them exist.
   #transport!: Transport
   #backend!: ResultBackend
   #pool!: ThreadPool
@@ -56,29 +63,58 @@ export class WorkerNode {
   readonly #overrides = new TaskOverrides()
   #remote!: RemoteControl
   #startedAt = 0
-  #timers: TimerHandle[] = []
-  #drained = deferred()
+  readonly #periodic: Periodic[] = []
+  /** Sent worker-online: owes a worker-offline. */
+  #online = false
+  readonly #startup = deferred()
+  readonly #drained = deferred()
   readonly #stopped = deferred()
 
-  constructor(app: App, options: WorkerOptions = {}) {
-    this.#app = app
-    this.options = compileWorkerOptions(options, app.conf)
+  constructor(deps: WorkerDeps, options: WorkerOptions = {}) {
+    this.#deps = deps
+    this.options = compileWorkerOptions(options, deps.conf)
     const node = this
     this.#gate = new RateGate({
-      clock: app.clock,
-      logger: app.logger,
+      clock: deps.clock,
+      logger: deps.logger,
       get transport() {
         return node.#transport
       },
       nodeIntervalMs: (item) => this.#overrides.rateLimitMs(item.headers.task, item.options.rateLimitIntervalMs),
-      running: () => this.#state === 'running',
+      running: () => this.#state === WorkerState.RUNNING,
       proceed: (item) => this.#runOrWait(item),
       released: () => this.#pump(),
     })
+    // xstate runs an action while it transitions, before the new state is readable: each runs
+    // just after instead, so that what it does (and what it sends) sees the state it entered.
+    // They only start work; what they start reports back with an event, never a throw.
+    const after = (fn: () => void) => () => queueMicrotask(fn)
+    this.#machine = createActor(workerMachine.provide({
+      actions: {
+        boot: after(() => void this.#boot()),
+        consume: after(() => this.#consume()),
+        drain: after(() => void this.#drain()),
+        hurry: after(() => this.#drained.resolve()),
+        close: after(() => void this.#close()),
+        announceStopped: after(() => this.#stopped.resolve()),
+        announceFailed: after(() => this.#deps.logger.error('worker failed to start', { hostname: this.hostname, error: this.failure })),
+      },
+    }))
+    this.#machine.start()
   }
 
   get hostname(): string {
     return this.options.hostname
+  }
+
+  /** Where the node is in its lifecycle. */
+  get state(): WorkerState {
+    return this.#state
+  }
+
+  /** Why the node's start failed, if it did. */
+  get failure(): unknown {
+    return this.#machine.getSnapshot().context.error
   }
 
   /** Tasks this node has finished since it started. */
@@ -96,86 +132,160 @@ export class WorkerNode {
     return this.#stopped.promise
   }
 
-  /** Connects, starts the threads, and begins consuming. Resolves once the node serves. */
-  async start(): Promise<void> {
-    if (this.#state !== 'new') throw new Error(`worker ${this.hostname} was already started`)
-    this.#state = 'starting'
-    const app = this.#app
-    await app.loadTasks()
-    ;[this.#transport, this.#backend] = await Promise.all([app.transport(), app.backend()])
-    this.#recorder = new StateRecorder({ backend: this.#backend, transport: this.#transport, hostname: this.hostname, clock: app.clock, logger: app.logger, sendEvents: this.options.sendEvents,
-      onReady: (task, state, data) => continueFlow(app.flow, task.headers, state, data).catch((error: unknown) => {
-        app.logger.error('could not send what follows a task in its workflow', { id: task.headers.id, error })
-        throw error
-      }) })
-    this.#revoked = await this.#transport.revoked()
-    await this.#declareQueues()
-    this.#pool = new ThreadPool({
-      size: this.options.concurrency,
-      perThread: this.options.prefetch,
-      modules: app.modules(),
-      appName: app.name,
-      hostname: this.hostname,
-      maxTasksPerChild: this.options.maxTasksPerChild,
-      maxMemoryPerChildKb: this.options.maxMemoryPerChild,
-      ...(this.options.maxOldGenerationSizeMb ? { resourceLimits: { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } } : {}),
-      logger: app.logger,
-      events: {
-        started: (item) => this.#recorder.apply(item, TaskEventType.START),
-        update: (item, state, meta, contentType) => this.#recorder.apply(item, TaskEventType.PROGRESS, { customState: state, result: meta, contentType: contentType as never }),
-        outcome: (item, outcome) => this.#outcome(item, outcome),
-        lost: (item, error, started) => this.#lost(item, error, started),
-        capacity: () => this.#pump(),
-      },
-    })
-    await this.#pool.start()
-    this.#startedAt = Date.now()
-    this.#remote = new RemoteControl(app, this.#controlled(), this.#overrides)
-    this.#control = this.#remote.listen(this.#transport)
-    // A node that says it is started answers remote control from then on.
-    await this.#control.ready
-    for (const queue of this.options.queues) {
-      this.#consumers.set(queue, { consumer: this.#transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
+  // Read on the hot path: one call and a property, as cheap as the string it replaced.
+  get #state(): WorkerState {
+    return this.#machine.getSnapshot().value
+  }
+
+  /**
+   * Connects, starts the threads, and begins consuming. Resolves once the node serves (or,
+   * when `stop()` was called meanwhile, once it started and began to stop). Rejects with the
+   * cause when the start fails; what it had made is closed again and the node is `failed`.
+   * A node starts once: calling this again throws.
+   */
+  start(): Promise<void> {
+    const state = this.#state
+    if (state !== WorkerState.NEW) {
+      const cause = this.failure
+      const why = cause === undefined ? `it is ${state}` : `its start failed (${cause instanceof Error ? cause.message : String(cause)})`
+      return Promise.reject(new Error(`worker ${this.hostname} cannot start: ${why}; a node starts once, create another with app.worker()`))
     }
-    this.#state = 'running'
-    this.#every(Math.max(50, this.options.ackWaitMs / 3), () => this.#extendLeases())
-    // Worker events go out whether task events are on or not, as Celery's: heartbeats are how monitors tell live nodes from dead ones.
-    this.#workerEvent('worker-online')
-    this.#every(this.options.heartbeatMs, () => this.#workerEvent('worker-heartbeat'))
-    app.logger.info('worker ready', { hostname: this.hostname, concurrency: this.options.concurrency, queues: this.options.queues })
-    this.#pump()
+    this.#machine.send({ type: 'START' })
+    return this.#startup.promise
   }
 
   /**
    * Stops the node. Warm (default): stop consuming, let running tasks finish (up to the
    * shutdown timeout), requeue what never started. Cold: terminate threads now; unacked
    * tasks go back to their queue, acked ones that never started are re-sent.
+   *
+   * Safe in every state, and more than once: before a start it only marks the node stopped;
+   * during a start it waits for the start to settle, then stops; after a failed start there
+   * is nothing left to close. A cold stop during a warm one stops waiting for running tasks.
    */
-  async stop(options: { cold?: boolean } = {}): Promise<void> {
-    if (this.#state === 'stopped' || this.#state === 'new') return
-    this.#state = 'stopping'
-    await Promise.all([...this.#consumers.values()].map(({ consumer }) => consumer.close()))
-    this.#consumers.clear()
-    for (const item of this.#waiting) this.#giveBack(item)
-    this.#waiting = []
-    // Now, while the transport is open: a rate-limit wait may outlast the node.
-    this.#gate.drain((item) => this.#giveBack(item))
-    if (!options.cold && this.#pool.busy > 0) {
-      const timeout = this.#app.clock.setTimeout(() => this.#drained.resolve(), this.options.shutdownTimeoutMs)
-      await this.#drained.promise
-      this.#app.clock.clearTimeout(timeout)
+  stop(options: { cold?: boolean } = {}): Promise<void> {
+    this.#machine.send({ type: 'STOP', cold: options.cold ?? false })
+    return this.#stopped.promise
+  }
+
+  /** Makes what the node runs on, then reports STARTED or, having closed it again, START_FAILED. */
+  async #boot(): Promise<void> {
+    const deps = this.#deps
+    try {
+      await deps.loadTasks()
+      ;[this.#transport, this.#backend] = await Promise.all([deps.transport(), deps.backend()])
+      this.#recorder = new StateRecorder({ backend: this.#backend, transport: this.#transport, hostname: this.hostname, clock: deps.clock, logger: deps.logger, sendEvents: this.options.sendEvents,
+        onReady: (task, state, data) => continueFlow(deps.flow, task.headers, state, data).catch((error: unknown) => {
+          deps.logger.error('could not send what follows a task in its workflow', { id: task.headers.id, error })
+          throw error
+        }) })
+      this.#revoked = await this.#transport.revoked()
+      await this.#declareQueues()
+      this.#pool = new ThreadPool({
+        size: this.options.concurrency,
+        perThread: this.options.prefetch,
+        modules: deps.modules(),
+        appName: deps.appName,
+        hostname: this.hostname,
+        maxTasksPerChild: this.options.maxTasksPerChild,
+        maxMemoryPerChildKb: this.options.maxMemoryPerChild,
+        ...(this.options.maxOldGenerationSizeMb ? { resourceLimits: { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } } : {}),
+        logger: deps.logger,
+        events: {
+          started: (item) => this.#started(item),
+          update: (item, state, meta, contentType) => this.#recorder.apply(item, TaskEventType.PROGRESS, { customState: state, result: meta, contentType: contentType as never }),
+          outcome: (item, outcome) => this.#outcome(item, outcome),
+          lost: (item, error, started) => this.#lost(item, error, started),
+          capacity: () => this.#pump(),
+        },
+      })
+      await this.#pool.start()
+      this.#startedAt = deps.clock.now()
+      this.#remote = new RemoteControl(deps, this.#controlled(), this.#overrides)
+      this.#control = this.#remote.listen(this.#transport)
+      // A node that says it is started answers remote control from then on.
+      await this.#control.ready
+    } catch (error) {
+      await this.#release().catch((cause: unknown) => deps.logger.error('could not close what a failed start had made', { hostname: this.hostname, error: cause }))
+      this.#machine.send({ type: 'START_FAILED', error })
+      return this.#startup.reject(error)
     }
-    await this.#pool.stop()
-    for (const timer of this.#timers) this.#app.clock.clearTimeout(timer)
+    this.#machine.send({ type: 'STARTED' })
+    // Running: #consume settles the start. Otherwise a stop came during the start: it started, and now drains.
+    if (this.#state !== WorkerState.RUNNING) this.#startup.resolve()
+  }
+
+  /** Entering running: the only place consuming begins. Settles start(). */
+  #consume(): void {
+    const { logger } = this.#deps
+    // A stop that came right after the start: it is draining already.
+    if (this.#state !== WorkerState.RUNNING) return this.#startup.resolve()
+    try {
+      for (const queue of this.options.queues) {
+        this.#consumers.set(queue, { consumer: this.#transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
+      }
+    } catch (error) {
+      // The transport refused a consumer (closed under us): the start fails, the node stops.
+      this.#startup.reject(error)
+      this.#machine.send({ type: 'STOP', cold: true })
+      return
+    }
+    this.#every(Math.max(50, this.options.ackWaitMs / 3), () => this.#extendLeases())
+    // Worker events go out whether task events are on or not, as Celery's: heartbeats are how monitors tell live nodes from dead ones.
+    this.#online = true
+    this.#workerEvent('worker-online')
+    this.#every(this.options.heartbeatMs, () => this.#workerEvent('worker-heartbeat'))
+    logger.info('worker ready', { hostname: this.hostname, concurrency: this.options.concurrency, queues: this.options.queues })
+    this.#pump()
+    this.#startup.resolve()
+  }
+
+  /** Entering draining: consume no more, give back what waits, let running tasks end (warm). */
+  async #drain(): Promise<void> {
+    const { clock, logger } = this.#deps
+    try {
+      const consumers = [...this.#consumers.values()]
+      this.#consumers.clear()
+      await Promise.all(consumers.map(({ consumer }) => consumer.close().catch((error: unknown) => logger.error('could not close a consumer', { hostname: this.hostname, error }))))
+      for (const item of this.#waiting) this.#giveBack(item)
+      this.#waiting = []
+      // Now, while the transport is open: a rate-limit wait may outlast the node.
+      this.#gate.drain((item) => this.#giveBack(item))
+      if (!this.#machine.getSnapshot().context.cold && this.#pool.busy > 0) {
+        const timeout = clock.setTimeout(() => this.#drained.resolve(), this.options.shutdownTimeoutMs)
+        await this.#drained.promise
+        clock.clearTimeout(timeout)
+      }
+    } catch (error) {
+      logger.error('could not drain the worker cleanly', { hostname: this.hostname, error })
+    }
+    // Whatever happened, the stop goes on: stop() must resolve.
+    this.#machine.send({ type: 'DRAINED' })
+  }
+
+  /** Entering stopping: terminate threads, close subscriptions, say goodbye. */
+  async #close(): Promise<void> {
+    try {
+      await this.#release()
+      if (this.#online) this.#workerEvent('worker-offline')
+    } catch (error) {
+      this.#deps.logger.error('could not close the worker cleanly', { hostname: this.hostname, error })
+    }
+    this.#machine.send({ type: 'CLOSED' })
+  }
+
+  /** Closes whatever the node made, as far as it got (a failed start may have made only part). */
+  async #release(): Promise<void> {
+    for (const timer of this.#periodic) this.#deps.clock.clearTimeout(timer.handle)
+    this.#periodic.length = 0
+    // Undefined when a start failed before making them, whatever their declarations say.
+    if (this.#pool !== undefined) await this.#pool.stop()
     this.#control?.unsubscribe()
-    this.#revoked.close()
-    this.#workerEvent('worker-offline')
-    this.#state = 'stopped'
-    this.#stopped.resolve()
+    if (this.#revoked !== undefined) this.#revoked.close()
   }
 
   async #declareQueues(): Promise<void> {
-    const declared = new Map(this.#app.conf.taskQueues.map((q) => [q.name, q]))
+    const declared = new Map(this.#deps.conf.taskQueues.map((q) => [q.name, q]))
     for (const name of this.options.queues) {
       const config = declared.get(name)
       if (config?.exchange) {
@@ -187,20 +297,25 @@ export class WorkerNode {
     }
   }
 
+  /** Runs `fn` every `ms` on the node's clock while it runs or drains (leases of running tasks still need extending). */
   #every(ms: number, fn: () => void): void {
-    const clock = this.#app.clock
+    const clock = this.#deps.clock
+    const timer: Periodic = { handle: undefined }
     const tick = () => {
-      if (this.#state !== 'running' && this.#state !== 'stopping') return
+      const state = this.#state
+      if (state !== WorkerState.RUNNING && state !== WorkerState.DRAINING) return
       fn()
-      this.#timers.push(clock.setTimeout(tick, ms))
+      timer.handle = clock.setTimeout(tick, ms)
     }
-    this.#timers.push(clock.setTimeout(tick, ms))
+    timer.handle = clock.setTimeout(tick, ms)
+    this.#periodic.push(timer)
   }
 
   /** Grants consumers credit for exactly the slots no task is waiting for. */
   #pump(): void {
-    if (this.#state !== 'running') {
-      if (this.#state === 'stopping' && this.#pool.busy === 0) this.#drained.resolve()
+    const state = this.#state
+    if (state !== WorkerState.RUNNING) {
+      if (state === WorkerState.DRAINING && this.#pool.busy === 0) this.#drained.resolve()
       return
     }
     while (this.#waiting.length > 0 && this.#pool.free > 0) this.#run(this.#waiting.shift()!)
@@ -215,37 +330,33 @@ export class WorkerNode {
   }
 
   #receive(queue: string, delivery: Delivery): void {
+    const deps = this.#deps
     const entry = this.#consumers.get(queue)
     if (entry) entry.credit--
     let headers: TaskHeaders
     try {
       headers = decodeHeaders(delivery.body)
     } catch (error) {
-      this.#app.logger.error('dead-lettered an undecodable message', { queue, error })
+      deps.logger.error('dead-lettered an undecodable message', { queue, error })
       delivery.term(`undecodable: ${(error as Error).message}`)
       return this.#pump()
     }
-    const definition = this.#app.tasks.get(headers.task)
+    const definition = deps.tasks.get(headers.task)
     if (!definition) {
       const error = new NotRegistered(`task ${headers.task} is not registered on ${this.hostname}: is its module in the app's include list?`)
-      this.#app.logger.error('dead-lettered a message for an unregistered task', { task: headers.task, id: headers.id })
+      deps.logger.error('dead-lettered a message for an unregistered task', { task: headers.task, id: headers.id })
       void this.#recorder.apply({ headers, state: TaskState.PENDING }, TaskEventType.FAIL, { error: toWireError(error) })
       delivery.term(`unregistered task ${headers.task}`)
       return this.#pump()
     }
-    const options = this.#app.resolvedOptions(definition)
-    const item: InFlight = {
-      headers, delivery, definition, options, acked: false, slot: -1,
-      state: headers.retries > 0 ? TaskState.RETRY : TaskState.PENDING,
-      ignoreResult: headers.ignoreResult ?? options.ignoreResult,
-    }
+    const item = new InFlight(headers, delivery, definition, deps.resolvedOptions(definition))
     if (this.#revoked.has(headers.id)) return this.#revoke(item, { expired: false })
-    const now = this.#app.clock.now()
+    const now = deps.clock.now()
     if (headers.expires !== undefined && now >= headers.expires) return this.#revoke(item, { expired: true })
     if (headers.eta !== undefined && headers.eta > now) {
       // Early: back to the broker, which holds it until due (never held in this node's memory).
       this.#remote.noteScheduled(headers, delivery)
-      delivery.nak(headers.eta - now)
+      item.nak(headers.eta - now)
       return this.#pump()
     }
     if (delivery.deliveryCount > 1) return void this.#redelivered(item)
@@ -256,8 +367,8 @@ export class WorkerNode {
   async #redelivered(item: InFlight): Promise<void> {
     const stored = await this.#backend.get(item.headers.id)
     if (stored && isReady(stored.state)) {
-      this.#app.logger.warn('refused a redelivered task that already ended', { id: item.headers.id, state: stored.state })
-      item.delivery.ack()
+      this.#deps.logger.warn('refused a redelivered task that already ended', { id: item.headers.id, state: stored.state })
+      item.ack()
       return this.#pump()
     }
     if (stored) {
@@ -271,16 +382,13 @@ export class WorkerNode {
   #accept(item: InFlight): void {
     this.#recorder.apply(item, TaskEventType.RECEIVE)
     this.#active.set(item.headers.id, item)
-    if (!item.options.acksLate) {
-      item.delivery.ack()
-      item.acked = true
-    }
-    if (this.#app.conf.workerDisableRateLimits) this.#runOrWait(item)
+    if (!item.options.acksLate) item.ack()
+    if (this.#deps.conf.workerDisableRateLimits) this.#runOrWait(item)
     else this.#gate.admit(item)
   }
 
   #runOrWait(item: InFlight): void {
-    if (this.#state !== 'running') return this.#giveBack(item)
+    if (this.#state !== WorkerState.RUNNING) return this.#giveBack(item)
     if (this.#pool.free > 0) this.#run(item)
     else this.#waiting.push(item)
   }
@@ -289,8 +397,10 @@ export class WorkerNode {
     const { headers } = item
     if (this.#revoked.has(headers.id)) return this.#revoke(item, { expired: false })
     // It may have waited for a slot or its rate limit since it was received.
-    if (headers.expires !== undefined && this.#app.clock.now() >= headers.expires) return this.#revoke(item, { expired: true })
+    if (headers.expires !== undefined && this.#deps.clock.now() >= headers.expires) return this.#revoke(item, { expired: true })
     const [softMs, hardMs] = headers.timeLimit ?? [null, null]
+    item.hardLimitMs = hardMs ?? this.#overrides.timeLimitMs(headers.task, item.options.timeLimitMs)
+    item.recordStart = item.options.trackStarted || this.options.sendEvents
     const { delivery } = item
     const entry: RunEntry = {
       slot: -1,
@@ -300,42 +410,48 @@ export class WorkerNode {
       routingKey: delivery.routingKey,
       priority: delivery.priority,
       redelivered: delivery.deliveryCount > 1,
-      reportStart: item.options.trackStarted || this.options.sendEvents,
+      // A hard limit counts from the start report (see #started), so a limited task always sends one.
+      reportStart: item.recordStart || item.hardLimitMs !== undefined,
       ignoreResult: item.ignoreResult ?? false,
       softTimeLimitMs: softMs ?? this.#overrides.softTimeLimitMs(headers.task, item.options.softTimeLimitMs),
     }
     this.#pool.dispatch(item, entry)
-    const hard = hardMs ?? this.#overrides.timeLimitMs(headers.task, item.options.timeLimitMs)
-    if (hard !== undefined) this.#watch(item, hard)
   }
 
-  /** Arms the hard time limit; the clock starts when the thread starts the task, not when it is queued there. */
-  #watch(item: InFlight, limitMs: number, waitMs = limitMs): void {
-    item.timer = this.#app.clock.setTimeout(() => {
-      if (this.#active.get(item.headers.id) !== item || item.threadId === undefined) return
-      const started = this.#pool.startedAt(item)
-      const elapsed = started === 0 ? 0 : Date.now() - started
-      if (started !== 0 && elapsed >= limitMs) {
-        this.#pool.kill(item, new TimeLimitExceeded(`${item.headers.task}[${item.headers.id}] exceeded its hard time limit of ${limitMs / 1000}s and its thread was terminated`))
-      } else {
-        this.#watch(item, limitMs, started === 0 ? limitMs : limitMs - elapsed)
-      }
-    }, waitMs)
+  /**
+   * The thread began to run `item`. The hard time limit is armed here, on this node's clock:
+   * from when the task starts, not when it was handed to its thread (where it may wait behind a
+   * task that holds the thread), and on the injected clock rather than the thread's `Date.now()`,
+   * so that a simulated clock drives the watchdog as it drives every other timer of the node.
+   * The report arrives a message hop after the thread wrote its start time: the limit may run
+   * that much longer, never shorter.
+   */
+  #started(item: InFlight): void {
+    if (item.hardLimitMs !== undefined) this.#watch(item, item.hardLimitMs)
+    if (item.recordStart) this.#recorder.apply(item, TaskEventType.START)
+  }
+
+  /** Terminates the thread running `item` once it has run for `limitMs`. */
+  #watch(item: InFlight, limitMs: number): void {
+    this.#disarm(item)
+    item.timer = this.#deps.clock.setTimeout(() => {
+      item.timer = undefined
+      if (this.#active.get(item.headers.id) !== item) return
+      this.#pool.kill(item, new TimeLimitExceeded(`${item.headers.task}[${item.headers.id}] exceeded its hard time limit of ${limitMs / 1000}s and its thread was terminated`))
+    }, limitMs)
+  }
+
+  #disarm(item: InFlight): void {
+    if (item.timer === undefined) return
+    this.#deps.clock.clearTimeout(item.timer)
+    item.timer = undefined
   }
 
   #settle(item: InFlight): void {
-    if (item.timer !== undefined) this.#app.clock.clearTimeout(item.timer)
+    this.#disarm(item)
     this.#active.delete(item.headers.id)
     this.#processed++
     this.#totals.set(item.headers.task, (this.#totals.get(item.headers.task) ?? 0) + 1)
-  }
-
-  /** Acks once the outcome is stored when `acksLate`; early-acked tasks were acked at receipt. */
-  #ackAfter(item: InFlight, stored: Promise<void> | undefined): void {
-    if (item.acked) return
-    item.acked = true
-    if (stored) stored.then(() => item.delivery.ack(), () => item.delivery.nak())
-    else item.delivery.ack()
   }
 
   #outcome(item: InFlight, outcome: Outcome): void {
@@ -343,14 +459,17 @@ export class WorkerNode {
     const error = outcome.error
     switch (outcome.kind) {
       case OutcomeKind.Success: {
-        const next = successors(this.#app.flow, item.headers, outcome.result, outcome.contentType)
+        const next = successors(this.#deps.flow, item.headers, outcome.result, outcome.contentType)
         const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(next ? { children: next.children } : {}) })
-        return this.#ackAfter(item, next && stored ? Promise.all([stored, next.sent]).then(() => undefined) : stored)
+        // Early-acked tasks were acked at receipt: ackWhen does nothing for them.
+        item.ackWhen(next && stored ? Promise.all([stored, next.sent]).then(() => undefined) : stored)
+        return
       }
       case OutcomeKind.Failure: {
         const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error, runtimeMs: outcome.runtimeMs })
-        if (item.headers.errbacks && error) sendErrbacks(this.#app.flow, item.headers, error)
-        return this.#ackAfter(item, stored)
+        if (item.headers.errbacks && error) sendErrbacks(this.#deps.flow, item.headers, error)
+        item.ackWhen(stored)
+        return
       }
       case OutcomeKind.Retry:
         return void this.#retry(item, outcome.delayMs ?? 0, error)
@@ -360,77 +479,77 @@ export class WorkerNode {
           return this.#giveBack(item, false)
         }
         this.#recorder.apply(item, TaskEventType.REJECT, { error })
-        if (!item.acked) item.delivery.term(`rejected: ${error?.message ?? ''}`)
+        item.term(`rejected: ${error?.message ?? ''}`)
         return
       case OutcomeKind.Ignore:
-        return this.#ackAfter(item, this.#recorder.apply(item, TaskEventType.IGNORE))
+        item.ackWhen(this.#recorder.apply(item, TaskEventType.IGNORE))
+        return
     }
   }
 
   /** Re-sends the task with `retries + 1` after `delayMs`, then records RETRY and acks the original. */
   async #retry(item: InFlight, delayMs: number, error: WireError | undefined): Promise<void> {
-    const headers: TaskHeaders = { ...item.headers, retries: item.headers.retries + 1, eta: this.#app.clock.now() + delayMs }
+    const headers: TaskHeaders = { ...item.headers, retries: item.headers.retries + 1, eta: this.#deps.clock.now() + delayMs }
     try {
       await this.#republish(item, headers)
     } catch (cause) {
-      this.#app.logger.error('could not re-send a task for retry', { id: headers.id, error: cause })
-      return this.#ackAfter(item, this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause) }))
+      this.#deps.logger.error('could not re-send a task for retry', { id: headers.id, error: cause })
+      item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause) }))
+      return
     }
-    this.#ackAfter(item, this.#recorder.apply(item, TaskEventType.RETRY, { error }))
+    item.ackWhen(this.#recorder.apply(item, TaskEventType.RETRY, { error }))
   }
 
   #republish(item: InFlight, headers: TaskHeaders): Promise<void> {
     const { delivery } = item
     const route = delivery.exchange === '' ? { exchange: '', routingKey: delivery.queue, queue: delivery.queue } : { exchange: delivery.exchange, routingKey: delivery.routingKey }
-    return this.#app.publisher.publish(headers, ownBytes(decodeMessage(delivery.body).body), route, `${headers.id}.r${headers.retries}.${delivery.deliveryCount}`)
+    return this.#deps.publisher.publish(headers, ownBytes(decodeMessage(delivery.body).body), route, `${headers.id}.r${headers.retries}.${delivery.deliveryCount}`)
   }
 
   /** Puts a task that has not run back in its queue: nak when unacked, re-send when acked early. */
   #giveBack(item: InFlight, settle = true, record = settle): void {
     if (settle) this.#active.delete(item.headers.id)
     if (record) this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
-    if (!item.acked) {
-      item.acked = true
-      item.delivery.nak()
-    } else {
-      this.#republish(item, item.headers).catch((error) => this.#app.logger.error('could not requeue a task: it is lost', { id: item.headers.id, error }))
-    }
+    if (item.nak()) return
+    item.resend(() => this.#republish(item, item.headers))
+      ?.catch((error: unknown) => this.#deps.logger.error('could not requeue a task: it is lost', { id: item.headers.id, error }))
   }
 
   #revoke(item: InFlight, how: { expired?: boolean; terminated?: boolean }): void {
     this.#settle(item)
     const reason = how.expired ? 'expired' : how.terminated ? 'revoked and terminated' : 'revoked'
     const stored = this.#recorder.apply(item, TaskEventType.REVOKE, { error: toWireError(new TaskRevokedError(`task ${item.headers.task}[${item.headers.id}] ${reason}`)), ...how })
-    this.#ackAfter(item, stored)
+    item.ackWhen(stored)
     this.#pump()
   }
 
   #lost(item: InFlight, error: Error, started: boolean): void {
     if (item.killedFor instanceof TaskRevokedError) return this.#revoke(item, { terminated: true })
     if (!started && !(error instanceof TimeLimitExceeded)) {
-      // It never ran: run it elsewhere (a new thread, or another node when stopping).
+      // It never ran: run it elsewhere (a new thread, or another node when stopping). Its
+      // limit counts again from its next start (a start report may have come before its thread died).
       item.threadId = undefined
-      return this.#state === 'running' ? this.#runOrWait(item) : this.#giveBack(item)
+      this.#disarm(item)
+      return this.#state === WorkerState.RUNNING ? this.#runOrWait(item) : this.#giveBack(item)
     }
-    if (this.#state === 'stopping' && !item.acked) {
+    if (this.#state === WorkerState.STOPPING && !item.settled) {
       // A cold stop is chosen, not a crash: an unacked task goes back to its queue.
       this.#settle(item)
       return this.#giveBack(item, false, true)
     }
-    if (!(error instanceof TimeLimitExceeded) && item.options.acksLate && item.options.rejectOnWorkerLost && !item.acked) {
+    if (!(error instanceof TimeLimitExceeded) && item.options.acksLate && item.options.rejectOnWorkerLost && !item.settled) {
       this.#settle(item)
-      this.#app.logger.warn('task lost with its thread: requeued (rejectOnWorkerLost)', { id: item.headers.id })
+      this.#deps.logger.warn('task lost with its thread: requeued (rejectOnWorkerLost)', { id: item.headers.id })
       this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
-      item.acked = true
-      item.delivery.nak()
+      item.nak()
       return
     }
     this.#settle(item)
     const failure = error instanceof TimeLimitExceeded || error instanceof WorkerLostError ? error : new WorkerLostError(error.message, { cause: error })
     const wire = toWireError(failure)
     const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: wire })
-    if (item.headers.errbacks) sendErrbacks(this.#app.flow, item.headers, wire)
-    this.#ackAfter(item, stored)
+    if (item.headers.errbacks) sendErrbacks(this.#deps.flow, item.headers, wire)
+    item.ackWhen(stored)
   }
 
   /** What remote control sees of this node and may change. */
@@ -456,12 +575,12 @@ export class WorkerNode {
         this.#pump()
       },
       shrink: (n) => this.#pool.shrink(n),
-      shutdown: () => void this.stop().catch((error) => this.#app.logger.error('remote shutdown failed', { error })),
+      shutdown: () => void this.stop(),
     }
   }
 
   async #addConsumer(queue: string): Promise<boolean> {
-    if (this.#state !== 'running') throw new Error(`${this.hostname} is ${this.#state}`)
+    if (this.#state !== WorkerState.RUNNING) throw new Error(`${this.hostname} is ${this.#state}`)
     if (this.#consumers.has(queue)) return false
     const previous = this.options.queues
     this.options.queues = [...previous, queue]
@@ -470,6 +589,11 @@ export class WorkerNode {
     } catch (error) {
       this.options.queues = previous
       throw error
+    }
+    // Declaring took a while: a stop may have begun meanwhile, and consuming happens only while running.
+    if (this.#state !== WorkerState.RUNNING) {
+      this.options.queues = previous
+      throw new Error(`${this.hostname} is ${this.#state}`)
     }
     this.#consumers.set(queue, { consumer: this.#transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
     this.#pump()
@@ -499,12 +623,12 @@ export class WorkerNode {
   }
 
   #extendLeases(): void {
-    for (const item of this.#active.values()) if (!item.acked) item.delivery.working()
+    for (const item of this.#active.values()) item.working()
   }
 
   #workerEvent(type: 'worker-online' | 'worker-heartbeat' | 'worker-offline'): void {
     sendEvent(this.#transport, {
-      type, hostname: this.hostname, timestamp: this.#app.clock.now(), freq: this.options.heartbeatMs / 1000,
+      type, hostname: this.hostname, timestamp: this.#deps.clock.now(), freq: this.options.heartbeatMs / 1000,
       swIdent: 'celeriac', swVer: VERSION, swSys: process.platform, active: this.#active.size, processed: this.#processed,
     })
   }

@@ -27,3 +27,13 @@ t.test('app composition - an unknown URL scheme is a ConfigError that lists the 
   await t.rejects(backend.backend(), new ConfigError('config.backend: unsupported scheme in redis://localhost:6379 (supported: memory://, nats://, tls://, rpc://)'))
   await t.rejects(createApp({ name: 'rpc-memory', backend: 'rpc://' }).backend(), new ConfigError('config.backend rpc:// needs a NATS server: give one in the URL or use a nats:// broker'))
 })
+
+t.test('app composition - a failed connect is not kept: close() resolves and the next call tries again', async (t) => {
+  const app = createApp({ name: 'retry-connect', broker: 'bogus://nowhere' })
+  await t.rejects(app.transport(), { name: 'ConfigError' })
+  await t.resolves(app.close())
+  app.configFromObject({ broker: 'memory://retry-connect' })
+  const transport = await app.transport()
+  t.equal(transport.kind, 'memory')
+  await app.close()
+})
