@@ -16,6 +16,43 @@ export interface ConnectionsOptions {
   backend?: ResultBackend
 }
 
+/** A part connected on first use. A failed connect is not kept: the next use tries again. */
+class OnDemand<T extends { connect(): Promise<void>; close(): Promise<void> }> {
+  readonly #make: () => Promise<T>
+  #opening?: Promise<T>
+  /** The part once connected, so hot paths need not await a settled promise. */
+  connected?: T
+
+  constructor(make: () => Promise<T>) {
+    this.#make = make
+  }
+
+  get(): Promise<T> {
+    if (this.#opening) return this.#opening
+    const opening = (this.#opening = this.#make().then(async (part) => {
+      await part.connect()
+      this.connected = part
+      return part
+    }))
+    opening.catch(() => {
+      if (this.#opening === opening) this.#opening = undefined
+    })
+    return opening
+  }
+
+  get started(): boolean {
+    return this.#opening !== undefined
+  }
+
+  /** Closes the part if it was connected; later calls of {@link get} connect a new one. */
+  async close(): Promise<void> {
+    const opening = this.#opening
+    this.#opening = undefined
+    this.connected = undefined
+    await opening?.then((part) => part.close(), () => {})
+  }
+}
+
 /**
  * An app's connections: the transport and the result backend, each made from its URL by the
  * adapters table and connected on first use, and the NATS connections they share. An app
@@ -24,57 +61,38 @@ export interface ConnectionsOptions {
 export class Connections {
   readonly #options: ConnectionsOptions
   readonly #nats: NatsConnections
-  #transport?: Promise<Transport>
-  #backend?: Promise<ResultBackend>
-  /** The same parts once connected, so hot paths need not await a settled promise. */
-  #connected: { transport?: Transport; backend?: ResultBackend } = {}
+  readonly #transport: OnDemand<Transport>
+  readonly #backend: OnDemand<ResultBackend>
 
   constructor(options: ConnectionsOptions) {
+    const { conf, clock } = options
     this.#options = options
-    this.#nats = new NatsConnections(() => options.conf.brokerTransportOptions)
+    this.#nats = new NatsConnections(() => conf.brokerTransportOptions)
+    const nats = this.#nats.get
+    this.#transport = new OnDemand(async () =>
+      options.transport ?? transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), nats }))
+    this.#backend = new OnDemand(async () =>
+      options.backend ?? backendFromUrl(conf.backend, { clock, resultExpiresMs: toMs(conf.resultExpires, 'config.resultExpires'), broker: conf.broker, nats }))
   }
 
   /** The connected transport (connects on first call). */
   transport(): Promise<Transport> {
-    this.#transport ??= (async () => {
-      const { conf, clock } = this.#options
-      const transport = this.#options.transport ?? (await transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), nats: this.#nats.get }))
-      await transport.connect()
-      this.#connected.transport = transport
-      return transport
-    })()
-    // A failed connect is not kept: the next call tries again (and close() has nothing to close).
-    const transport = this.#transport
-    transport.catch(() => {
-      if (this.#transport === transport) this.#transport = undefined
-    })
-    return transport
+    return this.#transport.get()
   }
 
   /** The connected result backend (connects on first call). */
   backend(): Promise<ResultBackend> {
-    this.#backend ??= (async () => {
-      const { conf, clock } = this.#options
-      const backend = this.#options.backend ?? (await backendFromUrl(conf.backend, { clock, resultExpiresMs: toMs(conf.resultExpires, 'config.resultExpires'), broker: conf.broker, nats: this.#nats.get }))
-      await backend.connect()
-      this.#connected.backend = backend
-      return backend
-    })()
-    const backend = this.#backend
-    backend.catch(() => {
-      if (this.#backend === backend) this.#backend = undefined
-    })
-    return backend
+    return this.#backend.get()
   }
 
   /** The transport if connected, without waiting. */
   get connectedTransport(): Transport | undefined {
-    return this.#connected.transport
+    return this.#transport.connected
   }
 
   /** The result backend if connected, without waiting. */
   get connectedBackend(): ResultBackend | undefined {
-    return this.#connected.backend
+    return this.#backend.connected
   }
 
   /** The shared connection to the NATS server at `url`, for parts built on NATS directly (beat's lease). */
@@ -83,28 +101,24 @@ export class Connections {
   }
 
   /**
-   * Resolves once a task may be sent, or `undefined` when it may be sent now: before an rpc://
-   * backend is connected a task would carry no reply subject, and its result would go where
-   * nobody listens yet. Starts connecting any other backend, alongside the first send rather
-   * than before it: tasks sent once it is connected carry its reply subject (nats:// pushes
-   * their ready records there), the first few go without, and a backend that cannot connect
-   * fails only a `get()` that needs it.
+   * Resolves once a task may be sent, or `undefined` when it may be sent now: before a backend
+   * that only sends results to the caller (rpc://) is connected, a task would carry no reply
+   * subject, and its result would go where nobody listens yet. Starts connecting any other
+   * backend, alongside the first send rather than before it: tasks sent once it is connected
+   * carry its reply subject (nats:// pushes their ready records there), the first few go
+   * without, and a backend that cannot connect fails only a `get()` that needs it.
    */
   readyToSend(): Promise<unknown> | undefined {
-    if (this.#connected.backend !== undefined) return undefined
+    if (this.#backend.connected !== undefined) return undefined
     const injected = this.#options.backend
     if (injected?.capabilities.stores === false || (injected === undefined && /^rpc:\/\//i.test(this.#options.conf.backend))) return this.backend()
-    if (this.#backend === undefined) this.backend().catch(() => {})
+    if (!this.#backend.started) this.backend().catch(() => {})
     return undefined
   }
 
   /** Closes the transport, the backend, then the NATS connections they shared. */
   async close(): Promise<void> {
-    const [transport, backend] = [this.#transport, this.#backend]
-    this.#transport = undefined
-    this.#backend = undefined
-    this.#connected = {}
-    await Promise.all([transport?.then((t) => t.close(), () => {}), backend?.then((b) => b.close(), () => {})])
+    await Promise.all([this.#transport.close(), this.#backend.close()])
     await this.#nats.close()
   }
 }
