@@ -20,3 +20,9 @@ await node.stop()
 await app.close()
 if (sum !== 42) throw new Error(`dist smoke: expected 42, got ${sum}`)
 console.log('dist smoke: add(20, 22) = 42 from dist/')
+// The celeriac/nats entry loads from dist/ and gives the NATS parts.
+const nats = await import(pathToFileURL(join(process.cwd(), 'dist/nats/index.js')).href)
+for (const name of ['NatsTransport', 'NatsKvBackend', 'RpcBackend', 'connectNats']) {
+  if (typeof nats[name] !== 'function') throw new Error(`dist smoke: celeriac/nats does not export ${name}`)
+}
+console.log('dist smoke: celeriac/nats exports its parts from dist/')
