@@ -1,6 +1,7 @@
 import { SerializationError } from '../errors.js'
 import { ContentType, msgpackCodec } from '../serialization/codec.js'
 import type { ChordRef, SignatureData } from '../canvas/data.js'
+import { validateHeaders } from './validate-envelope.js'
 
 export type { SignatureData }
 
@@ -109,7 +110,9 @@ function headersEnd(bytes: Uint8Array): number {
 
 /**
  * Reads only the headers of a task message (what a worker's main thread needs), checking the
- * frame and the fields a worker relies on. Throws {@link SerializationError} with the reason.
+ * frame, then every field against the one schema (validate-envelope.ts). Throws
+ * {@link SerializationError} for a frame that does not decode, `InvalidMessageError` (a
+ * SerializationError) naming the field for headers that break the schema.
  */
 export function decodeHeaders(bytes: Uint8Array): TaskHeaders {
   const end = headersEnd(bytes)
@@ -120,7 +123,7 @@ export function decodeHeaders(bytes: Uint8Array): TaskHeaders {
     throw new SerializationError(`undecodable task message: ${(error as Error).message}`, { cause: error })
   }
   const headers = fromTuple(tuple)
-  checkHeaders(headers)
+  validateHeaders(headers as unknown as Record<string, unknown>)
   return headers
 }
 
@@ -128,20 +131,4 @@ export function decodeHeaders(bytes: Uint8Array): TaskHeaders {
 export function decodeMessage(bytes: Uint8Array): TaskMessage {
   const headers = decodeHeaders(bytes)
   return { headers, body: bytes.subarray(headersEnd(bytes)) }
-}
-
-function checkHeaders(headers: TaskHeaders): void {
-  const bad = (field: string, want: string) => {
-    throw new SerializationError(`malformed task message: headers${field ? '.' + field : ''} must be ${want}`)
-  }
-  if (typeof headers !== 'object' || headers === null) bad('', 'an object')
-  if (typeof headers.id !== 'string' || headers.id === '') bad('id', 'a non-empty string')
-  if (typeof headers.task !== 'string' || headers.task === '') bad('task', 'a non-empty string')
-  if (!Number.isInteger(headers.retries) || headers.retries < 0) bad('retries', 'a non-negative integer')
-  if (typeof headers.rootId !== 'string') bad('rootId', 'a string')
-  if (headers.eta !== undefined && typeof headers.eta !== 'number') bad('eta', 'epoch milliseconds')
-  if (headers.expires !== undefined && typeof headers.expires !== 'number') bad('expires', 'epoch milliseconds')
-  if (headers.contentType !== ContentType.Msgpack && headers.contentType !== ContentType.Json) {
-    bad('contentType', `${ContentType.Msgpack} or ${ContentType.Json}`)
-  }
 }

@@ -62,9 +62,24 @@ export class StateRecorder {
 
   /**
    * Applies `event` to `task`. Returns the store's promise, or `undefined` when the machine
-   * refused the transition (a late or duplicate report).
+   * refused the transition (a late or duplicate report). Never throws: a failure to store, or
+   * to send what follows, rejects the promise (and is logged).
    */
   apply(task: Recordable, event: TaskEventType, data: TransitionData = {}): Promise<void> | undefined {
+    let recorded: Promise<void> | undefined
+    try {
+      recorded = this.#apply(task, event, data)
+    } catch (error) {
+      recorded = Promise.reject(error)
+    }
+    // Many callers only start a record and go on (the ack waits on it where it matters): a
+    // failed store is logged here, once, and is never an unhandled rejection. Whoever holds the
+    // promise still sees it reject.
+    recorded?.catch((error: unknown) => this.#logger.error('could not record a task state', { id: task.headers.id, event, error }))
+    return recorded
+  }
+
+  #apply(task: Recordable, event: TaskEventType, data: TransitionData): Promise<void> | undefined {
     const next = lifecycle.next(task.state, event)
     if (next === undefined) {
       this.#logger.debug('refused a transition', { id: task.headers.id, state: task.customState ?? task.state, event })

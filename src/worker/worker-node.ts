@@ -1,6 +1,8 @@
 import { createActor, type Actor } from 'xstate'
 import { NotRegistered, TaskRevokedError, TimeLimitExceeded, WorkerLostError } from '../errors.js'
 import { decodeHeaders, decodeMessage, type TaskHeaders } from '../protocol/envelope.js'
+import { InvalidMessageError } from '../protocol/validate-envelope.js'
+import { ReasonLog } from './reason-log.js'
 import { lifecycle, TaskEventType } from '../lifecycle/task-machine.js'
 import { workerMachine, WorkerState } from '../lifecycle/worker-machine.js'
 import { isReady, TaskState } from '../lifecycle/states.js'
@@ -22,6 +24,8 @@ import type { ResultBackend } from '../result/backend.js'
 import type { TimerHandle } from '../util/clock.js'
 
 const VERSION = '0.1.0'
+// A redelivered task whose stored state could not be read comes back after this long, ms.
+const REDELIVERY_CHECK_RETRY_MS = 1_000
 
 /** A timer that fires again and again; `handle` is the pending one. */
 interface Periodic {
@@ -69,10 +73,12 @@ export class WorkerNode {
   readonly #startup = deferred()
   readonly #drained = deferred()
   readonly #stopped = deferred()
+  readonly #reasons: ReasonLog
 
   constructor(deps: WorkerDeps, options: WorkerOptions = {}) {
     this.#deps = deps
     this.options = compileWorkerOptions(options, deps.conf)
+    this.#reasons = new ReasonLog(deps.logger, deps.clock)
     const node = this
     this.#gate = new RateGate({
       clock: deps.clock,
@@ -191,12 +197,14 @@ export class WorkerNode {
         maxMemoryPerChildKb: this.options.maxMemoryPerChild,
         ...(this.options.maxOldGenerationSizeMb ? { resourceLimits: { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb } } : {}),
         logger: deps.logger,
+        // Each runs in a thread's message handler: a throw there would end the process, so
+        // none can escape (see #guard).
         events: {
-          started: (item) => this.#started(item),
-          update: (item, state, meta, contentType) => this.#recorder.apply(item, TaskEventType.PROGRESS, { customState: state, result: meta, contentType: contentType as never }),
-          outcome: (item, outcome) => this.#outcome(item, outcome),
-          lost: (item, error, started) => this.#lost(item, error, started),
-          capacity: () => this.#pump(),
+          started: (item) => this.#guard(item, 'its start', () => this.#started(item)),
+          update: (item, state, meta, contentType) => this.#guard(item, 'a state it reported', () => void this.#recorder.apply(item, TaskEventType.PROGRESS, { customState: state, result: meta, contentType: contentType as never })),
+          outcome: (item, outcome) => this.#guard(item, 'its outcome', () => this.#outcome(item, outcome)),
+          lost: (item, error, started) => this.#guard(item, 'the loss of its thread', () => this.#lost(item, error, started)),
+          capacity: () => this.#guard(undefined, 'a free slot', () => this.#pump()),
         },
       })
       await this.#pool.start()
@@ -329,24 +337,68 @@ export class WorkerNode {
     }
   }
 
+  /**
+   * Runs `fn` for `item` so that nothing escapes it: what it throws is logged, and the task,
+   * unless already settled, fails with the error (its message is acked once that is stored, or
+   * dead-lettered when even that throws). The worker goes on.
+   */
+  #guard(item: InFlight | undefined, what: string, fn: () => void): void {
+    try {
+      fn()
+    } catch (error) {
+      this.#deps.logger.error(`could not handle ${what}`, { hostname: this.hostname, ...(item ? { id: item.headers.id, task: item.headers.task } : {}), error })
+      if (item) this.#fail(item, error)
+    }
+  }
+
+  /** Fails `item` with `error`, whatever state it was left in by what threw. */
+  #fail(item: InFlight, error: unknown): void {
+    if (this.#active.get(item.headers.id) === item) this.#settle(item)
+    try {
+      item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(error) }))
+    } catch (cause) {
+      this.#deps.logger.error('could not record a task failure', { id: item.headers.id, error: cause })
+      item.term(`could not handle the task: ${(error as Error)?.message ?? String(error)}`)
+    }
+  }
+
   #receive(queue: string, delivery: Delivery): void {
-    const deps = this.#deps
     const entry = this.#consumers.get(queue)
     if (entry) entry.credit--
+    try {
+      this.#take(queue, delivery)
+    } catch (error) {
+      // A bug, or a message that got past every check: it goes to the dead letters, not round again.
+      this.#deadLetter(delivery, `could not handle the message: ${(error as Error)?.message ?? String(error)}`, { queue })
+      for (const [id, item] of this.#active) {
+        if (item.delivery === delivery) this.#active.delete(id)
+      }
+      this.#guard(undefined, 'a free slot', () => this.#pump())
+    }
+  }
+
+  /** Dead-letters a message that will not run here; logged once per kind of reason, not per message. */
+  #deadLetter(delivery: Delivery, reason: string, fields: Record<string, unknown>): void {
+    this.#reasons.note(reason, fields)
+    delivery.term(reason)
+  }
+
+  #take(queue: string, delivery: Delivery): void {
+    const deps = this.#deps
     let headers: TaskHeaders
     try {
       headers = decodeHeaders(delivery.body)
     } catch (error) {
-      deps.logger.error('dead-lettered an undecodable message', { queue, error })
-      delivery.term(`undecodable: ${(error as Error).message}`)
+      // A frame that breaks the schema has a reason that names the field; one that does not decode says so.
+      const message = (error as Error).message
+      this.#deadLetter(delivery, error instanceof InvalidMessageError ? message : `undecodable: ${message}`, { queue })
       return this.#pump()
     }
     const definition = deps.tasks.get(headers.task)
     if (!definition) {
       const error = new NotRegistered(`task ${headers.task} is not registered on ${this.hostname}: is its module in the app's include list?`)
-      deps.logger.error('dead-lettered a message for an unregistered task', { task: headers.task, id: headers.id })
+      this.#deadLetter(delivery, `unregistered task ${headers.task}`, { queue, id: headers.id })
       void this.#recorder.apply({ headers, state: TaskState.PENDING }, TaskEventType.FAIL, { error: toWireError(error) })
-      delivery.term(`unregistered task ${headers.task}`)
       return this.#pump()
     }
     const item = new InFlight(headers, delivery, definition, deps.resolvedOptions(definition))
@@ -359,7 +411,15 @@ export class WorkerNode {
       item.nak(headers.eta - now)
       return this.#pump()
     }
-    if (delivery.deliveryCount > 1) return void this.#redelivered(item)
+    if (delivery.deliveryCount > 1) {
+      return void this.#redelivered(item).catch((error: unknown) => {
+        // The backend could not tell whether it already ran: try again later rather than guess.
+        deps.logger.warn('could not check a redelivered task; it comes back later', { id: headers.id, error })
+        this.#active.delete(headers.id)
+        item.nak(REDELIVERY_CHECK_RETRY_MS)
+        this.#guard(undefined, 'a free slot', () => this.#pump())
+      })
+    }
     this.#accept(item)
   }
 
@@ -415,7 +475,12 @@ export class WorkerNode {
       ignoreResult: item.ignoreResult ?? false,
       softTimeLimitMs: softMs ?? this.#overrides.softTimeLimitMs(headers.task, item.options.softTimeLimitMs),
     }
-    this.#pool.dispatch(item, entry)
+    try {
+      this.#pool.dispatch(item, entry)
+    } catch (error) {
+      this.#deps.logger.error('could not hand a task to a thread', { id: headers.id, error })
+      this.#fail(item, error)
+    }
   }
 
   /**
@@ -459,7 +524,17 @@ export class WorkerNode {
     const error = outcome.error
     switch (outcome.kind) {
       case OutcomeKind.Success: {
-        const next = successors(this.#deps.flow, item.headers, outcome.result, outcome.contentType)
+        let next: ReturnType<typeof successors>
+        try {
+          next = successors(this.#deps.flow, item.headers, outcome.result, outcome.contentType)
+        } catch (cause) {
+          // What follows it cannot even be planned: the workflow fails here, with why.
+          this.#deps.logger.error('could not send what follows a task in its workflow', { id: item.headers.id, error: cause })
+          item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause), runtimeMs: outcome.runtimeMs }))
+          return
+        }
+        // Logged here; the ack waits on it below when there is a record to wait with.
+        next?.sent.catch((cause: unknown) => this.#deps.logger.error('could not send the next step of a chain', { id: item.headers.id, error: cause }))
         const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(next ? { children: next.children } : {}) })
         // Early-acked tasks were acked at receipt: ackWhen does nothing for them.
         item.ackWhen(next && stored ? Promise.all([stored, next.sent]).then(() => undefined) : stored)

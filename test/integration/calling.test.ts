@@ -159,7 +159,7 @@ t.test('bad input - garbage bytes and malformed headers in a queue are dead-lett
   t.equal(await (await add.delay(5, 5)).get({ timeout: 5 }), 10, 'the node keeps serving')
   const reasons = (await transport.deadLetters('celery')).map((dl) => dl.reason)
   t.ok(reasons.includes('undecodable: undecodable task message: 4 bytes is too short for a frame'), 'garbage bytes')
-  t.ok(reasons.includes('undecodable: malformed task message: headers.id must be a non-empty string'), 'malformed headers')
+  t.ok(reasons.includes('invalid message: headers.id must be a non-empty string of at most 256 characters, got ""'), 'malformed headers')
 })
 
 t.test('events - task events stream with Celery fields', async (t) => {

@@ -60,27 +60,28 @@ t.test('envelope - a wrong frame', async (t) => {
 
 t.test('envelope - bad headers name the field', async (t) => {
   const withHeaders = (headers: unknown) => () => decodeMessage(encodeMessage({ headers: headers as TaskHeaders, body }))
+  const id = 'a non-empty string of at most 256 characters'
   const bad: [Record<string, unknown>, string][] = [
-    [{ id: undefined }, 'headers.id must be a non-empty string'],
-    [{ id: '' }, 'headers.id must be a non-empty string'],
-    [{ id: 7 }, 'headers.id must be a non-empty string'],
-    [{ task: undefined }, 'headers.task must be a non-empty string'],
-    [{ task: '' }, 'headers.task must be a non-empty string'],
-    [{ retries: -1 }, 'headers.retries must be a non-negative integer'],
-    [{ retries: 1.5 }, 'headers.retries must be a non-negative integer'],
-    [{ retries: '0' }, 'headers.retries must be a non-negative integer'],
-    [{ retries: undefined }, 'headers.retries must be a non-negative integer'],
-    [{ rootId: undefined }, 'headers.rootId must be a string'],
-    [{ rootId: 1 }, 'headers.rootId must be a string'],
-    [{ eta: '2026-01-01' }, 'headers.eta must be epoch milliseconds'],
-    [{ expires: new Date(0) }, 'headers.expires must be epoch milliseconds'],
-    [{ contentType: 'application/x-pickle' }, 'headers.contentType must be application/x-msgpack or application/json'],
-    [{ contentType: undefined }, 'headers.contentType must be application/x-msgpack or application/json'],
+    [{ id: undefined }, `headers.id must be ${id}, got undefined`],
+    [{ id: '' }, `headers.id must be ${id}, got ""`],
+    [{ id: 7 }, `headers.id must be ${id}, got 7`],
+    [{ task: undefined }, 'headers.task must be a non-empty string of at most 256 characters, got undefined'],
+    [{ task: '' }, 'headers.task must be a non-empty string of at most 256 characters, got ""'],
+    [{ retries: -1 }, 'headers.retries must be a non-negative integer of at most 1000000, got -1'],
+    [{ retries: 1.5 }, 'headers.retries must be a non-negative integer of at most 1000000, got 1.5'],
+    [{ retries: '0' }, 'headers.retries must be a non-negative integer of at most 1000000, got "0"'],
+    [{ retries: undefined }, 'headers.retries must be a non-negative integer of at most 1000000, got undefined'],
+    [{ rootId: undefined }, 'headers.rootId must be a string of at most 256 characters, got undefined'],
+    [{ rootId: 1 }, 'headers.rootId must be a string of at most 256 characters, got 1'],
+    [{ eta: '2026-01-01' }, 'headers.eta must be epoch milliseconds from 0 to 7258118400000 (the year 2200), got "2026-01-01"'],
+    [{ expires: new Date(0) }, 'headers.expires must be epoch milliseconds from 0 to 7258118400000 (the year 2200), got a Date'],
+    [{ contentType: 'application/x-pickle' }, 'headers.contentType must be application/x-msgpack or application/json, got "application/x-pickle"'],
+    [{ contentType: undefined }, 'headers.contentType must be application/x-msgpack or application/json, got undefined'],
   ]
   for (const [change, message] of bad) {
     const headers: Record<string, unknown> = { ...minimal, ...change }
     for (const key of Object.keys(headers)) if (headers[key] === undefined) delete headers[key]
-    t.throws(withHeaders(headers), malformed(message), message)
+    t.throws(withHeaders(headers), new SerializationError(`invalid message: ${message}`), message)
   }
   t.doesNotThrow(withHeaders({ ...minimal, rootId: '' }), 'an empty rootId is accepted')
 })

@@ -1,5 +1,5 @@
 import { getHeapStatistics } from 'node:v8'
-import { InvalidArgumentError, NotRegistered, TaskRejectedError } from '../../errors.js'
+import { NotRegistered, TaskRejectedError } from '../../errors.js'
 import { assertSerializable, codecByName, codecFor, ownBytes, type Codec } from '../../serialization/codec.js'
 import { toWireError } from '../../serialization/failure.js'
 import { resolveTaskOptions } from '../../task/definition.js'
@@ -7,6 +7,7 @@ import { runnableTask, runTask, type RunnableTask, type RunOutcome, type RunPort
 import { systemClock } from '../../util/clock.js'
 import { OutcomeBatchWriter, OutcomeKind, readRunBatch, type Outcome, type RunEntry } from '../../protocol/thread-batch.js'
 import { decodeMessage, type TaskBody, type TaskHeaders } from '../../protocol/envelope.js'
+import { validateBody } from '../../protocol/validate-envelope.js'
 import type { AppRegistration } from '../../app/registry.js'
 import type { TaskRequest } from '../../task/context.js'
 import type { MainToThread, ThreadToMain } from '../../protocol/thread-messages.js'
@@ -86,8 +87,9 @@ export class ActorHost {
     try {
       const { headers, body } = decodeMessage(entry.frame)
       actor = this.#actor(headers.task)
-      ;[args, kwargs] = codecFor(headers.contentType).decode(body) as TaskBody
-      if (!Array.isArray(args)) throw new InvalidArgumentError(`${headers.task}: args must be an array, got ${typeof args}`)
+      const decoded = codecFor(headers.contentType).decode(body)
+      validateBody(decoded)
+      ;[args, kwargs] = decoded as TaskBody
       request = toRequest(headers, entry, this.#hostname, args, kwargs ?? {})
     } catch (error) {
       // No task to run: nothing for its handlers to see.
