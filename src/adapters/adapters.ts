@@ -19,6 +19,8 @@ export interface TransportContext {
   clock: Clock
   /** Ack wait of queues declared without one, ms (`config.brokerAckWait`). */
   ackWaitMs: number
+  /** Delivery limit of queues declared without one (`config.brokerMaxDeliver`; Infinity for none). */
+  maxDeliver: number
   nats: NatsConnector
 }
 
@@ -35,15 +37,15 @@ export interface BackendContext {
 export type TransportFactory = (url: string, context: TransportContext) => Promise<Transport>
 export type BackendFactory = (url: string, context: BackendContext) => Promise<ResultBackend>
 
-const natsTransport: TransportFactory = async (url, { clock, ackWaitMs, nats }) => {
+const natsTransport: TransportFactory = async (url, { clock, ackWaitMs, maxDeliver, nats }) => {
   // Loaded on demand: an app on memory:// never loads the NATS client.
   const { NatsTransport } = await import('../transport/nats/nats-transport.js')
-  return new NatsTransport({ url, connection: await nats(url), clock, ackWaitMs })
+  return new NatsTransport({ url, connection: await nats(url), clock, ackWaitMs, maxDeliver })
 }
 
 /** Broker URL schemes: `memory://[name]` (embedded), `nats://` and `tls://` (NATS JetStream). */
 export const transportAdapters: Readonly<Record<string, TransportFactory>> = {
-  memory: async (url, { clock, ackWaitMs }) => new MemoryTransport({ broker: memoryBroker(memoryName(url)), clock, ackWaitMs }),
+  memory: async (url, { clock, ackWaitMs, maxDeliver }) => new MemoryTransport({ broker: memoryBroker(memoryName(url)), clock, ackWaitMs, maxDeliver }),
   nats: natsTransport,
   tls: natsTransport,
 }

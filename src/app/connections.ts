@@ -1,5 +1,6 @@
 import { toMs } from '../util/duration.js'
 import { backendFromUrl, transportFromUrl } from '../adapters/adapters.js'
+import { maxDeliverOf } from '../transport/defaults.js'
 import { NatsConnections } from '../adapters/nats-connections.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Conf } from '../config/conf.js'
@@ -70,7 +71,7 @@ export class Connections {
     this.#nats = new NatsConnections(() => conf.brokerTransportOptions)
     const nats = this.#nats.get
     this.#transport = new OnDemand(async () =>
-      options.transport ?? transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), nats }))
+      options.transport ?? transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), maxDeliver: maxDeliverOf(conf.brokerMaxDeliver), nats }))
     this.#backend = new OnDemand(async () =>
       options.backend ?? backendFromUrl(conf.backend, { clock, resultExpiresMs: toMs(conf.resultExpires, 'config.resultExpires'), broker: conf.broker, nats }))
   }

@@ -85,6 +85,7 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
   workerDisableRateLimits: isBool,
   workerRevokeExpires: isDuration,
   brokerAckWait: isDuration,
+  brokerMaxDeliver: orNull(isPositiveInt),
   brokerTransportOptions: isPlainObject,
   workerShutdownTimeout: isDuration,
   timezone: isTimeZoneName,

@@ -95,6 +95,16 @@ export interface ConfigValues {
   /** How long a delivered message may stay unacked before the broker redelivers it, seconds. */
   brokerAckWait: Duration
   /**
+   * Deliveries of one message before it is dead-lettered (reason `max-deliveries: delivered N
+   * times`), for queues declared without their own limit; `null` for unlimited. Bounded by
+   * default so that no message can come back forever: a message that kills whichever worker
+   * takes it, or that nobody can settle, stops after this many tries. Every delivery counts:
+   * one that ran out of ack wait (a node lost), a nak, a task given back by a node stopping warm.
+   * 10 leaves room for several rolling restarts and lost nodes (RabbitMQ's quorum queues
+   * default to 20) while a poison message costs at most 10 tries.
+   */
+  brokerMaxDeliver: number | null
+  /**
    * Options passed through to the broker's client: for NATS, any `ConnectionOptions`
    * (`tls: { certFile, keyFile, caFile }`, `authenticator` from a creds file, `user`/`pass`,
    * `token`...). Printed censored.
@@ -147,6 +157,7 @@ export const DEFAULTS = {
   workerDisableRateLimits: false,
   workerRevokeExpires: 10_800,
   brokerAckWait: 30,
+  brokerMaxDeliver: 10,
   brokerTransportOptions: {},
   workerShutdownTimeout: 30,
   timezone: 'UTC',

@@ -3,11 +3,24 @@ import { toMs } from '../util/duration.js'
 
 /**
  * Defaults every transport shares when used on its own (an app passes its config instead):
- * the ack wait of the config table, unlimited deliveries, and JetStream's 2-minute duplicate
- * window.
+ * the ack wait and the delivery limit of the config table (`brokerMaxDeliver`, see there why
+ * bounded), and JetStream's 2-minute duplicate window.
  */
 export const TRANSPORT_DEFAULTS = {
   ackWaitMs: toMs(DEFAULTS.brokerAckWait, 'brokerAckWait'),
-  maxDeliver: Infinity,
+  maxDeliver: maxDeliverOf(DEFAULTS.brokerMaxDeliver),
   duplicateWindowMs: 120_000,
 } as const
+
+/** A queue's delivery limit from the config's `brokerMaxDeliver`: `null` is unlimited. */
+export function maxDeliverOf(configured: number | null): number {
+  return configured ?? Infinity
+}
+
+/**
+ * Why a message was dead-lettered after its last allowed delivery: `max-deliveries: delivered
+ * N times`. Every transport words it so (the prefix is what code may match on).
+ */
+export function deliveredTooOften(deliveries: number): string {
+  return `max-deliveries: delivered ${deliveries} ${deliveries === 1 ? 'time' : 'times'}`
+}

@@ -34,7 +34,7 @@ export interface QueueDeclaration {
   bindings?: Binding[]
   /** How long a delivery may stay unacked before it is redelivered, ms. */
   ackWaitMs?: number
-  /** After this many deliveries a message is dead-lettered (reason `max-deliveries`). */
+  /** After this many deliveries a message is dead-lettered (reason `max-deliveries: delivered N times`). */
   maxDeliver?: number
 }
 

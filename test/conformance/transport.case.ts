@@ -9,6 +9,8 @@
  */
 import type { Test } from 'tap'
 import type { Delivery, Transport } from '../../src/transport/transport.js'
+import { TRANSPORT_DEFAULTS } from '../../src/transport/defaults.js'
+import { DEFAULTS } from '../../src/config/defaults.js'
 
 /** What `create` gives each test. */
 export interface TransportSuiteContext {
@@ -387,7 +389,7 @@ const cases: Record<string, Body> = {
     third.ack()
   },
 
-  'maxDeliver - the last failed delivery is dead-lettered with reason max-deliveries': async (t, { transport }) => {
+  'maxDeliver - the last failed delivery is dead-lettered with reason max-deliveries: delivered N times': async (t, { transport }) => {
     const queue = await queueWith(transport, { ackWaitMs: ACK_WAIT_MS, maxDeliver: 2 })
     await transport.publish(direct(queue, 'poison'))
     const inbox = new Inbox<Delivery>()
@@ -398,10 +400,30 @@ const cases: Record<string, Body> = {
     await inbox.until(2)
     await eventually('the dead letter', async () => (await transport.deadLetters(queue)).length > 0)
     const [letter] = await transport.deadLetters(queue)
-    t.match(letter, { queue, reason: 'max-deliveries', deliveryCount: 2 })
+    t.match(letter, { queue, reason: 'max-deliveries: delivered 2 times', deliveryCount: 2 })
     t.equal(text(letter), 'poison')
     await quiet()
     t.same(inbox.items.map((d) => d.deliveryCount), [1, 2], 'not delivered a third time')
+    t.equal(await transport.depth(queue), 0)
+  },
+
+  'maxDeliver - bounded by default: a queue declared without a limit dead-letters after brokerMaxDeliver deliveries': async (t, { transport }) => {
+    const limit = TRANSPORT_DEFAULTS.maxDeliver
+    t.equal(limit, DEFAULTS.brokerMaxDeliver, 'the config table sets it')
+    const queue = await queueWith(transport, { ackWaitMs: ACK_WAIT_MS })
+    await transport.publish(direct(queue, 'crashes every worker'))
+    const inbox = new Inbox<Delivery>()
+    transport.consume(queue, (delivery) => {
+      inbox.push(delivery)
+      // Half the deliveries are nak'd, half left to run out of their ack wait (a worker that died).
+      if (delivery.deliveryCount % 2 === 1) delivery.nak()
+    }).pull(100)
+    await inbox.until(limit)
+    await eventually('the dead letter', async () => (await transport.deadLetters(queue)).length > 0)
+    const [letter] = await transport.deadLetters(queue)
+    t.match(letter, { queue, reason: `max-deliveries: delivered ${limit} times`, deliveryCount: limit })
+    await quiet()
+    t.same(inbox.items.map((d) => d.deliveryCount), Array.from({ length: limit }, (_, i) => i + 1), 'never delivered again')
     t.equal(await transport.depth(queue), 0)
   },
 

@@ -134,7 +134,7 @@ t.test('dead letters - keep their reason, queue and count, across a restart and 
   const letters = await other.deadLetters(queue)
   t.match(letters, [
     { queue, reason, deliveryCount: 1 },
-    { queue, reason: 'max-deliveries', deliveryCount: 1 },
+    { queue, reason: 'max-deliveries: delivered 1 time', deliveryCount: 1 },
   ])
   t.same(letters.map((l) => decoder.decode(l.body)), ['bad', 'slow'])
   t.equal(await other.depth(queue), 0, 'both left the queue')

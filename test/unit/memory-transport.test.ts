@@ -243,7 +243,7 @@ t.test('memory transport - close clears its timers; a later consumer catches up'
   t.teardown(() => other.close())
   t.same(
     (await other.deadLetters('q')).map((l) => [l.reason, l.deliveryCount]),
-    [['max-deliveries', 1]],
+    [['max-deliveries: delivered 1 time', 1]],
     'the expired delivery is dead-lettered when looked at',
   )
   const { bodies } = collect(other, 'q')
@@ -287,7 +287,7 @@ t.test('memory transport - redeclaring a queue changes only the settings it name
   clock.advance(1_000)
   await flush()
   t.equal(deliveries.length, 2, 'maxDeliver 2 kept')
-  t.equal((await transport.deadLetters('q'))[0]?.reason, 'max-deliveries')
+  t.equal((await transport.deadLetters('q'))[0]?.reason, 'max-deliveries: delivered 2 times')
 })
 
 t.test('memory transport - nak on the last allowed delivery dead-letters, even with a delay', async (t) => {
@@ -298,7 +298,7 @@ t.test('memory transport - nak on the last allowed delivery dead-letters, even w
   await flush()
   deliveries[0].nak(1_000)
   t.equal(await transport.depth('q'), 0)
-  t.match(await transport.deadLetters(), [{ queue: 'q', reason: 'max-deliveries', deliveryCount: 1, at: START }])
+  t.match(await transport.deadLetters(), [{ queue: 'q', reason: 'max-deliveries: delivered 1 time', deliveryCount: 1, at: START }])
 })
 
 t.test('memory transport - a closed consumer keeps settling its deliveries', async (t) => {

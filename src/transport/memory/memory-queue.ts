@@ -5,6 +5,7 @@ import { Deque } from './deque.js'
 import type { MemoryConsumer } from './memory-consumer.js'
 import { MemoryDelivery } from './memory-delivery.js'
 import { reportLater } from './report-later.js'
+import { deliveredTooOften } from '../defaults.js'
 import type { StoredMessage } from './stored-message.js'
 
 export type { StoredMessage } from './stored-message.js'
@@ -130,7 +131,7 @@ export class MemoryQueue {
     if (!this.#inFlight.delete(delivery)) return
     const message = delivery.message
     if (message.deliveryCount >= this.#settings.maxDeliver) {
-      this.#kill(message, 'max-deliveries')
+      this.#kill(message, deliveredTooOften(message.deliveryCount))
     } else if (delayMs > 0) {
       message.due = this.#clock.now() + delayMs
       this.enqueue(message)
@@ -207,7 +208,7 @@ export class MemoryQueue {
       const message = this.#takeReady() as StoredMessage
       // Normally caught when the message came back; this covers a maxDeliver lowered since.
       if (message.deliveryCount >= maxDeliver) {
-        this.#kill(message, 'max-deliveries')
+        this.#kill(message, deliveredTooOften(message.deliveryCount))
         continue
       }
       message.deliveryCount++
@@ -238,7 +239,7 @@ export class MemoryQueue {
       if (delivery.deadline > now) break
       this.#inFlight.delete(delivery)
       const message = delivery.message
-      if (message.deliveryCount >= this.#settings.maxDeliver) this.#kill(message, 'max-deliveries')
+      if (message.deliveryCount >= this.#settings.maxDeliver) this.#kill(message, deliveredTooOften(message.deliveryCount))
       else this.#pushReady(message, true)
     }
     this.requestDrain()

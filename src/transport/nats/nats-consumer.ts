@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import type { Logger } from '../../util/logger.js'
 import type { Consumer, Delivery } from '../transport.js'
+import { deliveredTooOften } from '../defaults.js'
 import { NatsDelivery, type DeliveryOwner } from './nats-delivery.js'
 import { Header, WORKERS } from './names.js'
 import type { QueueLedger } from './queue-ledger.js'
@@ -226,7 +227,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
     if (deliveryCount > this.maxDeliver()) {
       // Its last delivery ran out of ack wait: that one counted, this one is one too many.
       this.ledger.forget(seq)
-      this.kill(message, 'max-deliveries', deliveryCount - 1)
+      this.kill(message, deliveredTooOften(deliveryCount - 1), deliveryCount - 1)
       return false
     }
     // Both headers are left out for the default exchange, where the routing key is the queue.

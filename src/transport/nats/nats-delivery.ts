@@ -2,6 +2,7 @@ import type { JsMsg } from '@nats-io/jetstream'
 import { InvalidArgumentError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import type { Delivery } from '../transport.js'
+import { deliveredTooOften } from '../defaults.js'
 import type { QueueLedger, Tracked } from './queue-ledger.js'
 
 /** What a delivery needs from the consumer that made it. */
@@ -79,7 +80,7 @@ export class NatsDelivery implements Delivery, Tracked {
     }
     if (!this.#take()) return
     // The last allowed delivery failed: dead-letter now rather than after one more delivery.
-    if (this.deliveryCount >= this.#owner.maxDeliver()) return this.#kill('max-deliveries')
+    if (this.deliveryCount >= this.#owner.maxDeliver()) return this.#kill(deliveredTooOften(this.deliveryCount))
     this.#owner.ledger.release(this.#message.seq, this)
     this.#send(() => this.#message.nak(delayMs > 0 ? Math.ceil(delayMs) : undefined))
   }
