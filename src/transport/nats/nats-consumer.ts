@@ -1,5 +1,5 @@
 import type { Consumer as JsConsumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
-import { millis } from '@nats-io/transport-node'
+import { millis, type MsgHdrs } from '@nats-io/transport-node'
 import { InvalidArgumentError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import type { Logger } from '../../util/logger.js'
@@ -176,7 +176,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
           if (this.#closed) {
             // Handed over as the consumer closed: back to the queue at once.
             this.#settle(() => message.nak())
-          } else if (!this.#arrive(message)) {
+          } else if (!this.#arriveSafely(message)) {
             this.#credit++
             this.#schedule()
           }
@@ -212,11 +212,41 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
     }
   }
 
+  /**
+   * {@link #arrive}, with nothing thrown back into the client: a throw in a fetch's callback
+   * ends the whole fetch, and the rest of its batch would wait out its ack wait, again and
+   * again. A message that cannot be read is dead-lettered alone.
+   */
+  #arriveSafely(message: JsMsg): boolean {
+    try {
+      return this.#arrive(message)
+    } catch (error) {
+      const reason = `unreadable message: ${(error as Error)?.message ?? String(error)}`
+      this.#host.logger.error('dead-lettered a message that could not be read', { queue: this.queue, reason })
+      try {
+        this.ledger.forget(message.seq)
+        this.kill(message, reason, message.info.deliveryCount)
+      } catch (cause) {
+        this.lost(cause)
+      }
+      return false
+    }
+  }
+
   /** Handles one arrival; true when it was delivered (and used its credit). */
   #arrive(message: JsMsg): boolean {
     const seq = message.seq
-    const h = message.headers
-    const notBefore = Number(h?.get(Header.NotBefore) || 0)
+    let fields: ReturnType<typeof readHeaders>
+    try {
+      // The client parses headers lazily, here, and throws on what it cannot parse (a space in
+      // a name, a bare CR or LF); a bad %-escape throws in decodeURIComponent.
+      fields = readHeaders(message.headers, this.queue)
+    } catch (error) {
+      this.ledger.forget(seq)
+      this.kill(message, `unreadable NATS headers: ${(error as Error)?.message ?? String(error)}`, Math.max(1, message.info.deliveryCount))
+      return false
+    }
+    const { notBefore } = fields
     const now = this.clock.now()
     if (notBefore > now) {
       this.ledger.defer(seq)
@@ -230,15 +260,13 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       this.kill(message, deliveredTooOften(deliveryCount - 1), deliveryCount - 1)
       return false
     }
-    // Both headers are left out for the default exchange, where the routing key is the queue.
-    const named = h !== undefined && h.has(Header.Exchange)
     const delivery = new NatsDelivery(this, message, {
       queue: this.queue,
-      exchange: named ? decodeURIComponent(h.get(Header.Exchange)) : '',
-      routingKey: named ? decodeURIComponent(h.get(Header.RoutingKey)) : this.queue,
-      msgId: h?.get(Header.MsgId) || undefined,
+      exchange: fields.exchange,
+      routingKey: fields.routingKey,
+      msgId: fields.msgId,
       deliveryCount,
-      priority: Number(h?.get(Header.Priority) || 0),
+      priority: fields.priority,
     })
     this.ledger.track(seq, delivery)
     try {
@@ -247,5 +275,20 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       report(error)
     }
     return true
+  }
+}
+
+/** What a queued message's headers say; throws what the client or the URI decoding throws. */
+function readHeaders(h: MsgHdrs | undefined, queue: string): { notBefore: number; exchange: string; routingKey: string; msgId: string | undefined; priority: number } {
+  const notBefore = Number(h?.get(Header.NotBefore) || 0)
+  const priority = Number(h?.get(Header.Priority) || 0)
+  // Both headers are left out for the default exchange, where the routing key is the queue.
+  const named = h !== undefined && h.has(Header.Exchange)
+  return {
+    notBefore: Number.isFinite(notBefore) ? notBefore : 0,
+    exchange: named ? decodeURIComponent(h.get(Header.Exchange)) : '',
+    routingKey: named ? decodeURIComponent(h.get(Header.RoutingKey)) : queue,
+    msgId: h?.get(Header.MsgId) || undefined,
+    priority: Number.isInteger(priority) && priority >= 0 && priority <= 9 ? priority : 0,
   }
 }
