@@ -1,5 +1,5 @@
 import { getHeapStatistics } from 'node:v8'
-import { NotRegistered, TaskRejectedError } from '../../errors.js'
+import { NotRegistered, SerializationError, TaskRejectedError } from '../../errors.js'
 import { assertSerializable, codecByName, codecFor, ownBytes, type Codec } from '../../serialization/codec.js'
 import { toWireError } from '../../serialization/failure.js'
 import { resolveTaskOptions } from '../../task/definition.js'
@@ -45,12 +45,18 @@ export class ActorHost {
       accept: (entry, value, request) => {
         if (entry.ignoreResult || value === undefined) return undefined
         assertSerializable(value, `result of ${request.task}`)
-        return codec.encode(value)
+        const bytes = codec.encode(value)
+        // What encodes may still not decode (msgpack writes a Map with object keys that it then
+        // refuses to read): stored as SUCCESS, every get() would throw. A primitive always comes back.
+        if (typeof value === 'object' && value !== null) readBack(codec, bytes, `result of ${request.task}`)
+        return bytes
       },
-      update: (entry, state, meta) => {
+      update: (entry, state, meta, request) => {
         const update: ThreadToMain = { type: 'update', slot: entry.slot, state }
         if (meta !== undefined) {
-          update.meta = ownBytes(codec.encode(meta))
+          const bytes = codec.encode(meta)
+          if (typeof meta === 'object' && meta !== null) readBack(codec, bytes, `updateState meta of ${request.task}`)
+          update.meta = ownBytes(bytes)
           update.contentType = codec.contentType
         }
         this.#post(update)
@@ -155,4 +161,13 @@ function toRequest(headers: TaskHeaders, entry: RunEntry, hostname: string, args
   if (headers.eta !== undefined) request.eta = new Date(headers.eta)
   if (headers.expires !== undefined) request.expires = new Date(headers.expires)
   return request
+}
+
+/** Throws a SerializationError unless `bytes` decode: a result nobody could read is a failure. */
+function readBack(codec: Codec, bytes: Uint8Array, what: string): void {
+  try {
+    codec.decode(bytes)
+  } catch (error) {
+    throw new SerializationError(`${what} cannot be read back once encoded (${(error as Error).message}): return plain data (a Map needs string or number keys)`, { cause: error })
+  }
 }
