@@ -89,3 +89,38 @@ t.test('envelope - bad headers name the field', async (t) => {
 t.test('envelope - decodeHeaders reads the headers alone', async (t) => {
   t.same(decodeHeaders(encodeMessage({ headers: full, body })), full)
 })
+
+t.test('envelope - the schema accepts every valid extreme', async (t) => {
+  const round = (headers: TaskHeaders) => decodeHeaders(encodeMessage({ headers, body }))
+  const edge: TaskHeaders = {
+    ...minimal,
+    id: 'i'.repeat(256),
+    task: 't'.repeat(256),
+    retries: 1_000_000,
+    rootId: '',
+    eta: 0,
+    expires: Date.UTC(2200, 0, 1),
+    timeLimit: [0, 2_147_483_647],
+    priority: 0,
+    ignoreResult: false,
+    headers: Object.create(null) as Record<string, unknown>,
+    chord: { id: 'c', index: 9, size: 10 },
+    replyTo: 'celeriac.rpc-reply.0b6b3a2e-7d3c',
+    callbacks: [{ subtaskType: 'chord', header: [{ task: 'a', args: [] } as never], body: { task: 'b', args: [], options: { link: { task: 'c', args: [] } } } as never, options: {} }],
+  }
+  t.same(round(edge), { ...edge, headers: {} })
+  t.same(round({ ...minimal, timeLimit: [null, null], priority: 9 }).timeLimit, [null, null])
+})
+
+t.test('envelope - signature options are checked down to their callbacks', async (t) => {
+  const withHeaders = (change: Partial<TaskHeaders>) => () => decodeHeaders(encodeMessage({ headers: { ...minimal, ...change }, body }))
+  t.throws(withHeaders({ callbacks: [{ task: 'a', args: [], options: { link: [{ task: '', args: [] }] } } as never] }),
+    new SerializationError('invalid message: headers.callbacks[0].options.link[0].task must be a non-empty string of at most 256 characters, got ""'))
+  t.throws(withHeaders({ callbacks: [{ task: 'a', args: [], options: { taskId: 'x'.repeat(300) } } as never] }),
+    new SerializationError('invalid message: headers.callbacks[0].options.taskId must be a non-empty string of at most 256 characters, got a string of 300 characters'))
+  t.throws(withHeaders({ errbacks: [{ subtaskType: 'map', tasks: [] } as never] }),
+    new SerializationError('invalid message: headers.errbacks[0].subtaskType must be chain, group, chord or absent, got "map"'))
+  t.throws(withHeaders({ chord: { id: 'c', index: 0, size: 0 } }), new SerializationError('invalid message: headers.chord.size must be a positive integer, got 0'))
+  t.throws(withHeaders({ replyTo: 'a..b' }), { message: /^invalid message: headers\.replyTo must be a subject .*, got "a\.\.b"$/ })
+  t.throws(withHeaders({ replyTo: 'a\u0000b' }), { message: /^invalid message: headers\.replyTo must be a subject/ })
+})
