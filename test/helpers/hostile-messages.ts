@@ -10,7 +10,10 @@ import fc from 'fast-check'
 import { decodeHeaders, encodeMessage, type TaskHeaders } from '../../src/protocol/envelope.js'
 import { InvalidMessageError } from '../../src/protocol/validate-envelope.js'
 import { msgpackCodec } from '../../src/serialization/codec.js'
-import { BAD_HEADERS } from './raw-nats.js'
+import { readFileSync } from 'node:fs'
+import { Names } from '../../src/transport/nats/names.js'
+import { BAD_HEADERS, type RawPublisher } from './raw-nats.js'
+import type { Transport } from '../../src/transport/transport.js'
 
 /** One message of the traffic. */
 export type HostileMessage =
@@ -100,8 +103,34 @@ function spoil(id: string, m: Mutation): HostileMessage {
  */
 export function hostileTraffic(count: number, seed: number, validEvery = 3, tag = `${process.pid}`): HostileMessage[] {
   const mutations = fc.sample(mutation, { numRuns: count, seed })
-  return mutations.map((m, i) => {
-    const id = `fz-${tag}-${seed}-${i}`
-    return i % validEvery === 0 ? validMessage(id, i) : spoil(id, m)
-  })
+  // Valid and garbage ids differ in two bytes: a flipped byte cannot give garbage a valid task's id.
+  return mutations.map((m, i) => (i % validEvery === 0 ? validMessage(`ok-${tag}-${seed}-${i}`, i) : spoil(`zz-${tag}-${seed}-${i}`, m)))
+}
+
+/**
+ * Publishes the traffic to the `celery` queue of the default prefix, `window` at a time:
+ * raw-header messages on the raw connection, the rest through the transport. With a window of
+ * 1 (the default) every message lands in order between its neighbours.
+ */
+export async function sendTraffic(transport: Transport, raw: RawPublisher, traffic: readonly HostileMessage[], window = 1): Promise<void> {
+  const subject = new Names('celeriac').queueSubject('celery')
+  for (let start = 0; start < traffic.length; start += window) {
+    const sends: Promise<unknown>[] = []
+    for (const message of traffic.slice(start, start + window)) {
+      if (message.kind === 'raw-headers') raw.publish(subject, message.block, message.payload)
+      else sends.push(transport.publish({ exchange: '', routingKey: 'celery', body: message.frame }))
+    }
+    sends.push(raw.flush())
+    await Promise.all(sends)
+  }
+}
+
+/** Resident set of a process, KiB (Linux; 0 where /proc cannot tell). */
+export function rssKb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? Number(match[1]) : 0
+  } catch {
+    return 0
+  }
 }

@@ -9,15 +9,13 @@
  */
 import fc from 'fast-check'
 import t from 'tap'
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { SerializationError } from '../../src/errors.js'
 import { decodeMessage } from '../../src/protocol/envelope.js'
 import { validateBody } from '../../src/protocol/validate-envelope.js'
 import { msgpackCodec } from '../../src/serialization/codec.js'
 import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
-import { Names } from '../../src/transport/nats/names.js'
-import { hostileTraffic, type HostileMessage } from '../helpers/hostile-messages.js'
+import { hostileTraffic, rssKb, sendTraffic } from '../helpers/hostile-messages.js'
 import { RawPublisher } from '../helpers/raw-nats.js'
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js'
 
@@ -45,12 +43,6 @@ t.test('decoding a mutated frame gives valid headers or a SerializationError, no
 type Fixture = typeof import('../fixtures/hostile-app.js')
 const fixture = fileURLToPath(new URL('../fixtures/hostile-app.ts', import.meta.url))
 
-/** Resident set of a process, KiB (Linux). */
-export function rssKb(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return match ? Number(match[1]) : 0
-}
-
 t.test(`a worker process on NATS takes ${COUNT} hostile messages (seed ${SEED}) and stays up`, async (t) => {
   t.setTimeout(120_000)
   const server: NatsServer = await startNatsServer()
@@ -67,7 +59,7 @@ t.test(`a worker process on NATS takes ${COUNT} hostile messages (seed ${SEED}) 
   })
   const rssBefore = rssKb(worker.child.pid!)
   const traffic = hostileTraffic(COUNT, SEED)
-  await send(f, raw, traffic)
+  await sendTraffic(await f.app.transport(), raw, traffic)
 
   const valid = traffic.filter((m) => m.kind === 'valid')
   const values = await Promise.all(valid.map((m) => f.app.asyncResult(m.id).get({ timeout: 30 })))
@@ -86,21 +78,6 @@ t.test(`a worker process on NATS takes ${COUNT} hostile messages (seed ${SEED}) 
   const growthMb = (rssKb(worker.child.pid!) - rssBefore) / 1024
   t.ok(growthMb < 200, `RSS grew ${growthMb.toFixed(1)} MiB (bounded)`)
 })
-
-/** Publishes the traffic in order: raw-header messages on the raw connection, the rest through the transport. */
-export async function send(f: Fixture, raw: RawPublisher, traffic: readonly HostileMessage[]): Promise<void> {
-  const transport = await f.app.transport()
-  const subject = new Names('celeriac').queueSubject('celery')
-  for (const message of traffic) {
-    if (message.kind === 'raw-headers') {
-      // Flushed before and after, so that it lands between its neighbours.
-      raw.publish(subject, message.block, message.payload)
-      await raw.flush()
-    } else {
-      await transport.publish({ exchange: '', routingKey: 'celery', body: message.frame })
-    }
-  }
-}
 
 async function lettersFor(f: Fixture, atLeast: number) {
   const deadline = Date.now() + 30_000
