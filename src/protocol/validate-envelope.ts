@@ -43,8 +43,9 @@ export const MESSAGE_LIMITS = {
 /** A message that decodes but breaks the schema; its message is the dead-letter reason. */
 export class InvalidMessageError extends SerializationError {}
 
-// Token rules of a NATS subject as the client publishes one: non-empty tokens without
-// whitespace or control characters; no wildcards in a subject one publishes to.
+// The client refuses an empty subject or one with whitespace (InvalidSubjectError, thrown out
+// of a publish); the server closes a connection over a subject with empty tokens or control
+// characters; wildcards are for subscriptions. This is all of them, checked before any publish.
 const SUBJECT_TOKEN = /^[^\s\x00-\x1f\x7f*>.]+$/
 
 type Check = (value: unknown, path: string) => void
