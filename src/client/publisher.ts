@@ -1,6 +1,7 @@
 import { hostname as osHostname } from 'node:os'
 import { InvalidArgumentError } from '../errors.js'
 import { encodeMessage, type TaskHeaders } from '../protocol/envelope.js'
+import { MESSAGE_LIMITS } from '../protocol/validate-envelope.js'
 import { assertSerializable, codecByName } from '../serialization/codec.js'
 import { sendEvent } from '../events/event-stream.js'
 import { newTaskId } from '../util/ids.js'
@@ -60,6 +61,13 @@ export class Publisher {
       const codec = codecByName(options.serializer ?? conf.taskSerializer)
       const body = codec.encode([args, options.kwargs ?? null])
       const id = options.taskId ?? newTaskId()
+      // What a worker would dead-letter is refused here, where the caller can still fix it.
+      if (typeof name !== 'string' || name === '' || name.length > MESSAGE_LIMITS.nameLength) {
+        throw new InvalidArgumentError(`task name must be a non-empty string of at most ${MESSAGE_LIMITS.nameLength} characters`)
+      }
+      if (typeof id !== 'string' || id === '' || id.length > MESSAGE_LIMITS.idLength) {
+        throw new InvalidArgumentError(`${name}: options.taskId must be a non-empty string of at most ${MESSAGE_LIMITS.idLength} characters`)
+      }
       const headers = this.#headers(id, name, options, resolved)
       headers.contentType = codec.contentType
       if (flow?.chain !== undefined) headers.chain = flow.chain

@@ -67,6 +67,9 @@ t.test('calling - bad call options are refused naming the option', async (t) => 
   await t.rejects(add.applyAsync([1, 2], { countdown: 'soon' }), { name: 'InvalidArgumentError', message: /^countdown must be/ })
   await t.rejects(add.applyAsync([1, 2], { priority: 12 }), { message: 'priority must be an integer from 0 to 9, got 12' })
   await t.rejects(add.applyAsync([1, 2], { eta: new Date('nonsense') }), { message: 'eta must be a valid Date' })
+  // A task id a worker would dead-letter (issue 19) is refused before it is sent.
+  await t.rejects(add.applyAsync([1, 2], { taskId: 'x'.repeat(257) }), new InvalidArgumentError('t.add: options.taskId must be a non-empty string of at most 256 characters'))
+  await t.rejects(app.sendTask('x'.repeat(300), []), new InvalidArgumentError('task name must be a non-empty string of at most 256 characters'))
 })
 
 t.test('results - a task error keeps its class name, code, data and remote stack', async (t) => {
