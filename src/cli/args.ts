@@ -39,6 +39,21 @@ export async function openApp(values: { app?: string; broker?: string; 'result-b
   return app
 }
 
+/**
+ * Refuses an in-process (`memory://`) broker, or result backend, for a command whose other side
+ * is another process: such a command would print an id for a task nobody can run, or wait for
+ * nodes and results that cannot reach it. `consequence` says what would go wrong.
+ */
+export function requireShared(app: App, command: string, consequence: string, which: 'broker' | 'backend' = 'broker'): void {
+  const url = which === 'broker' ? app.conf.broker : app.conf.backend
+  if (!/^memory:/i.test(url)) return
+  const unset = /^memory:\/\/$/i.test(url) ? ' (the default: none is configured)' : ''
+  const how = which === 'broker'
+    ? '-b nats://host:4222, CELERIAC_BROKER_URL, or the app\'s config (createApp({ broker }))'
+    : '--result-backend nats://, CELERIAC_RESULT_BACKEND, or the app\'s config (createApp({ backend }))'
+  throw new UsageError(`${command}: the ${which === 'broker' ? 'broker' : 'result backend'} is ${url}${unset}, which lives inside this one process: ${consequence}. Name a shared one with ${how}`)
+}
+
 /** A positive integer option. */
 export function positiveInt(value: string, flag: string): number {
   const n = Number(value)

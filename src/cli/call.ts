@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { connectionHelp, connectionOptions, json, openApp, seconds, UsageError } from './args.js'
+import { connectionHelp, connectionOptions, json, openApp, requireShared, seconds, UsageError } from './args.js'
 import type { CallOptions } from '../canvas/call-options.js'
 
 export const callHelp = `Usage: celeriac call <task> [options]
@@ -54,6 +54,7 @@ export async function call(argv: string[]): Promise<number> {
   }
   const app = await openApp(values)
   try {
+    requireShared(app, 'call', 'no worker elsewhere would ever see the task, and it would be lost when this command exits')
     const result = await app.sendTask(positionals[0], args, options)
     console.log(result.id)
     return 0

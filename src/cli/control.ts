@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { connectionHelp, connectionOptions, openApp, positiveInt, seconds, UsageError } from './args.js'
+import { connectionHelp, connectionOptions, openApp, requireShared, positiveInt, seconds, UsageError } from './args.js'
 import { addressing, nodeHelp, nodeOptions } from './inspect.js'
 import { printReplies } from './replies.js'
 import type { App } from '../app/app.js'
@@ -50,6 +50,7 @@ export async function control(argv: string[]): Promise<number> {
   const options = { ...addressing(values), terminate: values.terminate }
   const app = await openApp(values)
   try {
+    requireShared(app, 'control', 'no node in another process can hear this command or answer it')
     printReplies(await method.run(app, args, options), { json: values.json })
     return 0
   } finally {

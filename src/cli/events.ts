@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { connectionHelp, connectionOptions, openApp } from './args.js'
+import { connectionHelp, connectionOptions, openApp, requireShared } from './args.js'
 import type { CeleriacEvent } from '../events/events.js'
 
 export const eventsHelp = `Usage: celeriac events --dump [options]
@@ -21,6 +21,12 @@ export async function events(argv: string[]): Promise<number> {
     return 0
   }
   const app = await openApp(values)
+  try {
+    requireShared(app, 'events', 'no node in another process can send events to it')
+  } catch (error) {
+    await app.close()
+    throw error
+  }
   const stream = app.events.subscribe(values.pattern ?? '*')
   await stream.ready
   console.error(`-> celeriac events: dumping ${values.pattern ?? 'all'} events (Ctrl+C to stop)`)

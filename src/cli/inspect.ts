@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { DEFAULT_CONTROL_TIMEOUT, type ControlCommandName } from '../client/control.js'
-import { connectionHelp, connectionOptions, list, openApp, seconds, UsageError } from './args.js'
+import { connectionHelp, connectionOptions, list, openApp, requireShared, seconds, UsageError } from './args.js'
 import { printReplies } from './replies.js'
 
 const METHODS = ['active', 'scheduled', 'reserved', 'registered', 'stats', 'revoked', 'conf', 'ping'] as const satisfies readonly ControlCommandName[]
@@ -53,6 +53,7 @@ export async function inspect(argv: string[]): Promise<number> {
   const options = addressing(values)
   const app = await openApp(values)
   try {
+    requireShared(app, 'inspect', 'no node in another process can hear this command or answer it')
     printReplies(await app.control.broadcast(method, options), { json: values.json })
     return 0
   } finally {

@@ -64,7 +64,16 @@ async function main(argv: string[]): Promise<number> {
   return COMMANDS[command].run([...rest, ...global])
 }
 
-main(process.argv.slice(2)).then(
+// A command whose wait has nothing left to wake it (a result no process will ever store, on a
+// client whose timers do not hold the process) must not end as a silent success.
+let settled = false
+process.once('beforeExit', () => {
+  if (settled) return
+  console.error('celeriac: the command ended before it finished: nothing left could wake what it was waiting for')
+  process.exitCode = 1
+})
+
+main(process.argv.slice(2)).finally(() => (settled = true)).then(
   (code) => {
     process.exitCode = code
   },

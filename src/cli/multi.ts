@@ -4,6 +4,7 @@ import { hostname as osHostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { CommandFailed, UsageError } from './args.js'
 import { isAlive } from './worker.js'
+import { withoutNpm } from './parent-watch.js'
 
 export const multiHelp = `Usage: celeriac multi <start|stop|stopwait|restart> <names|N> [options] [worker options]
 
@@ -107,6 +108,8 @@ async function start(nodes: Node[], workerArgs: string[]): Promise<number> {
     const log = openSync(node.logfile, 'a')
     const child = spawn(process.execPath, [bin, 'worker', '-n', node.name, '--pidfile', node.pidfile, '--logfile', node.logfile, ...workerArgs], {
       detached: true,
+      // The node outlives this command on purpose: no parent watch (see parent-watch.ts).
+      env: withoutNpm(process.env),
       stdio: ['ignore', log, log],
     })
     closeSync(log)
