@@ -1,16 +1,10 @@
 import { loadApp } from './load-app.js'
 import { createApp, type App } from '../app/app.js'
 import { toMs } from '../util/duration.js'
+import { UsageError } from './cli-errors.js'
+import { alignOptions } from './help.js'
 
-/** A mistake on the command line: exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError'
-}
-
-/** A command that ran but failed (a task failed, no node replied, a node refused): exit code 1. */
-export class CommandFailed extends Error {
-  override name = 'CommandFailed'
-}
+export { CommandFailed, UsageError } from './cli-errors.js'
 
 /** The options every command that talks to the cluster accepts (parseArgs table entries). */
 export const connectionOptions = {
@@ -21,10 +15,10 @@ export const connectionOptions = {
 } as const
 
 /** The connection options' lines of a command's help. */
-export const connectionHelp = `  -A, --app <module>          module (.ts, .js or package) exporting the app
+export const connectionHelp = alignOptions(`  -A, --app <module>          module (.ts, .js or package) exporting the app
   -b, --broker <url>          broker URL (over CELERIAC_BROKER_URL and the app's config)
       --result-backend <url>  result backend URL (over CELERIAC_RESULT_BACKEND and the app's config)
-  -h, --help                  show this help`
+  -h, --help                  show this help`)
 
 /**
  * The app a command works with, configured in this order, later wins: the app module's own

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util'
 import { connectionHelp, connectionOptions, openApp, requireShared } from './args.js'
 import type { CeleriacEvent } from '../events/events.js'
+import { alignOptions } from './help.js'
 
-export const eventsHelp = `Usage: celeriac events --dump [options]
+export const eventsHelp = alignOptions(`Usage: celeriac events --dump [options]
 
 Prints cluster events as they happen, one per line, until TERM or INT. Task events come from
 nodes started with -E (or after \`celeriac control enable_events\`); worker events always do.
@@ -11,7 +12,7 @@ Options:
 ${connectionHelp}
       --dump             print events (the only mode: there is no curses monitor)
   -p, --pattern <p>      which events: task-*, worker-*, task-failed, * (default: *)
-  -j, --json             one JSON object per line`
+  -j, --json             one JSON object per line`)
 
 /** `celeriac events --dump`: streams events to stdout. */
 export async function events(argv: string[]): Promise<number> {

@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url'
 import { CommandFailed, UsageError } from './args.js'
 import { isAlive } from './worker.js'
 import { withoutNpm } from './parent-watch.js'
+import { alignOptions } from './help.js'
 
-export const multiHelp = `Usage: celeriac multi <start|stop|stopwait|restart> <names|N> [options] [worker options]
+export const multiHelp = alignOptions(`Usage: celeriac multi <start|stop|stopwait|restart> <names|N> [options] [worker options]
 
 Runs worker nodes in the background, one process each, with a pidfile and a logfile.
 <names> are node names (w1 w2, or w1@%h); a number N means celery1..celeryN.
@@ -23,7 +24,7 @@ nothing (Celery's pool process index: a node here is one process), %% a percent 
   start     start the nodes, wait until each is serving
   stop      send TERM (warm shutdown) to each node
   stopwait  send TERM and wait until each node has exited
-  restart   stopwait, then start`
+  restart   stopwait, then start`)
 
 interface Node {
   /** Full node name, `w1@host`. */

@@ -4,15 +4,16 @@ import { connectionHelp, connectionOptions, list, openApp, requireShared, UsageE
 import { TransportError } from '../errors.js'
 import type { App } from '../app/app.js'
 import type { Transport } from '../transport/transport.js'
+import { alignOptions } from './help.js'
 
-export const purgeHelp = `Usage: celeriac purge [options]
+export const purgeHelp = alignOptions(`Usage: celeriac purge [options]
 
 Removes every waiting task from the queues. There is no undo.
 
 Options:
 ${connectionHelp}
   -Q, --queues <a,b>  queues to purge (default: the default queue and config.taskQueues)
-  -f, --force         do not ask for confirmation`
+  -f, --force         do not ask for confirmation`)
 
 /** `celeriac purge`: empties queues, after asking unless `-f`. */
 export async function purge(argv: string[]): Promise<number> {

@@ -2,14 +2,15 @@ import { parseArgs } from 'node:util'
 import { connectionHelp, connectionOptions, openApp, requireShared } from './args.js'
 import { addressing, nodeHelp, nodeOptions } from './inspect.js'
 import { printReplies } from './replies.js'
+import { alignOptions } from './help.js'
 
-export const statusHelp = `Usage: celeriac status [options]
+export const statusHelp = alignOptions(`Usage: celeriac status [options]
 
 Lists the nodes that answer a ping, and those heard from (heartbeat, offline) that do not.
 
 Options:
 ${connectionHelp}
-${nodeHelp}`
+${nodeHelp}`)
 
 /** `celeriac status`: which nodes are up. */
 export async function status(argv: string[]): Promise<number> {

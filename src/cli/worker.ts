@@ -11,8 +11,9 @@ import type { Beat } from '../beat/beat.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
 import { isBuiltinTask } from '../client/task-handle.js'
 import { watchParent } from './parent-watch.js'
+import { alignOptions } from './help.js'
 
-export const workerHelp = `Usage: celeriac worker -A <module> [options]
+export const workerHelp = alignOptions(`Usage: celeriac worker -A <module> [options]
 
 Starts a worker node serving the app found in <module>.
 
@@ -34,7 +35,7 @@ ${connectionHelp}
 
 TERM or INT: warm shutdown (stop consuming, let running tasks finish within
 config.workerShutdownTimeout, requeue the rest). QUIT, or a second TERM/INT: cold shutdown
-(stop now; with acksLate the running tasks go back to their queue).`
+(stop now; with acksLate the running tasks go back to their queue).`)
 
 /** `celeriac worker`: runs a node until TERM/INT/QUIT or a remote `shutdown`. */
 export async function worker(argv: string[]): Promise<number> {
