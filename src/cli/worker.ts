@@ -107,7 +107,8 @@ function runUntilStopped(app: App, node: WorkerNode, beat: Beat | undefined): Pr
     let signals = 0
     let stopping: Promise<void> | undefined
     const finish = () => {
-      stopping ??= node.stopped.then(() => beat?.stop()).then(() => app.close())
+      if (stopping) return
+      stopping = node.stopped.then(() => beat?.stop()).then(() => app.close())
       stopping.then(() => {
         console.log(`${node.hostname} offline.`)
         resolve(0)

@@ -119,7 +119,7 @@ t.test('first hour - TERM to the worker started through the bin: the running tas
   t.same(lines(file).map((l) => l.split(' ')[0]), ['start', 'end'], 'the running task finished')
   t.equal(await result.get({ timeout: 10 }), `term@${host}`)
   t.match(worker.output(), /SIGTERM: warm shutdown/)
-  t.match(worker.output(), `term@${host} offline.`)
+  t.equal(worker.output().split(`term@${host} offline.\n`).length, 2, 'offline, said once')
 })
 
 t.test('first hour - kill <pid> of `npx celeriac worker` reaches the worker: a warm shutdown', async (t) => {
