@@ -1,16 +1,10 @@
 import { loadApp } from './load-app.js'
 import { createApp, type App } from '../app/app.js'
 import { toMs } from '../util/duration.js'
+import { UsageError } from './cli-errors.js'
+import { alignOptions } from './help.js'
 
-/** A mistake on the command line: exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError'
-}
-
-/** A command that ran but failed (a task failed, no node replied, a node refused): exit code 1. */
-export class CommandFailed extends Error {
-  override name = 'CommandFailed'
-}
+export { CommandFailed, UsageError } from './cli-errors.js'
 
 /** The options every command that talks to the cluster accepts (parseArgs table entries). */
 export const connectionOptions = {
@@ -21,10 +15,10 @@ export const connectionOptions = {
 } as const
 
 /** The connection options' lines of a command's help. */
-export const connectionHelp = `  -A, --app <module>          module (.ts, .js or package) exporting the app
+export const connectionHelp = alignOptions(`  -A, --app <module>          module (.ts, .js or package) exporting the app
   -b, --broker <url>          broker URL (over CELERIAC_BROKER_URL and the app's config)
       --result-backend <url>  result backend URL (over CELERIAC_RESULT_BACKEND and the app's config)
-  -h, --help                  show this help`
+  -h, --help                  show this help`)
 
 /**
  * The app a command works with, configured in this order, later wins: the app module's own
@@ -37,6 +31,21 @@ export async function openApp(values: { app?: string; broker?: string; 'result-b
   app.configFromEnv()
   app.configFromObject({ broker: values.broker, backend: values['result-backend'] })
   return app
+}
+
+/**
+ * Refuses an in-process (`memory://`) broker, or result backend, for a command whose other side
+ * is another process: such a command would print an id for a task nobody can run, or wait for
+ * nodes and results that cannot reach it. `consequence` says what would go wrong.
+ */
+export function requireShared(app: App, command: string, consequence: string, which: 'broker' | 'backend' = 'broker'): void {
+  const url = which === 'broker' ? app.conf.broker : app.conf.backend
+  if (!/^memory:/i.test(url)) return
+  const unset = /^memory:\/\/$/i.test(url) ? ' (the default: none is configured)' : ''
+  const how = which === 'broker'
+    ? '-b nats://host:4222, CELERIAC_BROKER_URL, or the app\'s config (createApp({ broker }))'
+    : '--result-backend nats://, CELERIAC_RESULT_BACKEND, or the app\'s config (createApp({ backend }))'
+  throw new UsageError(`${command}: the ${which === 'broker' ? 'broker' : 'result backend'} is ${url}${unset}, which lives inside this one process: ${consequence}. Name a shared one with ${how}`)
 }
 
 /** A positive integer option. */

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util'
-import { connectionHelp, connectionOptions, json, openApp, seconds, UsageError } from './args.js'
+import { connectionHelp, connectionOptions, json, openApp, requireShared, seconds, UsageError } from './args.js'
 import type { CallOptions } from '../canvas/call-options.js'
+import { alignOptions } from './help.js'
 
-export const callHelp = `Usage: celeriac call <task> [options]
+export const callHelp = alignOptions(`Usage: celeriac call <task> [options]
 
 Sends a task by name and prints its id.
 
@@ -15,7 +16,7 @@ ${connectionHelp}
       --routing-key <key>     routing key
       --countdown <s>         run no earlier than this many seconds from now
       --eta <iso time>        run no earlier than this time
-      --expires <s>           revoke if not started within this many seconds`
+      --expires <s>           revoke if not started within this many seconds`)
 
 /** `celeriac call`: sends a task by name. */
 export async function call(argv: string[]): Promise<number> {
@@ -54,6 +55,7 @@ export async function call(argv: string[]): Promise<number> {
   }
   const app = await openApp(values)
   try {
+    requireShared(app, 'call', 'no worker elsewhere would ever see the task, and it would be lost when this command exits')
     const result = await app.sendTask(positionals[0], args, options)
     console.log(result.id)
     return 0

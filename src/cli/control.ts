@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util'
-import { connectionHelp, connectionOptions, openApp, positiveInt, seconds, UsageError } from './args.js'
+import { connectionHelp, connectionOptions, openApp, requireShared, positiveInt, seconds, UsageError } from './args.js'
 import { addressing, nodeHelp, nodeOptions } from './inspect.js'
 import { printReplies } from './replies.js'
 import type { App } from '../app/app.js'
 import type { ControlOptions, ControlReplies } from '../client/control.js'
+import { alignOptions } from './help.js'
 
 type Action = (app: App, args: string[], options: ControlOptions & { terminate?: boolean }) => Promise<ControlReplies>
 
@@ -24,7 +25,7 @@ const METHODS: Record<string, { usage: string; min: number; max: number; run: Ac
   shutdown: { usage: '', min: 0, max: 0, run: (app, _, o) => app.control.shutdown(o) },
 }
 
-export const controlHelp = `Usage: celeriac control <method> [arguments] [options]
+export const controlHelp = alignOptions(`Usage: celeriac control <method> [arguments] [options]
 
 Changes the worker nodes at run time and prints their replies.
 
@@ -33,7 +34,7 @@ ${Object.entries(METHODS).map(([name, m]) => `  ${name.padEnd(16)}${m.usage}`).j
 Options:
 ${connectionHelp}
 ${nodeHelp}
-      --terminate             (revoke) terminate the thread running the task`
+      --terminate             (revoke) terminate the thread running the task`)
 
 /** `celeriac control`: commands that change the nodes. */
 export async function control(argv: string[]): Promise<number> {
@@ -50,6 +51,7 @@ export async function control(argv: string[]): Promise<number> {
   const options = { ...addressing(values), terminate: values.terminate }
   const app = await openApp(values)
   try {
+    requireShared(app, 'control', 'no node in another process can hear this command or answer it')
     printReplies(await method.run(app, args, options), { json: values.json })
     return 0
   } finally {

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util'
-import { connectionHelp, connectionOptions, openApp } from './args.js'
+import { connectionHelp, connectionOptions, openApp, requireShared } from './args.js'
 import type { CeleriacEvent } from '../events/events.js'
+import { alignOptions } from './help.js'
 
-export const eventsHelp = `Usage: celeriac events --dump [options]
+export const eventsHelp = alignOptions(`Usage: celeriac events --dump [options]
 
 Prints cluster events as they happen, one per line, until TERM or INT. Task events come from
 nodes started with -E (or after \`celeriac control enable_events\`); worker events always do.
@@ -11,7 +12,7 @@ Options:
 ${connectionHelp}
       --dump             print events (the only mode: there is no curses monitor)
   -p, --pattern <p>      which events: task-*, worker-*, task-failed, * (default: *)
-  -j, --json             one JSON object per line`
+  -j, --json             one JSON object per line`)
 
 /** `celeriac events --dump`: streams events to stdout. */
 export async function events(argv: string[]): Promise<number> {
@@ -21,6 +22,12 @@ export async function events(argv: string[]): Promise<number> {
     return 0
   }
   const app = await openApp(values)
+  try {
+    requireShared(app, 'events', 'no node in another process can send events to it')
+  } catch (error) {
+    await app.close()
+    throw error
+  }
   const stream = app.events.subscribe(values.pattern ?? '*')
   await stream.ready
   console.error(`-> celeriac events: dumping ${values.pattern ?? 'all'} events (Ctrl+C to stop)`)

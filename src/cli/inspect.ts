@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util'
 import { DEFAULT_CONTROL_TIMEOUT, type ControlCommandName } from '../client/control.js'
-import { connectionHelp, connectionOptions, list, openApp, seconds, UsageError } from './args.js'
+import { connectionHelp, connectionOptions, list, openApp, requireShared, seconds, UsageError } from './args.js'
 import { printReplies } from './replies.js'
+import { alignOptions } from './help.js'
 
 const METHODS = ['active', 'scheduled', 'reserved', 'registered', 'stats', 'revoked', 'conf', 'ping'] as const satisfies readonly ControlCommandName[]
 
@@ -12,11 +13,11 @@ export const nodeOptions = {
   json: { type: 'boolean', short: 'j' },
 } as const
 
-export const nodeHelp = `  -d, --destination <n1,n2>   only these nodes (default: all)
+export const nodeHelp = alignOptions(`  -d, --destination <n1,n2>   only these nodes (default: all)
   -t, --timeout <s>           how long to wait for replies (default: ${DEFAULT_CONTROL_TIMEOUT})
-  -j, --json                  print the replies as one JSON object`
+  -j, --json                  print the replies as one JSON object`)
 
-export const inspectHelp = `Usage: celeriac inspect <${METHODS.join('|')}> [options]
+export const inspectHelp = alignOptions(`Usage: celeriac inspect <${METHODS.join('|')}> [options]
 
 Asks the worker nodes and prints their replies.
 
@@ -31,7 +32,7 @@ Asks the worker nodes and prints their replies.
 
 Options:
 ${connectionHelp}
-${nodeHelp}`
+${nodeHelp}`)
 
 /** The destination and timeout of `inspect`, `control` and `status`. */
 export function addressing(values: { destination?: string; timeout?: string }): { destination?: string[]; timeout: number } {
@@ -53,6 +54,7 @@ export async function inspect(argv: string[]): Promise<number> {
   const options = addressing(values)
   const app = await openApp(values)
   try {
+    requireShared(app, 'inspect', 'no node in another process can hear this command or answer it')
     printReplies(await app.control.broadcast(method, options), { json: values.json })
     return 0
   } finally {

@@ -13,6 +13,7 @@ import { status, statusHelp } from './status.js'
 import { worker, workerHelp } from './worker.js'
 import { beat, beatHelp } from './beat.js'
 import { UsageError } from './args.js'
+import { closestKey } from '../config/conf.js'
 import { VERSION } from './version.js'
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
@@ -60,11 +61,37 @@ async function main(argv: string[]): Promise<number> {
     console.log(VERSION)
     return 0
   }
-  if (!Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command "${command}"\n\n${help}`)
-  return COMMANDS[command].run([...rest, ...global])
+  if (!Object.hasOwn(COMMANDS, command)) {
+    const near = closestKey(command, Object.keys(COMMANDS))
+    throw new UsageError(`unknown command "${command}"${near ? ` (did you mean ${near}?)` : ''}\n\n${help}`)
+  }
+  try {
+    return await COMMANDS[command].run([...rest, ...global])
+  } catch (error) {
+    throw unknownOption(error, command)
+  }
 }
 
-main(process.argv.slice(2)).then(
+/** parseArgs' unknown-option error, with the command's option it was probably meant to be. */
+function unknownOption(error: unknown, command: string): unknown {
+  if ((error as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return error
+  const option = /'([^']+)'/.exec((error as Error).message)?.[1]
+  if (option === undefined) return error
+  const known = [...new Set(COMMANDS[command].help.match(/--[a-z][a-z-]*/g) ?? [])]
+  const near = option.startsWith('--') ? closestKey(option, known) : undefined
+  return new UsageError(`${command}: Unknown option '${option}'${near ? ` (did you mean ${near}?)` : ''}; \`celeriac ${command} --help\` lists its options`)
+}
+
+// A command whose wait has nothing left to wake it (a result no process will ever store, on a
+// client whose timers do not hold the process) must not end as a silent success.
+let settled = false
+process.once('beforeExit', () => {
+  if (settled) return
+  console.error('celeriac: the command ended before it finished: nothing left could wake what it was waiting for')
+  process.exitCode = 1
+})
+
+main(process.argv.slice(2)).finally(() => (settled = true)).then(
   (code) => {
     process.exitCode = code
   },

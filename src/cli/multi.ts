@@ -4,8 +4,10 @@ import { hostname as osHostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { CommandFailed, UsageError } from './args.js'
 import { isAlive } from './worker.js'
+import { withoutNpm } from './parent-watch.js'
+import { alignOptions } from './help.js'
 
-export const multiHelp = `Usage: celeriac multi <start|stop|stopwait|restart> <names|N> [options] [worker options]
+export const multiHelp = alignOptions(`Usage: celeriac multi <start|stop|stopwait|restart> <names|N> [options] [worker options]
 
 Runs worker nodes in the background, one process each, with a pidfile and a logfile.
 <names> are node names (w1 w2, or w1@%h); a number N means celery1..celeryN.
@@ -22,7 +24,7 @@ nothing (Celery's pool process index: a node here is one process), %% a percent 
   start     start the nodes, wait until each is serving
   stop      send TERM (warm shutdown) to each node
   stopwait  send TERM and wait until each node has exited
-  restart   stopwait, then start`
+  restart   stopwait, then start`)
 
 interface Node {
   /** Full node name, `w1@host`. */
@@ -107,6 +109,8 @@ async function start(nodes: Node[], workerArgs: string[]): Promise<number> {
     const log = openSync(node.logfile, 'a')
     const child = spawn(process.execPath, [bin, 'worker', '-n', node.name, '--pidfile', node.pidfile, '--logfile', node.logfile, ...workerArgs], {
       detached: true,
+      // The node outlives this command on purpose: no parent watch (see parent-watch.ts).
+      env: withoutNpm(process.env),
       stdio: ['ignore', log, log],
     })
     closeSync(log)

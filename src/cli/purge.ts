@@ -1,16 +1,19 @@
 import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
-import { connectionHelp, connectionOptions, list, openApp, UsageError } from './args.js'
+import { connectionHelp, connectionOptions, list, openApp, requireShared, UsageError } from './args.js'
+import { TransportError } from '../errors.js'
 import type { App } from '../app/app.js'
+import type { Transport } from '../transport/transport.js'
+import { alignOptions } from './help.js'
 
-export const purgeHelp = `Usage: celeriac purge [options]
+export const purgeHelp = alignOptions(`Usage: celeriac purge [options]
 
 Removes every waiting task from the queues. There is no undo.
 
 Options:
 ${connectionHelp}
   -Q, --queues <a,b>  queues to purge (default: the default queue and config.taskQueues)
-  -f, --force         do not ask for confirmation`
+  -f, --force         do not ask for confirmation`)
 
 /** `celeriac purge`: empties queues, after asking unless `-f`. */
 export async function purge(argv: string[]): Promise<number> {
@@ -24,22 +27,38 @@ export async function purge(argv: string[]): Promise<number> {
   }
   const app = await openApp(values)
   try {
-    const queues = values.queues !== undefined ? list(values.queues) : knownQueues(app)
-    if (!values.force && !(await confirm(queues))) {
+    requireShared(app, 'purge', 'its queues are not the queues of any other process, so there is nothing to purge')
+    const named = values.queues !== undefined
+    const transport = await app.transport()
+    // Only queues the broker has: a typo in -Q is an error, not a new empty queue; a known
+    // queue no worker has declared yet holds nothing to purge.
+    const queues: string[] = []
+    for (const name of named ? list(values.queues!) : knownQueues(app)) {
+      if (await exists(transport, name)) queues.push(name)
+      else if (named) throw new UsageError(`purge: no queue "${name}" on the broker (no worker or sender has declared it; check -Q)`)
+    }
+    if (queues.length > 0 && !values.force && !(await confirm(queues))) {
       console.log('Aborted: nothing purged.')
       return 0
     }
-    const transport = await app.transport()
     let purged = 0
-    for (const name of queues) {
-      await transport.declareQueue({ name })
-      purged += await transport.purge(name)
-    }
+    for (const name of queues) purged += await transport.purge(name)
     const where = `${queues.length} known task queue${queues.length === 1 ? '' : 's'}`
     console.log(purged === 0 ? `No messages purged from ${where}.` : `Purged ${purged} message${purged === 1 ? '' : 's'} from ${where}.`)
     return 0
   } finally {
     await app.close()
+  }
+}
+
+/** Whether the broker has this queue (the transports refuse an undeclared one by name). */
+async function exists(transport: Transport, queue: string): Promise<boolean> {
+  try {
+    await transport.depth(queue)
+    return true
+  } catch (error) {
+    if (error instanceof TransportError && /is not declared/.test(error.message)) return false
+    throw error
   }
 }
 

@@ -1,15 +1,16 @@
 import { parseArgs } from 'node:util'
-import { CommandFailed, connectionHelp, connectionOptions, openApp, seconds, UsageError } from './args.js'
+import { CommandFailed, connectionHelp, connectionOptions, openApp, requireShared, seconds, UsageError } from './args.js'
 import type { GetOptions } from '../result/async-result.js'
+import { alignOptions } from './help.js'
 
-export const resultHelp = `Usage: celeriac result <task id> [options]
+export const resultHelp = alignOptions(`Usage: celeriac result <task id> [options]
 
 Waits for a task's result and prints it as JSON. A failed task prints its error (exit code 1).
 
 Options:
 ${connectionHelp}
       --traceback    print the remote traceback of a failed task
-  -t, --timeout <s>  give up after this many seconds (default: wait)`
+  -t, --timeout <s>  give up after this many seconds (default: wait)`)
 
 /** `celeriac result`: prints a task's result, or its error. */
 export async function result(argv: string[]): Promise<number> {
@@ -27,6 +28,9 @@ export async function result(argv: string[]): Promise<number> {
   if (values.timeout !== undefined) get.timeout = seconds(values.timeout, '--timeout')
   const app = await openApp(values)
   try {
+    requireShared(app, 'result', 'no worker stores results there, so there is nothing to wait for', 'backend')
+    // rpc:// results travel on the broker.
+    if (/^rpc:/i.test(app.conf.backend)) requireShared(app, 'result', 'rpc:// results travel on the broker, and no worker can send them there')
     const handle = app.asyncResult(positionals[0])
     const value = await handle.get(get)
     if (!(value instanceof Error)) {

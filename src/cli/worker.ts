@@ -10,8 +10,10 @@ import type { WorkerNode } from '../worker/worker-node.js'
 import type { Beat } from '../beat/beat.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
 import { isBuiltinTask } from '../client/task-handle.js'
+import { watchParent } from './parent-watch.js'
+import { alignOptions } from './help.js'
 
-export const workerHelp = `Usage: celeriac worker -A <module> [options]
+export const workerHelp = alignOptions(`Usage: celeriac worker -A <module> [options]
 
 Starts a worker node serving the app found in <module>.
 
@@ -33,7 +35,7 @@ ${connectionHelp}
 
 TERM or INT: warm shutdown (stop consuming, let running tasks finish within
 config.workerShutdownTimeout, requeue the rest). QUIT, or a second TERM/INT: cold shutdown
-(stop now; with acksLate the running tasks go back to their queue).`
+(stop now; with acksLate the running tasks go back to their queue).`)
 
 /** `celeriac worker`: runs a node until TERM/INT/QUIT or a remote `shutdown`. */
 export async function worker(argv: string[]): Promise<number> {
@@ -88,6 +90,12 @@ export async function worker(argv: string[]): Promise<number> {
   })
   if (values.pidfile !== undefined) writeFileSync(values.pidfile, `${process.pid}\n`)
   console.log(banner(app, node))
+  if (/^memory:/i.test(app.conf.broker)) {
+    // Allowed, as one process can both send and run (-B, or the app's own code), but said.
+    if (!beat) app.logger.warn(`the broker is ${app.conf.broker}, which lives in this process: no other process can send this worker tasks (name a shared broker with -b or CELERIAC_BROKER_URL)`)
+  } else {
+    void warnDuplicateName(app, node)
+  }
   const code = await runUntilStopped(app, node, beat)
   if (values.pidfile !== undefined) rmSync(values.pidfile, { force: true })
   return code
@@ -99,23 +107,47 @@ function runUntilStopped(app: App, node: WorkerNode, beat: Beat | undefined): Pr
     let signals = 0
     let stopping: Promise<void> | undefined
     const finish = () => {
-      stopping ??= node.stopped.then(() => beat?.stop()).then(() => app.close())
-      stopping.then(() => resolve(0), (error: Error) => {
+      if (stopping) return
+      stopping = node.stopped.then(() => beat?.stop()).then(() => app.close())
+      stopping.then(() => {
+        console.log(`${node.hostname} offline.`)
+        resolve(0)
+      }, (error: Error) => {
         app.logger.error('shutdown failed', { error })
         resolve(1)
       })
     }
-    const stop = (signal: NodeJS.Signals) => {
+    const stop = (signal: NodeJS.Signals, why: string = signal) => {
       signals++
       const cold = signals > 1 || signal === 'SIGQUIT'
-      console.log(`\n${signal}: ${cold ? 'cold' : 'warm'} shutdown${cold ? '' : ' (running tasks finish; send it again to stop now)'}`)
+      console.log(`\n${why}: ${cold ? 'cold' : 'warm'} shutdown${cold ? '' : ' (running tasks finish; send it again to stop now)'}`)
       Promise.resolve(beat?.stop()).then(() => node.stop({ cold })).catch((error: Error) => app.logger.error('stop failed', { error }))
       finish()
     }
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, () => stop(signal))
+    // Under npx, a TERM to npm's pid does not reach this process; its parent's exit does. A
+    // stop already under way (Ctrl+C reaches every process of the terminal) is not escalated.
+    const unwatch = watchParent((ppid) => {
+      if (signals === 0) stop('SIGTERM', `parent process ${ppid} exited (npm does not pass its signals on)`)
+    })
+    void node.stopped.finally(unwatch)
     // A remote `celeriac control shutdown` stops the node without a signal.
     void node.stopped.then(finish)
   })
+}
+
+/**
+ * Celery's DuplicateNodenameWarning: asks who answers to this node's name (the node itself
+ * does), and warns when another process does too. Runs after the banner, off the start path.
+ */
+async function warnDuplicateName(app: App, node: WorkerNode): Promise<void> {
+  try {
+    const replies = await app.control.ping({ timeout: 1 })
+    const others = Object.keys(replies).filter((key) => key.startsWith(`${node.hostname} (pid `) && key !== `${node.hostname} (pid ${process.pid})`)
+    if (others.length > 0) app.logger.warn(`DuplicateNodenameWarning: ${others.length + 1} nodes answer as ${node.hostname} (${others.join(', ')} and this one, pid ${process.pid}): give each node a unique name with -n (e.g. -n w2@%h)`)
+  } catch {
+    // Stopped while asking: nobody left to warn.
+  }
 }
 
 /** Refuses a pidfile that holds the pid of a live process (another node with the same name). */

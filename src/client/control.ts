@@ -30,7 +30,10 @@ export interface ControlRequest {
 /** One node's answer: `ok` with the command's value, or `error` with why it refused. */
 export type ControlReply<T = unknown> = { ok: T; error?: undefined } | { ok?: undefined; error: string }
 
-/** Replies by node name; an empty object when no node answered within the timeout. */
+/**
+ * Replies by node name; an empty object when no node answered within the timeout. Two nodes
+ * answering under one name (a duplicate `-n`) are both kept, as `name (pid N)` each.
+ */
 export type ControlReplies<T = unknown> = Record<string, ControlReply<T>>
 
 /** A task on a node, as `inspect active` / `reserved` show it (Celery's fields, camelCase). */
@@ -162,10 +165,15 @@ export class Control {
       return {}
     }
     const raw = await transport.request(CONTROL_SUBJECT, data, { timeoutMs, ...(destination ? { max: destination.length } : {}) })
+    const decoded = raw.map((bytes) => msgpackCodec.decode(bytes) as ControlReply<T> & { hostname: string; pid?: number })
+    const count = new Map<string, number>()
+    for (const { hostname } of decoded) count.set(hostname, (count.get(hostname) ?? 0) + 1)
     const replies: ControlReplies<T> = {}
-    for (const bytes of raw) {
-      const { hostname, ...reply } = msgpackCodec.decode(bytes) as ControlReply<T> & { hostname: string }
-      replies[hostname] = reply as ControlReply<T>
+    for (const { hostname, pid, ...reply } of decoded) {
+      let key = count.get(hostname)! > 1 ? `${hostname} (pid ${pid ?? '?'})` : hostname
+      // Same name and same pid: nodes on two machines; numbered so neither is lost.
+      for (let n = 2; Object.hasOwn(replies, key); n++) key = `${hostname} (pid ${pid ?? '?'} #${n})`
+      replies[key] = reply as ControlReply<T>
     }
     return replies
   }

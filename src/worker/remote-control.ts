@@ -113,7 +113,7 @@ export class RemoteControl {
       answer = { error: (error as Error).message }
     }
     this.#deps.logger.debug('control command', { command: request.command, ...answer })
-    reply?.(msgpackCodec.encode({ hostname: this.#node.hostname, ...answer }))
+    reply?.(msgpackCodec.encode({ hostname: this.#node.hostname, pid: process.pid, ...answer }))
     if (request.command === 'shutdown') setImmediate(() => this.#node.shutdown())
   }
 

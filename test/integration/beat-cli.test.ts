@@ -16,7 +16,7 @@ t.test('cli beat - help exits 0, usage errors exit 2, a bad schedule exits 1 nam
   t.match(missing.stderr, /beat: -A\/--app <module> is required/)
   const level = spawnSync(process.execPath, [bin, 'beat', '-A', fixture, '-l', 'loud'], { encoding: 'utf8' })
   t.equal(level.status, 2)
-  t.match(level.stderr, /--loglevel must be one of debug, info, warn, error, silent, got "loud"/)
+  t.match(level.stderr, /--loglevel must be one of debug, info, warning, error, critical, got "loud"/)
   const dir = tempDir(t)
   const bad = spawnSync(process.execPath, [bin, 'beat', '-A', fixture], { encoding: 'utf8', env: { ...process.env, BEAT_BAD: '1', BEAT_SCHEDULE_FILE: `${dir}/schedule.json` } })
   t.equal(bad.status, 1)

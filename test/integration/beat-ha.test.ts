@@ -53,7 +53,14 @@ async function startBeat(): Promise<BeatProcess> {
   const beat: BeatProcess = {
     child,
     output: () => output,
-    sent: () => [...output.matchAll(/Sending due task tick \(b\.tick\) \{"id":"([^"]+)"\}/g)].map((m) => m[1]),
+    // The CLI logs JSON lines (pino) when stderr is not a terminal.
+    sent: () => output.split('\n').filter((line) => line.startsWith('{') && line.includes('Sending due task tick (b.tick)')).flatMap((line) => {
+      try {
+        return [(JSON.parse(line) as { id: string }).id]
+      } catch {
+        return [] // a line still being written
+      }
+    }),
     until: (check, what, ms = 15_000) =>
       new Promise<void>((resolve, reject) => {
         const done = (error?: Error) => {

@@ -1,0 +1,73 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { celeriac, startCeleriac, type CliRun } from '../helpers/cli.js'
+import { tempDir } from '../helpers/files.js'
+
+// The habits a Celery or Node user brings to the command line.
+const bin = fileURLToPath(new URL('../../bin/celeriac.js', import.meta.url))
+const fixtures = fileURLToPath(new URL('../fixtures', import.meta.url))
+const beatApp = `${fixtures}/beat-memory-app.ts`
+
+/** `celeriac <args>` run from `cwd`, as a user in that folder types it. */
+function celeriacIn(cwd: string, args: string[]): Promise<CliRun> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })))
+}
+
+const loaded = (url: string) => new RegExp(`^celeriac: call: the broker is ${url}, which lives inside this one process`)
+
+t.test('habits - beat reads -b and CELERIAC_* like every command; -l takes warning and warn', async (t) => {
+  const dir = tempDir(t)
+  const env = { BEAT_SCHEDULE_FILE: `${dir}/schedule.json` }
+  const fromFlag = startCeleriac(['beat', '-A', beatApp, '-b', 'memory://elsewhere', '-l', 'warn'], env)
+  await fromFlag.waitFor(/the broker is memory:\/\/elsewhere, which lives in this process: no worker elsewhere gets these tasks/)
+  t.match(fromFlag.output(), /- transport: memory:\/\/elsewhere\n/)
+  t.equal(await fromFlag.stop('SIGTERM'), 0)
+  const fromEnv = startCeleriac(['beat', '-A', beatApp, '-l', 'WARNING'], { ...env, CELERIAC_BROKER_URL: 'memory://from-env' })
+  await fromEnv.waitFor(/- transport: memory:\/\/from-env\n/)
+  t.equal(await fromEnv.stop('SIGTERM'), 0)
+  const typo = await celeriac(['beat', '-A', beatApp], { ...env, CELERIAC_BEAT_MAX_INTERVL: '5' })
+  t.same([typo.code, typo.stderr], [1, 'celeriac: unknown environment variable CELERIAC_BEAT_MAX_INTERVL (did you mean CELERIAC_BEAT_MAX_INTERVAL?)\n'])
+})
+
+t.test('habits - -A resolves as Node users expect; a wrong -A says what was tried (exit 2)', async (t) => {
+  // Only app.ts exists in the fixtures: -A app.js, -A ./app and -A app all find it.
+  const [js, relative, bare, missing, missingBare, broken] = await Promise.all([
+    celeriacIn(fixtures, ['call', 't.add', '-A', 'app.js']),
+    celeriacIn(fixtures, ['call', 't.add', '-A', './app']),
+    celeriacIn(fixtures, ['call', 't.add', '-A', 'app']),
+    celeriacIn(fixtures, ['call', 't.add', '-A', 'nope.js']),
+    celeriacIn(fixtures, ['call', 't.add', '-A', 'nope']),
+    celeriacIn(fixtures, ['call', 't.add', '-A', 'throws-on-import.ts']),
+  ])
+  for (const run of [js, relative, bare]) t.same([run.code, loaded('memory://fixture').test(run.stderr)], [2, true], run.stderr)
+  t.same([missing.code, missing.stderr], [2, `celeriac: -A nope.js: no such app module; tried ${fixtures}/nope.js, ${fixtures}/nope.ts\n`])
+  t.same([missingBare.code, missingBare.stderr], [2, `celeriac: -A nope: no such app module; tried ${fixtures}/nope, ${fixtures}/nope.ts, ${fixtures}/nope.js, ${fixtures}/nope/index.ts, ${fixtures}/nope/index.js and the package "nope"\n`])
+  t.same([broken.code, broken.stderr], [1, 'celeriac: cannot import app module throws-on-import.ts: throws-on-import: this module cannot be imported\n'], 'a module that exists but throws is not a usage error')
+})
+
+t.test('habits - unknown commands and options get "did you mean" (exit 2)', async (t) => {
+  const [command, option, far] = await Promise.all([
+    celeriac(['wokrer']),
+    celeriac(['call', 'x', '--kwarg', '{}']),
+    celeriac(['worker', '--bogus']),
+  ])
+  t.equal(command.code, 2)
+  t.match(command.stderr, /^celeriac: unknown command "wokrer" \(did you mean worker\?\)\n/)
+  t.same([option.code, option.stderr], [2, "celeriac: call: Unknown option '--kwarg' (did you mean --kwargs?); `celeriac call --help` lists its options\n"])
+  t.same([far.code, far.stderr], [2, "celeriac: worker: Unknown option '--bogus'; `celeriac worker --help` lists its options\n"])
+})
+
+t.test('habits - every --help aligns its option descriptions on one column', async (t) => {
+  const commands = ['worker', 'call', 'result', 'purge', 'status', 'inspect', 'control', 'events', 'multi', 'beat']
+  const runs = await Promise.all(commands.map((c) => celeriac([c, '--help'])))
+  commands.forEach((command, i) => {
+    const columns = new Set(runs[i].stdout.split('\n').map((line) => /^ {2}(?:-\w, | {4})--[\w-]+(?: <[^>]+>)? +/.exec(line)?.[0].length).filter((n) => n !== undefined))
+    t.equal(columns.size, 1, `${command}: one column (${[...columns].join(', ')})`)
+  })
+})

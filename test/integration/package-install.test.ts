@@ -1,0 +1,78 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { cpSync, mkdirSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { tempDir } from '../helpers/files.js'
+
+// What a new user does: `npm pack` a clone, install the tarball into an empty project, import
+// it from JavaScript and TypeScript, run its bin. The clone is copied so the pack (whose
+// `prepare` builds dist/) leaves this checkout alone.
+const run = promisify(execFile)
+const root = fileURLToPath(new URL('../..', import.meta.url))
+t.setTimeout(120_000)
+
+t.test('package - npm pack builds dist/; the tarball installs, imports from .mjs and .ts, and its bin runs', async (t) => {
+  const dir = tempDir(t)
+  const clone = join(dir, 'clone')
+  mkdirSync(clone)
+  for (const entry of ['package.json', 'bin', 'src', 'tsconfig.json', 'tsconfig.build.json', 'README.md']) cpSync(join(root, entry), join(clone, entry), { recursive: true })
+  symlinkSync(realpathSync(join(root, 'node_modules')), join(clone, 'node_modules'))
+
+  let started = Date.now()
+  const packed = await run('npm', ['pack', '--silent'], { cwd: clone })
+  const tarball = join(clone, packed.stdout.trim().split('\n').pop()!)
+  const { stdout: listing } = await run('tar', ['-tzf', tarball])
+  t.match(listing, /^package\/dist\/index\.js$/m, 'the tarball has dist/ (built by prepare)')
+  t.match(listing, /^package\/dist\/cli\/main\.js$/m)
+  t.notMatch(listing, /^package\/tsconfig\.json$/m, 'no tsconfig.json: the installed bin runs dist/, not the sources')
+  t.comment(`npm pack (with the build): ${Date.now() - started} ms`)
+
+  const project = join(dir, 'project')
+  mkdirSync(project)
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'first-hour', private: true, type: 'module' }))
+  started = Date.now()
+  await run('npm', ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project })
+  t.comment(`npm install of the tarball: ${Date.now() - started} ms`)
+  t.same(readdirSync(join(project, 'node_modules/celeriac')).sort(), ['README.md', 'bin', 'dist', 'package.json', 'src'])
+
+  // The app in its own module (worker threads import it), used from a .mjs and a .ts script.
+  writeFileSync(join(project, 'app.mjs'), `import { createApp } from 'celeriac'
+export const app = createApp({ name: 'first-hour' })
+export const add = app.task('first.add', (x, y) => x + y)
+`)
+  writeFileSync(join(project, 'main.mjs'), `import { app, add } from './app.mjs'
+import { NatsTransport } from 'celeriac/nats'
+const node = app.worker({ concurrency: 1 })
+await node.start()
+console.log(await (await add.delay(20, 22)).get({ timeout: 10 }), typeof NatsTransport)
+await node.stop()
+await app.close()
+`)
+  writeFileSync(join(project, 'app.ts'), `import { createApp, type App } from 'celeriac'
+export const app: App = createApp({ name: 'first-hour-ts' })
+export const mul = app.task('first.mul', (x: number, y: number): number => x * y)
+`)
+  writeFileSync(join(project, 'main.ts'), `import { app, mul } from './app.ts'
+import { connectNats } from 'celeriac/nats'
+const node = app.worker({ concurrency: 1 })
+await node.start()
+const product: number = await (await mul.delay(6, 7)).get({ timeout: 10 })
+console.log(product, typeof connectNats)
+await node.stop()
+await app.close()
+`)
+  const bin = join(project, 'node_modules/.bin')
+  const [mjs, ts, help, worker] = await Promise.all([
+    run(process.execPath, ['main.mjs'], { cwd: project }),
+    run(process.execPath, [join(bin, 'tsx'), 'main.ts'], { cwd: project }),
+    // The bin as the shell runs it (its shebang, its executable bit).
+    run(join(bin, 'celeriac'), ['--help'], { cwd: project }),
+    run(process.execPath, [join(bin, 'celeriac'), 'worker', '--help'], { cwd: project }),
+  ])
+  t.equal(mjs.stdout, '42 function\n', 'import celeriac and celeriac/nats from a .mjs file')
+  t.equal(ts.stdout, '42 function\n', 'import celeriac and celeriac/nats from a .ts file run by the installed tsx')
+  t.match(help.stdout, /^Usage: celeriac \[-A <module>\] <command>/)
+  t.match(worker.stdout, /^Usage: celeriac worker -A <module>/)
+})
