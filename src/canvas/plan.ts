@@ -186,7 +186,11 @@ function walkChord(data: ChordData, context: SendContext, plan: SendPlan): void 
 function taskSend(data: TaskSignatureData, context: SendContext): PlannedSend {
   const args = data.immutable ? [...data.args] : [...context.prepend, ...data.args]
   const options = { ...data.options } as CallOptions & Record<string, unknown>
-  if (Object.keys(data.kwargs).length > 0) options.kwargs = data.kwargs
+  // Kwargs given when the canvas is sent add to the signature's own, and win where both name
+  // one (Celery's `dict(self.kwargs, **kwargs)`).
+  const kwargs = { ...data.kwargs, ...(options.kwargs as Record<string, unknown> | undefined) }
+  if (Object.keys(kwargs).length > 0) options.kwargs = kwargs
+  else delete options.kwargs
   if (context.parentId !== undefined) options.parentId = context.parentId
   if (context.rootId !== undefined) options.rootId = context.rootId
   const flow: Flow = {}

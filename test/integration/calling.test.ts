@@ -36,6 +36,12 @@ t.test('calling - applyAsync passes kwargs as a trailing object, with taskId and
   t.type(req.eta, 'string')
 })
 
+t.test('calling - kwargs given at send time merge with a signature\'s own, and win (Celery: dict(sig.kwargs, **kwargs))', async (t) => {
+  const sig = echo.signature(['x'], { a: 1, b: 1 })
+  t.same(await (await sig.applyAsync([], { kwargs: { b: 2, c: 3 } })).get({ timeout: 5 }), { value: 'x', options: { a: 1, b: 2, c: 3 } })
+  t.same(await (await sig.applyAsync()).get({ timeout: 5 }), { value: 'x', options: { a: 1, b: 1 } })
+})
+
 t.test('calling - sendTask calls a task by name without importing it', async (t) => {
   const result = await app.sendTask<number>('t.add', [20, 22])
   t.equal(await result.get({ timeout: 5 }), 42)
