@@ -85,7 +85,7 @@ export class App {
     this.events = { subscribe: (pattern = '*') => subscribeEvents(this.#parts.connections.transport(), pattern, this.logger) }
     const parts = this.#parts
     this.#taskHost = {
-      send: <R>(name: string, args: readonly unknown[], callOptions: CallOptions) => parts.sendTask(name, args, callOptions).then((id) => this.asyncResult<R>(id)),
+      send: <R>(name: string, args: readonly unknown[], callOptions: CallOptions) => this.sendTask<R>(name, args, callOptions),
       canvas: parts.flow,
     }
     setCurrentCanvasHost(parts.flow)
@@ -167,7 +167,9 @@ export class App {
 
   /** Sends a task by name, without importing it. */
   sendTask<R = unknown>(name: string, args: readonly unknown[] = [], options: CallOptions = {}): Promise<AsyncResult<R>> {
-    return this.#parts.sendTask(name, args, options).then((id) => this.asyncResult<R>(id))
+    const definition = this.#parts.tasks.get(name)
+    const ignored = options.ignoreResult ?? (definition ? this.#parts.tasks.resolved(definition).ignoreResult : this.conf.taskIgnoreResult)
+    return this.#parts.sendTask(name, args, options).then((id) => new AsyncResult<R>(id, this.#parts.results, { ignored }))
   }
 
   /** Dead-lettered messages (undecodable, unknown task, rejected, too many deliveries), oldest first, with their reason. */

@@ -47,11 +47,17 @@ export class AsyncResult<R = unknown> implements ResultLike<R> {
   readonly id: string
   /** In a chain: the result of the step before this one (its value was this task's first argument), a task's or a group's. */
   parent?: ResultLike
+  /**
+   * Sent with `ignoreResult`: no result will be stored, so {@link get} resolves to `undefined`
+   * at once instead of waiting for ever (Celery's `AsyncResult.ignored`).
+   */
+  readonly ignored: boolean
   readonly #source: ResultSource
 
-  constructor(id: string, source: ResultSource) {
+  constructor(id: string, source: ResultSource, options: { ignored?: boolean } = {}) {
     this.id = id
     this.#source = source
+    this.ignored = options.ignored ?? false
   }
 
   async #meta(): Promise<TaskMeta> {
@@ -89,9 +95,11 @@ export class AsyncResult<R = unknown> implements ResultLike<R> {
 
   /**
    * Waits for the task to be ready and returns its value; throws its error when it failed
-   * (unless `propagate: false`, which returns the error instead).
+   * (unless `propagate: false`, which returns the error instead). A task sent with
+   * `ignoreResult` stores nothing: its `get()` resolves to `undefined` at once.
    */
   get(options: GetOptions = {}): Promise<R> {
+    if (this.ignored) return Promise.resolve(undefined as R)
     const backend = this.#source.connectedBackend?.()
     const clock = this.#source.clock?.() ?? systemClock
     if (backend) return new Waiter<R>(this.id, backend, clock, options).promise

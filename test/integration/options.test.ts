@@ -45,6 +45,10 @@ t.test('ignoreResult - the task runs but nothing is stored', async (t) => {
   const check = await stamp.delay(`${file}-after`)
   await check.get({ timeout: 5 })
   t.equal(await result.state(), TaskState.PENDING, 'no state was stored')
+  // The sender knows nothing will come: get() settles at once, as Celery's does (issue 18).
+  t.equal(result.ignored, true)
+  t.equal(await result.get({ timeout: 0.5 }), undefined)
+  t.equal(check.ignored, false)
 })
 
 t.test('serializer - arguments can travel as JSON', async (t) => {
