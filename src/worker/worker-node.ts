@@ -17,9 +17,10 @@ import { continueFlow, sendErrbacks, successors } from '../canvas/flow.js'
 import { RemoteControl, TaskOverrides, type ControlledNode } from './remote-control.js'
 import { compileWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
 import { InFlight } from './in-flight.js'
+import { ConsumerSet, declareQueues } from './consumer-set.js'
 import { OutcomeKind, type Outcome, type RunEntry } from '../protocol/thread-batch.js'
 import type { WorkerDeps } from './worker-deps.js'
-import type { Consumer, Delivery, RevokedIds, Subscription, Transport } from '../transport/transport.js'
+import type { Delivery, RevokedIds, Subscription, Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 import type { TimerHandle } from '../util/clock.js'
 
@@ -53,7 +54,7 @@ export class WorkerNode {
   #recorder!: StateRecorder
   #revoked!: RevokedIds
   #control?: Subscription
-  readonly #consumers = new Map<string, { consumer: Consumer; credit: number }>()
+  readonly #consumers = new ConsumerSet((queue, delivery) => this.#receive(queue, delivery))
   /** Tasks taken from a queue and not settled, by id. */
   readonly #active = new Map<string, InFlight>()
   /** Received tasks waiting for a free slot. */
@@ -229,9 +230,7 @@ export class WorkerNode {
     // A stop that came right after the start: it is draining already.
     if (this.#state !== WorkerState.RUNNING) return this.#startup.resolve()
     try {
-      for (const queue of this.options.queues) {
-        this.#consumers.set(queue, { consumer: this.#transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
-      }
+      for (const queue of this.options.queues) this.#consumers.open(this.#transport, queue)
     } catch (error) {
       // The transport refused a consumer (closed under us): the start fails, the node stops.
       this.#startup.reject(error)
@@ -252,9 +251,7 @@ export class WorkerNode {
   async #drain(): Promise<void> {
     const { clock, logger } = this.#deps
     try {
-      const consumers = [...this.#consumers.values()]
-      this.#consumers.clear()
-      await Promise.all(consumers.map(({ consumer }) => consumer.close().catch((error: unknown) => logger.error('could not close a consumer', { hostname: this.hostname, error }))))
+      await this.#consumers.closeAll((error) => logger.error('could not close a consumer', { hostname: this.hostname, error }))
       for (const item of this.#waiting) this.#giveBack(item)
       this.#waiting = []
       // Now, while the transport is open: a rate-limit wait may outlast the node.
@@ -292,17 +289,8 @@ export class WorkerNode {
     if (this.#revoked !== undefined) this.#revoked.close()
   }
 
-  async #declareQueues(): Promise<void> {
-    const declared = new Map(this.#deps.conf.taskQueues.map((q) => [q.name, q]))
-    for (const name of this.options.queues) {
-      const config = declared.get(name)
-      if (config?.exchange) {
-        await this.#transport.declareExchange({ name: config.exchange, type: config.exchangeType ?? 'direct' })
-        await this.#transport.declareQueue({ name, bindings: [{ exchange: config.exchange, key: config.routingKey ?? name }] })
-      } else {
-        await this.#transport.declareQueue({ name })
-      }
-    }
+  #declareQueues(): Promise<void> {
+    return declareQueues(this.#transport, this.#deps.conf.taskQueues, this.options.queues)
   }
 
   /** Runs `fn` every `ms` on the node's clock while it runs or drains (leases of running tasks still need extending). */
@@ -327,14 +315,7 @@ export class WorkerNode {
       return
     }
     while (this.#waiting.length > 0 && this.#pool.free > 0) this.#run(this.#waiting.shift()!)
-    const want = this.#pool.free - this.#waiting.length - this.#gate.held
-    for (const entry of this.#consumers.values()) {
-      const grant = want - entry.credit
-      if (grant > 0) {
-        entry.credit += grant
-        entry.consumer.pull(grant)
-      }
-    }
+    this.#consumers.grant(this.#pool.free - this.#waiting.length - this.#gate.held)
   }
 
   /**
@@ -363,8 +344,7 @@ export class WorkerNode {
   }
 
   #receive(queue: string, delivery: Delivery): void {
-    const entry = this.#consumers.get(queue)
-    if (entry) entry.credit--
+    this.#consumers.used(queue)
     try {
       this.#take(queue, delivery)
     } catch (error) {
@@ -670,18 +650,15 @@ export class WorkerNode {
       this.options.queues = previous
       throw new Error(`${this.hostname} is ${this.#state}`)
     }
-    this.#consumers.set(queue, { consumer: this.#transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
+    this.#consumers.open(this.#transport, queue)
     this.#pump()
     return true
   }
 
   async #cancelConsumer(queue: string): Promise<boolean> {
-    const entry = this.#consumers.get(queue)
-    if (!entry) return false
-    this.#consumers.delete(queue)
+    if (!this.#consumers.has(queue)) return false
     this.options.queues = this.options.queues.filter((q) => q !== queue)
-    await entry.consumer.close()
-    return true
+    return this.#consumers.close(queue)
   }
 
   #revokeRunning(ids: string[], terminate: boolean): void {
