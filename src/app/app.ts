@@ -8,7 +8,7 @@ import { WorkerNode } from '../worker/worker-node.js'
 import { Beat, type BeatOptions } from '../beat/beat.js'
 import { compileEntry, signatureName, type BeatEntryConfig, type PeriodicTaskOptions } from '../beat/entry.js'
 import { MAP_TASK, STARMAP_TASK, TaskHandle, type TaskHandleHost } from '../client/task-handle.js'
-import { APP_BRAND } from './brand.js'
+import { APP_BRAND, isAppLike } from '../worker/thread/app-module.js'
 import { beatDeps, composeApp, workerDeps, type AppParts } from './compose.js'
 import { callEach, IDENTITY_TASK } from '../canvas/builtins.js'
 import { setCurrentCanvasHost } from '../canvas/current-host.js'
@@ -58,7 +58,7 @@ export interface AppOptions {
 export class App {
   /** True for an App from any copy of celeriac (a CLI from dist/ loading an app built on src/). */
   static isApp(value: unknown): value is App {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[APP_BRAND] === true
+    return isAppLike(value)
   }
 
   readonly [APP_BRAND] = true

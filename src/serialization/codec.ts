@@ -20,29 +20,31 @@ const packr = new Packr({ useRecords: false, moreTypes: true })
 /**
  * Throws a {@link SerializationError} naming the path of the first value that no codec can
  * carry faithfully (functions, symbols, class instances with behaviour are silently mangled
- * otherwise).
+ * otherwise). Returns whether the value holds a Map: the one shape that may encode and then not
+ * decode (msgpack writes a Map with object keys that it refuses to read back).
  */
-export function assertSerializable(value: unknown, path: string, seen?: Set<unknown>): void {
+export function assertSerializable(value: unknown, path: string, seen?: Set<unknown>): boolean {
   switch (typeof value) {
     case 'function':
     case 'symbol':
       throw new SerializationError(`${path} is a ${typeof value} and cannot be serialized`)
     case 'object': {
-      if (value === null || ArrayBuffer.isView(value) || value instanceof Date || value instanceof Error) return
+      if (value === null || ArrayBuffer.isView(value) || value instanceof Date || value instanceof Error) return false
       // Allocated only when there is an object to walk: most arguments are primitives.
       seen ??= new Set()
       if (seen.has(value)) throw new SerializationError(`${path} is a circular reference and cannot be serialized`)
       seen.add(value)
+      let hasMap = value instanceof Map
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) assertSerializable(value[i], `${path}[${i}]`, seen)
-      } else if (value instanceof Map) value.forEach((item, key) => assertSerializable(item, `${path}.${String(key)}`, seen))
-      else if (value instanceof Set) [...value].forEach((item, i) => assertSerializable(item, `${path}[${i}]`, seen))
-      else for (const key in value) assertSerializable((value as Record<string, unknown>)[key], `${path}.${key}`, seen)
+        for (let i = 0; i < value.length; i++) hasMap = assertSerializable(value[i], `${path}[${i}]`, seen) || hasMap
+      } else if (value instanceof Map) value.forEach((item, key) => void assertSerializable(item, `${path}.${String(key)}`, seen))
+      else if (value instanceof Set) [...value].forEach((item, i) => void (hasMap = assertSerializable(item, `${path}[${i}]`, seen) || hasMap))
+      else for (const key in value) hasMap = assertSerializable((value as Record<string, unknown>)[key], `${path}.${key}`, seen) || hasMap
       seen.delete(value)
-      return
+      return hasMap
     }
     default:
-      return
+      return false
   }
 }
 

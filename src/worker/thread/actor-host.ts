@@ -8,7 +8,7 @@ import { systemClock } from '../../util/clock.js'
 import { OutcomeBatchWriter, OutcomeKind, readRunBatch, type Outcome, type RunEntry } from '../../protocol/thread-batch.js'
 import { decodeMessage, type TaskBody, type TaskHeaders } from '../../protocol/envelope.js'
 import { validateBody } from '../../protocol/validate-envelope.js'
-import type { AppRegistration } from '../../app/registry.js'
+import type { AppRegistration } from './app-module.js'
 import type { TaskRequest } from '../../task/context.js'
 import type { MainToThread, ThreadToMain } from '../../protocol/thread-messages.js'
 
@@ -44,11 +44,12 @@ export class ActorHost {
       settle: (entry, outcome) => this.#queue(toOutcome(entry.slot, outcome)),
       accept: (entry, value, request) => {
         if (entry.ignoreResult || value === undefined) return undefined
-        assertSerializable(value, `result of ${request.task}`)
+        const hasMap = assertSerializable(value, `result of ${request.task}`)
         const bytes = codec.encode(value)
         // What encodes may still not decode (msgpack writes a Map with object keys that it then
-        // refuses to read): stored as SUCCESS, every get() would throw. A primitive always comes back.
-        if (typeof value === 'object' && value !== null) readBack(codec, bytes, `result of ${request.task}`)
+        // refuses to read): stored as SUCCESS, every get() would throw. Only a Map can do that, so
+        // only a result holding one is decoded again; the hot path pays nothing for the rest.
+        if (hasMap) readBack(codec, bytes, `result of ${request.task}`)
         return bytes
       },
       update: (entry, state, meta, request) => {

@@ -7,10 +7,9 @@ import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_
 import { getHeapStatistics } from 'node:v8'
 import { expose } from 'comlink'
 import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
-import { exportedApp } from '../../app/brand.js'
+import { exportedApp, type AppRegistration } from './app-module.js'
 import { installComlinkErrorHandler } from '../../protocol/comlink-errors.js'
 import { ActorHost } from './actor-host.js'
-import type { AppRegistration } from '../../app/registry.js'
 import type { MainToThread, ThreadInit, ThreadReady } from '../../protocol/thread-messages.js'
 
 const init = workerData as ThreadInit & { control: MessagePort; tsxRegistered: boolean }

@@ -1,3 +1,19 @@
+import type { ConfigValues } from '../../config/defaults.js'
+import type { TaskDefinition } from '../../task/definition.js'
+
+/**
+ * How a worker thread finds the app it serves: it imports the app's module and takes the app
+ * of that name from its exports. Nothing is registered in a process-global table.
+ * @module
+ */
+
+/** What a worker thread needs of an app: its tasks and its configuration. */
+export interface AppRegistration {
+  readonly name: string
+  readonly tasks: ReadonlyMap<string, TaskDefinition>
+  readonly conf: Readonly<ConfigValues>
+}
+
 /**
  * The mark every App carries, from any copy of celeriac (a CLI from dist/ loading an app built
  * on src/, a worker thread importing the app's module): found by `Symbol.for`, not `instanceof`.
