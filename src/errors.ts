@@ -76,7 +76,11 @@ export class TimeLimitExceeded extends family('TimeLimitExceeded', ErrorCode.Tim
 export class SoftTimeLimitExceeded extends family('SoftTimeLimitExceeded', ErrorCode.SoftTimeLimitExceeded) {}
 /** The thread (or node) running the task died before it finished. */
 export class WorkerLostError extends family('WorkerLostError', ErrorCode.WorkerLost) {}
-/** The task asked to retry more often than `maxRetries` allows. */
+/**
+ * The task asked to retry more often than `maxRetries` allows, without saying why: a retry
+ * given an `exc` (`ctx.retry({ exc })`, `autoretryFor`) fails with that `exc` instead, as
+ * Celery re-raises it.
+ */
 export class MaxRetriesExceeded extends family('MaxRetriesExceeded', ErrorCode.MaxRetriesExceeded) {}
 /** The task was revoked (or expired) and will not run. */
 export class TaskRevokedError extends family('TaskRevokedError', ErrorCode.TaskRevoked) {}
@@ -105,7 +109,10 @@ export interface RetryOptions {
   countdown?: number | string
   /** Absolute time of the retry; wins over `countdown`. */
   eta?: Date
-  /** The error that caused the retry; stored with the RETRY state, and raised when retries run out. */
+  /**
+   * The error that caused the retry; stored with the RETRY state, and the task's failure when
+   * retries run out (its class and message, as Celery re-raises it; MaxRetriesExceeded without one).
+   */
   exc?: unknown
   /** Overrides the task's `maxRetries` for this retry. `null` retries forever. */
   maxRetries?: number | null

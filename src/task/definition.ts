@@ -51,6 +51,7 @@ export function resolveTaskOptions(name: string, options: TaskOptions<any>, conf
   if (maxRetries !== null && (!Number.isInteger(maxRetries) || maxRetries < 0)) {
     throw new InvalidArgumentError(`${field('maxRetries')} must be a non-negative integer or null, got ${maxRetries}`)
   }
+  if (options.params !== undefined) checkParams(options.params, field('params'))
   const backoff = options.retryBackoff ?? false
   const rateLimit = options.rateLimit === undefined ? conf.taskDefaultRateLimit : options.rateLimit
   const timeLimit = options.timeLimit === undefined ? conf.taskTimeLimit : options.timeLimit
@@ -74,6 +75,14 @@ export function resolveTaskOptions(name: string, options: TaskOptions<any>, conf
     trackStarted: options.trackStarted ?? conf.taskTrackStarted,
     expiresMs: optionalMs(options.expires, field('expires')),
   }
+}
+
+function checkParams(params: unknown, field: string): void {
+  const names = Array.isArray(params) ? params : undefined
+  const bad = names === undefined ? params : names.find((name) => typeof name !== 'string' || !/^[A-Za-z_$][\w$]*$/.test(name))
+  if (names === undefined || bad !== undefined) throw new InvalidArgumentError(`${field} must be a list of parameter names, got ${JSON.stringify(bad)}`)
+  const twice = names.find((name, i) => names.indexOf(name) !== i)
+  if (twice !== undefined) throw new InvalidArgumentError(`${field} names '${twice}' twice`)
 }
 
 /** True when `error` is one of the `autoretryFor` matchers (a class, a name or a code). */

@@ -28,7 +28,8 @@ type Settle = (outcome: RunOutcome) => void
  *
  * A retry (`ctx.retry()`, a thrown Retry, an `autoretryFor` error) runs the task again at once,
  * in this process, with `retries + 1`, as Celery's eager mode does: the countdown, eta and
- * backoff are ignored. Once `maxRetries` is used up the run fails with MaxRetriesExceeded.
+ * backoff are ignored. Once `maxRetries` is used up the run fails with the retry's
+ * `exc` (the error `autoretryFor` caught), or MaxRetriesExceeded when it gave none.
  * Resolves to the result; rejects with the task's error, TaskRejectedError (Reject) or
  * TaskIgnoredError (Ignore). The hard time limit needs a thread to terminate: not applied here.
  */

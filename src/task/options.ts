@@ -9,9 +9,16 @@ export type ErrorMatcher = (abstract new (...args: never[]) => Error) | string
 export interface TaskOptions<R = unknown> {
   /** Pass a {@link TaskContext} as the first argument of a function task. Class tasks are always bound. */
   bind?: boolean
-  /** Check the arguments' count when the task is called. @default config.taskTyping */
+  /** Check the arguments when the task is called (count, keyword names). @default config.taskTyping */
   typing?: boolean
-  /** Retries before MaxRetriesExceeded; `null` retries forever. @default config.taskMaxRetries */
+  /**
+   * The names of the task's parameters, in order (the bound context left out), for binding
+   * kwargs by name: with `['x', 'y']`, kwargs `{ x: 1, y: 2 }` call the task with `(1, 2)`.
+   * Without it the names are read from the task's code (plain names, with or without a
+   * default); declare them when the code has destructured or rest parameters, or is minified.
+   */
+  params?: readonly string[]
+  /** Retries before the task fails with the retry's `exc` (MaxRetriesExceeded without one); `null` retries forever. @default config.taskMaxRetries */
   maxRetries?: number | null
   /** Delay before a retry, seconds or a duration string. @default config.taskDefaultRetryDelay */
   defaultRetryDelay?: Duration

@@ -9,16 +9,17 @@ import type { ResolvedTaskOptions } from './definition.js'
 import type { TaskRequest } from './context.js'
 
 /**
- * The error a retry request becomes: a {@link Retry}, or {@link MaxRetriesExceeded} once the
- * request's retries reach `maxRetries` (the retry's own, else the task's; `null` = forever).
- * `auto` marks an `autoretryFor` retry, whose delay comes from the task's backoff, not a countdown.
+ * What a retry request becomes: a {@link Retry}, or, once the request's retries reach
+ * `maxRetries` (the retry's own, else the task's; `null` = forever), the error the task fails
+ * with: the retry's `exc` itself when one was given (Celery re-raises it; `autoretryFor` passes
+ * the error it caught), else {@link MaxRetriesExceeded}. `auto` marks an `autoretryFor` retry,
+ * whose delay comes from the task's backoff, not a countdown.
  */
-export function retrySignal(options: RetryOptions, request: TaskRequest, resolved: ResolvedTaskOptions, auto = false): Error {
+export function retrySignal(options: RetryOptions, request: TaskRequest, resolved: ResolvedTaskOptions, auto = false): unknown {
   const maxRetries = options.maxRetries === undefined ? resolved.maxRetries : options.maxRetries
   if (maxRetries !== null && request.retries >= maxRetries) {
-    const cause = options.exc
-    const reason = cause instanceof Error ? `: ${cause.name}: ${cause.message}` : ''
-    return new MaxRetriesExceeded(`${request.task}[${request.id}] gave up after ${request.retries} retries (maxRetries ${maxRetries})${reason}`, cause === undefined ? {} : { cause })
+    if (options.exc !== undefined) return options.exc
+    return new MaxRetriesExceeded(`${request.task}[${request.id}] gave up after ${request.retries} retries (maxRetries ${maxRetries})`)
   }
   return new Retry(auto ? { ...options, countdown: undefined } : options)
 }

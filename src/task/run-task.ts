@@ -8,7 +8,7 @@
 import { Ignore, InvalidArgumentError, MaxRetriesExceeded, Reject, Retry, SoftTimeLimitExceeded, type RetryOptions } from '../errors.js'
 import { TaskState } from '../lifecycle/states.js'
 import { assertSerializable } from '../serialization/codec.js'
-import { arityError, callArguments } from './arity.js'
+import { bindArguments } from './arity.js'
 import { matchesError, type ResolvedTaskOptions, type TaskDefinition } from './definition.js'
 import { retryDelay, retrySignal } from './retry-policy.js'
 import { currentContext, type Task } from './task.js'
@@ -71,8 +71,9 @@ export interface RunPort<T> {
 }
 
 /**
- * Runs one call of a task: checks the argument count (unless `typing` is off), arms the soft
- * time limit, calls the task, and settles the outcome through `port`.
+ * Runs one call of a task: binds its kwargs and checks its arguments (task/arity.ts
+ * `bindArguments`; refused only when `typing` is on), arms the soft time limit, calls the
+ * task, and settles the outcome through `port`.
  */
 export function runTask<T>(port: RunPort<T>, task: RunnableTask, request: TaskRequest, tag: T, args: readonly unknown[], kwargs: Record<string, unknown> | null | undefined, softTimeLimitMs?: number): void {
   RunningTask.start(port, task, request, tag, args, kwargs, softTimeLimitMs)
@@ -103,15 +104,13 @@ class RunningTask<T> implements TaskContext {
 
   static start<T>(port: RunPort<T>, task: RunnableTask, request: TaskRequest, tag: T, args: readonly unknown[], kwargs: Record<string, unknown> | null | undefined, softTimeLimitMs: number | undefined): void {
     const run = new RunningTask(port, task, request, tag)
-    if (task.options.typing) {
-      const error = arityError(task.definition, args, kwargs)
-      // The call, not the task, is wrong: no retry, whatever autoretryFor says.
-      if (error) return run.#failed(error)
-    }
+    const bound = bindArguments(task.definition, args, kwargs, task.options.typing)
+    // The call, not the task, is wrong: no retry, whatever autoretryFor says.
+    if (bound instanceof InvalidArgumentError) return run.#failed(bound)
     let value: unknown
     try {
       if (softTimeLimitMs !== undefined) run.#armSoftLimit(softTimeLimitMs)
-      value = currentContext.run(run, invoke, task, run, callArguments(args, kwargs))
+      value = currentContext.run(run, invoke, task, run, bound)
     } catch (error) {
       return run.#fail(error)
     }
