@@ -32,7 +32,10 @@ export interface CallOptions {
   headers?: Record<string, unknown>
   /** Called with the result prepended to its arguments when the task succeeds, in order; a chain or group works too. */
   link?: Callback | readonly Callback[]
-  /** Called in order with (request, error, traceback) when the task fails. */
+  /**
+   * Called in order with (request, error, traceback) when the task fails: `error` is an Error
+   * (its class, or a RemoteError with the original `name`, `code`, `message`, `stack`).
+   */
   linkError?: Callback | readonly Callback[]
   /** Hard time limit of this call, seconds. */
   timeLimit?: Duration

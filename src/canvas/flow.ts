@@ -7,7 +7,7 @@
  */
 import { TaskState } from '../lifecycle/states.js'
 import { codecFor } from '../serialization/codec.js'
-import { toWireError, type WireError } from '../serialization/failure.js'
+import { fromWireError, toWireError, type WireError } from '../serialization/failure.js'
 import { sendPlan } from './apply.js'
 import { afterReady, contextAfter, nextStep, type FlowPort, type MemberOutcome } from './continuation.js'
 import { planCallback } from './plan.js'
@@ -55,11 +55,18 @@ function sendLinks(host: WorkflowHost, headers: TaskHeaders, result: unknown): s
   })
 }
 
-/** Sends the `linkError` errbacks of a task that failed, in order, with (request, error, traceback). */
+/**
+ * Sends the `linkError` errbacks of a task that failed, in order, with (request, error,
+ * traceback), as Celery calls them: `request` is `{ id, task, retries, rootId, parentId? }`,
+ * `error` an Error rebuilt as `get()` rebuilds it (celeriac's own classes as themselves, any
+ * other as a RemoteError with the original `name`, `code`, `message`, `data` and `stack`; the
+ * codec carries Errors whole), `traceback` the remote stack.
+ */
 export function sendErrbacks(host: WorkflowHost, headers: TaskHeaders, error: WireError): void {
   const request = { id: headers.id, task: headers.task, retries: headers.retries, rootId: headers.rootId, ...(headers.parentId ? { parentId: headers.parentId } : {}) }
+  const rebuilt = fromWireError(error)
   for (const errback of headers.errbacks ?? []) {
-    const send = async () => sendPlan(host, planCallback(errback, contextAfter(headers, [request, error, error.stack ?? ''])))
+    const send = async () => sendPlan(host, planCallback(errback, contextAfter(headers, [request, rebuilt, error.stack ?? ''])))
     send().catch((cause) => host.logger.error('could not send an errback', { parent: headers.id, error: cause }))
   }
 }

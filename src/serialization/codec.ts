@@ -1,5 +1,6 @@
-import { Packr } from 'msgpackr'
+import { Packr, addExtension } from 'msgpackr'
 import { SerializationError } from '../errors.js'
+import { fromWireError, toWireError, type WireError } from './failure.js'
 
 /** Turns values into bytes and back. One codec per content type. */
 export interface Codec {
@@ -17,10 +18,22 @@ export type SerializerName = 'msgpack' | 'json'
 // Plain pack() corrupts typed arrays and turns Errors into arrays; these options keep them.
 const packr = new Packr({ useRecords: false, moreTypes: true })
 
+/** msgpack extension type of an Error in its wire form (msgpackr's own keeps only name and message). */
+const ERROR_EXTENSION = 0x45
+// An Error anywhere in a value (an errback's argument, a result) arrives as an Error with its
+// class (celeriac's own) or RemoteError with its name, code, message, data, stack and cause.
+// msgpackr's extensions are global: registered once, for every Packr in the process.
+addExtension({ Class: Error, type: ERROR_EXTENSION, write: (error: Error) => toWireError(error), read: (wire: WireError) => fromWireError(wire) })
+
+// What the codecs carry as themselves; any other object with a prototype is a class instance.
+const CARRIED: readonly (abstract new (...args: never[]) => object)[] = [Map, Set, RegExp, ArrayBuffer]
+
 /**
  * Throws a {@link SerializationError} naming the path of the first value that no codec can
- * carry faithfully (functions, symbols, class instances with behaviour are silently mangled
- * otherwise). Returns whether the value holds a Map: the one shape that may encode and then not
+ * carry faithfully, which would otherwise arrive mangled: a function, a symbol, a circular
+ * reference, an instance of a class other than Object, Array, Map, Set, Date, RegExp, Error,
+ * ArrayBuffer and typed arrays (it would arrive as a plain object without its class and
+ * methods), unless it has a `toJSON()` (then what that returns is sent, and checked). Returns whether the value holds a Map: the one shape that may encode and then not
  * decode (msgpack writes a Map with object keys that it refuses to read back).
  */
 export function assertSerializable(value: unknown, path: string, seen?: Set<unknown>): boolean {
@@ -33,6 +46,18 @@ export function assertSerializable(value: unknown, path: string, seen?: Set<unkn
       // Allocated only when there is an object to walk: most arguments are primitives.
       seen ??= new Set()
       if (seen.has(value)) throw new SerializationError(`${path} is a circular reference and cannot be serialized`)
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null && !Array.isArray(value) && !CARRIED.some((cls) => value instanceof cls)) {
+        const toJSON = (value as { toJSON?: unknown }).toJSON
+        const cls = (proto as { constructor?: { name?: string } }).constructor?.name || 'an anonymous class'
+        if (typeof toJSON !== 'function') {
+          throw new SerializationError(`${path} is an instance of ${cls} and cannot be serialized: it would arrive as a plain object without its class and methods (send plain data, or give ${cls} a toJSON())`)
+        }
+        seen.add(value)
+        const hasMap = assertSerializable(toJSON.call(value), path, seen)
+        seen.delete(value)
+        return hasMap
+      }
       seen.add(value)
       let hasMap = value instanceof Map
       if (Array.isArray(value)) {
@@ -48,7 +73,10 @@ export function assertSerializable(value: unknown, path: string, seen?: Set<unkn
   }
 }
 
-/** msgpack, the default: binary, fast, keeps Dates, typed arrays and BigInts; a Map arrives as a plain object. */
+/**
+ * msgpack, the default: binary, fast, keeps Dates, typed arrays, Sets, RegExps, BigInts (64-bit)
+ * and Errors (class, name, code, message, stack, data, cause); a Map arrives as a plain object.
+ */
 export const msgpackCodec: Codec = {
   contentType: ContentType.Msgpack,
   encode(value) {

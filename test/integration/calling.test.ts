@@ -141,10 +141,12 @@ t.test('link - linkError gets the request, the error and the traceback', async (
   // The errback was sent after the failure was stored; wait for its result by its parent id.
   for await (const event of events) {
     if (!('uuid' in event)) continue
-    const result = (await app.asyncResult(event.uuid).get({ timeout: 5 })) as { args: [{ id: string }, { type: string; code: string }, string]; parentId: string }
+    const result = (await app.asyncResult(event.uuid).get({ timeout: 5 })) as { args: [{ id: string }, Error & { code: string }, string]; parentId: string }
     if (result.parentId !== failing.id) continue
     t.equal(result.args[0].id, failing.id)
-    t.equal(result.args[1].type, 'PaymentDeclined')
+    // An Error, rebuilt as get() rebuilds it (issue 18), not the wire form.
+    t.type(result.args[1], Error)
+    t.equal(result.args[1].name, 'PaymentDeclined')
     t.equal(result.args[1].code, 'E_DECLINED')
     t.match(result.args[2], /PaymentDeclined/)
     break

@@ -159,7 +159,7 @@ export function canvasCases(t: Test, fx: typeof Fixture): void {
     const result = await fail.applyAsync(['no funds'], { linkError: [onError.s().set({ taskId: errbackId })] })
     await t.rejects(result.get(T), { name: 'Declined', message: 'no funds' })
     const seen = await fx.app.asyncResult<Record<string, unknown>>(errbackId).get(T)
-    t.same(seen, { id: result.id, task: 'c.fail', type: 'Declined', message: 'no funds', traceback: true })
+    t.same(seen, { id: result.id, task: 'c.fail', type: 'Declined', message: 'no funds', traceback: true, isError: true })
   })
 
   t.test('a failed step fails the rest of its chain with the same error', async (t) => {
@@ -192,7 +192,7 @@ export function canvasCases(t: Test, fx: typeof Fixture): void {
     const failed = (result.parent as GroupResult).results[1] as AsyncResult
     t.match((error as ChordError).message, `Dependency ${failed.id} raised Declined: member broke`)
     t.match((error as ChordError).data, { member: failed.id, index: 1 })
-    t.match(await fx.app.asyncResult(errbackId).get(T), { id: result.id, type: 'ChordError' })
+    t.match(await fx.app.asyncResult(errbackId).get(T), { id: result.id, type: 'ChordError', isError: true })
   })
 
   t.test('nested: groups of chains, chains through chords, chords of groups', async (t) => {
