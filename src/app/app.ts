@@ -26,6 +26,7 @@ import type { WorkerOptions } from '../worker/worker-options.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
 import type { CallOptions } from '../canvas/call-options.js'
+import type { Serializable, SerializableCall } from '../serialization/serializable.js'
 import type { ScheduleSpec } from '../beat/schedules.js'
 
 /** Options of {@link createApp}. Every field is optional. */
@@ -115,14 +116,16 @@ export class App {
 
   /**
    * Registers a task: a function, or a class extending {@link Task} (one instance per worker
-   * thread). With `{ bind: true }` a function receives a {@link TaskContext} first.
+   * thread). With `{ bind: true }` a function receives a {@link TaskContext} first. Its
+   * arguments and result must be {@link Serializable} (a compile error otherwise): what the
+   * types say is what the task receives.
    * @example
    * export const add = app.task('tasks.add', (x: number, y: number) => x + y)
    * export const flaky = app.task('tasks.flaky', (ctx: TaskContext) => ctx.retry({ countdown: 1 }), { bind: true })
    */
-  task<A extends unknown[], R>(name: string, fn: (ctx: TaskContext, ...args: A) => R, options: TaskOptions<Awaited<R>> & { bind: true }): TaskHandle<A, Awaited<R>>
-  task<A extends unknown[], R>(name: string, cls: new () => Task<A, R>, options?: TaskOptions<Awaited<R>>): TaskHandle<A, Awaited<R>>
-  task<A extends unknown[], R>(name: string, fn: (...args: A) => R, options?: TaskOptions<Awaited<R>>): TaskHandle<A, Awaited<R>>
+  task<A extends unknown[], R>(name: string, fn: ((ctx: TaskContext, ...args: A) => R) & SerializableCall<A, R>, options: TaskOptions<Awaited<R>> & { bind: true }): TaskHandle<A, Awaited<R>>
+  task<A extends unknown[], R>(name: string, cls: (new () => Task<A, R>) & SerializableCall<A, R>, options?: TaskOptions<Awaited<R>>): TaskHandle<A, Awaited<R>>
+  task<A extends unknown[], R>(name: string, fn: ((...args: A) => R) & SerializableCall<A, R>, options?: TaskOptions<Awaited<R>>): TaskHandle<A, Awaited<R>>
   task(name: string, impl: ((...args: any[]) => unknown) | TaskClass, options: TaskOptions<any> = {}): TaskHandle<any, any> {
     return new TaskHandle(this.#taskHost, this.#parts.tasks.define(name, impl, options))
   }
