@@ -142,6 +142,22 @@ export class Signature<R = unknown, P extends unknown[] = unknown[], In = FirstO
     return new Signature(this.task, [...this.args], { ...this.kwargs }, merged(this.options, options), this.immutable, hostOf(this)) as this
   }
 
+  /**
+   * A copy, with more arguments, kwargs or options (Celery's `clone(args, kwargs, **options)`):
+   * `args` are prepended to the signature's own (the partial rule), `kwargs` and `options` merge
+   * over its own, the new values winning. An immutable signature keeps its args and kwargs and
+   * takes only the options.
+   * @example add.s(2).clone({ args: [4] }) // add(4, 2)
+   */
+  override clone(): this
+  override clone(parts: { args?: readonly unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions }): Signature<R, unknown[], In>
+  override clone(parts: { args?: readonly unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions } = {}): Signature<R, unknown[], In> {
+    const { args = [], kwargs = {}, options = {} } = parts
+    if (!Array.isArray(args)) throw new InvalidArgumentError(`signature ${this.task}: clone args must be an array`)
+    const keep = this.immutable
+    return new Signature<R, unknown[], In>(this.task, keep ? [...this.args] : [...args, ...this.args], keep ? { ...this.kwargs } : { ...this.kwargs, ...kwargs }, merged(this.options, options), this.immutable, hostOf(this))
+  }
+
   /** Sends the task with the missing leading arguments. */
   delay(...args: P): Promise<AsyncResult<R>> {
     return this.applyAsync(args)

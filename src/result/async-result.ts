@@ -5,7 +5,7 @@ import { fromWireError } from '../serialization/failure.js'
 import { AsyncQueue } from '../util/async-queue.js'
 import { toMs } from '../util/duration.js'
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js'
-import { waitTimeout, type GetOptions, type ResultLike, type StateChange } from './result-like.js'
+import { isWaitTimeout, waitTimeout, type GetOptions, type ResultLike, type StateChange } from './result-like.js'
 import type { ResultBackend, TaskMeta } from './backend.js'
 
 export type { GetOptions, StateChange } from './result-like.js'
@@ -100,10 +100,42 @@ export class AsyncResult<R = unknown> implements ResultLike<R> {
    */
   get(options: GetOptions = {}): Promise<R> {
     if (this.ignored) return Promise.resolve(undefined as R)
+    if (options.followParents && this.parent) return this.#followingParents(options)
     const backend = this.#source.connectedBackend?.()
     const clock = this.#source.clock?.() ?? systemClock
     if (backend) return new Waiter<R>(this.id, backend, clock, options).promise
     return this.#source.backend().then((b) => new Waiter<R>(this.id, b, clock, options).promise)
+  }
+
+  /** {@link get} that also fails as soon as a step before this one fails. */
+  #followingParents(options: GetOptions): Promise<R> {
+    const parents: ResultLike[] = []
+    for (let parent = this.parent; parent; parent = parent.parent) parents.push(parent)
+    const own = this.get({ ...options, followParents: false })
+    // A parent that succeeds settles nothing; one that fails settles the wait with its error.
+    // Their own wait running out is this wait's business: own's timeout says it.
+    const never = new Promise<never>(() => {})
+    const parentFailed = parents.map((parent) =>
+      parent.get({ ...(options.timeout === undefined ? {} : { timeout: options.timeout }) }).then(
+        () => never,
+        (error: unknown) => {
+          if (isWaitTimeout(error)) return never
+          if (options.propagate === false) return error as R
+          throw error
+        },
+      ),
+    )
+    return Promise.race([own, ...parentFailed])
+  }
+
+  /**
+   * What the task reports now (Celery's `info`): while STARTED, `{ hostname, pid }` of the
+   * worker process running it (recorded when `trackStarted` is on); a custom state's meta
+   * (PROGRESS); the return value on SUCCESS; the error on failure states; `undefined` while
+   * PENDING or RECEIVED.
+   */
+  async info(): Promise<unknown> {
+    return this.result()
   }
 
   /**

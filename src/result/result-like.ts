@@ -31,6 +31,13 @@ export interface GetOptions {
   propagate?: boolean
   /** Sees every state change while waiting. */
   onMessage?: (change: StateChange) => void
+  /**
+   * In a chain: also watch the steps before this one (its `parent`s) and fail with a parent's
+   * error as soon as one fails (Celery's `follow_parents`). A celeriac chain already fails its
+   * later steps with the failing step's error, so this only makes the failure arrive without
+   * waiting for this step's record. @default false
+   */
+  followParents?: boolean
 }
 
 /** A task's result or a group's: what a chain step's `parent` and a group's members have. */

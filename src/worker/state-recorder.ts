@@ -1,7 +1,7 @@
 import { lifecycle, TaskEventType } from '../lifecycle/task-machine.js'
 import { isReady, TaskState, type StateName } from '../lifecycle/states.js'
 import { sendEvent } from '../events/event-stream.js'
-import type { ContentType } from '../serialization/codec.js'
+import { msgpackCodec, type ContentType } from '../serialization/codec.js'
 import type { WireError } from '../serialization/failure.js'
 import type { ResultBackend, TaskMeta } from '../result/backend.js'
 import type { Transport } from '../transport/transport.js'
@@ -48,6 +48,8 @@ export class StateRecorder {
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #onReady: OnReady | undefined
+  /** STARTED's meta, `{ hostname, pid }` (Celery's), encoded once: `AsyncResult.info()` reads it. */
+  #startedInfo: Uint8Array | undefined
   sendEvents: boolean
 
   constructor(options: { backend: ResultBackend; transport: Transport; hostname: string; clock: Clock; logger: Logger; sendEvents: boolean; onReady?: OnReady }) {
@@ -109,6 +111,10 @@ export class StateRecorder {
       meta.contentType = data.contentType
     }
     if (data.error !== undefined) meta.error = data.error
+    if (next === TaskState.STARTED && data.result === undefined) {
+      meta.result = this.#startedInfo ??= msgpackCodec.encode({ hostname: this.#hostname, pid: process.pid }).slice()
+      meta.contentType = msgpackCodec.contentType
+    }
     if (data.children !== undefined) meta.children = data.children
     if (isReady(next)) meta.dateDone = this.#clock.now()
     if (next === TaskState.RECEIVED && this.#backend.announce) return this.#backend.announce.send(meta)
