@@ -10,7 +10,11 @@ export type Callback = { toJSON(): SignatureData } | SignatureData
 
 /** Options of `applyAsync` (Celery's calling options). Every field is optional. */
 export interface CallOptions {
-  /** Keyword arguments: reach the task as one extra, trailing object argument. */
+  /**
+   * Keyword arguments, bound by parameter name (the task's `params` option, else the names in
+   * its code); when a key names no parameter, they reach the task as one trailing object
+   * argument instead (see `bindArguments` in task/arity.ts).
+   */
   kwargs?: Record<string, unknown>
   /** Run no earlier than this many seconds from now. */
   countdown?: Duration

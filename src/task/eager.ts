@@ -24,7 +24,7 @@ type Settle = (outcome: RunOutcome) => void
  * Runs a task in this thread, now, without a message (Celery's `add(2, 2)`), through the same
  * runner as a worker thread: the argument count is checked (unless `typing` is off), the
  * handlers run, `updateState` goes to `options.onUpdate`, the soft time limit aborts the
- * task's signal. The request says `isEager`. Kwargs, when given, are the trailing argument.
+ * task's signal. The request says `isEager`. Kwargs bind by parameter name (task/arity.ts).
  *
  * A retry (`ctx.retry()`, a thrown Retry, an `autoretryFor` error) runs the task again at once,
  * in this process, with `retries + 1`, as Celery's eager mode does: the countdown, eta and
