@@ -15,7 +15,7 @@ import type { StateName } from '../lifecycle/states.js'
 export interface StateChange {
   taskId: string
   state: StateName
-  /** SUCCESS: the return value; custom states (PROGRESS): their meta. */
+  /** SUCCESS: the return value; custom states (PROGRESS): their meta; STARTED: `{ hostname, pid }` of the worker. */
   result?: unknown
   /** FAILURE, RETRY, REVOKED, REJECTED: the error, rebuilt with its class name, code, data and remote stack. */
   error?: Error
