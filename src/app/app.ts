@@ -12,7 +12,7 @@ import { APP_BRAND, isAppLike } from '../worker/thread/app-module.js'
 import { beatDeps, composeApp, workerDeps, type AppParts } from './compose.js'
 import { callEach, IDENTITY_TASK } from '../canvas/builtins.js'
 import { setCurrentCanvasHost } from '../canvas/current-host.js'
-import { Signature } from '../canvas/signature.js'
+import { Signature, type SignatureParts } from '../canvas/signature.js'
 import type { Conf } from '../config/conf.js'
 import type { Control } from '../client/control.js'
 import type { ConfigValues } from '../config/defaults.js'
@@ -135,7 +135,7 @@ export class App {
    * A signature by task name, sent with this app (Celery's `app.signature`).
    * @example app.signature('tasks.add', { args: [2, 2] })
    */
-  signature<R = unknown>(task: string, parts: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions; immutable?: boolean } = {}): Signature<R> {
+  signature<R = unknown, const A extends readonly unknown[] = unknown[], K extends Record<string, unknown> = Record<string, unknown>>(task: string, parts: SignatureParts<A, K> = {}): Signature<R> {
     return new Signature<R>(task, parts.args ?? [], parts.kwargs ?? {}, parts.options ?? {}, parts.immutable ?? false, this.#parts.flow)
   }
 
@@ -168,8 +168,8 @@ export class App {
     this.#parts.logger.use(logger)
   }
 
-  /** Sends a task by name, without importing it. */
-  sendTask<R = unknown>(name: string, args: readonly unknown[] = [], options: CallOptions = {}): Promise<AsyncResult<R>> {
+  /** Sends a task by name, without importing it. Its args must be {@link Serializable} (checked when their types are inferred). */
+  sendTask<R = unknown, const A extends readonly unknown[] = readonly unknown[]>(name: string, args: A & Serializable<A> = [] as never, options: CallOptions = {}): Promise<AsyncResult<R>> {
     const definition = this.#parts.tasks.get(name)
     const ignored = options.ignoreResult ?? (definition ? this.#parts.tasks.resolved(definition).ignoreResult : this.conf.taskIgnoreResult)
     return this.#parts.sendTask(name, args, options).then((id) => new AsyncResult<R>(id, this.#parts.results, { ignored }))

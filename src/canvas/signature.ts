@@ -18,6 +18,7 @@ import { currentCanvasHost } from './current-host.js'
 import { optionsData } from './options-data.js'
 import { describe, isSignatureData, readSignature, type ChainData, type ChordData, type GroupData, type SignatureData, type TaskSignatureData } from './data.js'
 import type { CallOptions } from './call-options.js'
+import type { Serializable } from '../serialization/serializable.js'
 import type { CanvasHost } from './host.js'
 import type { AsyncResult } from '../result/async-result.js'
 import type { GroupResult } from '../result/group-result.js'
@@ -303,11 +304,23 @@ function build(data: SignatureData): AnyCanvas {
 }
 
 /**
+ * The parts of a signature made by task name. `args` and `kwargs` must be {@link Serializable}:
+ * a function or a class instance with methods among them is a compile error (when their types
+ * are inferred, not given).
+ */
+export interface SignatureParts<A extends readonly unknown[] = unknown[], K extends Record<string, unknown> = Record<string, unknown>> {
+  args?: A & Serializable<A>
+  kwargs?: K & Serializable<K>
+  options?: CallOptions
+  immutable?: boolean
+}
+
+/**
  * A signature by task name, without importing the task; or a canvas rebuilt from its data.
  * @example signature('tasks.add', { args: [2, 2] })
  * @example signature(received) // a signature passed to a task as an argument
  */
-export function signature<R = unknown>(task: string, parts?: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions; immutable?: boolean }): Signature<R>
+export function signature<R = unknown, const A extends readonly unknown[] = unknown[], K extends Record<string, unknown> = Record<string, unknown>>(task: string, parts?: SignatureParts<A, K>): Signature<R>
 export function signature(data: SignatureData): AnyCanvas
 export function signature(task: string | SignatureData, parts: { args?: unknown[]; kwargs?: Record<string, unknown>; options?: CallOptions; immutable?: boolean } = {}): AnyCanvas {
   if (typeof task !== 'string') return fromData(task)

@@ -3,7 +3,7 @@
 // each typed binding must hold. The runtime part checks that what the types refuse is refused
 // at send time too.
 import t from 'tap'
-import { createApp, SerializationError, Task, type AsyncResult, type Serializable, type SerializableValue, type TaskContext } from '../../src/index.js'
+import { createApp, SerializationError, signature, Task, type AsyncResult, type Serializable, type SerializableValue, type TaskContext } from '../../src/index.js'
 
 const app = createApp({ name: 'serializable-types', broker: 'memory://serializable-types', backend: 'memory://serializable-types' })
 
@@ -72,6 +72,18 @@ class Leaky extends Task<[Client], number> {
 }
 // @ts-expect-error and a class task's run arguments
 app.task('ty.leaky', Leaky)
+
+// Sends by name check what they can infer: sendTask's args, signature()'s args and kwargs.
+const order: Order = { id: 'o1', placedAt: new Date(), lines: [] }
+void (() => app.sendTask('ty.place', [order, new Date(), new Uint8Array(1), 1n]))
+void signature('ty.place', { args: [order], kwargs: { note: 'x', at: new Date() } })
+void app.signature('ty.add', { kwargs: { x: 1, y: 2 } })
+// @ts-expect-error a class instance with methods in sendTask's args
+void (() => app.sendTask('ty.echo', [new Client()]))
+// @ts-expect-error a function in signature()'s args
+void signature('ty.echo', { args: [() => 1] })
+// @ts-expect-error a class instance with methods in app.signature()'s kwargs
+void app.signature('ty.echo', { kwargs: { client: new Client() } })
 
 // Serializable<T> is T when T crosses, and not T otherwise; SerializableValue annotates data.
 assertType<Equals<Serializable<Order>, { id: string; placedAt: Date; lines: { sku: string; qty: number }[]; tags?: ReadonlySet<string>; note?: string }>>(true)
