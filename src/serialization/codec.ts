@@ -23,7 +23,17 @@ const ERROR_EXTENSION = 0x45
 // An Error anywhere in a value (an errback's argument, a result) arrives as an Error with its
 // class (celeriac's own) or RemoteError with its name, code, message, data, stack and cause.
 // msgpackr's extensions are global: registered once, for every Packr in the process.
-addExtension({ Class: Error, type: ERROR_EXTENSION, write: (error: Error) => toWireError(error), read: (wire: WireError) => fromWireError(wire) })
+addExtension({ Class: Error, type: ERROR_EXTENSION, write: (error: Error) => toWireError(error), read: readError })
+
+/** An Error from its extension's payload; bytes from elsewhere may hold anything there. */
+function readError(wire: unknown): Error {
+  for (let part = wire as Partial<WireError> | undefined, depth = 0; part !== undefined; part = part.cause, depth++) {
+    if (typeof part !== 'object' || part === null || typeof part.type !== 'string' || typeof part.code !== 'string' || typeof part.message !== 'string' || depth > 8) {
+      throw new SerializationError('an error in the message is not in its wire form ({ type, code, message })')
+    }
+  }
+  return fromWireError(wire as WireError)
+}
 
 // What the codecs carry as themselves; any other object with a prototype is a class instance.
 const CARRIED: readonly (abstract new (...args: never[]) => object)[] = [Map, Set, RegExp, ArrayBuffer]

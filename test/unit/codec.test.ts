@@ -119,3 +119,22 @@ t.test('codec - ownBytes copies views and keeps whole buffers', async (t) => {
   t.strictSame(msgpackCodec.decode(owned), { a: 1 })
   t.equal(ownBytes(backing.subarray(0, 0)).byteLength, 0)
 })
+
+t.test('codec - msgpack carries Errors whole: class, name, code, message, data, stack, cause (issue 18)', async (t) => {
+  const { InvalidArgumentError, RemoteError } = await import('../../src/errors.js')
+  class PaymentDeclined extends Error {
+    override name = 'PaymentDeclined'
+    code = 'E_DECLINED'
+  }
+  const own = msgpack(new InvalidArgumentError('bad', { data: { field: 'x' } })) as InstanceType<typeof InvalidArgumentError>
+  t.ok(own instanceof InvalidArgumentError, "celeriac's own errors come back as their class")
+  t.same([own.message, own.code, own.data], ['bad', 'ERR_INVALID_ARGUMENT', { field: 'x' }])
+  const original = new PaymentDeclined('no funds', { cause: new TypeError('inner') })
+  const yours = msgpack([{ error: original }]) as [{ error: InstanceType<typeof RemoteError> }]
+  t.ok(yours[0].error instanceof RemoteError, 'any other class as RemoteError')
+  t.same([yours[0].error.name, yours[0].error.code, yours[0].error.message, yours[0].error.stack], ['PaymentDeclined', 'E_DECLINED', 'no funds', original.stack])
+  t.match(yours[0].error.cause, { name: 'TypeError', message: 'inner' })
+  // The extension's payload from elsewhere is checked: anything else is a SerializationError.
+  const forged = new Uint8Array([0xd4, 0x45, 0x07])
+  t.throws(() => msgpackCodec.decode(forged), { name: 'SerializationError' })
+})
