@@ -81,7 +81,7 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
   const clock = options.clock ?? systemClock
   const logger = switchableLogger(options.logger ?? consoleLogger())
   const tasks = new TaskRegistry(conf, options.name)
-  const connections = new Connections({ conf, clock, transport: options.transport, backend: options.resultBackend })
+  const connections = new Connections({ conf, clock, logger, transport: options.transport, backend: options.resultBackend })
 
   let routing: { router: Router; revision: number } | undefined
   const router = (): Router => {
