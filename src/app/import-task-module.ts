@@ -12,16 +12,24 @@ import { ConfigError } from '../errors.js'
  * and how to fix it.
  */
 export async function importTaskModule(url: string): Promise<unknown> {
-  let onStuck: (() => void) | undefined
+  let fail!: () => void
   const stuck = new Promise<never>((_, reject) => {
-    onStuck = () => reject(new ConfigError(selfImportMessage(url)))
-    process.once('beforeExit', onStuck)
+    fail = () => reject(new ConfigError(selfImportMessage(url)))
   })
+  if (pending.size === 0) process.on('beforeExit', failPending)
+  pending.add(fail)
   try {
     return await Promise.race([import(url), stuck])
   } finally {
-    process.off('beforeExit', onStuck!)
+    pending.delete(fail)
+    if (pending.size === 0) process.off('beforeExit', failPending)
   }
+}
+
+// One listener for every import in progress: many nodes starting at once add no listeners.
+const pending = new Set<() => void>()
+function failPending(): void {
+  for (const fail of pending) fail()
 }
 
 /** What a user reads when the module that defines the tasks also starts the worker. */
