@@ -10,6 +10,7 @@ import { memoryBroker } from '../transport/memory/memory-broker.js'
 import { MemoryBackend, memoryResultStore } from '../result/memory/memory-backend.js'
 import { hostOf, memoryName, scheme } from './url.js'
 import type { Clock } from '../util/clock.js'
+import type { Logger } from '../util/logger.js'
 import type { Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 import type { NatsConnector } from './nats-connections.js'
@@ -22,6 +23,8 @@ export interface TransportContext {
   /** Delivery limit of queues declared without one (`config.brokerMaxDeliver`; Infinity for none). */
   maxDeliver: number
   nats: NatsConnector
+  /** The app's logger: what the transport reports goes where the app's own lines go. */
+  logger?: Logger
 }
 
 /** What a result backend adapter is given besides the URL. */
@@ -37,10 +40,10 @@ export interface BackendContext {
 export type TransportFactory = (url: string, context: TransportContext) => Promise<Transport>
 export type BackendFactory = (url: string, context: BackendContext) => Promise<ResultBackend>
 
-const natsTransport: TransportFactory = async (url, { clock, ackWaitMs, maxDeliver, nats }) => {
+const natsTransport: TransportFactory = async (url, { clock, ackWaitMs, maxDeliver, nats, logger }) => {
   // Loaded on demand: an app on memory:// never loads the NATS client.
   const { NatsTransport } = await import('../transport/nats/nats-transport.js')
-  return new NatsTransport({ url, connection: await nats(url), clock, ackWaitMs, maxDeliver })
+  return new NatsTransport({ url, connection: await nats(url), clock, ackWaitMs, maxDeliver, logger })
 }
 
 /** Broker URL schemes: `memory://[name]` (embedded), `nats://` and `tls://` (NATS JetStream). */

@@ -219,7 +219,7 @@ export class App {
   /** A worker node serving this app's tasks. */
   worker(options: WorkerOptions = {}): WorkerNode {
     if (!isMainThread) {
-      throw new ConfigError(`app.worker() was called inside a worker thread: keep starting workers out of the modules that define tasks (${this.main})`)
+      throw new ConfigError(`app.worker() was called inside a worker thread: ${this.main} starts a worker when it is imported, and every worker thread imports it to find the tasks. Start the worker from another module that imports the app, or only on the main thread (if (isMainThread) from node:worker_threads)`)
     }
     return new WorkerNode(workerDeps(this.#parts, () => this.#modules()), options)
   }

@@ -12,6 +12,7 @@ import { Control } from '../client/control.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { consoleLogger, type Logger } from '../util/logger.js'
 import { Connections } from './connections.js'
+import { importTaskModule } from './import-task-module.js'
 import { TaskRegistry } from './task-registry.js'
 import { runEager } from '../task/eager.js'
 import type { ConfigValues } from '../config/defaults.js'
@@ -80,7 +81,7 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
   const clock = options.clock ?? systemClock
   const logger = switchableLogger(options.logger ?? consoleLogger())
   const tasks = new TaskRegistry(conf, options.name)
-  const connections = new Connections({ conf, clock, transport: options.transport, backend: options.resultBackend })
+  const connections = new Connections({ conf, clock, logger, transport: options.transport, backend: options.resultBackend })
 
   let routing: { router: Router; revision: number } | undefined
   const router = (): Router => {
@@ -149,7 +150,7 @@ export function workerDeps(parts: AppParts, modules: () => string[]): WorkerDeps
     flow: parts.flow,
     modules,
     loadTasks: async () => {
-      for (const url of modules()) await import(url)
+      for (const url of modules()) await importTaskModule(url)
     },
   }
 }

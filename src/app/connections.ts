@@ -5,6 +5,7 @@ import { NatsConnections } from '../adapters/nats-connections.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Conf } from '../config/conf.js'
 import type { Clock } from '../util/clock.js'
+import type { Logger } from '../util/logger.js'
 import type { Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 
@@ -12,6 +13,12 @@ import type { ResultBackend } from '../result/backend.js'
 export interface ConnectionsOptions {
   conf: Conf
   clock: Clock
+  /**
+   * The app's logger, given to the parts built here: a transport's warnings (a consumer that
+   * cannot fetch, a dead-lettered message) go through the one logger, with its level and format
+   * (the CLI's `-l`, `--log-format`), not straight to stderr.
+   */
+  logger: Logger
   /** Instances given by the user, used instead of ones built from `config.broker` / `config.backend`. */
   transport?: Transport
   backend?: ResultBackend
@@ -66,12 +73,12 @@ export class Connections {
   readonly #backend: OnDemand<ResultBackend>
 
   constructor(options: ConnectionsOptions) {
-    const { conf, clock } = options
+    const { conf, clock, logger } = options
     this.#options = options
     this.#nats = new NatsConnections(() => conf.brokerTransportOptions)
     const nats = this.#nats.get
     this.#transport = new OnDemand(async () =>
-      options.transport ?? transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), maxDeliver: maxDeliverOf(conf.brokerMaxDeliver), nats }))
+      options.transport ?? transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), maxDeliver: maxDeliverOf(conf.brokerMaxDeliver), nats, logger }))
     this.#backend = new OnDemand(async () =>
       options.backend ?? backendFromUrl(conf.backend, { clock, resultExpiresMs: toMs(conf.resultExpires, 'config.resultExpires'), broker: conf.broker, nats }))
   }

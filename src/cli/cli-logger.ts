@@ -14,17 +14,29 @@ export function parseLogLevel(text: string): Exclude<LogLevel, 'silent'> {
   return level
 }
 
+/** How the CLI writes log lines: one JSON object a line (pino's), or readable lines. */
+export type LogFormat = 'json' | 'pretty'
+
+/** Reads `--log-format`; anything but `json` or `pretty` is a usage error. */
+export function parseLogFormat(text: string): LogFormat {
+  if (text === 'json' || text === 'pretty') return text
+  throw new UsageError(`--log-format must be json or pretty, got ${JSON.stringify(text)}`)
+}
+
 /**
  * The CLI's logger: pino, writing JSON lines to `logfile` (appending) or to stderr, or
- * readable lines (`[time] LEVEL message key=value`) when stderr is a terminal. The library
+ * readable lines (`[time] LEVEL message key=value`); `format` chooses, and defaults to
+ * readable lines when they go to a terminal. It is the one logger of a CLI process: the app,
+ * its connections (a transport's warnings) and its worker threads (their lines come to the
+ * node) all write through it, so `-l` and `--log-format` hold for every line. The library
  * itself logs through the small {@link Logger} interface, so apps that embed celeriac never
  * load pino unless they run the CLI.
  */
-export function cliLogger(options: { level: LogLevel; logfile?: string; pretty?: boolean }): Logger {
-  const pretty = options.pretty ?? (options.logfile === undefined && process.stderr.isTTY === true)
+export function cliLogger(options: { level: LogLevel; logfile?: string; format?: LogFormat }): Logger {
+  const pretty = options.format === undefined ? options.logfile === undefined && process.stderr.isTTY === true : options.format === 'pretty'
   const destination: DestinationStream = options.logfile !== undefined
     ? pino.destination({ dest: options.logfile, append: true, sync: true, mkdir: true })
-    : pretty ? prettyStream() : pino.destination({ dest: 2, sync: true })
+    : pretty ? prettyStream(process.stderr) : pino.destination({ dest: 2, sync: true })
   const log = pino({
     level: options.level,
     base: { pid: process.pid },
@@ -39,14 +51,15 @@ export function cliLogger(options: { level: LogLevel; logfile?: string; pretty?:
   }
 }
 
-/** Formats pino's JSON lines for a person at a terminal. */
-function prettyStream(): DestinationStream {
-  const colors: Record<string, string> = { debug: '\x1b[90m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m' }
+/** Formats pino's JSON lines for a person; colours the level only on a terminal. */
+function prettyStream(out: NodeJS.WriteStream): DestinationStream {
+  const colors: Record<string, string> = out.isTTY === true ? { debug: '\x1b[90m', info: '\x1b[32m', warn: '\x1b[33m', error: '\x1b[31m' } : {}
+  const reset = out.isTTY === true ? '\x1b[0m' : ''
   return {
     write(line: string) {
       const { time, level, msg, pid: _pid, ...fields } = JSON.parse(line) as Record<string, unknown>
       const extra = Object.entries(fields).map(([key, value]) => ` ${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`).join('')
-      process.stderr.write(`[${new Date(time as number).toISOString()}] ${colors[level as string] ?? ''}${String(level).toUpperCase()}\x1b[0m ${msg}${extra}\n`)
+      out.write(`[${new Date(time as number).toISOString()}] ${colors[level as string] ?? ''}${String(level).toUpperCase()}${reset} ${msg}${extra}\n`)
     },
   }
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { censorUrl } from '../config/conf.js'
 import { ConfigError } from '../errors.js'
-import { cliLogger, parseLogLevel } from './cli-logger.js'
+import { cliLogger, parseLogFormat, parseLogLevel } from './cli-logger.js'
 import { connectionHelp, connectionOptions, list, openApp, positiveInt, seconds, UsageError } from './args.js'
 import { VERSION } from './version.js'
 import type { App } from '../app/app.js'
@@ -31,6 +31,7 @@ ${connectionHelp}
       --soft-time-limit <s>        soft time limit of every task (config.taskSoftTimeLimit)
       --pidfile <file>             write the process id here; refuse to start if a live process holds it
       --logfile <file>             append JSON log lines here instead of stderr
+      --log-format <json|pretty>   log lines on stderr (default: pretty on a terminal, else json)
   -B, --beat                       also run a beat in this process (see celeriac beat)
 
 TERM or INT: warm shutdown (stop consuming, let running tasks finish within
@@ -55,6 +56,7 @@ export async function worker(argv: string[]): Promise<number> {
       'soft-time-limit': { type: 'string' },
       pidfile: { type: 'string' },
       logfile: { type: 'string' },
+      'log-format': { type: 'string' },
       beat: { type: 'boolean', short: 'B' },
     },
     strict: true,
@@ -75,10 +77,11 @@ export async function worker(argv: string[]): Promise<number> {
   const timeLimit = values['time-limit'] === undefined ? undefined : seconds(values['time-limit'], '--time-limit')
   const softTimeLimit = values['soft-time-limit'] === undefined ? undefined : seconds(values['soft-time-limit'], '--soft-time-limit')
   const level = parseLogLevel(values.loglevel ?? 'warning')
+  const format = values['log-format'] === undefined ? undefined : parseLogFormat(values['log-format'])
 
   const app = await openApp(values)
   app.configFromObject({ taskTimeLimit: timeLimit, taskSoftTimeLimit: softTimeLimit })
-  app.useLogger(cliLogger({ level, logfile: values.logfile }))
+  app.useLogger(cliLogger({ level, logfile: values.logfile, format }))
   if (values.pidfile !== undefined) claimPidfile(values.pidfile)
   const node = app.worker(options)
   await node.start()

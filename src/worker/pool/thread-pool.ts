@@ -159,6 +159,8 @@ export class ThreadPool {
         const item = thread.items[slot]
         if (item) events.started(item)
       }
+    } else if (message.type === 'log') {
+      this.#options.logger[message.level](message.message, message.fields)
     } else {
       const item = thread.items[message.slot]
       if (item) events.update(item, message.state, message.meta, message.contentType)

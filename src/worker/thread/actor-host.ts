@@ -62,7 +62,7 @@ export class ActorHost {
         }
         this.#post(update)
       },
-      handlerFailed: (request, error) => console.error(`celeriac: handler of ${request.task}[${request.id}] failed:`, error),
+      handlerFailed: (request, error) => this.#post({ type: 'log', level: 'error', message: `handler of ${request.task}[${request.id}] failed`, fields: { error: error instanceof Error ? error : String(error) } }),
     }
   }
 
