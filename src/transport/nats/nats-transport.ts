@@ -1,4 +1,4 @@
-import { createInbox, type NatsConnection, type Status, type Subscription as NatsSub } from '@nats-io/transport-node'
+import { type NatsConnection, type Status, type Subscription as NatsSub } from '@nats-io/transport-node'
 import { TRANSPORT_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError, TransportError } from '../../errors.js'
 import { systemClock, type Clock } from '../../util/clock.js'
@@ -18,7 +18,8 @@ import type {
   Transport,
 } from '../transport.js'
 import { collectReplies } from '../collect-replies.js'
-import { connectNats } from './connect.js'
+import { connectNats, inboxOf } from './connect.js'
+import type { NatsConnectOptions } from './connect.js'
 import { isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
@@ -30,6 +31,8 @@ import * as check from '../validate.js'
 export interface NatsTransportOptions {
   /** `nats://[user:pass@]host:port[,host:port]` or `tls://...`; used when no `connection` is given. */
   url: string
+  /** Connection options used with `url` (credentials, `credsFile`, `nkeySeedFile`, `tls` files, `inboxPrefix`); not with `connection`. */
+  connectionOptions?: NatsConnectOptions
   /** A connection to share (with the result backend, say); `close()` leaves it open. */
   connection?: NatsConnection
   /** Time for Not-Before checks, ack-wait bookkeeping, dead-letter times, revocations and rate limits. Default: the system clock. */
@@ -54,7 +57,7 @@ export interface NatsTransportOptions {
 export const natsTransportDefaults = {
   ...TRANSPORT_DEFAULTS,
   prefix: 'celeriac',
-} as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'clock' | 'logger'>>
+} as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'connectionOptions' | 'clock' | 'logger'>>
 
 /**
  * The mailbox contract on NATS JetStream (server 2.9 or later).
@@ -76,6 +79,7 @@ export const natsTransportDefaults = {
 export class NatsTransport implements Transport {
   readonly kind = 'nats'
   readonly #url: string
+  readonly #connectionOptions: NatsConnectOptions | undefined
   readonly #shared: NatsConnection | undefined
   readonly #clock: Clock
   readonly #logger: Logger
@@ -105,6 +109,7 @@ export class NatsTransport implements Transport {
     }
     if (!isPrefix(prefix)) throw new InvalidArgumentError('options.prefix must be letters, digits, "_" or "-"')
     this.#url = options.url
+    this.#connectionOptions = options.connectionOptions
     this.#shared = options.connection
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? consoleLogger('warn')
@@ -302,7 +307,7 @@ export class NatsTransport implements Transport {
     const { nc } = this.#use()
     check.validateRequest(subject, data, options)
     return collectReplies(options, (push) => {
-      const inbox = createInbox()
+      const inbox = inboxOf(nc)
       // The server answers a request nobody hears with a 503 status message: that is no reply.
       const sub = nc.subscribe(inbox, { callback: (error, msg) => void (error === null && !msg.headers?.hasError && push(msg.data)) })
       nc.publish(this.#names.busSubject(subject), data, { reply: inbox })
@@ -318,7 +323,7 @@ export class NatsTransport implements Transport {
   }
 
   async #open(): Promise<Session> {
-    const nc = this.#shared ?? (await connectNats(this.#url))
+    const nc = this.#shared ?? (await connectNats(this.#url, this.#connectionOptions))
     try {
       const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs)
       void this.#watch(session.status)

@@ -12,7 +12,8 @@
  * ends as a timeout, as it would with nats.js.
  * @module
  */
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { inboxOf } from './connect.js'
 
 /** How often deadlines are checked: a timeout fires up to this much late. */
 const SWEEP_MS = 100
@@ -57,7 +58,7 @@ export function requestsOf(nc: NatsConnection): Requests {
 /** Request/reply on one connection through one wildcard reply subscription. */
 export class Requests {
   readonly #nc: NatsConnection
-  readonly #inbox = createInbox()
+  readonly #inbox: string
   readonly #pending = new Map<string, Pending>()
   #sub: Subscription | undefined
   #sweeper: ReturnType<typeof setInterval> | undefined
@@ -65,6 +66,7 @@ export class Requests {
 
   constructor(nc: NatsConnection) {
     this.#nc = nc
+    this.#inbox = inboxOf(nc)
   }
 
   /** Sends `data` to `subject` and resolves with the first reply; rejects with a {@link NatsRequestError}. */
