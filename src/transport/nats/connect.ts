@@ -87,6 +87,17 @@ export function inboxOf(nc: NatsConnection): string {
   return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
 }
 
+/** What a bare nats.js error leaves the user to guess. */
+function hint(error: Error, options: ConnectionOptions): string {
+  if (error.name === 'AuthorizationError') return ': the server refused the credentials given (user and password, token, NKey or creds file)'
+  // Over TLS 1.3 a server that wants a client certificate closes the connection after the
+  // handshake without a word, and nats.js waits for its timeout.
+  if (error.name === 'TimeoutError' && options.tls !== undefined && options.tls !== null && options.tls.certFile === undefined && options.tls.cert === undefined) {
+    return ' (over TLS: if the server verifies clients, give a client certificate and key: natsTls.cert and natsTls.key)'
+  }
+  return ''
+}
+
 /** Connects to NATS, naming the server (credentials censored) when it cannot. */
 export async function connectNats(url: string, extra: NatsConnectOptions = {}): Promise<NatsConnection> {
   const options = resolveNatsOptions(parseNatsUrl(url, extra))
@@ -95,7 +106,6 @@ export async function connectNats(url: string, extra: NatsConnectOptions = {}): 
     // request, which was a sixth of a worker's main thread on NATS. Errors still say what failed.
     return await connect({ name: 'celeriac', maxReconnectAttempts: -1, noAsyncTraces: true, ...options })
   } catch (error) {
-    const refused = (error as Error).name === 'AuthorizationError' ? ': the server refused the credentials given (user and password, token, NKey or creds file)' : ''
-    throw new TransportError(`cannot connect to NATS at ${censorUrl(url)}: ${(error as Error).message}${refused}`, { cause: error })
+    throw new TransportError(`cannot connect to NATS at ${censorUrl(url)}: ${(error as Error).message}${hint(error as Error, options)}`, { cause: error })
   }
 }
