@@ -19,6 +19,7 @@ import type {
 } from '../transport.js'
 import { collectReplies } from '../collect-replies.js'
 import { connectNats, inboxOf } from './connect.js'
+import { permissionsOf, refusalIn } from './permission-watch.js'
 import type { NatsConnectOptions } from './connect.js'
 import { isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
@@ -212,7 +213,7 @@ export class NatsTransport implements Transport {
     try {
       return await purgeQueue(session.streams, queue)
     } catch (error) {
-      throw new TransportError(`cannot purge queue "${queue}": ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot purge queue "${queue}": ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -306,12 +307,18 @@ export class NatsTransport implements Transport {
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array[]> {
     const { nc } = this.#use()
     check.validateRequest(subject, data, options)
-    return collectReplies(options, (push) => {
+    return collectReplies(options, (push, fail) => {
       const inbox = inboxOf(nc)
+      const bus = this.#names.busSubject(subject)
+      // A user not allowed to send this (or to hear the replies) gets the refusal, not silence.
+      const stopWatching = permissionsOf(nc).on(fail, [bus, inbox])
       // The server answers a request nobody hears with a 503 status message: that is no reply.
       const sub = nc.subscribe(inbox, { callback: (error, msg) => void (error === null && !msg.headers?.hasError && push(msg.data)) })
-      nc.publish(this.#names.busSubject(subject), data, { reply: inbox })
-      return () => sub.unsubscribe()
+      nc.publish(bus, data, { reply: inbox })
+      return () => {
+        stopWatching()
+        sub.unsubscribe()
+      }
     })
   }
 
@@ -325,7 +332,12 @@ export class NatsTransport implements Transport {
   async #open(): Promise<Session> {
     const nc = this.#shared ?? (await connectNats(this.#url, this.#connectionOptions))
     try {
-      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs)
+      // Every refusal is logged: a refused publish or subscription otherwise fails in silence.
+      const stopWatching = permissionsOf(nc).on((refused) => this.#logger.warn(refused.message))
+      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs).catch((error: unknown) => {
+        stopWatching()
+        throw refusalIn(error) ?? error
+      })
       void this.#watch(session.status)
       return session
     } catch (error) {

@@ -14,6 +14,8 @@
  */
 import { type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import { inboxOf } from './connect.js'
+import { permissionsOf } from './permission-watch.js'
+import type { PermissionError } from '../../errors.js'
 
 /** How often deadlines are checked: a timeout fires up to this much late. */
 const SWEEP_MS = 100
@@ -67,6 +69,8 @@ export class Requests {
   constructor(nc: NatsConnection) {
     this.#nc = nc
     this.#inbox = inboxOf(nc)
+    // Only on a refusal: the pending requests it concerns fail with it instead of timing out.
+    permissionsOf(nc).on((refused) => this.#refused(refused))
   }
 
   /** Sends `data` to `subject` and resolves with the first reply; rejects with a {@link NatsRequestError}. */
@@ -89,6 +93,15 @@ export class Requests {
     const ack = JSON.parse(decoder.decode(msg.data)) as JsPubAck & { error?: { code: number; description: string } }
     if (ack.error !== undefined) throw new Error(`${ack.error.description} (${ack.error.code})`)
     return ack
+  }
+
+  #refused(refused: PermissionError): void {
+    const everything = refused.operation === 'subscribe' && refused.subject === `${this.#inbox}.*`
+    for (const [token, pending] of this.#pending) {
+      if (!everything && pending.subject !== refused.subject) continue
+      this.#pending.delete(token)
+      pending.reject(refused)
+    }
   }
 
   #subscribe(): Subscription {

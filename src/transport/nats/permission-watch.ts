@@ -1,0 +1,67 @@
+/**
+ * NATS reports a permissions violation asynchronously, as a `-ERR` on the connection, not as
+ * the failure of the publish or subscribe that caused it: a refused publish simply goes
+ * nowhere. This module turns those reports into {@link PermissionError}s for whoever is
+ * waiting on the refused subject, so a caller gets an error naming it instead of a timeout,
+ * a hang, or an empty answer.
+ * @module
+ */
+import { errors as natsErrors, type NatsConnection } from '@nats-io/transport-node'
+import { PermissionError } from '../../errors.js'
+
+type Violation = InstanceType<typeof natsErrors.PermissionViolationError>
+type Listener = (error: PermissionError) => void
+
+const byConnection = new WeakMap<NatsConnection, PermissionWatch>()
+
+/** The one {@link PermissionWatch} of a connection. */
+export function permissionsOf(nc: NatsConnection): PermissionWatch {
+  let watch = byConnection.get(nc)
+  if (watch === undefined) byConnection.set(nc, (watch = new PermissionWatch(nc)))
+  return watch
+}
+
+/** The refusal as celeriac reports it: what was refused, and where to look. */
+export function permissionError(violation: Violation): PermissionError {
+  const operation = violation.operation === 'publish' ? 'publish' : 'subscribe'
+  return new PermissionError(
+    `the NATS server refused to let this user ${operation} ${operation === 'publish' ? 'to' : 'on'} "${violation.subject}" (permissions violation): ` +
+      'grant it to the user, or use a user whose role allows this (see natsPermissions in celeriac/nats and docs/production.md)',
+    operation,
+    violation.subject,
+    { cause: violation },
+  )
+}
+
+/** The {@link PermissionError} in `error` or its causes, if a permissions violation is what failed. */
+export function refusalIn(error: unknown): PermissionError | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof PermissionError) return e
+    if (e instanceof natsErrors.PermissionViolationError) return permissionError(e)
+  }
+  return undefined
+}
+
+/** Listens to a connection's status for permissions violations and hands each to the listeners of its subject. */
+export class PermissionWatch {
+  readonly #listeners = new Set<{ subjects: ReadonlySet<string> | undefined; listener: Listener }>()
+
+  constructor(nc: NatsConnection) {
+    void this.#run(nc)
+  }
+
+  async #run(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type !== 'error' || !(status.error instanceof natsErrors.PermissionViolationError)) continue
+      const error = permissionError(status.error)
+      for (const { subjects, listener } of [...this.#listeners]) if (subjects === undefined || subjects.has(error.subject)) listener(error)
+    }
+  }
+
+  /** Calls `listener` for each refusal of one of `subjects` (every refusal when absent) until the returned function is called. */
+  on(listener: Listener, subjects?: readonly string[]): () => void {
+    const entry = { subjects: subjects === undefined ? undefined : new Set(subjects), listener }
+    this.#listeners.add(entry)
+    return () => void this.#listeners.delete(entry)
+  }
+}
