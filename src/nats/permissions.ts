@@ -71,7 +71,9 @@ export function natsPermissions(role: NatsRole, options: NatsPermissionsOptions 
   const manage = (...streams: string[]) => streams.flatMap((stream) => [`${api}.STREAM.INFO.${stream}`, `${api}.STREAM.CREATE.${stream}`, `${api}.STREAM.UPDATE.${stream}`])
   // An ordered consumer: a KV watch, a read of the dead letters.
   const watch = (...streams: string[]) => streams.flatMap((stream) => [`${api}.CONSUMER.CREATE.${stream}.>`, `${api}.CONSUMER.DELETE.${stream}.>`, `$JS.FC.${stream}.>`])
-  const read = (...buckets: string[]) => buckets.flatMap((bucket) => [`${api}.DIRECT.GET.${kv(bucket)}.$KV.${bucket}.>`, `${api}.STREAM.MSG.GET.${kv(bucket)}`])
+  // The last value of a key named in the subject: reading a key needs its name (a task id),
+  // while STREAM.MSG.GET would read any message by sequence, so only workers have it.
+  const read = (...buckets: string[]) => buckets.map((bucket) => `${api}.DIRECT.GET.${kv(bucket)}.$KV.${bucket}.>`)
   const sharedConsumer = queueStreams.map((stream) => `${api}.CONSUMER.INFO.${stream}.${WORKERS}`)
   const events = names.busSubject(eventPattern('*'))
   const resultBuckets = rpc ? [] : [kv(results)]
@@ -133,6 +135,7 @@ export function natsPermissions(role: NatsRole, options: NatsPermissionsOptions 
             ...queueStreams.flatMap((stream) => [`${api}.CONSUMER.CREATE.${stream}.>`, `${api}.CONSUMER.INFO.${stream}.${WORKERS}`, `${api}.CONSUMER.MSG.NEXT.${stream}.${WORKERS}`, `$JS.ACK.${stream}.>`]),
             ...watch(kv(names.topologyBucket), kv(names.revokedBucket), large),
             ...read(...buckets),
+            ...buckets.map((bucket) => `${api}.STREAM.MSG.GET.${kv(bucket)}`),
             `${api}.DIRECT.GET.${large}.>`,
             `${api}.STREAM.MSG.GET.${large}`,
             `${api}.STREAM.PURGE.${large}`,

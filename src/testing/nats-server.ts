@@ -24,6 +24,8 @@ export interface StartNatsServerOptions {
   storeDir?: string
   /** A nats-server config file (`-c`): auth, TLS, permissions, accounts. Address, port and store still come from the other options. */
   configFile?: string
+  /** The config file sets JetStream up itself (`jetstream { store_dir }`): no `-js -sd` on the command line, which would clash with it. */
+  jetstreamFromConfig?: boolean
   /** More command-line arguments, after the others. */
   args?: readonly string[]
 }
@@ -53,7 +55,8 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   const start = async () => {
     const portsDir = mkdtempSync(join(tmpdir(), 'celeriac-nats-ports-'))
     const config = options.configFile === undefined ? [] : ['-c', options.configFile]
-    const args = [...config, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, '--ports_file_dir', portsDir, ...(options.args ?? [])]
+    const jetstream = options.jetstreamFromConfig === true ? [] : ['-js', '-sd', storeDir]
+    const args = [...config, '-a', '127.0.0.1', '-p', String(port), ...jetstream, '--ports_file_dir', portsDir, ...(options.args ?? [])]
     child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk))
