@@ -87,3 +87,10 @@ export async function productionAuthConf(): Promise<string> {
     '',
   ].join('\n')
 }
+
+/** The permission blocks docs/production.md shows, one fenced block per role (a test checks the page holds them). */
+export async function productionPermissionBlocks(): Promise<string> {
+  const { natsPermissionsConfig } = await import('../../src/nats/index.js')
+  const roles = [['client', '_INBOX.client'], ['worker', undefined], ['beat', undefined], ['monitor', '_INBOX.monitor']] as const
+  return roles.map(([role, inboxPrefix]) => `\`${role}\`${inboxPrefix ? ` (inbox prefix \`${inboxPrefix}\`)` : ''}:\n\n\`\`\`\n${natsPermissionsConfig(role, inboxPrefix ? { inboxPrefix } : {})}\n\`\`\``).join('\n\n')
+}

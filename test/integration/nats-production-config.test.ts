@@ -8,7 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { NatsTransport } from '../../src/nats/index.js'
 import { connectNats } from '../../src/transport/nats/connect.js'
 import { startNatsServer } from '../../src/testing/nats-server.js'
-import { productionAuthConf } from '../helpers/nats-config.js'
+import { productionAuthConf, productionPermissionBlocks } from '../helpers/nats-config.js'
 import { makeCertificates } from '../helpers/tls.js'
 
 // The nats-server files docs/production.md publishes start a real 3-node JetStream cluster
@@ -30,8 +30,9 @@ function freePort(): Promise<number> {
   })
 }
 
-t.test('production config - auth.conf is what natsPermissions generates', async (t) => {
+t.test('production config - auth.conf and the blocks in docs/production.md are what natsPermissions generates', async (t) => {
   t.equal(readFileSync(join(docs, 'auth.conf'), 'utf8'), await productionAuthConf())
+  t.ok(readFileSync(join(docs, '..', 'production.md'), 'utf8').includes(await productionPermissionBlocks()), 'docs/production.md shows the generated blocks')
 })
 
 t.test('production config - the three published node configs form a JetStream cluster with TLS and role users', async (t) => {
