@@ -58,6 +58,16 @@ t.test('permissions - client: control, purge and writing results are refused by 
   t.equal(await (await client.sendTask('s.add', [1, 2])).get({ timeout: 10 }), 3, 'the worker is still up')
 })
 
+t.test('permissions - client: revoke and the event stream are refused, clearly', async (t) => {
+  const sent = await client.sendTask('s.add', [5, 5])
+  await sent.get({ timeout: 10 })
+  await t.rejects(sent.revoke(), refusal('$JS.API.STREAM.INFO.KV_celeriac-revoked'), 'revoke')
+  const stream = client.events.subscribe('*')
+  const subscribeRefusal = { name: 'PermissionError', code: 'ERR_PERMISSION', operation: 'subscribe', subject: 'celeriac.bus.celeriac.events.>' }
+  await t.rejects(stream.ready, subscribeRefusal, 'events: ready rejects')
+  await t.rejects(stream.next(), subscribeRefusal, 'events: the stream ends with the refusal')
+})
+
 t.test('permissions - client: cannot listen to another user\'s inbox or to every inbox', async (t) => {
   const nc = await connectNats(as('alice'), { inboxPrefix: '_INBOX.alice' })
   t.teardown(() => nc.close())

@@ -7,7 +7,7 @@ import t from 'tap'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { NatsTransport } from '../../src/nats/index.js'
 import { connectNats } from '../../src/transport/nats/connect.js'
-import { startNatsServer } from '../../src/testing/nats-server.js'
+import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
 import { productionAuthConf, productionPermissionBlocks } from '../helpers/nats-config.js'
 import { makeCertificates } from '../helpers/tls.js'
 
@@ -45,7 +45,7 @@ t.test('production config - the three published node configs form a JetStream cl
     for (const name of Object.keys(passwords)) delete process.env[name]
   })
   copyFileSync(join(docs, 'auth.conf'), join(dir, 'auth.conf'))
-  const servers = []
+  const servers: NatsServer[] = []
   for (const i of [1, 2, 3]) {
     const text = readFileSync(join(docs, `nats-${i}.conf`), 'utf8')
       .replace('listen: 0.0.0.0:6222', `listen: 127.0.0.1:${routes[i - 1]}`)

@@ -19,7 +19,7 @@ import type {
 } from '../transport.js'
 import { collectReplies } from '../collect-replies.js'
 import { connectNats, inboxOf } from './connect.js'
-import { permissionsOf, refusalIn } from './permission-watch.js'
+import { permissionsOf, refusalIn, refusedBy } from './permission-watch.js'
 import type { NatsConnectOptions } from './connect.js'
 import { isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
@@ -162,7 +162,7 @@ export class NatsTransport implements Transport {
     try {
       await ensureQueueStream(streams, queue.name, queue.ackWaitMs, this.#ackWaitMs)
     } catch (error) {
-      throw new TransportError(`cannot declare queue "${queue.name}": ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot declare queue "${queue.name}": ${(error as Error).message}`, { cause: error })
     }
     await topology.recordQueue(queue, this.#maxDeliver)
     // Consumers already running here disarm deliveries by the new ack wait.
@@ -222,7 +222,7 @@ export class NatsTransport implements Transport {
     try {
       return await queueDepth(session.streams, queue)
     } catch (error) {
-      throw new TransportError(`cannot read the depth of queue "${queue}": ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot read the depth of queue "${queue}": ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -232,7 +232,7 @@ export class NatsTransport implements Transport {
     try {
       return await deadLetters.list(queue)
     } catch (error) {
-      throw new TransportError(`cannot read dead letters: ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot read dead letters: ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -242,7 +242,7 @@ export class NatsTransport implements Transport {
     try {
       return await deadLetters.replay(queue, (body) => this.publish({ exchange: '', routingKey: queue, body }))
     } catch (error) {
-      throw new TransportError(`cannot replay the dead letters of queue "${queue}": ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot replay the dead letters of queue "${queue}": ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -294,8 +294,8 @@ export class NatsTransport implements Transport {
     })
     this.#subscriptions.add(sub)
     return {
-      // The flush round trip means the server has processed the SUB.
-      ready: nc.flush(),
+      // The flush round trip means the server has processed the SUB, and has refused it by then if it does.
+      ready: refusedBy(nc, names.busSubject(pattern), () => nc.flush()),
       unsubscribe: () => {
         sub.unsubscribe()
         this.#subscriptions.delete(sub)

@@ -65,3 +65,20 @@ export class PermissionWatch {
     return () => void this.#listeners.delete(entry)
   }
 }
+
+/**
+ * Runs `roundTrip` (a flush: the server answers in order, so any refusal of `subject` arrives
+ * before its PONG) and rejects with the refusal of `subject` if the server sent one meanwhile.
+ */
+export async function refusedBy(nc: NatsConnection, subject: string, roundTrip: () => Promise<void>): Promise<void> {
+  let refused: PermissionError | undefined
+  const stop = permissionsOf(nc).on((error) => (refused ??= error), [subject])
+  try {
+    await roundTrip()
+    // The status iterator hands the refusal over a few promise hops after it was read.
+    await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    stop()
+  }
+  if (refused !== undefined) throw refused
+}
