@@ -96,6 +96,7 @@ export class NatsTransport implements Transport {
   readonly #subscriptions = new Set<NatsSub>()
   readonly #views = new Set<RevokedIds>()
   readonly #ledgers = new Map<string, QueueLedger>()
+  #stopRefusalLog = () => {}
 
   constructor(options: NatsTransportOptions) {
     const ackWaitMs = options?.ackWaitMs ?? natsTransportDefaults.ackWaitMs
@@ -142,6 +143,7 @@ export class NatsTransport implements Transport {
     this.#views.clear()
     session.topology.stop()
     session.status.stop?.()
+    this.#stopRefusalLog()
     if (this.#shared === undefined) {
       // Settles sent just before closing must reach the server; a dead server gets 1 s.
       await Promise.race([session.nc.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1_000).unref())])
@@ -339,6 +341,7 @@ export class NatsTransport implements Transport {
         throw refusalIn(error) ?? error
       })
       void this.#watch(session.status)
+      this.#stopRefusalLog = stopWatching
       return session
     } catch (error) {
       if (this.#shared === undefined) await nc.close().catch(() => {})
