@@ -313,7 +313,10 @@ export class NatsTransport implements Transport {
       const inbox = inboxOf(nc)
       const bus = this.#names.busSubject(subject)
       // A user not allowed to send this (or to hear the replies) gets the refusal, not silence.
-      const stopWatching = permissionsOf(nc).on(fail, [bus, inbox])
+      const stopWatching = permissionsOf(nc).on((refused) => {
+        fail(refused)
+        return true
+      }, [bus, inbox])
       // The server answers a request nobody hears with a 503 status message: that is no reply.
       const sub = nc.subscribe(inbox, { callback: (error, msg) => void (error === null && !msg.headers?.hasError && push(msg.data)) })
       nc.publish(bus, data, { reply: inbox })
@@ -334,8 +337,8 @@ export class NatsTransport implements Transport {
   async #open(): Promise<Session> {
     const nc = this.#shared ?? (await connectNats(this.#url, this.#connectionOptions))
     try {
-      // Every refusal is logged: a refused publish or subscription otherwise fails in silence.
-      const stopWatching = permissionsOf(nc).on((refused) => this.#logger.warn(refused.message))
+      // A refusal no caller waits on is logged: a refused plain publish otherwise fails in silence.
+      const stopWatching = permissionsOf(nc).onUnclaimed((refused) => this.#logger.warn(refused.message))
       const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs).catch((error: unknown) => {
         stopWatching()
         throw refusalIn(error) ?? error

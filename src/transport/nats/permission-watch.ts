@@ -10,7 +10,8 @@ import { errors as natsErrors, type NatsConnection } from '@nats-io/transport-no
 import { PermissionError } from '../../errors.js'
 
 type Violation = InstanceType<typeof natsErrors.PermissionViolationError>
-type Listener = (error: PermissionError) => void
+/** Told of a refusal; returns true when it had a caller waiting on it (the refusal is then that caller's to report). */
+type Listener = (error: PermissionError) => boolean | void
 
 const byConnection = new WeakMap<NatsConnection, PermissionWatch>()
 
@@ -45,6 +46,7 @@ export function refusalIn(error: unknown): PermissionError | undefined {
 /** Listens to a connection's status for permissions violations and hands each to the listeners of its subject. */
 export class PermissionWatch {
   readonly #listeners = new Set<{ subjects: ReadonlySet<string> | undefined; listener: Listener }>()
+  readonly #unclaimed = new Set<(error: PermissionError) => void>()
 
   constructor(nc: NatsConnection) {
     void this.#run(nc)
@@ -54,8 +56,18 @@ export class PermissionWatch {
     for await (const status of nc.status()) {
       if (status.type !== 'error' || !(status.error instanceof natsErrors.PermissionViolationError)) continue
       const error = permissionError(status.error)
-      for (const { subjects, listener } of [...this.#listeners]) if (subjects === undefined || subjects.has(error.subject)) listener(error)
+      let claimed = false
+      for (const { subjects, listener } of [...this.#listeners]) {
+        if (subjects === undefined || subjects.has(error.subject)) claimed = listener(error) === true || claimed
+      }
+      if (!claimed) for (const listener of [...this.#unclaimed]) listener(error)
     }
+  }
+
+  /** Calls `listener` for each refusal no caller was waiting on (a plain publish, say), until the returned function is called. */
+  onUnclaimed(listener: (error: PermissionError) => void): () => void {
+    this.#unclaimed.add(listener)
+    return () => void this.#unclaimed.delete(listener)
   }
 
   /** Calls `listener` for each refusal of one of `subjects` (every refusal when absent) until the returned function is called. */
@@ -72,7 +84,10 @@ export class PermissionWatch {
  */
 export async function refusedBy(nc: NatsConnection, subject: string, roundTrip: () => Promise<void>): Promise<void> {
   let refused: PermissionError | undefined
-  const stop = permissionsOf(nc).on((error) => (refused ??= error), [subject])
+  const stop = permissionsOf(nc).on((error) => {
+    refused ??= error
+    return true
+  }, [subject])
   try {
     await roundTrip()
     // The status iterator hands the refusal over a few promise hops after it was read.

@@ -95,13 +95,16 @@ export class Requests {
     return ack
   }
 
-  #refused(refused: PermissionError): void {
+  #refused(refused: PermissionError): boolean {
     const everything = refused.operation === 'subscribe' && refused.subject === `${this.#inbox}.*`
+    let claimed = false
     for (const [token, pending] of this.#pending) {
       if (!everything && pending.subject !== refused.subject) continue
       this.#pending.delete(token)
       pending.reject(refused)
+      claimed = true
     }
+    return claimed
   }
 
   #subscribe(): Subscription {
