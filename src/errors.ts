@@ -24,6 +24,7 @@ export const ErrorCode = {
   TaskIgnored: 'ERR_TASK_IGNORED',
   ChordError: 'ERR_CHORD',
   Remote: 'ERR_REMOTE',
+  Permission: 'ERR_PERMISSION',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -66,6 +67,21 @@ export class NotRegistered extends family('NotRegistered', ErrorCode.NotRegister
 export class SerializationError extends family('SerializationError', ErrorCode.Serialization) {}
 /** The broker failed or refused. */
 export class TransportError extends family('TransportError', ErrorCode.Transport) {}
+/**
+ * The broker's server refused an operation to this connection's user: a NATS permissions
+ * violation. `subject` is what it refused, `operation` whether to publish or to subscribe.
+ */
+export class PermissionError extends CeleriacError {
+  override name = 'PermissionError'
+  constructor(
+    message: string,
+    readonly operation: 'publish' | 'subscribe',
+    readonly subject: string,
+    options?: CeleriacErrorOptions,
+  ) {
+    super(ErrorCode.Permission, message, options)
+  }
+}
 /** The result backend failed or refused. */
 export class BackendError extends family('BackendError', ErrorCode.Backend) {}
 /** Waiting for a result took longer than asked. */

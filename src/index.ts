@@ -23,6 +23,7 @@ export {
   CeleriacError, ErrorCode, ConfigError, InvalidArgumentError, NotRegistered, SerializationError, TransportError,
   BackendError, TimeoutError, TimeLimitExceeded, SoftTimeLimitExceeded, WorkerLostError, MaxRetriesExceeded,
   TaskRevokedError, TaskRejectedError, TaskIgnoredError, ChordError, RemoteError, Retry, Reject, Ignore,
+  PermissionError,
 } from './errors.js'
 
 export type { AppOptions } from './app/app.js'

@@ -1,4 +1,5 @@
-import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { NatsConnectOptions } from '../transport/nats/connect.js'
 
 /** Opens (or shares) the NATS connection for a server URL. */
 export type NatsConnector = (url: string) => Promise<NatsConnection>
@@ -9,10 +10,10 @@ export type NatsConnector = (url: string) => Promise<NatsConnection>
  */
 export class NatsConnections {
   readonly #open = new Map<string, Promise<NatsConnection>>()
-  readonly #options: () => Partial<ConnectionOptions>
+  readonly #options: () => NatsConnectOptions
 
-  /** `options`: extra connection options (creds, TLS files), read when a connection opens. */
-  constructor(options: () => Partial<ConnectionOptions> = () => ({})) {
+  /** `options`: extra connection options (credentials, creds and TLS files), read when a connection opens. */
+  constructor(options: () => NatsConnectOptions = () => ({})) {
     this.#options = options
   }
 

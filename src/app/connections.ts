@@ -2,6 +2,7 @@ import { toMs } from '../util/duration.js'
 import { backendFromUrl, transportFromUrl } from '../adapters/adapters.js'
 import { maxDeliverOf } from '../transport/defaults.js'
 import { NatsConnections } from '../adapters/nats-connections.js'
+import { natsOptionsFromConfig } from '../adapters/nats-settings.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Conf } from '../config/conf.js'
 import type { Clock } from '../util/clock.js'
@@ -75,7 +76,7 @@ export class Connections {
   constructor(options: ConnectionsOptions) {
     const { conf, clock, logger } = options
     this.#options = options
-    this.#nats = new NatsConnections(() => conf.brokerTransportOptions)
+    this.#nats = new NatsConnections(() => natsOptionsFromConfig(conf))
     const nats = this.#nats.get
     this.#transport = new OnDemand(async () =>
       options.transport ?? transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), maxDeliver: maxDeliverOf(conf.brokerMaxDeliver), nats, logger }))

@@ -5,8 +5,18 @@ import { parseRateLimit } from '../util/rate-limit.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { Transport } from '../transport/transport.js'
 
-/** Subject of control commands; every node listens, and answers when a reply is asked for. */
+/** Subject of control commands that act (revoke, shutdown...); every node listens, and answers when a reply is asked for. */
 export const CONTROL_SUBJECT = 'celeriac.control.broadcast'
+
+/**
+ * Subject of the read-only commands ({@link InspectCommands}): a subject of their own, so a
+ * monitoring user can be allowed to inspect nodes and not to act on them. Nodes refuse any
+ * other command sent here.
+ */
+export const INSPECT_SUBJECT = 'celeriac.control.inspect'
+
+/** What nodes subscribe to: both control subjects. */
+export const CONTROL_PATTERN = 'celeriac.control.*'
 
 /** How long a control command collects replies when no `timeout` is given, seconds (Celery's). */
 export const DEFAULT_CONTROL_TIMEOUT = 1
@@ -18,6 +28,14 @@ export const ControlCommands = [
   'cancel_consumer', 'pool_grow', 'pool_shrink', 'shutdown',
 ] as const
 export type ControlCommandName = (typeof ControlCommands)[number]
+
+/** The commands that only read: sent on {@link INSPECT_SUBJECT}. */
+export const InspectCommands: ReadonlySet<ControlCommandName> = new Set(['ping', 'active', 'scheduled', 'reserved', 'registered', 'stats', 'revoked', 'conf'])
+
+/** The subject a command is sent on. */
+export function controlSubject(command: ControlCommandName): string {
+  return InspectCommands.has(command) ? INSPECT_SUBJECT : CONTROL_SUBJECT
+}
 
 /** A control command as sent to nodes. */
 export interface ControlRequest {
@@ -161,10 +179,11 @@ export class Control {
     const transport = await this.#transport()
     const data = msgpackCodec.encode(request)
     if (options.reply === false) {
-      transport.broadcast(CONTROL_SUBJECT, data)
+      transport.broadcast(controlSubject(command), data)
       return {}
     }
-    const raw = await transport.request(CONTROL_SUBJECT, data, { timeoutMs, ...(destination ? { max: destination.length } : {}) })
+    // A user not allowed to send it gets a PermissionError naming the subject (see the transport).
+    const raw = await transport.request(controlSubject(command), data, { timeoutMs, ...(destination ? { max: destination.length } : {}) })
     const decoded = raw.map((bytes) => msgpackCodec.decode(bytes) as ControlReply<T> & { hostname: string; pid?: number })
     const count = new Map<string, number>()
     for (const { hostname } of decoded) count.set(hostname, (count.get(hostname) ?? 0) + 1)

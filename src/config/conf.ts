@@ -55,6 +55,15 @@ const isQueues: Check = (v, k) => {
   })
 }
 
+const isTlsFiles: Check = (v, k) => {
+  isPlainObject(v, k)
+  for (const [name, path] of Object.entries(v as object)) {
+    if (name !== 'ca' && name !== 'cert' && name !== 'key') fail(`${k}.${name}`, 'one of ca, cert, key', name)
+    if (typeof path !== 'string') fail(`${k}.${name}`, 'a file path', path)
+  }
+}
+const isInboxPrefix: Check = (v, k) => void ((typeof v !== 'string' || (v !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v))) && fail(k, 'subject tokens such as "_INBOX_alice"', v))
+
 const CHECKS: { [K in keyof ConfigValues]: Check } = {
   broker: isUrl,
   backend: isUrl,
@@ -87,6 +96,13 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
   brokerAckWait: isDuration,
   brokerMaxDeliver: orNull(isPositiveInt),
   brokerTransportOptions: isPlainObject,
+  natsUser: isString,
+  natsPassword: isString,
+  natsToken: isString,
+  natsCredentials: isString,
+  natsNkeySeedFile: isString,
+  natsTls: isTlsFiles,
+  natsInboxPrefix: isInboxPrefix,
   workerShutdownTimeout: isDuration,
   timezone: isTimeZoneName,
   beatSchedule: isBeatSchedule,
@@ -135,7 +151,8 @@ export function validateConfig(partial: Record<string, unknown>): Partial<Config
 
 /** A secret value as it may be printed: URLs without their password, objects without their values. */
 function censor(value: unknown): string {
-  if (typeof value === 'string') return censorUrl(value)
+  // A URL keeps all but its password; any other string (a password, a token) is hidden whole.
+  if (typeof value === 'string') return value === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? censorUrl(value) : '**'
   if (typeof value === 'object' && value !== null) return `{ ${Object.keys(value).map((key) => `${key}: **`).join(', ')} }`
   return '**'
 }

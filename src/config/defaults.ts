@@ -34,6 +34,16 @@ export interface QueueConfig {
   routingKey?: string
 }
 
+/** `natsTls`: paths of PEM files. */
+export interface NatsTlsFiles {
+  /** CA certificate(s) that sign the server's certificate. */
+  ca?: string
+  /** Client certificate, for servers that verify clients (mutual TLS). */
+  cert?: string
+  /** Private key of {@link cert}. */
+  key?: string
+}
+
 /** Every configuration key, with its meaning, unit and default (in {@link DEFAULTS}). */
 export interface ConfigValues {
   /** Broker URL: `memory://[name]` or `nats://host:port`. */
@@ -110,6 +120,27 @@ export interface ConfigValues {
    * `token`...). Printed censored.
    */
   brokerTransportOptions: Readonly<Record<string, unknown>>
+  /** NATS user name, for servers with `authorization { users }` (or in the URL: `nats://user:pass@host`). Empty: none. */
+  natsUser: string
+  /** NATS password of {@link natsUser}. Printed censored. Empty: none. */
+  natsPassword: string
+  /** NATS token, for servers with `authorization { token }` (or in the URL: `nats://token@host`). Printed censored. Empty: none. */
+  natsToken: string
+  /** Path of a JWT user credentials file (`.creds`), for servers in operator mode. Empty: none. */
+  natsCredentials: string
+  /** Path of a file holding an NKey user seed (`SU...`), for servers listing `nkey` users. Empty: none. */
+  natsNkeySeedFile: string
+  /**
+   * TLS files, PEM: `ca` verifies the server, `cert` and `key` are the client's for mutual TLS.
+   * Any key given turns TLS on, as `tls://` does. `{}`: TLS only with a `tls://` URL.
+   */
+  natsTls: Readonly<NatsTlsFiles>
+  /**
+   * Prefix of the reply subjects (inboxes) of this app's NATS connections, instead of
+   * `_INBOX`: give each user its own (`_INBOX_alice`) and allow it only that, so no client can
+   * listen to another's replies. Empty: `_INBOX`.
+   */
+  natsInboxPrefix: string
   /** How long a node waits for running tasks on a warm stop before requeueing them, seconds. */
   workerShutdownTimeout: Duration
   /** Time zone of crontab schedules and cron strings (an IANA name). */
@@ -159,6 +190,13 @@ export const DEFAULTS = {
   brokerAckWait: 30,
   brokerMaxDeliver: 10,
   brokerTransportOptions: {},
+  natsUser: '',
+  natsPassword: '',
+  natsToken: '',
+  natsCredentials: '',
+  natsNkeySeedFile: '',
+  natsTls: {},
+  natsInboxPrefix: '',
   workerShutdownTimeout: 30,
   timezone: 'UTC',
   beatSchedule: {},
@@ -168,4 +206,4 @@ export const DEFAULTS = {
 } as const satisfies ConfigValues
 
 /** Keys whose values may hold credentials, censored when config is printed. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['broker', 'backend', 'brokerTransportOptions'])
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['broker', 'backend', 'brokerTransportOptions', 'natsPassword', 'natsToken'])

@@ -29,7 +29,14 @@ export function subscribeEvents(transport: Promise<Transport>, pattern: string, 
       }
     })
     unsubscribe = () => subscription.unsubscribe()
+    // A subscription the server refuses ends the stream with why, instead of a silent one.
+    return subscription.ready.catch((error: unknown) => {
+      queue.end(error)
+      throw error
+    })
   })
+  // The stream's iterator reports a refusal too: `ready` need not be awaited to learn of it.
+  ready.catch(() => {})
   return Object.assign(queue, { ready, close: () => queue.end() })
 }
 

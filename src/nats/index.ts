@@ -22,3 +22,6 @@ export type { NatsKvBackendOptions } from '../result/nats-kv/nats-kv-backend.js'
 export type { RpcBackendOptions } from '../result/rpc/rpc-backend.js'
 /** Connection options of nats.js (servers, user/pass, token, authenticator for nkeys and creds, TLS): `config.brokerTransportOptions` takes them too. */
 export type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node'
+export { natsPermissions, natsPermissionsConfig } from './permissions.js'
+export type { NatsRole, NatsPermissions, NatsPermissionsOptions } from './permissions.js'
+export type { NatsConnectOptions } from '../transport/nats/connect.js'

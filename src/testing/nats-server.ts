@@ -18,6 +18,18 @@ export interface NatsServer {
   cleanup(): Promise<void>
 }
 
+/** Options of {@link startNatsServer}. */
+export interface StartNatsServerOptions {
+  port?: number
+  storeDir?: string
+  /** A nats-server config file (`-c`): auth, TLS, permissions, accounts. Address, port and store still come from the other options. */
+  configFile?: string
+  /** The config file sets JetStream up itself (`jetstream { store_dir }`): no `-js -sd` on the command line, which would clash with it. */
+  jetstreamFromConfig?: boolean
+  /** More command-line arguments, after the others. */
+  args?: readonly string[]
+}
+
 /** Whether `nats-server` is on the PATH. */
 export function natsServerAvailable(): boolean {
   return spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).status === 0
@@ -32,7 +44,7 @@ export function natsServerAvailable(): boolean {
  * // ...
  * await server.cleanup()
  */
-export async function startNatsServer(options: { port?: number; storeDir?: string } = {}): Promise<NatsServer> {
+export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServer> {
   if (!natsServerAvailable()) {
     throw new Error('nats-server is not on the PATH: install it (Debian: apt-get install -y nats-server)')
   }
@@ -42,7 +54,10 @@ export async function startNatsServer(options: { port?: number; storeDir?: strin
 
   const start = async () => {
     const portsDir = mkdtempSync(join(tmpdir(), 'celeriac-nats-ports-'))
-    child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, '--ports_file_dir', portsDir], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const config = options.configFile === undefined ? [] : ['-c', options.configFile]
+    const jetstream = options.jetstreamFromConfig === true ? [] : ['-js', '-sd', storeDir]
+    const args = [...config, '-a', '127.0.0.1', '-p', String(port), ...jetstream, '--ports_file_dir', portsDir, ...(options.args ?? [])]
+    child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk))
     const portsFile = join(portsDir, `nats-server_${child.pid}.ports`)

@@ -4,7 +4,7 @@ import { decodeMessage, type TaskBody, type TaskHeaders } from '../protocol/enve
 import { codecFor, ContentType, msgpackCodec } from '../serialization/codec.js'
 import { optionalMs, type Duration } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
-import { CONTROL_SUBJECT, type ControlCommandName, type ControlRequest, type ScheduledTaskInfo, type TaskInfo, type WorkerStats } from '../client/control.js'
+import { CONTROL_PATTERN, CONTROL_SUBJECT, INSPECT_SUBJECT, InspectCommands, type ControlCommandName, type ControlRequest, type ScheduledTaskInfo, type TaskInfo, type WorkerStats } from '../client/control.js'
 import type { ControlDeps } from './worker-deps.js'
 import type { InFlight } from './in-flight.js'
 import type { ResolvedWorkerOptions } from './worker-options.js'
@@ -86,7 +86,7 @@ export class RemoteControl {
   /** Listens for commands on `transport`. */
   listen(transport: Transport): Subscription {
     this.#transport = transport
-    return transport.subscribe(CONTROL_SUBJECT, (_subject, data, reply) => void this.#handle(data, reply))
+    return transport.subscribe(CONTROL_PATTERN, (subject, data, reply) => void this.#handle(data, reply, subject))
   }
 
   /** Notes a task handed back to the broker until its eta, for `inspect scheduled`. */
@@ -98,7 +98,7 @@ export class RemoteControl {
     })
   }
 
-  async #handle(data: Uint8Array, reply: ((data: Uint8Array) => void) | undefined): Promise<void> {
+  async #handle(data: Uint8Array, reply: ((data: Uint8Array) => void) | undefined, subject = CONTROL_SUBJECT): Promise<void> {
     let request: ControlRequest
     try {
       request = msgpackCodec.decode(data) as ControlRequest
@@ -107,6 +107,13 @@ export class RemoteControl {
     }
     if (request.destination && !request.destination.includes(this.#node.hostname)) return
     let answer: Record<string, unknown>
+    // Who may send on the inspect subject may only read: a command that acts is refused there.
+    if (subject === INSPECT_SUBJECT && !InspectCommands.has(request.command)) {
+      answer = { error: `${String(request.command)} is not an inspect command: send it on ${CONTROL_SUBJECT}` }
+      this.#deps.logger.warn('refused a control command sent on the inspect subject', { command: request.command })
+      return reply?.(msgpackCodec.encode({ hostname: this.#node.hostname, pid: process.pid, ...answer }))
+    }
+    if (subject !== INSPECT_SUBJECT && subject !== CONTROL_SUBJECT) return
     try {
       answer = { ok: await this.#run(request.command, request.arguments ?? {}) }
     } catch (error) {

@@ -5,7 +5,8 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { BackendError, InvalidArgumentError } from '../../errors.js'
-import { connectNats } from '../../transport/nats/connect.js'
+import { connectNats, inboxOf } from '../../transport/nats/connect.js'
+import type { NatsConnectOptions } from '../../transport/nats/connect.js'
 import { DEFAULT_RESULT_EXPIRES_MS } from '../memory/memory-backend.js'
 import { LargeResults } from './large-results.js'
 import { NatsChords } from './chords.js'
@@ -18,7 +19,7 @@ import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record
 import { isSafePrefix, taskKey } from './task-key.js'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
-import { createInbox, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node'
+import { type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node'
 import type { Announcer, BackendCapabilities, ChordStore, MetaListener, ReplyPush, ResultBackend, TaskMeta } from '../backend.js'
 import type { KeyUpdate } from './key-watch.js'
 import type { StoredMeta } from './record.js'
@@ -39,6 +40,8 @@ const DEFAULT_MAX_PAYLOAD = 1_048_576
 export interface NatsKvBackendOptions {
   /** Server URL(s), `nats://[user:pass@]host:port[,host:port]`; used when no `connection` is given. */
   url: string
+  /** Connection options used with `url` (credentials, `credsFile`, `nkeySeedFile`, `tls` files, `inboxPrefix`); not with `connection`. */
+  connectionOptions?: NatsConnectOptions
   /**
    * A connection to share (with the transport, say). When given, the backend uses it and
    * `close()` leaves it open; otherwise the backend opens its own from `url` and closes it.
@@ -143,9 +146,11 @@ export class NatsKvBackend implements ResultBackend {
   /** The bucket TTL asked for, in milliseconds; `0` means never. */
   readonly resultExpiresMs: number
   readonly #url: string
+  readonly #connectionOptions: NatsConnectOptions | undefined
   readonly #shared: NatsConnection | undefined
   readonly #prefix: string
-  readonly #replyTo = createInbox()
+  // Under the connection's inbox prefix, which is known once it is open.
+  #replyTo = ''
   readonly #pushed: PushedRecords<StoredMeta>
   #listening = false
   #connected: Promise<Connected> | undefined
@@ -167,6 +172,7 @@ export class NatsKvBackend implements ResultBackend {
       throw new InvalidArgumentError('options.prefix must be dot-separated tokens of letters, digits, "-", "_", "/" and "="')
     }
     this.#url = options.url
+    this.#connectionOptions = options.connectionOptions
     this.#shared = options.connection
     this.bucket = bucket
     this.resultExpiresMs = expires === Infinity ? 0 : expires
@@ -371,7 +377,7 @@ export class NatsKvBackend implements ResultBackend {
   }
 
   async #open(): Promise<Connected> {
-    const nc = this.#shared ?? (await connectNats(this.#url).catch((error: unknown) => {
+    const nc = this.#shared ?? (await connectNats(this.#url, this.#connectionOptions).catch((error: unknown) => {
       throw new BackendError(`nats backend: ${(error as Error).message}`, { cause: error })
     }))
     try {
@@ -400,6 +406,7 @@ export class NatsKvBackend implements ResultBackend {
 
   /** Subscribes to the reply subject; pushes lost to a disconnect or a slow consumer void every wait. */
   #listen(nc: NatsConnection): Connected['replies'] {
+    this.#replyTo ||= inboxOf(nc)
     const subscription = nc.subscribe(this.#replyTo, {
       callback: (error, msg) => {
         if (error !== null) return this.#pushed.lose()

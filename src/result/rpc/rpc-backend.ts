@@ -4,6 +4,7 @@
  */
 import { BackendError, InvalidArgumentError } from '../../errors.js'
 import { connectNats } from '../../transport/nats/connect.js'
+import type { NatsConnectOptions } from '../../transport/nats/connect.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from '../nats-kv/record.js'
 import { isSafePrefix, taskKey } from '../nats-kv/task-key.js'
 import { RecordCache } from './record-cache.js'
@@ -23,6 +24,8 @@ export const DEFAULT_RPC_CACHE_SIZE = 100_000
 export interface RpcBackendOptions {
   /** Server URL(s), `nats://[user:pass@]host:port[,host:port]`; used when no `connection` is given. */
   url: string
+  /** Connection options used with `url` (credentials, `credsFile`, `nkeySeedFile`, `tls` files, `inboxPrefix`); not with `connection`. */
+  connectionOptions?: NatsConnectOptions
   /**
    * A connection to share (normally the broker's). When given, `close()` leaves it open;
    * otherwise the backend opens its own from `url` and closes it.
@@ -81,6 +84,7 @@ export class RpcBackend implements ResultBackend {
   /** The subject prefix. */
   readonly prefix: string
   readonly #url: string
+  readonly #connectionOptions: NatsConnectOptions | undefined
   readonly #shared: NatsConnection | undefined
   readonly #cache: RecordCache
   readonly #watched = new Map<string, Watched>()
@@ -103,6 +107,7 @@ export class RpcBackend implements ResultBackend {
       throw new InvalidArgumentError('options.cacheSize must be a non-negative integer')
     }
     this.#url = options.url
+    this.#connectionOptions = options.connectionOptions
     this.#shared = options.connection
     this.prefix = prefix
     this.#cache = new RecordCache(cacheSize)
@@ -257,7 +262,7 @@ export class RpcBackend implements ResultBackend {
   #ready(): Promise<NatsConnection> {
     if (this.#closed) return Promise.reject(closedError())
     if (this.#shared !== undefined) return Promise.resolve(this.#shared)
-    this.#connected ??= connectNats(this.#url).catch((error: unknown) => {
+    this.#connected ??= connectNats(this.#url, this.#connectionOptions).catch((error: unknown) => {
       this.#connected = undefined
       throw new BackendError(`rpc backend: ${(error as Error).message}`, { cause: error })
     })

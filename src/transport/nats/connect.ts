@@ -1,19 +1,48 @@
-import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node'
+import { readFileSync } from 'node:fs'
+import { connect, createInbox, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node'
 import { ConfigError, TransportError } from '../../errors.js'
 import { censorUrl } from '../../config/conf.js'
 
 /**
- * Turns a broker URL into NATS connection options. Several servers are comma-separated;
- * `user:pass@` or `token@` give credentials; `tls://` asks for TLS. Anything else (creds
- * files, TLS certificates) passes through `extra`.
- * @example parseNatsUrl('nats://alice:secret@10.0.0.1:4222,10.0.0.2:4222')
+ * Connection options of nats.js, plus credentials given as files: what `connectNats` takes.
+ * `credsFile` is a JWT `.creds` file (`nsc generate creds`), `nkeySeedFile` a file holding
+ * an NKey user seed (`SU...`). TLS files go in `tls: { caFile, certFile, keyFile }`.
  */
-export function parseNatsUrl(url: string, extra: Partial<ConnectionOptions> = {}): ConnectionOptions {
-  const match = /^(nats|tls):\/\/(?:([^@/]*)@)?([^/?#]*)\/?(?:[?#].*)?$/i.exec(url)
+export interface NatsConnectOptions extends Partial<ConnectionOptions> {
+  /** A JWT user credentials file (`.creds`): the server must run in operator mode. */
+  credsFile?: string
+  /** A file holding an NKey user seed (`SU...`); the server lists the user's public key. */
+  nkeySeedFile?: string
+}
+
+const truthy = (value: string) => /^(1|true|yes|on)$/i.test(value)
+
+/** The query parameters a NATS URL may carry, by name, and the options each sets. */
+const QUERY: Readonly<Record<string, (options: NatsConnectOptions, value: string) => void>> = {
+  tls: (o, v) => void (truthy(v) && (o.tls = { ...o.tls })),
+  tls_ca: (o, v) => void (o.tls = { ...o.tls, caFile: v }),
+  tls_cert: (o, v) => void (o.tls = { ...o.tls, certFile: v }),
+  tls_key: (o, v) => void (o.tls = { ...o.tls, keyFile: v }),
+  creds: (o, v) => void (o.credsFile = v),
+  nkey: (o, v) => void (o.nkeySeedFile = v),
+  inbox_prefix: (o, v) => void (o.inboxPrefix = v),
+}
+
+/**
+ * Turns a broker URL into NATS connection options. Several servers are comma-separated;
+ * `user:pass@` or `token@` give credentials; `tls://` (or `?tls=true`) asks for TLS. Query
+ * parameters name files: `tls_ca`, `tls_cert`, `tls_key` (mutual TLS), `creds` (a JWT creds
+ * file), `nkey` (an NKey seed file), and `inbox_prefix` (the prefix of reply subjects, for a
+ * user allowed only its own inbox). Anything else passes through `extra`; the URL wins.
+ * @example parseNatsUrl('nats://alice:secret@10.0.0.1:4222,10.0.0.2:4222')
+ * @example parseNatsUrl('tls://nats.internal:4222?tls_ca=/etc/nats/ca.pem&creds=/etc/nats/app.creds')
+ */
+export function parseNatsUrl(url: string, extra: NatsConnectOptions = {}): NatsConnectOptions {
+  const match = /^(nats|tls):\/\/(?:([^@/?#]*)@)?([^/?#]*)\/?(?:\?([^#]*))?(?:#.*)?$/i.exec(url)
   if (!match) throw new ConfigError(`not a NATS URL: ${censorUrl(url)} (expected nats://[user:pass@]host:port[,host:port])`)
-  const [, scheme, auth, hostList] = match
+  const [, scheme, auth, hostList, query] = match
   const servers = hostList.split(',').map((h) => h.trim()).filter(Boolean)
-  const options: ConnectionOptions = { servers: servers.length > 0 ? servers : ['127.0.0.1:4222'], ...extra }
+  const options: NatsConnectOptions = { servers: servers.length > 0 ? servers : ['127.0.0.1:4222'], ...extra }
   if (auth) {
     const colon = auth.indexOf(':')
     if (colon === -1) options.token = decodeURIComponent(auth)
@@ -23,16 +52,60 @@ export function parseNatsUrl(url: string, extra: Partial<ConnectionOptions> = {}
     }
   }
   if (scheme.toLowerCase() === 'tls') options.tls = { ...(typeof extra.tls === 'object' ? extra.tls : {}) }
+  for (const [name, value] of new URLSearchParams(query ?? '')) {
+    const apply = Object.hasOwn(QUERY, name) ? QUERY[name] : undefined
+    if (apply === undefined) throw new ConfigError(`unknown parameter "${name}" in NATS URL ${censorUrl(url)} (known: ${Object.keys(QUERY).join(', ')})`)
+    apply(options, value)
+  }
   return options
 }
 
+function readSecret(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    throw new ConfigError(`cannot read the NATS ${what} file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+  }
+}
+
+/** nats.js options for {@link NatsConnectOptions}: credential files read and turned into an authenticator. */
+export function resolveNatsOptions(options: NatsConnectOptions): ConnectionOptions {
+  const { credsFile, nkeySeedFile, ...rest } = options
+  if (credsFile !== undefined && credsFile !== '' && nkeySeedFile !== undefined && nkeySeedFile !== '') {
+    throw new ConfigError('give either a NATS creds file or an NKey seed file, not both')
+  }
+  if (credsFile) rest.authenticator = credsAuthenticator(readSecret(credsFile, 'creds'))
+  if (nkeySeedFile) rest.authenticator = nkeyAuthenticator(new TextEncoder().encode(new TextDecoder().decode(readSecret(nkeySeedFile, 'NKey seed')).trim()))
+  return rest
+}
+
+/**
+ * A fresh reply subject under the connection's inbox prefix (`inboxPrefix`, default
+ * `_INBOX`), so a user whose permissions allow only its own inbox can still get replies.
+ */
+export function inboxOf(nc: NatsConnection): string {
+  return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
+}
+
+/** What a bare nats.js error leaves the user to guess. */
+function hint(error: Error, options: ConnectionOptions): string {
+  if (error.name === 'AuthorizationError') return ': the server refused the credentials given (user and password, token, NKey or creds file)'
+  // Over TLS 1.3 a server that wants a client certificate closes the connection after the
+  // handshake without a word, and nats.js waits for its timeout.
+  if (error.name === 'TimeoutError' && options.tls !== undefined && options.tls !== null && options.tls.certFile === undefined && options.tls.cert === undefined) {
+    return ' (over TLS: if the server verifies clients, give a client certificate and key: natsTls.cert and natsTls.key)'
+  }
+  return ''
+}
+
 /** Connects to NATS, naming the server (credentials censored) when it cannot. */
-export async function connectNats(url: string, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+export async function connectNats(url: string, extra: NatsConnectOptions = {}): Promise<NatsConnection> {
+  const options = resolveNatsOptions(parseNatsUrl(url, extra))
   try {
     // No async traces: nats.js would otherwise build two Errors (stack captures) for every
     // request, which was a sixth of a worker's main thread on NATS. Errors still say what failed.
-    return await connect({ name: 'celeriac', maxReconnectAttempts: -1, noAsyncTraces: true, ...parseNatsUrl(url, extra) })
+    return await connect({ name: 'celeriac', maxReconnectAttempts: -1, noAsyncTraces: true, ...options })
   } catch (error) {
-    throw new TransportError(`cannot connect to NATS at ${censorUrl(url)}: ${(error as Error).message}`, { cause: error })
+    throw new TransportError(`cannot connect to NATS at ${censorUrl(url)}: ${(error as Error).message}${hint(error as Error, options)}`, { cause: error })
   }
 }

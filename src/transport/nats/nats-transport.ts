@@ -1,4 +1,4 @@
-import { createInbox, type NatsConnection, type Status, type Subscription as NatsSub } from '@nats-io/transport-node'
+import { type NatsConnection, type Status, type Subscription as NatsSub } from '@nats-io/transport-node'
 import { TRANSPORT_DEFAULTS } from '../defaults.js'
 import { InvalidArgumentError, TransportError } from '../../errors.js'
 import { systemClock, type Clock } from '../../util/clock.js'
@@ -18,7 +18,9 @@ import type {
   Transport,
 } from '../transport.js'
 import { collectReplies } from '../collect-replies.js'
-import { connectNats } from './connect.js'
+import { connectNats, inboxOf } from './connect.js'
+import { permissionsOf, refusalIn, refusedBy } from './permission-watch.js'
+import type { NatsConnectOptions } from './connect.js'
 import { isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
@@ -30,6 +32,8 @@ import * as check from '../validate.js'
 export interface NatsTransportOptions {
   /** `nats://[user:pass@]host:port[,host:port]` or `tls://...`; used when no `connection` is given. */
   url: string
+  /** Connection options used with `url` (credentials, `credsFile`, `nkeySeedFile`, `tls` files, `inboxPrefix`); not with `connection`. */
+  connectionOptions?: NatsConnectOptions
   /** A connection to share (with the result backend, say); `close()` leaves it open. */
   connection?: NatsConnection
   /** Time for Not-Before checks, ack-wait bookkeeping, dead-letter times, revocations and rate limits. Default: the system clock. */
@@ -54,7 +58,7 @@ export interface NatsTransportOptions {
 export const natsTransportDefaults = {
   ...TRANSPORT_DEFAULTS,
   prefix: 'celeriac',
-} as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'clock' | 'logger'>>
+} as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'connectionOptions' | 'clock' | 'logger'>>
 
 /**
  * The mailbox contract on NATS JetStream (server 2.9 or later).
@@ -76,6 +80,7 @@ export const natsTransportDefaults = {
 export class NatsTransport implements Transport {
   readonly kind = 'nats'
   readonly #url: string
+  readonly #connectionOptions: NatsConnectOptions | undefined
   readonly #shared: NatsConnection | undefined
   readonly #clock: Clock
   readonly #logger: Logger
@@ -91,6 +96,7 @@ export class NatsTransport implements Transport {
   readonly #subscriptions = new Set<NatsSub>()
   readonly #views = new Set<RevokedIds>()
   readonly #ledgers = new Map<string, QueueLedger>()
+  #stopRefusalLog = () => {}
 
   constructor(options: NatsTransportOptions) {
     const ackWaitMs = options?.ackWaitMs ?? natsTransportDefaults.ackWaitMs
@@ -105,6 +111,7 @@ export class NatsTransport implements Transport {
     }
     if (!isPrefix(prefix)) throw new InvalidArgumentError('options.prefix must be letters, digits, "_" or "-"')
     this.#url = options.url
+    this.#connectionOptions = options.connectionOptions
     this.#shared = options.connection
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? consoleLogger('warn')
@@ -136,6 +143,7 @@ export class NatsTransport implements Transport {
     this.#views.clear()
     session.topology.stop()
     session.status.stop?.()
+    this.#stopRefusalLog()
     if (this.#shared === undefined) {
       // Settles sent just before closing must reach the server; a dead server gets 1 s.
       await Promise.race([session.nc.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1_000).unref())])
@@ -156,7 +164,7 @@ export class NatsTransport implements Transport {
     try {
       await ensureQueueStream(streams, queue.name, queue.ackWaitMs, this.#ackWaitMs)
     } catch (error) {
-      throw new TransportError(`cannot declare queue "${queue.name}": ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot declare queue "${queue.name}": ${(error as Error).message}`, { cause: error })
     }
     await topology.recordQueue(queue, this.#maxDeliver)
     // Consumers already running here disarm deliveries by the new ack wait.
@@ -207,7 +215,7 @@ export class NatsTransport implements Transport {
     try {
       return await purgeQueue(session.streams, queue)
     } catch (error) {
-      throw new TransportError(`cannot purge queue "${queue}": ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot purge queue "${queue}": ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -216,7 +224,7 @@ export class NatsTransport implements Transport {
     try {
       return await queueDepth(session.streams, queue)
     } catch (error) {
-      throw new TransportError(`cannot read the depth of queue "${queue}": ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot read the depth of queue "${queue}": ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -226,7 +234,7 @@ export class NatsTransport implements Transport {
     try {
       return await deadLetters.list(queue)
     } catch (error) {
-      throw new TransportError(`cannot read dead letters: ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot read dead letters: ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -236,7 +244,7 @@ export class NatsTransport implements Transport {
     try {
       return await deadLetters.replay(queue, (body) => this.publish({ exchange: '', routingKey: queue, body }))
     } catch (error) {
-      throw new TransportError(`cannot replay the dead letters of queue "${queue}": ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot replay the dead letters of queue "${queue}": ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -288,8 +296,8 @@ export class NatsTransport implements Transport {
     })
     this.#subscriptions.add(sub)
     return {
-      // The flush round trip means the server has processed the SUB.
-      ready: nc.flush(),
+      // The flush round trip means the server has processed the SUB, and has refused it by then if it does.
+      ready: refusedBy(nc, names.busSubject(pattern), () => nc.flush()),
       unsubscribe: () => {
         sub.unsubscribe()
         this.#subscriptions.delete(sub)
@@ -301,12 +309,21 @@ export class NatsTransport implements Transport {
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array[]> {
     const { nc } = this.#use()
     check.validateRequest(subject, data, options)
-    return collectReplies(options, (push) => {
-      const inbox = createInbox()
+    return collectReplies(options, (push, fail) => {
+      const inbox = inboxOf(nc)
+      const bus = this.#names.busSubject(subject)
+      // A user not allowed to send this (or to hear the replies) gets the refusal, not silence.
+      const stopWatching = permissionsOf(nc).on((refused) => {
+        fail(refused)
+        return true
+      }, [bus, inbox])
       // The server answers a request nobody hears with a 503 status message: that is no reply.
       const sub = nc.subscribe(inbox, { callback: (error, msg) => void (error === null && !msg.headers?.hasError && push(msg.data)) })
-      nc.publish(this.#names.busSubject(subject), data, { reply: inbox })
-      return () => sub.unsubscribe()
+      nc.publish(bus, data, { reply: inbox })
+      return () => {
+        stopWatching()
+        sub.unsubscribe()
+      }
     })
   }
 
@@ -318,10 +335,16 @@ export class NatsTransport implements Transport {
   }
 
   async #open(): Promise<Session> {
-    const nc = this.#shared ?? (await connectNats(this.#url))
+    const nc = this.#shared ?? (await connectNats(this.#url, this.#connectionOptions))
     try {
-      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs)
+      // A refusal no caller waits on is logged: a refused plain publish otherwise fails in silence.
+      const stopWatching = permissionsOf(nc).onUnclaimed((refused) => this.#logger.warn(refused.message))
+      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs).catch((error: unknown) => {
+        stopWatching()
+        throw refusalIn(error) ?? error
+      })
       void this.#watch(session.status)
+      this.#stopRefusalLog = stopWatching
       return session
     } catch (error) {
       if (this.#shared === undefined) await nc.close().catch(() => {})

@@ -12,7 +12,10 @@
  * ends as a timeout, as it would with nats.js.
  * @module
  */
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { inboxOf } from './connect.js'
+import { permissionsOf } from './permission-watch.js'
+import type { PermissionError } from '../../errors.js'
 
 /** How often deadlines are checked: a timeout fires up to this much late. */
 const SWEEP_MS = 100
@@ -57,7 +60,7 @@ export function requestsOf(nc: NatsConnection): Requests {
 /** Request/reply on one connection through one wildcard reply subscription. */
 export class Requests {
   readonly #nc: NatsConnection
-  readonly #inbox = createInbox()
+  readonly #inbox: string
   readonly #pending = new Map<string, Pending>()
   #sub: Subscription | undefined
   #sweeper: ReturnType<typeof setInterval> | undefined
@@ -65,6 +68,9 @@ export class Requests {
 
   constructor(nc: NatsConnection) {
     this.#nc = nc
+    this.#inbox = inboxOf(nc)
+    // Only on a refusal: the pending requests it concerns fail with it instead of timing out.
+    permissionsOf(nc).on((refused) => this.#refused(refused))
   }
 
   /** Sends `data` to `subject` and resolves with the first reply; rejects with a {@link NatsRequestError}. */
@@ -87,6 +93,18 @@ export class Requests {
     const ack = JSON.parse(decoder.decode(msg.data)) as JsPubAck & { error?: { code: number; description: string } }
     if (ack.error !== undefined) throw new Error(`${ack.error.description} (${ack.error.code})`)
     return ack
+  }
+
+  #refused(refused: PermissionError): boolean {
+    const everything = refused.operation === 'subscribe' && refused.subject === `${this.#inbox}.*`
+    let claimed = false
+    for (const [token, pending] of this.#pending) {
+      if (!everything && pending.subject !== refused.subject) continue
+      this.#pending.delete(token)
+      pending.reject(refused)
+      claimed = true
+    }
+    return claimed
   }
 
   #subscribe(): Subscription {

@@ -1,6 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream'
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv'
 import { nanos } from '@nats-io/transport-node'
+import { refusalIn } from './permission-watch.js'
 import { TransportError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import type { RevokedIds } from '../transport.js'
@@ -45,7 +46,7 @@ export class RevokedStore {
       await this.#raiseTtl(kv, ttlMs)
       await kv.put(token(id), encoder.encode(String(this.#clock.now() + ttlMs)))
     } catch (error) {
-      throw new TransportError(`cannot revoke task "${id}": ${(error as Error).message}`, { cause: error })
+      throw refusalIn(error) ?? new TransportError(`cannot revoke task "${id}": ${(error as Error).message}`, { cause: error })
     }
   }
 

@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { headers, type MsgHdrs, type NatsConnection, type Status } from '@nats-io/transport-node'
+import { refusalIn } from './permission-watch.js'
 import { TransportError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import type { OutgoingMessage } from '../transport.js'
@@ -75,6 +76,6 @@ export async function storeCopy(session: Session, queue: string, message: Outgoi
     const ack = await session.requests.publish(session.names.queueSubject(queue), message.body, h)
     return ack.duplicate !== true
   } catch (error) {
-    throw new TransportError(`cannot publish to queue "${queue}": ${(error as Error).message}`, { cause: error })
+    throw refusalIn(error) ?? new TransportError(`cannot publish to queue "${queue}": ${(error as Error).message}`, { cause: error })
   }
 }

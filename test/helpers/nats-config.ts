@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
+import type { Test } from 'tap'
+
+/**
+ * Starts a nats-server (JetStream, 127.0.0.1, free port) with `config` as its config file,
+ * stopped and removed when `t` ends.
+ * @example await configuredServer(t, 'authorization { token: "s3cret" }')
+ */
+export async function configuredServer(t: Test, config: string): Promise<NatsServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'celeriac-nats-conf-'))
+  const file = join(dir, 'nats.conf')
+  writeFileSync(file, config)
+  const server = await startNatsServer({ configFile: file })
+  t.teardown(async () => {
+    await server.cleanup()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return server
+}
+
+/** A nats-server config string literal. */
+export const q = (value: string) => JSON.stringify(value)
+
+/** An operator, one account with JetStream, and one user's creds file: what a server in operator mode needs. */
+export interface OperatorSetup {
+  /** The server config lines: operator JWT, memory resolver with the account preloaded. */
+  config: string
+  /** A `.creds` file of a user of the account. */
+  credsFile: string
+}
+
+/** Builds an operator -> account -> user chain with @nats-io/jwt and writes the user's creds file in `dir`. */
+export async function operatorSetup(dir: string, permissions: { pub?: { allow?: string[] }; sub?: { allow?: string[] } } = {}): Promise<OperatorSetup> {
+  const { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds } = await import('@nats-io/jwt')
+  const operator = createOperator()
+  const account = createAccount()
+  // JetStream in operator mode needs a system account.
+  const system = createAccount()
+  const systemJwt = await encodeAccount('SYS', system, {}, { signer: operator })
+  const user = createUser()
+  const operatorJwt = await encodeOperator('celeriac-test', operator)
+  // Limits left out of an account JWT are 0: no connections at all.
+  const jetstream = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1, conn: -1, subs: -1, data: -1, payload: -1, imports: -1, exports: -1, leaf: -1, wildcards: true }
+  const accountJwt = await encodeAccount('APP', account, { limits: jetstream }, { signer: operator })
+  const userJwt = await encodeUser('app-user', user, account, permissions)
+  const credsFile = join(dir, 'app-user.creds')
+  writeFileSync(credsFile, fmtCreds(userJwt, user))
+  return {
+    config: [
+      `operator: ${q(operatorJwt)}`,
+      `system_account: ${system.getPublicKey()}`,
+      'resolver: MEMORY',
+      `resolver_preload: {\n  ${system.getPublicKey()}: ${q(systemJwt)}\n  ${account.getPublicKey()}: ${q(accountJwt)}\n}`,
+      '',
+    ].join('\n'),
+    credsFile,
+  }
+}
+
+/**
+ * The text of docs/production/auth.conf: one user per role, with its generated permissions,
+ * passwords from the environment. The test of the published files checks they match this.
+ */
+export async function productionAuthConf(): Promise<string> {
+  const { natsPermissionsConfig } = await import('../../src/nats/index.js')
+  const indent = (text: string, by: string) => text.split('\n').map((line) => by + line).join('\n')
+  const user = (name: string, role: 'client' | 'worker' | 'beat' | 'monitor', inboxPrefix?: string) =>
+    `    {\n      user: ${name}\n      password: $CELERIAC_${name.toUpperCase()}_PASSWORD\n${indent(natsPermissionsConfig(role, inboxPrefix ? { inboxPrefix } : {}), '      ')}\n    }`
+  return [
+    '# Generated from natsPermissions() in celeriac/nats, for the default namespace and the queue',
+    '# "celery" (test/helpers/nats-config.ts productionAuthConf; a test checks this file matches).',
+    '# For other queues, generate your own: natsPermissionsConfig(role, { queues: [...] }).',
+    '# Passwords come from the environment of nats-server; prefer bcrypt hashes (nats server passwd).',
+    'authorization {',
+    '  users: [',
+    user('worker', 'worker'),
+    user('client', 'client', '_INBOX.client'),
+    user('beat', 'beat'),
+    user('monitor', 'monitor', '_INBOX.monitor'),
+    '    # Creates streams ahead of the workers, purges, deletes: for operators, not for apps.',
+    '    { user: admin, password: $CELERIAC_ADMIN_PASSWORD }',
+    '  ]',
+    '}',
+    '',
+  ].join('\n')
+}
+
+/** The permission blocks docs/production.md shows, one fenced block per role (a test checks the page holds them). */
+export async function productionPermissionBlocks(): Promise<string> {
+  const { natsPermissionsConfig } = await import('../../src/nats/index.js')
+  const roles = [['client', '_INBOX.client'], ['worker', undefined], ['beat', undefined], ['monitor', '_INBOX.monitor']] as const
+  return roles.map(([role, inboxPrefix]) => `\`${role}\`${inboxPrefix ? ` (inbox prefix \`${inboxPrefix}\`)` : ''}:\n\n\`\`\`\n${natsPermissionsConfig(role, inboxPrefix ? { inboxPrefix } : {})}\n\`\`\``).join('\n\n')
+}
