@@ -31,7 +31,7 @@ export function readRoutes(api: Hono, ctx: DashboardContext, series: ThroughputS
     const inspect = deps.control.inspect({ destination: hostname, timeout: 1 })
     const [stats, active, registered, reserved] = await Promise.all([inspect.stats(), inspect.active(), inspect.registered(), inspect.reserved()])
     await ctx.refreshWorkers(hostname).catch(() => undefined)
-    return c.json({ ...row, stats: stats[hostname]?.ok ?? null, active: active[hostname]?.ok ?? null, registered: registered[hostname]?.ok ?? null, reserved: reserved[hostname]?.ok ?? null })
+    return c.json({ ...state.workers.get(hostname), stats: stats[hostname]?.ok ?? null, activeTasks: active[hostname]?.ok ?? null, registered: registered[hostname]?.ok ?? null, reservedTasks: reserved[hostname]?.ok ?? null })
   })
 
   api.get('/api/tasks', (c) => {
