@@ -15,7 +15,7 @@ import type { DashboardContext } from './context.js'
 /** Answers a control command's replies: 404 when the node did not answer, 400 when it refused. */
 function replied(c: Context, worker: string | undefined, replies: ControlReplies<unknown>): Response {
   const entries = Object.entries(replies)
-  if (entries.length === 0) return c.json({ error: worker ? `worker ${worker} did not answer within 1 s` : 'no worker answered within 1 s' }, 404)
+  if (entries.length === 0) return c.json({ error: worker ? `worker ${worker} did not answer within 5 s` : 'no worker answered within 1 s' }, 404)
   const refused = entries.find(([, reply]) => reply.error !== undefined)
   if (refused) return c.json({ error: `${refused[0]}: ${refused[1].error}`, replies }, 400)
   return c.json({ message: entries.map(([host, reply]) => `${host}: ${String(reply.ok)}`).join('; '), replies })
@@ -127,7 +127,7 @@ export function actionRoutes(api: Hono, ctx: DashboardContext): void {
     const worker = name(c.req.param('name'), 'worker name')
     const n = count((await params(c)).n, 'n', 1, 64)
     const control = deps.control
-    return replied(c, worker, await (grow ? control.poolGrow(n, { destination: worker, timeout: 1 }) : control.poolShrink(n, { destination: worker, timeout: 1 })))
+    return replied(c, worker, await (grow ? control.poolGrow(n, { destination: worker, timeout: 5 }) : control.poolShrink(n, { destination: worker, timeout: 5 })))
   }
   post('/api/worker/pool/grow/:name', poolChange(true))
   post('/api/worker/pool/shrink/:name', poolChange(false))
@@ -136,14 +136,14 @@ export function actionRoutes(api: Hono, ctx: DashboardContext): void {
     const worker = name(c.req.param('name'), 'worker name')
     const queue = name((await params(c)).queue, 'queue')
     const control = deps.control
-    return replied(c, worker, await (add ? control.addConsumer(queue, { destination: worker, timeout: 1 }) : control.cancelConsumer(queue, { destination: worker, timeout: 1 })))
+    return replied(c, worker, await (add ? control.addConsumer(queue, { destination: worker, timeout: 5 }) : control.cancelConsumer(queue, { destination: worker, timeout: 5 })))
   }
   post('/api/worker/queue/add-consumer/:name', consumer(true))
   post('/api/worker/queue/cancel-consumer/:name', consumer(false))
 
   post('/api/worker/shutdown/:name', async (c) => {
     const worker = name(c.req.param('name'), 'worker name')
-    return replied(c, worker, await deps.control.shutdown({ destination: worker, timeout: 1 }))
+    return replied(c, worker, await deps.control.shutdown({ destination: worker, timeout: 5 }))
   })
 
   post('/api/queues/:name/dead-letters/replay', async (c) => {

@@ -95,10 +95,17 @@ const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED'])
 const RANK: Record<string, number> = { PENDING: 0, RECEIVED: 1, STARTED: 2 }
 
 /**
- * Adds an entry in time order. The sender's task-sent can arrive after the worker's
- * task-received (another process, another path): on equal times the lifecycle order decides.
+ * Adds an entry in time order. A send (task-sent) comes from the sender's process and is
+ * stamped after the broker's ack, so it can carry a later time than the worker's task-received:
+ * it goes first in its attempt (after the last RETRY) whatever its time. On equal times the
+ * lifecycle order decides.
  */
 function insertByTime(timeline: TimelineEntry[], entry: TimelineEntry): void {
+  if (entry.state === 'PENDING') {
+    let start = timeline.length
+    while (start > 0 && timeline[start - 1].state !== 'RETRY') start--
+    if (!timeline.slice(start).some((e) => e.state === 'PENDING')) return void timeline.splice(start, 0, entry)
+  }
   const rank = RANK[entry.state] ?? 3
   let i = timeline.length
   while (i > 0 && (timeline[i - 1].timestamp > entry.timestamp || (timeline[i - 1].timestamp === entry.timestamp && (RANK[timeline[i - 1].state] ?? 3) > rank))) i--
