@@ -64,6 +64,25 @@ t.test('healthcheck, config, the page and its vendored modules', async (t) => {
   t.same((await call('/nope')).body, { error: 'no such page: GET /nope' })
 })
 
+t.test('mounted under a prefix in Hono, the page links under it', async (t) => {
+  const { Hono } = await import('hono')
+  const mounted = app.dashboard({ prefix: '/flower' })
+  t.teardown(() => mounted.close())
+  const hono = new Hono()
+  hono.mount('/flower', mounted.fetch)
+  const page = await hono.fetch(new Request(BASE + '/flower/'))
+  t.match(await page.text(), /data-prefix="\/flower"[\s\S]*src="\/flower\/static\/main.js"/)
+  t.equal((await hono.fetch(new Request(BASE + '/flower/api/tasks?limit=1'))).status, 200)
+  t.equal((await hono.fetch(new Request(BASE + '/flower/vendor/preact.mjs'))).status, 200)
+})
+
+t.test('bad options are ConfigErrors naming the option', async (t) => {
+  t.throws(() => app.dashboard({ basicAuth: 'nopassword' }), { name: 'ConfigError', message: 'dashboard basicAuth must be "user:pass"' })
+  t.throws(() => app.dashboard({ maxTasks: 0 }), { name: 'ConfigError', message: 'dashboard maxTasks must be a positive integer, got 0' })
+  t.throws(() => app.dashboard({ prefix: 'flower' }), { name: 'ConfigError', message: 'dashboard prefix must be a path like /flower, got "flower"' })
+  t.throws(() => app.dashboard({ openPaths: ['/api/tasks' as '/metrics'] }), { name: 'ConfigError', message: 'dashboard openPaths may hold /healthcheck and /metrics, got "/api/tasks"' })
+})
+
 t.test('workers appear from their events, with stats', async (t) => {
   const workers = await until(() => call('/api/workers?refresh=1'), (r) => r.body[node.hostname]?.pid !== undefined, 'the node to show')
   t.match(workers.body[node.hostname], { hostname: node.hostname, status: 'online', pid: process.pid, threads: 2, queues: ['celery'], swIdent: 'celeriac' })
