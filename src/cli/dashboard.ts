@@ -19,7 +19,11 @@ ${connectionHelp}
       --open <paths>          paths served without auth: /healthcheck,/metrics
       --read-only             hide and refuse every action
       --max-tasks <n>         tasks kept in memory, oldest dropped (default: 100000)
-      --prefix <path>         path the dashboard is served under behind a proxy`)
+      --prefix <path>         path the dashboard is served under behind a proxy
+      --allowed-hosts <list>  host names the Host header may name (default on a loopback
+                              address: 127.0.0.1,localhost,[::1]; elsewhere: any)
+      --enable-events         turn task events on in every node now and each minute (Flower's
+                              default), so tasks show without starting nodes with -E`)
 
 /** `celeriac dashboard`: serves the dashboard until a signal. */
 export async function dashboard(argv: string[]): Promise<number> {
@@ -29,6 +33,7 @@ export async function dashboard(argv: string[]): Promise<number> {
       ...connectionOptions,
       port: { type: 'string' }, address: { type: 'string' }, 'basic-auth': { type: 'string' }, token: { type: 'string' },
       open: { type: 'string' }, 'read-only': { type: 'boolean' }, 'max-tasks': { type: 'string' }, prefix: { type: 'string' },
+      'allowed-hosts': { type: 'string' }, 'enable-events': { type: 'boolean' },
     },
   })
   if (values.help) {
@@ -50,6 +55,9 @@ export async function dashboard(argv: string[]): Promise<number> {
     for (const path of open) if (path !== '/healthcheck' && path !== '/metrics') throw new UsageError(`--open takes /healthcheck and /metrics, got ${JSON.stringify(path)}`)
     options.openPaths = open as ('/healthcheck' | '/metrics')[]
   }
+  const address = values.address ?? '127.0.0.1'
+  if (values['allowed-hosts'] !== undefined) options.allowedHosts = list(values['allowed-hosts'])
+  else if (/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(address)) options.allowedHosts = ['127.0.0.1', 'localhost', '[::1]', ...(address.startsWith('127.') && address !== '127.0.0.1' ? [address] : [])]
   const app = await openApp(values)
   try {
     requireShared(app, 'dashboard', 'no node in another process can send it events (use app.dashboard() in the process of an embedded node)')
@@ -60,7 +68,6 @@ export async function dashboard(argv: string[]): Promise<number> {
   const handler = app.dashboard(options)
   await handler.dashboard
   const server = createServer(handler)
-  const address = values.address ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, address, () => resolve())
@@ -69,9 +76,13 @@ export async function dashboard(argv: string[]): Promise<number> {
   const shown = typeof bound === 'object' && bound ? `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}` : `${address}:${port}`
   const auth = options.basicAuth ? 'basic auth' : options.token ? 'token' : 'none'
   console.log(`-> celeriac dashboard: http://${shown}${options.prefix ?? ''}/ (auth: ${auth}${options.readOnly ? ', read-only' : ''}; Ctrl+C to stop)`)
+  // Nodes started later get it too: asked again each minute, as Flower does.
+  const enable = () => app.control.enableEvents({ timeout: 1 }).catch((error: unknown) => app.logger.warn('could not enable events', { error }))
+  const enabling = values['enable-events'] ? (void enable(), setInterval(enable, 60_000)) : undefined
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve())
   })
+  clearInterval(enabling)
   server.closeAllConnections()
   await new Promise<void>((resolve) => server.close(() => resolve()))
   await handler.close()

@@ -11,7 +11,7 @@ import { DashboardContext } from './context.js'
 import { LiveHub } from './live.js'
 import { ThroughputSeries } from './series.js'
 import { BadRequest } from './query.js'
-import { authenticate, hardening } from './security.js'
+import { authenticate, hardening, hostCheck } from './security.js'
 import { indexHtml, staticAsset, vendorAsset } from './assets.js'
 import { readRoutes } from './routes-read.js'
 import { actionRoutes } from './routes-act.js'
@@ -58,6 +58,7 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
   })
   app.notFound((c) => c.json({ error: `no such page: ${c.req.method} ${c.req.path}` }, 404))
   app.use('*', hardening)
+  app.use('*', hostCheck(options.allowedHosts))
   app.get('/healthcheck', (c) => c.text('OK'))
   app.get('/favicon.ico', (c) => c.body(null, 204))
   app.use('*', authenticate(options))

@@ -20,6 +20,13 @@ export interface DashboardOptions {
   prefix?: string
   /** Milliseconds between live updates sent to each page. @default 250 */
   batchMs?: number
+  /**
+   * Host names (no port) the `Host` header may name; any other is refused with 403. Guards a
+   * dashboard on 127.0.0.1 against DNS rebinding (a page elsewhere whose name resolves to
+   * 127.0.0.1). `celeriac dashboard` sets `['127.0.0.1', 'localhost', '[::1]']` when it binds
+   * a loopback address. @default any
+   */
+  allowedHosts?: readonly string[]
 }
 
 /** Checks the options; a bad one is a ConfigError naming it. */
@@ -31,6 +38,7 @@ export function checkOptions(options: DashboardOptions): Required<Pick<Dashboard
   const batchMs = options.batchMs ?? 250
   if (!(batchMs > 0)) throw new ConfigError(`dashboard batchMs must be a positive number, got ${batchMs}`)
   for (const path of options.openPaths ?? []) if (path !== '/healthcheck' && path !== '/metrics') throw new ConfigError(`dashboard openPaths may hold /healthcheck and /metrics, got ${JSON.stringify(path)}`)
+  for (const host of options.allowedHosts ?? []) if (typeof host !== 'string' || host === '' || /[/:@\s]/.test(host.replace(/^\[[^\]]*\]$/, 'v6'))) throw new ConfigError(`dashboard allowedHosts holds host names without a port, got ${JSON.stringify(host)}`)
   const prefix = (options.prefix ?? '').replace(/\/+$/, '')
   if (prefix !== '' && !/^\/[\w\-./]*$/.test(prefix)) throw new ConfigError(`dashboard prefix must be a path like /flower, got ${JSON.stringify(options.prefix)}`)
   return { ...options, readOnly: options.readOnly ?? false, maxTasks, prefix, batchMs }

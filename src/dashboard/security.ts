@@ -77,6 +77,17 @@ function sameHost(origin: string, host: string | undefined): boolean {
   }
 }
 
+/** Refuses a request whose `Host` names a host not in `allowed` (DNS rebinding); passes all when `allowed` is undefined. */
+export function hostCheck(allowed: readonly string[] | undefined): MiddlewareHandler {
+  const hosts = allowed && new Set(allowed.map((h) => h.toLowerCase()))
+  return async (c, next) => {
+    if (!hosts) return next()
+    const host = (c.req.header('host') ?? '').toLowerCase().replace(/:\d+$/, '')
+    if (!hosts.has(host)) return c.json({ error: `host ${JSON.stringify(host)} is not allowed (allowedHosts: ${[...hosts].join(', ')})` }, 403)
+    return next()
+  }
+}
+
 /** Headers every response carries: no framing, no sniffing, scripts only from here. */
 export const hardening: MiddlewareHandler = async (c, next) => {
   await next()

@@ -76,10 +76,22 @@ t.test('mounted under a prefix in Hono, the page links under it', async (t) => {
   t.equal((await hono.fetch(new Request(BASE + '/flower/vendor/preact.mjs'))).status, 200)
 })
 
+t.test('allowedHosts refuses another Host (DNS rebinding)', async (t) => {
+  const guarded = app.dashboard({ allowedHosts: ['127.0.0.1', 'localhost', '[::1]'] })
+  t.teardown(() => guarded.close())
+  const ask = (host: string) => guarded.fetch(new Request(BASE + '/api/config', { headers: { host } }))
+  t.equal((await ask('127.0.0.1:5555')).status, 200)
+  t.equal((await ask('[::1]:5555')).status, 200)
+  const refused = await ask('evil.example:5555')
+  t.equal(refused.status, 403)
+  t.same(await refused.json(), { error: 'host "evil.example" is not allowed (allowedHosts: 127.0.0.1, localhost, [::1])' })
+})
+
 t.test('bad options are ConfigErrors naming the option', async (t) => {
   t.throws(() => app.dashboard({ basicAuth: 'nopassword' }), { name: 'ConfigError', message: 'dashboard basicAuth must be "user:pass"' })
   t.throws(() => app.dashboard({ maxTasks: 0 }), { name: 'ConfigError', message: 'dashboard maxTasks must be a positive integer, got 0' })
   t.throws(() => app.dashboard({ prefix: 'flower' }), { name: 'ConfigError', message: 'dashboard prefix must be a path like /flower, got "flower"' })
+  t.throws(() => app.dashboard({ allowedHosts: ['localhost:5555'] }), { name: 'ConfigError', message: 'dashboard allowedHosts holds host names without a port, got "localhost:5555"' })
   t.throws(() => app.dashboard({ openPaths: ['/api/tasks' as '/metrics'] }), { name: 'ConfigError', message: 'dashboard openPaths may hold /healthcheck and /metrics, got "/api/tasks"' })
 })
 
