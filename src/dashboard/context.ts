@@ -5,7 +5,7 @@
  */
 import { codecFor } from '../serialization/codec.js'
 import { BadRequest } from './query.js'
-import { readQueueStats, brokerQueues, type QueueStats } from './queue-stats.js'
+import { readQueueStats, brokerQueues, type QueueRow } from './queue-stats.js'
 import type { Context } from 'hono'
 import type { DashboardDeps } from './deps.js'
 import type { DashboardState, TaskRow } from './state.js'
@@ -34,7 +34,7 @@ export class DashboardContext {
   }
 
   /** Figures of every known queue, from the broker. */
-  async queues(): Promise<QueueStats[]> {
+  async queues(): Promise<QueueRow[]> {
     const consumers = new Map<string, number>()
     for (const worker of this.state.workerList()) {
       if (worker.status !== 'online') continue

@@ -8,7 +8,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { CeleriacEvent } from '../events/events.js'
 import type { DashboardState, TaskRow } from './state.js'
-import type { QueueStats } from './queue-stats.js'
+import type { QueueRow } from './queue-stats.js'
 
 const COUNTED = {
   'task-received': 'received',
@@ -32,7 +32,7 @@ export class DashboardMetrics {
    * @param state whose workers the worker gauges read at scrape time
    * @param queues reads the broker's queue figures at scrape time
    */
-  constructor(state: DashboardState, queues: () => Promise<QueueStats[]>) {
+  constructor(state: DashboardState, queues: () => Promise<QueueRow[]>) {
     const registers = [this.registry]
     const labelNames = ['task', 'queue'] as const
     this.#counters = Object.fromEntries(Object.values(COUNTED).map((what) => [
@@ -56,15 +56,16 @@ export class DashboardMetrics {
         for (const worker of state.workerList()) this.set({ hostname: worker.hostname }, worker.status === 'online' ? 1 : 0)
       },
     })
-    let lastQueues: Promise<QueueStats[]> | undefined
-    const readQueues = () => (lastQueues ??= queues().catch(() => [] as QueueStats[]).finally(() => setTimeout(() => (lastQueues = undefined), 1000).unref()))
+    let lastQueues: Promise<QueueRow[]> | undefined
+    const readQueues = () => (lastQueues ??= queues().catch(() => [] as QueueRow[]).finally(() => setTimeout(() => (lastQueues = undefined), 1000).unref()))
     new Gauge({
-      name: 'celeriac_queue_messages', help: 'Messages of each queue by state (ready, in_flight, dead), from the broker', labelNames: ['queue', 'state'], registers,
+      name: 'celeriac_queue_messages', help: 'Messages of each queue by state (ready, in_flight, delayed, dead), from the broker', labelNames: ['queue', 'state'], registers,
       async collect() {
         this.reset()
         for (const q of await readQueues()) {
           this.set({ queue: q.name, state: 'ready' }, q.ready)
           if (q.inFlight !== null) this.set({ queue: q.name, state: 'in_flight' }, q.inFlight)
+          if (q.delayed !== null) this.set({ queue: q.name, state: 'delayed' }, q.delayed)
           this.set({ queue: q.name, state: 'dead' }, q.deadLetters)
         }
       },

@@ -158,7 +158,7 @@ t.test('the queue page shows the depth and oldest age of what was sent', async (
   await row.locator('td.ready', { hasText: /^3$/ }).waitFor({ timeout: 10_000 })
   const age = Number.parseFloat((await row.locator('td.oldest').textContent())!)
   t.ok(age >= 0 && age <= (Date.now() - first) / 1000 + 1, `oldest age ${age} s is the first send's age`)
-  t.match(await row.textContent(), /^held3/)
+  t.match(await row.textContent(), /^held3/, 'name then ready')
   await page.close()
 })
 

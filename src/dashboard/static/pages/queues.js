@@ -36,11 +36,12 @@ export function QueuesPage() {
   return html`
     <h1>Queues</h1>
     <table class="grid" id="queues">
-      <thead><tr><th>Queue</th><th>Ready</th><th>In flight</th><th>Redelivered</th><th>Consumers</th><th>Oldest message</th><th>Dead letters</th></tr></thead>
+      <thead><tr><th>Queue</th><th>Ready</th><th>Delayed</th><th>In flight</th><th>Redelivered</th><th>Consumers</th><th>Oldest message</th><th>Dead letters</th></tr></thead>
       <tbody>${data.queues.map((q) => html`
         <tr data-queue=${q.name}>
           <td>${q.name}</td>
           <td class="num ready">${q.ready}</td>
+          <td class="num">${q.delayed ?? '—'}</td>
           <td class="num">${q.inFlight ?? '—'}</td>
           <td class="num">${q.redelivered ?? '—'}</td>
           <td class="num">${q.consumers}</td>
@@ -49,6 +50,6 @@ export function QueuesPage() {
         </tr>`)}
       </tbody>
     </table>
-    <p class="hint">Ready counts waiting and delayed messages; in flight and the oldest message's age come from JetStream (NATS) and show — on memory://.</p>
+    <p class="hint">Figures from the broker. Where it does not tell delayed messages apart, they count as ready and Delayed shows —.</p>
     ${open ? html`<${DeadLetters} queue=${open} onReplay=${reload} />` : null}`
 }
