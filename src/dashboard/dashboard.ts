@@ -81,7 +81,9 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
   const pump = (async () => {
     for await (const event of stream!) state.apply(event)
   })().catch((error: unknown) => deps.logger.error('dashboard event stream ended', { error }))
-  const ready = stream.ready.then(() => ctx.refreshWorkers().catch(() => undefined))
+  // A broker that cannot be reached rejects `ready` for whoever awaits it, never as an unhandled rejection.
+  stream.ready.catch((error: unknown) => deps.logger.error('dashboard could not subscribe to events', { error }))
+  const refreshed = stream.ready.then(() => ctx.refreshWorkers().catch(() => undefined), () => undefined)
   const fetch = (request: Request) => Promise.resolve(app.fetch(request))
   const listener = getRequestListener(fetch)
   return {
@@ -95,7 +97,7 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
       stream = undefined
       hub.close()
       await pump
-      await ready
+      await refreshed
     },
   }
 }

@@ -32,6 +32,8 @@ export function dashboardHandler(deps: DashboardDeps, options: DashboardOptions 
     await dashboard.ready
     return dashboard
   })
+  // Awaiting `handler.dashboard` is optional: its failure is logged by the dashboard, not left unhandled.
+  ready.catch(() => undefined)
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     loaded.then((dashboard) => dashboard.listener(req, res), (error: unknown) => {
       res.statusCode = 500
