@@ -94,8 +94,15 @@ export function actionRoutes(api: Hono, ctx: DashboardContext): void {
     if (row.args === undefined || row.args.endsWith('...') || (row.kwargs ?? '').endsWith('...')) {
       return c.json({ error: `task ${id} cannot be sent again: its arguments were not seen in full (task-received events carry them, cut at 1,024 characters)` }, 409)
     }
-    const args = JSON.parse(row.args) as unknown[]
-    const kwargs = row.kwargs ? (JSON.parse(row.kwargs) as Record<string, unknown>) : undefined
+    let args: unknown[]
+    let kwargs: Record<string, unknown> | undefined
+    try {
+      args = JSON.parse(row.args) as unknown[]
+      kwargs = row.kwargs ? (JSON.parse(row.kwargs) as Record<string, unknown>) : undefined
+    } catch {
+      return c.json({ error: `task ${id} cannot be sent again: its arguments could not be shown as JSON (${row.args})` }, 409)
+    }
+    if (!Array.isArray(args)) return c.json({ error: `task ${id} cannot be sent again: its arguments are not a list` }, 409)
     const newId = await deps.sendTask(row.name, args, { ...(kwargs && Object.keys(kwargs).length > 0 ? { kwargs } : {}), ...(row.queue ? { queue: row.queue } : {}) })
     return c.json({ 'task-id': newId, state: 'PENDING', retryOf: id })
   })
