@@ -28,6 +28,8 @@ import type { Logger } from '../util/logger.js'
 import type { CallOptions } from '../canvas/call-options.js'
 import type { Serializable, SerializableCall } from '../serialization/serializable.js'
 import type { ScheduleSpec } from '../beat/schedules.js'
+import { dashboardHandler, type DashboardHandler } from '../dashboard/handler.js'
+import type { DashboardOptions } from '../dashboard/options.js'
 
 /** Options of {@link createApp}. Every field is optional. */
 export interface AppOptions {
@@ -239,6 +241,29 @@ export class App {
     compileEntry(name, entry, { timezone: this.conf.timezone, now: this.clock.now(), tasks: this.tasks })
     this.conf.update({ beatSchedule: { ...this.conf.beatSchedule, [name]: entry } })
     return name
+  }
+
+  /**
+   * A live web dashboard and HTTP API of the cluster (Flower for celeriac), as a request
+   * handler: `http.createServer(handler)`, Express `server.use('/flower', handler)` (with
+   * `prefix: '/flower'`), or `hono.mount('/flower', handler.fetch)`. It listens to events from
+   * now on; `handler.close()` stops it. `celeriac dashboard` serves one on its own.
+   */
+  dashboard(options: DashboardOptions = {}): DashboardHandler {
+    const parts = this.#parts
+    return dashboardHandler({
+      appName: this.name,
+      events: (pattern) => this.events.subscribe(pattern),
+      control: this.control,
+      transport: () => this.transport(),
+      backend: () => this.backend(),
+      nats: () => parts.connections.natsConnection(this.conf.broker),
+      sendTask: (name, args, options) => parts.sendTask(name, args, options),
+      conf: () => this.conf,
+      taskNames: () => [...this.tasks.keys()],
+      clock: parts.clock,
+      logger: parts.logger,
+    }, options)
   }
 
   /** A beat sending this app's periodic tasks (`config.beatSchedule`); see {@link Beat}. */

@@ -1,6 +1,6 @@
 /**
  * The celeriac command line, Celery's commands: worker, call, result, purge, status, inspect,
- * control, events, multi, beat. Exit codes: 0 ok, 1 a task or remote failure, 2 a usage error.
+ * control, events, multi, beat, dashboard. Exit codes: 0 ok, 1 a task or remote failure, 2 a usage error.
  */
 import { call, callHelp } from './call.js'
 import { control, controlHelp } from './control.js'
@@ -12,6 +12,7 @@ import { result, resultHelp } from './result.js'
 import { status, statusHelp } from './status.js'
 import { worker, workerHelp } from './worker.js'
 import { beat, beatHelp } from './beat.js'
+import { dashboard, dashboardHelp } from './dashboard.js'
 import { UsageError } from './args.js'
 import { closestKey } from '../config/conf.js'
 import { VERSION } from './version.js'
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   events: { run: events, help: eventsHelp, summary: 'print cluster events as they happen' },
   multi: { run: multi, help: multiHelp, summary: 'start and stop background worker nodes' },
   beat: { run: beat, help: beatHelp, summary: 'send periodic tasks (one leader among several beats)' },
+  dashboard: { run: dashboard, help: dashboardHelp, summary: 'serve the web dashboard and HTTP API' },
 }
 
 const help = `Usage: celeriac [-A <module>] <command> [options]

@@ -32,9 +32,21 @@ export interface TaskReceivedEvent extends EventBase {
   expires?: number
   rootId: string
   parentId?: string
+  /** The queue it came from. */
+  queue?: string
+  /** The positional arguments as JSON text, cut at 1,024 characters (Celery's `argsrepr`). */
+  args?: string
+  /** The keyword arguments as JSON text, cut at 1,024 characters (Celery's `kwargsrepr`). */
+  kwargs?: string
 }
 export interface TaskStartedEvent extends EventBase { type: 'task-started'; uuid: string; pid: number }
-export interface TaskSucceededEvent extends EventBase { type: 'task-succeeded'; uuid: string; runtime: number }
+export interface TaskSucceededEvent extends EventBase {
+  type: 'task-succeeded'
+  uuid: string
+  runtime: number
+  /** The return value as JSON text, cut at 1,024 characters (Celery's `result` repr). */
+  result?: string
+}
 export interface TaskFailedEvent extends EventBase { type: 'task-failed'; uuid: string; exception: string; traceback?: string }
 export interface TaskRetriedEvent extends EventBase { type: 'task-retried'; uuid: string; exception?: string; traceback?: string }
 export interface TaskRevokedEvent extends EventBase { type: 'task-revoked'; uuid: string; terminated: boolean; expired: boolean }

@@ -2,6 +2,8 @@ import { lifecycle, TaskEventType } from '../lifecycle/task-machine.js'
 import { isReady, TaskState, type StateName } from '../lifecycle/states.js'
 import { sendEvent } from '../events/event-stream.js'
 import { msgpackCodec, type ContentType } from '../serialization/codec.js'
+import { decodeForRepr, repr } from '../events/repr.js'
+import { decodeMessage } from '../protocol/envelope.js'
 import type { WireError } from '../serialization/failure.js'
 import type { ResultBackend, TaskMeta } from '../result/backend.js'
 import type { Transport } from '../transport/transport.js'
@@ -17,6 +19,8 @@ export interface Recordable {
   customState?: string
   /** Do not store (the task's `ignoreResult`); transitions are still checked and published as events. */
   ignoreResult?: boolean
+  /** The message, when there is one: its queue and its arguments show in task-received events. */
+  readonly delivery?: { readonly body: Uint8Array; readonly queue: string }
 }
 
 /** Called after a task reached a ready state and its record is stored; the ack waits for it. */
@@ -127,13 +131,13 @@ export class StateRecorder {
     let ev: CeleriacEvent | undefined
     switch (event === TaskEventType.REQUEUE ? 'REQUEUE' : state) {
       case TaskState.RECEIVED:
-        ev = { ...base, type: 'task-received', name: headers.task, retries: headers.retries, rootId: headers.rootId, ...(headers.eta ? { eta: headers.eta } : {}), ...(headers.expires ? { expires: headers.expires } : {}), ...(headers.parentId ? { parentId: headers.parentId } : {}) }
+        ev = { ...base, type: 'task-received', name: headers.task, retries: headers.retries, rootId: headers.rootId, ...(headers.eta ? { eta: headers.eta } : {}), ...(headers.expires ? { expires: headers.expires } : {}), ...(headers.parentId ? { parentId: headers.parentId } : {}), ...argsRepr(task) }
         break
       case TaskState.STARTED:
         if (event === TaskEventType.START) ev = { ...base, type: 'task-started', pid: process.pid }
         break
       case TaskState.SUCCESS:
-        ev = { ...base, type: 'task-succeeded', runtime: (data.runtimeMs ?? 0) / 1000 }
+        ev = { ...base, type: 'task-succeeded', runtime: (data.runtimeMs ?? 0) / 1000, ...(data.result ? { result: repr(decodeForRepr(data.result, data.contentType)) } : {}) }
         break
       case TaskState.FAILURE:
         ev = { ...base, type: 'task-failed', exception: describe(data.error), ...(data.error?.stack ? { traceback: data.error.stack } : {}) }
@@ -153,6 +157,22 @@ export class StateRecorder {
     }
     if (ev) sendEvent(this.#transport, ev)
   }
+}
+
+/**
+ * The queue and argument reprs of a task-received event. The body is decoded here only because
+ * events are on (monitoring asked for it); the run itself still decodes it once, in its thread.
+ */
+function argsRepr(task: Recordable): { queue?: string; args?: string; kwargs?: string } {
+  if (task.delivery === undefined) return {}
+  let body: unknown
+  try {
+    body = decodeForRepr(decodeMessage(task.delivery.body).body, task.headers.contentType)
+  } catch {
+    return { queue: task.delivery.queue }
+  }
+  if (!Array.isArray(body)) return { queue: task.delivery.queue }
+  return { queue: task.delivery.queue, args: repr(body[0] ?? []), kwargs: repr(body[1] ?? {}) }
 }
 
 function describe(error: WireError | undefined): string {

@@ -1,0 +1,165 @@
+/**
+ * What the dashboard's routes share: the port, the state, the options, and the helpers that
+ * turn a request's input into checked values (a bad one is a {@link BadRequest}, answered 400).
+ * @module
+ */
+import { codecFor } from '../serialization/codec.js'
+import { BadRequest } from './query.js'
+import { readQueueStats, brokerQueues, type QueueRow } from './queue-stats.js'
+import type { Context } from 'hono'
+import type { DashboardDeps } from './deps.js'
+import type { DashboardState, TaskRow } from './state.js'
+import type { DashboardOptions } from './options.js'
+import type { TaskMeta } from '../result/backend.js'
+import type { WorkerStats } from '../client/control.js'
+
+/** The shared parts of every route. */
+export class DashboardContext {
+  /** Queues seen in task events, for the Queues page. */
+  readonly seenQueues = new Set<string>()
+
+  constructor(
+    readonly deps: DashboardDeps,
+    readonly state: DashboardState,
+    readonly options: DashboardOptions & { readOnly: boolean; prefix: string },
+  ) {}
+
+  /** Every queue known: configured, consumed by a node, seen in events, held by the broker. */
+  async queueNames(): Promise<string[]> {
+    const conf = this.deps.conf()
+    const names = new Set<string>([conf.taskDefaultQueue, ...conf.taskQueues.map((q) => q.name), ...this.seenQueues])
+    for (const worker of this.state.workers.values()) for (const queue of worker.queues ?? []) names.add(queue)
+    for (const queue of await brokerQueues(this.#queueSource()).catch(() => [])) names.add(queue)
+    return [...names].sort()
+  }
+
+  /** Figures of every known queue, from the broker. */
+  async queues(): Promise<QueueRow[]> {
+    const consumers = new Map<string, number>()
+    for (const worker of this.state.workerList()) {
+      if (worker.status !== 'online') continue
+      for (const queue of worker.queues ?? []) consumers.set(queue, (consumers.get(queue) ?? 0) + 1)
+    }
+    return readQueueStats(this.#queueSource(), await this.queueNames(), consumers)
+  }
+
+  #queueSource() {
+    return { transport: () => this.deps.transport(), nats: () => this.deps.nats(), now: () => this.deps.clock.now() }
+  }
+
+  /** Asks the nodes for their stats and folds them into the worker rows. */
+  async refreshWorkers(destination?: string): Promise<void> {
+    const replies = await this.deps.control.inspect({ timeout: 1, ...(destination ? { destination } : {}) }).stats()
+    for (const [key, reply] of Object.entries(replies)) {
+      const stats: WorkerStats | undefined = reply.ok
+      if (!stats) continue
+      const row = this.state.workers.get(stats.hostname ?? key)
+      if (!row) continue
+      row.pid = stats.pid
+      row.threads = stats.pool.threads
+      row.queues = stats.queues
+      row.rssKb = stats.rssKb
+      row.uptime = stats.uptime
+      row.total = stats.total
+      row.load = stats.pool.threads > 0 ? stats.active / stats.pool.threads : undefined
+    }
+  }
+
+  /** A task by id: from memory, else from the result backend; `undefined` when neither knows it. */
+  async task(id: string): Promise<(TaskRow & { source: 'events' | 'backend' }) | undefined> {
+    const row = this.state.tasks.get(id)
+    if (row) return { ...row, source: 'events' }
+    const backend = await this.deps.backend()
+    const meta = await backend.get(id)
+    return meta ? { ...fromMeta(meta), source: 'backend' } : undefined
+  }
+}
+
+/** A task row made from the result backend's record (no timeline: the events are gone). */
+export function fromMeta(meta: TaskMeta): TaskRow {
+  const row: TaskRow = { id: meta.taskId, state: meta.state, retries: meta.retries ?? 0, children: [...(meta.children ?? [])], timestamp: meta.dateDone ?? 0, timeline: [] }
+  if (meta.name !== undefined) row.name = meta.name
+  if (meta.worker !== undefined) row.worker = meta.worker
+  if (meta.rootId !== undefined) row.rootId = meta.rootId
+  if (meta.parentId !== undefined) row.parentId = meta.parentId
+  if (meta.dateDone !== undefined) row.finished = meta.dateDone
+  if (meta.result !== undefined) row.result = resultText(meta)
+  if (meta.error !== undefined) {
+    row.exception = `${meta.error.type}(${JSON.stringify(meta.error.message)})`
+    if (meta.error.stack) row.traceback = meta.error.stack
+  }
+  return row
+}
+
+/** The stored result as JSON text. */
+export function resultText(meta: TaskMeta): string | undefined {
+  if (meta.result === undefined) return undefined
+  try {
+    return JSON.stringify(codecFor(meta.contentType ?? 'application/x-msgpack').decode(meta.result), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+  } catch (error) {
+    return `<undecodable: ${(error as Error).message}>`
+  }
+}
+
+/** The decoded stored result (for `/api/task/result`). */
+export function resultValue(meta: TaskMeta): unknown {
+  if (meta.result === undefined) return null
+  return codecFor(meta.contentType ?? 'application/x-msgpack').decode(meta.result)
+}
+
+/** The request's parameters: the query string, then a JSON or form body over it. */
+export async function params(c: Context): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = { ...c.req.query() }
+  if (c.req.method !== 'POST') return out
+  const type = c.req.header('content-type') ?? ''
+  if (type.startsWith('application/json')) {
+    const text = await c.req.text()
+    if (text.trim() === '') return out
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch (error) {
+      throw new BadRequest(`the body is not valid JSON: ${(error as Error).message}`)
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('the body must be a JSON object')
+    Object.assign(out, body)
+  } else if (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')) {
+    Object.assign(out, await c.req.parseBody())
+  }
+  return out
+}
+
+/** A name in a path or parameter: non-empty, at most 255 characters, no control characters. */
+export function name(value: unknown, what: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (typeof value !== 'string' || value === '' || value.length > 255 || /[\u0000-\u001f]/.test(value)) {
+    throw new BadRequest(`${what} must be a non-empty name of at most 255 characters, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/** A positive integer parameter, `fallback` when absent. */
+export function count(value: unknown, what: string, fallback: number, max = 1000): number {
+  if (value === undefined || value === '') return fallback
+  const n = typeof value === 'number' ? value : Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new BadRequest(`${what} must be an integer from 1 to ${max}, got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** A boolean parameter: true, false, 1, 0, yes, no. */
+export function flag(value: unknown, what: string): boolean {
+  if (value === undefined || value === '') return false
+  if (typeof value === 'boolean') return value
+  const text = String(value).toLowerCase()
+  if (['true', '1', 'yes', 'on'].includes(text)) return true
+  if (['false', '0', 'no', 'off'].includes(text)) return false
+  throw new BadRequest(`${what} must be true or false, got ${JSON.stringify(value)}`)
+}
+
+/** A number of seconds parameter (`null` when absent). */
+export function secondsParam(value: unknown, what: string): number | null {
+  if (value === undefined || value === '' || value === null) return null
+  const n = typeof value === 'number' ? value : Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new BadRequest(`${what} must be a positive number of seconds, got ${JSON.stringify(value)}`)
+  return n
+}

@@ -1,0 +1,254 @@
+/**
+ * What the dashboard knows about the cluster, built from its event stream alone: workers from
+ * their online / heartbeat / offline events, tasks from task events. Bounded: the oldest tasks
+ * are dropped past `maxTasks`.
+ * @module
+ */
+import type { CeleriacEvent, TaskEvent, WorkerEvent } from '../events/events.js'
+
+/** One state change of a task, as the timeline shows it. */
+export interface TimelineEntry {
+  /** The event type (`task-started`). */
+  type: string
+  state: string
+  /** Epoch ms, from the event. */
+  timestamp: number
+  hostname: string
+  /** The exception of a failure or a retry. */
+  exception?: string
+}
+
+/** A task as the dashboard shows it (Flower's task fields, camelCase). */
+export interface TaskRow {
+  id: string
+  name?: string
+  state: string
+  queue?: string
+  /** The node that received it. */
+  worker?: string
+  /** JSON text of the positional arguments (from task-received), cut at 1,024 characters. */
+  args?: string
+  kwargs?: string
+  /** JSON text of the return value (from task-succeeded). */
+  result?: string
+  exception?: string
+  traceback?: string
+  sent?: number
+  received?: number
+  started?: number
+  /** When it reached a ready state, epoch ms. */
+  finished?: number
+  /** Seconds the run took. */
+  runtime?: number
+  retries: number
+  eta?: number
+  expires?: number
+  rootId?: string
+  parentId?: string
+  children: string[]
+  /** Last event, epoch ms. */
+  timestamp: number
+  timeline: TimelineEntry[]
+}
+
+/** A worker node as the dashboard shows it. */
+export interface WorkerRow {
+  hostname: string
+  /** `online` while heartbeats come; `offline` after worker-offline or two missed heartbeats. */
+  status: 'online' | 'offline'
+  /** Heartbeat interval, seconds. */
+  freq: number
+  active: number
+  processed: number
+  swIdent: string
+  swVer: string
+  swSys: string
+  /** First event heard from it, epoch ms. */
+  firstSeen: number
+  /** Last event heard from it, epoch ms (the event's timestamp). */
+  lastHeartbeat: number
+  /** Filled from `inspect stats` when the dashboard asked. */
+  pid?: number
+  threads?: number
+  queues?: string[]
+  rssKb?: number
+  /** Seconds, as the node reported it. */
+  uptime?: number
+  /** Tasks finished by name, from `inspect stats`. */
+  total?: Record<string, number>
+  /** Tasks received per second over the last minute, from events. */
+  load?: number
+}
+
+const STATE_OF: Record<TaskEvent['type'], string> = {
+  'task-sent': 'PENDING',
+  'task-received': 'RECEIVED',
+  'task-started': 'STARTED',
+  'task-succeeded': 'SUCCESS',
+  'task-failed': 'FAILURE',
+  'task-retried': 'RETRY',
+  'task-revoked': 'REVOKED',
+  'task-rejected': 'REJECTED',
+}
+const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED'])
+
+const RANK: Record<string, number> = { PENDING: 0, RECEIVED: 1, STARTED: 2 }
+
+/**
+ * Adds an entry in time order. A send (task-sent) comes from the sender's process and is
+ * stamped after the broker's ack, so it can carry a later time than the worker's task-received:
+ * it goes first in its attempt (after the last RETRY) whatever its time. On equal times the
+ * lifecycle order decides.
+ */
+function insertByTime(timeline: TimelineEntry[], entry: TimelineEntry): void {
+  if (entry.state === 'PENDING') {
+    let start = timeline.length
+    while (start > 0 && timeline[start - 1].state !== 'RETRY') start--
+    if (!timeline.slice(start).some((e) => e.state === 'PENDING')) return void timeline.splice(start, 0, entry)
+  }
+  const rank = RANK[entry.state] ?? 3
+  let i = timeline.length
+  while (i > 0 && (timeline[i - 1].timestamp > entry.timestamp || (timeline[i - 1].timestamp === entry.timestamp && (RANK[timeline[i - 1].state] ?? 3) > rank))) i--
+  timeline.splice(i, 0, entry)
+}
+
+/** Called with every event after it was applied; `task` is its row (undefined for worker events). */
+export type EventListener = (event: CeleriacEvent, task: TaskRow | undefined) => void
+
+/** The dashboard's model of the cluster. */
+export class DashboardState {
+  readonly maxTasks: number
+  /** Insertion order is first-seen order: the first key is the oldest task. */
+  readonly tasks = new Map<string, TaskRow>()
+  readonly workers = new Map<string, WorkerRow>()
+  readonly #listeners = new Set<EventListener>()
+  readonly #now: () => number
+  /** Events applied so far. */
+  eventsSeen = 0
+  /** Tasks dropped to stay within `maxTasks`. */
+  dropped = 0
+
+  constructor(options: { maxTasks?: number; now?: () => number } = {}) {
+    const maxTasks = options.maxTasks ?? 100_000
+    if (!Number.isInteger(maxTasks) || maxTasks < 1) throw new RangeError(`maxTasks must be a positive integer, got ${maxTasks}`)
+    this.maxTasks = maxTasks
+    this.#now = options.now ?? Date.now
+  }
+
+  /** Calls `listener` after each applied event; returns the unsubscribe. */
+  onEvent(listener: EventListener): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /** Applies one event. */
+  apply(event: CeleriacEvent): void {
+    this.eventsSeen++
+    let row: TaskRow | undefined
+    if (event.type.startsWith('worker-')) this.#worker(event as WorkerEvent)
+    else row = this.#task(event as TaskEvent)
+    for (const listener of this.#listeners) listener(event, row)
+  }
+
+  /** The workers, with `status` computed from heartbeat age now. */
+  workerList(): WorkerRow[] {
+    const now = this.#now()
+    for (const worker of this.workers.values()) {
+      // Two missed heartbeats (plus a little skew) and it is taken for gone, as Flower does.
+      if (worker.status === 'online' && now - worker.lastHeartbeat > worker.freq * 2000 + 2000) worker.status = 'offline'
+    }
+    return [...this.workers.values()]
+  }
+
+  #worker(event: WorkerEvent): void {
+    let row = this.workers.get(event.hostname)
+    if (!row) {
+      row = { hostname: event.hostname, status: 'online', freq: event.freq, active: 0, processed: 0, swIdent: event.swIdent, swVer: event.swVer, swSys: event.swSys, firstSeen: event.timestamp, lastHeartbeat: event.timestamp }
+      this.workers.set(event.hostname, row)
+    }
+    if (event.type === 'worker-online' && row.status === 'offline') row.firstSeen = event.timestamp
+    row.status = event.type === 'worker-offline' ? 'offline' : 'online'
+    row.freq = event.freq
+    row.active = event.active
+    row.processed = event.processed
+    row.swIdent = event.swIdent
+    row.swVer = event.swVer
+    row.swSys = event.swSys
+    row.lastHeartbeat = event.timestamp
+  }
+
+  #task(event: TaskEvent): TaskRow {
+    let row = this.tasks.get(event.uuid)
+    if (!row) {
+      row = { id: event.uuid, state: 'PENDING', retries: 0, children: [], timestamp: event.timestamp, timeline: [] }
+      this.tasks.set(event.uuid, row)
+      if (this.tasks.size > this.maxTasks) this.#dropOldest()
+    }
+    const state = STATE_OF[event.type]
+    insertByTime(row.timeline, { type: event.type, state, timestamp: event.timestamp, hostname: event.hostname, ...('exception' in event && event.exception ? { exception: event.exception } : {}) })
+    // Events come from several processes: a late task-sent must not undo what a worker reported,
+    // nor a late report undo a ready state (a retry's RECEIVED comes after RETRY, not after SUCCESS).
+    const keep = (state === 'PENDING' && row.state !== 'PENDING') || (READY.has(row.state) && !READY.has(state))
+    if (!keep) row.state = state
+    row.timestamp = Math.max(row.timestamp, event.timestamp)
+    switch (event.type) {
+      case 'task-sent':
+        row.name = event.name
+        row.sent = event.timestamp
+        if (event.queue !== undefined) row.queue = event.queue
+        this.#lineage(row, event.rootId, event.parentId)
+        if (event.eta !== undefined) row.eta = event.eta
+        if (event.expires !== undefined) row.expires = event.expires
+        break
+      case 'task-received':
+        row.name = event.name
+        row.received = event.timestamp
+        row.worker = event.hostname
+        row.retries = event.retries
+        if (event.queue !== undefined) row.queue = event.queue
+        if (event.args !== undefined) row.args = event.args
+        if (event.kwargs !== undefined) row.kwargs = event.kwargs
+        if (event.eta !== undefined) row.eta = event.eta
+        if (event.expires !== undefined) row.expires = event.expires
+        this.#lineage(row, event.rootId, event.parentId)
+        break
+      case 'task-started':
+        row.started = event.timestamp
+        row.worker = event.hostname
+        break
+      case 'task-succeeded':
+        row.finished = event.timestamp
+        row.runtime = event.runtime
+        if (event.result !== undefined) row.result = event.result
+        break
+      case 'task-failed':
+        row.finished = event.timestamp
+        row.exception = event.exception
+        if (event.traceback !== undefined) row.traceback = event.traceback
+        break
+      case 'task-retried':
+        if (event.exception !== undefined) row.exception = event.exception
+        if (event.traceback !== undefined) row.traceback = event.traceback
+        break
+      case 'task-revoked':
+      case 'task-rejected':
+        if (READY.has(state) && row.state === state) row.finished = event.timestamp
+        break
+    }
+    return row
+  }
+
+  #lineage(row: TaskRow, rootId: string, parentId: string | undefined): void {
+    row.rootId = rootId
+    if (parentId === undefined || row.parentId === parentId) return
+    row.parentId = parentId
+    const parent = this.tasks.get(parentId)
+    if (parent && !parent.children.includes(row.id)) parent.children.push(row.id)
+  }
+
+  #dropOldest(): void {
+    const oldest = this.tasks.keys().next().value as string
+    this.tasks.delete(oldest)
+    this.dropped++
+  }
+}
