@@ -2,16 +2,20 @@
 // processes (each at its defaults) share one server with KV results; one client process (this
 // one) sends no-op tasks and awaits every result, checking each. Beside each figure: the CPU
 // each part used during the run (nats-server, the workers together, the client), in cores, to
-// show which one flattens the curve. Interleaved runs, medians. `--runs N`, `--tasks N`.
+// show which one flattens the curve. Interleaved runs, medians. `--runs N`, `--tasks N`,
+// `--procs 1,2,4`; `--write` puts the table in BENCHMARKS.md.
 import { readdirSync, readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startNatsServer } from '../src/testing/nats-server.js'
 import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process.js'
+import { loadavg } from 'node:os'
+import { markdownTable, writeDocSection } from './doc-section.js'
 import { inWindows, summarize, table } from './stats.js'
 
-const { values: flags } = parseArgs({ options: { runs: { type: 'string' }, tasks: { type: 'string' }, procs: { type: 'string' } }, strict: true })
+const { values: flags } = parseArgs({ options: { runs: { type: 'string' }, tasks: { type: 'string' }, procs: { type: 'string' }, write: { type: 'boolean' } }, strict: true })
+const load = loadavg()[0].toFixed(1)
 const runs = Number(flags.runs ?? 3)
 const tasks = Number(flags.tasks ?? 20_000)
 const counts = (flags.procs ?? '1,2,4').split(',').map(Number)
@@ -90,7 +94,22 @@ const base = med(samples.get(counts[0])!.map((s) => s.rate))
 const rows = counts.map((n) => {
   const s = samples.get(n)!
   const rate = med(s.map((x) => x.rate))
-  return { 'worker processes': n, 'tasks/s (median)': rate, [`x ${counts[0]} process`]: `${(rate / base).toFixed(2)}x`, 'server cores': med(s.map((x) => x.server)), 'workers cores': med(s.map((x) => x.workers)), 'client cores': med(s.map((x) => x.client)) }
+  // CPU per task (cores x seconds / tasks) hardly depends on other load on the machine, unlike tasks/s.
+  const perTask = (pick: (x: Sample) => number) => Math.round(med(s.map((x) => (pick(x) / x.rate) * 1e6)))
+  return {
+    'worker processes': n,
+    'tasks/s (median)': rate,
+    [`x ${counts[0]} process`]: `${(rate / base).toFixed(2)}x`,
+    'server cores': med(s.map((x) => x.server)),
+    'workers cores': med(s.map((x) => x.workers)),
+    'client cores': med(s.map((x) => x.client)),
+    'server CPU µs/task': perTask((x) => x.server),
+    'workers CPU µs/task': perTask((x) => x.workers),
+    'client CPU µs/task': perTask((x) => x.client),
+  }
 })
 console.log(`\n${availableParallelism()} cores on this machine; ${tasks} no-op tasks, KV results, every result checked; medians of ${runs}\n${table(rows)}`)
+if (flags.write) {
+  writeDocSection('scale', [`Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:scale -- --write\`: ${availableParallelism()} cores, load ${load} at start, ${tasks} no-op tasks with KV results per run, every result checked, medians of ${runs} interleaved runs.`, '', markdownTable(rows)].join('\n'))
+}
 console.log(JSON.stringify({ benchmark: 'scale', date: new Date().toISOString(), cores: availableParallelism(), tasks, runs, rows }, null, 2))
