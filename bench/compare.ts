@@ -9,7 +9,8 @@ import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'no
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
 import { barChart } from './chart.js'
-import { goals, markdown, panels, ratios, ratioTable, rows, textTable, type Samples } from './report.js'
+import { goals, markdown, panels, ratios, ratioTable, readmeTable, rows, textTable, type Samples } from './report.js'
+import { writeDocSection } from './doc-section.js'
 import { bullmqContenders } from './peers/bullmq.js'
 import { celeriacContenders, DEFAULTS_LABEL } from './peers/celeriac.js'
 import { jetstreamContenders } from './peers/jetstream.js'
@@ -148,4 +149,5 @@ if (!flags.quick) {
   ].join('\n')
   writeFileSync(doc, `${head}${begin}\n${section}\n${end}${tail}`)
   console.log('updated BENCHMARKS.md')
+  writeDocSection('bench-table', `From the latest run (${description}, medians of ${runs}; ratios oriented so that above 1 means celeriac is better):\n\n${readmeTable(all, DEFAULTS_LABEL, EQUAL)}`, '../README.md')
 }

@@ -1,17 +1,17 @@
-// Writes a bench's figures into BENCHMARKS.md between `<!-- name:begin -->` and
+// Writes a bench's figures into BENCHMARKS.md (or the README) between `<!-- name:begin -->` and
 // `<!-- name:end -->`; the prose around them stays.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { formatNumber } from './stats.js'
 
-/** Replaces the text between the markers of `name` in BENCHMARKS.md with `section`. */
-export function writeDocSection(name: string, section: string): void {
-  const doc = new URL('../BENCHMARKS.md', import.meta.url)
+/** Replaces the text between the markers of `name` in BENCHMARKS.md (or `file`, from bench/) with `section`. */
+export function writeDocSection(name: string, section: string, file = '../BENCHMARKS.md'): void {
+  const doc = new URL(file, import.meta.url)
   const [begin, end] = [`<!-- ${name}:begin -->`, `<!-- ${name}:end -->`]
   const [head, rest] = readFileSync(doc, 'utf8').split(begin)
   const tail = rest?.split(end)[1]
   if (tail === undefined) throw new Error(`BENCHMARKS.md: the markers ${begin} and ${end} are missing`)
   writeFileSync(doc, `${head}${begin}\n${section}\n${end}${tail}`)
-  console.log(`updated BENCHMARKS.md (${name})`)
+  console.log(`updated ${file.slice(3)} (${name})`)
 }
 
 /** Rows as a Markdown table; numbers right-aligned and formatted. */

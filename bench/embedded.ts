@@ -12,7 +12,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 256)
 
 async function celeriac(): Promise<number> {
-  const node = app.worker({ concurrency: 2, prefetch: PREFETCH, hostname: 'bench@%h' })
+  const node = app.worker({ concurrency: 2, tasksPerThread: PREFETCH, hostname: 'bench@%h' })
   await node.start()
   const began = performance.now()
   const sent = []
@@ -47,7 +47,7 @@ async function piscina(concurrentTasksPerWorker?: number): Promise<number> {
 }
 
 const contenders: [string, () => Promise<number>][] = [
-  [`celeriac memory:// (2 threads, prefetch ${PREFETCH}, results stored)`, celeriac],
+  [`celeriac memory:// (2 threads, ${PREFETCH} tasks/thread, results stored)`, celeriac],
   ['piscina (2 threads, defaults)', () => piscina()],
   ['piscina (2 threads, concurrentTasksPerWorker 16)', () => piscina(16)],
 ]

@@ -161,3 +161,32 @@ export function markdown(all: Row[], ratioRows: Ratio[], goalRows: Goal[]): stri
   const goalLines = goalRows.map((g) => `- ${g.met === undefined ? 'not measured' : g.met ? 'met' : 'NOT met'}: ${g.goal} (${g.detail})`)
   return [...figures, '', ...times, '', ...goalLines].join('\n')
 }
+
+/**
+ * The README's summary: per measure, celeriac at its defaults and at 50 in flight beside the raw
+ * JetStream ceiling and each peer's best configuration (its name in the cell), with ratios.
+ */
+export function readmeTable(all: Row[], defaults: string, equal: string): string {
+  const median = (system: string, config: string, measure: Measure) => all.find((r) => r.system === system && r.config === config && r.measure === measure)?.median
+  const best = (system: string, measure: Measure) => {
+    const mine = all.filter((r) => r.system === system && r.measure === measure && r.median !== undefined)
+    if (mine.length === 0) return undefined
+    return mine.reduce((a, b) => ((MEASURES[measure].better === 'higher' ? b.median! > a.median! : b.median! < a.median!) ? b : a))
+  }
+  const lines = [
+    '| measure | celeriac, defaults | celeriac, 50 in flight | raw JetStream | BullMQ, best | Celery, best |',
+    '|---|---:|---:|---:|---:|---:|',
+  ]
+  for (const measure of ['throughput', 'p50', 'p99', 'io', 'cpu', 'chord'] as const) {
+    const ours = median('celeriac', `NATS + KV results, ${defaults}`, measure)
+    if (ours === undefined) continue
+    const cell = (row: Row | undefined) => {
+      if (row === undefined) return ''
+      const times = MEASURES[measure].better === 'higher' ? ours / row.median! : row.median! / ours
+      return `${formatNumber(row.median!)} (${row.config}; celeriac ${times.toFixed(2)}x)`
+    }
+    const eq = median('celeriac', equal, measure)
+    lines.push(`| ${MEASURES[measure].title} (${MEASURES[measure].unit}) | ${formatNumber(ours)} | ${eq === undefined ? '' : formatNumber(eq)} | ${cell(best('JetStream', measure))} | ${cell(best('BullMQ', measure))} | ${cell(best('Celery', measure))} |`)
+  }
+  return lines.join('\n')
+}
