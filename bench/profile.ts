@@ -11,9 +11,10 @@ import { startWorkerProcess } from '../test/helpers/worker-process.js'
 import { root, tsNode } from './peers/contender.js'
 import type { Plan } from './peers/plan.js'
 import { runJson } from './peers/processes.js'
+import { markdownTable, writeDocSection } from './doc-section.js'
 import { table } from './stats.js'
 
-const { values: flags } = parseArgs({ options: { tasks: { type: 'string' }, top: { type: 'string' }, args: { type: 'string' } }, strict: true })
+const { values: flags } = parseArgs({ options: { tasks: { type: 'string' }, top: { type: 'string' }, args: { type: 'string' }, write: { type: 'boolean' } }, strict: true })
 const tasks = Number(flags.tasks ?? 20_000)
 const top = Number(flags.top ?? 15)
 const dir = fileURLToPath(new URL('./results/profiles/', import.meta.url))
@@ -56,11 +57,17 @@ function selfTimes(file: string): { rows: Record<string, string | number>[]; tot
   return { rows, totalMs: total / 1000 }
 }
 
-console.log(`${tasks} no-op tasks end to end, NATS + KV results, worker at ${flags.args ?? 'its defaults'}: ${Math.round(rate ?? 0)} tasks/s (under the profiler)`)
+const heading = `${tasks} no-op tasks end to end, NATS + KV results, worker at ${flags.args ?? 'its defaults'}: ${Math.round(rate ?? 0)} tasks/s (under the profiler)`
+console.log(heading)
+const sections = [`Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:profile -- --write\`: ${heading}. Self time by function; \`(idle)\` is time the thread waited.`]
 for (const who of ['worker', 'client']) {
   const files = readdirSync(`${dir}${who}`).filter((f) => f.endsWith('.cpuprofile')).sort()
-  for (const f of files) {
+  files.forEach((f, i) => {
     const { rows, totalMs } = selfTimes(`${dir}${who}/${f}`)
     console.log(`\n${who} ${f} (${Math.round(totalMs)} ms sampled)\n${table(rows)}`)
-  }
+    // Node names a process's profiles in thread order: the main thread's first.
+    const name = who === 'client' ? 'client process' : i === 0 ? 'worker process, main thread' : `worker process, worker thread ${i}`
+    sections.push('', `**${name}** (${Math.round(totalMs)} ms sampled)`, '', markdownTable(rows.map((r) => ({ ...r, function: `\`${String(r.function)}\`` }))))
+  })
 }
+if (flags.write) writeDocSection('profile', sections.join('\n'))
