@@ -1,6 +1,10 @@
 import t from 'tap'
+import { fileURLToPath } from 'node:url'
 import { TimeLimitExceeded, WorkerLostError } from '../../src/index.js'
 import { app, hog, overlap, waiter } from '../fixtures/concurrency-app.js'
+import { celeriac } from '../helpers/cli.js'
+
+const fixture = fileURLToPath(new URL('../fixtures/concurrency-app.ts', import.meta.url))
 
 t.teardown(() => app.close())
 
@@ -60,4 +64,22 @@ t.test('a CPU-bound task does not hold a sibling past its hard limit: the watchd
     // The thread was terminated with the hog on it: that task is lost with it.
     await t.rejects(hogging.get({ timeout: 10 }), WorkerLostError)
   })
+})
+
+t.test('cli: --tasks-per-thread and CELERIAC_WORKER_TASKS_PER_THREAD are checked, naming themselves', async (t) => {
+  const [flag, env] = await Promise.all([
+    celeriac(['worker', '-A', fixture, '-c', '1', '--tasks-per-thread', '0']),
+    celeriac(['status', '-A', fixture], { CELERIAC_WORKER_TASKS_PER_THREAD: 'lots' }),
+  ])
+  t.equal(flag.code, 2)
+  t.match(flag.stderr, '--tasks-per-thread must be a positive integer, got "0"')
+  t.same([env.code, env.stderr], [1, 'celeriac: config.workerTasksPerThread must be a positive integer, got "lots"\n'])
+})
+
+t.test('cli: worker --help names both knobs and the serialising setting', async (t) => {
+  const help = await celeriac(['worker', '--help'])
+  t.equal(help.code, 0)
+  t.match(help.stdout, /-c, --concurrency <n> +worker threads: tasks using a CPU core at once/)
+  t.match(help.stdout, /--tasks-per-thread <n> +async tasks each thread runs at once; -c 1 --tasks-per-thread 1/)
+  t.match(help.stdout, /--prefetch <n> +deprecated name of --tasks-per-thread/)
 })
