@@ -32,16 +32,16 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/** The nats-server listening on `port` (found by its command line, as the test helper starts it). */
-function serverPid(port: string): number {
+/** The nats-server this process started (its child; at most one runs at a time here). */
+function serverPid(): number {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')
-      if (args[0].endsWith('nats-server') && args[args.indexOf('-p') + 1] === port) return Number(entry)
+      const [command, rest] = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')
+      if (command.endsWith('(nats-server') && Number(rest.split(' ')[1]) === process.pid) return Number(entry)
     } catch {}
   }
-  throw new Error(`no nats-server on port ${port}`)
+  throw new Error('the nats-server started here was not found')
 }
 
 interface Sample { rate: number; server: number; workers: number; client: number }
@@ -56,7 +56,7 @@ async function once(processes: number, run: number): Promise<Sample> {
     const app = createApp({ name: 'bench-compare', broker: server.url, backend: 'nats://' })
     const noop = app.task('bench.noop', (i: number) => i)
     await (await noop.delay(-1)).get({ timeout: 30 }) // connected and warm
-    const pid = serverPid(new URL(server.url).port)
+    const pid = serverPid()
     const cpu = () => ({ server: cpuSeconds(pid), workers: workers.reduce((sum, w) => sum + cpuSeconds(w.child.pid!), 0), client: process.cpuUsage() })
     const before = cpu()
     const began = performance.now()
