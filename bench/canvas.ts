@@ -42,7 +42,7 @@ const targets = [
   { name: 'memory', app: memory.app, tasks: memory as Tasks },
 ]
 for (const target of targets) {
-  const node = target.app.worker({ concurrency: 2, prefetch: 256 })
+  const node = target.app.worker({ concurrency: 2, tasksPerThread: 256 })
   await node.start()
   for (let run = 0; run < RUNS; run++) {
     const chordS = await chordSeconds(target.tasks)

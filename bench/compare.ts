@@ -3,25 +3,28 @@
 // processes, on a server started for each run, and every run interleaves the contenders.
 // Prints a table, writes JSON and an SVG chart to bench/results/, and the figures into
 // BENCHMARKS.md. `--quick`: fewer tasks, one run, nothing written outside bench/results/.
-// `--only celeriac,bullmq,celery` picks systems; `--runs N` overrides the number of runs.
+// `--only celeriac,jetstream,bullmq,celery` picks systems; `--runs N` overrides the number of runs.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os'
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
 import { barChart } from './chart.js'
-import { goals, markdown, panels, ratios, ratioTable, rows, textTable, type Samples } from './report.js'
+import { goals, markdown, panels, ratios, ratioTable, readmeTable, rows, textTable, type Samples } from './report.js'
+import { writeDocSection } from './doc-section.js'
 import { bullmqContenders } from './peers/bullmq.js'
-import { celeriacContenders } from './peers/celeriac.js'
+import { celeriacContenders, DEFAULTS_LABEL } from './peers/celeriac.js'
+import { jetstreamContenders } from './peers/jetstream.js'
 import { celeryContenders, PYTHON } from './peers/celery.js'
 import { versionOf, type Contender } from './peers/contender.js'
 import type { Plan } from './peers/plan.js'
 import { cleanUpOnExit, stopAll } from './peers/processes.js'
 
-const FULL = { tasks: 20_000, roundTrips: 1_000, cpuTasks: 1_000, cpuMs: 5, chordSize: 1_000, window: 1_000, timeoutS: 120, runs: 3 }
-const QUICK = { tasks: 2_000, roundTrips: 200, cpuTasks: 100, cpuMs: 5, chordSize: 200, window: 1_000, timeoutS: 20, runs: 1 }
-const SYSTEMS = ['celeriac', 'bullmq', 'celery']
-/** The configuration the project's goals are about. */
-const HEADLINE = 'NATS + KV results, -c 2'
+const FULL = { tasks: 20_000, roundTrips: 1_000, cpuTasks: 1_000, cpuMs: 5, ioTasks: 5_000, ioMs: 20, chordSize: 1_000, window: 1_000, timeoutS: 120, runs: 3 }
+const QUICK = { tasks: 2_000, roundTrips: 200, cpuTasks: 100, cpuMs: 5, ioTasks: 500, ioMs: 20, chordSize: 200, window: 1_000, timeoutS: 20, runs: 1 }
+const SYSTEMS = ['celeriac', 'bullmq', 'celery', 'jetstream']
+/** The configurations the project's goals are about: the defaults, and equal in-flight. */
+const HEADLINE = `NATS + KV results, ${DEFAULTS_LABEL}`
+const EQUAL = 'NATS + KV results, -c 2 x 25 tasks/thread = 50 in flight'
 
 const { values: flags } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' } }, strict: true })
 const { runs: defaultRuns, ...sizes } = flags.quick ? QUICK : FULL
@@ -31,7 +34,7 @@ const only = flags.only?.toLowerCase().split(',').map((s) => s.trim()) ?? SYSTEM
 const unknown = only.filter((s) => !SYSTEMS.includes(s))
 if (unknown.length > 0) throw new Error(`--only: unknown system ${JSON.stringify(unknown[0])} (systems: ${SYSTEMS.join(', ')})`)
 
-const chosen = [...celeriacContenders, ...bullmqContenders, ...celeryContenders].filter((c) => only.includes(c.system.toLowerCase()))
+const chosen = [...celeriacContenders, ...jetstreamContenders, ...bullmqContenders, ...celeryContenders].filter((c) => only.includes(c.system.toLowerCase()))
 const label = (c: Contender) => `${c.system} ${c.config}`
 
 // What is missing is reported with its install command, and that contender is skipped.
@@ -97,7 +100,7 @@ const seconds = (performance.now() - began) / 1000
 
 const all = rows([...samples.values()])
 const times = ratios(all)
-const goalRows = goals(all, HEADLINE)
+const goalRows = goals(all, HEADLINE, EQUAL)
 const date = new Date().toISOString()
 const description = `${date.slice(0, 10)}, ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), Node ${versions.node}, load ${machine.loadAverageAtStart} at start`
 
@@ -146,4 +149,5 @@ if (!flags.quick) {
   ].join('\n')
   writeFileSync(doc, `${head}${begin}\n${section}\n${end}${tail}`)
   console.log('updated BENCHMARKS.md')
+  writeDocSection('bench-table', `From the latest run (${description}, medians of ${runs}; ratios oriented so that above 1 means celeriac is better):\n\n${readmeTable(all, DEFAULTS_LABEL, EQUAL)}`, '../README.md')
 }

@@ -5,7 +5,7 @@ import { app, noop } from './fixtures/noop-app.js'
 import { table } from './stats.js'
 
 const N = Number(process.env.BENCH_N ?? 100_000)
-const node = app.worker({ concurrency: 2, prefetch: Number(process.env.BENCH_PREFETCH ?? 64) })
+const node = app.worker({ concurrency: 2, tasksPerThread: Number(process.env.BENCH_TASKS_PER_THREAD ?? process.env.BENCH_PREFETCH ?? 64) })
 const rate = (ms: number) => N / (ms / 1000)
 
 let began = performance.now()

@@ -27,7 +27,7 @@ const inWindows = (count: number, send: (i: number) => Promise<unknown>) => wind
 
 async function celeriacThroughput(run: number): Promise<number> {
   const queue = `tp-${run}`
-  const node = app.worker({ concurrency: 2, prefetch: 256, queues: [queue], hostname: `bench-${run}@%h` })
+  const node = app.worker({ concurrency: 2, tasksPerThread: 256, queues: [queue], hostname: `bench-${run}@%h` })
   await node.start()
   const began = performance.now()
   const results = (await inWindows(N, (i) => noop.applyAsync([i], { queue }))) as Awaited<ReturnType<typeof noop.delay>>[]

@@ -41,7 +41,7 @@ function completion(jobId: string): Promise<unknown> {
 }
 
 const driver: Driver<string> = {
-  send: async (task, arg) => (await queue.add(task, task === 'noop' ? { i: arg } : { ms: arg })).id!,
+  send: async (task, arg, ms) => (await queue.add(task, task === 'noop' ? { i: arg } : task === 'burn' ? { ms: arg } : { i: arg, ms })).id!,
   result: completion,
   enqueue: (i) => idle.add('noop', { i }),
   async chord(size) {

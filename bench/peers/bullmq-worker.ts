@@ -1,5 +1,6 @@
 // BullMQ's worker process in the comparison bench: `bullmq-worker.ts <concurrency> [sandboxed]`,
 // Redis on 127.0.0.1:$BENCH_REDIS_PORT. Prints "ready" once it consumes; TERM closes it.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker, type Job } from 'bullmq'
 import { burn } from '../fixtures/burn.js'
 import { BULLMQ_QUEUE, redisConnection } from './bullmq-queue.js'
@@ -12,6 +13,9 @@ async function processor(job: Job): Promise<number> {
       return job.data.i
     case 'burn':
       return burn(job.data.ms)
+    case 'sleep':
+      await sleep(job.data.ms)
+      return job.data.i
     case 'xsum':
       return Object.values(await job.getChildrenValues<number>()).reduce((sum, v) => sum + v, 0)
     default:

@@ -43,8 +43,8 @@ function bullmq(config: string, workloads: Workload[], workerArgs: string[]): Co
 
 /** BullMQ's configurations. */
 export const bullmqContenders: Contender[] = [
-  bullmq('concurrency 1', ['throughput', 'roundTrip', 'enqueue', 'chord'], ['1']),
-  bullmq('concurrency 50', ['throughput', 'roundTrip', 'chord'], ['50']),
+  bullmq('concurrency 1 (1 in flight, its default)', ['throughput', 'roundTrip', 'enqueue', 'io', 'chord'], ['1']),
+  bullmq('concurrency 50 (50 in flight)', ['throughput', 'roundTrip', 'io', 'chord'], ['50']),
   bullmq('concurrency 2', ['cpu'], ['2']),
   bullmq('concurrency 2, sandboxed threads', ['cpu'], ['2', 'sandboxed']),
 ]

@@ -2,16 +2,16 @@
 // bench/fixtures/compare-app.ts and prints its figures as JSON. On memory:// the worker node
 // runs here too (the embedded broker lives in one process); otherwise in its own process.
 import { chord, type AsyncResult } from '../../src/index.js'
-import { app, burn, noop, xsum } from '../fixtures/compare-app.js'
+import { app, burn, noop, sleep, xsum } from '../fixtures/compare-app.js'
 import { drive, planFromArgv, type Driver } from './drive.js'
 import { Unavailable } from './plan.js'
 
 const plan = planFromArgv()
-const node = app.conf.broker.startsWith('memory:') ? app.worker({ concurrency: 2, hostname: 'bench-memory@%h' }) : undefined
+const node = app.conf.broker.startsWith('memory:') ? app.worker({ hostname: 'bench-memory@%h' }) : undefined
 await node?.start()
 
 const driver: Driver<AsyncResult> = {
-  send: (task, arg) => (task === 'noop' ? noop : burn).applyAsync([arg]),
+  send: (task, arg, ms) => (task === 'noop' ? noop.applyAsync([arg]) : task === 'burn' ? burn.applyAsync([arg]) : sleep.applyAsync([arg, ms!])),
   result: (result) => result.get({ timeout: plan.timeoutS }),
   enqueue: (i) => noop.applyAsync([i], { queue: 'bench-enqueue' }),
   async chord(size) {

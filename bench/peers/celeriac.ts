@@ -1,7 +1,10 @@
-// celeriac in the comparison bench: on NATS with results in JetStream KV, on NATS with rpc
-// results, and on memory://. Each NATS run gets a fresh nats-server; the worker is a
-// `celeriac worker -c 2` process, the client another process.
+// celeriac in the comparison bench: on NATS with results in JetStream KV (at the defaults, and
+// at 50 tasks in flight, BullMQ's usual setting), on NATS with rpc results, and on memory://.
+// Each NATS run gets a fresh nats-server; the worker is a `celeriac worker` process, the client
+// another process. Every configuration's threads and tasks in flight are in its name.
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { DEFAULTS } from '../../src/config/defaults.js'
 import { natsServerAvailable, startNatsServer } from '../../src/testing/nats-server.js'
 import { startWorkerProcess } from '../../test/helpers/worker-process.js'
 import { root, tsNode, type Contender, type Requirement } from './contender.js'
@@ -17,7 +20,14 @@ function runClient(plan: Plan, env: Record<string, string>): Promise<Measures> {
   return runJson<Measures>('celeriac client', command, args, { env, cwd: root })
 }
 
-function onNats(config: string, backend: string): Contender {
+/** Threads and tasks per thread at the defaults on this machine, as the worker resolves them. */
+export const DEFAULT_THREADS = availableParallelism()
+export const DEFAULT_IN_FLIGHT = DEFAULT_THREADS * DEFAULTS.workerTasksPerThread
+/** How a configuration is named: its threads and in-flight tasks, side by side with the peers'. */
+export const DEFAULTS_LABEL = `defaults: -c ${DEFAULT_THREADS} x ${DEFAULTS.workerTasksPerThread} tasks/thread = ${DEFAULT_IN_FLIGHT} in flight`
+
+/** celeriac on a fresh nats-server with its worker process given `workerArgs` (CLI flags). */
+export function onNats(config: string, backend: string, workerArgs: string[] = []): Contender {
   return {
     system: 'celeriac',
     config,
@@ -28,7 +38,7 @@ function onNats(config: string, backend: string): Contender {
       const serverHandle = adopt('nats-server', () => server.cleanup())
       try {
         const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: backend }
-        const worker = await startWorkerProcess({ app: appModule, hostname: 'bench@%h', args: ['-c', '2'], env })
+        const worker = await startWorkerProcess({ app: appModule, hostname: 'bench@%h', args: workerArgs, env })
         const workerHandle = adopt('celeriac worker', () => worker.stop(), worker.child.pid)
         try {
           return await runClient(plan, env)
@@ -44,11 +54,12 @@ function onNats(config: string, backend: string): Contender {
 
 /** celeriac's configurations. */
 export const celeriacContenders: Contender[] = [
-  onNats('NATS + KV results, -c 2', 'nats://'),
-  onNats('NATS + rpc results, -c 2', 'rpc://'),
+  onNats(`NATS + KV results, ${DEFAULTS_LABEL}`, 'nats://'),
+  onNats('NATS + KV results, -c 2 x 25 tasks/thread = 50 in flight', 'nats://', ['-c', '2', '--tasks-per-thread', '25']),
+  onNats(`NATS + rpc results, ${DEFAULTS_LABEL}`, 'rpc://'),
   {
     system: 'celeriac',
-    config: 'memory://, -c 2 (one process)',
+    config: `memory://, ${DEFAULTS_LABEL} (one process)`,
     workloads: WORKLOADS,
     requires: [],
     run: (plan) => runClient(plan, { CELERIAC_BROKER_URL: 'memory://compare', CELERIAC_RESULT_BACKEND: 'memory://compare' }),

@@ -42,4 +42,6 @@ function celery(config: string, workloads: Workload[], pool: string[]): Contende
 export const celeryContenders: Contender[] = [
   celery('-P solo', ['throughput', 'roundTrip', 'enqueue', 'chord'], ['-P', 'solo']),
   celery('-P prefork -c 2', ['throughput', 'roundTrip', 'cpu', 'chord'], ['-P', 'prefork', '-c', '2']),
+  // Celery's answer to I/O-bound tasks without gevent: a pool of 50 threads (50 in flight).
+  celery('-P threads -c 50', ['io'], ['-P', 'threads', '-c', '50']),
 ]

@@ -14,7 +14,7 @@ export interface Requirement {
 
 /** One system in one configuration. */
 export interface Contender {
-  readonly system: 'celeriac' | 'BullMQ' | 'Celery'
+  readonly system: 'celeriac' | 'BullMQ' | 'Celery' | 'JetStream'
   /** The configuration, e.g. `NATS + KV results, -c 2`. */
   readonly config: string
   /** The workloads it runs (a peer runs a workload in the configurations where it applies). */

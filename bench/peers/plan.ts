@@ -2,7 +2,7 @@
 // client (celery/client.py) reads and writes the same JSON.
 
 /** The workloads, in the order they run. */
-export const WORKLOADS = ['throughput', 'roundTrip', 'enqueue', 'cpu', 'chord'] as const
+export const WORKLOADS = ['throughput', 'roundTrip', 'enqueue', 'io', 'cpu', 'chord'] as const
 export type Workload = (typeof WORKLOADS)[number]
 
 /** One client run: which workloads, and their sizes. */
@@ -15,6 +15,9 @@ export interface Plan {
   /** CPU-bound tasks, each hashing for `cpuMs` milliseconds. */
   cpuTasks: number
   cpuMs: number
+  /** I/O-bound tasks, each awaiting a timer of `ioMs` milliseconds (a stand-in for an HTTP call). */
+  ioTasks: number
+  ioMs: number
   /** Members of the chord (their sum is the chord's result). */
   chordSize: number
   /** Tasks in flight at once, for clients that send asynchronously. */
@@ -34,6 +37,8 @@ export interface Measures {
   enqueue?: number
   /** CPU-bound tasks/s, end to end. */
   cpu?: number
+  /** I/O-bound tasks/s, end to end. */
+  io?: number
   /** Chord: ms from the send to the body's result. */
   chord?: number
   /** Workloads this system could not run, with the reason. */

@@ -20,10 +20,12 @@ Starts a worker node serving the app found in <module>.
 Options:
 ${connectionHelp}
   -l, --loglevel <level>           debug, info, warning, error, critical (default: warning)
-  -c, --concurrency <n>            worker threads (default: config.workerConcurrency)
+  -c, --concurrency <n>            worker threads: tasks using a CPU core at once (default: config.workerConcurrency)
+      --tasks-per-thread <n>       async tasks each thread runs at once; -c 1 --tasks-per-thread 1
+                                   runs one task at a time (default: config.workerTasksPerThread)
   -Q, --queues <a,b>               queues to consume (default: the default queue)
   -n, --hostname <name>            node name; %h is the host name, %n its first part (default: celeriac@%h)
-      --prefetch <n>               tasks handed to each thread at once
+      --prefetch <n>               deprecated name of --tasks-per-thread
   -E, --events                     send task events
       --max-tasks-per-child <n>    recycle a thread after n tasks
       --max-memory-per-child <kb>  recycle a thread once its heap exceeds this many KiB
@@ -49,6 +51,7 @@ export async function worker(argv: string[]): Promise<number> {
       queues: { type: 'string', short: 'Q' },
       hostname: { type: 'string', short: 'n' },
       prefetch: { type: 'string' },
+      'tasks-per-thread': { type: 'string' },
       events: { type: 'boolean', short: 'E' },
       'max-tasks-per-child': { type: 'string' },
       'max-memory-per-child': { type: 'string' },
@@ -69,6 +72,7 @@ export async function worker(argv: string[]): Promise<number> {
   const options: WorkerOptions = {}
   if (values.concurrency !== undefined) options.concurrency = positiveInt(values.concurrency, '--concurrency')
   if (values.prefetch !== undefined) options.prefetch = positiveInt(values.prefetch, '--prefetch')
+  if (values['tasks-per-thread'] !== undefined) options.tasksPerThread = positiveInt(values['tasks-per-thread'], '--tasks-per-thread')
   if (values.queues !== undefined) options.queues = list(values.queues)
   if (values.hostname !== undefined) options.hostname = values.hostname
   if (values.events) options.sendEvents = true
@@ -186,7 +190,7 @@ function banner(app: App, node: WorkerNode): string {
     `.> app:         ${app.name}`,
     `.> transport:   ${censorUrl(app.conf.broker)}`,
     `.> results:     ${censorUrl(app.conf.backend)}`,
-    `.> concurrency: ${node.options.concurrency} (threads)`,
+    `.> concurrency: ${node.options.concurrency} (threads) x ${node.options.tasksPerThread} (tasks per thread) = ${node.options.concurrency * node.options.tasksPerThread} in flight`,
     `.> task events: ${events}`,
     '',
     '[queues]',

@@ -81,7 +81,8 @@ export interface WorkerStats {
   pid: number
   /** Seconds since the node started. */
   uptime: number
-  pool: { threads: number; prefetchMultiplier: number }
+  /** `prefetchMultiplier` is the deprecated name of `tasksPerThread`, kept for readers of it. */
+  pool: { threads: number; tasksPerThread: number; prefetchMultiplier: number }
   /** Tasks finished since start, by task name. */
   total: Record<string, number>
   active: number

@@ -88,10 +88,19 @@ export interface ConfigValues {
   taskTyping: boolean
   /** Emit a `task-sent` event for every task sent. */
   taskSendSentEvent: boolean
-  /** Worker threads per node. */
+  /** Worker threads per node: tasks that can use a CPU core at once (Celery's meaning). */
   workerConcurrency: number
-  /** Tasks handed to each thread at once (so a node pulls concurrency x this, never more). */
-  workerPrefetchMultiplier: number
+  /**
+   * Async tasks each thread runs at once (a node holds and pulls concurrency x this, never
+   * more). 1, with concurrency 1, runs one task at a time. The default is measured: see
+   * BENCHMARKS.md, "Tasks per thread".
+   */
+  workerTasksPerThread: number
+  /**
+   * @deprecated The old name of `workerTasksPerThread`; when set (not `null`) it is used in its
+   * place. Not Celery's prefetch multiplier: a node holds nothing beyond what its threads run.
+   */
+  workerPrefetchMultiplier: number | null
   /** Recycle a thread after this many tasks; `null` never. */
   workerMaxTasksPerChild: number | null
   /** Recycle a thread once its heap exceeds this many KiB; `null` never. */
@@ -181,7 +190,8 @@ export const DEFAULTS = {
   taskTyping: true,
   taskSendSentEvent: false,
   workerConcurrency: availableParallelism(),
-  workerPrefetchMultiplier: 4,
+  workerTasksPerThread: 32,
+  workerPrefetchMultiplier: null,
   workerMaxTasksPerChild: null,
   workerMaxMemoryPerChild: null,
   workerSendTaskEvents: false,

@@ -190,7 +190,7 @@ export class WorkerNode {
       await this.#declareQueues()
       this.#pool = new ThreadPool({
         size: this.options.concurrency,
-        perThread: this.options.prefetch,
+        perThread: this.options.tasksPerThread,
         modules: deps.modules(),
         appName: deps.appName,
         hostname: this.hostname,
@@ -242,7 +242,7 @@ export class WorkerNode {
     this.#online = true
     this.#workerEvent('worker-online')
     this.#every(this.options.heartbeatMs, () => this.#workerEvent('worker-heartbeat'))
-    logger.info('worker ready', { hostname: this.hostname, concurrency: this.options.concurrency, queues: this.options.queues })
+    logger.info('worker ready', { hostname: this.hostname, concurrency: this.options.concurrency, tasksPerThread: this.options.tasksPerThread, queues: this.options.queues })
     this.#pump()
     this.#startup.resolve()
   }

@@ -5,9 +5,23 @@ import type { ConfigValues } from '../config/defaults.js'
 
 /** Options of `app.worker()`. Every field is optional; defaults come from the app's config. */
 export interface WorkerOptions {
-  /** Worker threads. @default config.workerConcurrency */
+  /**
+   * Worker threads: tasks that can use a CPU core at the same time (Celery's meaning).
+   * @default config.workerConcurrency
+   */
   concurrency?: number
-  /** Tasks handed to one thread at a time; the node pulls `concurrency * prefetch` at most. @default config.workerPrefetchMultiplier */
+  /**
+   * Async tasks one thread runs at once: while one awaits I/O, the thread runs another. The node
+   * holds `concurrency x tasksPerThread` tasks in flight and pulls no more than that. `1` with
+   * `concurrency: 1` serialises work: one task at a time, the next starts after it ends.
+   * @default config.workerTasksPerThread
+   */
+  tasksPerThread?: number
+  /**
+   * @deprecated The old name of {@link tasksPerThread} (it never was Celery's prefetch
+   * multiplier: nothing is held beyond what the threads run). Accepted with the same meaning;
+   * an error when given with a different `tasksPerThread`.
+   */
   prefetch?: number
   /** Queues to consume. @default [config.taskDefaultQueue] */
   queues?: string[]
@@ -30,6 +44,9 @@ export interface WorkerOptions {
 /** Worker options with defaults applied and durations in ms. */
 export interface ResolvedWorkerOptions {
   concurrency: number
+  /** Async tasks one thread runs at once. */
+  tasksPerThread: number
+  /** @deprecated The same as {@link tasksPerThread}, for code that read it. */
   prefetch: number
   queues: string[]
   hostname: string
@@ -47,6 +64,19 @@ function positiveInt(value: unknown, field: string): number {
   return value as number
 }
 
+/**
+ * Tasks per thread: the option, else its deprecated alias `prefetch`, else the config's
+ * deprecated `workerPrefetchMultiplier` when set, else `workerTasksPerThread`.
+ */
+function resolveTasksPerThread(options: WorkerOptions, conf: Readonly<ConfigValues>): number {
+  if (options.tasksPerThread !== undefined && options.prefetch !== undefined && options.tasksPerThread !== options.prefetch) {
+    throw new InvalidArgumentError(`options.prefetch is the deprecated name of options.tasksPerThread: give one, not both (got tasksPerThread ${String(options.tasksPerThread)} and prefetch ${String(options.prefetch)})`)
+  }
+  if (options.tasksPerThread !== undefined) return positiveInt(options.tasksPerThread, 'tasksPerThread')
+  if (options.prefetch !== undefined) return positiveInt(options.prefetch, 'prefetch')
+  return conf.workerPrefetchMultiplier ?? conf.workerTasksPerThread
+}
+
 /** Expands `%h` (host name), `%n` (name part) and `%%` in a node name. */
 export function expandHostname(pattern: string): string {
   const host = osHostname()
@@ -61,9 +91,11 @@ export function compileWorkerOptions(options: WorkerOptions, conf: Readonly<Conf
   }
   const maxTasks = options.maxTasksPerChild === undefined ? conf.workerMaxTasksPerChild : options.maxTasksPerChild
   const maxMemory = options.maxMemoryPerChild === undefined ? conf.workerMaxMemoryPerChild : options.maxMemoryPerChild
+  const tasksPerThread = resolveTasksPerThread(options, conf)
   return {
     concurrency: positiveInt(options.concurrency ?? conf.workerConcurrency, 'concurrency'),
-    prefetch: positiveInt(options.prefetch ?? conf.workerPrefetchMultiplier, 'prefetch'),
+    tasksPerThread,
+    prefetch: tasksPerThread,
     queues: [...new Set(queues)],
     hostname: expandHostname(options.hostname ?? 'celeriac@%h'),
     maxTasksPerChild: maxTasks === null ? null : positiveInt(maxTasks, 'maxTasksPerChild'),

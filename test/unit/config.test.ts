@@ -17,7 +17,8 @@ t.test('config - every default is readable as a property', async (t) => {
   t.equal(conf.taskMaxRetries, 3)
   t.equal(conf.taskDefaultRetryDelay, 180)
   t.equal(conf.workerConcurrency, availableParallelism())
-  t.equal(conf.workerPrefetchMultiplier, 4)
+  t.equal(conf.workerTasksPerThread, 32)
+  t.equal(conf.workerPrefetchMultiplier, null, 'the deprecated alias is unset')
   t.equal(conf.broker, 'memory://')
   t.equal(conf.taskTimeLimit, null)
   t.same(Object.keys(conf).sort(), [...KEYS].sort(), 'keys are enumerable own properties')
@@ -96,6 +97,7 @@ t.test('config - bad values name the key', async (t) => {
     [{ workerConcurrency: 0 }, 'config.workerConcurrency must be a positive integer, got 0'],
     [{ workerConcurrency: 1.5 }, 'config.workerConcurrency must be a positive integer, got 1.5'],
     [{ workerPrefetchMultiplier: '4' }, 'config.workerPrefetchMultiplier must be a positive integer, got "4"'],
+    [{ workerTasksPerThread: 0 }, 'config.workerTasksPerThread must be a positive integer, got 0'],
     [{ workerMaxTasksPerChild: 0 }, 'config.workerMaxTasksPerChild must be a positive integer, got 0'],
     [{ taskMaxRetries: -1 }, 'config.taskMaxRetries must be a non-negative integer, got -1'],
     [{ taskAcksLate: 'yes' }, 'config.taskAcksLate must be a boolean, got "yes"'],

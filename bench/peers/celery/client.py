@@ -8,19 +8,22 @@ import time
 from celery import chord, group
 from celery.result import ResultSet
 
-from tasks import app, burn, noop, xsum
+from tasks import app, burn, noop, sleep, xsum
 
 def percentile(ordered, p):
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-def end_to_end(plan, task, count, arg):
+def end_to_end(plan, task, count, arg, *extra):
     began = time.perf_counter()
-    results = [task.delay(arg(i)) for i in range(count)]
+    results = [task.delay(arg(i), *extra) for i in range(count)]
     values = ResultSet(results).join_native(timeout=plan['timeoutS'])
     rate = count / (time.perf_counter() - began)
-    if task is noop and values[-1] != count - 1:
-        raise RuntimeError(f'noop: wrong result {values[-1]!r}')
+    # Every result is checked: a no-op or sleep returns its argument, a burn its rounds (0 or more).
+    for i, value in enumerate(values):
+        right = isinstance(value, int) and value >= 0 if task is burn else value == arg(i)
+        if not right:
+            raise RuntimeError(f'{task.name}: wrong result for task {i}: {value!r}')
     return rate
 
 
@@ -44,6 +47,8 @@ def main():
             for i in range(plan['tasks']):
                 noop.apply_async((i,), queue='bench-enqueue')
             measures['enqueue'] = plan['tasks'] / (time.perf_counter() - began)
+        elif workload == 'io':
+            measures['io'] = end_to_end(plan, sleep, plan['ioTasks'], lambda i: i, plan['ioMs'])
         elif workload == 'cpu':
             measures['cpu'] = end_to_end(plan, burn, plan['cpuTasks'], lambda i: plan['cpuMs'])
         elif workload == 'chord':

@@ -29,6 +29,13 @@ def burn(ms):
     return rounds
 
 
+@app.task(name='bench.sleep')
+def sleep(i, ms):
+    """I/O-bound: waits `ms` milliseconds (a stand-in for an HTTP call), returns `i`."""
+    time.sleep(ms / 1000)
+    return i
+
+
 @app.task(name='bench.xsum')
 def xsum(values):
     """A chord's body: the sum of its members' results."""

@@ -1,0 +1,115 @@
+// `npm run bench:scale`: scale-out against one nats-server. 1, 2 and 4 `celeriac worker`
+// processes (each at its defaults) share one server with KV results; one client process (this
+// one) sends no-op tasks and awaits every result, checking each. Beside each figure: the CPU
+// each part used during the run (nats-server, the workers together, the client), in cores, to
+// show which one flattens the curve. Interleaved runs, medians. `--runs N`, `--tasks N`,
+// `--procs 1,2,4`; `--write` puts the table in BENCHMARKS.md.
+import { readdirSync, readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { startNatsServer } from '../src/testing/nats-server.js'
+import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process.js'
+import { loadavg } from 'node:os'
+import { markdownTable, writeDocSection } from './doc-section.js'
+import { inWindows, summarize, table } from './stats.js'
+
+const { values: flags } = parseArgs({ options: { runs: { type: 'string' }, tasks: { type: 'string' }, procs: { type: 'string' }, write: { type: 'boolean' } }, strict: true })
+const load = loadavg()[0].toFixed(1)
+const runs = Number(flags.runs ?? 3)
+const tasks = Number(flags.tasks ?? 20_000)
+const counts = (flags.procs ?? '1,2,4').split(',').map(Number)
+const appModule = fileURLToPath(new URL('./fixtures/compare-app.ts', import.meta.url))
+const TICK = 100 // USER_HZ: /proc/<pid>/stat counts CPU time in these
+
+/** CPU seconds a process (all its threads) used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICK
+  } catch {
+    return 0
+  }
+}
+
+/** The nats-server this process started (its child; at most one runs at a time here). */
+function serverPid(): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const [command, rest] = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')
+      if (command.endsWith('(nats-server') && Number(rest.split(' ')[1]) === process.pid) return Number(entry)
+    } catch {}
+  }
+  throw new Error('the nats-server started here was not found')
+}
+
+interface Sample { rate: number; server: number; workers: number; client: number }
+
+async function once(processes: number, run: number): Promise<Sample> {
+  const server = await startNatsServer()
+  const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: 'nats://' }
+  const workers: WorkerProcess[] = []
+  try {
+    for (let i = 0; i < processes; i++) workers.push(await startWorkerProcess({ app: appModule, hostname: `scale-${run}-${i}@%h`, env }))
+    const { createApp } = await import('../src/index.js')
+    const app = createApp({ name: 'bench-compare', broker: server.url, backend: 'nats://' })
+    const noop = app.task('bench.noop', (i: number) => i)
+    await (await noop.delay(-1)).get({ timeout: 30 }) // connected and warm
+    const pid = serverPid()
+    const cpu = () => ({ server: cpuSeconds(pid), workers: workers.reduce((sum, w) => sum + cpuSeconds(w.child.pid!), 0), client: process.cpuUsage() })
+    const before = cpu()
+    const began = performance.now()
+    const handles = await inWindows(tasks, 1_000, (i) => noop.delay(i))
+    const values = await inWindows(tasks, 1_000, (i) => handles[i].get({ timeout: 120 }))
+    const seconds = (performance.now() - began) / 1000
+    const after = cpu()
+    values.forEach((v, i) => {
+      if (v !== i) throw new Error(`wrong result for task ${i}: ${JSON.stringify(v)}`)
+    })
+    const clientCpu = process.cpuUsage(before.client)
+    await app.close()
+    return {
+      rate: tasks / seconds,
+      server: (after.server - before.server) / seconds,
+      workers: (after.workers - before.workers) / seconds,
+      client: (clientCpu.user + clientCpu.system) / 1e6 / seconds,
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()))
+    await server.cleanup()
+  }
+}
+
+const samples = new Map<number, Sample[]>(counts.map((n) => [n, []]))
+for (let run = 1; run <= runs; run++) {
+  for (const n of counts) {
+    const sample = await once(n, run)
+    samples.get(n)!.push(sample)
+    console.log(`run ${run}/${runs}, ${n} worker process(es): ${Math.round(sample.rate)} tasks/s; cores used: server ${sample.server.toFixed(2)}, workers ${sample.workers.toFixed(2)}, client ${sample.client.toFixed(2)}`)
+  }
+}
+const med = (xs: number[]) => summarize(xs).median
+const base = med(samples.get(counts[0])!.map((s) => s.rate))
+const rows = counts.map((n) => {
+  const s = samples.get(n)!
+  const rate = med(s.map((x) => x.rate))
+  // CPU per task (cores x seconds / tasks) hardly depends on other load on the machine, unlike tasks/s.
+  const perTask = (pick: (x: Sample) => number) => Math.round(med(s.map((x) => (pick(x) / x.rate) * 1e6)))
+  return {
+    'worker processes': n,
+    'tasks/s (median)': rate,
+    [`x ${counts[0]} process`]: `${(rate / base).toFixed(2)}x`,
+    'server cores': med(s.map((x) => x.server)),
+    'workers cores': med(s.map((x) => x.workers)),
+    'client cores': med(s.map((x) => x.client)),
+    'server CPU µs/task': perTask((x) => x.server),
+    'workers CPU µs/task': perTask((x) => x.workers),
+    'client CPU µs/task': perTask((x) => x.client),
+  }
+})
+console.log(`\n${availableParallelism()} cores on this machine; ${tasks} no-op tasks, KV results, every result checked; medians of ${runs}\n${table(rows)}`)
+if (flags.write) {
+  writeDocSection('scale', [`Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:scale -- --write\`: ${availableParallelism()} cores, load ${load} at start, ${tasks} no-op tasks with KV results per run, every result checked, medians of ${runs} interleaved runs.`, '', markdownTable(rows)].join('\n'))
+}
+console.log(JSON.stringify({ benchmark: 'scale', date: new Date().toISOString(), cores: availableParallelism(), tasks, runs, rows }, null, 2))

@@ -1,0 +1,85 @@
+import t from 'tap'
+import { fileURLToPath } from 'node:url'
+import { TimeLimitExceeded, WorkerLostError } from '../../src/index.js'
+import { app, hog, overlap, waiter } from '../fixtures/concurrency-app.js'
+import { celeriac } from '../helpers/cli.js'
+
+const fixture = fileURLToPath(new URL('../fixtures/concurrency-app.ts', import.meta.url))
+
+t.teardown(() => app.close())
+
+/** Runs `body` with a node of this app consuming `queue`, stopped afterwards. */
+async function withNode(options: Parameters<typeof app.worker>[0] & { queues: string[] }, body: () => Promise<void>): Promise<void> {
+  const node = app.worker({ hostname: `${options.queues[0]}@%h`, ...options })
+  await node.start()
+  try {
+    await body()
+  } finally {
+    await node.stop({ cold: true })
+  }
+}
+
+t.test('concurrency 1 with tasksPerThread 1 runs one task at a time: no two interleave', async (t) => {
+  await withNode({ concurrency: 1, tasksPerThread: 1, queues: ['serial'] }, async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, () => overlap.applyAsync([15], { queue: 'serial' })))
+    const peaks = await Promise.all(results.map((r) => r.get({ timeout: 10 })))
+    t.same(peaks, [1, 1, 1, 1, 1, 1], 'each task ran alone on the thread')
+  })
+})
+
+t.test('tasksPerThread N lets one thread run N async tasks at once (the same check can fail)', async (t) => {
+  await withNode({ concurrency: 1, tasksPerThread: 4, queues: ['four'] }, async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, () => overlap.applyAsync([50], { queue: 'four' })))
+    const peaks = await Promise.all(results.map((r) => r.get({ timeout: 10 })))
+    t.equal(Math.max(...peaks), 4, 'four ran together, never more')
+  })
+})
+
+t.test('prefetch is the deprecated name of tasksPerThread; both different is an error naming them', async (t) => {
+  t.equal(app.worker({ prefetch: 3 }).options.tasksPerThread, 3)
+  t.equal(app.worker({ tasksPerThread: 5 }).options.prefetch, 5)
+  t.throws(() => app.worker({ prefetch: 3, tasksPerThread: 5 }), {
+    name: 'InvalidArgumentError',
+    message: 'options.prefetch is the deprecated name of options.tasksPerThread: give one, not both (got tasksPerThread 5 and prefetch 3)',
+  })
+  t.throws(() => app.worker({ tasksPerThread: 0 }), { name: 'InvalidArgumentError', message: 'options.tasksPerThread must be a positive integer, got 0' })
+})
+
+t.test('config: workerTasksPerThread is the default; a set workerPrefetchMultiplier (deprecated) is used in its place', async (t) => {
+  t.equal(app.worker().options.tasksPerThread, app.conf.workerTasksPerThread)
+  app.conf.update({ workerTasksPerThread: 7 })
+  t.equal(app.worker().options.tasksPerThread, 7)
+  app.conf.update({ workerPrefetchMultiplier: 2 })
+  t.equal(app.worker().options.tasksPerThread, 2)
+  app.conf.update({ workerPrefetchMultiplier: null, workerTasksPerThread: 32 })
+})
+
+t.test('a CPU-bound task does not hold a sibling past its hard limit: the watchdog is on the main thread', async (t) => {
+  await withNode({ concurrency: 1, tasksPerThread: 2, queues: ['busy'] }, async () => {
+    const waiting = await waiter.applyAsync([3_000], { queue: 'busy', timeLimit: 0.3 })
+    const hogging = await hog.applyAsync([2_000], { queue: 'busy' })
+    const began = Date.now()
+    await t.rejects(waiting.get({ timeout: 10 }), TimeLimitExceeded)
+    t.ok(Date.now() - began < 1_900, 'failed at its limit, before the hog let go of the thread')
+    // The thread was terminated with the hog on it: that task is lost with it.
+    await t.rejects(hogging.get({ timeout: 10 }), WorkerLostError)
+  })
+})
+
+t.test('cli: --tasks-per-thread and CELERIAC_WORKER_TASKS_PER_THREAD are checked, naming themselves', async (t) => {
+  const [flag, env] = await Promise.all([
+    celeriac(['worker', '-A', fixture, '-c', '1', '--tasks-per-thread', '0']),
+    celeriac(['status', '-A', fixture], { CELERIAC_WORKER_TASKS_PER_THREAD: 'lots' }),
+  ])
+  t.equal(flag.code, 2)
+  t.match(flag.stderr, '--tasks-per-thread must be a positive integer, got "0"')
+  t.same([env.code, env.stderr], [1, 'celeriac: config.workerTasksPerThread must be a positive integer, got "lots"\n'])
+})
+
+t.test('cli: worker --help names both knobs and the serialising setting', async (t) => {
+  const help = await celeriac(['worker', '--help'])
+  t.equal(help.code, 0)
+  t.match(help.stdout, /-c, --concurrency <n> +worker threads: tasks using a CPU core at once/)
+  t.match(help.stdout, /--tasks-per-thread <n> +async tasks each thread runs at once; -c 1 --tasks-per-thread 1/)
+  t.match(help.stdout, /--prefetch <n> +deprecated name of --tasks-per-thread/)
+})
