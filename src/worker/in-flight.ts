@@ -4,6 +4,34 @@ import type { Delivery } from '../transport/transport.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
 import type { TimerHandle } from '../util/clock.js'
 
+// How often the ack wait of messages whose outcome is still being stored is renewed, ms: below
+// any ack wait worth having, and one tick serves every such message.
+const STORING_TICK_MS = 1_000
+const storing = new Map<Delivery, number>()
+let storingTicker: ReturnType<typeof setInterval> | undefined
+
+/**
+ * Renews the delivery's ack wait until `stored` settles. A store can outlast the ack wait when
+ * the broker is failing over (a lost stream leader, a restart): without this the broker hands
+ * the task out again, and a task whose outcome is not stored yet runs again, once per ack wait
+ * (issue 13: four runs of each task with a 2 s ack wait while a results leader was elected).
+ */
+function keepWhileStoring(delivery: Delivery, stored: Promise<void>): void {
+  storing.set(delivery, Date.now())
+  storingTicker ??= setInterval(() => {
+    const now = Date.now()
+    for (const [d, since] of storing) if (now - since >= STORING_TICK_MS / 2) d.working()
+  }, STORING_TICK_MS).unref()
+  const done = () => {
+    storing.delete(delivery)
+    if (storing.size === 0 && storingTicker !== undefined) {
+      clearInterval(storingTicker)
+      storingTicker = undefined
+    }
+  }
+  stored.then(done, done)
+}
+
 /**
  * What became of a task's message: `open` until the node settles it, then exactly one of the
  * others. `acked` may still be followed by `resent` (an early-acked task given back).
@@ -74,8 +102,10 @@ export class InFlight {
   ackWhen(stored: Promise<void> | undefined): boolean {
     if (this.#ack !== 'open') return false
     this.#ack = 'acked'
-    if (stored) stored.then(() => this.delivery.ack(), () => this.delivery.nak())
-    else this.delivery.ack()
+    if (stored) {
+      keepWhileStoring(this.delivery, stored)
+      stored.then(() => this.delivery.ack(), () => this.delivery.nak())
+    } else this.delivery.ack()
     return true
   }
 

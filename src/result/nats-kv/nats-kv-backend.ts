@@ -9,9 +9,11 @@ import { connectNats } from '../../transport/nats/connect.js'
 import { DEFAULT_RESULT_EXPIRES_MS } from '../memory/memory-backend.js'
 import { LargeResults } from './large-results.js'
 import { NatsChords } from './chords.js'
-import { KeyWatches, republishOf } from './key-watch.js'
+import { KeyWatches } from './key-watch.js'
 import { acrossReconnects } from './reconnect.js'
 import { requestsOf, type Requests } from '../../transport/nats/requests.js'
+import { ensureReplicas, isReplicas, replicasFor } from '../../transport/nats/replicas.js'
+import { resultBucketNames } from '../../transport/nats/names.js'
 import { READY_STATES } from '../../lifecycle/states.js'
 import { PushedRecords } from './pushed-records.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record.js'
@@ -58,6 +60,12 @@ export interface NatsKvBackendOptions {
    */
   prefix?: string
   /**
+   * Copies JetStream keeps of the bucket, its object store and its chords bucket (1 to 5); an
+   * existing bucket with another count is changed where the server allows it. Default: 3 on a
+   * cluster of three or more JetStream servers, else 1.
+   */
+  replicas?: number
+  /**
    * How many tasks sent by this process keep a slot for their pushed ready record (see
    * {@link NatsKvBackend.push}); past it, the oldest `get()` watches and reads. Default: 100,000.
    */
@@ -88,11 +96,12 @@ interface Connected {
  * Adds the republish setting to a bucket created before it was used (or by another version).
  * Answers whether the bucket allows direct gets (every bucket created on 2.9 or later does).
  */
-async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }): Promise<boolean> {
+async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }, replicas: number): Promise<boolean> {
   const jsm = await jetstreamManager(nc)
   const info = await jsm.streams.info(stream)
   const current = info.config.republish
   if (current?.src !== republish.src || current?.dest !== republish.dest) await jsm.streams.update(stream, { ...info.config, republish })
+  await ensureReplicas(jsm, stream, replicas, 'the results bucket', { ...info.config, republish })
   return info.config.allow_direct === true
 }
 
@@ -145,6 +154,7 @@ export class NatsKvBackend implements ResultBackend {
   readonly #url: string
   readonly #shared: NatsConnection | undefined
   readonly #prefix: string
+  readonly #replicas: number | undefined
   readonly #replyTo = createInbox()
   readonly #pushed: PushedRecords<StoredMeta>
   #listening = false
@@ -166,6 +176,8 @@ export class NatsKvBackend implements ResultBackend {
     if (options.prefix !== undefined && (typeof options.prefix !== 'string' || !isSafePrefix(options.prefix))) {
       throw new InvalidArgumentError('options.prefix must be dot-separated tokens of letters, digits, "-", "_", "/" and "="')
     }
+    if (options.replicas !== undefined && !isReplicas(options.replicas)) throw new InvalidArgumentError('options.replicas must be an integer from 1 to 5')
+    this.#replicas = options.replicas
     this.#url = options.url
     this.#shared = options.connection
     this.bucket = bucket
@@ -378,10 +390,12 @@ export class NatsKvBackend implements ResultBackend {
       const js = jetstream(nc)
       // History 1: the contract keeps only the latest record of a task. Republish turns every
       // write into a core NATS message, so a watch is a subscription (see key-watch.ts).
-      const republish = republishOf(this.bucket)
-      const kv = await new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish } as Parameters<Kvm['create']>[1])
-      const direct = await ensureRepublish(nc, `KV_${this.bucket}`, republish)
-      const large = new LargeResults(nc, `${this.bucket}-large`, this.resultExpiresMs)
+      const names = resultBucketNames(this.bucket)
+      const replicas = replicasFor(nc, this.#replicas)
+      const republish = names.republish
+      const kv = await new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish, replicas } as Parameters<Kvm['create']>[1])
+      const direct = await ensureRepublish(nc, names.stream, republish, replicas)
+      const large = new LargeResults(nc, names.large, this.resultExpiresMs, replicas)
       const read = direct ? directRead(nc, this.bucket) : async (key: string) => {
         const entry = await kv.get(key)
         return entry === null || entry.operation !== 'PUT' ? undefined : entry.value
@@ -391,7 +405,7 @@ export class NatsKvBackend implements ResultBackend {
       // Once the server has the reply subscription, a task sent from now on cannot answer before it.
       await watches.flushSoon()
       this.#listening = true
-      return { nc, js, kv, read, large, requests: requestsOf(nc), watches, replies, chords: new NatsChords(nc, `${this.bucket}-chords`, this.resultExpiresMs, large) }
+      return { nc, js, kv, read, large, requests: requestsOf(nc), watches, replies, chords: new NatsChords(nc, names.chords, this.resultExpiresMs, large, replicas) }
     } catch (error) {
       if (this.#shared === undefined) await nc.close().catch(() => undefined)
       throw new BackendError(`nats backend: cannot open bucket ${this.bucket}: ${(error as Error).message}`, { cause: error })

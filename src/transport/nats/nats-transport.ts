@@ -22,6 +22,7 @@ import { connectNats } from './connect.js'
 import { isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
+import { isReplicas } from './replicas.js'
 import { ensureQueueStream, purgeQueue, queueDepth } from './queue-stream.js'
 import { messageHeaders, openSession, storeCopy, type Session } from './session.js'
 import * as check from '../validate.js'
@@ -48,13 +49,19 @@ export interface NatsTransportOptions {
   prefix?: string
   /** Where connection trouble is reported. Default: warnings to stderr. */
   logger?: Logger
+  /**
+   * Copies JetStream keeps of every stream, bucket and durable consumer this transport
+   * creates (1 to 5); an existing stream with another count is changed where the server allows.
+   * Default: 3 on a cluster of three or more JetStream servers, else 1 (see replicas.ts).
+   */
+  replicas?: number
 }
 
 /** Defaults of {@link NatsTransportOptions}; ack wait and duplicate window are those of NATS. */
 export const natsTransportDefaults = {
   ...TRANSPORT_DEFAULTS,
   prefix: 'celeriac',
-} as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'clock' | 'logger'>>
+} as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'clock' | 'logger' | 'replicas'>>
 
 /**
  * The mailbox contract on NATS JetStream (server 2.9 or later).
@@ -83,6 +90,7 @@ export class NatsTransport implements Transport {
   readonly #maxDeliver: number
   readonly #duplicateWindowMs: number
   readonly #names: Names
+  readonly #replicas: number | undefined
   #session: Session | undefined
   #connecting: Promise<Session> | undefined
   // Counts closes, so a connect that a close overtook does not install its session.
@@ -104,6 +112,8 @@ export class NatsTransport implements Transport {
       throw new InvalidArgumentError('options.duplicateWindowMs must be a non-negative finite number')
     }
     if (!isPrefix(prefix)) throw new InvalidArgumentError('options.prefix must be letters, digits, "_" or "-"')
+    if (options.replicas !== undefined && !isReplicas(options.replicas)) throw new InvalidArgumentError('options.replicas must be an integer from 1 to 5')
+    this.#replicas = options.replicas
     this.#url = options.url
     this.#shared = options.connection
     this.#clock = options.clock ?? systemClock
@@ -320,7 +330,7 @@ export class NatsTransport implements Transport {
   async #open(): Promise<Session> {
     const nc = this.#shared ?? (await connectNats(this.#url))
     try {
-      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs)
+      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs, this.#replicas)
       void this.#watch(session.status)
       return session
     } catch (error) {

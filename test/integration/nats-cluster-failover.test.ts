@@ -1,0 +1,89 @@
+// Issue 13: a real 3-node JetStream cluster. Streams, buckets and the queue's consumer are R3;
+// losing the leader of the queue's stream mid-run loses no task and the run finishes while the
+// server stays down; the server rejoins when it comes back.
+import t from 'tap'
+import { fileURLToPath } from 'node:url'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import { startNatsCluster, type NatsCluster } from '../../src/testing/nats-server.js'
+import { TaskState } from '../../src/index.js'
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js'
+import { lines, tempDir } from '../helpers/files.js'
+
+type Fixture = typeof import('../fixtures/durability-app.js')
+const fixture = fileURLToPath(new URL('../fixtures/durability-app.ts', import.meta.url))
+
+let cluster: NatsCluster
+let f: Fixture
+let nc: NatsConnection
+let jsm: JetStreamManager
+const workers: WorkerProcess[] = []
+
+t.before(async () => {
+  cluster = await startNatsCluster(3)
+  process.env.CELERIAC_BROKER_URL = cluster.url
+  f = await import('../fixtures/durability-app.js')
+  nc = await connect({ servers: cluster.url.slice('nats://'.length).split(','), maxReconnectAttempts: -1 })
+  jsm = await jetstreamManager(nc)
+})
+t.teardown(async () => {
+  await Promise.all(workers.map((w) => w.stop('SIGKILL')))
+  await f?.app.close()
+  await nc?.close()
+  await cluster?.cleanup()
+})
+
+const QUEUE = 'failover'
+const STREAM = 'CELERIAC_Q_failover'
+
+t.test('streams, buckets and the queue consumer are created R3 on a 3-node cluster', async (t) => {
+  const w = await startWorkerProcess({ app: fixture, hostname: 'r3@%h', args: ['-c', '1', '-Q', QUEUE], env: { CELERIAC_BROKER_URL: cluster.url } })
+  workers.push(w)
+  t.equal(await (await f.work.applyAsync([0, 0, ''], { queue: QUEUE })).get({ timeout: 20 }), 0)
+  for (const stream of [STREAM, 'CELERIAC_DLQ', 'KV_celeriac-topology', 'KV_celeriac-results']) {
+    const info = await jsm.streams.info(stream)
+    t.equal(info.config.num_replicas, 3, `${stream} has 3 replicas`)
+    t.equal(info.cluster?.replicas?.length, 2, `${stream} has a leader and two followers`)
+  }
+  const consumer = await jsm.consumers.info(STREAM, 'workers')
+  t.equal(consumer.cluster?.replicas?.length, 2, 'the shared consumer is replicated with its stream')
+  await w.stop()
+  workers.splice(workers.indexOf(w), 1)
+})
+
+t.test('killing the leader of the queue stream mid-run loses no task; the run ends while it is down; it rejoins', async (t) => {
+  const file = `${tempDir(t)}/runs`
+  const w = await startWorkerProcess({ app: fixture, hostname: 'fo@%h', args: ['-c', '4', '-Q', QUEUE], env: { CELERIAC_BROKER_URL: cluster.url } })
+  workers.push(w)
+  const total = 200
+  const sent = await Promise.all(Array.from({ length: total }, (_, i) => f.work.applyAsync([i, 40, file], { queue: QUEUE })))
+  // Mid-run: some done, most still queued.
+  while (lines(file).length < 30) await new Promise((resolve) => setTimeout(resolve, 20))
+  const leader = (await jsm.streams.info(STREAM)).cluster?.leader
+  t.ok(leader, 'the stream has a leader')
+  const victim = cluster.node(leader!)
+  await victim.kill('SIGKILL')
+  const killedAt = Date.now()
+  const results = await Promise.all(sent.map((r) => r.get({ timeout: 60 })))
+  t.comment(`all ${total} done ${Date.now() - killedAt} ms after ${victim.name} (the stream leader) was killed`)
+  t.same(results, Array.from({ length: total }, (_, i) => i), 'every task returned its result')
+  t.notOk(victim.running, 'the killed server stayed down for the whole run')
+  const states = await Promise.all(sent.map((r) => r.state()))
+  t.equal(states.filter((s) => s === TaskState.SUCCESS).length, total, 'every task is SUCCESS in the result backend')
+  const ran = new Set(lines(file).map((l) => Number(l.split(' ')[0])))
+  t.equal(ran.size, total, 'every task ran')
+  t.comment(`executions: ${lines(file).length} for ${total} tasks`)
+
+  await victim.start()
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    const replicas = (await jsm.streams.info(STREAM)).cluster?.replicas ?? []
+    const back = replicas.find((r) => r.name === victim.name)
+    if (back?.current === true && !back.offline) break
+    if (Date.now() > deadline) throw new Error(`${victim.name} did not rejoin: ${JSON.stringify(replicas)}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.pass(`${victim.name} rejoined the stream as a current replica`)
+  t.equal(await (await f.work.applyAsync([total, 0, ''], { queue: QUEUE })).get({ timeout: 20 }), total, 'work goes on after it rejoined')
+  await w.stop()
+})
