@@ -12,8 +12,8 @@ export interface NatsServer {
   readonly storeDir: string
   /** Stops the server (SIGTERM, waits for it to exit). */
   stop(): Promise<void>
-  /** Stops and starts it again on the same port and store. */
-  restart(): Promise<void>
+  /** Stops it (SIGTERM, or `signal`: SIGKILL for a crash) and starts it again on the same port and store. */
+  restart(signal?: NodeJS.Signals): Promise<void>
   /** Stops it and removes its store. */
   cleanup(): Promise<void>
 }
@@ -63,10 +63,10 @@ export async function startNatsServer(options: { port?: number; storeDir?: strin
     rmSync(portsDir, { recursive: true, force: true })
   }
 
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    child.kill('SIGTERM')
+    child.kill(signal)
     await exited
   }
 
@@ -79,9 +79,9 @@ export async function startNatsServer(options: { port?: number; storeDir?: strin
       return port
     },
     storeDir,
-    stop,
-    restart: async () => {
-      await stop()
+    stop: () => stop(),
+    restart: async (signal?: NodeJS.Signals) => {
+      await stop(signal)
       await start()
     },
     cleanup: async () => {

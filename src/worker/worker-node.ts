@@ -381,6 +381,9 @@ export class WorkerNode {
       void this.#recorder.apply({ headers, state: TaskState.PENDING }, TaskEventType.FAIL, { error: toWireError(error) })
       return this.#pump()
     }
+    // A message this node still holds, handed out again (its ack wait ran out while the broker
+    // was down): the run here goes on and settles the new delivery, instead of a second run.
+    if (delivery.deliveryCount > 1 && this.#active.get(headers.id)?.adopt(delivery)) return this.#pump()
     const item = new InFlight(headers, delivery, definition, deps.resolvedOptions(definition))
     if (this.#revoked.has(headers.id)) return this.#revoke(item, { expired: false })
     const now = deps.clock.now()

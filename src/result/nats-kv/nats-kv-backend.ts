@@ -34,6 +34,13 @@ export const DEFAULT_RESULT_BUCKET = 'celeriac-results'
  * an expected-revision check). A record that does not fit under the rest moves its result out.
  */
 const PAYLOAD_MARGIN_BYTES = 4_096
+/**
+ * How long a record write waits for its JetStream ack before it is sent again (within
+ * `acrossReconnects`' 30 s). Shorter than JetStream's 5 s: when the bucket's leader is lost the
+ * write is gone with it, and the retry reaches the new leader as soon as one is elected. A
+ * write sent twice stores the same record twice, which changes nothing.
+ */
+const STORE_ACK_TIMEOUT_MS = 2_000
 /** The server default, for the moment before the connection has the server's INFO. */
 const DEFAULT_MAX_PAYLOAD = 1_048_576
 
@@ -157,6 +164,9 @@ export class NatsKvBackend implements ResultBackend {
   readonly #replicas: number | undefined
   readonly #replyTo = createInbox()
   readonly #pushed: PushedRecords<StoredMeta>
+  // The write in flight per key: a task's records are written in the order they were stored,
+  // even when one is retried (a STARTED resent after a timeout must not land after SUCCESS).
+  readonly #writes = new Map<string, Promise<void>>()
   #listening = false
   #connected: Promise<Connected> | undefined
   #closed = false
@@ -231,8 +241,19 @@ export class NatsKvBackend implements ResultBackend {
     if (typeof meta?.taskId !== 'string' || meta.taskId === '') {
       throw new InvalidArgumentError('meta.taskId must be a non-empty string')
     }
-    const { nc, kv, large, requests } = await this.#ready()
+    const connected = await this.#ready()
     const key = this.#key(meta.taskId)
+    const previous = this.#writes.get(key)
+    const write = previous === undefined ? this.#write(connected, key, meta) : previous.then(ignore, ignore).then(() => this.#write(connected, key, meta))
+    this.#writes.set(key, write)
+    try {
+      await write
+    } finally {
+      if (this.#writes.get(key) === write) this.#writes.delete(key)
+    }
+  }
+
+  async #write({ nc, kv, large, requests }: Connected, key: string, meta: TaskMeta): Promise<void> {
     let bytes = encodeRecord(meta)
     const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - PAYLOAD_MARGIN_BYTES
     if (bytes.byteLength > limit && meta.result !== undefined) {
@@ -262,7 +283,7 @@ export class NatsKvBackend implements ResultBackend {
         // round trip p50: core publish + flush (before) 4,605 and 0.83 ms; kv.put 5,009 and
         // 0.91 ms; this publish with its PubAck through the mux 5,472 and 0.80 ms. The ack
         // costs no throughput here: the flush was a round trip per turn as well.
-        const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.bucket}.${key}`, bytes))
+        const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.bucket}.${key}`, bytes, undefined, STORE_ACK_TIMEOUT_MS))
         // Sent right behind the write, on the same connection: the server has the record
         // first, and the sender need not wait for the ack to hear of it.
         if (push !== undefined) nc.publish(push, bytes)
@@ -464,6 +485,7 @@ function directRead(nc: NatsConnection, bucket: string): (key: string) => Promis
 }
 
 const EMPTY = new Uint8Array(0)
+const ignore = (): void => undefined
 
 /** A KV bucket keeps records and chords; the reply subject and the republish subjects carry the rest. */
 const NATS_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: true, push: true })

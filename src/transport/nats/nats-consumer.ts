@@ -12,6 +12,11 @@ import type { QueueLedger } from './queue-ledger.js'
 // How long one pull request waits on the server for messages before it is renewed. The
 // client's minimum is 1 s; a long wait costs nothing while a node is idle.
 const FETCH_EXPIRES_MS = 10_000
+// The server sends an idle heartbeat on an open pull request this often; two missed end the
+// request and it is asked again. A pull request lives on the consumer's leader: when that
+// server dies (a cluster failover) the request is gone without a word, and without heartbeats
+// the node would wait out the whole expiry before pulling from the new leader.
+const FETCH_HEARTBEAT_MS = 1_000
 // Pull requests open at once per consumer. Credit beyond what they carry waits for one to end:
 // an open request with room takes new messages anyway, and a full one ends at once. The cap
 // keeps a node that adds credit one ack at a time from filling the server's pull-request
@@ -19,7 +24,9 @@ const FETCH_EXPIRES_MS = 10_000
 const MAX_OPEN_FETCHES = 4
 // Backoff after a failed fetch (consumer missing, connection down), doubled up to the max.
 const RETRY_MIN_MS = 250
-const RETRY_MAX_MS = 10_000
+// Short: during a cluster failover fetches fail until the consumer has a new leader (seconds),
+// and a long backoff would leave the node idle well after that.
+const RETRY_MAX_MS = 2_000
 
 /** What a consumer needs from its transport. */
 export interface ConsumerHost {
@@ -171,6 +178,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       messages = await consumer.fetch({
         max_messages: n,
         expires: FETCH_EXPIRES_MS,
+        idle_heartbeat: FETCH_HEARTBEAT_MS,
         callback: (message: JsMsg) => {
           remaining--
           if (this.#closed) {

@@ -1,0 +1,60 @@
+// Issue 13: a nats-server SIGKILLed and restarted (same port, same store) mid-run, with acksLate
+// and delayed tasks in flight. Every task ends SUCCESS in the result backend (none PENDING),
+// and no delayed task runs before its ETA.
+import t from 'tap'
+import { fileURLToPath } from 'node:url'
+import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
+import { TaskState } from '../../src/index.js'
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js'
+import { lines, tempDir } from '../helpers/files.js'
+
+type Fixture = typeof import('../fixtures/durability-app.js')
+const fixture = fileURLToPath(new URL('../fixtures/durability-app.ts', import.meta.url))
+
+let server: NatsServer
+let f: Fixture
+const workers: WorkerProcess[] = []
+
+t.before(async () => {
+  server = await startNatsServer()
+  process.env.CELERIAC_BROKER_URL = server.url
+  f = await import('../fixtures/durability-app.js')
+})
+t.teardown(async () => {
+  await Promise.all(workers.map((w) => w.stop('SIGKILL')))
+  await f?.app.close()
+  await server?.cleanup()
+})
+
+t.test('a nats-server SIGKILL mid-run loses no result; delayed tasks run once their ETA has passed', async (t) => {
+  const file = `${tempDir(t)}/runs`
+  const w = await startWorkerProcess({ app: fixture, hostname: 'dur@%h', args: ['-c', '4', '-Q', 'durable'], env: { CELERIAC_BROKER_URL: server.url } })
+  workers.push(w)
+  const total = 300
+  const eta = new Map<number, number>()
+  const sent = await Promise.all(
+    Array.from({ length: total }, (_, i) => {
+      if (i % 3 !== 0) return f.work.applyAsync([i, 10, file], { queue: 'durable' })
+      // A third delayed, due from before the kill to after the restart.
+      const at = Date.now() + 500 + (i % 7) * 400
+      eta.set(i, at)
+      return f.work.applyAsync([i, 10, file], { queue: 'durable', eta: new Date(at) })
+    }),
+  )
+  while (lines(file).length < 60) await new Promise((resolve) => setTimeout(resolve, 10))
+  await server.restart('SIGKILL')
+  const results = await Promise.all(sent.map((r) => r.get({ timeout: 60 })))
+  t.same(results, Array.from({ length: total }, (_, i) => i), 'every task returned its result')
+  const backend = await f.app.backend()
+  const states = await Promise.all(sent.map(async (r) => (await backend.get(r.id))?.state))
+  t.same(states.filter((s) => s !== TaskState.SUCCESS), [], 'every task is SUCCESS in the result backend: none PENDING')
+  const runs = lines(file).map((l) => l.split(' ').map(Number))
+  t.equal(new Set(runs.map(([i]) => i)).size, total, 'every task ran')
+  const early = runs.filter(([i, , at]) => eta.has(i) && at < eta.get(i)!)
+  t.same(early, [], 'no delayed task ran before its ETA')
+  const count = new Map<number, number>()
+  for (const [i] of runs) count.set(i, (count.get(i) ?? 0) + 1)
+  const repeated = [...count].filter(([, n]) => n > 1).map(([i]) => i)
+  t.comment(`${runs.length} executions for ${total} tasks; run more than once: ${repeated.length} (${repeated.filter((i) => eta.has(i)).length} of them delayed)`)
+  await w.stop()
+})
