@@ -58,3 +58,26 @@ t.test('a nats-server SIGKILL mid-run loses no result; delayed tasks run once th
   t.comment(`${runs.length} executions for ${total} tasks; run more than once: ${repeated.length} (${repeated.filter((i) => eta.has(i)).length} of them delayed)`)
   await w.stop()
 })
+
+t.test('replicas on a single server: 1 by default; more is a ConfigError that says how to fix it', async (t) => {
+  const { NatsTransport } = await import('../../src/transport/nats/nats-transport.js')
+  const { connect } = await import('@nats-io/transport-node')
+  const { jetstreamManager } = await import('@nats-io/jetstream')
+  const { ConfigError } = await import('../../src/index.js')
+  const nc = await connect({ servers: server.url })
+  t.teardown(() => nc.close())
+  const plain = new NatsTransport({ url: server.url, prefix: 'rone' })
+  await plain.connect()
+  await plain.declareQueue({ name: 'q' })
+  await plain.close()
+  t.equal((await (await jetstreamManager(nc)).streams.info('RONE_Q_q')).config.num_replicas, 1, 'R1 on a single server')
+  const three = new NatsTransport({ url: server.url, prefix: 'rthree', replicas: 3 })
+  const { server_name, host, port } = nc.info!
+  await t.rejects(
+    three.connect(),
+    new ConfigError(
+      `natsReplicas is 3, but the NATS server ${server_name} at ${host}:${port} is not in a cluster, where JetStream keeps one copy: ` +
+        'set natsReplicas (CELERIAC_NATS_REPLICAS) to 1 or leave it unset, or connect to a cluster of at least that many JetStream servers',
+    ),
+  )
+})

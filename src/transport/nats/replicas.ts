@@ -31,10 +31,22 @@ export function isReplicas(n: unknown): n is number {
   return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 5
 }
 
-/** The replica count to use on `nc`: `configured` when given, else {@link clusterReplicas}. */
+/**
+ * The replica count to use on `nc`: `configured` when given, else {@link clusterReplicas}.
+ * More than one copy asked of a server that is not in a cluster is a ConfigError that says so
+ * (JetStream's own answer, "replicas > 1 not supported in non-clustered mode", names neither
+ * the setting nor the fix).
+ */
 export function replicasFor(nc: NatsConnection, configured: number | undefined): number {
   if (configured === undefined) return clusterReplicas(nc.info)
   if (!isReplicas(configured)) throw new ConfigError(`natsReplicas must be an integer from 1 to 5, got ${String(configured)}`)
+  const info = nc.info
+  if (configured > 1 && info !== undefined && !info.cluster) {
+    throw new ConfigError(
+      `natsReplicas is ${configured}, but the NATS server ${info.server_name ?? ''} at ${info.host}:${info.port} is not in a cluster, where JetStream keeps one copy: ` +
+        'set natsReplicas (CELERIAC_NATS_REPLICAS) to 1 or leave it unset, or connect to a cluster of at least that many JetStream servers',
+    )
+  }
   return configured
 }
 
