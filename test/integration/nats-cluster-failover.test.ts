@@ -83,9 +83,9 @@ t.test('killing the leader of the queue stream mid-run loses no task; the run en
   t.notOk(victim.running, 'the killed server stayed down for the whole run')
   // A worker tells the sender a result as it writes it; the write itself may still be waiting
   // for the results bucket's new leader: every record must get there.
-  const deadline = Date.now() + 30_000
+  const storedBy = Date.now() + 30_000
   let pending = sent
-  while (pending.length > 0 && Date.now() < deadline) {
+  while (pending.length > 0 && Date.now() < storedBy) {
     const states = await Promise.all(pending.map((r) => r.state().catch(() => undefined)))
     pending = pending.filter((_, i) => states[i] !== TaskState.SUCCESS)
     if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 200))
