@@ -54,6 +54,9 @@ const isQueues: Check = (v, k) => {
     if (typeof q !== 'object' || q === null || typeof (q as { name?: unknown }).name !== 'string') fail(`${k}[${i}].name`, 'a string', q)
     const type = (q as { exchangeType?: unknown }).exchangeType
     if (type !== undefined && type !== 'direct' && type !== 'topic' && type !== 'fanout') fail(`${k}[${i}].exchangeType`, "'direct', 'topic' or 'fanout'", type)
+    const { maxDeliver, maxAge } = q as { maxDeliver?: unknown; maxAge?: unknown }
+    if (maxDeliver !== undefined) orNull(isPositiveInt)(maxDeliver, `${k}[${i}].maxDeliver`)
+    if (maxAge !== undefined) isPositiveDuration(maxAge, `${k}[${i}].maxAge`)
   })
 }
 

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import type { Logger } from '../../util/logger.js'
 import type { Consumer, Delivery } from '../transport.js'
-import { deliveredTooOften } from '../defaults.js'
+import { deliveredTooOften, tooOld } from '../defaults.js'
 import { NatsDelivery, type DeliveryOwner } from './nats-delivery.js'
 import { Header, WORKERS } from './names.js'
 import type { QueueLedger } from './queue-ledger.js'
@@ -37,6 +37,8 @@ export interface ConsumerHost {
   readonly ledger: QueueLedger
   /** The queue's delivery limit now. */
   maxDeliver(): number
+  /** The queue's max age now, ms; Infinity for none. */
+  maxAgeMs(): number
   /** Dead-letters the message with `reason`, then removes it from the queue. */
   kill(message: JsMsg, reason: string, deliveryCount: number): void
   /** Called once, when the consumer closes. */
@@ -267,6 +269,16 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       this.ledger.forget(seq)
       this.kill(message, deliveredTooOften(deliveryCount - 1), deliveryCount - 1)
       return false
+    }
+    const maxAgeMs = this.#host.maxAgeMs()
+    if (maxAgeMs !== Infinity) {
+      // Counted from when it was due: a delayed task is not old for having waited its delay.
+      const due = Math.max(notBefore, message.info.timestampNanos / 1e6)
+      if (now - due > maxAgeMs) {
+        this.ledger.forget(seq)
+        this.kill(message, tooOld(now - due, maxAgeMs), deliveryCount)
+        return false
+      }
     }
     const delivery = new NatsDelivery(this, message, {
       queue: this.queue,

@@ -27,6 +27,23 @@ import { ensureQueueStream, purgeQueue, queueDepth } from './queue-stream.js'
 import { messageHeaders, openSession, storeCopy, type Session } from './session.js'
 import * as check from '../validate.js'
 
+/** Room left under the server's max_payload for a message's NATS headers (ids, routing, Not-Before). */
+const HEADER_ROOM_BYTES = 512
+
+/**
+ * Refuses, before anything is sent, a message the server would refuse: its `max_payload` (1 MB
+ * by default) bounds a message with its headers, and the server answers a bigger one by closing
+ * the connection.
+ */
+function checkPayload(nc: NatsConnection, message: OutgoingMessage): void {
+  const limit = nc.info?.max_payload
+  if (limit === undefined || message.body.byteLength + HEADER_ROOM_BYTES <= limit) return
+  throw new TransportError(
+    `message of ${message.body.byteLength} bytes to ${message.exchange === '' ? `queue "${message.routingKey}"` : `exchange "${message.exchange}"`} is over the NATS server's max_payload of ${limit} bytes (less ${HEADER_ROOM_BYTES} for headers): ` +
+      'pass large data by reference (a URL, an object store key), or raise max_payload in the server config',
+  )
+}
+
 /** Options of {@link NatsTransport}. */
 export interface NatsTransportOptions {
   /** `nats://[user:pass@]host:port[,host:port]` or `tls://...`; used when no `connection` is given. */
@@ -162,6 +179,7 @@ export class NatsTransport implements Transport {
   async declareQueue(queue: QueueDeclaration): Promise<void> {
     const { topology, streams } = this.#use()
     check.validateQueue(queue)
+    if (queue.maxAgeMs !== undefined && !check.isPositive(queue.maxAgeMs)) throw new InvalidArgumentError('queue.maxAgeMs must be a positive finite number')
     await topology.checkBindings(queue)
     try {
       await ensureQueueStream(streams, queue.name, queue.ackWaitMs, this.#ackWaitMs)
@@ -177,6 +195,7 @@ export class NatsTransport implements Transport {
   async publish(message: OutgoingMessage): Promise<PublishAck> {
     const session = this.#use()
     check.validateMessage(message)
+    checkPayload(session.nc, message)
     const targets = await session.topology.route(message.exchange, message.routingKey)
     if (targets.length === 0) return { queues: [], duplicate: false }
     const h = messageHeaders(message)
@@ -201,6 +220,7 @@ export class NatsTransport implements Transport {
         stream: this.#names.queueStream(queue),
         ledger,
         maxDeliver: () => session.topology.queue(queue)?.maxDeliver ?? Infinity,
+        maxAgeMs: () => session.topology.queue(queue)?.maxAgeMs ?? Infinity,
         kill: (message, reason, count) => session.deadLetters.kill(queue, message, reason, count, this.#clock.now(), this.#logger),
         closed: (c) => this.#consumers.delete(c),
         connectionClosed: () => session.nc.isClosed(),
