@@ -105,6 +105,19 @@ async function completed(app: App, sent: readonly AsyncResult[], ms: number): Pr
   }
 }
 
+/** Dead letters of `queue`, asking again while the cluster elects leaders (a read times out meanwhile). */
+async function deadLetterCount(app: App, queue: string): Promise<number> {
+  const transport = await app.transport()
+  for (let tries = 1; ; tries++) {
+    try {
+      return (await transport.deadLetters(queue)).length
+    } catch (error) {
+      if (tries >= 10) throw error
+      await sleep(1_000)
+    }
+  }
+}
+
 async function waitForRuns(file: string, n: number, ms = 120_000): Promise<void> {
   const deadline = Date.now() + ms
   while (runsIn(file).size < n && Date.now() < deadline) await sleep(20)
@@ -144,7 +157,7 @@ async function workerKills(dir: string): Promise<Outcome> {
       completed: done,
       lost: N - done,
       executedMoreThanOnce: [...runs.values()].filter((c) => c > 1).length,
-      deadLettered: (await (await app.transport()).deadLetters('chaos')).length,
+      deadLettered: await deadLetterCount(app, 'chaos'),
       workerRssBeforeMiB: mib(rssBefore),
       workerRssAfterMiB: mib(rssAfter),
       seconds: (Date.now() - began) / 1000,
@@ -186,7 +199,7 @@ async function serverRestart(dir: string): Promise<Outcome> {
       completed: done,
       lost: N - done,
       executedMoreThanOnce: [...runs.values()].filter((c) => c > 1).length,
-      deadLettered: (await (await app.transport()).deadLetters('chaos')).length,
+      deadLettered: await deadLetterCount(app, 'chaos'),
       workerRssBeforeMiB: mib(rssBefore),
       workerRssAfterMiB: mib(rssKb(w.child.pid!)),
       seconds: (Date.now() - began) / 1000,
@@ -225,7 +238,7 @@ async function clusterLeader(dir: string): Promise<Outcome> {
       completed: done,
       lost: N - done,
       executedMoreThanOnce: [...runs.values()].filter((c) => c > 1).length,
-      deadLettered: (await (await app.transport()).deadLetters('chaos')).length,
+      deadLettered: await deadLetterCount(app, 'chaos'),
       workerRssBeforeMiB: mib(rssBefore),
       workerRssAfterMiB: mib(rssKb(w.child.pid!)),
       seconds: (Date.now() - began) / 1000,

@@ -19,7 +19,7 @@ import type {
 } from '../transport.js'
 import { collectReplies } from '../collect-replies.js'
 import { connectNats } from './connect.js'
-import { isPrefix, Names } from './names.js'
+import { DEFAULT_NAMESPACE, isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
 import { isReplicas } from './replicas.js'
@@ -77,7 +77,7 @@ export interface NatsTransportOptions {
 /** Defaults of {@link NatsTransportOptions}; ack wait and duplicate window are those of NATS. */
 export const natsTransportDefaults = {
   ...TRANSPORT_DEFAULTS,
-  prefix: 'celeriac',
+  prefix: DEFAULT_NAMESPACE,
 } as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'clock' | 'logger' | 'replicas'>>
 
 /**
