@@ -8,6 +8,7 @@ import type { TimerHandle } from '../util/clock.js'
 // any ack wait worth having, and one tick serves every such message.
 const STORING_TICK_MS = 1_000
 const storing = new Map<InFlight, number>()
+const storingById = new Map<string, InFlight>()
 let storingTicker: ReturnType<typeof setInterval> | undefined
 
 /**
@@ -18,18 +19,28 @@ let storingTicker: ReturnType<typeof setInterval> | undefined
  */
 function keepWhileStoring(item: InFlight, stored: Promise<void>): void {
   storing.set(item, Date.now())
+  storingById.set(item.headers.id, item)
   storingTicker ??= setInterval(() => {
     const now = Date.now()
     for (const [item, since] of storing) if (now - since >= STORING_TICK_MS / 2) item.delivery.working()
   }, STORING_TICK_MS).unref()
   const done = () => {
     storing.delete(item)
+    if (storingById.get(item.headers.id) === item) storingById.delete(item.headers.id)
     if (storing.size === 0 && storingTicker !== undefined) {
       clearInterval(storingTicker)
       storingTicker = undefined
     }
   }
   stored.then(done, done)
+}
+
+/**
+ * The task of that id whose outcome is being stored (acked late, the ack waiting for the
+ * store), if any: a redelivered copy of its message is {@link InFlight.adopt}ed, not run again.
+ */
+export function storingTask(id: string): InFlight | undefined {
+  return storingById.get(id)
 }
 
 /**

@@ -45,6 +45,8 @@ export interface ConsumerHost {
   closed(consumer: NatsConsumer): void
   /** True once the connection is closed for good: nothing left to retry. */
   connectionClosed(): boolean
+  /** Creates the queue's stream and shared consumer again (see {@link NatsConsumer}: a consumer gone from the server). */
+  recreate(): Promise<void>
 }
 
 function report(error: unknown): void {
@@ -138,6 +140,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       } catch (error) {
         if (!this.#failing) this.#host.logger.warn('cannot open the queue consumer; retrying', { queue: this.queue, error })
         this.#failing = true
+        if (/consumer not found/i.test(String((error as Error)?.message))) await this.#host.recreate().catch(() => undefined)
         await new Promise((resolve) => setTimeout(resolve, this.#backoff()).unref())
       }
     }
@@ -200,6 +203,12 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       this.#failing = false
     } catch (error) {
       failed = true
+      // The shared consumer is gone (deleted by hand, or lost with the only server that held an
+      // R1 stream): make it again, or this node would retry a dead consumer forever.
+      if (!this.#closed && this.#consumer === consumer && /consumer (deleted|not found)/i.test(String((error as Error)?.message))) {
+        this.#consumer = undefined
+        void this.#start()
+      }
       if (!this.#closed && !this.#failing) {
         this.#failing = true
         this.#host.logger.warn('fetching from the queue failed; retrying', { queue: this.queue, error })

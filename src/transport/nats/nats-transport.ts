@@ -224,6 +224,7 @@ export class NatsTransport implements Transport {
         kill: (message, reason, count) => session.deadLetters.kill(queue, message, reason, count, this.#clock.now(), this.#logger),
         closed: (c) => this.#consumers.delete(c),
         connectionClosed: () => session.nc.isClosed(),
+        recreate: () => ensureQueueStream(session.streams, queue, ledger.ackWaitMs, this.#ackWaitMs),
       },
       queue,
       onDelivery,
