@@ -25,6 +25,10 @@ export interface TransportContext {
   nats: NatsConnector
   /** The app's logger: what the transport reports goes where the app's own lines go. */
   logger?: Logger
+  /** Prefix of every NATS subject, stream and bucket (`config.namespace`); absent: the default names. */
+  namespace?: string
+  /** Copies JetStream keeps of what is created (`config.natsReplicas`); absent: by the cluster's size. */
+  replicas?: number
 }
 
 /** What a result backend adapter is given besides the URL. */
@@ -35,15 +39,19 @@ export interface BackendContext {
   /** The broker URL: `rpc://` and a `nats://` without a host use the broker's server. */
   broker: string
   nats: NatsConnector
+  /** Prefix of every NATS subject, stream and bucket (`config.namespace`); absent: the default names. */
+  namespace?: string
+  /** Copies JetStream keeps of what is created (`config.natsReplicas`); absent: by the cluster's size. */
+  replicas?: number
 }
 
 export type TransportFactory = (url: string, context: TransportContext) => Promise<Transport>
 export type BackendFactory = (url: string, context: BackendContext) => Promise<ResultBackend>
 
-const natsTransport: TransportFactory = async (url, { clock, ackWaitMs, maxDeliver, nats, logger }) => {
+const natsTransport: TransportFactory = async (url, { clock, ackWaitMs, maxDeliver, nats, logger, namespace, replicas }) => {
   // Loaded on demand: an app on memory:// never loads the NATS client.
   const { NatsTransport } = await import('../transport/nats/nats-transport.js')
-  return new NatsTransport({ url, connection: await nats(url), clock, ackWaitMs, maxDeliver, logger })
+  return new NatsTransport({ url, connection: await nats(url), clock, ackWaitMs, maxDeliver, logger, replicas, ...(namespace === undefined ? {} : { prefix: namespace }) })
 }
 
 /** Broker URL schemes: `memory://[name]` (embedded), `nats://` and `tls://` (NATS JetStream). */
@@ -62,11 +70,13 @@ function natsServer(url: string, broker: string, ownHost: boolean): string {
   return server
 }
 
-const natsKvBackend: BackendFactory = async (url, { resultExpiresMs, broker, nats }) => {
+const natsKvBackend: BackendFactory = async (url, { resultExpiresMs, broker, nats, namespace, replicas }) => {
   const server = natsServer(url, broker, true)
   const connection = await nats(server)
   const { NatsKvBackend } = await import('../result/nats-kv/nats-kv-backend.js')
-  return new NatsKvBackend({ url: server, connection, resultExpiresMs })
+  const { Names } = await import('../transport/nats/names.js')
+  const bucket = namespace === undefined ? undefined : new Names(namespace).resultsBucket
+  return new NatsKvBackend({ url: server, connection, resultExpiresMs, replicas, ...(bucket === undefined ? {} : { bucket }) })
 }
 
 /**
@@ -78,11 +88,11 @@ export const backendAdapters: Readonly<Record<string, BackendFactory>> = {
   memory: async (url, { clock, resultExpiresMs }) => new MemoryBackend({ store: memoryResultStore(memoryName(url)), clock, resultExpiresMs }),
   nats: natsKvBackend,
   tls: natsKvBackend,
-  rpc: async (url, { broker, nats }) => {
+  rpc: async (url, { broker, nats, namespace }) => {
     const server = natsServer(url, broker, false)
     const connection = await nats(server)
     const { RpcBackend } = await import('../result/rpc/rpc-backend.js')
-    return new RpcBackend({ url: server, connection })
+    return new RpcBackend({ url: server, connection, ...(namespace === undefined ? {} : { prefix: namespace }) })
   },
 }
 

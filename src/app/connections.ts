@@ -79,9 +79,9 @@ export class Connections {
     this.#nats = new NatsConnections(() => natsOptionsFromConfig(conf))
     const nats = this.#nats.get
     this.#transport = new OnDemand(async () =>
-      options.transport ?? transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), maxDeliver: maxDeliverOf(conf.brokerMaxDeliver), nats, logger }))
+      options.transport ?? transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), maxDeliver: maxDeliverOf(conf.brokerMaxDeliver), nats, logger, namespace: conf.namespace, replicas: conf.natsReplicas ?? undefined }))
     this.#backend = new OnDemand(async () =>
-      options.backend ?? backendFromUrl(conf.backend, { clock, resultExpiresMs: toMs(conf.resultExpires, 'config.resultExpires'), broker: conf.broker, nats }))
+      options.backend ?? backendFromUrl(conf.backend, { clock, resultExpiresMs: toMs(conf.resultExpires, 'config.resultExpires'), broker: conf.broker, nats, namespace: conf.namespace, replicas: conf.natsReplicas ?? undefined }))
   }
 
   /** The connected transport (connects on first call). */

@@ -262,7 +262,8 @@ export class Beat {
     if (kind === 'nats' || kind === 'tls') {
       // Loaded on demand: a beat on memory:// never loads the NATS client.
       const { NatsBeatStore } = await import('./nats-store.js')
-      return new NatsBeatStore(await this.#deps.natsConnection(broker), this.#deps.name)
+      const { namespace, natsReplicas } = this.#deps.conf
+      return new NatsBeatStore(await this.#deps.natsConnection(broker), this.#deps.name, { namespace, replicas: natsReplicas ?? undefined })
     }
     throw new ConfigError(`beat: no store for the broker ${censorUrl(broker)}; pass options.store`)
   }

@@ -1,11 +1,12 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
+import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
 import { TransportError } from '../errors.js'
-import { token } from '../transport/nats/names.js'
+import { Names, token } from '../transport/nats/names.js'
+import { openBucket, replicasFor } from '../transport/nats/replicas.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { BeatStore, Stored } from './store.js'
 
-/** The KV bucket of every app's beat state. */
+/** The KV bucket of every app's beat state in the default namespace. */
 export const BEAT_BUCKET = 'celeriac-beat'
 
 /**
@@ -20,12 +21,20 @@ export const BEAT_BUCKET = 'celeriac-beat'
 export class NatsBeatStore implements BeatStore {
   readonly #nc: NatsConnection
   readonly #prefix: string
+  readonly #bucket: string
+  readonly #replicas: number | undefined
   #kv: Promise<KV> | undefined
 
-  /** @param app the app's name, which keeps apps that share a server apart */
-  constructor(nc: NatsConnection, app: string) {
+  /**
+   * @param app the app's name, which keeps apps that share a server apart
+   * @param options `namespace` (`config.namespace`) names the bucket `<namespace>-beat`;
+   *   `replicas` (`config.natsReplicas`) defaults to what the cluster can hold
+   */
+  constructor(nc: NatsConnection, app: string, options: { namespace?: string; replicas?: number } = {}) {
     this.#nc = nc
     this.#prefix = token(app)
+    this.#bucket = options.namespace === undefined ? BEAT_BUCKET : new Names(options.namespace).beatBucket
+    this.#replicas = options.replicas
   }
 
   async get(key: string): Promise<Stored | undefined> {
@@ -47,7 +56,7 @@ export class NatsBeatStore implements BeatStore {
       return await op(await this.#open())
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) return undefined
-      throw new TransportError(`beat: cannot ${what} "${key}" in KV bucket ${BEAT_BUCKET}: ${(error as Error).message}`, { cause: error })
+      throw new TransportError(`beat: cannot ${what} "${key}" in KV bucket ${this.#bucket}: ${(error as Error).message}`, { cause: error })
     }
   }
 
@@ -57,7 +66,8 @@ export class NatsBeatStore implements BeatStore {
 
   #open(): Promise<KV> {
     // create() opens the bucket when it exists.
-    this.#kv ??= new Kvm(this.#nc).create(BEAT_BUCKET, { history: 1 })
+    const replicas = replicasFor(this.#nc, this.#replicas)
+    this.#kv ??= jetstreamManager(this.#nc).then((jsm) => openBucket(new Kvm(this.#nc), jsm, this.#bucket, { history: 1 }, replicas, 'the beat bucket'))
     this.#kv.catch(() => (this.#kv = undefined))
     return this.#kv
   }

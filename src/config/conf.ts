@@ -41,6 +41,8 @@ const isPositiveDuration: Check = (v, k) => {
   isDuration(v, k)
   if (toMs(v as Duration, `config.${k}`) === 0) fail(k, 'a positive duration', v)
 }
+const isNamespace: Check = (v, k) => void ((typeof v !== 'string' || !/^[A-Za-z0-9_-]+$/.test(v)) && fail(k, 'letters, digits, "_" or "-"', v))
+const isReplicaCount: Check = (v, k) => void ((!Number.isInteger(v) || (v as number) < 1 || (v as number) > 5) && fail(k, 'an integer from 1 to 5', v))
 // Each entry is checked in full, naming it, when a beat starts (beat/entry.ts).
 const isBeatSchedule: Check = (v, k) => {
   isPlainObject(v, k)
@@ -52,6 +54,9 @@ const isQueues: Check = (v, k) => {
     if (typeof q !== 'object' || q === null || typeof (q as { name?: unknown }).name !== 'string') fail(`${k}[${i}].name`, 'a string', q)
     const type = (q as { exchangeType?: unknown }).exchangeType
     if (type !== undefined && type !== 'direct' && type !== 'topic' && type !== 'fanout') fail(`${k}[${i}].exchangeType`, "'direct', 'topic' or 'fanout'", type)
+    const { maxDeliver, maxAge } = q as { maxDeliver?: unknown; maxAge?: unknown }
+    if (maxDeliver !== undefined) orNull(isPositiveInt)(maxDeliver, `${k}[${i}].maxDeliver`)
+    if (maxAge !== undefined) isPositiveDuration(maxAge, `${k}[${i}].maxAge`)
   })
 }
 
@@ -110,6 +115,8 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
   beatMaxInterval: isPositiveDuration,
   beatLeaseTime: isPositiveDuration,
   beatScheduleFilename: isString,
+  namespace: isNamespace,
+  natsReplicas: orNull(isReplicaCount),
 }
 
 function distance(a: string, b: string): number {

@@ -32,6 +32,10 @@ export interface QueueConfig {
   exchangeType?: ExchangeType
   /** Binding key. @default the queue name */
   routingKey?: string
+  /** Deliveries of one message before it is dead-lettered; `null` for unlimited. @default config.brokerMaxDeliver */
+  maxDeliver?: number | null
+  /** How old (since it was sent) a message may be when delivered, seconds or a duration string; older ones are dead-lettered (reason `max-age`). @default no limit */
+  maxAge?: Duration
 }
 
 /** `natsTls`: paths of PEM files. */
@@ -165,6 +169,19 @@ export interface ConfigValues {
   beatLeaseTime: Duration
   /** On `memory://`: the file keeping each entry's last run across restarts (Celery's `beat_schedule_filename`). */
   beatScheduleFilename: string
+  /**
+   * Prefix of every NATS subject, stream and KV bucket of the app (letters, digits, `_`, `-`),
+   * so that apps sharing a NATS account see nothing of each other's queues, results, revokes
+   * and control. The default keeps the names celeriac has always used.
+   */
+  namespace: string
+  /**
+   * Copies JetStream keeps of every stream, KV bucket and durable consumer celeriac creates
+   * (1 to 5). `null`: 3 when the server is in a cluster of three or more JetStream servers,
+   * else 1. R3 survives the loss of one server; each copy costs its disk and a network write
+   * per message. An existing stream with another count is changed where the server allows it.
+   */
+  natsReplicas: number | null
 }
 
 export const DEFAULTS = {
@@ -213,6 +230,8 @@ export const DEFAULTS = {
   beatMaxInterval: 300,
   beatLeaseTime: 10,
   beatScheduleFilename: 'celeriac-beat-schedule.json',
+  namespace: 'celeriac',
+  natsReplicas: null,
 } as const satisfies ConfigValues
 
 /** Keys whose values may hold credentials, censored when config is printed. */

@@ -12,8 +12,8 @@ export interface NatsServer {
   readonly storeDir: string
   /** Stops the server (SIGTERM, waits for it to exit). */
   stop(): Promise<void>
-  /** Stops and starts it again on the same port and store. */
-  restart(): Promise<void>
+  /** Stops it (SIGTERM, or `signal`: SIGKILL for a crash) and starts it again on the same port and store. */
+  restart(signal?: NodeJS.Signals): Promise<void>
   /** Stops it and removes its store. */
   cleanup(): Promise<void>
 }
@@ -78,10 +78,10 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
     rmSync(portsDir, { recursive: true, force: true })
   }
 
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    child.kill('SIGTERM')
+    child.kill(signal)
     await exited
   }
 
@@ -94,14 +94,165 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
       return port
     },
     storeDir,
-    stop,
-    restart: async () => {
-      await stop()
+    stop: () => stop(),
+    restart: async (signal?: NodeJS.Signals) => {
+      await stop(signal)
       await start()
     },
     cleanup: async () => {
       await stop()
       rmSync(storeDir, { recursive: true, force: true })
     },
+  }
+}
+
+/** One member of a {@link NatsCluster}. */
+export interface ClusterNode {
+  /** The server's name in the cluster (`n1`, `n2`...): what stream info calls the leader. */
+  readonly name: string
+  /** `nats://127.0.0.1:<port>` */
+  readonly url: string
+  readonly port: number
+  /** Whether the process is running. */
+  readonly running: boolean
+  /** Kills the process (SIGKILL by default) and waits for it to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>
+  /** Starts it again on the same ports and store; resolves once it accepts connections. */
+  start(): Promise<void>
+}
+
+/** A JetStream cluster of nats-server processes started for a test. */
+export interface NatsCluster {
+  readonly nodes: readonly ClusterNode[]
+  /** Every node's client URL in one broker URL: `nats://127.0.0.1:a,127.0.0.1:b,...`. */
+  readonly url: string
+  /** The node of that name (as stream info reports a leader). */
+  node(name: string): ClusterNode
+  /** Stops every node and removes their stores. */
+  cleanup(): Promise<void>
+}
+
+/** A port free right now on 127.0.0.1 (the OS picks it; a later bind by another process could race, rarely). */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Resolves once `port` accepts a TCP connection, or throws after `ms`. */
+async function waitForPort(port: number, child: ChildProcess, stderr: () => string, ms = 10_000): Promise<void> {
+  const { connect } = await import('node:net')
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}: ${stderr()}`)
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once('error', () => resolve(false))
+    })
+    if (open) return
+    if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${port} within ${ms} ms: ${stderr()}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/**
+ * Starts `size` nats-server processes (default 3) with JetStream, clustered by routes, on
+ * free ports of 127.0.0.1 with a temporary store each, and resolves once JetStream has a
+ * meta leader (streams can be created). Each node can be killed and started again on the same
+ * ports and store, as an operator's restart would.
+ * @example
+ * const cluster = await startNatsCluster(3)
+ * const app = createApp({ broker: cluster.url, backend: cluster.url })
+ * await cluster.nodes[0].kill()
+ */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  if (!natsServerAvailable()) {
+    throw new Error('nats-server is not on the PATH: install it (Debian: apt-get install -y nats-server)')
+  }
+  const ports = new Set<number>()
+  while (ports.size < 2 * size) ports.add(await freePort())
+  const clientPorts = [...ports].slice(0, size)
+  const routePorts = [...ports].slice(size)
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',')
+  const nodes = clientPorts.map((port, i) => {
+    const name = `n${i + 1}`
+    const storeDir = mkdtempSync(join(tmpdir(), `celeriac-nats-${name}-`))
+    let child: ChildProcess | undefined
+    const running = () => child !== undefined && child.exitCode === null && child.signalCode === null
+    const node = {
+      name,
+      url: `nats://127.0.0.1:${port}`,
+      port,
+      storeDir,
+      get running() {
+        return running()
+      },
+      async start() {
+        if (running()) return
+        const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, '--server_name', name, '--cluster_name', 'celeriac-test', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes]
+        const started = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+        child = started
+        let stderr = ''
+        started.stderr?.on('data', (chunk: Buffer) => (stderr += chunk))
+        await waitForPort(port, started, () => stderr)
+      },
+      async kill(signal: NodeJS.Signals = 'SIGKILL') {
+        const current = child
+        if (current === undefined || !running()) return
+        const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()))
+        current.kill(signal)
+        await exited
+      },
+    }
+    return node
+  })
+  await Promise.all(nodes.map((n) => n.start()))
+  const url = `nats://${clientPorts.map((p) => `127.0.0.1:${p}`).join(',')}`
+  const cluster: NatsCluster = {
+    nodes,
+    url,
+    node(name) {
+      const found = nodes.find((n) => n.name === name)
+      if (found === undefined) throw new Error(`no node named ${name} in this cluster (${nodes.map((n) => n.name).join(', ')})`)
+      return found
+    },
+    async cleanup() {
+      await Promise.all(nodes.map((n) => n.kill('SIGTERM')))
+      for (const n of nodes) rmSync(n.storeDir, { recursive: true, force: true })
+    },
+  }
+  await waitForJetStream(url)
+  return cluster
+}
+
+/** Waits until the cluster's JetStream answers account info (it has elected a meta leader). */
+async function waitForJetStream(url: string, ms = 20_000): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node')
+  const { jetstreamManager } = await import('@nats-io/jetstream')
+  const nc = await connect({ servers: url.replace(/^nats:\/\//, '').split(','), maxReconnectAttempts: -1 })
+  try {
+    const deadline = Date.now() + ms
+    for (;;) {
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 2_000 })
+        await jsm.getAccountInfo()
+        return
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`the cluster's JetStream was not ready within ${ms} ms: ${(error as Error).message}`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  } finally {
+    await nc.close()
   }
 }

@@ -21,6 +21,11 @@ export function maxDeliverOf(configured: number | null): number {
  * Why a message was dead-lettered after its last allowed delivery: `max-deliveries: delivered
  * N times`. Every transport words it so (the prefix is what code may match on).
  */
+/** The dead-letter reason of a message delivered past its queue's max age: `max-age: ...`. */
+export function tooOld(ageMs: number, maxAgeMs: number): string {
+  return `max-age: delivered ${Math.round(ageMs)} ms after it was due, over the queue's max age of ${maxAgeMs} ms`
+}
+
 export function deliveredTooOften(deliveries: number): string {
   return `max-deliveries: delivered ${deliveries} ${deliveries === 1 ? 'time' : 'times'}`
 }

@@ -36,6 +36,12 @@ export interface QueueDeclaration {
   ackWaitMs?: number
   /** After this many deliveries a message is dead-lettered (reason `max-deliveries: delivered N times`). */
   maxDeliver?: number
+  /**
+   * A message delivered more than this long after it was sent (or after its Not-Before, when
+   * delayed), ms, is dead-lettered instead (reason `max-age: ...`). Honoured by the NATS
+   * transport; the memory transport keeps no such limit.
+   */
+  maxAgeMs?: number
 }
 
 /** A message to publish. */

@@ -1,5 +1,6 @@
 import type { Consumer, Delivery, QueueDeclaration, Transport } from '../transport/transport.js'
 import type { QueueConfig } from '../config/defaults.js'
+import { toMs } from '../util/duration.js'
 
 /**
  * A node's consumers, one per queue, each with the credit it was granted and has not used: the
@@ -56,6 +57,14 @@ export class ConsumerSet {
   }
 }
 
+/** The delivery limit and max age a `taskQueues` entry sets, as a declaration takes them. */
+function queueLimits(config: QueueConfig | undefined): Pick<QueueDeclaration, 'maxDeliver' | 'maxAgeMs'> {
+  const limits: Pick<QueueDeclaration, 'maxDeliver' | 'maxAgeMs'> = {}
+  if (config?.maxDeliver !== undefined) limits.maxDeliver = config.maxDeliver === null ? Infinity : config.maxDeliver
+  if (config?.maxAge !== undefined) limits.maxAgeMs = toMs(config.maxAge, `taskQueues[${config.name}].maxAge`)
+  return limits
+}
+
 /**
  * Declares the queues a node consumes: a queue configured in `taskQueues` with an exchange is
  * bound to it (by its routing key, else its name); any other is a plain queue.
@@ -64,12 +73,13 @@ export async function declareQueues(transport: Transport, taskQueues: readonly Q
   const declared = new Map(taskQueues.map((q) => [q.name, q]))
   for (const name of names) {
     const config = declared.get(name)
+    const limits = queueLimits(config)
     if (config?.exchange) {
       await transport.declareExchange({ name: config.exchange, type: config.exchangeType ?? 'direct' })
-      const queue: QueueDeclaration = { name, bindings: [{ exchange: config.exchange, key: config.routingKey ?? name }] }
+      const queue: QueueDeclaration = { name, bindings: [{ exchange: config.exchange, key: config.routingKey ?? name }], ...limits }
       await transport.declareQueue(queue)
     } else {
-      await transport.declareQueue({ name })
+      await transport.declareQueue({ name, ...limits })
     }
   }
 }

@@ -4,6 +4,45 @@ import type { Delivery } from '../transport/transport.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
 import type { TimerHandle } from '../util/clock.js'
 
+// How often the ack wait of messages whose outcome is still being stored is renewed, ms: below
+// any ack wait worth having, and one tick serves every such message.
+const STORING_TICK_MS = 1_000
+const storing = new Map<InFlight, number>()
+const storingById = new Map<string, InFlight>()
+let storingTicker: ReturnType<typeof setInterval> | undefined
+
+/**
+ * Renews the delivery's ack wait until `stored` settles. A store can outlast the ack wait when
+ * the broker is failing over (a lost stream leader, a restart): without this the broker hands
+ * the task out again, and a task whose outcome is not stored yet runs again, once per ack wait
+ * (issue 13: four runs of each task with a 2 s ack wait while a results leader was elected).
+ */
+function keepWhileStoring(item: InFlight, stored: Promise<void>): void {
+  storing.set(item, Date.now())
+  storingById.set(item.headers.id, item)
+  storingTicker ??= setInterval(() => {
+    const now = Date.now()
+    for (const [item, since] of storing) if (now - since >= STORING_TICK_MS / 2) item.delivery.working()
+  }, STORING_TICK_MS).unref()
+  const done = () => {
+    storing.delete(item)
+    if (storingById.get(item.headers.id) === item) storingById.delete(item.headers.id)
+    if (storing.size === 0 && storingTicker !== undefined) {
+      clearInterval(storingTicker)
+      storingTicker = undefined
+    }
+  }
+  stored.then(done, done)
+}
+
+/**
+ * The task of that id whose outcome is being stored (acked late, the ack waiting for the
+ * store), if any: a redelivered copy of its message is {@link InFlight.adopt}ed, not run again.
+ */
+export function storingTask(id: string): InFlight | undefined {
+  return storingById.get(id)
+}
+
 /**
  * What became of a task's message: `open` until the node settles it, then exactly one of the
  * others. `acked` may still be followed by `resent` (an early-acked task given back).
@@ -18,7 +57,7 @@ export type AckState = 'open' | 'acked' | 'nakked' | 'termed' | 'resent'
  */
 export class InFlight {
   readonly headers: TaskHeaders
-  readonly delivery: Delivery
+  #delivery: Delivery
   readonly definition: TaskDefinition
   readonly options: ResolvedTaskOptions
   /** The lifecycle machine's state for this task. */
@@ -40,9 +79,37 @@ export class InFlight {
   killedFor?: Error
   #ack: AckState = 'open'
 
+  /** The delivery this task settles: the latest the broker made of its message (see {@link adopt}). */
+  get delivery(): Delivery {
+    return this.#delivery
+  }
+
+  /**
+   * Takes a new delivery of this same message (same queue and msgId): the broker handed it out
+   * again while it was still here, its ack wait having run out while the broker was away (a
+   * restart, a failover). The task is not run again: it settles through the new delivery, the
+   * only one the broker still honours. An early-acked task acks the copy at once. False when
+   * it is another message, or this one is already settled.
+   */
+  adopt(delivery: Delivery): boolean {
+    const current = this.#delivery
+    if (delivery.msgId === undefined || delivery.msgId !== current.msgId || delivery.queue !== current.queue) return false
+    if (this.#ack === 'open') {
+      this.#delivery = delivery
+      return true
+    }
+    if (this.#ack === 'acked') {
+      // Still storing its outcome: the ack waiting for the store goes to the new delivery.
+      if (storing.has(this)) this.#delivery = delivery
+      else delivery.ack()
+      return true
+    }
+    return false
+  }
+
   constructor(headers: TaskHeaders, delivery: Delivery, definition: TaskDefinition, options: ResolvedTaskOptions) {
     this.headers = headers
-    this.delivery = delivery
+    this.#delivery = delivery
     this.definition = definition
     this.options = options
     this.state = headers.retries > 0 ? TaskState.RETRY : TaskState.PENDING
@@ -74,8 +141,10 @@ export class InFlight {
   ackWhen(stored: Promise<void> | undefined): boolean {
     if (this.#ack !== 'open') return false
     this.#ack = 'acked'
-    if (stored) stored.then(() => this.delivery.ack(), () => this.delivery.nak())
-    else this.delivery.ack()
+    if (stored) {
+      keepWhileStoring(this, stored)
+      stored.then(() => this.delivery.ack(), () => this.delivery.nak())
+    } else this.delivery.ack()
     return true
   }
 

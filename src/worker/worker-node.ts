@@ -16,7 +16,7 @@ import { RateGate } from './rate-gate.js'
 import { continueFlow, sendErrbacks, successors } from '../canvas/flow.js'
 import { RemoteControl, TaskOverrides, type ControlledNode } from './remote-control.js'
 import { compileWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
-import { InFlight } from './in-flight.js'
+import { InFlight, storingTask } from './in-flight.js'
 import { ConsumerSet, declareQueues } from './consumer-set.js'
 import { OutcomeKind, type Outcome, type RunEntry } from '../protocol/thread-batch.js'
 import type { WorkerDeps } from './worker-deps.js'
@@ -381,6 +381,9 @@ export class WorkerNode {
       void this.#recorder.apply({ headers, state: TaskState.PENDING }, TaskEventType.FAIL, { error: toWireError(error) })
       return this.#pump()
     }
+    // A message this node still holds, handed out again (its ack wait ran out while the broker
+    // was down): the run here goes on and settles the new delivery, instead of a second run.
+    if (delivery.deliveryCount > 1 && (this.#active.get(headers.id) ?? storingTask(headers.id))?.adopt(delivery)) return this.#pump()
     const item = new InFlight(headers, delivery, definition, deps.resolvedOptions(definition))
     if (this.#revoked.has(headers.id)) return this.#revoke(item, { expired: false })
     const now = deps.clock.now()

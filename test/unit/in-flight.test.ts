@@ -66,3 +66,43 @@ t.test('in flight - ackWhen acks once the record is stored, naks if storing fail
   t.equal(termed.item.term('rejected: no'), true)
   t.same([termed.item.ackState, termed.calls], ['termed', ['term rejected: no']])
 })
+
+/** A delivery of message `msgId` that lists what was done to it. */
+function copy(msgId: string | undefined, deliveryCount = 2): Delivery & { calls: string[] } {
+  return Object.assign(delivery(), { msgId, deliveryCount })
+}
+
+t.test('in flight - a redelivered copy of the same message is adopted: the run settles through it (issue 13)', async (t) => {
+  const headers = { id: 'id-2', task: 't.x', retries: 0, rootId: 'id-2', contentType: 'application/x-msgpack' } as TaskHeaders
+  const definition = { name: 't.x', fn: () => {}, options: {} } as unknown as TaskDefinition
+  const first = copy('m-1', 1)
+  const item = new InFlight(headers, first, definition, resolveTaskOptions('t.x', {}, DEFAULTS))
+  t.equal(item.adopt(copy('m-other')), false, 'another message (a retry is sent under another msgId) is not adopted')
+  t.equal(item.adopt(copy(undefined)), false, 'nor one without a msgId')
+  const second = copy('m-1')
+  t.equal(item.adopt(second), true)
+  t.equal(item.delivery, second)
+  let store!: () => void
+  item.ackWhen(new Promise<void>((resolve) => (store = resolve)))
+  // Redelivered again while the outcome is being stored: the pending ack goes to the newest.
+  const third = copy('m-1', 3)
+  t.equal(item.adopt(third), true)
+  store()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same([first.calls, second.calls, third.calls], [[], [], ['ack']], 'one ack, on the delivery the broker still honours')
+  t.equal(item.adopt(copy('m-1', 4)), true, 'a copy after the ack (the ack was lost) is acked at once')
+})
+
+t.test('in flight - while its outcome is being stored, the message keeps its lease (issue 13)', async (t) => {
+  const { item, calls } = inFlight()
+  let store!: () => void
+  item.ackWhen(new Promise<void>((resolve) => (store = resolve)))
+  await new Promise((resolve) => setTimeout(resolve, 2_100))
+  t.ok(calls.filter((c) => c === 'working').length >= 1, `the lease is renewed while storing: ${calls.join(', ')}`)
+  store()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(calls.at(-1), 'ack')
+  const after = calls.length
+  await new Promise((resolve) => setTimeout(resolve, 1_100))
+  t.equal(calls.length, after, 'nothing more once stored')
+})

@@ -3,7 +3,8 @@
  * bitmap under `<id>.done`, updated by compare-and-set on the key's revision.
  * @module
  */
-import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
+import { openBucket } from '../../transport/nats/replicas.js'
 import { Kvm } from '@nats-io/kv'
 import { BackendError, InvalidArgumentError } from '../../errors.js'
 import { msgpackCodec } from '../../serialization/codec.js'
@@ -37,10 +38,12 @@ export class NatsChords {
   readonly #nc: NatsConnection
   readonly #ttlMs: number
   readonly #large: LargeResults
+  readonly #replicas: number
   readonly #joins = new Map<string, Join>()
   #kv: Promise<KV> | undefined
 
-  constructor(nc: NatsConnection, bucket: string, ttlMs: number, large: LargeResults) {
+  constructor(nc: NatsConnection, bucket: string, ttlMs: number, large: LargeResults, replicas = 1) {
+    this.#replicas = replicas
     this.#nc = nc
     this.bucket = bucket
     this.#ttlMs = ttlMs
@@ -139,7 +142,7 @@ export class NatsChords {
   }
 
   #open(): Promise<KV> {
-    this.#kv ??= new Kvm(jetstream(this.#nc)).create(this.bucket, { history: 1, ttl: this.#ttlMs }).catch((error: unknown) => {
+    this.#kv ??= jetstreamManager(this.#nc).then((jsm) => openBucket(new Kvm(jetstream(this.#nc)), jsm, this.bucket, { history: 1, ttl: this.#ttlMs }, this.#replicas, 'the chords bucket')).catch((error: unknown) => {
       this.#kv = undefined
       throw this.#error('cannot open the chords bucket', error)
     })

@@ -13,6 +13,7 @@
  * @module
  */
 import { acrossReconnects } from './reconnect.js'
+import { resultBucketNames } from '../../transport/nats/names.js'
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 
 /** A running key watch. */
@@ -31,7 +32,7 @@ export interface KeyUpdate {
 
 /** The republish setting a bucket needs for {@link KeyWatches}. */
 export function republishOf(bucket: string): { src: string; dest: string } {
-  return { src: `$KV.${bucket}.>`, dest: `_kvr.${bucket}.>` }
+  return resultBucketNames(bucket).republish
 }
 
 /** Watches on the keys of one bucket. */
@@ -43,7 +44,7 @@ export class KeyWatches {
 
   constructor(nc: NatsConnection, bucket: string) {
     this.#nc = nc
-    this.#base = `_kvr.${bucket}`
+    this.#base = resultBucketNames(bucket).watchBase
   }
 
   /** Calls `onUpdate` with every later write to `key`, in order; resolves once the server has the watch. */

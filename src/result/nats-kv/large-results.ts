@@ -2,7 +2,9 @@
  * Results too large for one NATS message, kept in a JetStream object store next to the KV bucket.
  * @module
  */
+import { jetstreamManager } from '@nats-io/jetstream'
 import { Objm, StorageType } from '@nats-io/obj'
+import { ensureReplicas } from '../../transport/nats/replicas.js'
 import { BackendError } from '../../errors.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { ObjectStore } from '@nats-io/obj'
@@ -30,9 +32,11 @@ export class LargeResults {
   readonly bucket: string
   readonly #nc: NatsConnection
   readonly #ttlMs: number
+  readonly #replicas: number
   #store: Promise<ObjectStore> | undefined
 
-  constructor(nc: NatsConnection, bucket: string, resultExpiresMs: number) {
+  constructor(nc: NatsConnection, bucket: string, resultExpiresMs: number, replicas = 1) {
+    this.#replicas = replicas
     this.#nc = nc
     this.bucket = bucket
     this.#ttlMs = resultExpiresMs === 0 ? 0 : resultExpiresMs + EXPIRY_GRACE_MS
@@ -77,7 +81,11 @@ export class LargeResults {
 
   #open(): Promise<ObjectStore> {
     this.#store ??= new Objm(this.#nc)
-      .create(this.bucket, { storage: StorageType.File, ttl: this.#ttlMs * 1_000_000 })
+      .create(this.bucket, { storage: StorageType.File, ttl: this.#ttlMs * 1_000_000, replicas: this.#replicas })
+      .then(async (store) => {
+        await ensureReplicas(await jetstreamManager(this.#nc), `OBJ_${this.bucket}`, this.#replicas, 'the large-results object store')
+        return store
+      })
       .catch((error: unknown) => {
         // A failed open (server down, no JetStream) must not stick: the next call tries again.
         this.#store = undefined

@@ -10,9 +10,11 @@ import type { NatsConnectOptions } from '../../transport/nats/connect.js'
 import { DEFAULT_RESULT_EXPIRES_MS } from '../memory/memory-backend.js'
 import { LargeResults } from './large-results.js'
 import { NatsChords } from './chords.js'
-import { KeyWatches, republishOf } from './key-watch.js'
+import { KeyWatches } from './key-watch.js'
 import { acrossReconnects } from './reconnect.js'
 import { requestsOf, type Requests } from '../../transport/nats/requests.js'
+import { ensureReplicas, isReplicas, replicasFor } from '../../transport/nats/replicas.js'
+import { resultBucketNames } from '../../transport/nats/names.js'
 import { READY_STATES } from '../../lifecycle/states.js'
 import { PushedRecords } from './pushed-records.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record.js'
@@ -33,6 +35,13 @@ export const DEFAULT_RESULT_BUCKET = 'celeriac-results'
  * an expected-revision check). A record that does not fit under the rest moves its result out.
  */
 const PAYLOAD_MARGIN_BYTES = 4_096
+/**
+ * How long a record write waits for its JetStream ack before it is sent again (within
+ * `acrossReconnects`' 30 s). Shorter than JetStream's 5 s: when the bucket's leader is lost the
+ * write is gone with it, and the retry reaches the new leader as soon as one is elected. A
+ * write sent twice stores the same record twice, which changes nothing.
+ */
+const STORE_ACK_TIMEOUT_MS = 2_000
 /** The server default, for the moment before the connection has the server's INFO. */
 const DEFAULT_MAX_PAYLOAD = 1_048_576
 
@@ -60,6 +69,12 @@ export interface NatsKvBackendOptions {
    * Dot-separated tokens of letters, digits, `-`, `_`, `/`, `=`. Default: none.
    */
   prefix?: string
+  /**
+   * Copies JetStream keeps of the bucket, its object store and its chords bucket (1 to 5); an
+   * existing bucket with another count is changed where the server allows it. Default: 3 on a
+   * cluster of three or more JetStream servers, else 1.
+   */
+  replicas?: number
   /**
    * How many tasks sent by this process keep a slot for their pushed ready record (see
    * {@link NatsKvBackend.push}); past it, the oldest `get()` watches and reads. Default: 100,000.
@@ -91,11 +106,12 @@ interface Connected {
  * Adds the republish setting to a bucket created before it was used (or by another version).
  * Answers whether the bucket allows direct gets (every bucket created on 2.9 or later does).
  */
-async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }): Promise<boolean> {
+async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }, replicas: number): Promise<boolean> {
   const jsm = await jetstreamManager(nc)
   const info = await jsm.streams.info(stream)
   const current = info.config.republish
   if (current?.src !== republish.src || current?.dest !== republish.dest) await jsm.streams.update(stream, { ...info.config, republish })
+  await ensureReplicas(jsm, stream, replicas, 'the results bucket', { ...info.config, republish })
   return info.config.allow_direct === true
 }
 
@@ -149,9 +165,13 @@ export class NatsKvBackend implements ResultBackend {
   readonly #connectionOptions: NatsConnectOptions | undefined
   readonly #shared: NatsConnection | undefined
   readonly #prefix: string
+  readonly #replicas: number | undefined
   // Under the connection's inbox prefix, which is known once it is open.
   #replyTo = ''
   readonly #pushed: PushedRecords<StoredMeta>
+  // The write in flight per key: a task's records are written in the order they were stored,
+  // even when one is retried (a STARTED resent after a timeout must not land after SUCCESS).
+  readonly #writes = new Map<string, Promise<void>>()
   #listening = false
   #connected: Promise<Connected> | undefined
   #closed = false
@@ -171,6 +191,8 @@ export class NatsKvBackend implements ResultBackend {
     if (options.prefix !== undefined && (typeof options.prefix !== 'string' || !isSafePrefix(options.prefix))) {
       throw new InvalidArgumentError('options.prefix must be dot-separated tokens of letters, digits, "-", "_", "/" and "="')
     }
+    if (options.replicas !== undefined && !isReplicas(options.replicas)) throw new InvalidArgumentError('options.replicas must be an integer from 1 to 5')
+    this.#replicas = options.replicas
     this.#url = options.url
     this.#connectionOptions = options.connectionOptions
     this.#shared = options.connection
@@ -225,8 +247,19 @@ export class NatsKvBackend implements ResultBackend {
     if (typeof meta?.taskId !== 'string' || meta.taskId === '') {
       throw new InvalidArgumentError('meta.taskId must be a non-empty string')
     }
-    const { nc, kv, large, requests } = await this.#ready()
+    const connected = await this.#ready()
     const key = this.#key(meta.taskId)
+    const previous = this.#writes.get(key)
+    const write = previous === undefined ? this.#write(connected, key, meta) : previous.then(ignore, ignore).then(() => this.#write(connected, key, meta))
+    this.#writes.set(key, write)
+    try {
+      await write
+    } finally {
+      if (this.#writes.get(key) === write) this.#writes.delete(key)
+    }
+  }
+
+  async #write({ nc, kv, large, requests }: Connected, key: string, meta: TaskMeta): Promise<void> {
     let bytes = encodeRecord(meta)
     const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - PAYLOAD_MARGIN_BYTES
     if (bytes.byteLength > limit && meta.result !== undefined) {
@@ -256,7 +289,7 @@ export class NatsKvBackend implements ResultBackend {
         // round trip p50: core publish + flush (before) 4,605 and 0.83 ms; kv.put 5,009 and
         // 0.91 ms; this publish with its PubAck through the mux 5,472 and 0.80 ms. The ack
         // costs no throughput here: the flush was a round trip per turn as well.
-        const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.bucket}.${key}`, bytes))
+        const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.bucket}.${key}`, bytes, undefined, STORE_ACK_TIMEOUT_MS))
         // Sent right behind the write, on the same connection: the server has the record
         // first, and the sender need not wait for the ack to hear of it.
         if (push !== undefined) nc.publish(push, bytes)
@@ -384,10 +417,12 @@ export class NatsKvBackend implements ResultBackend {
       const js = jetstream(nc)
       // History 1: the contract keeps only the latest record of a task. Republish turns every
       // write into a core NATS message, so a watch is a subscription (see key-watch.ts).
-      const republish = republishOf(this.bucket)
-      const kv = await new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish } as Parameters<Kvm['create']>[1])
-      const direct = await ensureRepublish(nc, `KV_${this.bucket}`, republish)
-      const large = new LargeResults(nc, `${this.bucket}-large`, this.resultExpiresMs)
+      const names = resultBucketNames(this.bucket)
+      const replicas = replicasFor(nc, this.#replicas)
+      const republish = names.republish
+      const kv = await new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish, replicas } as Parameters<Kvm['create']>[1])
+      const direct = await ensureRepublish(nc, names.stream, republish, replicas)
+      const large = new LargeResults(nc, names.large, this.resultExpiresMs, replicas)
       const read = direct ? directRead(nc, this.bucket) : async (key: string) => {
         const entry = await kv.get(key)
         return entry === null || entry.operation !== 'PUT' ? undefined : entry.value
@@ -397,7 +432,7 @@ export class NatsKvBackend implements ResultBackend {
       // Once the server has the reply subscription, a task sent from now on cannot answer before it.
       await watches.flushSoon()
       this.#listening = true
-      return { nc, js, kv, read, large, requests: requestsOf(nc), watches, replies, chords: new NatsChords(nc, `${this.bucket}-chords`, this.resultExpiresMs, large) }
+      return { nc, js, kv, read, large, requests: requestsOf(nc), watches, replies, chords: new NatsChords(nc, names.chords, this.resultExpiresMs, large, replicas) }
     } catch (error) {
       if (this.#shared === undefined) await nc.close().catch(() => undefined)
       throw new BackendError(`nats backend: cannot open bucket ${this.bucket}: ${(error as Error).message}`, { cause: error })
@@ -457,6 +492,7 @@ function directRead(nc: NatsConnection, bucket: string): (key: string) => Promis
 }
 
 const EMPTY = new Uint8Array(0)
+const ignore = (): void => undefined
 
 /** A KV bucket keeps records and chords; the reply subject and the republish subjects carry the rest. */
 const NATS_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: true, push: true })

@@ -12,6 +12,7 @@ import { headers } from '@nats-io/transport-node'
 import type { Logger } from '../../util/logger.js'
 import type { DeadLetter } from '../transport.js'
 import { Header, type Names } from './names.js'
+import { ensureReplicas } from './replicas.js'
 
 // Dead letters are for inspection, not storage: past this many per queue the oldest go,
 // as in the memory transport.
@@ -35,18 +36,21 @@ export class DeadLetters {
   readonly #js: JetStreamClient
   readonly #jsm: JetStreamManager
   readonly #names: Names
+  readonly #replicas: number
 
-  constructor(js: JetStreamClient, jsm: JetStreamManager, names: Names) {
+  constructor(js: JetStreamClient, jsm: JetStreamManager, names: Names, replicas = 1) {
+    this.#replicas = replicas
     this.#js = js
     this.#jsm = jsm
     this.#names = names
   }
 
-  /** Creates the stream unless it exists. */
+  /** Creates the stream unless it exists; an existing one is brought to the replica count. */
   async ensure(): Promise<void> {
     const name = this.#names.deadLetterStream
     try {
-      await this.#jsm.streams.info(name)
+      const { config } = await this.#jsm.streams.info(name)
+      await ensureReplicas(this.#jsm, name, this.#replicas, 'the dead-letter stream', config)
       return
     } catch (error) {
       if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamNotFound) throw error
@@ -59,6 +63,7 @@ export class DeadLetters {
         storage: StorageType.File,
         max_msgs_per_subject: MAX_PER_QUEUE,
         discard: DiscardPolicy.Old,
+        num_replicas: this.#replicas,
       })
     } catch (error) {
       if (!(error instanceof JetStreamApiError) || error.code !== STREAM_NAME_IN_USE) throw error

@@ -92,6 +92,16 @@ export class Names {
     return `${this.prefix}-rate`
   }
 
+  /** The KV bucket of task results (`nats://` backend); see {@link resultBucketNames} for what it brings. */
+  get resultsBucket(): string {
+    return `${this.prefix}-results`
+  }
+
+  /** The KV bucket of beat state (schedules' last runs, the leader lease). */
+  get beatBucket(): string {
+    return `${this.prefix}-beat`
+  }
+
   /** The core NATS subject of a publish/subscribe subject or pattern. */
   busSubject(subject: string): string {
     return `${this.prefix}.bus.${subject}`
@@ -100,6 +110,23 @@ export class Names {
   /** The subject handlers see: the bus subject without its prefix. */
   fromBus(subject: string): string {
     return subject.slice(this.prefix.length + 5)
+  }
+}
+
+/** The namespace of the names celeriac has always used: an app that sets none keeps them. */
+export const DEFAULT_NAMESPACE = 'celeriac'
+
+/**
+ * Every name a result bucket brings: its stream, the object store of large results, the
+ * chords bucket, and the subjects its writes are republished on (what key watches subscribe to).
+ */
+export function resultBucketNames(bucket: string): { stream: string; large: string; chords: string; republish: { src: string; dest: string }; watchBase: string } {
+  return {
+    stream: `KV_${bucket}`,
+    large: `${bucket}-large`,
+    chords: `${bucket}-chords`,
+    republish: { src: `$KV.${bucket}.>`, dest: `_kvr.${bucket}.>` },
+    watchBase: `_kvr.${bucket}`,
   }
 }
 

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import type { Logger } from '../../util/logger.js'
 import type { Consumer, Delivery } from '../transport.js'
-import { deliveredTooOften } from '../defaults.js'
+import { deliveredTooOften, tooOld } from '../defaults.js'
 import { NatsDelivery, type DeliveryOwner } from './nats-delivery.js'
 import { Header, WORKERS } from './names.js'
 import type { QueueLedger } from './queue-ledger.js'
@@ -12,6 +12,11 @@ import type { QueueLedger } from './queue-ledger.js'
 // How long one pull request waits on the server for messages before it is renewed. The
 // client's minimum is 1 s; a long wait costs nothing while a node is idle.
 const FETCH_EXPIRES_MS = 10_000
+// The server sends an idle heartbeat on an open pull request this often; two missed end the
+// request and it is asked again. A pull request lives on the consumer's leader: when that
+// server dies (a cluster failover) the request is gone without a word, and without heartbeats
+// the node would wait out the whole expiry before pulling from the new leader.
+const FETCH_HEARTBEAT_MS = 1_000
 // Pull requests open at once per consumer. Credit beyond what they carry waits for one to end:
 // an open request with room takes new messages anyway, and a full one ends at once. The cap
 // keeps a node that adds credit one ack at a time from filling the server's pull-request
@@ -19,7 +24,9 @@ const FETCH_EXPIRES_MS = 10_000
 const MAX_OPEN_FETCHES = 4
 // Backoff after a failed fetch (consumer missing, connection down), doubled up to the max.
 const RETRY_MIN_MS = 250
-const RETRY_MAX_MS = 10_000
+// Short: during a cluster failover fetches fail until the consumer has a new leader (seconds),
+// and a long backoff would leave the node idle well after that.
+const RETRY_MAX_MS = 2_000
 
 /** What a consumer needs from its transport. */
 export interface ConsumerHost {
@@ -30,12 +37,16 @@ export interface ConsumerHost {
   readonly ledger: QueueLedger
   /** The queue's delivery limit now. */
   maxDeliver(): number
+  /** The queue's max age now, ms; Infinity for none. */
+  maxAgeMs(): number
   /** Dead-letters the message with `reason`, then removes it from the queue. */
   kill(message: JsMsg, reason: string, deliveryCount: number): void
   /** Called once, when the consumer closes. */
   closed(consumer: NatsConsumer): void
   /** True once the connection is closed for good: nothing left to retry. */
   connectionClosed(): boolean
+  /** Creates the queue's stream and shared consumer again (see {@link NatsConsumer}: a consumer gone from the server). */
+  recreate(): Promise<void>
 }
 
 function report(error: unknown): void {
@@ -129,6 +140,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       } catch (error) {
         if (!this.#failing) this.#host.logger.warn('cannot open the queue consumer; retrying', { queue: this.queue, error })
         this.#failing = true
+        if (/consumer not found/i.test(String((error as Error)?.message))) await this.#host.recreate().catch(() => undefined)
         await new Promise((resolve) => setTimeout(resolve, this.#backoff()).unref())
       }
     }
@@ -171,6 +183,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       messages = await consumer.fetch({
         max_messages: n,
         expires: FETCH_EXPIRES_MS,
+        idle_heartbeat: FETCH_HEARTBEAT_MS,
         callback: (message: JsMsg) => {
           remaining--
           if (this.#closed) {
@@ -190,6 +203,12 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       this.#failing = false
     } catch (error) {
       failed = true
+      // The shared consumer is gone (deleted by hand, or lost with the only server that held an
+      // R1 stream): make it again, or this node would retry a dead consumer forever.
+      if (!this.#closed && this.#consumer === consumer && /consumer (deleted|not found)/i.test(String((error as Error)?.message))) {
+        this.#consumer = undefined
+        void this.#start()
+      }
       if (!this.#closed && !this.#failing) {
         this.#failing = true
         this.#host.logger.warn('fetching from the queue failed; retrying', { queue: this.queue, error })
@@ -259,6 +278,16 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       this.ledger.forget(seq)
       this.kill(message, deliveredTooOften(deliveryCount - 1), deliveryCount - 1)
       return false
+    }
+    const maxAgeMs = this.#host.maxAgeMs()
+    if (maxAgeMs !== Infinity) {
+      // Counted from when it was due: a delayed task is not old for having waited its delay.
+      const due = Math.max(notBefore, message.info.timestampNanos / 1e6)
+      if (now - due > maxAgeMs) {
+        this.ledger.forget(seq)
+        this.kill(message, tooOld(now - due, maxAgeMs), deliveryCount)
+        return false
+      }
     }
     const delivery = new NatsDelivery(this, message, {
       queue: this.queue,

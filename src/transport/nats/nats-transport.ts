@@ -21,12 +21,30 @@ import { collectReplies } from '../collect-replies.js'
 import { connectNats, inboxOf } from './connect.js'
 import { permissionsOf, refusalIn, refusedBy } from './permission-watch.js'
 import type { NatsConnectOptions } from './connect.js'
-import { isPrefix, Names } from './names.js'
+import { DEFAULT_NAMESPACE, isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
+import { isReplicas } from './replicas.js'
 import { ensureQueueStream, purgeQueue, queueDepth } from './queue-stream.js'
 import { messageHeaders, openSession, storeCopy, type Session } from './session.js'
 import * as check from '../validate.js'
+
+/** Room left under the server's max_payload for a message's NATS headers (ids, routing, Not-Before). */
+const HEADER_ROOM_BYTES = 512
+
+/**
+ * Refuses, before anything is sent, a message the server would refuse: its `max_payload` (1 MB
+ * by default) bounds a message with its headers, and the server answers a bigger one by closing
+ * the connection.
+ */
+function checkPayload(nc: NatsConnection, message: OutgoingMessage): void {
+  const limit = nc.info?.max_payload
+  if (limit === undefined || message.body.byteLength + HEADER_ROOM_BYTES <= limit) return
+  throw new TransportError(
+    `message of ${message.body.byteLength} bytes to ${message.exchange === '' ? `queue "${message.routingKey}"` : `exchange "${message.exchange}"`} is over the NATS server's max_payload of ${limit} bytes (less ${HEADER_ROOM_BYTES} for headers): ` +
+      'pass large data by reference (a URL, an object store key), or raise max_payload in the server config',
+  )
+}
 
 /** Options of {@link NatsTransport}. */
 export interface NatsTransportOptions {
@@ -52,13 +70,19 @@ export interface NatsTransportOptions {
   prefix?: string
   /** Where connection trouble is reported. Default: warnings to stderr. */
   logger?: Logger
+  /**
+   * Copies JetStream keeps of every stream, bucket and durable consumer this transport
+   * creates (1 to 5); an existing stream with another count is changed where the server allows.
+   * Default: 3 on a cluster of three or more JetStream servers, else 1 (see replicas.ts).
+   */
+  replicas?: number
 }
 
 /** Defaults of {@link NatsTransportOptions}; ack wait and duplicate window are those of NATS. */
 export const natsTransportDefaults = {
   ...TRANSPORT_DEFAULTS,
-  prefix: 'celeriac',
-} as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'connectionOptions' | 'clock' | 'logger'>>
+  prefix: DEFAULT_NAMESPACE,
+} as const satisfies Required<Omit<NatsTransportOptions, 'url' | 'connection' | 'connectionOptions' | 'clock' | 'logger' | 'replicas'>>
 
 /**
  * The mailbox contract on NATS JetStream (server 2.9 or later).
@@ -88,6 +112,7 @@ export class NatsTransport implements Transport {
   readonly #maxDeliver: number
   readonly #duplicateWindowMs: number
   readonly #names: Names
+  readonly #replicas: number | undefined
   #session: Session | undefined
   #connecting: Promise<Session> | undefined
   // Counts closes, so a connect that a close overtook does not install its session.
@@ -110,6 +135,8 @@ export class NatsTransport implements Transport {
       throw new InvalidArgumentError('options.duplicateWindowMs must be a non-negative finite number')
     }
     if (!isPrefix(prefix)) throw new InvalidArgumentError('options.prefix must be letters, digits, "_" or "-"')
+    if (options.replicas !== undefined && !isReplicas(options.replicas)) throw new InvalidArgumentError('options.replicas must be an integer from 1 to 5')
+    this.#replicas = options.replicas
     this.#url = options.url
     this.#connectionOptions = options.connectionOptions
     this.#shared = options.connection
@@ -160,6 +187,7 @@ export class NatsTransport implements Transport {
   async declareQueue(queue: QueueDeclaration): Promise<void> {
     const { topology, streams } = this.#use()
     check.validateQueue(queue)
+    if (queue.maxAgeMs !== undefined && !check.isPositive(queue.maxAgeMs)) throw new InvalidArgumentError('queue.maxAgeMs must be a positive finite number')
     await topology.checkBindings(queue)
     try {
       await ensureQueueStream(streams, queue.name, queue.ackWaitMs, this.#ackWaitMs)
@@ -175,6 +203,7 @@ export class NatsTransport implements Transport {
   async publish(message: OutgoingMessage): Promise<PublishAck> {
     const session = this.#use()
     check.validateMessage(message)
+    checkPayload(session.nc, message)
     const targets = await session.topology.route(message.exchange, message.routingKey)
     if (targets.length === 0) return { queues: [], duplicate: false }
     const h = messageHeaders(message)
@@ -199,9 +228,11 @@ export class NatsTransport implements Transport {
         stream: this.#names.queueStream(queue),
         ledger,
         maxDeliver: () => session.topology.queue(queue)?.maxDeliver ?? Infinity,
+        maxAgeMs: () => session.topology.queue(queue)?.maxAgeMs ?? Infinity,
         kill: (message, reason, count) => session.deadLetters.kill(queue, message, reason, count, this.#clock.now(), this.#logger),
         closed: (c) => this.#consumers.delete(c),
         connectionClosed: () => session.nc.isClosed(),
+        recreate: () => ensureQueueStream(session.streams, queue, ledger.ackWaitMs, this.#ackWaitMs),
       },
       queue,
       onDelivery,
@@ -339,7 +370,7 @@ export class NatsTransport implements Transport {
     try {
       // A refusal no caller waits on is logged: a refused plain publish otherwise fails in silence.
       const stopWatching = permissionsOf(nc).onUnclaimed((refused) => this.#logger.warn(refused.message))
-      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs).catch((error: unknown) => {
+      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs, this.#replicas).catch((error: unknown) => {
         stopWatching()
         throw refusalIn(error) ?? error
       })

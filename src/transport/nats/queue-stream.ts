@@ -11,6 +11,7 @@ import {
 } from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node'
 import { Header, WORKERS, type Names } from './names.js'
+import { ensureReplicas } from './replicas.js'
 
 // A stream or consumer created by another node between our lookup and our create.
 const STREAM_NAME_IN_USE = 10058
@@ -23,6 +24,8 @@ export interface QueueStreamContext {
   jsm: JetStreamManager
   names: Names
   duplicateWindowMs: number
+  /** Copies JetStream keeps of the stream (its consumer follows the stream). */
+  replicas: number
   now: () => number
 }
 
@@ -48,7 +51,8 @@ export async function ensureQueueStream(context: QueueStreamContext, queue: stri
   const { jsm, names } = context
   const stream = names.queueStream(queue)
   try {
-    await jsm.streams.info(stream)
+    const { config } = await jsm.streams.info(stream)
+    await ensureReplicas(jsm, stream, context.replicas, `queue "${queue}"`, config)
   } catch (error) {
     if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error
     try {
@@ -58,6 +62,7 @@ export async function ensureQueueStream(context: QueueStreamContext, queue: stri
         retention: RetentionPolicy.Workqueue,
         storage: StorageType.File,
         duplicate_window: nanos(context.duplicateWindowMs),
+        num_replicas: context.replicas,
       })
     } catch (error) {
       if (!isApiError(error, STREAM_NAME_IN_USE)) throw error

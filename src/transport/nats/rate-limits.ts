@@ -3,11 +3,12 @@
  * (epoch ms, as text), moved on by compare-and-set on the key's revision.
  * @module
  */
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream'
 import type { Kvm, KV } from '@nats-io/kv'
 import { TransportError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import { rateKey } from './names.js'
+import { openBucket } from './replicas.js'
 
 const encoder = new TextEncoder()
 
@@ -42,12 +43,16 @@ interface Limit {
  */
 export class RateLimits {
   readonly #kvm: Kvm
+  readonly #jsm: JetStreamManager
+  readonly #replicas: number
   readonly #bucket: string
   readonly #clock: Clock
   readonly #limits = new Map<string, Limit>()
   #kv: Promise<KV> | undefined
 
-  constructor(kvm: Kvm, bucket: string, clock: Clock) {
+  constructor(kvm: Kvm, jsm: JetStreamManager, bucket: string, clock: Clock, replicas = 1) {
+    this.#jsm = jsm
+    this.#replicas = replicas
     this.#kvm = kvm
     this.#bucket = bucket
     this.#clock = clock
@@ -119,7 +124,7 @@ export class RateLimits {
   #open(): Promise<KV> {
     if (this.#kv === undefined) {
       // create() opens the bucket when it exists, keeping its configuration.
-      this.#kv = this.#kvm.create(this.#bucket, { history: 1 })
+      this.#kv = openBucket(this.#kvm, this.#jsm, this.#bucket, { history: 1 }, this.#replicas, 'the rate-limit bucket')
       this.#kv.catch(() => (this.#kv = undefined))
     }
     return this.#kv

@@ -7,6 +7,7 @@ import type { Clock } from '../../util/clock.js'
 import type { RevokedIds } from '../transport.js'
 import { KvMirror } from './kv-mirror.js'
 import { token, untoken } from './names.js'
+import { openBucket } from './replicas.js'
 
 const encoder = new TextEncoder()
 // Expired ids are dropped from a view's map on this many writes, so it does not grow forever.
@@ -28,11 +29,13 @@ export class RevokedStore {
   readonly #jsm: JetStreamManager
   readonly #bucket: string
   readonly #clock: Clock
+  readonly #replicas: number
   #kv: Promise<KV> | undefined
   // The bucket's TTL as last seen, ms; 0 means none.
   #ttlMs = -1
 
-  constructor(kvm: Kvm, jsm: JetStreamManager, bucket: string, clock: Clock) {
+  constructor(kvm: Kvm, jsm: JetStreamManager, bucket: string, clock: Clock, replicas = 1) {
+    this.#replicas = replicas
     this.#kvm = kvm
     this.#jsm = jsm
     this.#bucket = bucket
@@ -91,10 +94,10 @@ export class RevokedStore {
     this.#kv ??= (async () => {
       // create() opens the bucket when it exists, keeping its TTL.
       try {
-        return await this.#kvm.create(this.#bucket, { history: 1, ttl: ttlMs })
+        return await openBucket(this.#kvm, this.#jsm, this.#bucket, { history: 1, ttl: ttlMs }, this.#replicas, 'the revoked bucket')
       } catch {
         // Created by another node meanwhile with another TTL: this time it exists.
-        return await this.#kvm.create(this.#bucket, { history: 1, ttl: ttlMs })
+        return await openBucket(this.#kvm, this.#jsm, this.#bucket, { history: 1, ttl: ttlMs }, this.#replicas, 'the revoked bucket')
       }
     })()
     this.#kv.catch(() => (this.#kv = undefined))

@@ -9,6 +9,7 @@ import { DeadLetters } from './dead-letters.js'
 import { Header, type Names } from './names.js'
 import type { QueueStreamContext } from './queue-stream.js'
 import { RateLimits } from './rate-limits.js'
+import { openBucket, replicasFor } from './replicas.js'
 import { requestsOf, type Requests } from './requests.js'
 import { RevokedStore } from './revoked.js'
 import { Topology } from './topology.js'
@@ -27,25 +28,28 @@ export interface Session {
   /** Publish acks through one reply subscription (see requests.ts). */
   requests: Requests
   streams: QueueStreamContext
+  /** Copies JetStream keeps of each stream, bucket and consumer this session creates. */
+  replicas: number
   /** The connection's status events; stopped when the transport closes. */
   status: AsyncIterable<Status> & { stop?: () => void }
 }
 
 /** Sets a transport up on `nc`: loads the topology and creates the dead-letter stream. */
-export async function openSession(nc: NatsConnection, names: Names, clock: Clock, duplicateWindowMs: number): Promise<Session> {
+export async function openSession(nc: NatsConnection, names: Names, clock: Clock, duplicateWindowMs: number, configuredReplicas?: number): Promise<Session> {
+  const replicas = replicasFor(nc, configuredReplicas)
   try {
     const js = jetstream(nc)
     const jsm = await jetstreamManager(nc)
     const kvm = new Kvm(nc)
     // create() opens the bucket when it exists, keeping its configuration.
-    const topology = new Topology(await kvm.create(names.topologyBucket, { history: 1 }))
+    const topology = new Topology(await openBucket(kvm, jsm, names.topologyBucket, { history: 1 }, replicas, 'the topology bucket'))
     await topology.start()
-    const deadLetters = new DeadLetters(js, jsm, names)
+    const deadLetters = new DeadLetters(js, jsm, names, replicas)
     await deadLetters.ensure()
-    const streams = { jsm, names, duplicateWindowMs, now: () => clock.now() }
-    const revoked = new RevokedStore(kvm, jsm, names.revokedBucket, clock)
-    const rateLimits = new RateLimits(kvm, names.rateBucket, clock)
-    return { nc, js, jsm, names, topology, deadLetters, revoked, rateLimits, requests: requestsOf(nc), streams, status: nc.status() }
+    const streams = { jsm, names, duplicateWindowMs, replicas, now: () => clock.now() }
+    const revoked = new RevokedStore(kvm, jsm, names.revokedBucket, clock, replicas)
+    const rateLimits = new RateLimits(kvm, jsm, names.rateBucket, clock, replicas)
+    return { nc, js, jsm, names, topology, deadLetters, revoked, rateLimits, requests: requestsOf(nc), streams, replicas, status: nc.status() }
   } catch (error) {
     throw new TransportError(`cannot set up the NATS transport: ${(error as Error).message}`, { cause: error })
   }

@@ -11,6 +11,8 @@ export interface QueueRecord {
   name: string
   /** Deliveries after which a message is dead-lettered; `null` for unlimited. */
   maxDeliver: number | null
+  /** Oldest a message may be when delivered, ms, counted from when it was due; absent or `null` for no limit. */
+  maxAgeMs?: number | null
 }
 
 interface ExchangeRecord {
@@ -122,9 +124,10 @@ export class Topology {
   async recordQueue(queue: QueueDeclaration, defaultMaxDeliver: number): Promise<void> {
     const known = await this.findQueue(queue.name)
     const maxDeliver = queue.maxDeliver ?? (known ? (known.maxDeliver ?? Infinity) : defaultMaxDeliver)
-    const record: QueueRecord = { name: queue.name, maxDeliver: maxDeliver === Infinity ? null : maxDeliver }
+    const maxAgeMs = queue.maxAgeMs ?? known?.maxAgeMs ?? null
+    const record: QueueRecord = { name: queue.name, maxDeliver: maxDeliver === Infinity ? null : maxDeliver, ...(maxAgeMs === null ? {} : { maxAgeMs }) }
     try {
-      if (known?.maxDeliver !== record.maxDeliver) await this.#kv.put(queueKey(queue.name), json(record))
+      if (known?.maxDeliver !== record.maxDeliver || (known?.maxAgeMs ?? null) !== maxAgeMs) await this.#kv.put(queueKey(queue.name), json(record))
       for (const { exchange, key } of queue.bindings ?? []) {
         if (exchange === '') continue
         const binding: BindingRecord = { exchange, queue: queue.name, key }
