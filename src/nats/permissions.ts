@@ -6,9 +6,6 @@
 import { Names, WORKERS } from '../transport/nats/names.js'
 import { CONTROL_PATTERN, INSPECT_SUBJECT } from '../client/control.js'
 import { eventPattern } from '../events/events.js'
-import { DEFAULT_RESULT_BUCKET } from '../result/nats-kv/nats-kv-backend.js'
-import { DEFAULT_RPC_PREFIX } from '../result/rpc/rpc-backend.js'
-import { BEAT_BUCKET } from '../beat/nats-store.js'
 import { natsTransportDefaults } from '../transport/nats/nats-transport.js'
 
 /**
@@ -30,7 +27,7 @@ export interface NatsPermissionsOptions {
    * stream name cannot be matched by its prefix: each queue's stream is named. Default `['celery']`.
    */
   queues?: readonly string[]
-  /** The results bucket (`NatsKvBackend` `bucket`). Default `celeriac-results`. */
+  /** The results bucket (`NatsKvBackend` `bucket`). Default `<namespace>-results` (`celeriac-results`). */
   resultBucket?: string
   /** The result backend the role's app uses: `rpc` needs the rpc subjects instead of the bucket. Default `nats`. */
   backend?: 'nats' | 'rpc'
@@ -61,7 +58,8 @@ const api = '$JS.API'
 export function natsPermissions(role: NatsRole, options: NatsPermissionsOptions = {}): NatsPermissions {
   const names = new Names(options.namespace ?? natsTransportDefaults.prefix)
   const queues = options.queues ?? ['celery']
-  const results = options.resultBucket ?? DEFAULT_RESULT_BUCKET
+  const results = options.resultBucket ?? names.resultsBucket
+  const beatBucket = names.beatBucket
   const inbox = options.inboxPrefix ?? '_INBOX'
   const rpc = options.backend === 'rpc'
   const kv = (bucket: string) => `KV_${bucket}`
@@ -77,7 +75,7 @@ export function natsPermissions(role: NatsRole, options: NatsPermissionsOptions 
   const sharedConsumer = queueStreams.map((stream) => `${api}.CONSUMER.INFO.${stream}.${WORKERS}`)
   const events = names.busSubject(eventPattern('*'))
   const resultBuckets = rpc ? [] : [kv(results)]
-  const rpcSubjects = [`${DEFAULT_RPC_PREFIX}.rpc.*`, `${DEFAULT_RPC_PREFIX}.rpc-reply.*`]
+  const rpcSubjects = [`${names.prefix}.rpc.*`, `${names.prefix}.rpc-reply.*`]
 
   switch (role) {
     case 'client':
@@ -100,11 +98,11 @@ export function natsPermissions(role: NatsRole, options: NatsPermissionsOptions 
           allow: [
             `${api}.INFO`,
             ...streamInfo(names.deadLetterStream, kv(names.topologyBucket), ...resultBuckets, ...queueStreams),
-            ...manage(kv(BEAT_BUCKET)),
+            ...manage(kv(beatBucket)),
             ...sharedConsumer,
             ...watch(kv(names.topologyBucket)),
-            ...read(BEAT_BUCKET),
-            `$KV.${BEAT_BUCKET}.>`,
+            ...read(beatBucket),
+            `$KV.${beatBucket}.>`,
             ...queueSubjects,
           ],
         },
