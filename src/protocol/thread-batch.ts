@@ -22,6 +22,8 @@ export interface RunEntry {
   ignoreResult: boolean
   /** Soft time limit in ms, if any. */
   softTimeLimitMs: number | undefined
+  /** W3C traceparent of the span the task runs in, when traced. */
+  trace?: string
 }
 
 /** A batch of tasks, main thread to worker thread. */
@@ -33,7 +35,7 @@ export interface RunBatch {
   strings: string[]
 }
 
-const RUN_STRIDE = 8
+const RUN_STRIDE = 9
 const FLAG_REPORT_START = 1
 const FLAG_IGNORE_RESULT = 2
 const FLAG_REDELIVERED = 4
@@ -80,6 +82,7 @@ export class RunBatchWriter {
       table[row + 5] = intern(e.queue)
       table[row + 6] = intern(e.exchange)
       table[row + 7] = intern(e.routingKey)
+      table[row + 8] = e.trace === undefined ? -1 : strings.push(e.trace) - 1
       offset += e.frame.byteLength
     }
     this.#entries = []
@@ -96,7 +99,8 @@ export function readRunBatch(batch: RunBatch, visit: (entry: RunEntry) => void):
     const row = i * RUN_STRIDE
     const flags = table[row + 3]
     const soft = table[row + 4]
-    visit({
+    const trace = table[row + 8]
+    const entry: RunEntry = {
       slot: table[row],
       frame: new Uint8Array(batch.frames, table[row + 1], table[row + 2]),
       reportStart: (flags & FLAG_REPORT_START) !== 0,
@@ -107,7 +111,9 @@ export function readRunBatch(batch: RunBatch, visit: (entry: RunEntry) => void):
       queue: strings[table[row + 5]],
       exchange: strings[table[row + 6]],
       routingKey: strings[table[row + 7]],
-    })
+    }
+    if (trace >= 0) entry.trace = strings[trace]
+    visit(entry)
   }
 }
 

@@ -20,6 +20,8 @@ import { InFlight } from './in-flight.js'
 import { ConsumerSet, declareQueues } from './consumer-set.js'
 import { OutcomeKind, type Outcome, type RunEntry } from '../protocol/thread-batch.js'
 import type { WorkerDeps } from './worker-deps.js'
+import type { ObservedNode, TaskEnd, WorkerObserver } from './worker-observer.js'
+import type { Observing } from '../observability/observe.js'
 import type { Delivery, RevokedIds, Subscription, Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 import type { TimerHandle } from '../util/clock.js'
@@ -27,6 +29,9 @@ import type { TimerHandle } from '../util/clock.js'
 const VERSION = '0.1.0'
 // A redelivered task whose stored state could not be read comes back after this long, ms.
 const REDELIVERY_CHECK_RETRY_MS = 1_000
+
+/** What each outcome kind means to an observer. */
+const ENDS = ['succeeded', 'failed', 'retried', 'rejected', 'ignored'] as const satisfies Record<OutcomeKind, TaskEnd>
 
 /** A timer that fires again and again; `handle` is the pending one. */
 interface Periodic {
@@ -75,6 +80,9 @@ export class WorkerNode {
   readonly #drained = deferred()
   readonly #stopped = deferred()
   readonly #reasons: ReasonLog
+  /** Metrics and traces; undefined when both are off, so the hot path pays one `?.`. */
+  #observer: WorkerObserver | undefined
+  #observing: Observing | undefined
 
   constructor(deps: WorkerDeps, options: WorkerOptions = {}) {
     this.#deps = deps
@@ -132,6 +140,11 @@ export class WorkerNode {
   /** Tasks on this node now: on threads, or received and waiting. */
   get active(): number {
     return this.#active.size
+  }
+
+  /** URLs of the metrics and probe endpoints this node serves, once started. */
+  get endpoints(): { metrics?: string; health?: string } {
+    return this.#observing?.endpoints ?? {}
   }
 
   /** Resolves once the node has stopped, whoever stopped it (a remote `shutdown` too). */
@@ -203,11 +216,13 @@ export class WorkerNode {
         events: {
           started: (item) => this.#guard(item, 'its start', () => this.#started(item)),
           update: (item, state, meta, contentType) => this.#guard(item, 'a state it reported', () => void this.#recorder.apply(item, TaskEventType.PROGRESS, { customState: state, result: meta, contentType: contentType as never })),
-          outcome: (item, outcome) => this.#guard(item, 'its outcome', () => this.#outcome(item, outcome)),
+          outcome: (item, outcome) => this.#guard(item, 'its outcome', () => (this.#observer ? this.#observer.within(item, () => this.#outcome(item, outcome)) : this.#outcome(item, outcome))),
           lost: (item, error, started) => this.#guard(item, 'the loss of its thread', () => this.#lost(item, error, started)),
           capacity: () => this.#guard(undefined, 'a free slot', () => this.#pump()),
+          replaced: (reason) => this.#observer?.threadReplaced(reason),
         },
       })
+      await this.#observe()
       await this.#pool.start()
       this.#startedAt = deps.clock.now()
       this.#remote = new RemoteControl(deps, this.#controlled(), this.#overrides)
@@ -287,6 +302,30 @@ export class WorkerNode {
     if (this.#pool !== undefined) await this.#pool.stop()
     this.#control?.unsubscribe()
     if (this.#revoked !== undefined) this.#revoked.close()
+    await this.#observing?.close()
+  }
+
+  /** Starts metrics, traces and probes as the options ask; loaded only when asked for. */
+  async #observe(): Promise<void> {
+    const { metrics, health, tracing } = this.options
+    if (!metrics && !health && !tracing) return
+    const { observeWorker } = await import('../observability/observe.js')
+    const pool = () => this.#pool
+    const node: ObservedNode = {
+      hostname: this.hostname,
+      state: () => this.#state,
+      active: () => pool().busy,
+      prefetched: () => this.#active.size - pool().busy,
+      rateLimited: () => this.#gate.held,
+      threads: () => pool().size,
+      threadsBusy: () => pool().threads.filter((t) => t.busy > 0).length,
+      threadsUp: () => pool().threads.filter((t) => !t.exited && !t.retiring).length,
+      queues: () => this.options.queues,
+      consuming: (queue) => this.#consumers.has(queue),
+      transport: () => this.#transport,
+    }
+    this.#observing = await observeWorker(node, { metrics, health, tracing }, this.#deps.logger)
+    this.#observer = this.#observing.observer
   }
 
   #declareQueues(): Promise<void> {
@@ -335,6 +374,7 @@ export class WorkerNode {
   /** Fails `item` with `error`, whatever state it was left in by what threw. */
   #fail(item: InFlight, error: unknown): void {
     if (this.#active.get(item.headers.id) === item) this.#settle(item)
+    this.#observer?.ended(item, 'failed', undefined, error instanceof Error ? error : undefined)
     try {
       item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(error) }))
     } catch (cause) {
@@ -420,6 +460,7 @@ export class WorkerNode {
   }
 
   #accept(item: InFlight): void {
+    this.#observer?.received(item, this.#deps.clock.now())
     this.#recorder.apply(item, TaskEventType.RECEIVE)
     this.#active.set(item.headers.id, item)
     if (!item.options.acksLate) item.ack()
@@ -455,6 +496,7 @@ export class WorkerNode {
       ignoreResult: item.ignoreResult ?? false,
       softTimeLimitMs: softMs ?? this.#overrides.softTimeLimitMs(headers.task, item.options.softTimeLimitMs),
     }
+    if (this.#observer) entry.trace = this.#observer.started(item)
     try {
       this.#pool.dispatch(item, entry)
     } catch (error) {
@@ -502,6 +544,7 @@ export class WorkerNode {
   #outcome(item: InFlight, outcome: Outcome): void {
     this.#settle(item)
     const error = outcome.error
+    this.#observer?.ended(item, ENDS[outcome.kind], outcome.runtimeMs, error)
     switch (outcome.kind) {
       case OutcomeKind.Success: {
         let next: ReturnType<typeof successors>
@@ -572,6 +615,7 @@ export class WorkerNode {
 
   #revoke(item: InFlight, how: { expired?: boolean; terminated?: boolean }): void {
     this.#settle(item)
+    this.#observer?.ended(item, 'revoked', undefined, undefined)
     const reason = how.expired ? 'expired' : how.terminated ? 'revoked and terminated' : 'revoked'
     const stored = this.#recorder.apply(item, TaskEventType.REVOKE, { error: toWireError(new TaskRevokedError(`task ${item.headers.task}[${item.headers.id}] ${reason}`)), ...how })
     item.ackWhen(stored)
@@ -601,6 +645,7 @@ export class WorkerNode {
     }
     this.#settle(item)
     const failure = error instanceof TimeLimitExceeded || error instanceof WorkerLostError ? error : new WorkerLostError(error.message, { cause: error })
+    this.#observer?.ended(item, 'failed', undefined, failure)
     const wire = toWireError(failure)
     const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: wire })
     if (item.headers.errbacks) sendErrbacks(this.#deps.flow, item.headers, wire)

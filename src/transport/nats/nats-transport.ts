@@ -6,6 +6,7 @@ import { consoleLogger, type Logger } from '../../util/logger.js'
 import type {
   Consumer,
   DeadLetter,
+  QueueStats,
   Delivery,
   ExchangeDeclaration,
   OutgoingMessage,
@@ -22,7 +23,7 @@ import { connectNats } from './connect.js'
 import { isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
-import { ensureQueueStream, purgeQueue, queueDepth } from './queue-stream.js'
+import { ensureQueueStream, purgeQueue, queueDepth, queueStats } from './queue-stream.js'
 import { messageHeaders, openSession, storeCopy, type Session } from './session.js'
 import * as check from '../validate.js'
 
@@ -217,6 +218,16 @@ export class NatsTransport implements Transport {
       return await queueDepth(session.streams, queue)
     } catch (error) {
       throw new TransportError(`cannot read the depth of queue "${queue}": ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    const session = await this.#declared(queue)
+    try {
+      const [stats, dead] = await Promise.all([queueStats(session.streams, queue), session.deadLetters.count(queue)])
+      return { ...stats, dead }
+    } catch (error) {
+      throw new TransportError(`cannot read the stats of queue "${queue}": ${(error as Error).message}`, { cause: error })
     }
   }
 
