@@ -7,6 +7,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ObservedNode, ObservedTask, TaskEnd, ThreadReplaceReason } from '../worker/worker-observer.js'
 import type { Logger } from '../util/logger.js'
+import type { QueueStats } from '../transport/transport.js'
 
 const TASK_LABELS = ['task', 'queue'] as const
 // Seconds: from a millisecond task to a five-minute one.
@@ -35,9 +36,12 @@ export class WorkerMetrics {
   readonly #runtime: Histogram<Labels>
   readonly #wait: Histogram<Labels>
   readonly #replaced: Counter<'reason'>
+  readonly #extraQueues: readonly string[]
+  #reading: Promise<[string, QueueStats][]> | undefined
 
-  constructor(node: ObservedNode, options: { hostnameLabel: boolean }, logger: Logger) {
+  constructor(node: ObservedNode, options: { hostnameLabel: boolean; queues?: readonly string[] }, logger: Logger) {
     this.#node = node
+    this.#extraQueues = options.queues ?? []
     this.#logger = logger
     const registers = [this.registry]
     if (options.hostnameLabel) this.registry.setDefaultLabels({ hostname: node.hostname })
@@ -66,10 +70,15 @@ export class WorkerMetrics {
     gauge('celeriac_worker_threads', 'Worker threads in the pool', () => node.threads())
     gauge('celeriac_worker_threads_busy', 'Worker threads running at least one task', () => node.threadsBusy())
     const metrics = this
-    const messages = new Gauge({ name: 'celeriac_queue_messages', help: 'Messages in a queue, by state (ready, in_flight, delayed, dead), read from the broker when scraped', labelNames: ['queue', 'state'], registers, async collect() {
-      await metrics.#queues(messages, oldest)
+    // prom-client collects every metric of a scrape at once: both read one round of stats.
+    new Gauge({ name: 'celeriac_queue_messages', help: 'Messages in a queue, by state (ready, in_flight, delayed, dead), read from the broker when scraped', labelNames: ['queue', 'state'], registers, async collect() {
+      this.reset()
+      for (const [queue, stats] of await metrics.#queueStats()) QUEUE_STATES.forEach((state, j) => this.set({ queue, state }, [stats.ready, stats.inFlight, stats.delayed, stats.dead][j]))
     } })
-    const oldest = new Gauge({ name: 'celeriac_queue_oldest_message_age_seconds', help: 'Age of the oldest ready message of a queue, read from the broker when scraped', labelNames: ['queue'], registers })
+    new Gauge({ name: 'celeriac_queue_oldest_message_age_seconds', help: 'Age of the oldest ready message of a queue, read from the broker when scraped', labelNames: ['queue'], registers, async collect() {
+      this.reset()
+      for (const [queue, stats] of await metrics.#queueStats()) this.set({ queue }, stats.oldestAgeMs / 1000)
+    } })
     collectDefaultMetrics({ register: this.registry })
   }
 
@@ -116,28 +125,29 @@ export class WorkerMetrics {
         runtime: this.#runtime.labels(name, queue),
         wait: this.#wait.labels(name, queue),
       }
+      // Every series exists from the first task on, at 0, so that rate() and alerts see it.
+      for (const counter of [series.received, series.redelivered, series.started, ...Object.values(series.ends)]) counter.inc(0)
       byQueue.set(queue, series)
     }
     return series
   }
 
-  async #queues(messages: Gauge<'queue' | 'state'>, oldest: Gauge<'queue'>): Promise<void> {
+  /** The stats of every reported queue, read once per scrape; a queue that cannot be read is left out. */
+  #queueStats(): Promise<[string, QueueStats][]> {
+    this.#reading ??= this.#readQueues().finally(() => (this.#reading = undefined))
+    return this.#reading
+  }
+
+  async #readQueues(): Promise<[string, QueueStats][]> {
     const transport = this.#node.transport()
-    if (transport?.queueStats === undefined) return
-    const queues = this.#node.queues()
+    if (transport?.queueStats === undefined) return []
+    const queues = [...new Set([...this.#node.queues(), ...this.#extraQueues])]
     const results = await Promise.allSettled(queues.map((queue) => transport.queueStats!(queue)))
-    messages.reset()
-    oldest.reset()
+    const read: [string, QueueStats][] = []
     results.forEach((result, i) => {
-      const queue = queues[i]
-      if (result.status === 'rejected') {
-        this.#logger.debug('could not read queue stats for metrics', { queue, error: result.reason })
-        return
-      }
-      const stats = result.value
-      const values = [stats.ready, stats.inFlight, stats.delayed, stats.dead]
-      QUEUE_STATES.forEach((state, j) => messages.set({ queue, state }, values[j]))
-      oldest.set({ queue }, stats.oldestAgeMs / 1000)
+      if (result.status === 'fulfilled') read.push([queues[i], result.value])
+      else this.#logger.debug('could not read queue stats for metrics', { queue: queues[i], error: result.reason })
     })
+    return read
   }
 }

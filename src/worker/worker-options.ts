@@ -44,6 +44,8 @@ export interface MetricsOptions {
   host?: string
   /** Add a `hostname` label (the node's name) to every metric. @default true */
   hostnameLabel?: boolean
+  /** Queues to report depth and age of besides those the node consumes (queues nobody consumes yet). @default [] */
+  queues?: string[]
 }
 
 /** Where a node serves its probes (`GET /livez`, `GET /readyz`). */
@@ -103,7 +105,7 @@ export function compileWorkerOptions(options: WorkerOptions, conf: Readonly<Conf
     heartbeatMs: toMs(options.heartbeatInterval ?? 2, 'options.heartbeatInterval'),
     shutdownTimeoutMs: toMs(options.shutdownTimeout ?? conf.workerShutdownTimeout, 'options.shutdownTimeout'),
     ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'),
-    metrics: endpoint(options.metrics, 'metrics', 9808, (o) => ({ hostnameLabel: (o as MetricsOptions).hostnameLabel ?? true })) as Required<MetricsOptions> | undefined,
+    metrics: endpoint(options.metrics, 'metrics', 9808, (o) => ({ hostnameLabel: (o as MetricsOptions).hostnameLabel ?? true, queues: [...((o as MetricsOptions).queues ?? [])] })) as Required<MetricsOptions> | undefined,
     health: endpoint(options.health, 'health', 9809, () => ({})),
     tracing: options.tracing ?? true,
   }
