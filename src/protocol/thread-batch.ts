@@ -33,9 +33,11 @@ export interface RunBatch {
   frames: ArrayBuffer
   table: ArrayBuffer
   strings: string[]
+  /** W3C traceparents by entry, when some entry is traced. */
+  traces?: (string | undefined)[]
 }
 
-const RUN_STRIDE = 9
+const RUN_STRIDE = 8
 const FLAG_REPORT_START = 1
 const FLAG_IGNORE_RESULT = 2
 const FLAG_REDELIVERED = 4
@@ -69,6 +71,8 @@ export class RunBatchWriter {
       }
       return i
     }
+    // Only traced tasks carry one; an untraced batch carries no array at all.
+    let traces: string[] | undefined
     let offset = 0
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]
@@ -82,12 +86,14 @@ export class RunBatchWriter {
       table[row + 5] = intern(e.queue)
       table[row + 6] = intern(e.exchange)
       table[row + 7] = intern(e.routingKey)
-      table[row + 8] = e.trace === undefined ? -1 : strings.push(e.trace) - 1
+      if (e.trace !== undefined) (traces ??= new Array<string>(entries.length))[i] = e.trace
       offset += e.frame.byteLength
     }
     this.#entries = []
     this.#bytes = 0
-    return { type: 'run', count: entries.length, frames: frames.buffer, table: table.buffer, strings }
+    const batch: RunBatch = { type: 'run', count: entries.length, frames: frames.buffer, table: table.buffer, strings }
+    if (traces !== undefined) batch.traces = traces
+    return batch
   }
 }
 
@@ -99,7 +105,6 @@ export function readRunBatch(batch: RunBatch, visit: (entry: RunEntry) => void):
     const row = i * RUN_STRIDE
     const flags = table[row + 3]
     const soft = table[row + 4]
-    const trace = table[row + 8]
     const entry: RunEntry = {
       slot: table[row],
       frame: new Uint8Array(batch.frames, table[row + 1], table[row + 2]),
@@ -112,7 +117,8 @@ export function readRunBatch(batch: RunBatch, visit: (entry: RunEntry) => void):
       exchange: strings[table[row + 6]],
       routingKey: strings[table[row + 7]],
     }
-    if (trace >= 0) entry.trace = strings[trace]
+    const trace = batch.traces?.[i]
+    if (trace !== undefined) entry.trace = trace
     visit(entry)
   }
 }
