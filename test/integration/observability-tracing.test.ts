@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { natsServerAvailable, startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js'
 import { tempDir } from '../helpers/files.js'
-import { chain } from '../../src/index.js'
+import { chain, chord } from '../../src/index.js'
 import type { SpanLine } from '../fixtures/obs-trace-app.js'
 
 // A client (this process) and a worker process on one nats-server, both with an SDK that
@@ -87,6 +87,18 @@ if (!natsServerAvailable()) {
     t.not(inside.where, processA.where, 'the task ran in a worker thread')
     t.match(processA.attributes, { 'messaging.system': 'celeriac', 'messaging.destination.name': 'celery', 'messaging.message.id': String, 'celeriac.task.retries': 0, 'celeriac.task.state': 'succeeded' })
     t.equal(processA.attributes['messaging.message.id'], sendA.attributes['messaging.message.id'])
+  })
+
+  t.test("tracing - a chord's body is sent inside the span of the member that completed it", async (t) => {
+    const { result, traceId } = await rootOf('chord request', () => chord([f.a.s(1), f.a.s(2)], f.total.s()).applyAsync())
+    t.equal(await result.get({ timeout: 15 }), 5)
+    const found = await trace(traceId, 9)
+    const members = found.filter((s) => s.kind === CONSUMER && s.attributes['celeriac.task.name'] === 'obstrace.a')
+    const sendBody = found.find((s) => s.kind === PRODUCER && s.attributes['celeriac.task.name'] === 'obstrace.total')
+    const body = found.find((s) => s.kind === CONSUMER && s.attributes['celeriac.task.name'] === 'obstrace.total')
+    t.equal(members.length, 2, 'both members in the trace')
+    t.ok(members.some((m) => m.spanId === sendBody?.parentSpanId), "the body's send is a child of a member's process span")
+    t.equal(body?.parentSpanId, sendBody?.spanId)
   })
 
   t.test('tracing - a retried task has one span per attempt; the retry links to the first', async (t) => {
