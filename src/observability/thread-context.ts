@@ -8,6 +8,15 @@
 import { otel } from './otel.js'
 import { parseTraceparent } from './trace-context.js'
 
+/** `traceId` and `spanId` of the active span, for log lines; undefined when none is. */
+export function activeTraceFields(): Record<string, unknown> | undefined {
+  const api = otel()
+  const span = api?.trace.getActiveSpan()
+  if (!api || !span) return undefined
+  const { traceId, spanId } = span.spanContext()
+  return api.trace.isSpanContextValid(span.spanContext()) ? { traceId, spanId } : undefined
+}
+
 /** Calls `fn` with the span named by `traceparent` as the active span (plainly without the API). */
 export function runInTrace(traceparent: string, fn: () => void): void {
   const api = otel()

@@ -119,8 +119,9 @@ export class WorkerTracing {
   }
 
   logFields(task: ObservedTask): Record<string, unknown> | undefined {
-    const span = this.#spans.get(task)
-    if (span === undefined) return undefined
+    // After its outcome the span is closed, but what the node logs then runs inside it.
+    const span = this.#spans.get(task) ?? this.#api.trace.getSpan(this.#api.context.active())
+    if (span === undefined || !this.#api.trace.isSpanContextValid(span.spanContext())) return undefined
     const { traceId, spanId } = span.spanContext()
     return { traceId, spanId }
   }

@@ -196,7 +196,7 @@ export class WorkerNode {
       ;[this.#transport, this.#backend] = await Promise.all([deps.transport(), deps.backend()])
       this.#recorder = new StateRecorder({ backend: this.#backend, transport: this.#transport, hostname: this.hostname, clock: deps.clock, logger: deps.logger, sendEvents: this.options.sendEvents,
         onReady: (task, state, data) => continueFlow(deps.flow, task.headers, state, data).catch((error: unknown) => {
-          deps.logger.error('could not send what follows a task in its workflow', { id: task.headers.id, error })
+          deps.logger.error('could not send what follows a task in its workflow', { id: task.headers.id, task: task.headers.task, error })
           throw error
         }) })
       this.#revoked = await this.#transport.revoked()
@@ -366,7 +366,7 @@ export class WorkerNode {
     try {
       fn()
     } catch (error) {
-      this.#deps.logger.error(`could not handle ${what}`, { hostname: this.hostname, ...(item ? { id: item.headers.id, task: item.headers.task } : {}), error })
+      this.#deps.logger.error(`could not handle ${what}`, { hostname: this.hostname, ...(item ? this.#about(item) : {}), error })
       if (item) this.#fail(item, error)
     }
   }
@@ -378,7 +378,7 @@ export class WorkerNode {
     try {
       item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(error) }))
     } catch (cause) {
-      this.#deps.logger.error('could not record a task failure', { id: item.headers.id, error: cause })
+      this.#deps.logger.error('could not record a task failure', { ...this.#about(item), error: cause })
       item.term(`could not handle the task: ${(error as Error)?.message ?? String(error)}`)
     }
   }
@@ -434,7 +434,7 @@ export class WorkerNode {
     if (delivery.deliveryCount > 1) {
       return void this.#redelivered(item).catch((error: unknown) => {
         // The backend could not tell whether it already ran: try again later rather than guess.
-        deps.logger.warn('could not check a redelivered task; it comes back later', { id: headers.id, error })
+        deps.logger.warn('could not check a redelivered task; it comes back later', { ...this.#about(item), error })
         this.#active.delete(headers.id)
         item.nak(REDELIVERY_CHECK_RETRY_MS)
         this.#guard(undefined, 'a free slot', () => this.#pump())
@@ -447,7 +447,7 @@ export class WorkerNode {
   async #redelivered(item: InFlight): Promise<void> {
     const stored = await this.#backend.get(item.headers.id)
     if (stored && isReady(stored.state)) {
-      this.#deps.logger.warn('refused a redelivered task that already ended', { id: item.headers.id, state: stored.state })
+      this.#deps.logger.warn('refused a redelivered task that already ended', { ...this.#about(item), state: stored.state })
       item.ack()
       return this.#pump()
     }
@@ -500,7 +500,7 @@ export class WorkerNode {
     try {
       this.#pool.dispatch(item, entry)
     } catch (error) {
-      this.#deps.logger.error('could not hand a task to a thread', { id: headers.id, error })
+      this.#deps.logger.error('could not hand a task to a thread', { ...this.#about(item), error })
       this.#fail(item, error)
     }
   }
@@ -552,12 +552,12 @@ export class WorkerNode {
           next = successors(this.#deps.flow, item.headers, outcome.result, outcome.contentType)
         } catch (cause) {
           // What follows it cannot even be planned: the workflow fails here, with why.
-          this.#deps.logger.error('could not send what follows a task in its workflow', { id: item.headers.id, error: cause })
+          this.#deps.logger.error('could not send what follows a task in its workflow', { ...this.#about(item), error: cause })
           item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause), runtimeMs: outcome.runtimeMs }))
           return
         }
         // Logged here; the ack waits on it below when there is a record to wait with.
-        next?.sent.catch((cause: unknown) => this.#deps.logger.error('could not send the next step of a chain', { id: item.headers.id, error: cause }))
+        next?.sent.catch((cause: unknown) => this.#deps.logger.error('could not send the next step of a chain', { ...this.#about(item), error: cause }))
         const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(next ? { children: next.children } : {}) })
         // Early-acked tasks were acked at receipt: ackWhen does nothing for them.
         item.ackWhen(next && stored ? Promise.all([stored, next.sent]).then(() => undefined) : stored)
@@ -591,7 +591,7 @@ export class WorkerNode {
     try {
       await this.#republish(item, headers)
     } catch (cause) {
-      this.#deps.logger.error('could not re-send a task for retry', { id: headers.id, error: cause })
+      this.#deps.logger.error('could not re-send a task for retry', { ...this.#about(item), error: cause })
       item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause) }))
       return
     }
@@ -610,7 +610,7 @@ export class WorkerNode {
     if (record) this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
     if (item.nak()) return
     item.resend(() => this.#republish(item, item.headers))
-      ?.catch((error: unknown) => this.#deps.logger.error('could not requeue a task: it is lost', { id: item.headers.id, error }))
+      ?.catch((error: unknown) => this.#deps.logger.error('could not requeue a task: it is lost', { ...this.#about(item), error }))
   }
 
   #revoke(item: InFlight, how: { expired?: boolean; terminated?: boolean }): void {
@@ -638,7 +638,7 @@ export class WorkerNode {
     }
     if (!(error instanceof TimeLimitExceeded) && item.options.acksLate && item.options.rejectOnWorkerLost && !item.settled) {
       this.#settle(item)
-      this.#deps.logger.warn('task lost with its thread: requeued (rejectOnWorkerLost)', { id: item.headers.id })
+      this.#deps.logger.warn('task lost with its thread: requeued (rejectOnWorkerLost)', this.#about(item))
       this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
       item.nak()
       return
@@ -650,6 +650,11 @@ export class WorkerNode {
     const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: wire })
     if (item.headers.errbacks) sendErrbacks(this.#deps.flow, item.headers, wire)
     item.ackWhen(stored)
+  }
+
+  /** The fields of a log line about a task: its id and name, and its trace and span when traced. */
+  #about(item: InFlight): Record<string, unknown> {
+    return { id: item.headers.id, task: item.headers.task, ...this.#observer?.logFields(item) }
   }
 
   /** What remote control sees of this node and may change. */

@@ -25,7 +25,7 @@ if (!natsServerAvailable()) {
   t.before(async () => {
     file = `${tempDir(t)}/spans.jsonl`
     server = await startNatsServer()
-    const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: server.url, OBS_SPAN_FILE: file }
+    const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: server.url, OBS_SPAN_FILE: file, OBS_LOG_FILE: file.replace('spans', 'logs') }
     Object.assign(process.env, env)
     f = await import('../fixtures/obs-trace-app.js')
     worker = await startWorkerProcess({ app: fixture, hostname: 'traced@test', args: ['-c', '1'], env })
@@ -46,7 +46,7 @@ if (!natsServerAvailable()) {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
   }
-  const rootOf = async (name: string, send: () => Promise<{ get(o: object): Promise<unknown> }>) => {
+  const rootOf = async <R extends { id: string; get(o: object): Promise<unknown> }>(name: string, send: () => Promise<R>) => {
     const { trace: api } = await import('@opentelemetry/api')
     let traceId = ''
     const result = await api.getTracer('test').startActiveSpan(name, async (span) => {
@@ -99,6 +99,14 @@ if (!natsServerAvailable()) {
     t.equal(members.length, 2, 'both members in the trace')
     t.ok(members.some((m) => m.spanId === sendBody?.parentSpanId), "the body's send is a child of a member's process span")
     t.equal(body?.parentSpanId, sendBody?.spanId)
+  })
+
+  t.test("logs - ctx.logger's lines carry the task's id, name, trace and span", async (t) => {
+    const { result, traceId } = await rootOf('logging request', () => f.logs.delay(3))
+    t.equal(await result.get({ timeout: 15 }), 3)
+    const [span] = (await trace(traceId, 3)).filter((s) => s.kind === CONSUMER)
+    const logged = readFileSync(file.replace('spans', 'logs'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    t.same(logged.filter((l) => l.message === 'charging card'), [{ level: 'info', message: 'charging card', id: result.id, task: 'obstrace.logs', traceId, spanId: span?.spanId, amount: 3 }])
   })
 
   t.test('tracing - a retried task has one span per attempt; the retry links to the first', async (t) => {

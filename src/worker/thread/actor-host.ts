@@ -8,7 +8,7 @@ import { systemClock } from '../../util/clock.js'
 import { OutcomeBatchWriter, OutcomeKind, readRunBatch, type Outcome, type RunEntry } from '../../protocol/thread-batch.js'
 import { decodeMessage, type TaskBody, type TaskHeaders } from '../../protocol/envelope.js'
 import { validateBody } from '../../protocol/validate-envelope.js'
-import { runInTrace } from '../../observability/thread-context.js'
+import { activeTraceFields, runInTrace } from '../../observability/thread-context.js'
 import type { AppRegistration } from './app-module.js'
 import type { TaskRequest } from '../../task/context.js'
 import type { MainToThread, ThreadToMain } from '../../protocol/thread-messages.js'
@@ -63,6 +63,8 @@ export class ActorHost {
         }
         this.#post(update)
       },
+      ...(app.logger ? { logger: app.logger } : {}),
+      logFields: activeTraceFields,
       handlerFailed: (request, error) => console.error(`celeriac: handler of ${request.task}[${request.id}] failed:`, error),
     }
   }
