@@ -15,6 +15,12 @@ import type { ObservedTask, TaskEnd } from '../worker/worker-observer.js'
 
 const SYSTEM = 'celeriac'
 
+// A proxy that follows whichever provider is registered, now or later: made once.
+let cachedTracer: Tracer | undefined
+function tracer(api: Otel): Tracer {
+  return (cachedTracer ??= api.trace.getTracer(TRACER_NAME))
+}
+
 /**
  * Publishes `headers` inside a `send <queue>` span: a child of the active span, or of the
  * trace the task already carries. A task re-sent with no active span (a requeue) keeps the
@@ -24,17 +30,18 @@ const SYSTEM = 'celeriac'
 export function tracedSend(api: Otel, headers: TaskHeaders, queue: string, publish: () => Promise<void>): Promise<void> {
   const active = api.trace.getSpan(api.context.active())
   if (active === undefined && headers.headers?.[TRACEPARENT] !== undefined) return publish()
-  const span = api.trace.getTracer(TRACER_NAME).startSpan(`send ${queue}`, {
-    kind: api.SpanKind.PRODUCER,
-    attributes: {
+  const span = tracer(api).startSpan(`send ${queue}`, { kind: api.SpanKind.PRODUCER })
+  // Attributes only for a span that records: a no-op tracer's span costs no more than itself.
+  if (span.isRecording()) {
+    span.setAttributes({
       'messaging.system': SYSTEM,
       'messaging.operation.type': 'send',
       'messaging.destination.name': queue,
       'messaging.message.id': headers.id,
       'celeriac.task.name': headers.task,
       'celeriac.task.retries': headers.retries,
-    },
-  })
+    })
+  }
   const context = span.spanContext()
   if (!api.trace.isSpanContextValid(context)) return publish()
   const carried: Record<string, unknown> = { ...headers.headers, [TRACEPARENT]: formatTraceparent(context) }
@@ -60,7 +67,7 @@ export class WorkerTracing {
 
   constructor(api: Otel) {
     this.#api = api
-    this.#tracer = api.trace.getTracer(TRACER_NAME)
+    this.#tracer = tracer(api)
   }
 
   /** Opens the attempt's span; returns its traceparent for the thread, when it is recorded. */
@@ -72,21 +79,20 @@ export class WorkerTracing {
     const first = headers.retries > 0 ? parseTraceparent(user?.[FIRST_ATTEMPT]) : undefined
     const span = this.#tracer.startSpan(
       `process ${task.delivery.queue}`,
-      {
-        kind: api.SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': SYSTEM,
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': task.delivery.queue,
-          'messaging.message.id': headers.id,
-          'messaging.message.delivery_count': task.delivery.deliveryCount,
-          'celeriac.task.name': headers.task,
-          'celeriac.task.retries': headers.retries,
-        },
-        ...(first ? { links: [{ context: first, attributes: { 'celeriac.link': 'first_attempt' } }] } : {}),
-      },
+      { kind: api.SpanKind.CONSUMER, ...(first ? { links: [{ context: first, attributes: { 'celeriac.link': 'first_attempt' } }] } : {}) },
       parent ? api.trace.setSpanContext(api.ROOT_CONTEXT, parent) : api.ROOT_CONTEXT,
     )
+    if (span.isRecording()) {
+      span.setAttributes({
+        'messaging.system': SYSTEM,
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': task.delivery.queue,
+        'messaging.message.id': headers.id,
+        'messaging.message.delivery_count': task.delivery.deliveryCount,
+        'celeriac.task.name': headers.task,
+        'celeriac.task.retries': headers.retries,
+      })
+    }
     const context = span.spanContext()
     if (!api.trace.isSpanContextValid(context)) return undefined
     this.#spans.set(task, span)

@@ -1,0 +1,95 @@
+// `npm run bench:observability`: what metrics and tracing cost. End-to-end throughput of no-op
+// tasks (results stored, 2 worker threads, memory:// unless BENCH_BROKER names a NATS server)
+// with observability off, with metrics on (scraped every second), with tracing and no SDK (a
+// no-op tracer), and with an SDK exporting every span to memory. Each configuration runs in a
+// fresh process (OpenTelemetry's registrations are global), round robin, RUNS times; the table
+// gives medians and the cost against "off". Prints a table and JSON.
+import { spawn } from 'node:child_process'
+import { availableParallelism, cpus } from 'node:os'
+import { writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { summarize, table } from './stats.js'
+
+const N = Number(process.env.BENCH_N ?? 20_000)
+const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 256)
+
+interface Config {
+  name: string
+  env: Record<string, string>
+  metrics: boolean
+  tracing: boolean
+}
+const CONFIGS: Config[] = [
+  { name: 'off (no OpenTelemetry, no metrics)', env: { OTEL_SDK_DISABLED: 'true' }, metrics: false, tracing: false },
+  { name: 'metrics on, scraped every 1 s', env: { OTEL_SDK_DISABLED: 'true' }, metrics: true, tracing: false },
+  { name: 'tracing, API installed, no SDK (no-op tracer)', env: {}, metrics: false, tracing: true },
+  { name: 'tracing, SDK exporting to memory', env: { BENCH_OTEL: 'memory' }, metrics: false, tracing: true },
+]
+
+/** One measured run in this process (a child): prints its tasks/s. */
+async function child(config: Config): Promise<void> {
+  const { app, noop } = await import('./fixtures/observability-app.js')
+  const node = app.worker({ concurrency: 2, prefetch: PREFETCH, hostname: 'benchobs@%h', tracing: config.tracing, ...(config.metrics ? { metrics: { port: 0, host: '127.0.0.1' } } : {}) })
+  await node.start()
+  const scraper = config.metrics ? setInterval(() => void fetch(node.endpoints.metrics!).then((r) => r.text()), 1000) : undefined
+  const run = async (n: number) => {
+    const began = performance.now()
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => noop.delay(i)))
+    const values = await Promise.all(results.map((r) => r.get()))
+    if (values[n - 1] !== n - 1) throw new Error('wrong result')
+    const seconds = (performance.now() - began) / 1000
+    const backend = await app.backend()
+    await Promise.all(results.map((r) => backend.forget(r.id)))
+    return n / seconds
+  }
+  await run(Math.ceil(N / 4)) // warm-up: JIT, threads, first series
+  const rate = await run(N)
+  clearInterval(scraper)
+  await node.stop()
+  await app.close()
+  console.log(`RATE ${rate}`)
+}
+
+function measure(index: number): Promise<number> {
+  const config = CONFIGS[index]
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+      env: { ...process.env, ...config.env, BENCH_CHILD: String(index) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    proc.stdout.on('data', (chunk: Buffer) => (out += chunk))
+    proc.on('exit', (code) => {
+      const match = /RATE (\S+)/.exec(out)
+      if (code === 0 && match) resolve(Number(match[1]))
+      else reject(new Error(`${config.name}: exited ${code}\n${out}`))
+    })
+  })
+}
+
+if (process.env.BENCH_CHILD !== undefined) {
+  await child(CONFIGS[Number(process.env.BENCH_CHILD)])
+} else {
+  const samples = CONFIGS.map(() => [] as number[])
+  for (let run = 0; run < RUNS; run++) {
+    for (let i = 0; i < CONFIGS.length; i++) samples[i].push(await measure(i))
+  }
+  const summary = CONFIGS.map((config, i) => ({ name: config.name, ...summarize(samples[i]) }))
+  const base = summary[0].median
+  const results = summary.map((s) => ({ ...s, costPercent: ((base - s.median) / base) * 100 }))
+  const report = {
+    benchmark: 'observability',
+    date: new Date().toISOString(),
+    machine: { cpus: availableParallelism(), model: cpus()[0]?.model, node: process.version },
+    broker: process.env.BENCH_BROKER ?? 'memory://',
+    tasks: N,
+    runs: RUNS,
+    unit: 'tasks/s',
+    results,
+    goals: { metricsCostPercent: 3, noTracerCostPercent: 1 },
+  }
+  console.log(table(results.map((r) => ({ configuration: r.name, 'median tasks/s': r.median, min: r.min, max: r.max, 'cost vs off': `${r.costPercent.toFixed(1)}%` }))))
+  console.log(JSON.stringify(report, null, 2))
+  if (process.env.BENCH_SAVE) writeFileSync(new URL(`./results/observability-${report.date.slice(0, 10)}.json`, import.meta.url), JSON.stringify(report, null, 2) + '\n')
+}
