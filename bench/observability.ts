@@ -3,7 +3,9 @@
 // with observability off, with metrics on (scraped every second), with tracing and no SDK (a
 // no-op tracer), and with an SDK exporting every span to memory. Each configuration runs in a
 // fresh process (OpenTelemetry's registrations are global), round robin, RUNS times; the table
-// gives medians and the cost against "off". Prints a table and JSON.
+// gives medians and the cost against "off", in throughput and in CPU time per task (user +
+// system of the whole process, threads included: on a shared machine, CPU time per task moves
+// far less with other load than throughput does). Prints a table and JSON.
 import { spawn } from 'node:child_process'
 import { availableParallelism, cpus } from 'node:os'
 import { writeFileSync } from 'node:fs'
@@ -34,24 +36,27 @@ async function child(config: Config): Promise<void> {
   await node.start()
   const scraper = config.metrics ? setInterval(() => void fetch(node.endpoints.metrics!).then((r) => r.text()), 1000) : undefined
   const run = async (n: number) => {
+    const cpu = process.cpuUsage()
     const began = performance.now()
     const results = await Promise.all(Array.from({ length: n }, (_, i) => noop.delay(i)))
     const values = await Promise.all(results.map((r) => r.get()))
     if (values[n - 1] !== n - 1) throw new Error('wrong result')
     const seconds = (performance.now() - began) / 1000
+    const used = process.cpuUsage(cpu)
+    const cpuUsPerTask = (used.user + used.system) / n
     const backend = await app.backend()
     await Promise.all(results.map((r) => backend.forget(r.id)))
-    return n / seconds
+    return { rate: n / seconds, cpuUsPerTask }
   }
   await run(Math.ceil(N / 4)) // warm-up: JIT, threads, first series
-  const rate = await run(N)
+  const { rate, cpuUsPerTask } = await run(N)
   clearInterval(scraper)
   await node.stop()
   await app.close()
-  console.log(`RATE ${rate}`)
+  console.log(`RATE ${rate} CPU ${cpuUsPerTask}`)
 }
 
-function measure(index: number): Promise<number> {
+function measure(index: number): Promise<{ rate: number; cpu: number }> {
   const config = CONFIGS[index]
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
@@ -61,8 +66,8 @@ function measure(index: number): Promise<number> {
     let out = ''
     proc.stdout.on('data', (chunk: Buffer) => (out += chunk))
     proc.on('exit', (code) => {
-      const match = /RATE (\S+)/.exec(out)
-      if (code === 0 && match) resolve(Number(match[1]))
+      const match = /RATE (\S+) CPU (\S+)/.exec(out)
+      if (code === 0 && match) resolve({ rate: Number(match[1]), cpu: Number(match[2]) })
       else reject(new Error(`${config.name}: exited ${code}\n${out}`))
     })
   })
@@ -71,13 +76,22 @@ function measure(index: number): Promise<number> {
 if (process.env.BENCH_CHILD !== undefined) {
   await child(CONFIGS[Number(process.env.BENCH_CHILD)])
 } else {
-  const samples = CONFIGS.map(() => [] as number[])
+  const rates = CONFIGS.map(() => [] as number[])
+  const cpus_ = CONFIGS.map(() => [] as number[])
   for (let run = 0; run < RUNS; run++) {
-    for (let i = 0; i < CONFIGS.length; i++) samples[i].push(await measure(i))
+    for (let i = 0; i < CONFIGS.length; i++) {
+      const { rate, cpu } = await measure(i)
+      rates[i].push(rate)
+      cpus_[i].push(cpu)
+    }
   }
-  const summary = CONFIGS.map((config, i) => ({ name: config.name, ...summarize(samples[i]) }))
-  const base = summary[0].median
-  const results = summary.map((s) => ({ ...s, costPercent: ((base - s.median) / base) * 100 }))
+  const baseRate = summarize(rates[0]).median
+  const baseCpu = summarize(cpus_[0]).median
+  const results = CONFIGS.map((config, i) => {
+    const rate = summarize(rates[i])
+    const cpu = summarize(cpus_[i])
+    return { name: config.name, throughput: rate, cpuUsPerTask: cpu, costPercent: ((baseRate - rate.median) / baseRate) * 100, cpuCostPercent: ((cpu.median - baseCpu) / baseCpu) * 100 }
+  })
   const report = {
     benchmark: 'observability',
     date: new Date().toISOString(),
@@ -89,7 +103,7 @@ if (process.env.BENCH_CHILD !== undefined) {
     results,
     goals: { metricsCostPercent: 3, noTracerCostPercent: 1 },
   }
-  console.log(table(results.map((r) => ({ configuration: r.name, 'median tasks/s': r.median, min: r.min, max: r.max, 'cost vs off': `${r.costPercent.toFixed(1)}%` }))))
+  console.log(table(results.map((r) => ({ configuration: r.name, 'median tasks/s': r.throughput.median, min: r.throughput.min, max: r.throughput.max, 'throughput cost': `${r.costPercent.toFixed(1)}%`, 'CPU µs/task': r.cpuUsPerTask.median, 'CPU cost': `${r.cpuCostPercent.toFixed(1)}%` }))))
   console.log(JSON.stringify(report, null, 2))
   if (process.env.BENCH_SAVE) writeFileSync(new URL(`./results/observability-${report.date.slice(0, 10)}.json`, import.meta.url), JSON.stringify(report, null, 2) + '\n')
 }
