@@ -1,7 +1,7 @@
 /**
  * Liveness and readiness of a worker node, for an orchestrator's probes. Alive while its event
  * loop answers and it has not stopped or failed; ready while it runs, consumes every queue it
- * should, has its threads up, and its broker answers within {@link BROKER_TIMEOUT_MS} (so a
+ * should, has its threads up, and its broker answers a ping within {@link BROKER_TIMEOUT_MS} (so a
  * node whose broker connection is lost turns not-ready, and ready again once it reconnects).
  * @module
  */
@@ -41,7 +41,7 @@ async function brokerAnswers(node: ObservedNode, queue: string | undefined): Pro
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), BROKER_TIMEOUT_MS)
   })
-  const asked = (transport.queueStats ? transport.queueStats(queue) : transport.depth(queue)).then(() => true, () => false)
+  const asked = (transport.ping ? transport.ping() : transport.depth(queue)).then(() => true, () => false)
   try {
     return await Promise.race([asked, timeout])
   } finally {

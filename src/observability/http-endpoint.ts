@@ -34,9 +34,11 @@ export function serveEndpoint(port: number, host: string, routes: Record<string,
   // A probe connection must never keep the process alive after the node stopped.
   server.unref()
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    server.once('error', (error: Error) => reject(new Error(`cannot serve ${Object.keys(routes).join(', ')} on ${host}:${port}: ${error.message}`, { cause: error })))
     server.listen(port, host, () => {
-      server.off('error', reject)
+      server.removeAllListeners('error')
+      // A listening server's errors come from single connections, which node:http already ends.
+      server.on('error', () => undefined)
       const address = server.address() as AddressInfo
       const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
       resolve({

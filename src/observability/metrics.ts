@@ -1,29 +1,84 @@
 /**
  * A worker node's Prometheus metrics, in a registry of its own (two nodes in one process do
- * not clash). Counters move on events the node handles anyway; gauges and queue metrics are
- * read when scraped, so they cost nothing between scrapes.
+ * not clash). Per-task counters and histograms are plain numbers the node's events add to,
+ * turned into Prometheus series only when scraped; gauges and queue metrics are read when
+ * scraped too, so nothing costs more than an addition between scrapes.
  * @module
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client'
 import type { ObservedNode, ObservedTask, TaskEnd, ThreadReplaceReason } from '../worker/worker-observer.js'
 import type { Logger } from '../util/logger.js'
 import type { QueueStats } from '../transport/transport.js'
 
-const TASK_LABELS = ['task', 'queue'] as const
 // Seconds: from a millisecond task to a five-minute one.
 const BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+const LE = BUCKETS.map(String)
 const QUEUE_STATES = ['ready', 'in_flight', 'delayed', 'dead'] as const
+const COUNTERS = ['received', 'redelivered', 'started', 'succeeded', 'failed', 'retried', 'revoked', 'rejected', 'ignored'] as const
+type CounterName = (typeof COUNTERS)[number]
 
-type Labels = 'task' | 'queue'
+/** Observations of one histogram series: per-bucket (not cumulative) counts, sum and count. */
+class Observations {
+  readonly buckets = new Float64Array(BUCKETS.length)
+  sum = 0
+  count = 0
 
-/** The children of every per-task metric for one (task, queue) pair, made once. */
-interface TaskSeries {
-  received: Counter.Internal
-  redelivered: Counter.Internal
-  started: Counter.Internal
-  ends: Record<TaskEnd, Counter.Internal>
-  runtime: Histogram.Internal<Labels>
-  wait: Histogram.Internal<Labels>
+  observe(value: number): void {
+    let i = 0
+    while (i < BUCKETS.length && value > BUCKETS[i]) i++
+    if (i < BUCKETS.length) this.buckets[i]++
+    this.sum += value
+    this.count++
+  }
+}
+
+/**
+ * Every per-task figure of one (task, queue) pair, as plain numbers: the hot path adds to a
+ * field, where a prom-client child would hash its labels on every call. A scrape reads them.
+ */
+class TaskSeries implements Record<CounterName, number> {
+  readonly labels: { task: string; queue: string }
+  received = 0
+  redelivered = 0
+  started = 0
+  succeeded = 0
+  failed = 0
+  retried = 0
+  revoked = 0
+  rejected = 0
+  ignored = 0
+  readonly runtime = new Observations()
+  readonly wait = new Observations()
+
+  constructor(task: string, queue: string) {
+    this.labels = { task, queue }
+  }
+}
+
+const HELP: Record<CounterName, string> = {
+  received: 'Tasks received from a queue',
+  redelivered: 'Tasks received again after a delivery that was not settled (a lost worker, an ack wait that ran out)',
+  started: 'Tasks handed to a worker thread',
+  succeeded: 'Tasks that succeeded',
+  failed: 'Tasks that failed (including time limits and lost threads)',
+  retried: 'Task runs that ended in a retry',
+  revoked: 'Tasks revoked or expired',
+  rejected: 'Tasks that rejected themselves (Reject)',
+  ignored: 'Tasks that ignored themselves (Ignore)',
+}
+
+/** A metric prom-client's registry formats: what its `get()` returns. */
+interface MetricValues {
+  name: string
+  help: string
+  type: 'counter' | 'histogram'
+  values: { labels: Record<string, string | number>; value: number; metricName?: string }[]
+  aggregator: 'sum'
+}
+
+/** A metric read from the series at scrape time, in the shape prom-client's registry takes. */
+function seriesMetric(name: string, help: string, type: MetricValues['type'], read: () => MetricValues['values']) {
+  return { name, help, type, aggregator: 'sum' as const, get: (): MetricValues => ({ name, help, type, values: read(), aggregator: 'sum' }), reset: () => undefined }
 }
 
 /** The metric set of one worker node. */
@@ -32,9 +87,6 @@ export class WorkerMetrics {
   readonly #node: ObservedNode
   readonly #logger: Logger
   readonly #series = new Map<string, Map<string, TaskSeries>>()
-  readonly #counters: Record<'received' | 'redelivered' | 'started' | TaskEnd, Counter<Labels>>
-  readonly #runtime: Histogram<Labels>
-  readonly #wait: Histogram<Labels>
   readonly #replaced: Counter<'reason'>
   readonly #extraQueues: readonly string[]
   #reading: Promise<[string, QueueStats][]> | undefined
@@ -45,20 +97,17 @@ export class WorkerMetrics {
     this.#logger = logger
     const registers = [this.registry]
     if (options.hostnameLabel) this.registry.setDefaultLabels({ hostname: node.hostname })
-    const counter = (name: string, help: string) => new Counter({ name: `celeriac_tasks_${name}_total`, help, labelNames: TASK_LABELS, registers })
-    this.#counters = {
-      received: counter('received', 'Tasks received from a queue'),
-      redelivered: counter('redelivered', 'Tasks received again after a delivery that was not settled (a lost worker, an ack wait that ran out)'),
-      started: counter('started', 'Tasks handed to a worker thread'),
-      succeeded: counter('succeeded', 'Tasks that succeeded'),
-      failed: counter('failed', 'Tasks that failed (including time limits and lost threads)'),
-      retried: counter('retried', 'Task runs that ended in a retry'),
-      revoked: counter('revoked', 'Tasks revoked or expired'),
-      rejected: counter('rejected', 'Tasks that rejected themselves (Reject)'),
-      ignored: counter('ignored', 'Tasks that ignored themselves (Ignore)'),
+    const all = () => [...this.#series.values()].flatMap((byQueue) => [...byQueue.values()])
+    for (const counter of COUNTERS) {
+      const metric = seriesMetric(`celeriac_tasks_${counter}_total`, HELP[counter], 'counter', () => all().map((series) => ({ labels: series.labels, value: series[counter] })))
+      this.registry.registerMetric(metric as unknown as Metric)
     }
-    this.#runtime = new Histogram({ name: 'celeriac_task_runtime_seconds', help: 'How long task runs took on their thread', labelNames: TASK_LABELS, buckets: BUCKETS, registers })
-    this.#wait = new Histogram({ name: 'celeriac_task_queue_wait_seconds', help: 'From when a task became ready in its queue to when a worker received it', labelNames: TASK_LABELS, buckets: BUCKETS, registers })
+    const histogram = (name: string, help: string, pick: (series: TaskSeries) => Observations) => {
+      const metric = seriesMetric(name, help, 'histogram', () => all().flatMap((series) => histogramValues(name, series.labels, pick(series))))
+      this.registry.registerMetric(metric as unknown as Metric)
+    }
+    histogram('celeriac_task_runtime_seconds', 'How long task runs took on their thread', (series) => series.runtime)
+    histogram('celeriac_task_queue_wait_seconds', 'From when a task became ready in its queue to when a worker received it (first deliveries)', (series) => series.wait)
     this.#replaced = new Counter({ name: 'celeriac_worker_threads_replaced_total', help: 'Worker threads replaced, by reason (time_limit, terminated, crash, oom, recycle)', labelNames: ['reason'], registers })
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers, collect() {
@@ -89,19 +138,19 @@ export class WorkerMetrics {
 
   received(task: ObservedTask, now: number): void {
     const series = this.#of(task)
-    series.received.inc()
+    series.received++
     const { publishedAt, deliveryCount } = task.delivery
-    if (deliveryCount > 1) series.redelivered.inc()
+    if (deliveryCount > 1) series.redelivered++
     else if (publishedAt !== undefined) series.wait.observe(Math.max(0, now - publishedAt) / 1000)
   }
 
   started(task: ObservedTask): void {
-    this.#of(task).started.inc()
+    this.#of(task).started++
   }
 
   ended(task: ObservedTask, end: TaskEnd, runtimeMs: number | undefined): void {
     const series = this.#of(task)
-    series.ends[end].inc()
+    series[end]++
     if (runtimeMs !== undefined) series.runtime.observe(runtimeMs / 1000)
   }
 
@@ -115,20 +164,8 @@ export class WorkerMetrics {
     let byQueue = this.#series.get(name)
     if (byQueue === undefined) this.#series.set(name, (byQueue = new Map()))
     let series = byQueue.get(queue)
-    if (series === undefined) {
-      const c = this.#counters
-      series = {
-        received: c.received.labels(name, queue),
-        redelivered: c.redelivered.labels(name, queue),
-        started: c.started.labels(name, queue),
-        ends: { succeeded: c.succeeded.labels(name, queue), failed: c.failed.labels(name, queue), retried: c.retried.labels(name, queue), revoked: c.revoked.labels(name, queue), rejected: c.rejected.labels(name, queue), ignored: c.ignored.labels(name, queue) },
-        runtime: this.#runtime.labels(name, queue),
-        wait: this.#wait.labels(name, queue),
-      }
-      // Every series exists from the first task on, at 0, so that rate() and alerts see it.
-      for (const counter of [series.received, series.redelivered, series.started, ...Object.values(series.ends)]) counter.inc(0)
-      byQueue.set(queue, series)
-    }
+    // Every series exists from the first task on, at 0, so that rate() and alerts see it.
+    if (series === undefined) byQueue.set(queue, (series = new TaskSeries(name, queue)))
     return series
   }
 
@@ -150,4 +187,18 @@ export class WorkerMetrics {
     })
     return read
   }
+}
+
+/** A histogram series as Prometheus exposes it: cumulative buckets up to +Inf, then sum and count. */
+function histogramValues(name: string, labels: { task: string; queue: string }, observations: Observations): MetricValues['values'] {
+  const values: MetricValues['values'] = []
+  let cumulative = 0
+  for (let i = 0; i < BUCKETS.length; i++) {
+    cumulative += observations.buckets[i]
+    values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: LE[i] }, value: cumulative })
+  }
+  values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: observations.count })
+  values.push({ metricName: `${name}_sum`, labels, value: observations.sum })
+  values.push({ metricName: `${name}_count`, labels, value: observations.count })
+  return values
 }

@@ -169,6 +169,11 @@ export interface Transport {
    * without it reports no queue metrics.
    */
   queueStats?(queue: string): Promise<QueueStats>
+  /**
+   * Resolves once the broker answered a round trip (NATS: PING/PONG); what a readiness probe
+   * asks. Optional: without it a probe asks for a queue's depth.
+   */
+  ping?(): Promise<void>
   /** Dead-lettered messages, oldest first. */
   deadLetters(queue?: string): Promise<DeadLetter[]>
   /**

@@ -63,6 +63,17 @@ t.test('metrics - queue depth read from the broker matches what was sent while n
   t.equal(sample(samples, 'celeriac_queue_messages', { queue: 'celery', state: 'ready' }), 0)
 })
 
+t.test('metrics - a port in use fails the start with the port named, and the node is failed', async (t) => {
+  const port = Number(new URL(node.endpoints.metrics!).port)
+  const clash = app.worker({ concurrency: 1, hostname: 'clash@test', queues: ['elsewhere'], metrics: { port, host: '127.0.0.1' } })
+  await t.rejects(clash.start(), { message: `cannot serve /metrics on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}` })
+  t.equal(clash.state, 'failed')
+})
+
+t.test('metrics - options are checked when the node is made', async (t) => {
+  t.throws(() => app.worker({ metrics: { port: 70000 } }), { name: 'InvalidArgumentError', message: 'options.metrics.port must be an integer from 0 to 65535, got 70000' })
+})
+
 t.test('metrics - two nodes in one process keep separate registries', async (t) => {
   const other = app.worker({ concurrency: 1, hostname: 'other@test', queues: ['elsewhere'], metrics: { port: 0, host: '127.0.0.1', hostnameLabel: false } })
   await other.start()

@@ -136,6 +136,10 @@ export class MemoryTransport implements Transport {
     return this.broker.queue(queue).depth()
   }
 
+  async ping(): Promise<void> {
+    this.#assertOpen()
+  }
+
   async queueStats(queue: string): Promise<QueueStats> {
     this.#assertOpen()
     const stats = this.broker.queue(queue).stats()

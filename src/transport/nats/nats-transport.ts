@@ -221,6 +221,10 @@ export class NatsTransport implements Transport {
     }
   }
 
+  ping(): Promise<void> {
+    return this.#use().nc.flush()
+  }
+
   async queueStats(queue: string): Promise<QueueStats> {
     const session = await this.#declared(queue)
     try {
