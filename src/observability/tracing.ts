@@ -2,8 +2,9 @@
  * OpenTelemetry traces, following the messaging conventions: a PRODUCER span `send <queue>`
  * around each publish, whose context travels in the task's headers as a W3C `traceparent`,
  * and a CONSUMER span `process <queue>` around each attempt on a worker, from its hand-off to
- * a thread to its outcome. What a task sends when it ends (a chain's next step, a chord's
- * body, its callbacks) is sent inside its span, so a whole canvas is one trace.
+ * a thread to its outcome. Until an SDK registers a tracer provider, neither is made. What a
+ * task sends when it ends (a chain's next step, a chord's body, its callbacks) is sent inside
+ * its span, so a whole canvas is one trace.
  * @module
  */
 import { FIRST_ATTEMPT, formatTraceparent, parseTraceparent, TRACEPARENT, TRACESTATE } from './trace-context.js'
@@ -21,6 +22,18 @@ function tracer(api: Otel): Tracer {
   return (cachedTracer ??= api.trace.getTracer(TRACER_NAME))
 }
 
+// The provider a proxy hands out while no SDK is registered (the API's no-op singleton).
+let noopProvider: unknown
+/**
+ * True once an SDK registered a tracer provider. Until then every span would be a no-op, so
+ * the send and the process paths skip making one: checked per task, as an SDK may come later.
+ */
+function sdkRegistered(api: Otel): boolean {
+  noopProvider ??= new api.ProxyTracerProvider().getDelegate()
+  const provider = api.trace.getTracerProvider()
+  return !(provider instanceof api.ProxyTracerProvider) || provider.getDelegate() !== noopProvider
+}
+
 /**
  * Publishes `headers` inside a `send <queue>` span: a child of the active span, or of the
  * trace the task already carries. A task re-sent with no active span (a requeue) keeps the
@@ -28,6 +41,7 @@ function tracer(api: Otel): Tracer {
  * written into the headers.
  */
 export function tracedSend(api: Otel, headers: TaskHeaders, queue: string, publish: () => Promise<void>): Promise<void> {
+  if (!sdkRegistered(api)) return publish()
   const active = api.trace.getSpan(api.context.active())
   if (active === undefined && headers.headers?.[TRACEPARENT] !== undefined) return publish()
   const span = tracer(api).startSpan(`send ${queue}`, { kind: api.SpanKind.PRODUCER })
@@ -73,6 +87,7 @@ export class WorkerTracing {
   /** Opens the attempt's span; returns its traceparent for the thread, when it is recorded. */
   started(task: ObservedTask): string | undefined {
     const api = this.#api
+    if (!sdkRegistered(api)) return undefined
     const { headers } = task
     const user = headers.headers
     const parent = parseTraceparent(user?.[TRACEPARENT], traceState(api, user?.[TRACESTATE]))
