@@ -37,7 +37,11 @@ async function child(config: Config): Promise<void> {
   const { app, noop } = await import('./fixtures/observability-app.js')
   const node = app.worker({ concurrency: 2, prefetch: PREFETCH, hostname: 'benchobs@%h', tracing: config.tracing, ...(config.metrics ? { metrics: { port: 0, host: '127.0.0.1' } } : {}) })
   await node.start()
-  const scraper = config.metrics ? setInterval(() => void fetch(node.endpoints.metrics!).then((r) => r.text()), 1000) : undefined
+  const scrape = () => fetch(node.endpoints.metrics!).then((r) => r.text())
+  // The scraper runs in this process (Prometheus would not): one scrape now loads fetch's
+  // client before anything is measured.
+  if (config.metrics) await scrape()
+  const scraper = config.metrics ? setInterval(() => void scrape(), 1000) : undefined
   const run = async (n: number) => {
     const cpu = process.cpuUsage()
     const began = performance.now()

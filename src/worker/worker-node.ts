@@ -496,7 +496,11 @@ export class WorkerNode {
       ignoreResult: item.ignoreResult ?? false,
       softTimeLimitMs: softMs ?? this.#overrides.softTimeLimitMs(headers.task, item.options.softTimeLimitMs),
     }
-    if (this.#observer) entry.trace = this.#observer.started(item)
+    if (this.#observer) {
+      // Set only when traced: entries keep one shape on the hot path.
+      const trace = this.#observer.started(item)
+      if (trace !== undefined) entry.trace = trace
+    }
     try {
       this.#pool.dispatch(item, entry)
     } catch (error) {
