@@ -35,6 +35,8 @@ ${connectionHelp}
       --logfile <file>             append JSON log lines here instead of stderr
       --log-format <json|pretty>   log lines on stderr (default: pretty on a terminal, else json)
   -B, --beat                       also run a beat in this process (see celeriac beat)
+      --metrics-port <n>           serve Prometheus metrics on http://0.0.0.0:<n>/metrics
+      --health-port <n>            serve probes on http://0.0.0.0:<n>/livez and /readyz
 
 TERM or INT: warm shutdown (stop consuming, let running tasks finish within
 config.workerShutdownTimeout, requeue the rest). QUIT, or a second TERM/INT: cold shutdown
@@ -61,6 +63,8 @@ export async function worker(argv: string[]): Promise<number> {
       logfile: { type: 'string' },
       'log-format': { type: 'string' },
       beat: { type: 'boolean', short: 'B' },
+      'metrics-port': { type: 'string' },
+      'health-port': { type: 'string' },
     },
     strict: true,
   })
@@ -78,6 +82,8 @@ export async function worker(argv: string[]): Promise<number> {
   if (values.events) options.sendEvents = true
   if (values['max-tasks-per-child'] !== undefined) options.maxTasksPerChild = positiveInt(values['max-tasks-per-child'], '--max-tasks-per-child')
   if (values['max-memory-per-child'] !== undefined) options.maxMemoryPerChild = positiveInt(values['max-memory-per-child'], '--max-memory-per-child')
+  if (values['metrics-port'] !== undefined) options.metrics = { port: port(values['metrics-port'], '--metrics-port') }
+  if (values['health-port'] !== undefined) options.health = { port: port(values['health-port'], '--health-port') }
   const timeLimit = values['time-limit'] === undefined ? undefined : seconds(values['time-limit'], '--time-limit')
   const softTimeLimit = values['soft-time-limit'] === undefined ? undefined : seconds(values['soft-time-limit'], '--soft-time-limit')
   const level = parseLogLevel(values.loglevel ?? 'warning')
@@ -192,6 +198,8 @@ function banner(app: App, node: WorkerNode): string {
     `.> results:     ${censorUrl(app.conf.backend)}`,
     `.> concurrency: ${node.options.concurrency} (threads) x ${node.options.tasksPerThread} (tasks per thread) = ${node.options.concurrency * node.options.tasksPerThread} in flight`,
     `.> task events: ${events}`,
+    ...(node.endpoints.metrics ? [`.> metrics:     ${node.endpoints.metrics}`] : []),
+    ...(node.endpoints.health ? [`.> probes:      ${node.endpoints.health}/livez ${node.endpoints.health}/readyz`] : []),
     '',
     '[queues]',
     ...queues,
@@ -201,4 +209,11 @@ function banner(app: App, node: WorkerNode): string {
     '',
     `${node.hostname} ready.`,
   ].join('\n')
+}
+
+/** A TCP port from a flag; 0 picks a free one. */
+function port(value: string, flag: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`${flag} must be a port number from 0 to 65535, got ${value}`)
+  return n
 }

@@ -16,6 +16,8 @@ import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
 import type { CallOptions } from '../canvas/call-options.js'
+import { loadOtel, otel } from '../observability/otel.js'
+import { tracedSend } from '../observability/tracing.js'
 
 const ORIGIN = `${process.pid}@${osHostname()}`
 
@@ -114,6 +116,14 @@ export class Publisher {
    * dedupe id (`id`, then `id.r1`, ...) because an id stays "seen" after it was acked.
    */
   publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
+    // Traced when @opentelemetry/api is installed; its one import may still be on its way.
+    const api = otel()
+    if (api === undefined) return loadOtel().then(() => this.publish(headers, body, route, msgId))
+    if (api !== null) return tracedSend(api, headers, route.queue ?? route.routingKey, () => this.#send(headers, body, route, msgId))
+    return this.#send(headers, body, route, msgId)
+  }
+
+  #send(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
     const transport = this.#ctx.connectedTransport()
     if (transport === undefined || (route.queue !== undefined && !this.#declared.has(route.queue))) {
       return this.#prepare(transport, route.queue).then((t) => this.#publish(t, headers, body, route, msgId))

@@ -22,6 +22,8 @@ export interface RunEntry {
   ignoreResult: boolean
   /** Soft time limit in ms, if any. */
   softTimeLimitMs: number | undefined
+  /** W3C traceparent of the span the task runs in, when traced. */
+  trace?: string
 }
 
 /** A batch of tasks, main thread to worker thread. */
@@ -31,6 +33,8 @@ export interface RunBatch {
   frames: ArrayBuffer
   table: ArrayBuffer
   strings: string[]
+  /** W3C traceparents by entry, when some entry is traced. */
+  traces?: (string | undefined)[]
 }
 
 const RUN_STRIDE = 8
@@ -67,6 +71,8 @@ export class RunBatchWriter {
       }
       return i
     }
+    // Only traced tasks carry one; an untraced batch carries no array at all.
+    let traces: string[] | undefined
     let offset = 0
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]
@@ -80,11 +86,14 @@ export class RunBatchWriter {
       table[row + 5] = intern(e.queue)
       table[row + 6] = intern(e.exchange)
       table[row + 7] = intern(e.routingKey)
+      if (e.trace !== undefined) (traces ??= new Array<string>(entries.length))[i] = e.trace
       offset += e.frame.byteLength
     }
     this.#entries = []
     this.#bytes = 0
-    return { type: 'run', count: entries.length, frames: frames.buffer, table: table.buffer, strings }
+    const batch: RunBatch = { type: 'run', count: entries.length, frames: frames.buffer, table: table.buffer, strings }
+    if (traces !== undefined) batch.traces = traces
+    return batch
   }
 }
 
@@ -96,7 +105,7 @@ export function readRunBatch(batch: RunBatch, visit: (entry: RunEntry) => void):
     const row = i * RUN_STRIDE
     const flags = table[row + 3]
     const soft = table[row + 4]
-    visit({
+    const entry: RunEntry = {
       slot: table[row],
       frame: new Uint8Array(batch.frames, table[row + 1], table[row + 2]),
       reportStart: (flags & FLAG_REPORT_START) !== 0,
@@ -107,7 +116,10 @@ export function readRunBatch(batch: RunBatch, visit: (entry: RunEntry) => void):
       queue: strings[table[row + 5]],
       exchange: strings[table[row + 6]],
       routingKey: strings[table[row + 7]],
-    })
+    }
+    const trace = batch.traces?.[i]
+    if (trace !== undefined) entry.trace = trace
+    visit(entry)
   }
 }
 

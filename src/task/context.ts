@@ -1,4 +1,5 @@
 import type { RetryOptions } from '../errors.js'
+import type { Logger } from '../util/logger.js'
 
 /** Where a message came from. */
 export interface DeliveryInfo {
@@ -48,4 +49,9 @@ export interface TaskContext {
   retry(options?: RetryOptions): never
   /** Publishes a custom state (such as PROGRESS) with meta on the task's state stream. */
   updateState(update: StateUpdate): void
+  /**
+   * The app's logger, whose lines carry this task's `id` and `task` name, and its `traceId` and
+   * `spanId` when it is traced (Celery's `get_task_logger`).
+   */
+  readonly logger: Logger
 }

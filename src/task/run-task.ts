@@ -13,6 +13,7 @@ import { matchesError, type ResolvedTaskOptions, type TaskDefinition } from './d
 import { retryDelay, retrySignal } from './retry-policy.js'
 import { currentContext, type Task } from './task.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
+import { consoleLogger, withFields, type Logger } from '../util/logger.js'
 import type { StateUpdate, TaskContext, TaskRequest } from './context.js'
 
 /** A task ready to run in this thread: its definition, its resolved options and its instance. */
@@ -68,7 +69,13 @@ export interface RunPort<T> {
   accept?(tag: T, value: unknown, request: TaskRequest): unknown
   /** A handler threw: reported here, and the outcome stays as it was. */
   handlerFailed(request: TaskRequest, error: unknown): void
+  /** Where `ctx.logger` writes. @default warnings and errors to stderr */
+  readonly logger?: Logger
+  /** Fields added to each `ctx.logger` line besides the task's id and name (its trace, say). */
+  logFields?(): Record<string, unknown> | undefined
 }
+
+let fallbackLogger: Logger | undefined
 
 /**
  * Runs one call of a task: binds its kwargs and checks its arguments (task/arity.ts
@@ -94,6 +101,7 @@ class RunningTask<T> implements TaskContext {
   /** Created on first use: most tasks never look at their signal. */
   #controller: AbortController | undefined
   #softTimer: TimerHandle | undefined
+  #logger: Logger | undefined
 
   private constructor(port: RunPort<T>, task: RunnableTask, request: TaskRequest, tag: T) {
     this.request = request
@@ -126,6 +134,14 @@ class RunningTask<T> implements TaskContext {
 
   get name(): string {
     return this.request.task
+  }
+
+  get logger(): Logger {
+    // Made on first use: most tasks never log.
+    const { request } = this
+    const port = this.#port
+    this.#logger ??= withFields(port.logger ?? (fallbackLogger ??= consoleLogger()), () => ({ id: request.id, task: request.task, ...port.logFields?.() }))
+    return this.#logger
   }
 
   get signal(): AbortSignal {

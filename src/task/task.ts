@@ -1,3 +1,4 @@
+import type { Logger } from '../util/logger.js'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { CeleriacError, ErrorCode } from '../errors.js'
 import type { RetryOptions } from '../errors.js'
@@ -35,6 +36,11 @@ export abstract class Task<A extends unknown[] = unknown[], R = unknown> impleme
 
   get signal(): AbortSignal {
     return context().signal
+  }
+
+  /** The logger of the call running now; its lines carry the task's id and name (see {@link TaskContext.logger}). */
+  get logger(): Logger {
+    return context().logger
   }
 
   retry(options?: RetryOptions): never {

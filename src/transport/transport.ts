@@ -76,6 +76,11 @@ export interface Delivery {
   /** 1 on first delivery, incremented on every redelivery. */
   readonly deliveryCount: number
   readonly priority: number
+  /**
+   * When the message became ready (epoch ms): when the broker stored it, or its not-before
+   * time when later. The worker's queue-wait metric counts from here. Absent when unknown.
+   */
+  readonly publishedAt?: number
   /** Done: remove the message. */
   ack(): void
   /** Not done: deliver again, now or after `delayMs`. */
@@ -101,6 +106,20 @@ export interface DeadLetter {
   reason: string
   deliveryCount: number
   at: number
+}
+
+/** What a queue holds now, as {@link Transport.queueStats} reads it from the broker. */
+export interface QueueStats {
+  /** Waiting to be delivered, due now. */
+  ready: number
+  /** Delivered and not settled yet. */
+  inFlight: number
+  /** Waiting for a not-before time (countdown, eta, a retry's delay). */
+  delayed: number
+  /** Dead-lettered. */
+  dead: number
+  /** Age of the oldest ready message, ms (0 when none is ready). */
+  oldestAgeMs: number
 }
 
 /** A subscription on the publish/subscribe channel. */
@@ -151,6 +170,16 @@ export interface Transport {
   purge(queue: string): Promise<number>
   /** Messages ready or delayed in a queue (not counting those in flight). */
   depth(queue: string): Promise<number>
+  /**
+   * What a declared queue holds now, for metrics read at scrape time. Optional: a transport
+   * without it reports no queue metrics.
+   */
+  queueStats?(queue: string): Promise<QueueStats>
+  /**
+   * Resolves once the broker answered a round trip (NATS: PING/PONG); what a readiness probe
+   * asks. Optional: without it a probe asks for a queue's depth.
+   */
+  ping?(): Promise<void>
   /** Dead-lettered messages, oldest first. */
   deadLetters(queue?: string): Promise<DeadLetter[]>
   /**

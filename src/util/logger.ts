@@ -10,6 +10,15 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void
 }
 
+/**
+ * A logger that adds `fields()` to every line it passes to `logger` (the line's own fields win).
+ * `fields` is called per line, so it can read what changes (the active span).
+ */
+export function withFields(logger: Logger, fields: () => Record<string, unknown> | undefined): Logger {
+  const write = (name: Exclude<LogLevel, 'silent'>) => (message: string, own?: Record<string, unknown>) => logger[name](message, { ...fields(), ...own })
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') }
+}
+
 /** A logger writing one line per entry to stderr, dropping entries below `level`. */
 export function consoleLogger(level: LogLevel = 'warn'): Logger {
   const threshold = LogLevel[level]

@@ -81,14 +81,14 @@ export class StateRecorder {
     // Many callers only start a record and go on (the ack waits on it where it matters): a
     // failed store is logged here, once, and is never an unhandled rejection. Whoever holds the
     // promise still sees it reject.
-    recorded?.catch((error: unknown) => this.#logger.error('could not record a task state', { id: task.headers.id, event, error }))
+    recorded?.catch((error: unknown) => this.#logger.error('could not record a task state', { id: task.headers.id, task: task.headers.task, event, error }))
     return recorded
   }
 
   #apply(task: Recordable, event: TaskEventType, data: TransitionData): Promise<void> | undefined {
     const next = lifecycle.next(task.state, event)
     if (next === undefined) {
-      this.#logger.debug('refused a transition', { id: task.headers.id, state: task.customState ?? task.state, event })
+      this.#logger.debug('refused a transition', { id: task.headers.id, task: task.headers.task, state: task.customState ?? task.state, event })
       return undefined
     }
     task.state = next

@@ -20,6 +20,8 @@ import { InFlight, storingTask } from './in-flight.js'
 import { ConsumerSet, declareQueues } from './consumer-set.js'
 import { OutcomeKind, type Outcome, type RunEntry } from '../protocol/thread-batch.js'
 import type { WorkerDeps } from './worker-deps.js'
+import type { ObservedNode, TaskEnd, WorkerObserver } from './worker-observer.js'
+import type { Observing } from '../observability/observe.js'
 import type { Delivery, RevokedIds, Subscription, Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 import type { TimerHandle } from '../util/clock.js'
@@ -27,6 +29,9 @@ import type { TimerHandle } from '../util/clock.js'
 const VERSION = '0.1.0'
 // A redelivered task whose stored state could not be read comes back after this long, ms.
 const REDELIVERY_CHECK_RETRY_MS = 1_000
+
+/** What each outcome kind means to an observer. */
+const ENDS = ['succeeded', 'failed', 'retried', 'rejected', 'ignored'] as const satisfies Record<OutcomeKind, TaskEnd>
 
 /** A timer that fires again and again; `handle` is the pending one. */
 interface Periodic {
@@ -75,6 +80,9 @@ export class WorkerNode {
   readonly #drained = deferred()
   readonly #stopped = deferred()
   readonly #reasons: ReasonLog
+  /** Metrics and traces; undefined when both are off, so the hot path pays one `?.`. */
+  #observer: WorkerObserver | undefined
+  #observing: Observing | undefined
 
   constructor(deps: WorkerDeps, options: WorkerOptions = {}) {
     this.#deps = deps
@@ -134,6 +142,11 @@ export class WorkerNode {
     return this.#active.size
   }
 
+  /** URLs of the metrics and probe endpoints this node serves, once started. */
+  get endpoints(): { metrics?: string; health?: string } {
+    return this.#observing?.endpoints ?? {}
+  }
+
   /** Resolves once the node has stopped, whoever stopped it (a remote `shutdown` too). */
   get stopped(): Promise<void> {
     return this.#stopped.promise
@@ -183,7 +196,7 @@ export class WorkerNode {
       ;[this.#transport, this.#backend] = await Promise.all([deps.transport(), deps.backend()])
       this.#recorder = new StateRecorder({ backend: this.#backend, transport: this.#transport, hostname: this.hostname, clock: deps.clock, logger: deps.logger, sendEvents: this.options.sendEvents,
         onReady: (task, state, data) => continueFlow(deps.flow, task.headers, state, data).catch((error: unknown) => {
-          deps.logger.error('could not send what follows a task in its workflow', { id: task.headers.id, error })
+          deps.logger.error('could not send what follows a task in its workflow', { id: task.headers.id, task: task.headers.task, error })
           throw error
         }) })
       this.#revoked = await this.#transport.revoked()
@@ -203,11 +216,13 @@ export class WorkerNode {
         events: {
           started: (item) => this.#guard(item, 'its start', () => this.#started(item)),
           update: (item, state, meta, contentType) => this.#guard(item, 'a state it reported', () => void this.#recorder.apply(item, TaskEventType.PROGRESS, { customState: state, result: meta, contentType: contentType as never })),
-          outcome: (item, outcome) => this.#guard(item, 'its outcome', () => this.#outcome(item, outcome)),
+          outcome: (item, outcome) => this.#guard(item, 'its outcome', () => (this.#observer ? this.#observer.within(item, () => this.#outcome(item, outcome)) : this.#outcome(item, outcome))),
           lost: (item, error, started) => this.#guard(item, 'the loss of its thread', () => this.#lost(item, error, started)),
           capacity: () => this.#guard(undefined, 'a free slot', () => this.#pump()),
+          replaced: (reason) => this.#observer?.threadReplaced(reason),
         },
       })
+      await this.#observe()
       await this.#pool.start()
       this.#startedAt = deps.clock.now()
       this.#remote = new RemoteControl(deps, this.#controlled(), this.#overrides)
@@ -287,6 +302,30 @@ export class WorkerNode {
     if (this.#pool !== undefined) await this.#pool.stop()
     this.#control?.unsubscribe()
     if (this.#revoked !== undefined) this.#revoked.close()
+    await this.#observing?.close()
+  }
+
+  /** Starts metrics, traces and probes as the options ask; loaded only when asked for. */
+  async #observe(): Promise<void> {
+    const { metrics, health, tracing } = this.options
+    if (!metrics && !health && !tracing) return
+    const { observeWorker } = await import('../observability/observe.js')
+    const pool = () => this.#pool
+    const node: ObservedNode = {
+      hostname: this.hostname,
+      state: () => this.#state,
+      active: () => pool().busy,
+      prefetched: () => this.#active.size - pool().busy,
+      rateLimited: () => this.#gate.held,
+      threads: () => pool().size,
+      threadsBusy: () => pool().threads.filter((t) => t.busy > 0).length,
+      threadsUp: () => pool().threads.filter((t) => !t.exited && !t.retiring).length,
+      queues: () => this.options.queues,
+      consuming: (queue) => this.#consumers.has(queue),
+      transport: () => this.#transport,
+    }
+    this.#observing = await observeWorker(node, { metrics, health, tracing }, this.#deps.logger)
+    this.#observer = this.#observing.observer
   }
 
   #declareQueues(): Promise<void> {
@@ -327,7 +366,7 @@ export class WorkerNode {
     try {
       fn()
     } catch (error) {
-      this.#deps.logger.error(`could not handle ${what}`, { hostname: this.hostname, ...(item ? { id: item.headers.id, task: item.headers.task } : {}), error })
+      this.#deps.logger.error(`could not handle ${what}`, { hostname: this.hostname, ...(item ? this.#about(item) : {}), error })
       if (item) this.#fail(item, error)
     }
   }
@@ -335,10 +374,11 @@ export class WorkerNode {
   /** Fails `item` with `error`, whatever state it was left in by what threw. */
   #fail(item: InFlight, error: unknown): void {
     if (this.#active.get(item.headers.id) === item) this.#settle(item)
+    this.#observer?.ended(item, 'failed', undefined, error instanceof Error ? error : undefined)
     try {
       item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(error) }))
     } catch (cause) {
-      this.#deps.logger.error('could not record a task failure', { id: item.headers.id, error: cause })
+      this.#deps.logger.error('could not record a task failure', { ...this.#about(item), error: cause })
       item.term(`could not handle the task: ${(error as Error)?.message ?? String(error)}`)
     }
   }
@@ -397,7 +437,7 @@ export class WorkerNode {
     if (delivery.deliveryCount > 1) {
       return void this.#redelivered(item).catch((error: unknown) => {
         // The backend could not tell whether it already ran: try again later rather than guess.
-        deps.logger.warn('could not check a redelivered task; it comes back later', { id: headers.id, error })
+        deps.logger.warn('could not check a redelivered task; it comes back later', { ...this.#about(item), error })
         this.#active.delete(headers.id)
         item.nak(REDELIVERY_CHECK_RETRY_MS)
         this.#guard(undefined, 'a free slot', () => this.#pump())
@@ -410,7 +450,7 @@ export class WorkerNode {
   async #redelivered(item: InFlight): Promise<void> {
     const stored = await this.#backend.get(item.headers.id)
     if (stored && isReady(stored.state)) {
-      this.#deps.logger.warn('refused a redelivered task that already ended', { id: item.headers.id, state: stored.state })
+      this.#deps.logger.warn('refused a redelivered task that already ended', { ...this.#about(item), state: stored.state })
       item.ack()
       return this.#pump()
     }
@@ -423,6 +463,7 @@ export class WorkerNode {
   }
 
   #accept(item: InFlight): void {
+    this.#observer?.received(item, this.#deps.clock.now())
     this.#recorder.apply(item, TaskEventType.RECEIVE)
     this.#active.set(item.headers.id, item)
     if (!item.options.acksLate) item.ack()
@@ -458,10 +499,15 @@ export class WorkerNode {
       ignoreResult: item.ignoreResult ?? false,
       softTimeLimitMs: softMs ?? this.#overrides.softTimeLimitMs(headers.task, item.options.softTimeLimitMs),
     }
+    if (this.#observer) {
+      // Set only when traced: entries keep one shape on the hot path.
+      const trace = this.#observer.started(item)
+      if (trace !== undefined) entry.trace = trace
+    }
     try {
       this.#pool.dispatch(item, entry)
     } catch (error) {
-      this.#deps.logger.error('could not hand a task to a thread', { id: headers.id, error })
+      this.#deps.logger.error('could not hand a task to a thread', { ...this.#about(item), error })
       this.#fail(item, error)
     }
   }
@@ -505,6 +551,7 @@ export class WorkerNode {
   #outcome(item: InFlight, outcome: Outcome): void {
     this.#settle(item)
     const error = outcome.error
+    this.#observer?.ended(item, ENDS[outcome.kind], outcome.runtimeMs, error)
     switch (outcome.kind) {
       case OutcomeKind.Success: {
         let next: ReturnType<typeof successors>
@@ -512,12 +559,12 @@ export class WorkerNode {
           next = successors(this.#deps.flow, item.headers, outcome.result, outcome.contentType)
         } catch (cause) {
           // What follows it cannot even be planned: the workflow fails here, with why.
-          this.#deps.logger.error('could not send what follows a task in its workflow', { id: item.headers.id, error: cause })
+          this.#deps.logger.error('could not send what follows a task in its workflow', { ...this.#about(item), error: cause })
           item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause), runtimeMs: outcome.runtimeMs }))
           return
         }
         // Logged here; the ack waits on it below when there is a record to wait with.
-        next?.sent.catch((cause: unknown) => this.#deps.logger.error('could not send the next step of a chain', { id: item.headers.id, error: cause }))
+        next?.sent.catch((cause: unknown) => this.#deps.logger.error('could not send the next step of a chain', { ...this.#about(item), error: cause }))
         const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(next ? { children: next.children } : {}) })
         // Early-acked tasks were acked at receipt: ackWhen does nothing for them.
         item.ackWhen(next && stored ? Promise.all([stored, next.sent]).then(() => undefined) : stored)
@@ -551,7 +598,7 @@ export class WorkerNode {
     try {
       await this.#republish(item, headers)
     } catch (cause) {
-      this.#deps.logger.error('could not re-send a task for retry', { id: headers.id, error: cause })
+      this.#deps.logger.error('could not re-send a task for retry', { ...this.#about(item), error: cause })
       item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause) }))
       return
     }
@@ -570,11 +617,12 @@ export class WorkerNode {
     if (record) this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
     if (item.nak()) return
     item.resend(() => this.#republish(item, item.headers))
-      ?.catch((error: unknown) => this.#deps.logger.error('could not requeue a task: it is lost', { id: item.headers.id, error }))
+      ?.catch((error: unknown) => this.#deps.logger.error('could not requeue a task: it is lost', { ...this.#about(item), error }))
   }
 
   #revoke(item: InFlight, how: { expired?: boolean; terminated?: boolean }): void {
     this.#settle(item)
+    this.#observer?.ended(item, 'revoked', undefined, undefined)
     const reason = how.expired ? 'expired' : how.terminated ? 'revoked and terminated' : 'revoked'
     const stored = this.#recorder.apply(item, TaskEventType.REVOKE, { error: toWireError(new TaskRevokedError(`task ${item.headers.task}[${item.headers.id}] ${reason}`)), ...how })
     item.ackWhen(stored)
@@ -597,17 +645,23 @@ export class WorkerNode {
     }
     if (!(error instanceof TimeLimitExceeded) && item.options.acksLate && item.options.rejectOnWorkerLost && !item.settled) {
       this.#settle(item)
-      this.#deps.logger.warn('task lost with its thread: requeued (rejectOnWorkerLost)', { id: item.headers.id })
+      this.#deps.logger.warn('task lost with its thread: requeued (rejectOnWorkerLost)', this.#about(item))
       this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
       item.nak()
       return
     }
     this.#settle(item)
     const failure = error instanceof TimeLimitExceeded || error instanceof WorkerLostError ? error : new WorkerLostError(error.message, { cause: error })
+    this.#observer?.ended(item, 'failed', undefined, failure)
     const wire = toWireError(failure)
     const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: wire })
     if (item.headers.errbacks) sendErrbacks(this.#deps.flow, item.headers, wire)
     item.ackWhen(stored)
+  }
+
+  /** The fields of a log line about a task: its id and name, and its trace and span when traced. */
+  #about(item: InFlight): Record<string, unknown> {
+    return { id: item.headers.id, task: item.headers.task, ...this.#observer?.logFields(item) }
   }
 
   /** What remote control sees of this node and may change. */

@@ -39,6 +39,35 @@ export interface WorkerOptions {
   heartbeatInterval?: Duration
   /** How long a warm stop waits for running tasks before requeueing them. @default config.workerShutdownTimeout */
   shutdownTimeout?: Duration
+  /** Serve Prometheus metrics; `true` for the defaults of {@link MetricsOptions}. @default false */
+  metrics?: boolean | MetricsOptions
+  /** Serve liveness and readiness probes; `true` for the defaults of {@link HealthOptions}. @default false */
+  health?: boolean | HealthOptions
+  /**
+   * Trace tasks with OpenTelemetry when `@opentelemetry/api` is installed (a CONSUMER span per
+   * attempt; spans go nowhere until the app registers an SDK). `false` turns it off. @default true
+   */
+  tracing?: boolean
+}
+
+/** Where a node serves its Prometheus metrics (`GET /metrics`). */
+export interface MetricsOptions {
+  /** TCP port; 0 picks a free one (see `node.endpoints`). @default 9808 */
+  port?: number
+  /** Interface to listen on. @default '0.0.0.0' */
+  host?: string
+  /** Add a `hostname` label (the node's name) to every metric. @default true */
+  hostnameLabel?: boolean
+  /** Queues to report depth and age of besides those the node consumes (queues nobody consumes yet). @default [] */
+  queues?: string[]
+}
+
+/** Where a node serves its probes (`GET /livez`, `GET /readyz`). */
+export interface HealthOptions {
+  /** TCP port; 0 picks a free one (see `node.endpoints`). @default 9809 */
+  port?: number
+  /** Interface to listen on. @default '0.0.0.0' */
+  host?: string
 }
 
 /** Worker options with defaults applied and durations in ms. */
@@ -57,6 +86,9 @@ export interface ResolvedWorkerOptions {
   heartbeatMs: number
   shutdownTimeoutMs: number
   ackWaitMs: number
+  metrics: Required<MetricsOptions> | undefined
+  health: Required<HealthOptions> | undefined
+  tracing: boolean
 }
 
 function positiveInt(value: unknown, field: string): number {
@@ -105,5 +137,18 @@ export function compileWorkerOptions(options: WorkerOptions, conf: Readonly<Conf
     heartbeatMs: toMs(options.heartbeatInterval ?? 2, 'options.heartbeatInterval'),
     shutdownTimeoutMs: toMs(options.shutdownTimeout ?? conf.workerShutdownTimeout, 'options.shutdownTimeout'),
     ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'),
+    metrics: endpoint(options.metrics, 'metrics', 9808, (o) => ({ hostnameLabel: (o as MetricsOptions).hostnameLabel ?? true, queues: [...((o as MetricsOptions).queues ?? [])] })) as Required<MetricsOptions> | undefined,
+    health: endpoint(options.health, 'health', 9809, () => ({})),
+    tracing: options.tracing ?? true,
   }
+}
+
+/** An endpoint option with its defaults, or undefined when off; errors name the option. */
+function endpoint(value: boolean | { port?: number; host?: string } | undefined, field: string, defaultPort: number, extra: (o: object) => object): { port: number; host: string } | undefined {
+  if (value === undefined || value === false) return undefined
+  const o = value === true ? {} : value
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(`options.${field} must be true or an object, got ${String(value)}`)
+  const port = o.port ?? defaultPort
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`options.${field}.port must be an integer from 0 to 65535, got ${String(port)}`)
+  return { port, host: o.host ?? '0.0.0.0', ...extra(o) }
 }

@@ -107,9 +107,9 @@ export class MemoryBroker {
   publish(message: OutgoingMessage, clock: Clock, duplicateWindowMs: number): PublishAck {
     const { exchange, routingKey, msgId } = message
     const dedupe = msgId !== undefined && duplicateWindowMs > 0
-    let now = 0
+    // Read for every message: the stored time is what a worker's queue-wait metric counts from.
+    const now = clock.now()
     if (dedupe) {
-      now = clock.now()
       const until = this.#seen.get(msgId)
       if (until !== undefined && until > now) return { queues: [], duplicate: true }
     }
@@ -131,6 +131,7 @@ export class MemoryBroker {
         priority: message.priority ?? 0,
         deliveryCount: 0,
         due: message.notBefore ?? 0,
+        storedAt: now,
         seq: 0,
       })
       queues[i] = queue.name

@@ -24,6 +24,7 @@ export class MemoryDelivery implements Delivery {
   readonly msgId: string | undefined
   readonly deliveryCount: number
   readonly priority: number
+  readonly publishedAt: number
   /** @internal The stored message this delivers. */
   readonly message: StoredMessage
   /** @internal When the ack wait runs out (clock ms); moved by `working()`. */
@@ -41,6 +42,7 @@ export class MemoryDelivery implements Delivery {
     this.msgId = message.msgId
     this.deliveryCount = message.deliveryCount
     this.priority = message.priority
+    this.publishedAt = Math.max(message.storedAt, message.due)
   }
 
   ack(): void {

@@ -87,6 +87,18 @@ export class MemoryQueue {
     return this.#readyCount + this.#delayed.size
   }
 
+  /** Ready, delayed and in-flight counts, and the age of the oldest ready message (ms). */
+  stats(): { ready: number; delayed: number; inFlight: number; oldestAgeMs: number } {
+    this.#catchUp()
+    const now = this.#clock.now()
+    let oldest = now
+    for (const bucket of this.#buckets) {
+      const head = bucket.peek()
+      if (head !== undefined) oldest = Math.min(oldest, Math.max(head.storedAt, head.due))
+    }
+    return { ready: this.#readyCount, delayed: this.#delayed.size, inFlight: this.#inFlight.size, oldestAgeMs: now - oldest }
+  }
+
   /** Drops ready and delayed messages; returns how many. */
   purge(): number {
     this.#catchUp()

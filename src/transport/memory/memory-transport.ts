@@ -1,6 +1,7 @@
 import { InvalidArgumentError, TransportError } from '../../errors.js'
 import { systemClock, type Clock } from '../../util/clock.js'
 import type {
+  QueueStats,
   Consumer,
   DeadLetter,
   Delivery,
@@ -133,6 +134,16 @@ export class MemoryTransport implements Transport {
   async depth(queue: string): Promise<number> {
     this.#assertOpen()
     return this.broker.queue(queue).depth()
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen()
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    this.#assertOpen()
+    const stats = this.broker.queue(queue).stats()
+    return { ...stats, dead: this.broker.deadLetters(queue).length }
   }
 
   async deadLetters(queue?: string): Promise<DeadLetter[]> {

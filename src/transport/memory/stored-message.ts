@@ -7,6 +7,8 @@ export interface StoredMessage {
   readonly priority: number
   /** Deliveries made so far. */
   deliveryCount: number
+  /** When the broker stored it (clock ms). */
+  storedAt: number
   /** When a delayed message becomes ready (clock ms). */
   due: number
   /** Tie-break among equal `due`, so delayed messages stay FIFO. */

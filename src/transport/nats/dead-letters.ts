@@ -70,6 +70,13 @@ export class DeadLetters {
     }
   }
 
+  /** How many dead letters of `queue` the stream holds. */
+  async count(queue: string): Promise<number> {
+    const subject = this.#names.deadLetterSubject(queue)
+    const info = await this.#jsm.streams.info(this.#names.deadLetterStream, { subjects_filter: subject })
+    return info.state.subjects?.[subject] ?? 0
+  }
+
   /** Stores a dead letter; resolves once the server has it. */
   async add(queue: string, body: Uint8Array, reason: string, deliveryCount: number, at: number): Promise<void> {
     const h = headers()

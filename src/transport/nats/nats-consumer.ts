@@ -296,6 +296,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       msgId: fields.msgId,
       deliveryCount,
       priority: fields.priority,
+      publishedAt: Math.max(message.info.timestampNanos / 1e6, notBefore),
     })
     this.ledger.track(seq, delivery)
     try {

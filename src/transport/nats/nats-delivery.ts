@@ -25,6 +25,7 @@ export interface DeliveryFields {
   msgId: string | undefined
   deliveryCount: number
   priority: number
+  publishedAt: number
 }
 
 /**
@@ -40,6 +41,7 @@ export class NatsDelivery implements Delivery, Tracked {
   readonly msgId: string | undefined
   readonly deliveryCount: number
   readonly priority: number
+  readonly publishedAt: number
   readonly #message: JsMsg
   readonly #owner: DeliveryOwner
   #deadline: number
@@ -55,6 +57,7 @@ export class NatsDelivery implements Delivery, Tracked {
     this.msgId = fields.msgId
     this.deliveryCount = fields.deliveryCount
     this.priority = fields.priority
+    this.publishedAt = fields.publishedAt
     this.#deadline = owner.clock.now() + owner.ledger.ackWaitMs
   }
 

@@ -6,6 +6,7 @@ import { consoleLogger, type Logger } from '../../util/logger.js'
 import type {
   Consumer,
   DeadLetter,
+  QueueStats,
   Delivery,
   ExchangeDeclaration,
   OutgoingMessage,
@@ -25,7 +26,7 @@ import { DEFAULT_NAMESPACE, isPrefix, Names } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
 import { isReplicas } from './replicas.js'
-import { ensureQueueStream, purgeQueue, queueDepth } from './queue-stream.js'
+import { ensureQueueStream, purgeQueue, queueDepth, queueStats } from './queue-stream.js'
 import { messageHeaders, openSession, storeCopy, type Session } from './session.js'
 import * as check from '../validate.js'
 
@@ -256,6 +257,20 @@ export class NatsTransport implements Transport {
       return await queueDepth(session.streams, queue)
     } catch (error) {
       throw refusalIn(error) ?? new TransportError(`cannot read the depth of queue "${queue}": ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  ping(): Promise<void> {
+    return this.#use().nc.flush()
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    const session = await this.#declared(queue)
+    try {
+      const [stats, dead] = await Promise.all([queueStats(session.streams, queue), session.deadLetters.count(queue)])
+      return { ...stats, dead }
+    } catch (error) {
+      throw new TransportError(`cannot read the stats of queue "${queue}": ${(error as Error).message}`, { cause: error })
     }
   }
 

@@ -4,6 +4,7 @@ import type { InFlight } from '../in-flight.js'
 import { readOutcomes, type Outcome, type RunEntry } from '../../protocol/thread-batch.js'
 import type { ThreadToMain } from '../../protocol/thread-messages.js'
 import type { Logger } from '../../util/logger.js'
+import type { ThreadReplaceReason } from '../worker-observer.js'
 
 /** What the pool reports to its node. */
 export interface PoolEvents {
@@ -14,6 +15,8 @@ export interface PoolEvents {
   lost(item: InFlight, error: Error, started: boolean): void
   /** Slots became free (tasks ended, or a thread came up). */
   capacity(): void
+  /** A thread is being replaced, and why. */
+  replaced?(reason: ThreadReplaceReason): void
 }
 
 /** Options of a {@link ThreadPool}. */
@@ -138,7 +141,10 @@ export class ThreadPool {
   #retire(thread: ThreadHandle, replace = true): void {
     if (thread.retiring) return
     thread.retiring = true
-    if (replace && !this.#stopping) this.#spawn()
+    if (replace && !this.#stopping) {
+      this.#options.events.replaced?.('recycle')
+      this.#spawn()
+    }
     if (thread.busy === 0) void thread.terminate()
   }
 
@@ -170,7 +176,8 @@ export class ThreadPool {
   #exit = (thread: ThreadHandle, error: Error | undefined): void => {
     this.#threads.delete(thread)
     const planned = thread.retiring
-    const killed = thread.inFlight().some((item) => item.killedFor !== undefined)
+    const killedFor = thread.inFlight().find((item) => item.killedFor !== undefined)?.killedFor
+    const killed = killedFor !== undefined
     for (const item of thread.inFlight()) {
       const started = thread.startedAt[item.slot] > 0
       thread.release(item.slot)
@@ -180,6 +187,7 @@ export class ThreadPool {
     if (!planned && !this.#stopping) {
       if (killed) this.#options.logger.info('terminated a worker thread; starting a new one', { threadId: thread.threadId })
       else this.#options.logger.warn('worker thread died; starting a new one', { threadId: thread.threadId, error: error?.message ?? 'exited' })
+      this.#options.events.replaced?.(killed ? (killedFor instanceof TimeLimitExceeded ? 'time_limit' : 'terminated') : (error as { code?: string } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'oom' : 'crash')
       this.#spawn()
     }
     this.#options.events.capacity()

@@ -8,6 +8,7 @@ import { systemClock } from '../../util/clock.js'
 import { OutcomeBatchWriter, OutcomeKind, readRunBatch, type Outcome, type RunEntry } from '../../protocol/thread-batch.js'
 import { decodeMessage, type TaskBody, type TaskHeaders } from '../../protocol/envelope.js'
 import { validateBody } from '../../protocol/validate-envelope.js'
+import { activeTraceFields, runInTrace } from '../../observability/thread-context.js'
 import type { AppRegistration } from './app-module.js'
 import type { TaskRequest } from '../../task/context.js'
 import type { MainToThread, ThreadToMain } from '../../protocol/thread-messages.js'
@@ -62,6 +63,8 @@ export class ActorHost {
         }
         this.#post(update)
       },
+      ...(app.logger ? { logger: app.logger } : {}),
+      logFields: activeTraceFields,
       handlerFailed: (request, error) => this.#post({ type: 'log', level: 'error', message: `handler of ${request.task}[${request.id}] failed`, fields: { error: error instanceof Error ? error : String(error) } }),
     }
   }
@@ -102,7 +105,8 @@ export class ActorHost {
       // No task to run: nothing for its handlers to see.
       return this.#queue({ slot, kind: OutcomeKind.Failure, error: toWireError(error), runtimeMs: performance.now() - began })
     }
-    runTask(this.#port, actor, request, entry, args, kwargs, entry.softTimeLimitMs)
+    if (entry.trace === undefined) runTask(this.#port, actor, request, entry, args, kwargs, entry.softTimeLimitMs)
+    else runInTrace(entry.trace, () => runTask(this.#port, actor, request, entry, args, kwargs, entry.softTimeLimitMs))
   }
 
   #queue(outcome: Outcome): void {

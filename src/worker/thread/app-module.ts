@@ -1,3 +1,4 @@
+import type { Logger } from '../../util/logger.js'
 import type { ConfigValues } from '../../config/defaults.js'
 import type { TaskDefinition } from '../../task/definition.js'
 
@@ -12,6 +13,8 @@ export interface AppRegistration {
   readonly name: string
   readonly tasks: ReadonlyMap<string, TaskDefinition>
   readonly conf: Readonly<ConfigValues>
+  /** Where `ctx.logger` of its tasks writes. */
+  readonly logger?: Logger
 }
 
 /**

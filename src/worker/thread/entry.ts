@@ -10,6 +10,7 @@ import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
 import { exportedApp, type AppRegistration } from './app-module.js'
 import { installComlinkErrorHandler } from '../../protocol/comlink-errors.js'
 import { ActorHost } from './actor-host.js'
+import { loadOtel } from '../../observability/otel.js'
 import type { MainToThread, ThreadInit, ThreadReady } from '../../protocol/thread-messages.js'
 
 const init = workerData as ThreadInit & { control: MessagePort; tsxRegistered: boolean }
@@ -26,6 +27,8 @@ async function start(): Promise<ThreadReady> {
   const [main, ...included] = init.modules
   const exports = (await import(main)) as Record<string, unknown>
   for (const url of included) await import(url)
+  // Tasks run in their trace from the first one on: the optional OpenTelemetry API is loaded now.
+  await loadOtel()
   const app = exportedApp<AppRegistration>(exports, init.appName)
   if (!app) throw new Error(`worker thread: ${init.modules[0]} exports no app named "${init.appName}": export the app from the module that creates it`)
   host = new ActorHost(app, init.hostname, new Float64Array(init.startedAt), (message, transfer) => port.postMessage(message, transfer))
