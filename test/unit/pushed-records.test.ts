@@ -65,3 +65,20 @@ t.test('pushed records - records kept past maxBytes make room, oldest first', as
   t.equal(got, 'C')
   t.equal(pushed.bytes, 4, 'a handed-over record no longer counts')
 })
+
+t.test('pushed records - a get() waits for its push at most the grace period, then watches and reads', async (t) => {
+  // A push lost on the worker's side (its server died after it published) is invisible here.
+  const pushed = new PushedRecords<string>(10, Infinity, 50)
+  // The sweep does not keep a process alive (a connection does, in the backend): this test must.
+  const alive = setTimeout(() => {}, 10_000)
+  t.teardown(() => clearTimeout(alive))
+  pushed.expect('lost')
+  pushed.expect('kept')
+  const fellBack = new Promise<string>((resolve) => {
+    t.ok(pushed.await('lost', () => t.fail('no record came'), () => resolve('lost')))
+  })
+  t.equal(await fellBack, 'lost', 'the waiter falls back once the grace period is over')
+  t.equal(pushed.size, 1, 'the slot is gone; a task expected but not waited on is kept')
+  pushed.arrive('lost', 'LATE', 1)
+  t.equal(pushed.size, 1, 'a push after the fallback is ignored')
+})

@@ -86,6 +86,12 @@ export interface NatsKvBackendOptions {
 export const DEFAULT_PUSHED_CAPACITY = 100_000
 /** At most this much of pushed records waits for a `get()`; past it the oldest are read when asked for. */
 const PUSHED_MAX_BYTES = 64 * 1024 * 1024
+/**
+ * How long a `get()` counts on its pushed record before it also watches and reads: a push lost
+ * with a worker's server (core NATS is at most once) would otherwise leave it waiting forever.
+ * Above a JetStream leader election (4-9 s), so a failover does not send every waiter to a read.
+ */
+const PUSH_GRACE_MS = 10_000
 
 interface Connected {
   nc: NatsConnection
@@ -199,7 +205,7 @@ export class NatsKvBackend implements ResultBackend {
     this.bucket = bucket
     this.resultExpiresMs = expires === Infinity ? 0 : expires
     this.#prefix = options.prefix === undefined ? '' : `${options.prefix}.`
-    this.#pushed = new PushedRecords(options.pushedCapacity ?? DEFAULT_PUSHED_CAPACITY, PUSHED_MAX_BYTES)
+    this.#pushed = new PushedRecords(options.pushedCapacity ?? DEFAULT_PUSHED_CAPACITY, PUSHED_MAX_BYTES, PUSH_GRACE_MS)
     const backend = this
     this.push = {
       get replyTo() {

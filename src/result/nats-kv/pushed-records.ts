@@ -10,6 +10,8 @@ interface Slot<T> {
   bytes?: number
   onRecord?: (record: T) => void
   onLost?: () => void
+  /** When a `get()` began waiting for the push (performance.now()). */
+  since?: number
 }
 
 /**
@@ -23,16 +25,24 @@ interface Slot<T> {
  * trust for every task still waiting, whose `get()` then watches and reads as usual; so does
  * eviction of the oldest tasks, past `capacity` tasks or `maxBytes` of records kept. The
  * stored record is always the truth: a push only saves a `get()` from asking for it.
+ *
+ * A push can also be lost on the worker's side, where this process sees nothing: a worker
+ * whose server dies just after it published. So a `get()` waits for its push at most
+ * `graceMs`, then falls back to watching and reading (one sweep for all waiters). A task that
+ * runs longer than that costs one watch, as it would without pushes.
  */
 export class PushedRecords<T> {
   readonly capacity: number
   readonly maxBytes: number
+  readonly graceMs: number
   readonly #slots = new Map<string, Slot<T>>()
   #bytes = 0
+  #sweeper: ReturnType<typeof setInterval> | undefined
 
-  constructor(capacity: number, maxBytes = Infinity) {
+  constructor(capacity: number, maxBytes = Infinity, graceMs = Infinity) {
     this.capacity = capacity
     this.maxBytes = maxBytes
+    this.graceMs = graceMs
   }
 
   /** Bytes of the records kept for a `get()` to come. */
@@ -82,6 +92,8 @@ export class PushedRecords<T> {
     }
     slot.onRecord = onRecord
     slot.onLost = onLost
+    slot.since = performance.now()
+    if (this.graceMs !== Infinity) this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(1_000, this.graceMs)).unref()
     return () => {
       if (this.#slots.get(taskId) === slot) this.#slots.delete(taskId)
     }
@@ -100,6 +112,21 @@ export class PushedRecords<T> {
   /** Forgets everything; waiters fall back. */
   clear(): void {
     for (const taskId of [...this.#slots.keys()]) this.#drop(taskId)
+  }
+
+  /** Waiters past the grace period fall back; the sweep stops once nobody waits. */
+  #sweep(): void {
+    const now = performance.now()
+    let waiting = 0
+    for (const [taskId, slot] of this.#slots) {
+      if (slot.since === undefined) continue
+      if (now - slot.since >= this.graceMs) this.#drop(taskId)
+      else waiting++
+    }
+    if (waiting === 0) {
+      clearInterval(this.#sweeper)
+      this.#sweeper = undefined
+    }
   }
 
   #dropOldest(): void {

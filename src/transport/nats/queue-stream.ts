@@ -11,7 +11,7 @@ import {
 } from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node'
 import { Header, WORKERS, type Names } from './names.js'
-import { ensureReplicas } from './replicas.js'
+import { ensureReplicas, untilAnswered } from './replicas.js'
 
 // A stream or consumer created by another node between our lookup and our create.
 const STREAM_NAME_IN_USE = 10058
@@ -70,7 +70,7 @@ export async function ensureQueueStream(context: QueueStreamContext, queue: stri
   }
   let existing: number | undefined
   try {
-    existing = (await jsm.consumers.info(stream, WORKERS)).config.ack_wait
+    existing = (await untilAnswered(() => jsm.consumers.info(stream, WORKERS))).config.ack_wait
   } catch (error) {
     if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error
   }

@@ -62,6 +62,7 @@ export async function ensureReplicas(jsm: JetStreamManager, stream: string, repl
   if (has === replicas) return
   try {
     await jsm.streams.update(stream, { ...current, num_replicas: replicas })
+    await scaled(jsm, stream, replicas)
   } catch (error) {
     throw new TransportError(
       `${what} (stream ${stream}) has ${has} replica(s) and natsReplicas asks for ${replicas}, which the server refused: ${(error as Error).message}. ` +
@@ -80,4 +81,35 @@ export async function openBucket(kvm: Kvm, jsm: JetStreamManager, bucket: string
   const kv = await kvm.create(bucket, { ...options, replicas })
   await ensureReplicas(jsm, `KV_${bucket}`, replicas, what)
   return kv
+}
+
+/** How long a scaled stream may take to elect its leader and catch its new replicas up. */
+const SCALE_SETTLE_MS = 30_000
+
+/**
+ * Waits until a stream just scaled answers with a leader and its replicas: its raft group (and
+ * its consumers') is formed anew, and until then JetStream lets requests about it time out.
+ */
+async function scaled(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  await untilAnswered(async () => {
+    const { cluster } = await jsm.streams.info(stream)
+    if (!cluster?.leader || (cluster.replicas?.length ?? 0) < replicas - 1) throw new Error(`stream ${stream} is still forming its ${replicas} replicas: timeout`)
+  })
+}
+
+/**
+ * Runs a JetStream API request again while it times out: right after a stream or its consumer
+ * changes leader or is scaled, the cluster answers only once the new raft group has a leader.
+ * Other errors, and a timeout past {@link SCALE_SETTLE_MS}, are thrown.
+ */
+export async function untilAnswered<T>(request: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + SCALE_SETTLE_MS
+  for (let wait = 100; ; wait = Math.min(wait * 2, 1_000)) {
+    try {
+      return await request()
+    } catch (error) {
+      if (!/timeout|timed out/i.test((error as Error)?.message ?? '') || performance.now() + wait > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, wait))
+    }
+  }
 }

@@ -33,6 +33,17 @@ export class NatsRequestError extends Error {
   }
 }
 
+/** A JetStream publish the server answered with an error; `code` is its HTTP-like status. */
+export class JsPublishError extends Error {
+  override readonly name = 'JsPublishError'
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message)
+  }
+}
+
 interface Pending {
   resolve: (msg: Msg) => void
   reject: (error: Error) => void
@@ -91,7 +102,7 @@ export class Requests {
   async publish(subject: string, data: Uint8Array, headers?: MsgHdrs, timeoutMs?: number): Promise<JsPubAck> {
     const msg = await this.request(subject, data, headers, timeoutMs)
     const ack = JSON.parse(decoder.decode(msg.data)) as JsPubAck & { error?: { code: number; description: string } }
-    if (ack.error !== undefined) throw new Error(`${ack.error.description} (${ack.error.code})`)
+    if (ack.error !== undefined) throw new JsPublishError(`${ack.error.description} (${ack.error.code})`, ack.error.code)
     return ack
   }
 

@@ -10,7 +10,7 @@ import { Header, type Names } from './names.js'
 import type { QueueStreamContext } from './queue-stream.js'
 import { RateLimits } from './rate-limits.js'
 import { openBucket, replicasFor } from './replicas.js'
-import { requestsOf, type Requests } from './requests.js'
+import { JsPublishError, NatsRequestError, requestsOf, type Requests } from './requests.js'
 import { RevokedStore } from './revoked.js'
 import { Topology } from './topology.js'
 
@@ -70,16 +70,50 @@ export function messageHeaders(message: OutgoingMessage): MsgHdrs | undefined {
   return h
 }
 
-/** Stores one copy in a queue; false when its stream saw the `msgId` within the window. */
+/**
+ * How long a publish keeps trying while JetStream cannot store it: a stream without a leader
+ * (JetStream elects one in 4-9 s after its server is lost) or a connection moving to another
+ * server. Past it the send fails with a TransportError; nothing is ever lost in silence.
+ */
+const STORE_RETRY_MS = 20_000
+/** Each retry's own wait for the ack: shorter than the first, so a retry comes while a leader is elected. */
+const RETRY_ACK_TIMEOUT_MS = 2_000
+
+/**
+ * Stores one copy in a queue; false when its stream saw the `msgId` within the window.
+ *
+ * @remarks
+ * A publish that got no answer (timeout, no responders, 503) is sent again with the same
+ * `msgId`, so the stream keeps one copy whatever happened to the first. A retry the stream
+ * reports as a duplicate is that first copy, stored after all: it counts as stored. Without a
+ * `msgId` a retry could store twice, so there is none.
+ */
 export async function storeCopy(session: Session, queue: string, message: OutgoingMessage, h: MsgHdrs | undefined): Promise<boolean> {
   if (message.msgId !== undefined) {
     h ??= headers()
     h.set(Header.MsgId, message.msgId)
   }
-  try {
-    const ack = await session.requests.publish(session.names.queueSubject(queue), message.body, h)
-    return ack.duplicate !== true
-  } catch (error) {
-    throw refusalIn(error) ?? new TransportError(`cannot publish to queue "${queue}": ${(error as Error).message}`, { cause: error })
+  const subject = session.names.queueSubject(queue)
+  const giveUpAt = performance.now() + STORE_RETRY_MS
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const ack = await session.requests.publish(subject, message.body, h, attempt === 0 ? undefined : RETRY_ACK_TIMEOUT_MS)
+      return attempt > 0 || ack.duplicate !== true
+    } catch (error) {
+      const refused = refusalIn(error)
+      if (refused !== undefined) throw refused
+      if (message.msgId === undefined || !unanswered(error) || session.nc.isClosed() || performance.now() >= giveUpAt) {
+        throw new TransportError(`cannot publish to queue "${queue}": ${(error as Error).message}`, { cause: error })
+      }
+      await delay(Math.min(1_000, 100 * 2 ** attempt))
+    }
   }
 }
+
+/** A publish JetStream did not answer, as opposed to one it refused. */
+function unanswered(error: unknown): boolean {
+  if (error instanceof NatsRequestError) return error.reason !== 'closed'
+  return error instanceof JsPublishError && error.code === 503
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
