@@ -19,6 +19,10 @@ let f: Fixture
 let env: Record<string, string>
 const workers: WorkerProcess[] = []
 
+// Every step starts CLI processes (a second or more each on a busy 2-core machine): the file's
+// time is their sum, not a hang.
+t.setTimeout(180_000)
+
 t.before(async () => {
   server = await startNatsServer()
   env = { CELERIAC_BROKER_URL: server.url }
@@ -67,7 +71,8 @@ t.test('cli nats - call prints the id; result prints the value; bad arguments ex
 
 t.test('cli nats - status lists both nodes; inspect active shows a running task; inspect registered', async (t) => {
   const file = `${tempDir(t)}/slow`
-  const slow = await f.slowLate.applyAsync([4000, file], { queue: 'cli' })
+  // Long enough to be running whatever time the CLI takes to start here; revoked at the end.
+  const slow = await f.slowLate.applyAsync([60_000, file], { queue: 'cli' })
   await until(() => lines(file).length > 0, 'the slow task to start')
   const [status, active, registered] = await Promise.all([cli('status', '-t', '2'), cli('inspect', 'active', '--json', '-t', '2'), cli('inspect', 'registered', '-d', `cli-1@${host}`)])
   t.equal(status.code, 0, status.stderr)
@@ -76,10 +81,11 @@ t.test('cli nats - status lists both nodes; inspect active shows a running task;
   t.equal(active.code, 0, active.stderr)
   const replies = JSON.parse(active.stdout) as Record<string, { ok: { id: string; name: string; args: unknown[] }[] }>
   const running = Object.values(replies).flatMap((reply) => reply.ok)
-  t.match(running, [{ id: slow.id, name: 'n.slowLate', args: [4000, file] }])
+  t.match(running, [{ id: slow.id, name: 'n.slowLate', args: [60_000, file] }])
   t.equal(registered.code, 0)
   t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.globalLimited\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.stamp\n`)
-  await slow.get({ timeout: 20 })
+  await slow.revoke({ terminate: true })
+  await t.rejects(slow.get({ timeout: 20 }), { name: 'TaskRevokedError' }, 'terminated')
 })
 
 t.test('cli nats - control rate_limit: every node replies; an unknown task is an ERROR reply and exit 1', async (t) => {
