@@ -1,5 +1,5 @@
 import t from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
@@ -83,7 +83,7 @@ t.test('cli nats - status lists both nodes; inspect active shows a running task;
   const running = Object.values(replies).flatMap((reply) => reply.ok)
   t.match(running, [{ id: slow.id, name: 'n.slowLate', args: [60_000, file] }])
   t.equal(registered.code, 0)
-  t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.globalLimited\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.stamp\n`)
+  t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.globalLimited\n        * n.heldLate\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.stamp\n`)
   await slow.revoke({ terminate: true })
   await t.rejects(slow.get({ timeout: 20 }), { name: 'TaskRevokedError' }, 'terminated')
 })
@@ -149,12 +149,15 @@ t.test('cli nats - SIGTERM: warm shutdown lets the running task finish; exit 0',
 
 t.test('cli nats - SIGQUIT: cold shutdown with acksLate; the task runs again on the other node', async (t) => {
   const file = `${tempDir(t)}/cold`
+  const release = `${tempDir(t)}/release`
   const doomed = await worker('cold-1@%h', ['-c', '1', '-Q', 'cold'])
-  const slow = await f.slowLate.applyAsync([4000, file], { queue: 'cold' })
+  // Held until released, however long the second node takes to start here.
+  const slow = await f.heldLate.applyAsync([file, release], { queue: 'cold' })
   await until(() => lines(file).length > 0, 'the task to start on the first node')
   await worker('cold-2@%h', ['-c', '1', '-Q', 'cold'])
   t.equal(await doomed.stop('SIGQUIT'), 0)
   t.match(doomed.output(), /SIGQUIT: cold shutdown/)
+  writeFileSync(release, '')
   t.equal(await slow.get({ timeout: 30 }), `cold-2@${host}`)
   t.same(lines(file).map((line) => line.split(' ').slice(0, 2).join(' ')), [`start cold-1@${host}`, `start cold-2@${host}`, `end cold-2@${host}`])
 })

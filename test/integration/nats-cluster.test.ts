@@ -12,6 +12,9 @@ let server: NatsServer
 let f: Fixture
 const workers: WorkerProcess[] = []
 
+// Several worker processes start and stop here, seconds each on a busy 2-core machine.
+t.setTimeout(150_000)
+
 t.before(async () => {
   server = await startNatsServer()
   // The fixture reads its broker from the environment when imported, as a deployment would.
