@@ -3,14 +3,16 @@
  * (same root id) with its parent edge and its depth from the root.
  *
  * How the edges come about (src/canvas/plan.ts, continuation.ts, src/client/publisher.ts):
- * every task of a canvas carries the canvas's `rootId` (the id of its first entry task, or the
- * sender's root when a task sends it); `parentId` is the task that sent it. The entry tasks
- * sent by the caller (a chain's first step, every member of a group or a chord header) have no
- * parent, or the sending task's id when a task sent the canvas. A chain's next step is sent by
+ * every task of a canvas carries the canvas's `rootId` (the id of its first entry task, unless
+ * the caller passes `rootId`); `parentId` is the task that sent it. The entry tasks sent by the
+ * caller (a chain's first step, every member of a group or a chord header) have no parent
+ * unless the caller passes `parentId` (nothing passes them for a task that sends a canvas from
+ * its body: that canvas is a graph of its own). A chain's next step is sent by
  * the step before it, so that step is its parent; a link callback's parent is the task it
  * follows; a chord's body is sent by the member whose report completed the chord, its parent.
  * So depth by parent puts a chain in a row, a group in one column, and a chord's body after
- * its header.
+ * its header. Events carry `rootId` from the first one (task-sent), `parentId` from
+ * task-received only: a task only sent yet shows at depth 0 without an edge.
  * @module
  */
 import type { DashboardState, TaskRow } from './state.js'
