@@ -66,13 +66,13 @@ export async function afterReady<E>(port: FlowPort<E>, headers: TaskHeaders, sta
   const chain = headers.chain
   if (chain && state === TaskState.SUCCESS) return
   if (chain) await port.end(chain.flatMap(taskIds), state, error, headers)
-  if (headers.chord) await joinChord(port, headers.chord)
+  if (headers.chord) await joinChord(port, headers.chord, headers.id)
 }
 
-/** Counts a chord member done; the report that completes the chord calls the body. */
-async function joinChord<E>(port: FlowPort<E>, ref: ChordRef): Promise<void> {
+/** Counts member `by` of a chord done; the report that completes the chord calls the body. */
+async function joinChord<E>(port: FlowPort<E>, ref: ChordRef, by: string): Promise<void> {
   const record = await port.joinPart(ref)
-  if (record) await completeChord(port, record)
+  if (record) await completeChord(port, record, by)
 }
 
 /**
@@ -80,9 +80,12 @@ async function joinChord<E>(port: FlowPort<E>, ref: ChordRef): Promise<void> {
  * body fails with a ChordError naming the first such member (in header order), and its
  * errbacks are called, as Celery does.
  */
-async function completeChord<E>(port: FlowPort<E>, record: ChordRecord): Promise<void> {
+async function completeChord<E>(port: FlowPort<E>, record: ChordRecord, by: string): Promise<void> {
   const outcomes = await port.outcomes(record.results)
-  const next: SendContext = { prepend: [], rootId: record.rootId, chain: record.chain ?? [], ...(record.chord ? { chord: record.chord } : {}) }
+  // The body's parent is the member whose report completed the chord (Celery's parent_id is
+  // the task that sent it, that same member): without one the body would look like an entry
+  // of its canvas, and the dashboard's graph could not place it after the header.
+  const next: SendContext = { prepend: [], parentId: by, rootId: record.rootId, chain: record.chain ?? [], ...(record.chord ? { chord: record.chord } : {}) }
   const failed = outcomes.findIndex((outcome) => !outcome.ok)
   if (failed === -1) {
     return sendPart(port, record.body, { ...next, prepend: [outcomes.map((outcome) => (outcome as { value: unknown }).value)] })
@@ -96,5 +99,5 @@ async function completeChord<E>(port: FlowPort<E>, record: ChordRecord): Promise
     port.errbacks({ ...headers, errbacks: body.options.linkError as SignatureData[] }, error)
   }
   await port.end([...taskIds(body), ...(record.chain ?? []).flatMap(taskIds)], TaskState.FAILURE, error, headers)
-  if (record.chord) await joinChord(port, record.chord)
+  if (record.chord) await joinChord(port, record.chord, headers.id)
 }

@@ -7,6 +7,7 @@ import { decodeHeaders } from '../protocol/envelope.js'
 import { BadRequest, parseTaskQuery, queryTasks } from './query.js'
 import { name, params, flag, resultValue } from './context.js'
 import { readBeat } from './beat-info.js'
+import { canvasGraph } from './canvas-graph.js'
 import type { Hono } from 'hono'
 import type { DashboardContext } from './context.js'
 import type { ThroughputSeries } from './series.js'
@@ -55,7 +56,14 @@ export function readRoutes(api: Hono, ctx: DashboardContext, series: ThroughputS
       return { id: child, name: row?.name ?? null, state: row?.state ?? null }
     })
     const parent = task.parentId ? state.tasks.get(task.parentId) : undefined
-    return c.json({ ...task, childTasks: children, parent: task.parentId ? { id: task.parentId, name: parent?.name ?? null, state: parent?.state ?? null } : null })
+    return c.json({ ...task, childTasks: children, parent: task.parentId ? { id: task.parentId, name: parent?.name ?? null, state: parent?.state ?? null } : null, graph: canvasGraph(state, task) })
+  })
+
+  api.get('/api/task/graph/:id', async (c) => {
+    const id = name(c.req.param('id'), 'task id')
+    const task = await ctx.task(id)
+    if (!task) return c.json({ error: `unknown task ${id}: not in the dashboard's memory nor in the result backend` }, 404)
+    return c.json(canvasGraph(state, task))
   })
 
   api.get('/api/task/result/:id', async (c) => {

@@ -92,6 +92,8 @@ const STATE_OF: Record<TaskEvent['type'], string> = {
 }
 const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED'])
 
+const NO_IDS: ReadonlySet<string> = new Set()
+
 const RANK: Record<string, number> = { PENDING: 0, RECEIVED: 1, STARTED: 2 }
 
 /**
@@ -121,6 +123,11 @@ export class DashboardState {
   /** Insertion order is first-seen order: the first key is the oldest task. */
   readonly tasks = new Map<string, TaskRow>()
   readonly workers = new Map<string, WorkerRow>()
+  /**
+   * The retained tasks of each canvas, by root id, in first-seen order: the task page draws a
+   * task's canvas from it without scanning every retained task.
+   */
+  readonly #byRoot = new Map<string, Set<string>>()
   readonly #listeners = new Set<EventListener>()
   readonly #now: () => number
   /** Events applied so far. */
@@ -148,6 +155,11 @@ export class DashboardState {
     if (event.type.startsWith('worker-')) this.#worker(event as WorkerEvent)
     else row = this.#task(event as TaskEvent)
     for (const listener of this.#listeners) listener(event, row)
+  }
+
+  /** Ids of the retained tasks whose root is `rootId` (first seen first); empty when none. */
+  canvasIds(rootId: string): ReadonlySet<string> {
+    return this.#byRoot.get(rootId) ?? NO_IDS
   }
 
   /** The workers, with `status` computed from heartbeat age now. */
@@ -239,7 +251,13 @@ export class DashboardState {
   }
 
   #lineage(row: TaskRow, rootId: string, parentId: string | undefined): void {
-    row.rootId = rootId
+    if (row.rootId !== rootId) {
+      if (row.rootId !== undefined) this.#unindex(row)
+      row.rootId = rootId
+      let ids = this.#byRoot.get(rootId)
+      if (!ids) this.#byRoot.set(rootId, (ids = new Set()))
+      ids.add(row.id)
+    }
     if (parentId === undefined || row.parentId === parentId) return
     row.parentId = parentId
     const parent = this.tasks.get(parentId)
@@ -248,7 +266,15 @@ export class DashboardState {
 
   #dropOldest(): void {
     const oldest = this.tasks.keys().next().value as string
+    const row = this.tasks.get(oldest)!
     this.tasks.delete(oldest)
+    if (row.rootId !== undefined) this.#unindex(row)
     this.dropped++
+  }
+
+  #unindex(row: TaskRow): void {
+    const ids = this.#byRoot.get(row.rootId!)
+    ids?.delete(row.id)
+    if (ids?.size === 0) this.#byRoot.delete(row.rootId!)
   }
 }

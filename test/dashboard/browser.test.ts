@@ -126,6 +126,29 @@ t.test('a task detail shows its state timeline and traceback', async (t) => {
   await page.close()
 })
 
+t.test("a chain step's page draws its canvas: three linked nodes in a row", async (t) => {
+  const { chain } = await import('../../src/index.js')
+  const { add } = await import('../fixtures/dashboard-app.js')
+  const last = await chain(add.s(1, 2), add.s(3), add.s(4)).applyAsync()
+  t.equal(await last.get({ timeout: 15_000 }), 10)
+  const second = last.parent!
+  const ids = [second.parent!.id, second.id, last.id]
+  const page = await open(main, `#/task/${second.id}`)
+  const nodes = page.locator('#canvas-graph a.gnode')
+  // The last step's events may reach the dashboard after get(): the page reloads on them.
+  await page.locator(`#canvas-graph a.gnode.state-success[data-id="${last.id}"]`).waitFor({ timeout: 10_000 })
+  t.same(await nodes.evaluateAll((as) => as.map((a) => a.getAttribute('data-id'))), ids)
+  t.same(await nodes.evaluateAll((as) => as.map((a) => a.getAttribute('href'))), ids.map((id) => `#/task/${id}`))
+  const lefts = await nodes.evaluateAll((as) => as.map((a) => (a as any).getBoundingClientRect().left))
+  t.ok(lefts[0] < lefts[1] && lefts[1] < lefts[2], 'in a row, root first')
+  t.equal(await page.locator('#canvas-graph a.gnode.self').getAttribute('data-id'), second.id, 'the task shown is highlighted')
+  t.equal(await page.locator('#canvas-graph path').count(), 2, 'two edges')
+  await nodes.nth(2).click()
+  await page.waitForURL(`**#/task/${last.id}`)
+  await page.locator('h1', { hasText: 'd.add' }).waitFor()
+  await page.close()
+})
+
 t.test('revoke from the page terminates a running task', async (t) => {
   const { id } = await app.sendTask('d.sleep', [60_000])
   const page = await open(main, `#/task/${id}`)

@@ -1,21 +1,44 @@
 // Task detail: arguments, result or error with its traceback, the state timeline, retries,
 // the canvas around it, and the actions.
-import { html, useData, time, duration, link, readOnly, act, useNotice, State } from '../lib.js'
+import { html, useData, useRef, time, duration, link, readOnly, act, useNotice, State } from '../lib.js'
 
-function Graph({ task }) {
-  // Parent, this task, its children: a small left-to-right graph drawn with boxes.
-  const node = (t, self) => html`<a class=${'node' + (self ? ' self' : '')} href=${link('/task/' + encodeURIComponent(t.id))}>
-      <span>${t.name ?? '?'}</span><${State} state=${t.state ?? '?'} /></a>`
-  if (!task.parent && task.childTasks.length === 0) return html`<p class="empty">No parent or children.</p>`
-  return html`<div class="graph">
-    ${task.parent ? html`<div class="col">${node(task.parent)}</div><div class="arrow">→</div>` : null}
-    <div class="col">${node(task, true)}</div>
-    ${task.childTasks.length > 0 ? html`<div class="arrow">→</div><div class="col">${task.childTasks.map((c) => node(c))}</div>` : null}
+// Box sizes of the canvas graph, in CSS pixels.
+const W = 180, H = 44, GAP_X = 48, GAP_Y = 12
+
+function Graph({ graph }) {
+  // The task's canvas (GET /api/task/graph/:id): one column per depth from the root, parent →
+  // child edges drawn in an SVG under absolutely placed links.
+  if (!graph || graph.nodes.length <= 1) return html`<p class="empty">No other task of its canvas is known.</p>`
+  const columns = []
+  for (const node of graph.nodes) (columns[node.depth] ??= []).push(node)
+  const at = new Map()
+  columns.forEach((column, depth) => column.forEach((node, row) => at.set(node.id, { x: depth * (W + GAP_X), y: row * (H + GAP_Y) })))
+  const width = columns.length * (W + GAP_X) - GAP_X
+  const height = Math.max(...columns.map((column) => column.length)) * (H + GAP_Y) - GAP_Y
+  return html`<div>
+    ${graph.truncated ? html`<p class="notice">Showing ${graph.nodes.length} of the ${graph.total} tasks of this canvas.</p>` : null}
+    <div class="canvas-graph" id="canvas-graph" style=${{ width: width + 'px', height: height + 'px' }}>
+      <svg width=${width} height=${height} aria-hidden="true">
+        ${graph.edges.map((e) => {
+          const from = at.get(e.from), to = at.get(e.to)
+          const x1 = from.x + W, y1 = from.y + H / 2, x2 = to.x, y2 = to.y + H / 2
+          return html`<path d=${`M${x1},${y1} C${x1 + GAP_X / 2},${y1} ${x2 - GAP_X / 2},${y2} ${x2},${y2}`} />`
+        })}
+      </svg>
+      ${graph.nodes.map((node) => html`<a class=${'gnode state-' + String(node.state).toLowerCase() + (node.id === graph.id ? ' self' : '')}
+          data-id=${node.id} title=${node.id} href=${link('/task/' + encodeURIComponent(node.id))}
+          style=${{ left: at.get(node.id).x + 'px', top: at.get(node.id).y + 'px', width: W + 'px', height: H + 'px' }}>
+        <span class="gname">${node.name ?? '?'}</span><span class="gstate">${node.state}</span></a>`)}
+    </div>
   </div>`
 }
 
 export function TaskPage({ id }) {
-  const [task, error, reload] = useData('/api/task/info/' + encodeURIComponent(id), (b) => b.tasks.includes(id))
+  // Reloaded when this task or a task of its canvas changed (a new chain step is sent when its
+  // parent, already drawn, succeeds).
+  const drawn = useRef(new Set())
+  const [task, error, reload] = useData('/api/task/info/' + encodeURIComponent(id), (b) => b.tasks.some((t) => t === id || drawn.current.has(t)))
+  drawn.current = new Set(task?.graph?.nodes.map((n) => n.id) ?? [])
   const [notice, run] = useNotice()
   if (error) return html`<p class="notice error">${error}</p>`
   if (!task) return html`<p>Loading…</p>`
@@ -51,5 +74,5 @@ export function TaskPage({ id }) {
       </tbody>
     </table>
     <h2>Canvas</h2>
-    <${Graph} task=${task} />`
+    <${Graph} graph=${task.graph} />`
 }
