@@ -12,8 +12,8 @@ export interface EagerOptions {
   clock?: Clock
   /** Receives each custom state the task reports with `updateState`, once validated (an eager run has no backend). */
   onUpdate?: (update: StateUpdate, request: TaskRequest) => void
-  /** Where a handler that threw is reported. @default console.error */
-  logger?: Pick<Logger, 'error'>
+  /** Where a handler that threw is reported; a whole Logger (the app's) is also where `ctx.logger` writes. @default console.error */
+  logger?: Pick<Logger, 'error'> | Logger
   /** The run's task id. @default a new one */
   taskId?: string
 }
@@ -39,6 +39,7 @@ export async function runEager(definition: TaskDefinition, resolved: ResolvedTas
     clock: options.clock ?? systemClock,
     settle: (settle, outcome) => settle(outcome),
     update: (_, state, meta, request) => options.onUpdate?.(meta === undefined ? { state } : { state, meta }, request),
+    ...(isLogger(options.logger) ? { logger: options.logger } : {}),
     handlerFailed: (request, error) => {
       if (options.logger) options.logger.error(`handler of ${request.task}[${request.id}] failed`, { error })
       else console.error(`celeriac: handler of ${request.task}[${request.id}] failed:`, error)
@@ -61,6 +62,10 @@ export async function runEager(definition: TaskDefinition, resolved: ResolvedTas
         throw outcome.error
     }
   }
+}
+
+function isLogger(logger: Pick<Logger, 'error'> | Logger | undefined): logger is Logger {
+  return logger !== undefined && typeof (logger as Logger).info === 'function' && typeof (logger as Logger).warn === 'function' && typeof (logger as Logger).debug === 'function'
 }
 
 function eagerRequest(name: string, id: string, args: readonly unknown[], kwargs: Record<string, unknown> | undefined, retries: number): TaskRequest {

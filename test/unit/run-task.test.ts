@@ -164,6 +164,19 @@ t.test('eager - a handler that throws is logged and changes nothing', async (t) 
   t.same(logged, ['handler of u.grumpy[grumpy-1] failed: handler broke'])
 })
 
+t.test("eager - ctx.logger writes to the app's logger with the task's id and name", async (t) => {
+  const lines: [string, string, Record<string, unknown> | undefined][] = []
+  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => void lines.push([level, message, fields])
+  const logger = { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') }
+  const chatty = app.task('u.chatty', (ctx: TaskContext, x: number) => {
+    ctx.logger.info('working', { x })
+    return x
+  }, { bind: true })
+  const { definition, resolved } = registered(chatty.name)
+  t.equal(await runEager(definition, resolved, [7], undefined, { logger, taskId: 'chatty-1' }), 7)
+  t.same(lines, [['info', 'working', { id: 'chatty-1', task: 'u.chatty', x: 7 }]])
+})
+
 t.test('eager - a class task is built once and its methods are its handlers', async (t) => {
   const seen: string[] = []
   let builds = 0
