@@ -106,6 +106,23 @@ async function completed(app: App, sent: readonly AsyncResult[], ms: number): Pr
 }
 
 /** Dead letters of `queue`, asking again while the cluster elects leaders (a read times out meanwhile). */
+/** What a scenario that sent `sent` tasks to queue `chaos` shows: counted from the backend and the runs file. */
+async function tally(scenario: string, app: App, file: string, sent: number, done: number, rssBeforeKb: number, rssAfterKb: number, began: number, note: string): Promise<Outcome> {
+  const runs = runsIn(file)
+  return {
+    scenario,
+    sent,
+    completed: done,
+    lost: sent - done,
+    executedMoreThanOnce: [...runs.values()].filter((c) => c > 1).length,
+    deadLettered: await deadLetterCount(app, 'chaos'),
+    workerRssBeforeMiB: mib(rssBeforeKb),
+    workerRssAfterMiB: mib(rssAfterKb),
+    seconds: (Date.now() - began) / 1000,
+    note,
+  }
+}
+
 async function deadLetterCount(app: App, queue: string): Promise<number> {
   const transport = await app.transport()
   for (let tries = 1; ; tries++) {
@@ -150,19 +167,7 @@ async function workerKills(dir: string): Promise<Outcome> {
     }
     const done = await completed(app, sent, 180_000)
     rssAfter = rssKb(workers[0].child.pid!)
-    const runs = runsIn(file)
-    return {
-      scenario: 'worker-kills',
-      sent: N,
-      completed: done,
-      lost: N - done,
-      executedMoreThanOnce: [...runs.values()].filter((c) => c > 1).length,
-      deadLettered: await deadLetterCount(app, 'chaos'),
-      workerRssBeforeMiB: mib(rssBefore),
-      workerRssAfterMiB: mib(rssAfter),
-      seconds: (Date.now() - began) / 1000,
-      note: `${KILLS} worker SIGKILLs (2 workers, -c 4, acksLate, ack wait 2 s; RSS after is the last replacement's)`,
-    }
+    return await tally('worker-kills', app, file, N, done, rssBefore, rssAfter, began, `${KILLS} worker SIGKILLs (2 workers, -c 4, acksLate, ack wait 2 s; RSS after is the last replacement's)`)
   } finally {
     await Promise.all(workers.map((w) => w.stop('SIGKILL')))
     await app.close()
@@ -190,21 +195,9 @@ async function serverRestart(dir: string): Promise<Outcome> {
     await waitForRuns(file, Math.floor(N / 4))
     await server.restart('SIGKILL')
     const done = await completed(app, sent, 180_000)
-    const runs = runsIn(file)
     const early = [...firstRuns(file)].filter(([i, at]) => etas.has(i) && at < etas.get(i)!).length
     if (early > 0) process.exitCode = 1
-    return {
-      scenario: 'server-restart',
-      sent: N,
-      completed: done,
-      lost: N - done,
-      executedMoreThanOnce: [...runs.values()].filter((c) => c > 1).length,
-      deadLettered: await deadLetterCount(app, 'chaos'),
-      workerRssBeforeMiB: mib(rssBefore),
-      workerRssAfterMiB: mib(rssKb(w.child.pid!)),
-      seconds: (Date.now() - began) / 1000,
-      note: `nats-server SIGKILL + restart at 1/4; ${etas.size} delayed, ${early} ran before their ETA; worker ${w.child.exitCode === null ? 'up' : 'exited'}`,
-    }
+    return await tally('server-restart', app, file, N, done, rssBefore, rssKb(w.child.pid!), began, `nats-server SIGKILL + restart at 1/4; ${etas.size} delayed, ${early} ran before their ETA; worker ${w.child.exitCode === null ? 'up' : 'exited'}`)
   } finally {
     await w.stop('SIGKILL')
     await app.close()
@@ -231,19 +224,7 @@ async function clusterLeader(dir: string): Promise<Outcome> {
     const done = await completed(app, sent, 180_000)
     const allDoneS = (Date.now() - killedAt) / 1000
     const down = !cluster.node(leader).running
-    const runs = runsIn(file)
-    return {
-      scenario: 'cluster-leader',
-      sent: N,
-      completed: done,
-      lost: N - done,
-      executedMoreThanOnce: [...runs.values()].filter((c) => c > 1).length,
-      deadLettered: await deadLetterCount(app, 'chaos'),
-      workerRssBeforeMiB: mib(rssBefore),
-      workerRssAfterMiB: mib(rssKb(w.child.pid!)),
-      seconds: (Date.now() - began) / 1000,
-      note: `R${info.config.num_replicas} on 3 servers; leader ${leader} SIGKILLed at 1/4 and ${down ? 'still down at the end' : 'back before the end'}; every task SUCCESS ${allDoneS.toFixed(1)} s after the kill`,
-    }
+    return await tally('cluster-leader', app, file, N, done, rssBefore, rssKb(w.child.pid!), began, `R${info.config.num_replicas} on 3 servers; leader ${leader} SIGKILLed at 1/4 and ${down ? 'still down at the end' : 'back before the end'}; every task SUCCESS ${allDoneS.toFixed(1)} s after the kill`)
   } finally {
     await nc.close()
     await w.stop('SIGKILL')
