@@ -1,11 +1,9 @@
 import { rmSync } from 'node:fs'
 import t from 'tap'
-import { NatsTransport } from '../../src/nats/index.js'
 import { configFromEnv } from '../../src/config/env.js'
-import type { ConfigValues } from '../../src/config/defaults.js'
 import { configuredServer, q } from '../helpers/nats-config.js'
 import { makeCertificates } from '../helpers/tls.js'
-import { app, add } from '../fixtures/secure-app.js'
+import { connects, roundTrip } from '../helpers/secure-round-trip.js'
 
 // TLS against nats-servers with certificates from a CA made here: the server verified with that
 // CA (URL, config, env, celeriac/nats options), then mutual TLS, where the server verifies the
@@ -13,23 +11,6 @@ import { app, add } from '../fixtures/secure-app.js'
 const certs = makeCertificates()
 t.teardown(() => rmSync(certs.dir, { recursive: true, force: true }))
 
-async function roundTrip(config: Partial<ConfigValues>): Promise<number> {
-  app.conf.update({ natsTls: {}, backend: 'nats://', ...config })
-  const node = app.worker({ concurrency: 1 })
-  await node.start()
-  try {
-    return await (await add.delay(2, 3)).get({ timeout: 10 })
-  } finally {
-    await node.stop()
-    await app.close()
-  }
-}
-
-async function connects(url: string, options: ConstructorParameters<typeof NatsTransport>[0]['connectionOptions'] = {}): Promise<void> {
-  const transport = new NatsTransport({ url, connectionOptions: options })
-  await transport.connect()
-  await transport.close()
-}
 
 const tlsUrl = (url: string) => url.replace('nats://', 'tls://')
 

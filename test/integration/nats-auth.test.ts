@@ -3,12 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createUser } from '@nats-io/nkeys'
-import { NatsTransport } from '../../src/nats/index.js'
 import { configFromEnv } from '../../src/config/env.js'
 import { TransportError } from '../../src/errors.js'
-import type { ConfigValues } from '../../src/config/defaults.js'
 import { configuredServer, operatorSetup, q } from '../helpers/nats-config.js'
-import { app, add } from '../fixtures/secure-app.js'
+import { connects, roundTrip } from '../helpers/secure-round-trip.js'
 
 // Each method against a nats-server configured for it: a task goes through a worker and back
 // (config or URL), the other ways connect a transport (which creates its streams and buckets),
@@ -16,27 +14,6 @@ import { app, add } from '../fixtures/secure-app.js'
 const dir = mkdtempSync(join(tmpdir(), 'celeriac-auth-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-const UNSET: Partial<ConfigValues> = { natsUser: '', natsPassword: '', natsToken: '', natsCredentials: '', natsNkeySeedFile: '', natsTls: {} }
-
-/** Sends one task through a worker node of `app` configured with `config`: proves the client and the worker both authenticated. */
-async function roundTrip(config: Partial<ConfigValues>): Promise<number> {
-  app.conf.update({ ...UNSET, backend: 'nats://', ...config })
-  const node = app.worker({ concurrency: 1 })
-  await node.start()
-  try {
-    return await (await add.delay(2, 3)).get({ timeout: 10 })
-  } finally {
-    await node.stop()
-    await app.close()
-  }
-}
-
-/** Connects a `celeriac/nats` transport with `options`, then closes it. */
-async function connects(url: string, options: ConstructorParameters<typeof NatsTransport>[0]['connectionOptions'] = {}): Promise<void> {
-  const transport = new NatsTransport({ url, connectionOptions: options })
-  await transport.connect()
-  await transport.close()
-}
 
 const REFUSED = 'Authorization Violation: the server refused the credentials given (user and password, token, NKey or creds file)'
 const hostOf = (url: string) => url.replace('nats://', '')
