@@ -225,6 +225,18 @@ class Waiter<R> {
       const ms = toMs(options.timeout, 'get timeout')
       this.#timer = holdOpen(clock.setTimeout(() => this.#fail(waitTimeout(`result of task ${id} not ready after ${ms / 1000}s`)), ms))
     }
+    const local = backend.local
+    if (local !== undefined) {
+      // Records in this process: watched, then read, in this turn (see LocalRecords).
+      try {
+        this.#unwatch = local.watch(id, this.#observe)
+        const current = local.read(id)
+        if (current !== undefined && READY_STATES.has(current.state)) this.#settle(current)
+      } catch (error) {
+        this.#fail(error)
+      }
+      return
+    }
     // A record pushed to this process needs neither (see ResultBackend.awaitReady); changes
     // along the way do, so onMessage takes the long way.
     const pushed = options.onMessage === undefined ? backend.push?.awaitReady(id, this.#observe, () => this.#watch(backend)) : undefined

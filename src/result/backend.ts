@@ -96,11 +96,24 @@ export interface ReplyPush {
   awaitReady(taskId: string, onReady: MetaListener, onLost: () => void): (() => void) | undefined
 }
 
+/**
+ * Reads and watches without a promise: the `local` capability of a backend whose records live
+ * in this process (memory://). A `get()` of a finished task then settles in the same turn, and
+ * one still running waits on a plain listener, with no round of promises per result.
+ */
+export interface LocalRecords {
+  /** The latest record, or `undefined` (unknown, forgotten, expired). Shared: do not mutate it. */
+  read(taskId: string): TaskMeta | undefined
+  /** As {@link ResultBackend.watch}, in place when it returns; returns the unwatch function. */
+  watch(taskId: string, listener: MetaListener): () => void
+}
+
 /** Each capability that comes with members, and the facet that holds them. */
 export interface BackendFacets {
   chords: ChordStore
   announce: Announcer
   push: ReplyPush
+  local: LocalRecords
 }
 
 /** A capability held in a facet of the same name. */
@@ -147,6 +160,7 @@ const NEEDS: Record<FacetName, string> = {
   chords: 'stores results and joins chords (memory:// or nats://)',
   announce: 'announces states without storing them (nats://)',
   push: 'routes results to their sender (nats:// or rpc://)',
+  local: 'keeps its records in this process (memory://)',
 }
 
 /**

@@ -40,12 +40,13 @@ function needing(capability: keyof BackendCapabilities, run: Case): Case {
 }
 
 /** Every capability a backend declares; a declaration with other keys is a mistake. */
-const CAPABILITIES: readonly (keyof BackendCapabilities)[] = ['stores', 'chords', 'announce', 'push']
+const CAPABILITIES: readonly (keyof BackendCapabilities)[] = ['stores', 'chords', 'announce', 'push', 'local']
 /** The members each facet must have. */
 const FACET_MEMBERS: Record<FacetName, readonly string[]> = {
   chords: ['start', 'partReturn'],
   announce: ['send'],
   push: ['expect', 'awaitReady'],
+  local: ['read', 'watch'],
 }
 interface Fixture {
   backend: ResultBackend
@@ -326,6 +327,24 @@ const CASES: Record<string, Case> = {
     unwatch()
     sameRecord(t, seen.records.at(-1), meta, 'received')
     sameRecord(t, await backend.get(id), meta, 'read by the sender afterwards')
+  }),
+  'local - records read and watched in this process, in the same turn': needing('local', async (t, { backend, second, id }) => {
+    const local = backend.local!
+    t.equal(local.read(id), undefined, 'an unknown id reads as nothing')
+    const seen = new Recorder()
+    const unwatch = local.watch(id, seen.listener)
+    const writer = second ? await second() : backend
+    await writer.store({ taskId: id, state: 'STARTED' })
+    const done: TaskMeta = { taskId: id, state: 'SUCCESS', result: bytes(3), contentType: 'application/x-msgpack' }
+    await writer.store(done)
+    await seen.untilState('SUCCESS')
+    unwatch()
+    t.same(seen.states, ['STARTED', 'SUCCESS'], 'the watch saw every store, in order')
+    sameRecord(t, local.read(id), done, 'read at once, as get() reads it')
+    await writer.store({ taskId: id, state: 'FAILURE' })
+    t.same(seen.states, ['STARTED', 'SUCCESS'], 'nothing after unwatch')
+    await backend.forget(id)
+    t.equal(local.read(id), undefined, 'a forgotten record reads as nothing')
   }),
 }
 

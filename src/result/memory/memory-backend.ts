@@ -7,7 +7,7 @@ import { toMs } from '../../util/duration.js'
 import { BackendError, InvalidArgumentError } from '../../errors.js'
 import { systemClock } from '../../util/clock.js'
 import type { Clock, TimerHandle } from '../../util/clock.js'
-import type { BackendCapabilities, ChordStore, MetaListener, ResultBackend, TaskMeta } from '../backend.js'
+import type { BackendCapabilities, ChordStore, LocalRecords, MetaListener, ResultBackend, TaskMeta } from '../backend.js'
 import type { ChordRecord } from '../../canvas/data.js'
 
 /** Celery's `result_expires` default: one day, in milliseconds. */
@@ -189,6 +189,22 @@ export class MemoryBackend implements ResultBackend {
     start: (chord) => this.#chordStart(chord),
     partReturn: (id, indices) => this.#chordPartReturn(id, indices),
   }
+  /** Records read and watched in this process, without a promise (what `get()` waits on). */
+  readonly local: LocalRecords = {
+    read: (taskId) => {
+      if (this.#closed) throw closedError()
+      const record = this.#results.read(taskId)
+      if (record === undefined || !this.#expired(record.at)) return record?.meta
+      this.#results.delete(taskId)
+      return undefined
+    },
+    watch: (taskId, listener) => {
+      if (this.#closed) throw closedError()
+      return this.#results.watch(taskId, (meta) => {
+        if (!this.#closed) listener(meta)
+      })
+    },
+  }
   /** The effective expiry in milliseconds; `0` means never. */
   readonly resultExpiresMs: number
   #results: MemoryResultStore
@@ -231,13 +247,8 @@ export class MemoryBackend implements ResultBackend {
 
   get(taskId: string): Promise<TaskMeta | undefined> {
     if (this.#closed) return Promise.reject(closedError())
-    const record = this.#results.read(taskId)
-    if (record === undefined) return UNKNOWN
-    if (this.#expired(record.at)) {
-      this.#results.delete(taskId)
-      return UNKNOWN
-    }
-    return Promise.resolve({ ...record.meta })
+    const meta = this.local.read(taskId)
+    return meta === undefined ? UNKNOWN : Promise.resolve({ ...meta })
   }
 
   forget(taskId: string): Promise<void> {
@@ -248,10 +259,8 @@ export class MemoryBackend implements ResultBackend {
 
   watch(taskId: string, listener: MetaListener): Promise<() => void> {
     if (this.#closed) return Promise.reject(closedError())
-    // A closed backend's watches end: the generation check costs less than tracking every watch.
-    return Promise.resolve(this.#results.watch(taskId, (meta) => {
-      if (!this.#closed) listener(meta)
-    }))
+    // A closed backend's watches end: the check costs less than tracking every watch.
+    return Promise.resolve(this.local.watch(taskId, listener))
   }
 
   #chordStart(chord: ChordRecord): Promise<void> {
@@ -291,7 +300,7 @@ export class MemoryBackend implements ResultBackend {
 }
 
 /** A process-local store: it keeps records and chords, and has no sender to push to. */
-const MEMORY_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: false, push: false })
+const MEMORY_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: false, push: false, local: true })
 
 function closedError(): BackendError {
   return new BackendError('memory backend is closed')

@@ -501,7 +501,7 @@ const EMPTY = new Uint8Array(0)
 const ignore = (): void => undefined
 
 /** A KV bucket keeps records and chords; the reply subject and the republish subjects carry the rest. */
-const NATS_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: true, push: true })
+const NATS_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: true, push: true, local: false })
 
 function closedError(): BackendError {
   return new BackendError('nats backend is closed')

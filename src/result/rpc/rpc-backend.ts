@@ -271,7 +271,7 @@ export class RpcBackend implements ResultBackend {
 }
 
 /** Records go to the sender and to watchers as messages: nothing is kept for another connection or a chord. */
-const RPC_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: false, chords: false, announce: false, push: true })
+const RPC_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: false, chords: false, announce: false, push: true, local: false })
 
 function closedError(): BackendError {
   return new BackendError('rpc backend is closed')
