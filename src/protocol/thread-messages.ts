@@ -20,6 +20,8 @@ export interface ThreadInit {
   hostname: string
   /** Shared start times, one slot per task in flight on the thread (epoch ms, 0 = not started). */
   startedAt: SharedArrayBuffer
+  /** Send the heap in use with each batch of outcomes (for `maxMemoryPerChild`); else 0 is sent. */
+  reportHeap: boolean
 }
 
 /** What a worker thread tells about itself after init. */

@@ -20,6 +20,8 @@ export interface ThreadSpec {
   appName: string
   hostname: string
   capacity: number
+  /** The thread reports its heap with every batch of outcomes (`maxMemoryPerChild` is set). */
+  reportHeap: boolean
   resourceLimits?: ResourceLimits
 }
 
@@ -57,7 +59,7 @@ export class ThreadHandle {
     this.startedAt = new Float64Array(shared)
     const control = new MessageChannel()
     this.worker = spawnThread(threadEntry(), {
-      workerData: { modules: spec.modules, appName: spec.appName, hostname: spec.hostname, startedAt: shared, control: control.port2 },
+      workerData: { modules: spec.modules, appName: spec.appName, hostname: spec.hostname, startedAt: shared, reportHeap: spec.reportHeap, control: control.port2 },
       transferList: [control.port2],
       ...(spec.resourceLimits ? { resourceLimits: spec.resourceLimits } : {}),
     })
@@ -91,8 +93,11 @@ export class ThreadHandle {
     return this.capacity - this.#free.length
   }
 
-  /** Puts a task in a free slot and queues it for the thread; the batch goes out at the end of this turn. */
-  dispatch(item: InFlight, entry: RunEntry): void {
+  /**
+   * Puts a task in a free slot and queues it for the thread; the batch goes out at the end of
+   * this turn, or at once when `now` (see ThreadPool.dispatch).
+   */
+  dispatch(item: InFlight, entry: RunEntry, now = false): void {
     const slot = this.#free.pop()!
     item.slot = slot
     item.threadId = this.threadId
@@ -101,6 +106,7 @@ export class ThreadHandle {
     this.dispatched++
     entry.slot = slot
     this.#outbox.add(entry)
+    if (now) return this.#flush()
     if (!this.#flushQueued) {
       this.#flushQueued = true
       queueMicrotask(this.#flush)

@@ -31,7 +31,7 @@ async function start(): Promise<ThreadReady> {
   await loadOtel()
   const app = exportedApp<AppRegistration>(exports, init.appName)
   if (!app) throw new Error(`worker thread: ${init.modules[0]} exports no app named "${init.appName}": export the app from the module that creates it`)
-  host = new ActorHost(app, init.hostname, new Float64Array(init.startedAt), (message, transfer) => port.postMessage(message, transfer))
+  host = new ActorHost(app, init.hostname, new Float64Array(init.startedAt), (message, transfer) => port.postMessage(message, transfer), init.reportHeap)
   port.on('message', (message: MainToThread) => {
     if (message.type === 'run') tasksRun += message.count
     host!.handle(message)
