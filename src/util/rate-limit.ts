@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from '../errors.js'
-import type { Clock } from './clock.js'
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 }
 
@@ -16,37 +15,4 @@ export function parseRateLimit(limit: string | number, field: string): number {
   if (!match) throw new InvalidArgumentError(`${field} must be a rate like '10/s', '10/m' or '10/h', got ${JSON.stringify(limit)}`)
   const count = Number(match[1])
   return count === 0 ? 0 : UNIT_MS[match[2] ?? 's'] / count
-}
-
-/**
- * A token bucket of capacity one per interval, with reservations: each caller learns when its
- * turn is, so waiting callers are spread out instead of waking together.
- */
-export class RateLimiter {
-  #intervalMs: number
-  #nextFree = 0
-  readonly #clock: Clock
-
-  constructor(intervalMs: number, clock: Clock) {
-    this.#intervalMs = intervalMs
-    this.#clock = clock
-  }
-
-  get intervalMs(): number {
-    return this.#intervalMs
-  }
-
-  /** Changes the rate; reservations already handed out stand. */
-  setInterval(intervalMs: number): void {
-    this.#intervalMs = intervalMs
-  }
-
-  /** Reserves the next slot and returns how many ms to wait for it (0 = run now). */
-  reserve(): number {
-    if (this.#intervalMs === 0) return 0
-    const now = this.#clock.now()
-    const at = Math.max(now, this.#nextFree)
-    this.#nextFree = at + this.#intervalMs
-    return at - now
-  }
 }

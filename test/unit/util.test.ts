@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../../src/errors.js'
 import { AsyncQueue } from '../../src/util/async-queue.js'
 import { SimulatedClock } from '../../src/util/clock.js'
 import { optionalMs, toMs } from '../../src/util/duration.js'
-import { RateLimiter, parseRateLimit } from '../../src/util/rate-limit.js'
+import { parseRateLimit } from '../../src/util/rate-limit.js'
 
 t.test('duration - numbers are seconds', async (t) => {
   t.equal(toMs(0, 'countdown'), 0)
@@ -75,35 +75,6 @@ t.test('rate limit - bad values name the field', async (t) => {
   t.throws(() => parseRateLimit(NaN, 'options.rateLimit'), numeric('NaN'))
   t.throws(() => parseRateLimit(Infinity, 'options.rateLimit'), numeric('Infinity'))
   t.throws(() => parseRateLimit(null as unknown as string, 'options.rateLimit'), text('null'))
-})
-
-t.test('rate limiter - hands out evenly spaced reservations', async (t) => {
-  const clock = new SimulatedClock(1_000)
-  const limiter = new RateLimiter(100, clock)
-  t.equal(limiter.intervalMs, 100)
-  t.same([limiter.reserve(), limiter.reserve(), limiter.reserve()], [0, 100, 200])
-  clock.advance(50)
-  t.equal(limiter.reserve(), 250, 'the next free slot is at 1300, 250 ms from 1050')
-  clock.advance(10_000)
-  t.equal(limiter.reserve(), 0, 'idle time does not bank slots')
-  t.equal(limiter.reserve(), 100)
-})
-
-t.test('rate limiter - an interval of zero never waits', async (t) => {
-  const limiter = new RateLimiter(0, new SimulatedClock())
-  for (let i = 0; i < 5; i++) t.equal(limiter.reserve(), 0)
-})
-
-t.test('rate limiter - setInterval changes the rate, reservations already given stand', async (t) => {
-  const clock = new SimulatedClock()
-  const limiter = new RateLimiter(100, clock)
-  t.equal(limiter.reserve(), 0)
-  limiter.setInterval(1000)
-  t.equal(limiter.intervalMs, 1000)
-  t.equal(limiter.reserve(), 100, 'the slot reserved under the old rate')
-  t.equal(limiter.reserve(), 1100, 'then the new spacing')
-  limiter.setInterval(0)
-  t.equal(limiter.reserve(), 0, 'unlimited from now on')
 })
 
 t.test('clock - SimulatedClock starts where told and moves only on advance', async (t) => {
