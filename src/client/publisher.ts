@@ -152,12 +152,15 @@ export class Publisher {
     if (headers.eta !== undefined) message.notBefore = headers.eta
     const priority = headers.priority ?? route.priority
     if (priority !== undefined) message.priority = priority
+    // task-sent carries the time of the send, not of the broker's ack: a worker can receive
+    // the task, and say so, before the ack is back.
+    const sentAt = this.#ctx.clock.now()
     return transport.publish(message).then((ack) => {
       if (!ack.duplicate && ack.queues.length === 0) {
         this.#ctx.logger.warn('task sent to an exchange with no queue bound for its routing key: it was dropped', { task: headers.task, id: headers.id, exchange: route.exchange, routingKey: route.routingKey })
       }
       if (this.#ctx.conf().taskSendSentEvent) {
-        const event = { type: 'task-sent', uuid: headers.id, name: headers.task, retries: headers.retries, exchange: route.exchange, routingKey: route.routingKey, rootId: headers.rootId, hostname: ORIGIN, timestamp: this.#ctx.clock.now() } as const
+        const event = { type: 'task-sent', uuid: headers.id, name: headers.task, retries: headers.retries, exchange: route.exchange, routingKey: route.routingKey, rootId: headers.rootId, hostname: ORIGIN, timestamp: sentAt } as const
         sendEvent(transport, { ...event, ...(route.queue ? { queue: route.queue } : {}), ...(headers.eta ? { eta: headers.eta } : {}) })
       }
     })

@@ -97,10 +97,10 @@ const NO_IDS: ReadonlySet<string> = new Set()
 const RANK: Record<string, number> = { PENDING: 0, RECEIVED: 1, STARTED: 2 }
 
 /**
- * Adds an entry in time order. A send (task-sent) comes from the sender's process and is
- * stamped after the broker's ack, so it can carry a later time than the worker's task-received:
- * it goes first in its attempt (after the last RETRY) whatever its time. On equal times the
- * lifecycle order decides.
+ * Adds an entry in time order. A send (task-sent) comes from the sender's process, whose clock
+ * may differ from the worker's (another machine), and may arrive after the worker's events: it
+ * goes first in its attempt (after the last RETRY) whatever its time, and no later entry of the
+ * attempt goes before it, whatever its time. On equal times the lifecycle order decides.
  */
 function insertByTime(timeline: TimelineEntry[], entry: TimelineEntry): void {
   if (entry.state === 'PENDING') {
@@ -110,7 +110,7 @@ function insertByTime(timeline: TimelineEntry[], entry: TimelineEntry): void {
   }
   const rank = RANK[entry.state] ?? 3
   let i = timeline.length
-  while (i > 0 && (timeline[i - 1].timestamp > entry.timestamp || (timeline[i - 1].timestamp === entry.timestamp && (RANK[timeline[i - 1].state] ?? 3) > rank))) i--
+  while (i > 0 && timeline[i - 1].state !== 'PENDING' && (timeline[i - 1].timestamp > entry.timestamp || (timeline[i - 1].timestamp === entry.timestamp && (RANK[timeline[i - 1].state] ?? 3) > rank))) i--
   timeline.splice(i, 0, entry)
 }
 

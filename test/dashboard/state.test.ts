@@ -22,6 +22,15 @@ t.test('a late task-sent neither moves a task back to PENDING nor after its RECE
   t.match(row, { name: 't.add', args: '[1,2]', queue: 'q', result: '3', runtime: 0.002, sent: 1_005, received: 1_000, finished: 1_002 })
 })
 
+t.test('a task-sent stamped later than the worker\'s events (another clock) still comes first, whatever arrives after it', async (t) => {
+  const state = new DashboardState()
+  state.apply({ ...base, type: 'task-sent', uuid: 'k', name: 't.add', retries: 0, exchange: '', routingKey: 'q', rootId: 'k', hostname: '1@client', timestamp: 1_005 })
+  state.apply(received('k', 1_000))
+  state.apply({ ...base, type: 'task-started', uuid: 'k', pid: 1, timestamp: 1_001 })
+  state.apply(succeeded('k'))
+  t.same(state.tasks.get('k')!.timeline.map((e) => e.state), ['PENDING', 'RECEIVED', 'STARTED', 'SUCCESS'])
+})
+
 t.test('a retry: RETRY then a new attempt, its task-sent first in that attempt', async (t) => {
   const state = new DashboardState()
   state.apply(received('r', 1_000))
