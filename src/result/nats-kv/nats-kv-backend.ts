@@ -16,12 +16,12 @@ import { requestsOf, type Requests } from '../../transport/nats/requests.js'
 import { ensureReplicas, isReplicas, replicasFor } from '../../transport/nats/replicas.js'
 import { resultBucketNames } from '../../transport/nats/names.js'
 import { READY_STATES } from '../../lifecycle/states.js'
-import { PushedRecords } from './pushed-records.js'
+import { loseOnConnectionLoss, PushedRecords, type StatusEvents } from './pushed-records.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from './record.js'
 import { isSafePrefix, taskKey } from './task-key.js'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
-import { type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node'
+import { type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { Announcer, BackendCapabilities, ChordStore, MetaListener, ReplyPush, ResultBackend, TaskMeta } from '../backend.js'
 import type { KeyUpdate } from './key-watch.js'
 import type { StoredMeta } from './record.js'
@@ -105,7 +105,7 @@ interface Connected {
   watches: KeyWatches
   chords: NatsChords
   /** The subscription to the reply subject (see {@link NatsKvBackend.push}), and the connection events that void pushes. */
-  replies: { subscription: Subscription; status: AsyncIterable<Status> & { stop?: () => void } }
+  replies: { subscription: Subscription; status: StatusEvents }
 }
 
 /**
@@ -477,13 +477,7 @@ export class NatsKvBackend implements ResultBackend {
         this.#pushed.arrive(stored.taskId, stored, msg.data.byteLength)
       },
     })
-    const status = nc.status()
-    void (async () => {
-      for await (const event of status) {
-        if (event.type === 'disconnect' || event.type === 'slowConsumer') this.#pushed.lose()
-      }
-    })()
-    return { subscription, status }
+    return { subscription, status: loseOnConnectionLoss(nc, this.#pushed) }
   }
 
   #error(what: string, key: string, cause: unknown): BackendError {

@@ -3,6 +3,10 @@
  * and no read.
  * @module
  */
+import type { NatsConnection, Status } from '@nats-io/transport-node'
+
+/** A connection's status events, as {@link loseOnConnectionLoss} follows them; `stop` ends them. */
+export type StatusEvents = AsyncIterable<Status> & { stop?: () => void }
 
 interface Slot<T> {
   record?: T
@@ -141,4 +145,18 @@ export class PushedRecords<T> {
     this.#bytes -= slot.bytes ?? 0
     slot.onLost?.()
   }
+}
+
+/**
+ * Voids every wait of `pushed` each time `nc` loses pushes: a disconnect (what was sent meanwhile
+ * is gone) or a slow-consumer drop. Returns the status events, to `stop()` on close.
+ */
+export function loseOnConnectionLoss(nc: NatsConnection, pushed: { lose(): void }): StatusEvents {
+  const status = nc.status()
+  void (async () => {
+    for await (const event of status) {
+      if (event.type === 'disconnect' || event.type === 'slowConsumer') pushed.lose()
+    }
+  })()
+  return status
 }

@@ -8,10 +8,10 @@ import type { NatsConnectOptions } from '../../transport/nats/connect.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from '../nats-kv/record.js'
 import { isSafePrefix, taskKey } from '../nats-kv/task-key.js'
 import { RecordCache } from './record-cache.js'
-import { PushedRecords } from '../nats-kv/pushed-records.js'
+import { loseOnConnectionLoss, PushedRecords, type StatusEvents } from '../nats-kv/pushed-records.js'
 import { READY_STATES } from '../../lifecycle/states.js'
 import { newTaskId } from '../../util/ids.js'
-import type { Msg, NatsConnection, Status, Subscription } from '@nats-io/transport-node'
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { BackendCapabilities, MetaListener, ReplyPush, ResultBackend, TaskMeta } from '../backend.js'
 
 /** Subject prefix of `rpc://` records unless told otherwise: records go to `celeriac.rpc.<task id>`. */
@@ -97,7 +97,7 @@ export class RpcBackend implements ResultBackend {
    * 100-120 us of client CPU per task in bench:scale, against 38 us on nats://.
    */
   readonly #pushed: PushedRecords<TaskMeta>
-  #status: (AsyncIterable<Status> & { stop?: () => void }) | undefined
+  #status: StatusEvents | undefined
   /** The subject this process's tasks send their states to; see {@link push}. */
   readonly #replyTo: string
   #replies: Promise<Subscription> | undefined
@@ -148,13 +148,7 @@ export class RpcBackend implements ResultBackend {
     const subscription = nc.subscribe(subject, { callback: (error, msg) => this.#receive(error, msg, subject) })
     // Records sent while the connection is down, or dropped as a slow consumer's, are lost:
     // every get() still waiting falls back to a watch and the cache.
-    const status = nc.status()
-    this.#status = status
-    void (async () => {
-      for await (const event of status) {
-        if (event.type === 'disconnect' || event.type === 'slowConsumer') this.#pushed.lose()
-      }
-    })()
+    this.#status = loseOnConnectionLoss(nc, this.#pushed)
     // Once the server has the SUB, a task sent after connect() cannot answer before it.
     await nc.flush()
     return subscription

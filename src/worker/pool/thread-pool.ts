@@ -77,7 +77,9 @@ export class ThreadPool {
   /** Gives a task to the least busy thread. Returns false when no slot is free. */
   dispatch(item: InFlight, entry: RunEntry): boolean {
     let best: ThreadHandle | undefined
+    let idle = true
     for (const thread of this.#threads) {
+      if (thread.busy > 0) idle = false
       if (!thread.retiring && !thread.exited && thread.free > 0 && (!best || thread.free > best.free)) best = thread
     }
     if (!best) return false
@@ -85,7 +87,7 @@ export class ThreadPool {
     // would wait behind the socket writes of its ack and RECEIVED (one ~70 us write on a 2-core
     // VM, measured with per-stage timestamps of 1,500 round trips); a lone task has nothing to
     // batch with, while under load the batch gathers a whole socket read (24 tasks a message).
-    best.dispatch(item, entry, this.busy === 0)
+    best.dispatch(item, entry, idle)
     const max = this.#options.maxTasksPerChild
     if (max !== null && best.dispatched >= max) this.#retire(best)
     return true
