@@ -3,7 +3,8 @@
 // one) sends no-op tasks and awaits every result, checking each. Beside each figure: the CPU
 // each part used during the run (nats-server, the workers together, the client), in cores, to
 // show which one flattens the curve. Interleaved runs, medians. `--runs N`, `--tasks N`,
-// `--procs 1,2,4`; `--write` puts the table in BENCHMARKS.md.
+// `--procs 1,2,4`; `--backend rpc://` (default nats://, KV results); `--write` puts the table in
+// BENCHMARKS.md (KV results only).
 import { readdirSync, readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
@@ -14,10 +15,13 @@ import { loadavg } from 'node:os'
 import { markdownTable, writeDocSection } from './doc-section.js'
 import { inWindows, summarize, table } from './stats.js'
 
-const { values: flags } = parseArgs({ options: { runs: { type: 'string' }, tasks: { type: 'string' }, procs: { type: 'string' }, write: { type: 'boolean' } }, strict: true })
+const { values: flags } = parseArgs({ options: { runs: { type: 'string' }, tasks: { type: 'string' }, procs: { type: 'string' }, backend: { type: 'string' }, write: { type: 'boolean' } }, strict: true })
 const load = loadavg()[0].toFixed(1)
 const runs = Number(flags.runs ?? 3)
 const tasks = Number(flags.tasks ?? 20_000)
+const backend = flags.backend ?? 'nats://'
+if (backend !== 'nats://' && backend !== 'rpc://') throw new Error(`--backend must be nats:// or rpc://, got ${JSON.stringify(backend)}`)
+if (flags.write && backend !== 'nats://') throw new Error('--write records the table of KV results: leave --backend out')
 const counts = (flags.procs ?? '1,2,4').split(',').map(Number)
 const appModule = fileURLToPath(new URL('./fixtures/compare-app.ts', import.meta.url))
 const TICK = 100 // USER_HZ: /proc/<pid>/stat counts CPU time in these
@@ -48,12 +52,12 @@ interface Sample { rate: number; server: number; workers: number; client: number
 
 async function once(processes: number, run: number): Promise<Sample> {
   const server = await startNatsServer()
-  const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: 'nats://' }
+  const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: backend }
   const workers: WorkerProcess[] = []
   try {
     for (let i = 0; i < processes; i++) workers.push(await startWorkerProcess({ app: appModule, hostname: `scale-${run}-${i}@%h`, env }))
     const { createApp } = await import('../src/index.js')
-    const app = createApp({ name: 'bench-compare', broker: server.url, backend: 'nats://' })
+    const app = createApp({ name: 'bench-compare', broker: server.url, backend })
     const noop = app.task('bench.noop', (i: number) => i)
     await (await noop.delay(-1)).get({ timeout: 30 }) // connected and warm
     const pid = serverPid()
@@ -108,7 +112,7 @@ const rows = counts.map((n) => {
     'client CPU µs/task': perTask((x) => x.client),
   }
 })
-console.log(`\n${availableParallelism()} cores on this machine; ${tasks} no-op tasks, KV results, every result checked; medians of ${runs}\n${table(rows)}`)
+console.log(`\n${availableParallelism()} cores on this machine; ${tasks} no-op tasks, results on ${backend}, every result checked; medians of ${runs}\n${table(rows)}`)
 if (flags.write) {
   writeDocSection('scale', [`Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:scale -- --write\`: ${availableParallelism()} cores, load ${load} at start, ${tasks} no-op tasks with KV results per run, every result checked, medians of ${runs} interleaved runs.`, '', markdownTable(rows)].join('\n'))
 }
