@@ -46,41 +46,69 @@ const CARRIED: readonly (abstract new (...args: never[]) => object)[] = [Map, Se
  * methods), unless it has a `toJSON()` (then what that returns is sent, and checked). Returns whether the value holds a Map: the one shape that may encode and then not
  * decode (msgpack writes a Map with object keys that it refuses to read back).
  */
-export function assertSerializable(value: unknown, path: string, seen?: Set<unknown>): boolean {
+export function assertSerializable(value: unknown, path: string): boolean {
+  return check(value, path, undefined)
+}
+
+/**
+ * An object whose members are being walked, the key it was reached by, and the object that
+ * holds it. The chain is all a walk allocates (every send walks its arguments): it finds
+ * circular references, and the path is spelled from it only when there is an error to name.
+ */
+interface Step {
+  readonly value: object
+  /** Index in an array or Set, key in an object or Map, the path itself at the root; none for a toJSON() stand-in. */
+  readonly key: string | number | undefined
+  readonly up: Step | undefined
+}
+
+function check(value: unknown, key: string | number | undefined, up: Step | undefined): boolean {
   switch (typeof value) {
     case 'function':
     case 'symbol':
-      throw new SerializationError(`${path} is a ${typeof value} and cannot be serialized`)
+      throw new SerializationError(`${pathOf(key, up)} is a ${typeof value} and cannot be serialized`)
     case 'object': {
       if (value === null || ArrayBuffer.isView(value) || value instanceof Date || value instanceof Error) return false
-      // Allocated only when there is an object to walk: most arguments are primitives.
-      seen ??= new Set()
-      if (seen.has(value)) throw new SerializationError(`${path} is a circular reference and cannot be serialized`)
+      for (let step = up; step !== undefined; step = step.up) {
+        if (step.value === value) throw new SerializationError(`${pathOf(key, up)} is a circular reference and cannot be serialized`)
+      }
       const proto = Object.getPrototypeOf(value)
       if (proto !== Object.prototype && proto !== null && !Array.isArray(value) && !CARRIED.some((cls) => value instanceof cls)) {
         const toJSON = (value as { toJSON?: unknown }).toJSON
         const cls = (proto as { constructor?: { name?: string } }).constructor?.name || 'an anonymous class'
         if (typeof toJSON !== 'function') {
-          throw new SerializationError(`${path} is an instance of ${cls} and cannot be serialized: it would arrive as a plain object without its class and methods (send plain data, or give ${cls} a toJSON())`)
+          throw new SerializationError(`${pathOf(key, up)} is an instance of ${cls} and cannot be serialized: it would arrive as a plain object without its class and methods (send plain data, or give ${cls} a toJSON())`)
         }
-        seen.add(value)
-        const hasMap = assertSerializable(toJSON.call(value), path, seen)
-        seen.delete(value)
-        return hasMap
+        // What toJSON() returns is sent in the instance's place: same path, the instance its ancestor.
+        return check(toJSON.call(value), key, { value, key: undefined, up })
       }
-      seen.add(value)
+      const here: Step = { value, key, up }
       let hasMap = value instanceof Map
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) hasMap = assertSerializable(value[i], `${path}[${i}]`, seen) || hasMap
-      } else if (value instanceof Map) value.forEach((item, key) => void assertSerializable(item, `${path}.${String(key)}`, seen))
-      else if (value instanceof Set) [...value].forEach((item, i) => void (hasMap = assertSerializable(item, `${path}[${i}]`, seen) || hasMap))
-      else for (const key in value) hasMap = assertSerializable((value as Record<string, unknown>)[key], `${path}.${key}`, seen) || hasMap
-      seen.delete(value)
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i]
+          // A primitive that can be sent needs no call: most arguments are numbers and strings.
+          if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') hasMap = check(item, i, here) || hasMap
+        }
+      } else if (value instanceof Map) value.forEach((item, k) => void check(item, String(k), here))
+      else if (value instanceof Set) [...value].forEach((item, i) => void (hasMap = check(item, i, here) || hasMap))
+      else for (const k in value) hasMap = check((value as Record<string, unknown>)[k], k, here) || hasMap
       return hasMap
     }
     default:
       return false
   }
+}
+
+/** The path of the value reached by `key` from `up`, as `args[2].user.name`. */
+function pathOf(key: string | number | undefined, up: Step | undefined): string {
+  const keys: (string | number)[] = []
+  if (key !== undefined) keys.push(key)
+  for (let step = up; step !== undefined; step = step.up) if (step.key !== undefined) keys.push(step.key)
+  // The outermost key is the path the caller named.
+  let path = String(keys.pop())
+  for (let i = keys.length - 1; i >= 0; i--) path += typeof keys[i] === 'number' ? `[${keys[i]}]` : `.${keys[i]}`
+  return path
 }
 
 /**

@@ -99,6 +99,24 @@ t.test('codec - assertSerializable names the path of what cannot be sent', async
   deep.child = { list: [deep] }
   bad(deep, 'args.child.list[0] is a circular reference and cannot be serialized')
   t.throws(() => assertSerializable({ fn: () => 1 }, 't.add kwargs'), new SerializationError('t.add kwargs.fn is a function and cannot be serialized'))
+  // What toJSON() returns stands in the instance's place: its path, and the instance as an ancestor.
+  class Wrapped {
+    constructor(readonly inner: unknown) {}
+    toJSON() {
+      return { inner: this.inner }
+    }
+  }
+  bad([new Wrapped(() => 1)], 'args[0].inner is a function and cannot be serialized')
+  const loop: { back?: unknown } = {}
+  loop.back = new Wrapped(loop)
+  bad(loop, 'args.back.inner is a circular reference and cannot be serialized')
+  class Selfish {
+    toJSON() {
+      return [this]
+    }
+  }
+  bad({ s: new Selfish() }, 'args.s[0] is a circular reference and cannot be serialized')
+  t.doesNotThrow(() => assertSerializable([new Wrapped([1, 'two', { three: 3 }])], 'args'), 'a toJSON() that returns plain data is fine')
 })
 
 t.test('codec - ownBytes copies views and keeps whole buffers', async (t) => {

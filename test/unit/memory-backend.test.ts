@@ -58,6 +58,37 @@ t.test('memory backend - the sweep prunes expired records nobody reads', async (
   await backend.close()
 })
 
+t.test('memory store - prune removes what expired, wherever it stands, and nothing alive', async (t) => {
+  const store = new MemoryResultStore()
+  const meta = (taskId: string, state = 'SUCCESS'): TaskMeta => ({ taskId, state })
+  store.put(meta('early', 'RECEIVED'), 0)
+  store.put(meta('a'), 10)
+  store.put(meta('early'), 30) // stored again later: it stays where it first stood
+  store.put(meta('b'), 20)
+  t.equal(store.prune(15), 1, 'one record expired by 15')
+  t.same([store.read('early')?.at, store.read('a'), store.read('b')?.at], [30, undefined, 20], 'the record stored again at 30 is alive')
+  t.equal(store.prune(25), 1, 'b expired by 25, behind early, which the last walk moved')
+  t.equal(store.read('b'), undefined)
+  t.equal(store.size, 1)
+  t.equal(store.prune(30), 1)
+  t.equal(store.size, 0)
+
+  const seen: string[] = []
+  const unwatch = store.watch('w', (m) => seen.push(String(m.state)))
+  store.put(meta('w', 'RECEIVED'), 40)
+  store.delete('w')
+  t.equal(store.size, 0, 'a deleted record is not counted while its watch stays')
+  t.equal(store.prune(100), 0)
+  store.put(meta('w'), 110)
+  t.same(seen, ['RECEIVED', 'SUCCESS'], 'the watch outlived the delete and the prune')
+  t.equal(store.size, 1)
+  unwatch()
+  t.equal(store.read('w')?.meta.state, 'SUCCESS', 'unwatching keeps the record')
+  store.clear()
+  t.equal(store.read('w'), undefined)
+  t.equal(store.prune(Infinity), 0)
+})
+
 t.test('memory backend - 0 and Infinity never expire and start no timer', async (t) => {
   for (const resultExpiresMs of [0, Infinity]) {
     const { clock, backend } = setup(resultExpiresMs)

@@ -25,20 +25,33 @@ export interface StoredRecord {
   at: number
 }
 
+/** One task id in a store: its record once stored, and who watches it. */
+interface Slot {
+  /** The record; none while the id is only watched, or after its record was deleted. */
+  meta: TaskMeta | undefined
+  /** When the record was last stored (epoch ms, the writer's clock). */
+  at: number
+  /** Where the slot stands in the store's order (see {@link MemoryResultStore.prune}). */
+  since: number
+  watchers: MetaListener | MetaListener[] | undefined
+}
+
 /**
  * The records of one `memory://` name: what a JetStream KV bucket is to the NATS backend.
  * Every {@link MemoryBackend} built on the same store sees the same records and watches.
  *
  * @remarks
- * Records are kept in a Map in the order they were last stored (a store re-inserts), so the
- * oldest come first and pruning stops at the first record still alive. Expiry is the
- * backend's business, not the store's: backends that share a store should share
- * `resultExpiresMs`, as NATS backends share a bucket's TTL.
+ * One Map entry per id holds both its record and its watchers: a store, a read or a watch is
+ * one lookup, and delivering to the watchers none. Expiry is the backend's business, not the
+ * store's: backends that share a store should share `resultExpiresMs`, as NATS backends share
+ * a bucket's TTL.
  */
 export class MemoryResultStore {
   readonly name: string
-  #records = new Map<string, StoredRecord>()
-  #watchers = new Map<string, MetaListener | MetaListener[]>()
+  readonly #slots = new Map<string, Slot>()
+  #size = 0
+  /** The `since` of the newest slot: `since` never decreases along the Map. */
+  #lastSince = -Infinity
   /** Chords waiting for their header, with the members done so far; removed once complete. */
   readonly chords = new Map<string, { record: ChordRecord; done: Set<number> }>()
 
@@ -48,77 +61,114 @@ export class MemoryResultStore {
 
   /** Records held, expired ones not yet pruned included. */
   get size(): number {
-    return this.#records.size
+    return this.#size
   }
 
   /** Stores a shallow copy of `meta`, stamped `at`, and hands it to the id's watchers. */
   put(meta: TaskMeta, at: number): void {
     const id = meta.taskId
     const copy = { ...meta }
-    const old = this.#records.get(id)
-    if (old === undefined) {
-      this.#records.set(id, { meta: copy, at })
-    } else {
-      // Re-inserting moves the id to the end, keeping the Map ordered by store time.
-      this.#records.delete(id)
-      old.meta = copy
-      old.at = at
-      this.#records.set(id, old)
+    const slot = this.#slots.get(id)
+    if (slot === undefined) {
+      this.#slots.set(id, { meta: copy, at, since: this.#stand(at), watchers: undefined })
+      this.#size++
+      return
     }
-    if (this.#watchers.size !== 0) this.#notify(id, copy)
+    if (slot.meta === undefined) this.#size++
+    slot.meta = copy
+    slot.at = at
+    const watchers = slot.watchers
+    if (watchers === undefined) return
+    if (typeof watchers === 'function') return deliver(watchers, copy)
+    for (const listener of watchers) deliver(listener, copy)
   }
 
   /** The stored record and its time; the record is shared and must not be mutated. */
   read(taskId: string): Readonly<StoredRecord> | undefined {
-    return this.#records.get(taskId)
+    const slot = this.#slots.get(taskId)
+    return slot?.meta === undefined ? undefined : (slot as StoredRecord)
   }
 
   /** Removes a record; watches on its id stay in place, as KV watches outlive a delete. */
   delete(taskId: string): void {
-    this.#records.delete(taskId)
+    const slot = this.#slots.get(taskId)
+    if (slot?.meta === undefined) return
+    this.#size--
+    if (slot.watchers === undefined) this.#slots.delete(taskId)
+    else slot.meta = undefined
   }
 
-  /** Removes records stored at or before `cutoff`, oldest first; returns how many. */
+  /**
+   * Removes records stored at or before `cutoff`; returns how many.
+   *
+   * @remarks
+   * A store does not move its slot (that would be two more lookups per store), so the Map is in
+   * the order of each slot's `since`, not of its last store. The walk stops at the first slot
+   * that stands after `cutoff`: every record behind it was stored later still. A slot before it
+   * whose record was stored again since is moved behind the newest, once per walk.
+   */
   prune(cutoff: number): number {
     let removed = 0
-    for (const [id, record] of this.#records) {
-      if (record.at > cutoff) break
-      this.#records.delete(id)
-      removed++
+    const moved: [string, Slot][] = []
+    for (const [id, slot] of this.#slots) {
+      if (slot.since > cutoff) break
+      this.#slots.delete(id)
+      if (slot.meta !== undefined && slot.at <= cutoff) {
+        slot.meta = undefined
+        this.#size--
+        removed++
+      }
+      if (slot.meta !== undefined || slot.watchers !== undefined) moved.push([id, slot])
+    }
+    // Set back after the walk, which would otherwise meet them again.
+    for (const [id, slot] of moved) {
+      slot.since = this.#stand(slot.meta === undefined ? cutoff : slot.at)
+      this.#slots.set(id, slot)
     }
     return removed
   }
 
   /** Calls `listener` with every record later stored for `taskId`; returns the unwatch function. */
   watch(taskId: string, listener: MetaListener): () => void {
-    const current = this.#watchers.get(taskId)
-    // Nearly every id has one watcher: store it bare. Lists are copied on write, so a listener
+    let slot = this.#slots.get(taskId)
+    if (slot === undefined) {
+      slot = { meta: undefined, at: 0, since: this.#lastSince, watchers: undefined }
+      this.#slots.set(taskId, slot)
+    }
+    const current = slot.watchers
+    // Nearly every id has one watcher: it is kept bare. Lists are copied on write, so a listener
     // that unwatches during delivery does not disturb the loop.
-    this.#watchers.set(taskId, current === undefined ? listener : typeof current === 'function' ? [current, listener] : [...current, listener])
+    slot.watchers = current === undefined ? listener : typeof current === 'function' ? [current, listener] : [...current, listener]
+    const watched = slot
     let active = true
     return () => {
       if (!active) return
       active = false
-      const now = this.#watchers.get(taskId)
-      if (now === listener) this.#watchers.delete(taskId)
+      const now = watched.watchers
+      if (now === listener) watched.watchers = undefined
       else if (Array.isArray(now)) {
         const rest = now.filter((l) => l !== listener)
-        this.#watchers.set(taskId, rest.length === 1 ? rest[0] : rest)
+        watched.watchers = rest.length === 1 ? rest[0] : rest
       }
+      // A slot with neither a record nor a watcher is dropped; one with watchers is never dropped.
+      if (watched.watchers === undefined && watched.meta === undefined) this.#slots.delete(taskId)
     }
   }
 
   /** Drops every record (watches stay). For tests. */
   clear(): void {
-    this.#records.clear()
+    for (const [id, slot] of this.#slots) {
+      if (slot.watchers === undefined) this.#slots.delete(id)
+      else slot.meta = undefined
+    }
+    this.#size = 0
     this.chords.clear()
   }
 
-  #notify(taskId: string, record: TaskMeta): void {
-    const watchers = this.#watchers.get(taskId)
-    if (watchers === undefined) return
-    if (typeof watchers === 'function') return deliver(watchers, record)
-    for (const listener of watchers) deliver(listener, record)
+  /** The `since` of a slot set at the end of the Map now, for a record stored at `at`. */
+  #stand(at: number): number {
+    this.#lastSince = Math.max(this.#lastSince, at)
+    return this.#lastSince
   }
 }
 

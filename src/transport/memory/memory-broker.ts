@@ -109,10 +109,8 @@ export class MemoryBroker {
     const dedupe = msgId !== undefined && duplicateWindowMs > 0
     // Read for every message: the stored time is what a worker's queue-wait metric counts from.
     const now = clock.now()
-    if (dedupe) {
-      const until = this.#seen.get(msgId)
-      if (until !== undefined && until > now) return { queues: [], duplicate: true }
-    }
+    const seenUntil = dedupe ? this.#seen.get(msgId) : undefined
+    if (seenUntil !== undefined && seenUntil > now) return { queues: [], duplicate: true }
     let targets: readonly MemoryQueue[]
     if (exchange === '') {
       const queue = this.#queues.get(routingKey)
@@ -136,7 +134,7 @@ export class MemoryBroker {
       })
       queues[i] = queue.name
     }
-    if (dedupe && targets.length > 0) this.#remember(msgId, now + duplicateWindowMs, now)
+    if (dedupe && targets.length > 0) this.#remember(msgId, now + duplicateWindowMs, now, seenUntil !== undefined)
     return { queues, duplicate: false }
   }
 
@@ -226,8 +224,10 @@ export class MemoryBroker {
     if (this.#deadLetters.length > MAX_DEAD_LETTERS) this.#deadLetters = this.#deadLetters.slice(-MAX_DEAD_LETTERS)
   }
 
-  #remember(msgId: string, until: number, now: number): void {
-    this.#seen.delete(msgId)
+  /** Remembers `msgId` until `until`; `known` when an older, expired entry for it is still there. */
+  #remember(msgId: string, until: number, now: number, known: boolean): void {
+    // Re-inserted, so that the Map stays in expiry order for pruning.
+    if (known) this.#seen.delete(msgId)
     this.#seen.set(msgId, until)
     if (++this.#seenSincePrune < PRUNE_EVERY && this.#seen.size <= MAX_SEEN_IDS) return
     this.#seenSincePrune = 0
