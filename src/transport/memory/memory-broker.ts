@@ -12,6 +12,7 @@ import type {
 import { ExchangeTable } from '../../routing/exchange-table.js'
 import { MemoryQueue, type QueueSettings } from './memory-queue.js'
 import { reportLater } from './report-later.js'
+import { SeenIds } from './seen-ids.js'
 
 // Dead letters are for inspection, not storage: past this many the oldest are dropped.
 const MAX_DEAD_LETTERS = 10_000
@@ -45,7 +46,7 @@ export class MemoryBroker {
   readonly #exchanges = new ExchangeTable<MemoryQueue>()
   readonly #queues = new Map<string, MemoryQueue>()
   #deadLetters: DeadLetter[] = []
-  readonly #seen = new Map<string, number>()
+  readonly #seen = new SeenIds()
   #seenSincePrune = 0
   readonly #revoked = new Map<string, number>()
   readonly #subscribers = new Set<Subscriber>()
@@ -134,7 +135,7 @@ export class MemoryBroker {
       })
       queues[i] = queue.name
     }
-    if (dedupe && targets.length > 0) this.#remember(msgId, now + duplicateWindowMs, now, seenUntil !== undefined)
+    if (dedupe && targets.length > 0) this.#remember(msgId, now + duplicateWindowMs, now)
     return { queues, duplicate: false }
   }
 
@@ -224,17 +225,11 @@ export class MemoryBroker {
     if (this.#deadLetters.length > MAX_DEAD_LETTERS) this.#deadLetters = this.#deadLetters.slice(-MAX_DEAD_LETTERS)
   }
 
-  /** Remembers `msgId` until `until`; `known` when an older, expired entry for it is still there. */
-  #remember(msgId: string, until: number, now: number, known: boolean): void {
-    // Re-inserted, so that the Map stays in expiry order for pruning.
-    if (known) this.#seen.delete(msgId)
+  #remember(msgId: string, until: number, now: number): void {
     this.#seen.set(msgId, until)
     if (++this.#seenSincePrune < PRUNE_EVERY && this.#seen.size <= MAX_SEEN_IDS) return
     this.#seenSincePrune = 0
-    for (const [id, expiry] of this.#seen) {
-      if (expiry > now && this.#seen.size <= MAX_SEEN_IDS) break
-      this.#seen.delete(id)
-    }
+    this.#seen.prune(now, MAX_SEEN_IDS)
   }
 }
 
