@@ -87,8 +87,9 @@ export class Publisher {
   }
 
   #headers(id: string, name: string, options: CallOptions, resolved: ResolvedTaskOptions | undefined): TaskHeaders {
-    const now = this.#ctx.clock.now()
     const headers = { id, task: name, retries: 0, rootId: options.rootId ?? id, origin: ORIGIN } as TaskHeaders
+    // Read only when a time is relative to now: most sends have none.
+    const now = options.countdown !== undefined || options.expires !== undefined || resolved?.expiresMs !== undefined ? this.#ctx.clock.now() : 0
     if (options.eta !== undefined) headers.eta = dateMs(options.eta, 'eta')
     else if (options.countdown !== undefined) headers.eta = now + toMs(options.countdown, 'countdown')
     if (options.expires !== undefined) headers.expires = options.expires instanceof Date ? dateMs(options.expires, 'expires') : now + toMs(options.expires, 'expires')
@@ -154,12 +155,12 @@ export class Publisher {
     if (priority !== undefined) message.priority = priority
     // task-sent carries the time of the send, not of the broker's ack: a worker can receive
     // the task, and say so, before the ack is back.
-    const sentAt = this.#ctx.clock.now()
+    const sentAt = this.#ctx.conf().taskSendSentEvent ? this.#ctx.clock.now() : undefined
     return transport.publish(message).then((ack) => {
       if (!ack.duplicate && ack.queues.length === 0) {
         this.#ctx.logger.warn('task sent to an exchange with no queue bound for its routing key: it was dropped', { task: headers.task, id: headers.id, exchange: route.exchange, routingKey: route.routingKey })
       }
-      if (this.#ctx.conf().taskSendSentEvent) {
+      if (sentAt !== undefined) {
         const event = { type: 'task-sent', uuid: headers.id, name: headers.task, retries: headers.retries, exchange: route.exchange, routingKey: route.routingKey, rootId: headers.rootId, hostname: ORIGIN, timestamp: sentAt } as const
         sendEvent(transport, { ...event, ...(route.queue ? { queue: route.queue } : {}), ...(headers.eta ? { eta: headers.eta } : {}) })
       }

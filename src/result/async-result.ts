@@ -227,11 +227,12 @@ class Waiter<R> {
     }
     const local = backend.local
     if (local !== undefined) {
-      // Records in this process: watched, then read, in this turn (see LocalRecords).
+      // Records in this process: read, then watched only when not ready, in this turn (see
+      // LocalRecords), so nothing can be stored in between.
       try {
-        this.#unwatch = local.watch(id, this.#observe)
         const current = local.read(id)
         if (current !== undefined && READY_STATES.has(current.state)) this.#settle(current)
+        else this.#unwatch = local.watch(id, this.#observe)
       } catch (error) {
         this.#fail(error)
       }

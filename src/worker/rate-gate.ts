@@ -100,7 +100,8 @@ export class RateGate {
 
   /** The task goes on: its lane's clock starts now, and the lane's next task may come through. */
   #proceed(item: InFlight, lane: Lane | undefined): void {
-    const held = this.#held.delete(item)
+    // Most nodes hold nothing: a lookup would give the task an identity hash for nothing.
+    const held = this.#held.size !== 0 && this.#held.delete(item)
     if (lane !== undefined) lane.lastStart = this.#host.clock.now()
     this.#host.proceed(item)
     if (held) this.#host.released()
