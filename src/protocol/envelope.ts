@@ -1,5 +1,5 @@
 import { SerializationError } from '../errors.js'
-import { ContentType, msgpackCodec } from '../serialization/codec.js'
+import { ContentType, decodeMsgpackPart, msgpackCodec } from '../serialization/codec.js'
 import type { ChordRef, SignatureData } from '../canvas/data.js'
 import { validateHeaders } from './validate-envelope.js'
 
@@ -118,7 +118,7 @@ export function decodeHeaders(bytes: Uint8Array): TaskHeaders {
   const end = headersEnd(bytes)
   let tuple: unknown
   try {
-    tuple = msgpackCodec.decode(bytes.subarray(PREFIX, end))
+    tuple = decodeMsgpackPart(bytes, PREFIX, end)
   } catch (error) {
     throw new SerializationError(`undecodable task message: ${(error as Error).message}`, { cause: error })
   }

@@ -133,6 +133,18 @@ export const msgpackCodec: Codec = {
   },
 }
 
+/**
+ * msgpack-decodes the bytes from `start` to `end` of `bytes` without making a view of them: a
+ * worker's main thread reads every frame's headers this way (a view is about 250 bytes).
+ */
+export function decodeMsgpackPart(bytes: Uint8Array, start: number, end: number): unknown {
+  try {
+    return packr.unpack(bytes, { start, end })
+  } catch (error) {
+    throw new SerializationError(`cannot decode msgpack bytes: ${(error as Error).message}`, { cause: error })
+  }
+}
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
