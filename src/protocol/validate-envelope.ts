@@ -90,6 +90,7 @@ const boundedString = (max: number, empty = false): Check => (value, path) => {
 const id = boundedString(MESSAGE_LIMITS.idLength)
 const anyId = boundedString(MESSAGE_LIMITS.idLength, true)
 const name = boundedString(MESSAGE_LIMITS.nameLength)
+const origin = boundedString(MESSAGE_LIMITS.originLength, true)
 
 function epochMs(value: unknown, path: string): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MESSAGE_LIMITS.maxEpochMs) {
@@ -196,7 +197,7 @@ export function validateHeaders(h: Readonly<Record<string, unknown>>): void {
     limitMs(limit[0], 'headers.timeLimit[0]')
     limitMs(limit[1], 'headers.timeLimit[1]')
   }
-  if (h.origin !== undefined) boundedString(MESSAGE_LIMITS.originLength, true)(h.origin, 'headers.origin')
+  if (h.origin !== undefined) origin(h.origin, 'headers.origin')
   if (h.ignoreResult !== undefined && typeof h.ignoreResult !== 'boolean') fail('headers.ignoreResult', 'a boolean', h.ignoreResult)
   if (h.priority !== undefined) {
     const p = h.priority
