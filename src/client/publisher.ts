@@ -80,7 +80,7 @@ export class Publisher {
       // A task whose result is not stored sends nothing back: nothing to expect.
       if (replyTo !== undefined && replyTo === own && !(options.ignoreResult ?? resolved?.ignoreResult)) this.#ctx.expect(id)
       const route = this.#ctx.router().route(name, options, definition?.options)
-      return this.publish(headers, body, route, id).then(() => id)
+      return this.publish(headers, body, route, id)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -113,10 +113,11 @@ export class Publisher {
   }
 
   /**
-   * Publishes an already encoded task. Retries reuse the body bytes; each send gets its own
-   * dedupe id (`id`, then `id.r1`, ...) because an id stays "seen" after it was acked.
+   * Publishes an already encoded task; resolves to its id once the broker has it. Retries reuse
+   * the body bytes; each send gets its own dedupe id (`id`, then `id.r1`, ...) because an id
+   * stays "seen" after it was acked.
    */
-  publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
+  publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<string> {
     // Traced when @opentelemetry/api is installed; its one import may still be on its way.
     const api = otel()
     if (api === undefined) return loadOtel().then(() => this.publish(headers, body, route, msgId))
@@ -124,7 +125,7 @@ export class Publisher {
     return this.#send(headers, body, route, msgId)
   }
 
-  #send(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
+  #send(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<string> {
     const transport = this.#ctx.connectedTransport()
     if (transport === undefined || (route.queue !== undefined && !this.#declared.has(route.queue))) {
       return this.#prepare(transport, route.queue).then((t) => this.#publish(t, headers, body, route, msgId))
@@ -148,7 +149,7 @@ export class Publisher {
     return transport
   }
 
-  #publish(transport: Transport, headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void> {
+  #publish(transport: Transport, headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<string> {
     const message: OutgoingMessage = { exchange: route.exchange, routingKey: route.routingKey, body: encodeMessage({ headers, body }), msgId }
     if (headers.eta !== undefined) message.notBefore = headers.eta
     const priority = headers.priority ?? route.priority
@@ -164,6 +165,7 @@ export class Publisher {
         const event = { type: 'task-sent', uuid: headers.id, name: headers.task, retries: headers.retries, exchange: route.exchange, routingKey: route.routingKey, rootId: headers.rootId, hostname: ORIGIN, timestamp: sentAt } as const
         sendEvent(transport, { ...event, ...(route.queue ? { queue: route.queue } : {}), ...(headers.eta ? { eta: headers.eta } : {}) })
       }
+      return headers.id
     })
   }
 }

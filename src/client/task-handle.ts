@@ -31,6 +31,9 @@ export function isBuiltinTask(name: string): boolean {
 }
 
 /** Built-in tasks that apply a task to each item of a list (Celery's `xmap`, `xstarmap`). */
+/** The options of a call that gives none: shared, as a delay() on the hot path allocates nothing for them. */
+const NO_OPTIONS: CallOptions = Object.freeze({})
+
 export const MAP_TASK = 'celeriac.map'
 export const STARMAP_TASK = 'celeriac.starmap'
 
@@ -62,7 +65,7 @@ export class TaskHandle<A extends unknown[] = unknown[], R = unknown> {
 
   /** Sends the task with these arguments; resolves once the message is published. */
   delay(...args: A): Promise<AsyncResult<R>> {
-    return this.#host.send<R>(this.#definition.name, args, {})
+    return this.#host.send<R>(this.#definition.name, args, NO_OPTIONS)
   }
 
   /** Sends the task with arguments and calling options. */

@@ -40,7 +40,7 @@ function sdkRegistered(api: Otel): boolean {
  * trace context it has. With no SDK registered the span is not recording and nothing is
  * written into the headers.
  */
-export function tracedSend(api: Otel, headers: TaskHeaders, queue: string, publish: () => Promise<void>): Promise<void> {
+export function tracedSend<T>(api: Otel, headers: TaskHeaders, queue: string, publish: () => Promise<T>): Promise<T> {
   if (!sdkRegistered(api)) return publish()
   const active = api.trace.getSpan(api.context.active())
   if (active === undefined && headers.headers?.[TRACEPARENT] !== undefined) return publish()
@@ -64,7 +64,10 @@ export function tracedSend(api: Otel, headers: TaskHeaders, queue: string, publi
   else delete carried[TRACESTATE]
   headers.headers = carried
   return publish().then(
-    () => span.end(),
+    (value) => {
+      span.end()
+      return value
+    },
     (error: unknown) => {
       fail(api, span, error as Error)
       span.end()

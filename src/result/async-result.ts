@@ -27,6 +27,9 @@ export interface ResultGraph {
   children: ResultGraph[]
 }
 
+/** The options of a get() that gives none, shared: callers may wait on many thousands at once. */
+const NO_OPTIONS: GetOptions = Object.freeze({})
+
 const PENDING_META = (taskId: string): TaskMeta => ({ taskId, state: TaskState.PENDING })
 
 /** Decodes a stored record into what observers see. */
@@ -98,7 +101,7 @@ export class AsyncResult<R = unknown> implements ResultLike<R> {
    * (unless `propagate: false`, which returns the error instead). A task sent with
    * `ignoreResult` stores nothing: its `get()` resolves to `undefined` at once.
    */
-  get(options: GetOptions = {}): Promise<R> {
+  get(options: GetOptions = NO_OPTIONS): Promise<R> {
     if (this.ignored) return Promise.resolve(undefined as R)
     if (options.followParents && this.parent) return this.#followingParents(options)
     const backend = this.#source.connectedBackend?.()

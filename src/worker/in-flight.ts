@@ -169,7 +169,7 @@ export class InFlight {
    * Re-sends a task acked early (at receipt) that will not run here: the broker no longer
    * holds it, so `send` publishes a copy. Only from `acked`, and once.
    */
-  resend(send: () => Promise<void>): Promise<void> | undefined {
+  resend(send: () => Promise<unknown>): Promise<unknown> | undefined {
     if (this.#ack !== 'acked') return undefined
     this.#ack = 'resent'
     return send()

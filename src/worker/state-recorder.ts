@@ -40,6 +40,9 @@ export interface TransitionData {
   requeue?: boolean
 }
 
+/** A transition that carries nothing but its event (RECEIVED, most of them). */
+const NO_DATA: TransitionData = Object.freeze({})
+
 /**
  * Applies lifecycle events to tasks: the machine (through its derived table) decides; an
  * accepted transition is stored in the result backend, which is what state-change streams
@@ -71,7 +74,7 @@ export class StateRecorder {
    * refused the transition (a late or duplicate report). Never throws: a failure to store, or
    * to send what follows, rejects the promise (and is logged).
    */
-  apply(task: Recordable, event: TaskEventType, data: TransitionData = {}): Promise<void> | undefined {
+  apply(task: Recordable, event: TaskEventType, data: TransitionData = NO_DATA): Promise<void> | undefined {
     let recorded: Promise<void> | undefined
     try {
       recorded = this.#apply(task, event, data)

@@ -18,8 +18,8 @@ export type ConfigView = Omit<Conf, 'update'>
 
 /** Sends an already encoded task: how a node re-sends a retry or requeues an early-acked task. */
 export interface TaskPublisher {
-  /** `msgId` is the broker's dedupe id: each re-send needs its own. */
-  publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<void>
+  /** Resolves to the task id once the broker has it. `msgId` is the broker's dedupe id: each re-send needs its own. */
+  publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<string>
 }
 
 /** What a {@link WorkerNode} needs of the app it serves. */

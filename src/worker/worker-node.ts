@@ -605,7 +605,7 @@ export class WorkerNode {
     item.ackWhen(this.#recorder.apply(item, TaskEventType.RETRY, { error }))
   }
 
-  #republish(item: InFlight, headers: TaskHeaders): Promise<void> {
+  #republish(item: InFlight, headers: TaskHeaders): Promise<string> {
     const { delivery } = item
     const route = delivery.exchange === '' ? { exchange: '', routingKey: delivery.queue, queue: delivery.queue } : { exchange: delivery.exchange, routingKey: delivery.routingKey }
     return this.#deps.publisher.publish(headers, ownBytes(decodeMessage(delivery.body).body), route, `${headers.id}.r${headers.retries}.${delivery.deliveryCount}`)
