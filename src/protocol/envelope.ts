@@ -108,6 +108,73 @@ function headersEnd(bytes: Uint8Array): number {
   return PREFIX + length
 }
 
+// Buffer's own latin1 reader, which also reads a plain Uint8Array (nats.js hands those out).
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
+const float64Bytes = new Uint8Array(8)
+const float64 = new DataView(float64Bytes.buffer)
+
+/**
+ * The headers of a plain task (a tuple of ASCII strings, integers, floats, booleans and nils,
+ * as every task sent without canvas, callbacks or user headers is), read straight from the
+ * frame: what most messages hold, at a third of msgpackr's garbage and none of its native call.
+ * Anything else (a nested value, a non-ASCII string, a malformed or short tuple) returns
+ * undefined, and msgpackr decodes it, or names what is wrong with it.
+ */
+function plainTuple(b: Uint8Array, start: number, end: number): unknown[] | undefined {
+  if (latin1Slice === undefined || start >= end) return undefined
+  let at = start
+  const head = b[at++]
+  let count: number
+  if (head >= 0x90 && head <= 0x9f) count = head & 0x0f
+  else if (head === 0xdc && at + 2 <= end) {
+    count = (b[at] << 8) | b[at + 1]
+    at += 2
+  } else return undefined
+  if (count > FIELDS.length) return undefined
+  const tuple = new Array<unknown>(count)
+  for (let i = 0; i < count; i++) {
+    if (at >= end) return undefined
+    const type = b[at++]
+    let length: number
+    if (type <= 0x7f) {
+      tuple[i] = type
+      continue
+    } else if (type >= 0xa0 && type <= 0xbf) length = type & 0x1f
+    else if (type === 0xd9 && at < end) length = b[at++]
+    else if (type === 0xc0) {
+      tuple[i] = null
+      continue
+    } else if (type === 0xc2 || type === 0xc3) {
+      tuple[i] = type === 0xc3
+      continue
+    } else if (type >= 0xe0) {
+      tuple[i] = type - 0x100
+      continue
+    } else if (type === 0xcc && at + 1 <= end) {
+      tuple[i] = b[at++]
+      continue
+    } else if (type === 0xcd && at + 2 <= end) {
+      tuple[i] = (b[at] << 8) | b[at + 1]
+      at += 2
+      continue
+    } else if (type === 0xce && at + 4 <= end) {
+      tuple[i] = ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0
+      at += 4
+      continue
+    } else if (type === 0xcb && at + 8 <= end) {
+      for (let k = 0; k < 8; k++) float64Bytes[k] = b[at + k]
+      tuple[i] = float64.getFloat64(0)
+      at += 8
+      continue
+    } else return undefined
+    if (at + length > end) return undefined
+    for (let k = at; k < at + length; k++) if (b[k] > 0x7f) return undefined
+    tuple[i] = latin1Slice.call(b, at, at + length)
+    at += length
+  }
+  return at === end ? tuple : undefined
+}
+
 /**
  * Reads only the headers of a task message (what a worker's main thread needs), checking the
  * frame, then every field against the one schema (validate-envelope.ts). Throws
@@ -118,7 +185,7 @@ export function decodeHeaders(bytes: Uint8Array): TaskHeaders {
   const end = headersEnd(bytes)
   let tuple: unknown
   try {
-    tuple = decodeMsgpackPart(bytes, PREFIX, end)
+    tuple = plainTuple(bytes, PREFIX, end) ?? decodeMsgpackPart(bytes, PREFIX, end)
   } catch (error) {
     throw new SerializationError(`undecodable task message: ${(error as Error).message}`, { cause: error })
   }

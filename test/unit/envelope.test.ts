@@ -90,6 +90,28 @@ t.test('envelope - decodeHeaders reads the headers alone', async (t) => {
   t.same(decodeHeaders(encodeMessage({ headers: full, body })), full)
 })
 
+t.test('envelope - plain headers read the same in every scalar encoding', async (t) => {
+  // Plain headers (strings, numbers, booleans) are read without msgpackr: each msgpack form of
+  // a scalar, and the strings that send the tuple back to msgpackr, must read as sent.
+  const round = (headers: TaskHeaders) => decodeHeaders(encodeMessage({ headers, body }))
+  const id = '0b6b3a2e-7d3c-4c1e-9a0f-5e2d8c7b6a41'
+  const variants: TaskHeaders[] = [
+    { ...minimal, id, rootId: id, origin: '4242@worker-1.example' },
+    ...[0, 127, 128, 255, 256, 65_535, 65_536, 1_000_000].map((retries) => ({ ...minimal, retries })),
+    { ...minimal, eta: Date.UTC(2026, 11, 7, 1, 2, 3, 4), expires: Date.UTC(2030, 0, 1) + 0.5, priority: 7, ignoreResult: false },
+    { ...minimal, ignoreResult: true, priority: 0, eta: 0 },
+    { ...minimal, task: 'x'.repeat(31), rootId: 'r'.repeat(32) },
+    { ...minimal, task: 't'.repeat(256), id: 'i'.repeat(255) }, // str16: msgpackr
+    { ...minimal, task: 'tâche.é', origin: 'ü@host' }, // not ASCII: msgpackr
+    { ...minimal, contentType: 'application/json', replyTo: 'celeriac.rpc-reply.abc' },
+  ]
+  for (const headers of variants) t.strictSame(round(headers), headers, JSON.stringify(headers).slice(0, 80))
+  // A tuple cut short, or one followed by a stray byte, is not read as plain headers either.
+  const tuple = msgpackCodec.encode(['id', 't', 0, 'id', null, null, null, null, null, null, null, null, 'application/x-msgpack'])
+  t.throws(() => decodeHeaders(raw(2, tuple.subarray(0, tuple.byteLength - 3))), { name: 'SerializationError', message: /^undecodable task message/ })
+  t.throws(() => decodeHeaders(raw(2, new Uint8Array([...tuple, 0xc0]))), { name: 'SerializationError', message: /^undecodable task message/ })
+})
+
 t.test('envelope - the schema accepts every valid extreme', async (t) => {
   const round = (headers: TaskHeaders) => decodeHeaders(encodeMessage({ headers, body }))
   const edge: TaskHeaders = {
