@@ -91,12 +91,132 @@ function fromTuple(tuple: unknown): TaskHeaders {
 
 /** Frames a task message into the bytes a transport carries. */
 export function encodeMessage(message: TaskMessage): Uint8Array {
+  const plain = plainFrame(message.headers, message.body)
+  if (plain !== undefined) return plain
   const headers = msgpackCodec.encode(toTuple(message.headers))
   const frame = Buffer.allocUnsafe(PREFIX + headers.byteLength + message.body.byteLength)
   frame[0] = VERSION
   frame.writeUInt32BE(headers.byteLength, 1)
   frame.set(headers, PREFIX)
   frame.set(message.body, PREFIX + headers.byteLength)
+  return frame
+}
+
+const scratch = new Array<unknown>(FIELDS.length)
+const ASCII = /^[\x00-\x7f]*$/
+// Buffer's own latin1 writer: write(value, at, 'latin1') without parsing its arguments.
+const latin1Write = (Buffer.prototype as unknown as { latin1Write?: (this: Buffer, value: string, offset: number) => number }).latin1Write
+
+/**
+ * The headers' values in {@link FIELDS} order, in a scratch array that the next call reuses.
+ * Read by name: `headers[FIELDS[i]]` is a keyed load of a different key each time, which cost
+ * more than the whole rest of the encoding.
+ */
+function fieldValues(h: TaskHeaders): readonly unknown[] {
+  const v = scratch
+  v[0] = h.id
+  v[1] = h.task
+  v[2] = h.retries
+  v[3] = h.rootId
+  v[4] = h.parentId
+  v[5] = h.groupId
+  v[6] = h.eta
+  v[7] = h.expires
+  v[8] = h.timeLimit
+  v[9] = h.origin
+  v[10] = h.ignoreResult
+  v[11] = h.priority
+  v[12] = h.contentType
+  v[13] = h.headers
+  v[14] = h.callbacks
+  v[15] = h.errbacks
+  v[16] = h.chain
+  v[17] = h.chord
+  v[18] = h.replyTo
+  return v
+}
+
+/**
+ * The msgpack size of a plain header value (an ASCII string under 256 characters, a number, a
+ * boolean, nil), or -1 for anything else. Integers take the smallest unsigned form, as
+ * msgpackr writes them; other numbers a float64.
+ */
+function plainSize(value: unknown): number {
+  switch (typeof value) {
+    case 'string': {
+      const length = value.length
+      if (length > 255 || !ASCII.test(value)) return -1
+      return (length < 32 ? 1 : 2) + length
+    }
+    case 'number':
+      if (!Number.isInteger(value) || value < -32 || value > 0xffffffff) return 9
+      return value < 128 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : 5
+    case 'boolean':
+      return 1
+    default:
+      return value === undefined || value === null ? 1 : -1
+  }
+}
+
+/**
+ * The frame of a task whose headers are all plain values, written in one pass into one buffer:
+ * the same bytes msgpackr would write, without the tuple, msgpackr's scratch buffer and the
+ * copy out of it. Undefined when some header is not plain (canvas, callbacks, user headers).
+ */
+function plainFrame(headers: TaskHeaders, body: Uint8Array): Uint8Array | undefined {
+  const values = fieldValues(headers)
+  let count = 0
+  let size = 0
+  for (let i = 0; i < FIELDS.length; i++) {
+    const value = values[i]
+    const bytes = plainSize(value)
+    if (bytes < 0) return undefined
+    size += bytes
+    if (value !== undefined && value !== null) count = i + 1
+  }
+  // Trailing nils are left out, as toTuple does.
+  for (let i = count; i < FIELDS.length; i++) size -= 1
+  size += count < 16 ? 1 : 3
+  const frame = Buffer.allocUnsafe(PREFIX + size + body.byteLength)
+  frame[0] = VERSION
+  frame.writeUInt32BE(size, 1)
+  let at = PREFIX
+  if (count < 16) frame[at++] = 0x90 | count
+  else {
+    frame[at++] = 0xdc
+    frame.writeUInt16BE(count, at)
+    at += 2
+  }
+  for (let i = 0; i < count; i++) {
+    const value = values[i] as string | number | boolean | null | undefined
+    if (value === undefined || value === null) frame[at++] = 0xc0
+    else if (value === true) frame[at++] = 0xc3
+    else if (value === false) frame[at++] = 0xc2
+    else if (typeof value === 'string') {
+      const length = value.length
+      if (length < 32) frame[at++] = 0xa0 | length
+      else {
+        frame[at++] = 0xd9
+        frame[at++] = length
+      }
+      at += latin1Write === undefined ? frame.write(value, at, 'latin1') : latin1Write.call(frame, value, at)
+    } else if (!Number.isInteger(value) || value < -32 || value > 0xffffffff) {
+      frame[at++] = 0xcb
+      at = frame.writeDoubleBE(value, at)
+    } else if (value < 0) frame[at++] = value & 0xff
+    else if (value < 128) frame[at++] = value
+    else if (value < 0x100) {
+      frame[at++] = 0xcc
+      frame[at++] = value
+    } else if (value < 0x10000) {
+      frame[at++] = 0xcd
+      at = frame.writeUInt16BE(value, at)
+    } else {
+      frame[at++] = 0xce
+      at = frame.writeUInt32BE(value, at)
+    }
+  }
+  frame.set(body, at)
   return frame
 }
 

@@ -112,6 +112,31 @@ t.test('envelope - plain headers read the same in every scalar encoding', async 
   t.throws(() => decodeHeaders(raw(2, new Uint8Array([...tuple, 0xc0]))), { name: 'SerializationError', message: /^undecodable task message/ })
 })
 
+t.test('envelope - plain headers are framed byte for byte as msgpackr frames them', async (t) => {
+  // The wire order of the header tuple (version 2 frames), trailing nils left out.
+  const order = ['id', 'task', 'retries', 'rootId', 'parentId', 'groupId', 'eta', 'expires', 'timeLimit', 'origin', 'ignoreResult', 'priority', 'contentType', 'headers', 'callbacks', 'errbacks', 'chain', 'chord', 'replyTo'] as const
+  const tupleOf = (h: TaskHeaders) => {
+    const tuple = order.map((k) => h[k] ?? null)
+    while (tuple.length > 0 && tuple.at(-1) === null) tuple.pop()
+    return tuple
+  }
+  const strings = ['', 'a', 'x'.repeat(31), 'y'.repeat(32), 'z'.repeat(255), '0b6b3a2e-7d3c-4c1e-9a0f-5e2d8c7b6a41']
+  const numbers = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, Date.UTC(2026, 11, 7), 1.5, -1, -32]
+  let checked = 0
+  for (const text of strings) {
+    for (const number of numbers) {
+      const headers: TaskHeaders = { ...minimal, id: text || 'i', task: `t${text}`, rootId: text, retries: number, eta: number, priority: number % 10, ignoreResult: number > 1000, origin: text }
+      if (text.length === 255) headers.replyTo = 'reply.subject'
+      const frame = encodeMessage({ headers, body })
+      const length = new DataView(frame.buffer, frame.byteOffset).getUint32(1)
+      t.same(Buffer.from(frame.subarray(5, 5 + length)), Buffer.from(msgpackCodec.encode(tupleOf(headers))), `retries ${number}, strings of ${text.length}`)
+      t.same(Buffer.from(frame.subarray(5 + length)), Buffer.from(body))
+      checked++
+    }
+  }
+  t.equal(checked, strings.length * numbers.length)
+})
+
 t.test('envelope - the schema accepts every valid extreme', async (t) => {
   const round = (headers: TaskHeaders) => decodeHeaders(encodeMessage({ headers, body }))
   const edge: TaskHeaders = {
