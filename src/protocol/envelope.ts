@@ -230,6 +230,16 @@ function headersEnd(bytes: Uint8Array): number {
 
 // Buffer's own latin1 reader, which also reads a plain Uint8Array (nats.js hands those out).
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
+/** The string each header field held in the last message read. */
+const recent = new Array<unknown>(FIELDS.length)
+
+/** True when `value` is the ASCII string held in `b` from `at`, `length` bytes long. */
+function sameAscii(b: Uint8Array, at: number, length: number, value: unknown): value is string {
+  if (typeof value !== 'string' || value.length !== length) return false
+  for (let k = 0; k < length; k++) if (b[at + k] !== value.charCodeAt(k)) return false
+  return true
+}
+
 const float64Bytes = new Uint8Array(8)
 const float64 = new DataView(float64Bytes.buffer)
 
@@ -288,8 +298,14 @@ function plainTuple(b: Uint8Array, start: number, end: number): unknown[] | unde
       continue
     } else return undefined
     if (at + length > end) return undefined
-    for (let k = at; k < at + length; k++) if (b[k] > 0x7f) return undefined
-    tuple[i] = latin1Slice.call(b, at, at + length)
+    // Most strings are the ones the last message had (its task, origin, content type), and a
+    // task sent on its own is its own root: those are shared, not read again.
+    const last = i === 3 && sameAscii(b, at, length, tuple[0]) ? tuple[0] : recent[i]
+    if (sameAscii(b, at, length, last)) tuple[i] = last
+    else {
+      for (let k = at; k < at + length; k++) if (b[k] > 0x7f) return undefined
+      tuple[i] = recent[i] = latin1Slice.call(b, at, at + length)
+    }
     at += length
   }
   return at === end ? tuple : undefined

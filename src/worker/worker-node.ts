@@ -426,7 +426,8 @@ export class WorkerNode {
     if (delivery.deliveryCount > 1 && (this.#active.get(headers.id) ?? storingTask(headers.id))?.adopt(delivery)) return this.#pump()
     const item = new InFlight(headers, delivery, definition, deps.resolvedOptions(definition))
     if (this.#revoked.has(headers.id)) return this.#revoke(item, { expired: false })
-    const now = deps.clock.now()
+    // Read only for a task with a time to check against: most have none.
+    const now = headers.expires === undefined && headers.eta === undefined ? 0 : deps.clock.now()
     if (headers.expires !== undefined && now >= headers.expires) return this.#revoke(item, { expired: true })
     if (headers.eta !== undefined && headers.eta > now) {
       // Early: back to the broker, which holds it until due (never held in this node's memory).

@@ -74,3 +74,21 @@ t.test('seen ids - ids whose hashes collide are told apart by their 128 bits', a
   seen.prune(2, Infinity)
   t.same([seen.get(a), seen.get(b)], [3, undefined])
 })
+
+t.test('seen ids - a set after a get of the same id, or of another, remembers the right one', async (t) => {
+  const seen = new SeenIds()
+  const [a, b] = [newTaskId(), newTaskId()]
+  t.equal(seen.get(a), undefined)
+  seen.set(a, 10) // what a publish does: read, then remember
+  t.equal(seen.get(a), 10)
+  t.equal(seen.get(b), undefined)
+  seen.set(a, 20) // another id than the one read last
+  t.same([seen.get(a), seen.get(b)], [20, undefined])
+  t.equal(seen.size, 1)
+  seen.set(b, 30)
+  t.equal(seen.get(b), 30)
+  seen.prune(25, Infinity) // a prune between a read and a remember: the read is stale
+  seen.set(b, 40)
+  t.same([seen.get(a), seen.get(b)], [undefined, 40])
+  t.equal(seen.size, 1)
+})
