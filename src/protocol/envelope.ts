@@ -164,6 +164,9 @@ function plainSize(value: unknown): number {
  * copy out of it. Undefined when some header is not plain (canvas, callbacks, user headers).
  */
 function plainFrame(headers: TaskHeaders, body: Uint8Array): Uint8Array | undefined {
+  // The fields that hold objects when set, checked first: a task with any of them is not plain.
+  const h = headers
+  if (h.timeLimit !== undefined || h.headers !== undefined || h.callbacks !== undefined || h.errbacks !== undefined || h.chain !== undefined || h.chord !== undefined) return undefined
   const values = fieldValues(headers)
   let count = 0
   let size = 0
@@ -240,6 +243,10 @@ function sameAscii(b: Uint8Array, at: number, length: number, value: unknown): v
   return true
 }
 
+/** Where each string field of the tuple being read starts, and its length. */
+const stringAt = new Int32Array(FIELDS.length)
+const stringLength = new Int32Array(FIELDS.length)
+
 const float64Bytes = new Uint8Array(8)
 const float64 = new DataView(float64Bytes.buffer)
 
@@ -262,6 +269,7 @@ function plainTuple(b: Uint8Array, start: number, end: number): unknown[] | unde
   } else return undefined
   if (count > FIELDS.length) return undefined
   const tuple = new Array<unknown>(count)
+  let strings = 0
   for (let i = 0; i < count; i++) {
     if (at >= end) return undefined
     const type = b[at++]
@@ -298,17 +306,28 @@ function plainTuple(b: Uint8Array, start: number, end: number): unknown[] | unde
       continue
     } else return undefined
     if (at + length > end) return undefined
-    // Most strings are the ones the last message had (its task, origin, content type), and a
-    // task sent on its own is its own root: those are shared, not read again.
-    const last = i === 3 && sameAscii(b, at, length, tuple[0]) ? tuple[0] : recent[i]
-    if (sameAscii(b, at, length, last)) tuple[i] = last
-    else {
-      for (let k = at; k < at + length; k++) if (b[k] > 0x7f) return undefined
-      tuple[i] = recent[i] = latin1Slice.call(b, at, at + length)
-    }
+    // Read once the whole tuple is known to be plain: a task with canvas or user headers makes
+    // no string here before msgpackr reads it all again.
+    stringAt[i] = at
+    stringLength[i] = length
+    strings |= 1 << i
     at += length
   }
-  return at === end ? tuple : undefined
+  if (at !== end) return undefined
+  for (let i = 0; strings !== 0; i++, strings >>>= 1) {
+    if ((strings & 1) === 0) continue
+    const from = stringAt[i]
+    const length = stringLength[i]
+    // Most strings are the ones the last message had (its task, origin, content type), and a
+    // task sent on its own is its own root: those are shared, not read again.
+    const last = i === 3 && sameAscii(b, from, length, tuple[0]) ? tuple[0] : recent[i]
+    if (sameAscii(b, from, length, last)) tuple[i] = last
+    else {
+      for (let k = from; k < from + length; k++) if (b[k] > 0x7f) return undefined
+      tuple[i] = recent[i] = latin1Slice.call(b, from, from + length)
+    }
+  }
+  return tuple
 }
 
 /**
