@@ -30,10 +30,10 @@ export function isBuiltinTask(name: string): boolean {
   return name.startsWith('celeriac.')
 }
 
-/** Built-in tasks that apply a task to each item of a list (Celery's `xmap`, `xstarmap`). */
 /** The options of a call that gives none: shared, as a delay() on the hot path allocates nothing for them. */
 const NO_OPTIONS: CallOptions = Object.freeze({})
 
+/** Built-in tasks that apply a task to each item of a list (Celery's `xmap`, `xstarmap`). */
 export const MAP_TASK = 'celeriac.map'
 export const STARMAP_TASK = 'celeriac.starmap'
 
