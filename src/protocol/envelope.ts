@@ -178,8 +178,7 @@ function plainFrame(headers: TaskHeaders, body: Uint8Array): Uint8Array | undefi
     if (value !== undefined && value !== null) count = i + 1
   }
   // Trailing nils are left out, as toTuple does.
-  for (let i = count; i < FIELDS.length; i++) size -= 1
-  size += count < 16 ? 1 : 3
+  size += (count < 16 ? 1 : 3) - (FIELDS.length - count)
   const frame = Buffer.allocUnsafe(PREFIX + size + body.byteLength)
   frame[0] = VERSION
   frame.writeUInt32BE(size, 1)
@@ -203,20 +202,28 @@ function plainFrame(headers: TaskHeaders, body: Uint8Array): Uint8Array | undefi
         frame[at++] = length
       }
       at += latin1Write === undefined ? frame.write(value, at, 'latin1') : latin1Write.call(frame, value, at)
-    } else if (!Number.isInteger(value) || value < -32 || value > 0xffffffff) {
-      frame[at++] = 0xcb
-      at = frame.writeDoubleBE(value, at)
-    } else if (value < 0) frame[at++] = value & 0xff
-    else if (value < 128) frame[at++] = value
-    else if (value < 0x100) {
-      frame[at++] = 0xcc
-      frame[at++] = value
-    } else if (value < 0x10000) {
-      frame[at++] = 0xcd
-      at = frame.writeUInt16BE(value, at)
     } else {
-      frame[at++] = 0xce
-      at = frame.writeUInt32BE(value, at)
+      // The form plainSize chose: fixint, uint8, uint16, uint32 or float64.
+      switch (plainSize(value)) {
+        case 1:
+          frame[at++] = value & 0xff
+          break
+        case 2:
+          frame[at++] = 0xcc
+          frame[at++] = value
+          break
+        case 3:
+          frame[at++] = 0xcd
+          at = frame.writeUInt16BE(value, at)
+          break
+        case 5:
+          frame[at++] = 0xce
+          at = frame.writeUInt32BE(value, at)
+          break
+        default:
+          frame[at++] = 0xcb
+          at = frame.writeDoubleBE(value, at)
+      }
     }
   }
   frame.set(body, at)

@@ -75,7 +75,7 @@ t.test('seen ids - ids whose hashes collide are told apart by their 128 bits', a
   t.same([seen.get(a), seen.get(b)], [3, undefined])
 })
 
-t.test('seen ids - a set after a get of the same id, or of another, remembers the right one', async (t) => {
+t.test('seen ids - reads and remembers of different ids, with a prune between, keep each id its own', async (t) => {
   const seen = new SeenIds()
   const [a, b] = [newTaskId(), newTaskId()]
   t.equal(seen.get(a), undefined)
@@ -91,4 +91,18 @@ t.test('seen ids - a set after a get of the same id, or of another, remembers th
   seen.set(b, 40)
   t.same([seen.get(a), seen.get(b)], [undefined, 40])
   t.equal(seen.size, 1)
+})
+
+t.test('seen ids - claim: a duplicate changes nothing, a new id is remembered only when asked', async (t) => {
+  const seen = new SeenIds()
+  for (const id of [newTaskId(), 'beat:entry:1767225600000']) {
+    t.equal(seen.claim(id, 0, undefined), false, `${id}: new, and not kept (routed nowhere)`)
+    t.equal(seen.get(id), undefined)
+    t.equal(seen.claim(id, 0, 100), false, 'new, and kept until 100')
+    t.equal(seen.claim(id, 99, 500), true, 'a duplicate before 100')
+    t.equal(seen.get(id), 100, 'which left its time as it was')
+    t.equal(seen.claim(id, 100, 300), false, 'free again at 100, and kept until 300')
+    t.equal(seen.get(id), 300)
+  }
+  t.equal(seen.size, 2)
 })

@@ -110,8 +110,6 @@ export class MemoryBroker {
     const dedupe = msgId !== undefined && duplicateWindowMs > 0
     // Read for every message: the stored time is what a worker's queue-wait metric counts from.
     const now = clock.now()
-    const seenUntil = dedupe ? this.#seen.get(msgId) : undefined
-    if (seenUntil !== undefined && seenUntil > now) return { queues: [], duplicate: true }
     let targets: readonly MemoryQueue[]
     if (exchange === '') {
       const queue = this.#queues.get(routingKey)
@@ -119,6 +117,8 @@ export class MemoryBroker {
     } else {
       targets = this.#exchanges.route(exchange, routingKey)
     }
+    // Routed first, so that the id is read once: remembered only when some queue stores it.
+    if (dedupe && this.#claim(msgId, now, targets.length > 0 ? now + duplicateWindowMs : undefined)) return { queues: [], duplicate: true }
     const queues = new Array<string>(targets.length)
     for (let i = 0; i < targets.length; i++) {
       const queue = targets[i]
@@ -135,7 +135,6 @@ export class MemoryBroker {
       })
       queues[i] = queue.name
     }
-    if (dedupe && targets.length > 0) this.#remember(msgId, now + duplicateWindowMs, now)
     return { queues, duplicate: false }
   }
 
@@ -225,12 +224,16 @@ export class MemoryBroker {
     if (this.#deadLetters.length > MAX_DEAD_LETTERS) this.#deadLetters = this.#deadLetters.slice(-MAX_DEAD_LETTERS)
   }
 
-  #remember(msgId: string, until: number, now: number): void {
-    this.#seen.set(msgId, until)
-    if (++this.#seenSincePrune < PRUNE_EVERY && this.#seen.size <= MAX_SEEN_IDS) return
-    this.#seenSincePrune = 0
-    this.#seen.prune(now, MAX_SEEN_IDS)
+  /** True for a duplicate; otherwise remembers `msgId` until `until` (if given), pruning now and then. */
+  #claim(msgId: string, now: number, until: number | undefined): boolean {
+    if (this.#seen.claim(msgId, now, until)) return true
+    if (until !== undefined && (++this.#seenSincePrune >= PRUNE_EVERY || this.#seen.size > MAX_SEEN_IDS)) {
+      this.#seenSincePrune = 0
+      this.#seen.prune(now, MAX_SEEN_IDS)
+    }
+    return false
   }
+
 }
 
 const brokers = new Map<string, MemoryBroker>()

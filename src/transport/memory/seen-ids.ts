@@ -27,10 +27,6 @@ export class SeenIds {
   readonly #other = new Map<string, number>()
   /** Scratch for the words of the id being looked up. */
   readonly #words = new Uint32Array(4)
-  /** The id {@link get} read last, and where it found it: a publish reads, then remembers, one id. */
-  #lastId: string | undefined
-  #lastAt = -1
-
   /** Ids remembered, expired ones not yet pruned included. */
   get size(): number {
     return this.#live + this.#other.size
@@ -38,26 +34,44 @@ export class SeenIds {
 
   /** Until when `id` is remembered (clock ms), or `undefined`. */
   get(id: string): number | undefined {
-    this.#lastId = undefined
     if (!uuidWords(id, this.#words)) return this.#other.get(id)
     const at = this.#find(this.#words)
-    this.#lastId = id
-    this.#lastAt = at
     return at < 0 ? undefined : this.#until[at]
   }
 
   /** Remembers `id` until `until`, after every id remembered before it. */
   set(id: string, until: number): void {
-    if (id !== this.#lastId && !uuidWords(id, this.#words)) {
-      // Re-inserted, so that the Map stays in the order remembered for pruning.
-      this.#other.delete(id)
-      this.#other.set(id, until)
-      return
+    if (!uuidWords(id, this.#words)) return this.#setOther(id, until)
+    this.#insert(this.#find(this.#words), until)
+  }
+
+  /**
+   * What a publish asks, with one read of the id: true when `id` is remembered past `now` (a
+   * duplicate; nothing changes); otherwise false, and the id is remembered until `until`
+   * unless that is undefined.
+   */
+  claim(id: string, now: number, until: number | undefined): boolean {
+    if (!uuidWords(id, this.#words)) {
+      const seen = this.#other.get(id)
+      if (seen !== undefined && seen > now) return true
+      if (until !== undefined) this.#setOther(id, until)
+      return false
     }
+    const at = this.#find(this.#words)
+    if (at >= 0 && this.#until[at] > now) return true
+    if (until !== undefined) this.#insert(at, until)
+    return false
+  }
+
+  #setOther(id: string, until: number): void {
+    // Re-inserted, so that the Map stays in the order remembered for pruning.
+    this.#other.delete(id)
+    this.#other.set(id, until)
+  }
+
+  /** Appends the id in {@link #words} until `until`, replacing its entry at `old` (or -1). */
+  #insert(old: number, until: number): void {
     const words = this.#words
-    // The words and the entry of the id get() just read are still at hand.
-    const old = id === this.#lastId ? this.#lastAt : this.#find(words)
-    this.#lastId = undefined
     if (old >= 0) this.#forget(old)
     if (this.#count === this.#until.length) this.#grow()
     const at = (this.#head + this.#count++) & (this.#until.length - 1)
@@ -75,7 +89,6 @@ export class SeenIds {
    * than `max` are left.
    */
   prune(now: number, max: number): void {
-    this.#lastId = undefined
     const mask = this.#until.length - 1
     while (this.#count > 0) {
       const at = this.#head
