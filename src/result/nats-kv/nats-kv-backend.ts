@@ -439,8 +439,10 @@ export class NatsKvBackend implements ResultBackend {
       const names = resultBucketNames(this.bucket)
       const replicas = replicasFor(nc, this.#replicas)
       const republish = names.republish
-      const kv = await new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish, replicas } as Parameters<Kvm['create']>[1])
-      const direct = await ensureRepublish(nc, names.stream, republish, replicas)
+      // Both are idempotent (create or bind; read, then update if needed): opening the bucket
+      // rides out a server restart as every later request does.
+      const kv = await acrossReconnects(nc, () => new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish, replicas } as Parameters<Kvm['create']>[1]))
+      const direct = await acrossReconnects(nc, () => ensureRepublish(nc, names.stream, republish, replicas))
       const large = new LargeResults(nc, names.large, this.resultExpiresMs, replicas)
       const read = direct ? directRead(nc, this.bucket) : async (key: string) => {
         const entry = await kv.get(key)
