@@ -47,6 +47,9 @@ export async function drive<H>(driver: Driver<H>, plan: Plan): Promise<Measures>
   for (const workload of plan.workloads) {
     switch (workload) {
       case 'throughput':
+        // Twice: the first pass runs on code V8 has not compiled yet (the first seconds after a
+        // start); the second is the steady state a long-running worker and client are in.
+        measures.throughputCold = await endToEnd(driver, plan, 'noop', plan.tasks, (i) => i)
         measures.throughput = await endToEnd(driver, plan, 'noop', plan.tasks, (i) => i)
         break
       case 'roundTrip': {

@@ -28,8 +28,10 @@ export interface Plan {
 
 /** What a client prints as its last line: one figure per measure it took. */
 export interface Measures {
-  /** End to end: tasks/s from the first send to the last result. */
+  /** End to end: tasks/s from the first send to the last result, in the second pass (warm). */
   throughput?: number
+  /** The same, in the first pass after the processes started (cold: code not compiled yet). */
+  throughputCold?: number
   /** Round trip percentiles, ms. */
   p50?: number
   p99?: number
