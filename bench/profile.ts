@@ -57,7 +57,7 @@ function selfTimes(file: string): { rows: Record<string, string | number>[]; tot
   return { rows, totalMs: total / 1000 }
 }
 
-const heading = `${tasks} no-op tasks end to end, NATS + KV results, worker at ${flags.args ?? 'its defaults'}: ${Math.round(rate ?? 0)} tasks/s (under the profiler)`
+const heading = `${tasks} no-op tasks end to end, twice (the bench's cold pass, then its steady state), NATS + KV results, worker at ${flags.args ?? 'its defaults'}: ${Math.round(rate ?? 0)} tasks/s in the second pass (under the profiler)`
 console.log(heading)
 const sections = [`Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:profile -- --write\`: ${heading}. Self time by function; \`(idle)\` is time the thread waited.`]
 for (const who of ['worker', 'client']) {
