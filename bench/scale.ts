@@ -6,7 +6,6 @@
 // through its new worker processes. Interleaved runs, medians. `--runs N`, `--tasks N`,
 // `--procs 1,2,4`; `--backend rpc://` (default nats://, KV results); `--write` puts the table in
 // BENCHMARKS.md (KV results only).
-import { readdirSync, readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +14,7 @@ import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-p
 import { loadavg } from 'node:os'
 import { markdownTable, writeDocSection } from './doc-section.js'
 import { inWindows, summarize, table } from './stats.js'
+import { cpuSeconds, serverPid } from './proc.js'
 
 const { values: flags } = parseArgs({ options: { runs: { type: 'string' }, tasks: { type: 'string' }, warmup: { type: 'string' }, procs: { type: 'string' }, backend: { type: 'string' }, write: { type: 'boolean' } }, strict: true })
 const load = loadavg()[0].toFixed(1)
@@ -26,29 +26,6 @@ if (backend !== 'nats://' && backend !== 'rpc://') throw new Error(`--backend mu
 if (flags.write && backend !== 'nats://') throw new Error('--write records the table of KV results: leave --backend out')
 const counts = (flags.procs ?? '1,2,4').split(',').map(Number)
 const appModule = fileURLToPath(new URL('./fixtures/compare-app.ts', import.meta.url))
-const TICK = 100 // USER_HZ: /proc/<pid>/stat counts CPU time in these
-
-/** CPU seconds a process (all its threads) used so far. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / TICK
-  } catch {
-    return 0
-  }
-}
-
-/** The nats-server this process started (its child; at most one runs at a time here). */
-function serverPid(): number {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const [command, rest] = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')
-      if (command.endsWith('(nats-server') && Number(rest.split(' ')[1]) === process.pid) return Number(entry)
-    } catch {}
-  }
-  throw new Error('the nats-server started here was not found')
-}
 
 interface Sample { rate: number; server: number; workers: number; client: number }
 

@@ -40,6 +40,14 @@ t.test('bench report - rows summarise runs; unavailable and failed contenders sa
   t.notOk(all.some((r) => r.config === '-P solo' && r.measure === 'chord'), 'no row for a workload a contender does not run')
 })
 
+t.test('bench report - the cold pass of the throughput workload is a row of its own, apart from the steady state', async (t) => {
+  const warmAndCold: Samples[] = [{ system: 'celeriac', config: 'defaults', workloads: ['throughput'], runs: [{ throughputCold: 6_000, throughput: 9_000 }, { throughputCold: 7_000, throughput: 10_000 }] }]
+  const all = rows(warmAndCold)
+  t.match(all.find((r) => r.measure === 'throughput'), { median: 9_500 }, 'the goals and ratios read the second pass')
+  t.match(all.find((r) => r.measure === 'throughputCold'), { median: 6_500 })
+  t.match(textTable(all), /throughputCold \(tasks\/s\)\s+celeriac\s+defaults\s+6,500/, 'printed with the rest')
+})
+
 t.test('bench report - ratios are oriented so that above 1 means celeriac is better', async (t) => {
   const all = ratios(rows(samples))
   t.equal(all.find((r) => r.measure === 'throughput' && r.peer === 'BullMQ concurrency 50')?.times, 2)
