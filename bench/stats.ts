@@ -29,3 +29,20 @@ export async function inWindows<T>(count: number, window: number, send: (i: numb
   }
   return out
 }
+
+/** A no-op task (`noop(i)` returns `i`), as the benches' apps define it. */
+interface NoopTask {
+  delay(i: number): Promise<{ get(options: { timeout: number }): Promise<unknown> }>
+}
+
+/**
+ * Sends `noop(0..count-1)`, 1,000 in flight, then awaits every result, 1,000 at a time, and
+ * checks each: a lost or wrong result fails the run.
+ */
+export async function noopPass(noop: NoopTask, count: number): Promise<void> {
+  const handles = await inWindows(count, 1_000, (i) => noop.delay(i))
+  const values = await inWindows(count, 1_000, (i) => handles[i].get({ timeout: 120 }))
+  values.forEach((v, i) => {
+    if (v !== i) throw new Error(`wrong result for task ${i}: ${JSON.stringify(v)}`)
+  })
+}
