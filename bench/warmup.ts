@@ -1,10 +1,11 @@
 // `npm run bench:warmup`: how much of a fresh worker's cost is V8 compiling its hot paths. A
 // `celeriac worker` process at its defaults on a fresh nats-server gets `--warmup` no-op tasks
-// untimed (0, 5,000 and 20,000 by default; one more task connects first), then 20,000 timed ones (`--tasks`), all with KV
-// results and every result checked. Beside tasks/s: the worker process's CPU per timed task, on
-// its main thread and on its other threads (the task threads and V8's own: compiler and GC),
-// read from /proc/<pid>/task/*/stat (bench/proc.ts). Interleaved runs (`--runs`, default 3), medians. The
-// client (this process) runs one untimed round first, so that only the worker starts cold.
+// untimed (0, 5,000 and 20,000 by default; one more task connects first), then 20,000 timed
+// ones (`--tasks`), all with KV results and every result checked. Beside tasks/s: the worker
+// process's CPU per timed task, on its main thread and on its other threads (the task threads
+// and V8's own: compiler and GC), read from /proc/<pid>/task/*/stat (bench/proc.ts).
+// Interleaved runs (`--runs`, default 3), medians. The client (this process) runs one untimed
+// round first, so that only the worker starts cold.
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startNatsServer } from '../src/testing/nats-server.js'
