@@ -16,6 +16,11 @@ export interface NatsServer {
   restart(signal?: NodeJS.Signals): Promise<void>
   /** Stops it and removes its store. */
   cleanup(): Promise<void>
+  /**
+   * Suspends the process (SIGSTOP) until `resume()` (SIGCONT): a server that hangs, as a stalled
+   * or overloaded one does, with its connections still open, rather than one that is gone.
+   */
+  freeze(): { resume(): void }
 }
 
 /** Options of {@link startNatsServer}. */
@@ -81,6 +86,8 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    // A frozen server (see freeze) would hold the signal until it runs again.
+    child.kill('SIGCONT')
     child.kill(signal)
     await exited
   }
@@ -102,6 +109,10 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
     cleanup: async () => {
       await stop()
       rmSync(storeDir, { recursive: true, force: true })
+    },
+    freeze: () => {
+      child.kill('SIGSTOP')
+      return { resume: () => void child.kill('SIGCONT') }
     },
   }
 }

@@ -207,6 +207,24 @@ t.test('rate limits - a burst from three connections gets distinct slots one int
   t.ok(spacing.ok, `distinct slots one interval apart: ${spacing.detail}`)
 })
 
+t.test('rate limits - a reservation the server leaves unanswered past the request timeout is retried, not failed', async (t) => {
+  const open = transports(t)
+  const transport = await open()
+  t.equal(await transport.reserveRate('t.stall', 50), 0, 'the bucket is open and the first slot is now')
+  const frozen = server.freeze()
+  t.teardown(() => frozen.resume())
+  const reserved = transport.reserveRate('t.stall', 50)
+  let settled = false
+  void reserved.then(() => (settled = true), () => (settled = true))
+  // The server hangs for longer than a JetStream request waits for its answer (5 s).
+  await new Promise((resolve) => setTimeout(resolve, 6_000))
+  t.notOk(settled, 'nothing is answered while the server hangs')
+  frozen.resume()
+  const wait = await reserved
+  t.ok(wait >= 0 && wait <= 50, `then the reservation is answered with a slot (${wait} ms to wait)`)
+  t.ok((await transport.reserveRate('t.stall', 50)) > 0, 'and the limit holds from there on')
+})
+
 t.test('rate limits - one request per uncontended reservation; the key is readable and survives a delete', async (t) => {
   const nc = await connect({ servers: server.url })
   t.teardown(() => nc.close())

@@ -8,7 +8,7 @@ import type { Kvm, KV } from '@nats-io/kv'
 import { TransportError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import { rateKey } from './names.js'
-import { openBucket } from './replicas.js'
+import { openBucket, untilAnswered } from './replicas.js'
 
 const encoder = new TextEncoder()
 
@@ -86,8 +86,17 @@ export class RateLimits {
     limit.running = false
   }
 
-  /** Moves the key on by one interval per waiter; returns each waiter's slot (epoch ms). */
-  async #take(key: string, limit: Limit, batch: Waiter[]): Promise<number[]> {
+  /**
+   * Moves the key on by one interval per waiter; returns each waiter's slot (epoch ms). A
+   * request the server did not answer in time (a loaded or failing-over server) may or may not
+   * have moved the key: the next attempt reads it again, for up to 30 s. A slot taken by an
+   * attempt that timed out is left unused, never given twice.
+   */
+  #take(key: string, limit: Limit, batch: Waiter[]): Promise<number[]> {
+    return untilAnswered(() => this.#attempt(key, limit, batch))
+  }
+
+  async #attempt(key: string, limit: Limit, batch: Waiter[]): Promise<number[]> {
     const opened = this.#open()
     const kv = await opened
     for (;;) {
