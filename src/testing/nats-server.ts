@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -19,8 +19,9 @@ export interface NatsServer {
   /**
    * Suspends the process (SIGSTOP) until `resume()` (SIGCONT): a server that hangs, as a stalled
    * or overloaded one does, with its connections still open, rather than one that is gone.
+   * Resolves once every thread of the process has stopped (read from /proc on Linux).
    */
-  freeze(): { resume(): void }
+  freeze(): Promise<{ resume(): void }>
 }
 
 /** Options of {@link startNatsServer}. */
@@ -110,8 +111,10 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
       await stop()
       rmSync(storeDir, { recursive: true, force: true })
     },
-    freeze: () => {
+    freeze: async () => {
       child.kill('SIGSTOP')
+      // Each thread stops when it takes the signal: until the last one has, the server may still answer.
+      while (!stopped(child.pid!)) await new Promise((resolve) => setTimeout(resolve, 1))
       return { resume: () => void child.kill('SIGCONT') }
     },
   }
@@ -266,4 +269,17 @@ async function waitForJetStream(url: string, ms = 20_000): Promise<void> {
   } finally {
     await nc.close()
   }
+}
+
+/** Whether every thread of process `pid` is stopped (state T); true where /proc cannot tell. */
+function stopped(pid: number): boolean {
+  const tasks = `/proc/${pid}/task`
+  if (!existsSync(tasks)) return true
+  return readdirSync(tasks).every((tid) => {
+    try {
+      return readFileSync(`${tasks}/${tid}/stat`, 'utf8').split(') ')[1]?.startsWith('T') ?? true
+    } catch {
+      return true
+    }
+  })
 }
