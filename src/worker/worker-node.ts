@@ -473,7 +473,7 @@ export class WorkerNode {
     // settled (given back by a stopping node, revoked, failed) was never received here.
     if (this.#deps.conf.workerDisableRateLimits) this.#runOrWait(item)
     else this.#gate.admit(item)
-    if (this.#active.get(item.headers.id) !== item) return
+    if (item.settled) return
     this.#recorder.apply(item, TaskEventType.RECEIVE)
     if (!item.options.acksLate) item.ack()
   }
