@@ -174,8 +174,13 @@ export class App {
   sendTask<R = unknown, const A extends readonly unknown[] = readonly unknown[]>(name: string, args: A & Serializable<A> = [] as never, options: CallOptions = {}): Promise<AsyncResult<R>> {
     const definition = this.#parts.tasks.get(name)
     const ignored = options.ignoreResult ?? (definition ? this.#parts.tasks.resolved(definition).ignoreResult : this.conf.taskIgnoreResult)
-    return this.#parts.sendTask(name, args, options).then((id) => new AsyncResult<R>(id, this.#parts.results, { ignored }))
+    return this.#parts.sendTask(name, args, options).then((ignored ? this.#ignoredResult : this.#result) as (id: string) => AsyncResult<R>)
   }
+
+  // Made once, not per send: a caller may hold a hundred thousand sends, each holding its own
+  // closure and contexts until its turn.
+  readonly #result = (id: string): AsyncResult => new AsyncResult(id, this.#parts.results)
+  readonly #ignoredResult = (id: string): AsyncResult => new AsyncResult(id, this.#parts.results, { ignored: true })
 
   /** Dead-lettered messages (undecodable, unknown task, rejected, too many deliveries), oldest first, with their reason. */
   async deadLetters(queue?: string): Promise<DeadLetter[]> {

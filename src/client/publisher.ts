@@ -11,7 +11,7 @@ import { callbackData } from '../canvas/options-data.js'
 import type { Flow } from '../canvas/host.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { Router, Route } from '../routing/router.js'
-import type { OutgoingMessage, Transport } from '../transport/transport.js'
+import type { OutgoingMessage, PublishAck, Transport } from '../transport/transport.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
@@ -157,16 +157,28 @@ export class Publisher {
     // task-sent carries the time of the send, not of the broker's ack: a worker can receive
     // the task, and say so, before the ack is back.
     const sentAt = this.#ctx.conf().taskSendSentEvent ? this.#ctx.clock.now() : undefined
-    return transport.publish(message).then((ack) => {
-      if (!ack.duplicate && ack.queues.length === 0) {
-        this.#ctx.logger.warn('task sent to an exchange with no queue bound for its routing key: it was dropped', { task: headers.task, id: headers.id, exchange: route.exchange, routingKey: route.routingKey })
+    // In-process: stored before this returns, so no continuation waits for the ack. A caller
+    // may hold a hundred thousand sends at once, each of which would hold one till its turn.
+    if (transport.publishNow !== undefined) {
+      try {
+        return Promise.resolve(this.#sent(transport, headers, route, sentAt, transport.publishNow(message)))
+      } catch (error) {
+        return Promise.reject(error)
       }
-      if (sentAt !== undefined) {
-        const event = { type: 'task-sent', uuid: headers.id, name: headers.task, retries: headers.retries, exchange: route.exchange, routingKey: route.routingKey, rootId: headers.rootId, hostname: ORIGIN, timestamp: sentAt } as const
-        sendEvent(transport, { ...event, ...(route.queue ? { queue: route.queue } : {}), ...(headers.eta ? { eta: headers.eta } : {}) })
-      }
-      return headers.id
-    })
+    }
+    return transport.publish(message).then((ack) => this.#sent(transport, headers, route, sentAt, ack))
+  }
+
+  /** What follows a stored send: the warning for a dropped one, the task-sent event. */
+  #sent(transport: Transport, headers: TaskHeaders, route: Route, sentAt: number | undefined, ack: PublishAck): string {
+    if (!ack.duplicate && ack.queues.length === 0) {
+      this.#ctx.logger.warn('task sent to an exchange with no queue bound for its routing key: it was dropped', { task: headers.task, id: headers.id, exchange: route.exchange, routingKey: route.routingKey })
+    }
+    if (sentAt !== undefined) {
+      const event = { type: 'task-sent', uuid: headers.id, name: headers.task, retries: headers.retries, exchange: route.exchange, routingKey: route.routingKey, rootId: headers.rootId, hostname: ORIGIN, timestamp: sentAt } as const
+      sendEvent(transport, { ...event, ...(route.queue ? { queue: route.queue } : {}), ...(headers.eta ? { eta: headers.eta } : {}) })
+    }
+    return headers.id
   }
 }
 

@@ -164,6 +164,12 @@ export interface Transport {
   declareQueue(queue: QueueDeclaration): Promise<void>
   /** Routes a message through an exchange to every bound queue. */
   publish(message: OutgoingMessage): Promise<PublishAck>
+  /**
+   * {@link publish}, done before it returns, for a transport whose broker is in this process:
+   * what it would resolve to, or what it would reject with, thrown. Absent where publishing
+   * waits on a server.
+   */
+  publishNow?(message: OutgoingMessage): PublishAck
   /** Starts a pull consumer on a declared queue. */
   consume(queue: string, onDelivery: (delivery: Delivery) => void): Consumer
   /** Drops every ready and delayed message of a queue (not those in flight); returns how many. */

@@ -110,6 +110,10 @@ export class MemoryTransport implements Transport {
   }
 
   async publish(message: OutgoingMessage): Promise<PublishAck> {
+    return this.publishNow(message)
+  }
+
+  publishNow(message: OutgoingMessage): PublishAck {
     this.#assertOpen()
     validateMessage(message)
     return this.broker.publish(message, this.#clock, this.#duplicateWindowMs)
