@@ -68,3 +68,28 @@ t.test('priority - among waiting tasks, the higher priority runs first', async (
   await Promise.all(sent.map((r) => r.get({ timeout: 5 })))
   t.same(lines(file), ['urgent', 'a', 'b', 'c', 'd'], 'the priority 9 task ran first, the rest in order')
 })
+
+t.test('routing - a send no queue takes resolves, with a warning; task-sent is published', async (t) => {
+  const { createApp } = await import('../../src/index.js')
+  const warnings: [string, Record<string, unknown> | undefined][] = []
+  const quiet = () => {}
+  const logger = { debug: quiet, info: quiet, error: quiet, warn: (message: string, fields?: Record<string, unknown>) => void warnings.push([message, fields]) }
+  const own = createApp({ name: 'drops', broker: 'memory://drops', backend: 'memory://drops', logger, config: { taskSendSentEvent: true } })
+  t.teardown(() => own.close())
+  const events = own.events.subscribe('task-sent')
+  const seen: { uuid: string; routingKey?: string }[] = []
+  void (async () => {
+    for await (const event of events) seen.push(event as never)
+  })()
+  const transport = await own.transport()
+  await transport.declareExchange({ name: 'ex', type: 'direct' })
+  await transport.declareQueue({ name: 'only', bindings: [{ exchange: 'ex', key: 'bound' }] })
+  const dropped = await own.sendTask('t.nowhere', [], { exchange: 'ex', routingKey: 'unbound' })
+  t.match(warnings, [['task sent to an exchange with no queue bound for its routing key: it was dropped', { task: 't.nowhere', id: dropped.id, exchange: 'ex', routingKey: 'unbound' }]])
+  const kept = await own.sendTask('t.somewhere', [], { exchange: 'ex', routingKey: 'bound' })
+  t.equal(warnings.length, 1, 'a send a queue took warns of nothing')
+  t.equal(await transport.depth('only'), 1)
+  while (seen.length < 2) await new Promise((resolve) => setImmediate(resolve))
+  t.match(seen, [{ uuid: dropped.id, routingKey: 'unbound' }, { uuid: kept.id, routingKey: 'bound', queue: undefined }])
+  await events.return?.(undefined)
+})

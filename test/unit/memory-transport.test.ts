@@ -418,6 +418,23 @@ t.test('memory transport - errors name what is wrong', async (t) => {
   t.same((await transport.publish(message('q', 'a'))).queues, ['q'], 'connect() reopens')
 })
 
+t.test('memory transport - publishNow stores before it returns, and throws what publish rejects with', async (t) => {
+  const { transport } = setup(t)
+  await transport.declareQueue({ name: 'q' })
+  const ack = transport.publishNow(message('q', 'a', { msgId: 'm1' }))
+  t.same(ack, { queues: ['q'], duplicate: false })
+  t.equal(await transport.depth('q'), 1, 'in the queue already')
+  t.same(transport.publishNow(message('q', 'a', { msgId: 'm1' })), { queues: [], duplicate: true }, 'the same dedupe as publish')
+  t.same(await transport.publish(message('q', 'b', { msgId: 'm1' })), { queues: [], duplicate: true })
+  t.throws(() => transport.publishNow({ exchange: 'nope', routingKey: 'k', body: new Uint8Array() }), new TransportError('exchange "nope" is not declared'))
+  t.throws(() => transport.publishNow(message('q', 'a', { priority: 10 })), new InvalidArgumentError('message.priority must be an integer from 0 to 9'))
+  const { bodies } = collect(transport, 'q')
+  await flush()
+  t.same(bodies(), ['a'])
+  await transport.close()
+  t.throws(() => transport.publishNow(message('q', 'c')), new TransportError('memory transport is closed'))
+})
+
 t.test('memory transport - the ring buffer behaves as an array', async (t) => {
   const op = fc.oneof(
     fc.record({ push: fc.integer() }),
