@@ -14,7 +14,7 @@ const server = await startNatsServer()
 process.env.CELERIAC_BROKER_URL = server.url
 const { app, noop, count, inc } = await import('./fixtures/nats-noop-app.js')
 const memory = await import('./fixtures/noop-app.js')
-const { chain, chord } = await import('../src/index.js')
+const { chain, chord } = await import('celeriac')
 
 type Tasks = { noop: typeof noop; count: typeof count; inc: typeof inc }
 

@@ -25,7 +25,7 @@ mkdirSync(`${dir}client`, { recursive: true })
 const server = await startNatsServer()
 const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: 'nats://' }
 const appModule = fileURLToPath(new URL('./fixtures/compare-app.ts', import.meta.url))
-const worker = await startWorkerProcess({ app: appModule, hostname: 'profile@%h', args: flags.args?.split(' ') ?? [], env: { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}worker` } })
+const worker = await startWorkerProcess({ app: appModule, built: true, hostname: 'profile@%h', args: flags.args?.split(' ') ?? [], env: { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}worker` } })
 let rate: number | undefined
 try {
   const plan: Plan = { workloads: ['throughput'], tasks, roundTrips: 0, cpuTasks: 0, cpuMs: 0, ioTasks: 0, ioMs: 0, chordSize: 0, window: 1_000, timeoutS: 120 }

@@ -15,12 +15,12 @@ const runs = Number(flags.runs ?? 3)
 const backend = flags.backend ?? 'nats://'
 if (backend !== 'nats://' && backend !== 'rpc://') throw new Error(`--backend must be nats:// or rpc://, got ${JSON.stringify(backend)}`)
 const appModule = fileURLToPath(new URL('./fixtures/compare-app.ts', import.meta.url))
-const { createApp } = await import('../src/index.js')
+const { createApp } = await import('celeriac')
 
 /** Round-trip times of one run, ms, sorted. */
 async function once(run: number): Promise<number[]> {
   const server = await startNatsServer()
-  const worker = await startWorkerProcess({ app: appModule, hostname: `rt-${run}@%h`, env: { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: backend } })
+  const worker = await startWorkerProcess({ app: appModule, built: true, hostname: `rt-${run}@%h`, env: { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: backend } })
   const app = createApp({ name: 'bench-compare', broker: server.url, backend })
   const noop = app.task('bench.noop', (i: number) => i)
   try {

@@ -34,8 +34,8 @@ async function once(processes: number, run: number): Promise<Sample> {
   const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: backend }
   const workers: WorkerProcess[] = []
   try {
-    for (let i = 0; i < processes; i++) workers.push(await startWorkerProcess({ app: appModule, hostname: `scale-${run}-${i}@%h`, env }))
-    const { createApp } = await import('../src/index.js')
+    for (let i = 0; i < processes; i++) workers.push(await startWorkerProcess({ app: appModule, built: true, hostname: `scale-${run}-${i}@%h`, env }))
+    const { createApp } = await import('celeriac')
     const app = createApp({ name: 'bench-compare', broker: server.url, backend })
     const noop = app.task('bench.noop', (i: number) => i)
     await (await noop.delay(-1)).get({ timeout: 30 }) // connected

@@ -18,13 +18,13 @@ const runs = Number(flags.runs ?? 3)
 const tasks = Number(flags.tasks ?? 20_000)
 const warmups = (flags.warmup ?? '0,5000,20000').split(',').map(Number)
 const appModule = fileURLToPath(new URL('./fixtures/compare-app.ts', import.meta.url))
-const { createApp } = await import('../src/index.js')
+const { createApp } = await import('celeriac')
 interface Sample { rate: number; main: number; others: number }
 
 async function once(warmup: number, run: number): Promise<Sample> {
   const server = await startNatsServer()
   const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: 'nats://' }
-  const worker = await startWorkerProcess({ app: appModule, hostname: `warmup-${run}-${warmup}@%h`, env })
+  const worker = await startWorkerProcess({ app: appModule, built: true, hostname: `warmup-${run}-${warmup}@%h`, env })
   const app = createApp({ name: 'bench-compare', broker: server.url, backend: 'nats://' })
   const noop = app.task('bench.noop', (i: number) => i)
   try {

@@ -1,7 +1,7 @@
 // celeriac's client in the comparison bench: runs the plan (argv[2], JSON) against the app in
 // bench/fixtures/compare-app.ts and prints its figures as JSON. On memory:// the worker node
 // runs here too (the embedded broker lives in one process); otherwise in its own process.
-import { chord, type AsyncResult } from '../../src/index.js'
+import { chord, type AsyncResult } from 'celeriac'
 import { app, burn, noop, sleep, xsum } from '../fixtures/compare-app.js'
 import { drive, planFromArgv, type Driver } from './drive.js'
 import { Unavailable } from './plan.js'

@@ -38,7 +38,7 @@ export function onNats(config: string, backend: string, workerArgs: string[] = [
       const serverHandle = adopt('nats-server', () => server.cleanup())
       try {
         const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: backend }
-        const worker = await startWorkerProcess({ app: appModule, hostname: 'bench@%h', args: workerArgs, env })
+        const worker = await startWorkerProcess({ app: appModule, built: true, hostname: 'bench@%h', args: workerArgs, env })
         const workerHandle = adopt('celeriac worker', () => worker.stop(), worker.child.pid)
         try {
           return await runClient(plan, env)

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const bin = fileURLToPath(new URL('../../bin/celeriac.js', import.meta.url))
+// What bin/celeriac.js runs in an installed package; in this checkout it runs the sources.
+const builtCli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
 /** A `celeriac worker` running in its own OS process. */
 export interface WorkerProcess {
@@ -16,10 +18,11 @@ export interface WorkerProcess {
 /**
  * Starts `celeriac worker -A <app>` as a child process and resolves once its banner says it is
  * ready (consuming). Arguments are the CLI's (`-c`, `-Q`, ...); the environment carries the
- * broker URL, as in a deployment.
+ * broker URL, as in a deployment. `built` runs the CLI from `dist/`, as an installed package
+ * does (the benches time that), instead of the sources through tsx.
  */
-export async function startWorkerProcess(options: { app: string; hostname: string; args?: string[]; env?: Record<string, string> }): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [bin, 'worker', '-A', options.app, '-n', options.hostname, ...(options.args ?? [])], {
+export async function startWorkerProcess(options: { app: string; hostname: string; args?: string[]; env?: Record<string, string>; built?: boolean }): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [options.built ? builtCli : bin, 'worker', '-A', options.app, '-n', options.hostname, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
