@@ -253,3 +253,27 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   for await (const item of items) all.push(item)
   return all
 }
+
+t.test('requests - each times out at its own deadline, a short one sent after long ones too', async (t) => {
+  const { requestsOf, NatsRequestError } = await import('../../src/transport/nats/requests.js')
+  const nc = await connect({ servers: server.url })
+  t.teardown(() => nc.close())
+  // Somebody listens, so the server does not answer "no responders"; nobody replies.
+  nc.subscribe(`silent.${process.pid}`, { callback: () => {} })
+  await nc.flush()
+  const requests = requestsOf(nc)
+  const subject = `silent.${process.pid}`
+  const began = performance.now()
+  const settled = (timeoutMs: number) =>
+    requests.request(subject, new Uint8Array(), undefined, timeoutMs).then(
+      () => ({ timeoutMs, after: NaN, error: undefined as unknown }),
+      (error: unknown) => ({ timeoutMs, after: performance.now() - began, error }),
+    )
+  // Long ones first: the sweep must still reach the short one behind them.
+  const outcomes = await Promise.all([settled(1_500), settled(1_500), settled(300), settled(600)])
+  for (const { timeoutMs, after, error } of outcomes) {
+    t.ok(error instanceof NatsRequestError && error.reason === 'timeout', `the ${timeoutMs} ms request timed out`)
+    // Deadlines are checked every 100 ms.
+    t.ok(after >= timeoutMs - EARLY_MS && after <= timeoutMs + 100 + 250, `the ${timeoutMs} ms request failed after ${Math.round(after)} ms`)
+  }
+})
