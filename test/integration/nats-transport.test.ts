@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import { Latch } from '../../src/testing/latch.js'
 import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
 import { NatsTransport, type NatsTransportOptions } from '../../src/transport/nats/nats-transport.js'
+import { NatsRequestError, requestsOf } from '../../src/transport/nats/requests.js'
 import type { Delivery } from '../../src/transport/transport.js'
 import { consoleLogger } from '../../src/util/logger.js'
 import { obeysInterval } from '../helpers/spacing.js'
@@ -255,7 +256,6 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 t.test('requests - each times out at its own deadline, a short one sent after long ones too', async (t) => {
-  const { requestsOf, NatsRequestError } = await import('../../src/transport/nats/requests.js')
   const nc = await connect({ servers: server.url })
   t.teardown(() => nc.close())
   // Somebody listens, so the server does not answer "no responders"; nobody replies.

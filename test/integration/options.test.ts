@@ -1,5 +1,6 @@
 import t from 'tap'
-import { TaskState } from '../../src/index.js'
+import { createApp, TaskState } from '../../src/index.js'
+import { Latch } from '../../src/testing/latch.js'
 import { app, handled, handledClass, routed, stamp, echo, mark } from '../fixtures/app.js'
 import { lines, tempDir } from '../helpers/files.js'
 
@@ -70,16 +71,15 @@ t.test('priority - among waiting tasks, the higher priority runs first', async (
 })
 
 t.test('routing - a send no queue takes resolves, with a warning; task-sent is published', async (t) => {
-  const { createApp } = await import('../../src/index.js')
   const warnings: [string, Record<string, unknown> | undefined][] = []
   const quiet = () => {}
   const logger = { debug: quiet, info: quiet, error: quiet, warn: (message: string, fields?: Record<string, unknown>) => void warnings.push([message, fields]) }
   const own = createApp({ name: 'drops', broker: 'memory://drops', backend: 'memory://drops', logger, config: { taskSendSentEvent: true } })
   t.teardown(() => own.close())
   const events = own.events.subscribe('task-sent')
-  const seen: { uuid: string; routingKey?: string }[] = []
+  const sent = new Latch<{ uuid: string; routingKey?: string }>(2)
   void (async () => {
-    for await (const event of events) seen.push(event as never)
+    for await (const event of events) sent.unlock(event as never)
   })()
   const transport = await own.transport()
   await transport.declareExchange({ name: 'ex', type: 'direct' })
@@ -89,7 +89,6 @@ t.test('routing - a send no queue takes resolves, with a warning; task-sent is p
   const kept = await own.sendTask('t.somewhere', [], { exchange: 'ex', routingKey: 'bound' })
   t.equal(warnings.length, 1, 'a send a queue took warns of nothing')
   t.equal(await transport.depth('only'), 1)
-  while (seen.length < 2) await new Promise((resolve) => setImmediate(resolve))
-  t.match(seen, [{ uuid: dropped.id, routingKey: 'unbound' }, { uuid: kept.id, routingKey: 'bound', queue: undefined }])
+  t.match(await sent.promise, [{ uuid: dropped.id, routingKey: 'unbound' }, { uuid: kept.id, routingKey: 'bound', queue: undefined }])
   await events.return?.(undefined)
 })
