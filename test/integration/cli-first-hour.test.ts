@@ -24,6 +24,10 @@ let f: Fixture
 let env: Record<string, string>
 const workers: WorkerProcess[] = []
 
+// Six subtests that each start processes (two through npx and tsx): about 20 s alone, and three
+// times that while the rest of the suite shares 2 cores (it ran past tap's 60 s on a new machine).
+t.setTimeout(180_000)
+
 t.before(async () => {
   server = await startNatsServer()
   env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: 'nats://' }
