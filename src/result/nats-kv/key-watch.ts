@@ -15,6 +15,7 @@
 import { acrossReconnects } from './reconnect.js'
 import { resultBucketNames } from '../../transport/nats/names.js'
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
+import { wireOf } from '../../transport/nats/wire.js'
 
 /** A running key watch. */
 export interface KeyWatch {
@@ -70,7 +71,7 @@ export class KeyWatches {
 
   /** Sends `value` to the watchers of `key` as if it had been written, without writing it. */
   announce(key: string, value: Uint8Array): void {
-    this.#nc.publish(`${this.#base}.${key}`, value)
+    wireOf(this.#nc).publish(`${this.#base}.${key}`, value)
   }
 
   /** Stops every watch. */

@@ -26,6 +26,7 @@ import type { Announcer, BackendCapabilities, ChordStore, MetaListener, ReplyPus
 import type { KeyUpdate } from './key-watch.js'
 import type { StoredMeta } from './record.js'
 import type { ChordRecord } from '../../canvas/data.js'
+import { wireOf } from '../../transport/nats/wire.js'
 
 /** The bucket of `nats://` results unless told otherwise. */
 export const DEFAULT_RESULT_BUCKET = 'celeriac-results'
@@ -288,7 +289,7 @@ export class NatsKvBackend implements ResultBackend {
       if (bytes.byteLength > limit) {
         // Still too large (the record itself, not its result): the server refuses it with a reason.
         await acrossReconnects(nc, () => kv.put(key, bytes))
-        if (push !== undefined) nc.publish(push, bytes)
+        if (push !== undefined) wireOf(nc).publish(push, bytes)
       } else {
         // A JetStream publish on the key's subject is what `kv.put` sends; here its PubAck
         // comes back through the connection's reply mux (requests.ts), without the Error,
@@ -305,7 +306,7 @@ export class NatsKvBackend implements ResultBackend {
         const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.bucket}.${key}`, bytes, undefined, STORE_ACK_TIMEOUT_MS))
         // Sent right behind the write, on the same connection: the server has the record
         // first, and the sender need not wait for the ack to hear of it.
-        if (push !== undefined) nc.publish(push, bytes)
+        if (push !== undefined) wireOf(nc).publish(push, bytes)
         await acked
       }
     } catch (error) {

@@ -13,6 +13,7 @@ import { READY_STATES } from '../../lifecycle/states.js'
 import { newTaskId } from '../../util/ids.js'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { BackendCapabilities, MetaListener, ReplyPush, ResultBackend, TaskMeta } from '../backend.js'
+import { wireOf } from '../../transport/nats/wire.js'
 
 /** Subject prefix of `rpc://` records unless told otherwise: records go to `celeriac.rpc.<task id>`. */
 export const DEFAULT_RPC_PREFIX = 'celeriac'
@@ -185,7 +186,7 @@ export class RpcBackend implements ResultBackend {
       throw new BackendError(`rpc backend: the record of task ${meta.taskId} is ${bytes.byteLength} bytes, over the server's max_payload of ${limit} (subject ${subject}); rpc:// cannot carry it, use nats:// for large results`)
     }
     try {
-      nc.publish(subject, bytes)
+      wireOf(nc).publish(subject, bytes)
     } catch (error) {
       throw new BackendError(`rpc backend: cannot publish task ${meta.taskId} on ${subject}: ${(error as Error).message}`, { cause: error })
     }

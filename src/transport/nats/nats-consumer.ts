@@ -8,6 +8,7 @@ import { deliveredTooOften, tooOld } from '../defaults.js'
 import { NatsDelivery, type DeliveryOwner } from './nats-delivery.js'
 import { Header, WORKERS } from './names.js'
 import type { QueueLedger } from './queue-ledger.js'
+import type { Wire } from './wire.js'
 
 // How long one pull request waits on the server for messages before it is renewed. The
 // client's minimum is 1 s; a long wait costs nothing while a node is idle.
@@ -35,6 +36,8 @@ export interface ConsumerHost {
   readonly logger: Logger
   readonly stream: string
   readonly ledger: QueueLedger
+  /** The connection's fast publishes (acks). */
+  readonly wire: Wire
   /** The queue's delivery limit now. */
   maxDeliver(): number
   /** The queue's max age now, ms; Infinity for none. */
@@ -72,6 +75,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
   readonly queue: string
   readonly clock: Clock
   readonly ledger: QueueLedger
+  readonly wire: Wire
   readonly #host: ConsumerHost
   readonly #onDelivery: (delivery: Delivery) => void
   readonly #open = new Set<ConsumerMessages>()
@@ -90,6 +94,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
     this.queue = queue
     this.clock = host.clock
     this.ledger = host.ledger
+    this.wire = host.wire
     this.#onDelivery = onDelivery
     void this.#start()
   }

@@ -4,11 +4,17 @@ import type { Clock } from '../../util/clock.js'
 import type { Delivery } from '../transport.js'
 import { deliveredTooOften } from '../defaults.js'
 import type { QueueLedger, Tracked } from './queue-ledger.js'
+import type { Wire } from './wire.js'
+
+/** JetStream's ack, the body of a publish to the message's reply subject. */
+const ACK = new TextEncoder().encode('+ACK')
 
 /** What a delivery needs from the consumer that made it. */
 export interface DeliveryOwner {
   readonly clock: Clock
   readonly ledger: QueueLedger
+  /** The connection's fast publishes: acks go through it. */
+  readonly wire: Wire
   /** The queue's delivery limit now (it may be redeclared while a delivery runs). */
   maxDeliver(): number
   /** Dead-letters the message, then removes it from the queue. */
@@ -74,7 +80,10 @@ export class NatsDelivery implements Delivery, Tracked {
   ack(): void {
     if (!this.#take()) return
     this.#owner.ledger.forget(this.#message.seq, this)
-    this.#send(() => this.#message.ack())
+    // What `JsMsg.ack()` sends, without its round through nats.js's publish (see wire.ts).
+    const message = this.#message
+    const reply = (message as JsMsg & { readonly reply?: string }).reply
+    this.#send(reply === undefined ? () => message.ack() : () => this.#owner.wire.publish(reply, ACK))
   }
 
   nak(delayMs = 0): void {

@@ -29,6 +29,7 @@ import { isReplicas } from './replicas.js'
 import { ensureQueueStream, purgeQueue, queueDepth, queueStats } from './queue-stream.js'
 import { messageHeaders, openSession, storeCopy, type Session } from './session.js'
 import * as check from '../validate.js'
+import { wireOf } from './wire.js'
 
 /** Room left under the server's max_payload for a message's NATS headers (ids, routing, Not-Before). */
 const HEADER_ROOM_BYTES = 512
@@ -228,6 +229,7 @@ export class NatsTransport implements Transport {
         logger: this.#logger,
         stream: this.#names.queueStream(queue),
         ledger,
+        wire: wireOf(session.nc),
         maxDeliver: () => session.topology.queue(queue)?.maxDeliver ?? Infinity,
         maxAgeMs: () => session.topology.queue(queue)?.maxAgeMs ?? Infinity,
         kill: (message, reason, count) => session.deadLetters.kill(queue, message, reason, count, this.#clock.now(), this.#logger),
@@ -319,7 +321,7 @@ export class NatsTransport implements Transport {
     const { nc } = this.#use()
     check.validateSubject(subject)
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data must be a Uint8Array')
-    nc.publish(this.#names.busSubject(subject), data)
+    wireOf(nc).publish(this.#names.busSubject(subject), data)
   }
 
   subscribe(pattern: string, handler: SubscriptionHandler): Subscription {

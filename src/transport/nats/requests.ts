@@ -12,9 +12,10 @@
  * ends as a timeout, as it would with nats.js.
  * @module
  */
-import { type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import { inboxOf } from './connect.js'
 import { permissionsOf } from './permission-watch.js'
+import { wireOf, type HeaderFields, type Wire } from './wire.js'
 import type { PermissionError } from '../../errors.js'
 
 /** How often deadlines are checked: a timeout fires up to this much late. */
@@ -72,6 +73,7 @@ export function requestsOf(nc: NatsConnection): Requests {
 /** Request/reply on one connection through one wildcard reply subscription. */
 export class Requests {
   readonly #nc: NatsConnection
+  readonly #wire: Wire
   readonly #inbox: string
   readonly #pending = new Map<string, Pending>()
   #sub: Subscription | undefined
@@ -82,13 +84,14 @@ export class Requests {
 
   constructor(nc: NatsConnection) {
     this.#nc = nc
+    this.#wire = wireOf(nc)
     this.#inbox = inboxOf(nc)
     // Only on a refusal: the pending requests it concerns fail with it instead of timing out.
     permissionsOf(nc).on((refused) => this.#refused(refused))
   }
 
   /** Sends `data` to `subject` and resolves with the first reply; rejects with a {@link NatsRequestError}. */
-  request(subject: string, data: Uint8Array, headers?: MsgHdrs, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Msg> {
+  request(subject: string, data: Uint8Array, headers?: HeaderFields, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Msg> {
     if (this.#nc.isClosed()) return Promise.reject(new NatsRequestError(`request to ${subject}: the connection is closed`, 'closed'))
     this.#sub ??= this.#subscribe()
     const token = (this.#next++).toString(36)
@@ -99,12 +102,12 @@ export class Requests {
       this.#pending.set(token, { resolve, reject, sentAt, deadline: sentAt + timeoutMs, subject })
     })
     this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS).unref()
-    this.#nc.publish(subject, data, headers === undefined ? { reply } : { reply, headers })
+    this.#wire.publish(subject, data, reply, headers)
     return promise
   }
 
   /** A JetStream publish: the server's ack, or the error it answered with. */
-  async publish(subject: string, data: Uint8Array, headers?: MsgHdrs, timeoutMs?: number): Promise<JsPubAck> {
+  async publish(subject: string, data: Uint8Array, headers?: HeaderFields, timeoutMs?: number): Promise<JsPubAck> {
     const msg = await this.request(subject, data, headers, timeoutMs)
     const ack = JSON.parse(decoder.decode(msg.data)) as JsPubAck & { error?: { code: number; description: string } }
     if (ack.error !== undefined) throw new JsPublishError(`${ack.error.description} (${ack.error.code})`, ack.error.code)

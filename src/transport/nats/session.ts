@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
-import { headers, type MsgHdrs, type NatsConnection, type Status } from '@nats-io/transport-node'
+import { type NatsConnection, type Status } from '@nats-io/transport-node'
 import { refusalIn } from './permission-watch.js'
 import { TransportError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
@@ -13,6 +13,7 @@ import { openBucket, replicasFor } from './replicas.js'
 import { JsPublishError, NatsRequestError, requestsOf, type Requests } from './requests.js'
 import { RevokedStore } from './revoked.js'
 import { Topology } from './topology.js'
+import type { HeaderFields } from './wire.js'
 
 /** Everything a connected transport holds on its NATS connection. */
 export interface Session {
@@ -56,17 +57,17 @@ export async function openSession(nc: NatsConnection, names: Names, clock: Clock
 }
 
 /** The headers of a message, the same for every queue it goes to; none in the common case. */
-export function messageHeaders(message: OutgoingMessage): MsgHdrs | undefined {
+export function messageHeaders(message: OutgoingMessage): HeaderFields | undefined {
   const { exchange, notBefore, priority } = message
   if (exchange === '' && notBefore === undefined && !priority) return undefined
-  const h = headers()
+  const h: HeaderFields = {}
   if (exchange !== '') {
-    h.set(Header.Exchange, encodeURIComponent(exchange))
-    h.set(Header.RoutingKey, encodeURIComponent(message.routingKey))
+    h[Header.Exchange] = encodeURIComponent(exchange)
+    h[Header.RoutingKey] = encodeURIComponent(message.routingKey)
   }
   // The server keeps the time with the message, so a delay outlives every node's memory.
-  if (notBefore !== undefined) h.set(Header.NotBefore, String(Math.ceil(notBefore)))
-  if (priority) h.set(Header.Priority, String(priority))
+  if (notBefore !== undefined) h[Header.NotBefore] = String(Math.ceil(notBefore))
+  if (priority) h[Header.Priority] = String(priority)
   return h
 }
 
@@ -88,11 +89,8 @@ const RETRY_ACK_TIMEOUT_MS = 2_000
  * reports as a duplicate is that first copy, stored after all: it counts as stored. Without a
  * `msgId` a retry could store twice, so there is none.
  */
-export async function storeCopy(session: Session, queue: string, message: OutgoingMessage, h: MsgHdrs | undefined): Promise<boolean> {
-  if (message.msgId !== undefined) {
-    h ??= headers()
-    h.set(Header.MsgId, message.msgId)
-  }
+export async function storeCopy(session: Session, queue: string, message: OutgoingMessage, fields: HeaderFields | undefined): Promise<boolean> {
+  const h = message.msgId === undefined ? fields : { ...fields, [Header.MsgId]: message.msgId }
   const subject = session.names.queueSubject(queue)
   const giveUpAt = performance.now() + STORE_RETRY_MS
   for (let attempt = 0; ; attempt++) {
