@@ -28,7 +28,12 @@ async function receive(nc: NatsConnection, subject: string, count: number): Prom
   const got: Msg[] = []
   let done!: (msgs: Msg[]) => void
   const all = new Promise<Msg[]>((resolve) => (done = resolve))
-  nc.subscribe(subject, { max: count, callback: (_, msg) => got.push(msg) === count && done(got) })
+  nc.subscribe(subject, {
+    max: count,
+    callback: (_, msg) => {
+      if (got.push(msg) === count) done(got)
+    },
+  })
   await nc.flush()
   return () => all
 }

@@ -257,33 +257,74 @@ export class NatsKvBackend implements ResultBackend {
     if (connected && this.#shared === undefined) await connected.nc.close().catch(() => undefined)
   }
 
-  async store(meta: TaskMeta): Promise<void> {
+  // Not async, nor is the common path below it: every task's result goes through here, and each
+  // async layer costs a frame and a promise (the worker's main thread, 20,000 warm tasks).
+  store(meta: TaskMeta): Promise<void> {
     if (typeof meta?.taskId !== 'string' || meta.taskId === '') {
-      throw new InvalidArgumentError('meta.taskId must be a non-empty string')
+      return Promise.reject(new InvalidArgumentError('meta.taskId must be a non-empty string'))
     }
-    const connected = this.#live ?? (await this.#ready())
+    const connected = this.#live
+    return connected === undefined ? this.#ready().then((c) => this.#store(c, meta)) : this.#store(connected, meta)
+  }
+
+  /** Writes `meta` once the task's earlier writes are done (see {@link #writes}). */
+  #store(connected: Connected, meta: TaskMeta): Promise<void> {
     const key = this.#key(meta.taskId)
     const previous = this.#writes.get(key)
     const write = previous === undefined ? this.#write(connected, key, meta) : previous.then(ignore, ignore).then(() => this.#write(connected, key, meta))
     this.#writes.set(key, write)
-    try {
-      await write
-    } finally {
+    return write.finally(() => {
       if (this.#writes.get(key) === write) this.#writes.delete(key)
-    }
+    })
   }
 
-  async #write({ nc, kv, large, requests }: Connected, key: string, meta: TaskMeta): Promise<void> {
-    let bytes = encodeRecord(meta)
+  #write(connected: Connected, key: string, meta: TaskMeta): Promise<void> {
+    const { nc, requests } = connected
+    let bytes: Uint8Array
+    try {
+      bytes = encodeRecord(meta)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - PAYLOAD_MARGIN_BYTES
-    if (bytes.byteLength > limit && meta.result !== undefined) {
+    if (bytes.byteLength > limit) return this.#writeLarge(connected, key, meta, bytes, limit)
+    // A JetStream publish on the key's subject is what `kv.put` sends; here its PubAck
+    // comes back through the connection's reply mux (requests.ts), without the Error,
+    // timer and promise chain nats.js builds per request. store() resolves only once the
+    // stream has the record: the worker acks the task after it, so a broker restart loses
+    // no result (issue 13: with a core publish and a PING/PONG flush, 32 of 136,304 writes
+    // reported done were lost across four server SIGKILLs; a PONG proves the server read
+    // the bytes, not that the stream stored them).
+    // Measured with `npm run bench:nats` (20,000 no-op tasks, 2 threads; 2 shared cores
+    // under load 9-19, so noisy): medians of 4 interleaved runs, end to end tasks/s and
+    // round trip p50: core publish + flush (before) 4,605 and 0.83 ms; kv.put 5,009 and
+    // 0.91 ms; this publish with its PubAck through the mux 5,472 and 0.80 ms. The ack
+    // costs no throughput here: the flush was a round trip per turn as well.
+    const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.bucket}.${key}`, bytes, undefined, STORE_ACK_TIMEOUT_MS))
+    // The sender hears of a ready record (see push) right behind the write, on the same
+    // connection: the server has the record first, and the sender need not wait for the ack.
+    const push = meta.replyTo !== undefined && READY_STATES.has(meta.state) ? meta.replyTo : undefined
+    if (push !== undefined) {
+      try {
+        wireOf(nc).publish(push, bytes)
+      } catch {
+        // Only a closed connection refuses it here (the subject was checked on receipt, the
+        // size above), and then the write fails too: its error, below, is the one reported.
+      }
+    }
+    return acked.then(ignore, (error: unknown) => {
+      throw this.#error(`cannot store task ${meta.taskId}`, key, error)
+    })
+  }
+
+  /** {@link #write} of a record over the server's payload limit. */
+  async #writeLarge({ nc, kv, large, requests }: Connected, key: string, meta: TaskMeta, bytes: Uint8Array, limit: number): Promise<void> {
+    if (meta.result !== undefined) {
       // The object first, then the record: a reader never sees a reference to nothing.
       const { result, ...rest } = meta
       const stored: StoredMeta = { ...rest, resultRef: await large.put(key, result) }
       bytes = encodeRecord(stored)
     }
-    // The sender hears of a ready record (see push) right after the write, on the same
-    // connection, so the server has the write first.
     const push = meta.replyTo !== undefined && READY_STATES.has(meta.state) ? meta.replyTo : undefined
     try {
       if (bytes.byteLength > limit) {
@@ -291,21 +332,7 @@ export class NatsKvBackend implements ResultBackend {
         await acrossReconnects(nc, () => kv.put(key, bytes))
         if (push !== undefined) wireOf(nc).publish(push, bytes)
       } else {
-        // A JetStream publish on the key's subject is what `kv.put` sends; here its PubAck
-        // comes back through the connection's reply mux (requests.ts), without the Error,
-        // timer and promise chain nats.js builds per request. store() resolves only once the
-        // stream has the record: the worker acks the task after it, so a broker restart loses
-        // no result (issue 13: with a core publish and a PING/PONG flush, 32 of 136,304 writes
-        // reported done were lost across four server SIGKILLs; a PONG proves the server read
-        // the bytes, not that the stream stored them).
-        // Measured with `npm run bench:nats` (20,000 no-op tasks, 2 threads; 2 shared cores
-        // under load 9-19, so noisy): medians of 4 interleaved runs, end to end tasks/s and
-        // round trip p50: core publish + flush (before) 4,605 and 0.83 ms; kv.put 5,009 and
-        // 0.91 ms; this publish with its PubAck through the mux 5,472 and 0.80 ms. The ack
-        // costs no throughput here: the flush was a round trip per turn as well.
         const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.bucket}.${key}`, bytes, undefined, STORE_ACK_TIMEOUT_MS))
-        // Sent right behind the write, on the same connection: the server has the record
-        // first, and the sender need not wait for the ack to hear of it.
         if (push !== undefined) wireOf(nc).publish(push, bytes)
         await acked
       }

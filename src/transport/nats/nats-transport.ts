@@ -202,10 +202,24 @@ export class NatsTransport implements Transport {
     if (ledger !== undefined && queue.ackWaitMs !== undefined) ledger.ackWaitMs = queue.ackWaitMs
   }
 
-  async publish(message: OutgoingMessage): Promise<PublishAck> {
-    const session = this.#use()
-    check.validateMessage(message)
-    checkPayload(session.nc, message)
+  publish(message: OutgoingMessage): Promise<PublishAck> {
+    try {
+      const session = this.#use()
+      check.validateMessage(message)
+      checkPayload(session.nc, message)
+      // The default exchange to a queue this process knows, nearly every send: nothing to
+      // route or wait for, so no async frame, no arrays and no Promise.all for the one copy.
+      const queue = message.routingKey
+      if (message.exchange === '' && session.topology.queue(queue) !== undefined) {
+        return storeCopy(session, queue, message, messageHeaders(message)).then((stored) => (stored ? { queues: [queue], duplicate: false } : { queues: [], duplicate: true }))
+      }
+      return this.#publishRouted(session, message)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  async #publishRouted(session: Session, message: OutgoingMessage): Promise<PublishAck> {
     const targets = await session.topology.route(message.exchange, message.routingKey)
     if (targets.length === 0) return { queues: [], duplicate: false }
     const h = messageHeaders(message)

@@ -63,6 +63,13 @@ export interface JsPubAck {
 const byConnection = new WeakMap<NatsConnection, Requests>()
 const decoder = new TextDecoder()
 
+/** The ack in a JetStream publish's reply; throws the error the server answered with instead. */
+function pubAck(msg: Msg): JsPubAck {
+  const ack = JSON.parse(decoder.decode(msg.data)) as JsPubAck & { error?: { code: number; description: string } }
+  if (ack.error !== undefined) throw new JsPublishError(`${ack.error.description} (${ack.error.code})`, ack.error.code)
+  return ack
+}
+
 /** The one {@link Requests} of a connection, shared by the transport and the result backend. */
 export function requestsOf(nc: NatsConnection): Requests {
   let requests = byConnection.get(nc)
@@ -102,16 +109,19 @@ export class Requests {
       this.#pending.set(token, { resolve, reject, sentAt, deadline: sentAt + timeoutMs, subject })
     })
     this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS).unref()
-    this.#wire.publish(subject, data, reply, headers)
+    try {
+      this.#wire.publish(subject, data, reply, headers)
+    } catch (error) {
+      // Refused before it left (a closed connection, a bad subject): a rejection, as for any other failure.
+      this.#pending.delete(token)
+      return Promise.reject(error)
+    }
     return promise
   }
 
   /** A JetStream publish: the server's ack, or the error it answered with. */
-  async publish(subject: string, data: Uint8Array, headers?: HeaderFields, timeoutMs?: number): Promise<JsPubAck> {
-    const msg = await this.request(subject, data, headers, timeoutMs)
-    const ack = JSON.parse(decoder.decode(msg.data)) as JsPubAck & { error?: { code: number; description: string } }
-    if (ack.error !== undefined) throw new JsPublishError(`${ack.error.description} (${ack.error.code})`, ack.error.code)
-    return ack
+  publish(subject: string, data: Uint8Array, headers?: HeaderFields, timeoutMs?: number): Promise<JsPubAck> {
+    return this.request(subject, data, headers, timeoutMs).then(pubAck)
   }
 
   #refused(refused: PermissionError): boolean {

@@ -89,21 +89,32 @@ const RETRY_ACK_TIMEOUT_MS = 2_000
  * reports as a duplicate is that first copy, stored after all: it counts as stored. Without a
  * `msgId` a retry could store twice, so there is none.
  */
-export async function storeCopy(session: Session, queue: string, message: OutgoingMessage, fields: HeaderFields | undefined): Promise<boolean> {
+export function storeCopy(session: Session, queue: string, message: OutgoingMessage, fields: HeaderFields | undefined): Promise<boolean> {
   const h = message.msgId === undefined ? fields : { ...fields, [Header.MsgId]: message.msgId }
   const subject = session.names.queueSubject(queue)
   const giveUpAt = performance.now() + STORE_RETRY_MS
+  // The first try without an async frame: it is every send's, and nearly always the last.
+  return session.requests.publish(subject, message.body, h).then(
+    (ack) => ack.duplicate !== true,
+    (error: unknown) => storeAgain(session, queue, subject, message, h, error, giveUpAt),
+  )
+}
+
+/** {@link storeCopy}'s retries, after its first publish failed with `error`. */
+async function storeAgain(session: Session, queue: string, subject: string, message: OutgoingMessage, h: HeaderFields | undefined, error: unknown, giveUpAt: number): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
+    const refused = refusalIn(error)
+    if (refused !== undefined) throw refused
+    if (message.msgId === undefined || !unanswered(error) || session.nc.isClosed() || performance.now() >= giveUpAt) {
+      throw new TransportError(`cannot publish to queue "${queue}": ${(error as Error).message}`, { cause: error })
+    }
+    await delay(Math.min(1_000, 100 * 2 ** attempt))
     try {
-      const ack = await session.requests.publish(subject, message.body, h, attempt === 0 ? undefined : RETRY_ACK_TIMEOUT_MS)
-      return attempt > 0 || ack.duplicate !== true
-    } catch (error) {
-      const refused = refusalIn(error)
-      if (refused !== undefined) throw refused
-      if (message.msgId === undefined || !unanswered(error) || session.nc.isClosed() || performance.now() >= giveUpAt) {
-        throw new TransportError(`cannot publish to queue "${queue}": ${(error as Error).message}`, { cause: error })
-      }
-      await delay(Math.min(1_000, 100 * 2 ** attempt))
+      await session.requests.publish(subject, message.body, h, RETRY_ACK_TIMEOUT_MS)
+      // Stored now, or by the first try after all (then the stream calls this one a duplicate).
+      return true
+    } catch (next) {
+      error = next
     }
   }
 }
