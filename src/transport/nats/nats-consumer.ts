@@ -1,12 +1,13 @@
 import type { Consumer as JsConsumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
-import { millis, type MsgHdrs } from '@nats-io/transport-node'
+import { millis } from '@nats-io/transport-node'
 import { InvalidArgumentError } from '../../errors.js'
 import type { Clock } from '../../util/clock.js'
 import type { Logger } from '../../util/logger.js'
 import type { Consumer, Delivery } from '../transport.js'
 import { deliveredTooOften, tooOld } from '../defaults.js'
 import { NatsDelivery, type DeliveryOwner } from './nats-delivery.js'
-import { Header, WORKERS } from './names.js'
+import { WORKERS } from './names.js'
+import { queuedHeaders, type QueuedHeaders } from './delivered-headers.js'
 import type { QueueLedger } from './queue-ledger.js'
 import type { Wire } from './wire.js'
 
@@ -262,9 +263,9 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
     const seq = message.seq
     let fields: ReturnType<typeof readHeaders>
     try {
-      // The client parses headers lazily, here, and throws on what it cannot parse (a space in
-      // a name, a bare CR or LF); a bad %-escape throws in decodeURIComponent.
-      fields = readHeaders(message.headers, this.queue)
+      // The client throws on headers it cannot parse (a space in a name, a bare CR or LF); a
+      // bad %-escape throws in decodeURIComponent.
+      fields = readHeaders(queuedHeaders(message), this.queue)
     } catch (error) {
       this.ledger.forget(seq)
       this.kill(message, `unreadable NATS headers: ${(error as Error)?.message ?? String(error)}`, Math.max(1, message.info.deliveryCount))
@@ -314,16 +315,16 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
 }
 
 /** What a queued message's headers say; throws what the client or the URI decoding throws. */
-function readHeaders(h: MsgHdrs | undefined, queue: string): { notBefore: number; exchange: string; routingKey: string; msgId: string | undefined; priority: number } {
-  const notBefore = Number(h?.get(Header.NotBefore) || 0)
-  const priority = Number(h?.get(Header.Priority) || 0)
+function readHeaders(h: QueuedHeaders, queue: string): { notBefore: number; exchange: string; routingKey: string; msgId: string | undefined; priority: number } {
+  const notBefore = Number(h.notBefore || 0)
+  const priority = Number(h.priority || 0)
   // Both headers are left out for the default exchange, where the routing key is the queue.
-  const named = h !== undefined && h.has(Header.Exchange)
+  const { exchange } = h
   return {
     notBefore: Number.isFinite(notBefore) ? notBefore : 0,
-    exchange: named ? decodeURIComponent(h.get(Header.Exchange)) : '',
-    routingKey: named ? decodeURIComponent(h.get(Header.RoutingKey)) : queue,
-    msgId: h?.get(Header.MsgId) || undefined,
+    exchange: exchange !== undefined ? decodeURIComponent(exchange) : '',
+    routingKey: exchange !== undefined ? decodeURIComponent(h.routingKey) : queue,
+    msgId: h.msgId || undefined,
     priority: Number.isInteger(priority) && priority >= 0 && priority <= 9 ? priority : 0,
   }
 }
