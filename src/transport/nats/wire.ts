@@ -41,6 +41,8 @@ interface Protocol {
 }
 
 const CHUNK_BYTES = 16 * 1024
+const STATUS_LINE = 'NATS/1.0\r\n'
+const [CR, LF, SPACE, COLON] = [13, 10, 32, 58]
 const WHITESPACE = /[ \n\r\t]/
 const CRLF_IN_VALUE = /[\r\n]/
 const encoder = new TextEncoder()
@@ -86,6 +88,8 @@ class ChunkWire implements Wire {
   readonly #protocol: Protocol
   #chunk = new Uint8Array(CHUNK_BYTES)
   #at = 0
+  /** The size of the header block the last {@link #line} wrote, in bytes. */
+  #headerBytes = 0
 
   constructor(nc: NatsConnection, protocol: Protocol) {
     this.#nc = nc
@@ -98,9 +102,19 @@ class ChunkWire implements Wire {
     if (nc.isClosed() || this.#protocol.noMorePublishing) return plainPublish(nc, subject, data, reply, headers)
     if (subject.length === 0 || WHITESPACE.test(subject)) throw new InvalidArgumentError(`invalid subject ${JSON.stringify(subject)}`)
     if (reply !== undefined && (reply.length === 0 || WHITESPACE.test(reply))) throw new InvalidArgumentError(`invalid reply subject ${JSON.stringify(reply)}`)
-    const block = headers === undefined ? undefined : headerBlock(headers)
-    // A multi-byte character takes at most 3 bytes per UTF-16 unit; the line's numbers and words fit in 40.
-    const room = 3 * (subject.length + (reply?.length ?? 0) + (block?.length ?? 0)) + 40 + data.byteLength + 2
+    let headerChars = 0
+    if (headers !== undefined) {
+      for (const name in headers) {
+        const value = headers[name]
+        if (CRLF_IN_VALUE.test(value)) throw new InvalidArgumentError(`invalid header value for ${name}: CR and LF are not allowed`)
+        headerChars += name.length + value.length + 4
+      }
+      // No fields: a plain PUB (nats.js would send an HPUB with an empty block).
+      if (headerChars === 0) headers = undefined
+    }
+    // A character takes at most 3 bytes in UTF-8 per UTF-16 unit; the line's words and numbers fit in 40.
+    const lineRoom = 3 * (subject.length + (reply?.length ?? 0)) + 40
+    const room = lineRoom + 3 * (headerChars + 12) + data.byteLength + 2
     if (this.#at + room > this.#chunk.byteLength) {
       // The connection keeps views of the old chunk until it writes them: a new one, never reused.
       this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES, room))
@@ -108,40 +122,104 @@ class ChunkWire implements Wire {
     }
     const chunk = this.#chunk
     const start = this.#at
-    let at = start
-    let size = data.byteLength
-    if (block === undefined) {
-      at += encoder.encodeInto(reply === undefined ? `PUB ${subject} ${size}\r\n` : `PUB ${subject} ${reply} ${size}\r\n`, chunk.subarray(at)).written
-    } else {
-      // The line gives the header block's size in bytes, known once it is encoded: encoded
-      // first past the longest line it could need, then moved into place behind the line.
-      const headerAt = at + 3 * (subject.length + (reply?.length ?? 0)) + 40
-      const headerBytes = encoder.encodeInto(block, chunk.subarray(headerAt)).written
-      size += headerBytes
-      at += encoder.encodeInto(reply === undefined ? `HPUB ${subject} ${headerBytes} ${size}\r\n` : `HPUB ${subject} ${reply} ${headerBytes} ${size}\r\n`, chunk.subarray(at, headerAt)).written
-      chunk.copyWithin(at, headerAt, headerAt + headerBytes)
-      at += headerBytes
-    }
+    let at = this.#line(chunk, start, subject, reply, headers, data.byteLength)
+    if (at < 0) at = this.#encodedLine(chunk, start, lineRoom, subject, reply, headers, data.byteLength)
+    const size = this.#headerBytes + data.byteLength
     const maxPayload = nc.info?.max_payload
     if (maxPayload !== undefined && size > maxPayload) return plainPublish(nc, subject, data, reply, headers)
     chunk.set(data, at)
     at += data.byteLength
-    chunk[at++] = 13
-    chunk[at++] = 10
+    chunk[at++] = CR
+    chunk[at++] = LF
     this.#at = at
     this.#protocol.outMsgs++
     this.#protocol.outBytes += size
     this.#protocol.sendCommand(chunk.subarray(start, at))
   }
+
+  /**
+   * Writes the `PUB`/`HPUB` line and the header block at `at`, a byte a character, and answers
+   * where they end; -1 when a subject, name or value is not ASCII (nearly never: nothing then
+   * counts of what was written).
+   */
+  #line(chunk: Uint8Array, at: number, subject: string, reply: string | undefined, headers: HeaderFields | undefined, dataBytes: number): number {
+    let headerBytes = 0
+    if (headers !== undefined) {
+      headerBytes = STATUS_LINE.length + 2
+      for (const name in headers) headerBytes += name.length + headers[name].trim().length + 4
+    }
+    this.#headerBytes = headerBytes
+    at = ascii(chunk, at, headers === undefined ? 'PUB ' : 'HPUB ')
+    at = ascii(chunk, at, subject)
+    if (at < 0) return -1
+    chunk[at++] = SPACE
+    if (reply !== undefined) {
+      at = ascii(chunk, at, reply)
+      if (at < 0) return -1
+      chunk[at++] = SPACE
+    }
+    if (headers !== undefined) {
+      at = decimal(chunk, at, headerBytes)
+      chunk[at++] = SPACE
+    }
+    at = decimal(chunk, at, headerBytes + dataBytes)
+    chunk[at++] = CR
+    chunk[at++] = LF
+    if (headers === undefined) return at
+    at = ascii(chunk, at, STATUS_LINE)
+    for (const name in headers) {
+      at = ascii(chunk, at, name)
+      if (at < 0) return -1
+      chunk[at++] = COLON
+      chunk[at++] = SPACE
+      at = ascii(chunk, at, headers[name].trim())
+      if (at < 0) return -1
+      chunk[at++] = CR
+      chunk[at++] = LF
+    }
+    chunk[at++] = CR
+    chunk[at++] = LF
+    return at
+  }
+
+  /** {@link #line} for text that is not all ASCII: encoded as UTF-8. */
+  #encodedLine(chunk: Uint8Array, start: number, lineRoom: number, subject: string, reply: string | undefined, headers: HeaderFields | undefined, dataBytes: number): number {
+    // The line gives the block's size in bytes, known once it is encoded: encoded first past
+    // the longest line it could need, then moved into place behind the line.
+    const headerAt = start + lineRoom
+    let headerBytes = 0
+    if (headers !== undefined) {
+      let block = STATUS_LINE
+      for (const name in headers) block += `${name}: ${headers[name].trim()}\r\n`
+      headerBytes = encoder.encodeInto(`${block}\r\n`, chunk.subarray(headerAt)).written
+    }
+    this.#headerBytes = headerBytes
+    const size = headerBytes + dataBytes
+    const words = headers === undefined ? `PUB ${subject}` : `HPUB ${subject}`
+    const line = `${words}${reply === undefined ? '' : ` ${reply}`}${headers === undefined ? '' : ` ${headerBytes}`} ${size}\r\n`
+    const at = start + encoder.encodeInto(line, chunk.subarray(start, headerAt)).written
+    chunk.copyWithin(at, headerAt, headerAt + headerBytes)
+    return at + headerBytes
+  }
 }
 
-/** `NATS/1.0`, a `name: value` line per field, and the blank line, as nats.js encodes them. */
-function headerBlock(fields: HeaderFields): string {
-  let block = 'NATS/1.0\r\n'
-  for (const name in fields) {
-    const value = fields[name]
-    if (CRLF_IN_VALUE.test(value)) throw new InvalidArgumentError(`invalid header value for ${name}: CR and LF are not allowed`)
-    block += `${name}: ${value.trim()}\r\n`
+/** Writes `text` at `at` a byte a character and answers where it ends; -1 if it is not all ASCII. */
+function ascii(chunk: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c > 0x7f) return -1
+    chunk[at++] = c
   }
-  return `${block}\r\n`
+  return at
+}
+
+/** Writes the digits of the non-negative integer `n` at `at` and answers where they end. */
+function decimal(chunk: Uint8Array, at: number, n: number): number {
+  let digits = 1
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++
+  for (let i = at + digits - 1; i >= at; i--) {
+    chunk[i] = 48 + (n % 10)
+    n = Math.floor(n / 10)
+  }
+  return at + digits
 }
