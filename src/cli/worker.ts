@@ -23,6 +23,8 @@ ${connectionHelp}
   -c, --concurrency <n>            worker threads: tasks using a CPU core at once (default: config.workerConcurrency)
       --tasks-per-thread <n>       async tasks each thread runs at once; -c 1 --tasks-per-thread 1
                                    runs one task at a time (default: config.workerTasksPerThread)
+      --lookahead <duration>       reserve tasks due to start within this beyond the free slots, e.g. 10ms;
+                                   0 reserves none (default: config.workerLookahead)
   -Q, --queues <a,b>               queues to consume (default: the default queue)
   -n, --hostname <name>            node name; %h is the host name, %n its first part (default: celeriac@%h)
       --prefetch <n>               deprecated name of --tasks-per-thread
@@ -54,6 +56,7 @@ export async function worker(argv: string[]): Promise<number> {
       hostname: { type: 'string', short: 'n' },
       prefetch: { type: 'string' },
       'tasks-per-thread': { type: 'string' },
+      lookahead: { type: 'string' },
       events: { type: 'boolean', short: 'E' },
       'max-tasks-per-child': { type: 'string' },
       'max-memory-per-child': { type: 'string' },
@@ -77,6 +80,7 @@ export async function worker(argv: string[]): Promise<number> {
   if (values.concurrency !== undefined) options.concurrency = positiveInt(values.concurrency, '--concurrency')
   if (values.prefetch !== undefined) options.prefetch = positiveInt(values.prefetch, '--prefetch')
   if (values['tasks-per-thread'] !== undefined) options.tasksPerThread = positiveInt(values['tasks-per-thread'], '--tasks-per-thread')
+  if (values.lookahead !== undefined) options.lookahead = seconds(values.lookahead, '--lookahead')
   if (values.queues !== undefined) options.queues = list(values.queues)
   if (values.hostname !== undefined) options.hostname = values.hostname
   if (values.events) options.sendEvents = true
@@ -197,6 +201,7 @@ function banner(app: App, node: WorkerNode): string {
     `.> transport:   ${censorUrl(app.conf.broker)}`,
     `.> results:     ${censorUrl(app.conf.backend)}`,
     `.> concurrency: ${node.options.concurrency} (threads) x ${node.options.tasksPerThread} (tasks per thread) = ${node.options.concurrency * node.options.tasksPerThread} in flight`,
+    `.> lookahead:   ${node.options.lookaheadMs === 0 ? 'off (pulls only for free slots)' : `${node.options.lookaheadMs} ms (reserves the tasks it will start within it)`}`,
     `.> task events: ${events}`,
     ...(node.endpoints.metrics ? [`.> metrics:     ${node.endpoints.metrics}`] : []),
     ...(node.endpoints.health ? [`.> probes:      ${node.endpoints.health}/livez ${node.endpoints.health}/readyz`] : []),

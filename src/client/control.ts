@@ -81,8 +81,11 @@ export interface WorkerStats {
   pid: number
   /** Seconds since the node started. */
   uptime: number
-  /** `prefetchMultiplier` is the deprecated name of `tasksPerThread`, kept for readers of it. */
-  pool: { threads: number; tasksPerThread: number; prefetchMultiplier: number }
+  /**
+   * `prefetchMultiplier` is the deprecated name of `tasksPerThread`, kept for readers of it;
+   * `lookaheadMs`: how far ahead the node reserves tasks beyond its free slots (0: none).
+   */
+  pool: { threads: number; tasksPerThread: number; prefetchMultiplier: number; lookaheadMs: number }
   /** Tasks finished since start, by task name. */
   total: Record<string, number>
   active: number

@@ -94,6 +94,7 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
   workerConcurrency: isPositiveInt,
   workerTasksPerThread: isPositiveInt,
   workerPrefetchMultiplier: orNull(isPositiveInt),
+  workerLookahead: isDuration,
   workerMaxTasksPerChild: orNull(isPositiveInt),
   workerMaxMemoryPerChild: orNull(isPositiveInt),
   workerSendTaskEvents: isBool,

@@ -105,6 +105,13 @@ export interface ConfigValues {
    * place. Not Celery's prefetch multiplier: a node holds nothing beyond what its threads run.
    */
   workerPrefetchMultiplier: number | null
+  /**
+   * How far ahead a node reserves tasks beyond its free slots, as time: as many as it expects to
+   * start within this, from how fast it finished tasks lately (short tasks are pulled before a
+   * slot frees, long ones are not held back). A reserved task is acked only when it starts.
+   * `0`: reserve none. See docs/concurrency.md.
+   */
+  workerLookahead: Duration
   /** Recycle a thread after this many tasks; `null` never. */
   workerMaxTasksPerChild: number | null
   /** Recycle a thread once its heap exceeds this many KiB; `null` never. */
@@ -209,6 +216,7 @@ export const DEFAULTS = {
   workerConcurrency: availableParallelism(),
   workerTasksPerThread: 32,
   workerPrefetchMultiplier: null,
+  workerLookahead: '10ms',
   workerMaxTasksPerChild: null,
   workerMaxMemoryPerChild: null,
   workerSendTaskEvents: false,

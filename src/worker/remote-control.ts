@@ -243,7 +243,7 @@ export class RemoteControl {
       hostname: node.hostname,
       pid: process.pid,
       uptime: Math.round((this.#deps.clock.now() - node.startedAt) / 1000),
-      pool: { threads: node.poolSize(), tasksPerThread: node.options.tasksPerThread, prefetchMultiplier: node.options.tasksPerThread },
+      pool: { threads: node.poolSize(), tasksPerThread: node.options.tasksPerThread, prefetchMultiplier: node.options.tasksPerThread, lookaheadMs: node.options.lookaheadMs },
       total: Object.fromEntries(node.totals()),
       active: [...node.tasks()].length,
       queues: [...node.options.queues],

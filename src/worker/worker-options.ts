@@ -23,6 +23,13 @@ export interface WorkerOptions {
    * an error when given with a different `tasksPerThread`.
    */
   prefetch?: number
+  /**
+   * How far ahead the node reserves tasks beyond its free slots, as time: as many as it expects
+   * to start within this, from how fast it finished tasks lately. A reserved task is acked only
+   * when it starts. `0`: reserve none, pull only for free slots.
+   * @default config.workerLookahead ('10ms')
+   */
+  lookahead?: Duration
   /** Queues to consume. @default [config.taskDefaultQueue] */
   queues?: string[]
   /** Node name; `%h` is replaced by the host name, `%n` by the name part. @default 'celeriac@%h' */
@@ -77,6 +84,8 @@ export interface ResolvedWorkerOptions {
   tasksPerThread: number
   /** @deprecated The same as {@link tasksPerThread}, for code that read it. */
   prefetch: number
+  /** How far ahead the node reserves tasks, ms; 0 for none. */
+  lookaheadMs: number
   queues: string[]
   hostname: string
   maxTasksPerChild: number | null
@@ -128,6 +137,7 @@ export function compileWorkerOptions(options: WorkerOptions, conf: Readonly<Conf
     concurrency: positiveInt(options.concurrency ?? conf.workerConcurrency, 'concurrency'),
     tasksPerThread,
     prefetch: tasksPerThread,
+    lookaheadMs: toMs(options.lookahead ?? conf.workerLookahead, options.lookahead === undefined ? 'config.workerLookahead' : 'options.lookahead'),
     queues: [...new Set(queues)],
     hostname: expandHostname(options.hostname ?? 'celeriac@%h'),
     maxTasksPerChild: maxTasks === null ? null : positiveInt(maxTasks, 'maxTasksPerChild'),
