@@ -148,6 +148,11 @@ export interface RevokedIds {
   has(id: string): boolean
   /** The ids currently revoked. */
   list(): string[]
+  /**
+   * Counts `id` as revoked until `untilMs` (clock ms) in this view at once: a revocation heard
+   * of by broadcast, which can arrive before the stored one reaches the view.
+   */
+  note(id: string, untilMs: number): void
   close(): void
 }
 

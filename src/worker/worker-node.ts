@@ -26,6 +26,7 @@ import type { Observing } from '../observability/observe.js'
 import type { Delivery, RevokedIds, Subscription, Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
 import type { TimerHandle } from '../util/clock.js'
+import { toMs } from '../util/duration.js'
 
 const VERSION = '0.1.0'
 // A redelivered task whose stored state could not be read comes back after this long, ms.
@@ -735,6 +736,10 @@ export class WorkerNode {
   }
 
   #revokeRunning(ids: string[], terminate: boolean): void {
+    // The broadcast may come before the stored revocations reach this node's view: counted now,
+    // so the node refuses them and lists them (inspect revoked) from this moment.
+    const until = this.#deps.clock.now() + toMs(this.#deps.conf.workerRevokeExpires, 'config.workerRevokeExpires')
+    for (const id of ids) this.#revoked.note(id, until)
     for (const id of ids) {
       const item = this.#active.get(id)
       if (!item) continue

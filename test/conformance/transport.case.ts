@@ -556,6 +556,17 @@ const cases: Record<string, Body> = {
     await eventually('the id revoked after the view opened', () => view.has(next))
   },
 
+  'revoke - an id noted in a view (a revoke broadcast) counts there at once, until its end': async (t, { transport }) => {
+    const view = await transport.revoked()
+    t.teardown(() => view.close())
+    const [id, past] = [unique('task'), unique('task')]
+    view.note(id, Date.now() + 60_000)
+    view.note(past, Date.now() - 1)
+    t.ok(view.has(id), 'counted before any store of it reached the view')
+    t.ok(view.list().includes(id), 'and listed')
+    t.notOk(view.has(past), 'not past its end')
+  },
+
   'reserveRate - slots of one limit are spaced by the interval across connections; keys are apart': async (t, context) => {
     const { transport } = context
     const second = secondOrSkip(t, context)

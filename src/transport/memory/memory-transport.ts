@@ -173,11 +173,23 @@ export class MemoryTransport implements Transport {
     this.#assertOpen()
     const { broker } = this
     const clock = this.#clock
-    // The view reads the broker directly, so it is always current and holds nothing to close.
+    // The view reads the broker directly, so it is always current; what was noted here (a
+    // broadcast, which in one process never overtakes the store) is kept beside it.
+    const noted = new Map<string, number>()
+    const isNoted = (id: string, now: number) => (noted.get(id) ?? 0) > now
     return {
-      has: (id) => broker.isRevoked(id, clock.now()),
-      list: () => broker.revokedIds(clock.now()),
-      close: () => {},
+      has: (id) => broker.isRevoked(id, clock.now()) || isNoted(id, clock.now()),
+      list: () => {
+        const now = clock.now()
+        const ids = new Set(broker.revokedIds(now))
+        for (const id of noted.keys()) if (isNoted(id, now)) ids.add(id)
+        return [...ids]
+      },
+      note: (id, untilMs) => {
+        if ((noted.get(id) ?? 0) < untilMs) noted.set(id, untilMs)
+        if (noted.size > 1024) for (const [other, end] of noted) if (end <= clock.now()) noted.delete(other)
+      },
+      close: () => noted.clear(),
     }
   }
 

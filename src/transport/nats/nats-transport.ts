@@ -323,6 +323,7 @@ export class NatsTransport implements Transport {
     return {
       has: (id) => view.has(id),
       list: () => view.list(),
+      note: (id, untilMs) => view.note(id, untilMs),
       close: () => {
         view.close()
         this.#views.delete(view)

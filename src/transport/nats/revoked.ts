@@ -85,6 +85,9 @@ export class RevokedStore {
         prune()
         return [...until.keys()]
       },
+      note: (id, end) => {
+        if ((until.get(id) ?? 0) < end) until.set(id, end)
+      },
       close: () => mirror.stop(),
     }
   }
