@@ -12,7 +12,7 @@ import { barChart } from './chart.js'
 import { goals, markdown, panels, ratios, ratioTable, readmeTable, rows, textTable, type Samples } from './report.js'
 import { writeDocSection } from './doc-section.js'
 import { bullmqContenders } from './peers/bullmq.js'
-import { celeriacContenders, DEFAULTS_LABEL } from './peers/celeriac.js'
+import { celeriacContenders, DEFAULTS_LABEL, EQUAL_LABEL } from './peers/celeriac.js'
 import { jetstreamContenders } from './peers/jetstream.js'
 import { celeryContenders, PYTHON } from './peers/celery.js'
 import { versionOf, type Contender } from './peers/contender.js'
@@ -24,7 +24,7 @@ const QUICK = { tasks: 2_000, roundTrips: 200, cpuTasks: 100, cpuMs: 5, ioTasks:
 const SYSTEMS = ['celeriac', 'bullmq', 'celery', 'jetstream']
 /** The configurations the project's goals are about: the defaults, and equal in-flight. */
 const HEADLINE = `NATS + KV results, ${DEFAULTS_LABEL}`
-const EQUAL = 'NATS + KV results, -c 2 x 25 tasks/thread = 50 in flight'
+const EQUAL = EQUAL_LABEL
 
 const { values: flags } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' } }, strict: true })
 const { runs: defaultRuns, ...sizes } = flags.quick ? QUICK : FULL

@@ -1,5 +1,6 @@
 // celeriac in the comparison bench: on NATS with results in JetStream KV (at the defaults, and
-// at 50 tasks in flight, BullMQ's usual setting), on NATS with rpc results, and on memory://.
+// at 50 tasks in flight, BullMQ's usual setting: exactly 50 with no lookahead, and 50 running
+// with the default lookahead), on NATS with rpc results, and on memory://.
 // Each NATS run gets a fresh nats-server; the worker is a `celeriac worker` process, the client
 // another process. Every configuration's threads and tasks in flight are in its name.
 import { availableParallelism } from 'node:os'
@@ -23,8 +24,13 @@ function runClient(plan: Plan, env: Record<string, string>): Promise<Measures> {
 /** Threads and tasks per thread at the defaults on this machine, as the worker resolves them. */
 export const DEFAULT_THREADS = availableParallelism()
 export const DEFAULT_IN_FLIGHT = DEFAULT_THREADS * DEFAULTS.workerTasksPerThread
-/** How a configuration is named: its threads and in-flight tasks, side by side with the peers'. */
-export const DEFAULTS_LABEL = `defaults: -c ${DEFAULT_THREADS} x ${DEFAULTS.workerTasksPerThread} tasks/thread = ${DEFAULT_IN_FLIGHT} in flight`
+/**
+ * How a configuration is named: its threads and the tasks it runs at once, side by side with
+ * the peers', and the lookahead (up to as many again reserved while tasks are short).
+ */
+export const DEFAULTS_LABEL = `defaults: -c ${DEFAULT_THREADS} x ${DEFAULTS.workerTasksPerThread} tasks/thread = ${DEFAULT_IN_FLIGHT} running, ${DEFAULTS.workerLookahead} lookahead`
+/** celeriac holding exactly BullMQ c=50's 50 tasks: the goals' equal in-flight row. */
+export const EQUAL_LABEL = 'NATS + KV results, -c 2 x 25 tasks/thread = 50 in flight (lookahead 0)'
 
 /** celeriac on a fresh nats-server with its worker process given `workerArgs` (CLI flags). */
 export function onNats(config: string, backend: string, workerArgs: string[] = []): Contender {
@@ -55,7 +61,8 @@ export function onNats(config: string, backend: string, workerArgs: string[] = [
 /** celeriac's configurations. */
 export const celeriacContenders: Contender[] = [
   onNats(`NATS + KV results, ${DEFAULTS_LABEL}`, 'nats://'),
-  onNats('NATS + KV results, -c 2 x 25 tasks/thread = 50 in flight', 'nats://', ['-c', '2', '--tasks-per-thread', '25']),
+  onNats(EQUAL_LABEL, 'nats://', ['-c', '2', '--tasks-per-thread', '25', '--lookahead', '0']),
+  onNats(`NATS + KV results, -c 2 x 25 tasks/thread = 50 running, ${DEFAULTS.workerLookahead} lookahead`, 'nats://', ['-c', '2', '--tasks-per-thread', '25']),
   onNats(`NATS + rpc results, ${DEFAULTS_LABEL}`, 'rpc://'),
   {
     system: 'celeriac',
