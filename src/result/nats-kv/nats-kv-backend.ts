@@ -12,6 +12,7 @@ import { LargeResults } from './large-results.js'
 import { NatsChords } from './chords.js'
 import { KeyWatches } from './key-watch.js'
 import { acrossReconnects } from './reconnect.js'
+import { RecordWrites } from './record-writes.js'
 import { requestsOf, type Requests } from '../../transport/nats/requests.js'
 import { ensureReplicas, isReplicas, replicasFor } from '../../transport/nats/replicas.js'
 import { resultBucketNames } from '../../transport/nats/names.js'
@@ -26,25 +27,9 @@ import type { Announcer, BackendCapabilities, ChordStore, MetaListener, ReplyPus
 import type { KeyUpdate } from './key-watch.js'
 import type { StoredMeta } from './record.js'
 import type { ChordRecord } from '../../canvas/data.js'
-import { wireOf } from '../../transport/nats/wire.js'
 
 /** The bucket of `nats://` results unless told otherwise. */
 export const DEFAULT_RESULT_BUCKET = 'celeriac-results'
-
-/**
- * Room left under the server's `max_payload` for what travels with a KV value (headers such as
- * an expected-revision check). A record that does not fit under the rest moves its result out.
- */
-const PAYLOAD_MARGIN_BYTES = 4_096
-/**
- * How long a record write waits for its JetStream ack before it is sent again (within
- * `acrossReconnects`' 30 s). Shorter than JetStream's 5 s: when the bucket's leader is lost the
- * write is gone with it, and the retry reaches the new leader as soon as one is elected. A
- * write sent twice stores the same record twice, which changes nothing.
- */
-const STORE_ACK_TIMEOUT_MS = 2_000
-/** The server default, for the moment before the connection has the server's INFO. */
-const DEFAULT_MAX_PAYLOAD = 1_048_576
 
 /** Options of {@link NatsKvBackend}. */
 export interface NatsKvBackendOptions {
@@ -105,6 +90,8 @@ interface Connected {
   requests: Requests
   watches: KeyWatches
   chords: NatsChords
+  /** Writes records in order per task (record-writes.ts). */
+  writes: RecordWrites
   /** The subscription to the reply subject (see {@link NatsKvBackend.push}), and the connection events that void pushes. */
   replies: { subscription: Subscription; status: StatusEvents }
 }
@@ -176,9 +163,6 @@ export class NatsKvBackend implements ResultBackend {
   // Under the connection's inbox prefix, which is known once it is open.
   #replyTo = ''
   readonly #pushed: PushedRecords<StoredMeta>
-  // The write in flight per key: a task's records are written in the order they were stored,
-  // even when one is retried (a STARTED resent after a timeout must not land after SUCCESS).
-  readonly #writes = new Map<string, Promise<void>>()
   #listening = false
   #connected: Promise<Connected> | undefined
   /**
@@ -257,88 +241,14 @@ export class NatsKvBackend implements ResultBackend {
     if (connected && this.#shared === undefined) await connected.nc.close().catch(() => undefined)
   }
 
-  // Not async, nor is the common path below it: every task's result goes through here, and each
-  // async layer costs a frame and a promise (the worker's main thread, 20,000 warm tasks).
+  // Not async: every task's result goes through here (see record-writes.ts).
   store(meta: TaskMeta): Promise<void> {
     if (typeof meta?.taskId !== 'string' || meta.taskId === '') {
       return Promise.reject(new InvalidArgumentError('meta.taskId must be a non-empty string'))
     }
     const connected = this.#live
-    return connected === undefined ? this.#ready().then((c) => this.#store(c, meta)) : this.#store(connected, meta)
-  }
-
-  /** Writes `meta` once the task's earlier writes are done (see {@link #writes}). */
-  #store(connected: Connected, meta: TaskMeta): Promise<void> {
     const key = this.#key(meta.taskId)
-    const previous = this.#writes.get(key)
-    const write = previous === undefined ? this.#write(connected, key, meta) : previous.then(ignore, ignore).then(() => this.#write(connected, key, meta))
-    this.#writes.set(key, write)
-    return write.finally(() => {
-      if (this.#writes.get(key) === write) this.#writes.delete(key)
-    })
-  }
-
-  #write(connected: Connected, key: string, meta: TaskMeta): Promise<void> {
-    const { nc, requests } = connected
-    let bytes: Uint8Array
-    try {
-      bytes = encodeRecord(meta)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    const limit = (nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - PAYLOAD_MARGIN_BYTES
-    if (bytes.byteLength > limit) return this.#writeLarge(connected, key, meta, bytes, limit)
-    // A JetStream publish on the key's subject is what `kv.put` sends; here its PubAck
-    // comes back through the connection's reply mux (requests.ts), without the Error,
-    // timer and promise chain nats.js builds per request. store() resolves only once the
-    // stream has the record: the worker acks the task after it, so a broker restart loses
-    // no result (issue 13: with a core publish and a PING/PONG flush, 32 of 136,304 writes
-    // reported done were lost across four server SIGKILLs; a PONG proves the server read
-    // the bytes, not that the stream stored them).
-    // Measured with `npm run bench:nats` (20,000 no-op tasks, 2 threads; 2 shared cores
-    // under load 9-19, so noisy): medians of 4 interleaved runs, end to end tasks/s and
-    // round trip p50: core publish + flush (before) 4,605 and 0.83 ms; kv.put 5,009 and
-    // 0.91 ms; this publish with its PubAck through the mux 5,472 and 0.80 ms. The ack
-    // costs no throughput here: the flush was a round trip per turn as well.
-    const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.bucket}.${key}`, bytes, undefined, STORE_ACK_TIMEOUT_MS))
-    // The sender hears of a ready record (see push) right behind the write, on the same
-    // connection: the server has the record first, and the sender need not wait for the ack.
-    const push = meta.replyTo !== undefined && READY_STATES.has(meta.state) ? meta.replyTo : undefined
-    if (push !== undefined) {
-      try {
-        wireOf(nc).publish(push, bytes)
-      } catch {
-        // Only a closed connection refuses it here (the subject was checked on receipt, the
-        // size above), and then the write fails too: its error, below, is the one reported.
-      }
-    }
-    return acked.then(ignore, (error: unknown) => {
-      throw this.#error(`cannot store task ${meta.taskId}`, key, error)
-    })
-  }
-
-  /** {@link #write} of a record over the server's payload limit. */
-  async #writeLarge({ nc, kv, large, requests }: Connected, key: string, meta: TaskMeta, bytes: Uint8Array, limit: number): Promise<void> {
-    if (meta.result !== undefined) {
-      // The object first, then the record: a reader never sees a reference to nothing.
-      const { result, ...rest } = meta
-      const stored: StoredMeta = { ...rest, resultRef: await large.put(key, result) }
-      bytes = encodeRecord(stored)
-    }
-    const push = meta.replyTo !== undefined && READY_STATES.has(meta.state) ? meta.replyTo : undefined
-    try {
-      if (bytes.byteLength > limit) {
-        // Still too large (the record itself, not its result): the server refuses it with a reason.
-        await acrossReconnects(nc, () => kv.put(key, bytes))
-        if (push !== undefined) wireOf(nc).publish(push, bytes)
-      } else {
-        const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.bucket}.${key}`, bytes, undefined, STORE_ACK_TIMEOUT_MS))
-        if (push !== undefined) wireOf(nc).publish(push, bytes)
-        await acked
-      }
-    } catch (error) {
-      throw this.#error(`cannot store task ${meta.taskId}`, key, error)
-    }
+    return connected === undefined ? this.#ready().then((c) => c.writes.write(c, key, meta)) : connected.writes.write(connected, key, meta)
   }
 
   async get(taskId: string): Promise<TaskMeta | undefined> {
@@ -481,7 +391,7 @@ export class NatsKvBackend implements ResultBackend {
       // Once the server has the reply subscription, a task sent from now on cannot answer before it.
       await watches.flushSoon()
       this.#listening = true
-      return { nc, js, kv, read, large, requests: requestsOf(nc), watches, replies, chords: new NatsChords(nc, names.chords, this.resultExpiresMs, large, replicas) }
+      return { nc, js, kv, read, large, requests: requestsOf(nc), watches, replies, chords: new NatsChords(nc, names.chords, this.resultExpiresMs, large, replicas), writes: new RecordWrites(this.bucket, (what, key, cause) => this.#error(what, key, cause)) }
     } catch (error) {
       if (this.#shared === undefined) await nc.close().catch(() => undefined)
       throw new BackendError(`nats backend: cannot open bucket ${this.bucket}: ${(error as Error).message}`, { cause: error })
@@ -535,7 +445,6 @@ function directRead(nc: NatsConnection, bucket: string): (key: string) => Promis
 }
 
 const EMPTY = new Uint8Array(0)
-const ignore = (): void => undefined
 
 /** A KV bucket keeps records and chords; the reply subject and the republish subjects carry the rest. */
 const NATS_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: true, push: true, local: false })
