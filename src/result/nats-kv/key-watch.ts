@@ -15,7 +15,7 @@
 import { acrossReconnects } from './reconnect.js'
 import { resultBucketNames } from '../../transport/nats/names.js'
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
-import { wireOf } from '../../transport/nats/wire.js'
+import { wireOf, type Wire } from '../../transport/nats/wire.js'
 
 /** A running key watch. */
 export interface KeyWatch {
@@ -39,12 +39,14 @@ export function republishOf(bucket: string): { src: string; dest: string } {
 /** Watches on the keys of one bucket. */
 export class KeyWatches {
   readonly #nc: NatsConnection
+  readonly #wire: Wire
   readonly #base: string
   readonly #active = new Set<Subscription>()
   #flush: Promise<void> | undefined
 
   constructor(nc: NatsConnection, bucket: string) {
     this.#nc = nc
+    this.#wire = wireOf(nc)
     this.#base = resultBucketNames(bucket).watchBase
   }
 
@@ -71,7 +73,7 @@ export class KeyWatches {
 
   /** Sends `value` to the watchers of `key` as if it had been written, without writing it. */
   announce(key: string, value: Uint8Array): void {
-    wireOf(this.#nc).publish(`${this.#base}.${key}`, value)
+    this.#wire.publish(`${this.#base}.${key}`, value)
   }
 
   /** Stops every watch. */

@@ -13,6 +13,7 @@ import { NatsChords } from './chords.js'
 import { KeyWatches } from './key-watch.js'
 import { acrossReconnects } from './reconnect.js'
 import { RecordWrites } from './record-writes.js'
+import { wireOf, type Wire } from '../../transport/nats/wire.js'
 import { requestsOf, type Requests } from '../../transport/nats/requests.js'
 import { ensureReplicas, isReplicas, replicasFor } from '../../transport/nats/replicas.js'
 import { resultBucketNames } from '../../transport/nats/names.js'
@@ -92,6 +93,8 @@ interface Connected {
   chords: NatsChords
   /** Writes records in order per task (record-writes.ts). */
   writes: RecordWrites
+  /** The connection's fast publishes (wire.ts). */
+  wire: Wire
   /** The subscription to the reply subject (see {@link NatsKvBackend.push}), and the connection events that void pushes. */
   replies: { subscription: Subscription; status: StatusEvents }
 }
@@ -391,7 +394,7 @@ export class NatsKvBackend implements ResultBackend {
       // Once the server has the reply subscription, a task sent from now on cannot answer before it.
       await watches.flushSoon()
       this.#listening = true
-      return { nc, js, kv, read, large, requests: requestsOf(nc), watches, replies, chords: new NatsChords(nc, names.chords, this.resultExpiresMs, large, replicas), writes: new RecordWrites(this.bucket, (what, key, cause) => this.#error(what, key, cause)) }
+      return { nc, js, kv, read, large, requests: requestsOf(nc), wire: wireOf(nc), watches, replies, chords: new NatsChords(nc, names.chords, this.resultExpiresMs, large, replicas), writes: new RecordWrites(this.bucket, (what, key, cause) => this.#error(what, key, cause)) }
     } catch (error) {
       if (this.#shared === undefined) await nc.close().catch(() => undefined)
       throw new BackendError(`nats backend: cannot open bucket ${this.bucket}: ${(error as Error).message}`, { cause: error })

@@ -6,7 +6,7 @@ import type { KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { READY_STATES } from '../../lifecycle/states.js'
 import type { Requests } from '../../transport/nats/requests.js'
-import { wireOf } from '../../transport/nats/wire.js'
+import type { Wire } from '../../transport/nats/wire.js'
 import type { BackendError } from '../../errors.js'
 import type { TaskMeta } from '../backend.js'
 import type { LargeResults } from './large-results.js'
@@ -35,6 +35,8 @@ export interface WriteTarget {
   large: LargeResults
   /** The connection's reply mux: writes wait for their JetStream ack through it. */
   requests: Requests
+  /** The connection's fast publishes: the push to the sender goes through it. */
+  wire: Wire
 }
 
 const ignore = (): void => undefined
@@ -67,7 +69,7 @@ export class RecordWrites {
   }
 
   #write(target: WriteTarget, key: string, meta: TaskMeta): Promise<void> {
-    const { nc, requests } = target
+    const { nc, requests, wire } = target
     let bytes: Uint8Array
     try {
       bytes = encodeRecord(meta)
@@ -94,7 +96,7 @@ export class RecordWrites {
     const push = pushTo(meta)
     if (push !== undefined) {
       try {
-        wireOf(nc).publish(push, bytes)
+        wire.publish(push, bytes)
       } catch {
         // Only a closed connection refuses it here (the subject was checked on receipt, the
         // size above), and then the write fails too: its error, below, is the one reported.
@@ -106,7 +108,7 @@ export class RecordWrites {
   }
 
   /** {@link #write} of a record over the server's payload limit. */
-  async #writeLarge({ nc, kv, large, requests }: WriteTarget, key: string, meta: TaskMeta, bytes: Uint8Array, limit: number): Promise<void> {
+  async #writeLarge({ nc, kv, large, requests, wire }: WriteTarget, key: string, meta: TaskMeta, bytes: Uint8Array, limit: number): Promise<void> {
     if (meta.result !== undefined) {
       // The object first, then the record: a reader never sees a reference to nothing.
       const { result, ...rest } = meta
@@ -118,10 +120,10 @@ export class RecordWrites {
       if (bytes.byteLength > limit) {
         // Still too large (the record itself, not its result): the server refuses it with a reason.
         await acrossReconnects(nc, () => kv.put(key, bytes))
-        if (push !== undefined) wireOf(nc).publish(push, bytes)
+        if (push !== undefined) wire.publish(push, bytes)
       } else {
         const acked = acrossReconnects(nc, () => requests.publish(`$KV.${this.#bucket}.${key}`, bytes, undefined, STORE_ACK_TIMEOUT_MS))
-        if (push !== undefined) wireOf(nc).publish(push, bytes)
+        if (push !== undefined) wire.publish(push, bytes)
         await acked
       }
     } catch (error) {
