@@ -83,9 +83,11 @@ export interface WorkerStats {
   uptime: number
   /**
    * `prefetchMultiplier` is the deprecated name of `tasksPerThread`, kept for readers of it;
-   * `lookaheadMs`: how far ahead the node reserves tasks beyond its free slots (0: none).
+   * `lookaheadMs`: how far ahead the node reserves tasks beyond its free slots (0: none);
+   * `held`: threads whose event loop a task has held for over 50 ms (a CPU-bound or
+   * synchronous task), which get no new tasks until it lets go.
    */
-  pool: { threads: number; tasksPerThread: number; prefetchMultiplier: number; lookaheadMs: number }
+  pool: { threads: number; tasksPerThread: number; prefetchMultiplier: number; lookaheadMs: number; held: number }
   /** Tasks finished since start, by task name. */
   total: Record<string, number>
   active: number

@@ -118,6 +118,7 @@ export class WorkerMetrics {
     gauge('celeriac_worker_tasks_rate_limited', 'Received tasks waiting for their rate limit', () => node.rateLimited())
     gauge('celeriac_worker_threads', 'Worker threads in the pool', () => node.threads())
     gauge('celeriac_worker_threads_busy', 'Worker threads running at least one task', () => node.threadsBusy())
+    gauge('celeriac_worker_threads_held', 'Worker threads whose event loop a task has held for over 50 ms (CPU-bound or synchronous); they get no new tasks meanwhile', () => node.threadsHeld())
     const metrics = this
     // prom-client collects every metric of a scrape at once: both read one round of stats.
     new Gauge({ name: 'celeriac_queue_messages', help: 'Messages in a queue, by state (ready, in_flight, delayed, dead), read from the broker when scraped', labelNames: ['queue', 'state'], registers, async collect() {

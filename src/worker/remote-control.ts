@@ -25,6 +25,8 @@ export interface ControlledNode {
   /** Finished tasks since start, by name. */
   totals(): ReadonlyMap<string, number>
   poolSize(): number
+  /** Threads whose event loop a task holds now. */
+  threadsHeld(): number
   revoke(ids: string[], terminate: boolean): void
   setEvents(on: boolean): void
   addConsumer(queue: string): Promise<boolean>
@@ -243,7 +245,7 @@ export class RemoteControl {
       hostname: node.hostname,
       pid: process.pid,
       uptime: Math.round((this.#deps.clock.now() - node.startedAt) / 1000),
-      pool: { threads: node.poolSize(), tasksPerThread: node.options.tasksPerThread, prefetchMultiplier: node.options.tasksPerThread, lookaheadMs: node.options.lookaheadMs },
+      pool: { threads: node.poolSize(), tasksPerThread: node.options.tasksPerThread, prefetchMultiplier: node.options.tasksPerThread, lookaheadMs: node.options.lookaheadMs, held: node.threadsHeld() },
       total: Object.fromEntries(node.totals()),
       active: [...node.tasks()].length,
       queues: [...node.options.queues],

@@ -327,7 +327,8 @@ export class WorkerNode {
       rateLimited: () => this.#gate.held,
       threads: () => pool().size,
       threadsBusy: () => pool().threads.filter((t) => t.busy > 0).length,
-      threadsUp: () => pool().threads.filter((t) => !t.exited && !t.retiring).length,
+      threadsHeld: () => pool().held,
+      threadsUp: () => pool().threads.filter((t) => t.open).length,
       queues: () => this.options.queues,
       consuming: (queue) => this.#consumers.has(queue),
       transport: () => this.#transport,
@@ -692,6 +693,7 @@ export class WorkerNode {
       revokedIds: () => this.#revoked.list(),
       totals: () => this.#totals,
       poolSize: () => this.#pool.size,
+      threadsHeld: () => this.#pool.held,
       revoke: (ids, terminate) => this.#revokeRunning(ids, terminate),
       setEvents: (on) => {
         this.options.sendEvents = on

@@ -34,6 +34,8 @@ export interface ObservedNode {
   threads(): number
   /** Threads running at least one task. */
   threadsBusy(): number
+  /** Threads whose event loop a task holds (see ThreadHandle.held). */
+  threadsHeld(): number
   /** Threads started and ready. */
   threadsUp(): number
   /** Queues consumed now, and whether each has an open consumer. */

@@ -1,19 +1,23 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { TimeLimitExceeded, WorkerLostError } from '../../src/index.js'
-import { app, hog, overlap, waiter } from '../fixtures/concurrency-app.js'
+import { app, hog, overlap, record, waiter } from '../fixtures/concurrency-app.js'
 import { celeriac } from '../helpers/cli.js'
+import { until } from '../helpers/until.js'
+import { tempDir } from '../helpers/files.js'
 
 const fixture = fileURLToPath(new URL('../fixtures/concurrency-app.ts', import.meta.url))
 
 t.teardown(() => app.close())
 
 /** Runs `body` with a node of this app consuming `queue`, stopped afterwards. */
-async function withNode(options: Parameters<typeof app.worker>[0] & { queues: string[] }, body: () => Promise<void>): Promise<void> {
+async function withNode(options: Parameters<typeof app.worker>[0] & { queues: string[] }, body: (hostname: string) => Promise<void>): Promise<void> {
   const node = app.worker({ hostname: `${options.queues[0]}@%h`, ...options })
   await node.start()
   try {
-    await body()
+    await body(node.hostname)
   } finally {
     await node.stop({ cold: true })
   }
@@ -63,6 +67,40 @@ t.test('a CPU-bound task does not hold a sibling past its hard limit: the watchd
     t.ok(Date.now() - began < 1_900, 'failed at its limit, before the hog let go of the thread')
     // The thread was terminated with the hog on it: that task is lost with it.
     await t.rejects(hogging.get({ timeout: 10 }), WorkerLostError)
+  })
+})
+
+t.test('a thread a CPU-bound task holds gets no new task: they run on the other thread meanwhile, and inspect stats counts it held', async (t) => {
+  await withNode({ concurrency: 2, tasksPerThread: 4, queues: ['held'] }, async (hostname) => {
+    const stats = async () => (await app.control.inspect({ destination: hostname, timeout: 2 }).stats())[hostname]?.ok
+    t.equal((await stats())?.pool.held, 0, 'no thread is held while none runs a task')
+    const hogging = await hog.applyAsync([3_000], { queue: 'held' })
+    await until(stats, (s) => s?.pool.held === 1, 'the hog to hold its thread')
+    // Without the check, the held thread (3 free slots) and the other (4, then 3 ...) take turns.
+    const sent = await Promise.all(Array.from({ length: 8 }, (_, i) => overlap.applyAsync([20 + i], { queue: 'held' })))
+    const peaks = await Promise.all(sent.map((r) => r.get({ timeout: 10 })))
+    t.notOk(await hogging.ready(), 'all eight ended while the hog still held its thread')
+    t.ok(peaks.every((peak) => peak >= 1 && peak <= 4), 'on the free thread, four at a time at most')
+    t.equal((await stats())?.pool.held, 1, 'still held')
+  })
+})
+
+t.test('tasks sent to a thread before a CPU-bound task held it, and not started, are taken back: each runs once, on the other thread', async (t) => {
+  const runs = join(tempDir(t), 'runs')
+  await withNode({ concurrency: 2, tasksPerThread: 4, queues: ['taken'] }, async (hostname) => {
+    // Sent together, so that some land on the hog's thread behind it before it counts as held.
+    const [hogging, ...sent] = await Promise.all([hog.applyAsync([1_500], { queue: 'taken' }), ...Array.from({ length: 6 }, (_, i) => record.applyAsync([runs, i, 20], { queue: 'taken' }))])
+    t.same(await Promise.all(sent.map((r) => r.get({ timeout: 10 }))), [0, 1, 2, 3, 4, 5])
+    t.notOk(await hogging.ready(), 'all six ended while the hog still held its thread')
+    t.equal((await app.control.inspect({ destination: hostname, timeout: 2 }).stats())[hostname]?.ok?.pool.held, 1, 'the hog still holds its thread')
+    // Let go, the hog's thread meets the tasks taken from it, and skips them: a run would have
+    // written its number before the hog's result was sent.
+    t.equal(await hogging.get({ timeout: 10 }), 'done')
+    t.same(readFileSync(runs, 'utf8').split('\n').filter(Boolean).map(Number).sort(), [0, 1, 2, 3, 4, 5], 'each ran once')
+    // The slots of the skipped tasks are free again: eight tasks run at once, four on each thread.
+    await Promise.all(Array.from({ length: 8 }, () => overlap.applyAsync([5_000], { queue: 'taken' })))
+    const active = await until(() => app.control.inspect({ destination: hostname, timeout: 2 }).active(), (a) => a[hostname]?.ok?.length === 8, 'eight tasks to run at once')
+    t.equal(active[hostname]?.ok?.length, 8, 'every slot of both threads in use')
   })
 })
 

@@ -2,6 +2,7 @@ import t from 'tap'
 import { TaskState } from '../../src/index.js'
 import { app, add, limited, sleepy, stamp } from '../fixtures/app.js'
 import { lines, tempDir } from '../helpers/files.js'
+import { until } from '../helpers/until.js'
 
 // Two nodes in one process on memory://: the same commands as across processes on NATS.
 const one = app.worker({ concurrency: 1, hostname: 'rc-one@%h', queues: ['rc-one'] })
@@ -12,14 +13,6 @@ t.teardown(async () => {
   await app.close()
 })
 
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = await read()
-    if (ok(value)) return value
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 t.test('remote control - ping: every node answers; destination narrows it and returns early', async (t) => {
   const all = await app.control.ping({ timeout: 2 })

@@ -5,7 +5,7 @@ import { installComlinkErrorHandler } from '../../protocol/comlink-errors.js'
 import { spawnThread, threadEntry } from './spawn.js'
 import type { InFlight } from '../in-flight.js'
 import { RunBatchWriter, type RunEntry } from '../../protocol/thread-batch.js'
-import type { ThreadReady, ThreadToMain } from '../../protocol/thread-messages.js'
+import { Claim, HELD_MS, sharedSlots, type ThreadReady, type ThreadToMain } from '../../protocol/thread-messages.js'
 import type { ThreadApi } from '../thread/entry.js'
 
 /** Callbacks of one thread. */
@@ -41,6 +41,14 @@ export class ThreadHandle {
   /** Epoch ms at which the task in each slot started; 0 while queued or idle. */
   readonly startedAt: Float64Array
   readonly items: (InFlight | undefined)[]
+  /** The thread's heartbeat (see BEAT_MS): epoch ms while it runs tasks, 0 while it runs none. */
+  readonly #beat: Float64Array
+  /** Each slot's claim, shared with the thread (see Claim). */
+  readonly #claims: Int32Array
+  /** The entry each slot's task was sent with, kept until it ends: a task taken back from a held thread is sent on with it. */
+  readonly #entries: (RunEntry | undefined)[]
+  /** Slots whose task was taken back, until the thread has skipped it. */
+  #withdrawn: number[] = []
   readonly #free: number[]
   readonly #outbox = new RunBatchWriter()
   #flushQueued = false
@@ -55,11 +63,14 @@ export class ThreadHandle {
     this.capacity = spec.capacity
     this.items = new Array(spec.capacity).fill(undefined)
     this.#free = Array.from({ length: spec.capacity }, (_, i) => spec.capacity - 1 - i)
-    const shared = new SharedArrayBuffer(spec.capacity * Float64Array.BYTES_PER_ELEMENT)
-    this.startedAt = new Float64Array(shared)
+    const shared = sharedSlots(spec.capacity)
+    this.startedAt = shared.startedAt
+    this.#beat = shared.beat
+    this.#claims = shared.claims
+    this.#entries = new Array(spec.capacity).fill(undefined)
     const control = new MessageChannel()
     this.worker = spawnThread(threadEntry(), {
-      workerData: { modules: spec.modules, appName: spec.appName, hostname: spec.hostname, startedAt: shared, reportHeap: spec.reportHeap, control: control.port2 },
+      workerData: { modules: spec.modules, appName: spec.appName, hostname: spec.hostname, shared: shared.buffer, reportHeap: spec.reportHeap, control: control.port2 },
       transferList: [control.port2],
       ...(spec.resourceLimits ? { resourceLimits: spec.resourceLimits } : {}),
     })
@@ -89,8 +100,28 @@ export class ThreadHandle {
     return this.#free.length
   }
 
+  /** Takes new tasks: neither retiring nor exited. */
+  get open(): boolean {
+    return !this.retiring && !this.exited
+  }
+
   get busy(): number {
     return this.capacity - this.#free.length
+  }
+
+  /**
+   * Whether a task held the thread's event loop at the pool's last look: it runs tasks and its
+   * heartbeat was over {@link HELD_MS} old. A task sent to it would wait for the holder to end.
+   */
+  held = false
+
+  /** Looks at the heartbeat at `now` (epoch ms) and sets {@link held}; answers whether it changed. */
+  lookAt(now: number): boolean {
+    const beat = this.#beat[0]
+    const held = this.open && beat !== 0 && now - beat > HELD_MS
+    if (held === this.held) return false
+    this.held = held
+    return true
   }
 
   /**
@@ -102,7 +133,9 @@ export class ThreadHandle {
     item.slot = slot
     item.threadId = this.threadId
     this.items[slot] = item
+    this.#entries[slot] = entry
     this.startedAt[slot] = 0
+    Atomics.store(this.#claims, slot, Claim.sent)
     this.dispatched++
     entry.slot = slot
     this.#outbox.add(entry)
@@ -125,8 +158,39 @@ export class ThreadHandle {
     const item = this.items[slot]
     if (item === undefined) return undefined
     this.items[slot] = undefined
+    this.#entries[slot] = undefined
     this.#free.push(slot)
     return item
+  }
+
+  /**
+   * Takes back up to `max` tasks the thread has not started (it is held: they would wait for
+   * the holder), with the entries they were sent with. Their slots stay taken until the thread
+   * has skipped them (see {@link reclaim}).
+   */
+  withdraw(max: number): [InFlight, RunEntry][] {
+    const taken: [InFlight, RunEntry][] = []
+    for (let slot = 0; slot < this.capacity && taken.length < max; slot++) {
+      const item = this.items[slot]
+      if (item === undefined || Atomics.compareExchange(this.#claims, slot, Claim.sent, Claim.withdrawn) !== Claim.sent) continue
+      taken.push([item, this.#entries[slot]!])
+      this.items[slot] = undefined
+      this.#entries[slot] = undefined
+      this.#withdrawn.push(slot)
+    }
+    return taken
+  }
+
+  /** Frees the slots of taken-back tasks that the thread has skipped; answers whether it freed any. */
+  reclaim(): boolean {
+    if (this.#withdrawn.length === 0) return false
+    const before = this.#free.length
+    this.#withdrawn = this.#withdrawn.filter((slot) => {
+      if (Atomics.load(this.#claims, slot) !== Claim.idle) return true
+      this.#free.push(slot)
+      return false
+    })
+    return this.#free.length > before
   }
 
   /** Tasks still on this thread. */

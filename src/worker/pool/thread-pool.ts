@@ -2,7 +2,7 @@ import { TimeLimitExceeded, WorkerLostError } from '../../errors.js'
 import { ThreadHandle, type ThreadSpec } from './thread-handle.js'
 import type { InFlight } from '../in-flight.js'
 import { readOutcomes, type Outcome, type RunEntry } from '../../protocol/thread-batch.js'
-import type { ThreadToMain } from '../../protocol/thread-messages.js'
+import { HELD_CHECK_MS, type ThreadToMain } from '../../protocol/thread-messages.js'
 import type { Logger } from '../../util/logger.js'
 import type { ThreadReplaceReason } from '../worker-observer.js'
 
@@ -40,6 +40,7 @@ export class ThreadPool {
   readonly #threads = new Set<ThreadHandle>()
   #size: number
   #stopping = false
+  #watch: ReturnType<typeof setInterval> | undefined
 
   constructor(options: PoolOptions) {
     this.#options = options
@@ -49,6 +50,27 @@ export class ThreadPool {
   async start(): Promise<void> {
     const threads = Array.from({ length: this.#size }, () => this.#spawn())
     await Promise.all(threads.map((thread) => thread.ready()))
+    this.#watch = setInterval(this.#lookAtBeats, HELD_CHECK_MS).unref()
+  }
+
+  /**
+   * Marks the threads a task holds (see ThreadHandle.held), from a timer rather than per task:
+   * the hot path reads a flag, and the free count and the choice of thread read the same one.
+   * A thread let go frees its slots for the node again.
+   */
+  #lookAtBeats = (): void => {
+    const now = Date.now()
+    let freed = false
+    for (const thread of this.#threads) {
+      if (thread.lookAt(now) && !thread.held) freed = true
+      if (thread.reclaim()) freed = true
+    }
+    for (const thread of this.#threads) {
+      if (!thread.held) continue
+      // What it has not started goes to threads that can start it now, as far as they have room.
+      for (const [item, entry] of thread.withdraw(this.free)) this.dispatch(item, entry)
+    }
+    if (freed) this.#options.events.capacity()
   }
 
   /** Threads, for inspection. */
@@ -60,11 +82,18 @@ export class ThreadPool {
     return this.#size
   }
 
-  /** Slots that can take a task now. */
+  /** Slots that can take a task now: a held thread's are not counted (see ThreadHandle.held). */
   get free(): number {
     let free = 0
-    for (const thread of this.#threads) if (!thread.retiring && !thread.exited) free += thread.free
+    for (const thread of this.#threads) if (thread.open && !thread.held) free += thread.free
     return free
+  }
+
+  /** Threads whose event loop a task holds. */
+  get held(): number {
+    let held = 0
+    for (const thread of this.#threads) if (thread.held) held++
+    return held
   }
 
   /** Tasks on threads now. */
@@ -74,13 +103,17 @@ export class ThreadPool {
     return busy
   }
 
-  /** Gives a task to the least busy thread. Returns false when no slot is free. */
+  /**
+   * Gives a task to the least busy thread that no task holds; to a held one only when no other
+   * has a free slot (then it starts once the holder lets go). Returns false when no slot is free.
+   */
   dispatch(item: InFlight, entry: RunEntry): boolean {
     let best: ThreadHandle | undefined
     let idle = true
     for (const thread of this.#threads) {
       if (thread.busy > 0) idle = false
-      if (!thread.retiring && !thread.exited && thread.free > 0 && (!best || thread.free > best.free)) best = thread
+      if (!thread.open || thread.free === 0) continue
+      if (!best || (best.held && !thread.held) || (best.held === thread.held && thread.free > best.free)) best = thread
     }
     if (!best) return false
     // The only task on the node goes to its thread at once. Batched at the end of the turn, it
@@ -124,6 +157,7 @@ export class ThreadPool {
   /** Terminates every thread at once; tasks still on them are reported lost. */
   async stop(): Promise<void> {
     this.#stopping = true
+    clearInterval(this.#watch)
     await Promise.all([...this.#threads].map((thread) => thread.terminate()))
   }
 

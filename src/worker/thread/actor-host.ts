@@ -11,7 +11,7 @@ import { validateBody } from '../../protocol/validate-envelope.js'
 import { activeTraceFields, runInTrace } from '../../observability/thread-context.js'
 import type { AppRegistration } from './app-module.js'
 import type { TaskRequest } from '../../task/context.js'
-import type { MainToThread, ThreadToMain } from '../../protocol/thread-messages.js'
+import { BEAT_MS, Claim, type MainToThread, type SharedSlots, type ThreadToMain } from '../../protocol/thread-messages.js'
 
 type Post = (message: ThreadToMain, transfer?: ArrayBuffer[]) => void
 
@@ -26,6 +26,13 @@ export class ActorHost {
   readonly #hostname: string
   readonly #post: Post
   readonly #startedAt: Float64Array
+  /** The heartbeat cell the main thread reads (see BEAT_MS): epoch ms while tasks run, 0 once none has for a tick. */
+  readonly #beat: Float64Array
+  /** Each slot's claim, shared with the main thread (see Claim). */
+  readonly #claims: Int32Array
+  /** Tasks started and not settled. */
+  #running = 0
+  #beating: ReturnType<typeof setInterval> | undefined
   readonly #actors = new Map<string, RunnableTask>()
   readonly #resultCodec: Codec
   readonly #outcomes: OutcomeBatchWriter
@@ -34,11 +41,13 @@ export class ActorHost {
 
   readonly #reportHeap: boolean
 
-  constructor(app: AppRegistration, hostname: string, startedAt: Float64Array, post: Post, reportHeap = false) {
+  constructor(app: AppRegistration, hostname: string, shared: SharedSlots, post: Post, reportHeap = false) {
     this.#reportHeap = reportHeap
+    this.#beat = shared.beat
+    this.#claims = shared.claims
     this.#app = app
     this.#hostname = hostname
-    this.#startedAt = startedAt
+    this.#startedAt = shared.startedAt
     this.#post = post
     this.#resultCodec = codecByName(app.conf.resultSerializer)
     this.#outcomes = new OutcomeBatchWriter(this.#resultCodec.contentType)
@@ -89,7 +98,16 @@ export class ActorHost {
 
   #start(entry: RunEntry): void {
     const { slot } = entry
-    this.#startedAt[slot] = Date.now()
+    if (Atomics.compareExchange(this.#claims, slot, Claim.sent, Claim.started) !== Claim.sent) {
+      // Taken back while a task held this thread: it runs on another. The slot is free again.
+      Atomics.store(this.#claims, slot, Claim.idle)
+      return
+    }
+    const now = Date.now()
+    this.#startedAt[slot] = now
+    this.#beat[0] = now
+    this.#running++
+    this.#beating ??= setInterval(this.#tick, BEAT_MS)
     // Posted before the task runs: a synchronous task may hold the thread for a long time.
     if (entry.reportStart) this.#post({ type: 'started', slots: [slot] })
     let actor: RunnableTask
@@ -112,8 +130,20 @@ export class ActorHost {
     else runInTrace(entry.trace, () => runTask(this.#port, actor, request, entry, args, kwargs, entry.softTimeLimitMs))
   }
 
+  /** Beats while tasks run; stops at the first tick that finds none (a thread sent one task after another keeps one timer). */
+  #tick = (): void => {
+    if (this.#running > 0) {
+      this.#beat[0] = Date.now()
+      return
+    }
+    clearInterval(this.#beating)
+    this.#beating = undefined
+    this.#beat[0] = 0
+  }
+
   #queue(outcome: Outcome): void {
     this.#startedAt[outcome.slot] = 0
+    this.#running--
     this.#outcomes.add(outcome)
     if (!this.#flushQueued) {
       this.#flushQueued = true

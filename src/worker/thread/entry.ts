@@ -1,22 +1,19 @@
 /**
  * Entry of a worker thread: imports the app's task modules once, then serves the hot port
- * (batches of tasks) and a comlink control API (init, stats).
+ * (batches of tasks) and a comlink control API (init).
  * Loaded only through `new Worker(...)` (see ../pool/spawn.ts), never imported.
  */
 import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads'
-import { getHeapStatistics } from 'node:v8'
 import { expose } from 'comlink'
 import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
 import { exportedApp, type AppRegistration } from './app-module.js'
 import { installComlinkErrorHandler } from '../../protocol/comlink-errors.js'
 import { ActorHost } from './actor-host.js'
 import { loadOtel } from '../../observability/otel.js'
-import type { MainToThread, ThreadInit, ThreadReady } from '../../protocol/thread-messages.js'
+import { slotsOf, type MainToThread, type ThreadInit, type ThreadReady } from '../../protocol/thread-messages.js'
 
 const init = workerData as ThreadInit & { control: MessagePort; tsxRegistered: boolean }
 const port = parentPort!
-let host: ActorHost | undefined
-let tasksRun = 0
 
 async function start(): Promise<ThreadReady> {
   if (!init.tsxRegistered && init.modules.some((url) => /\.[cm]?tsx?$/.test(url))) {
@@ -31,17 +28,13 @@ async function start(): Promise<ThreadReady> {
   await loadOtel()
   const app = exportedApp<AppRegistration>(exports, init.appName)
   if (!app) throw new Error(`worker thread: ${init.modules[0]} exports no app named "${init.appName}": export the app from the module that creates it`)
-  host = new ActorHost(app, init.hostname, new Float64Array(init.startedAt), (message, transfer) => port.postMessage(message, transfer), init.reportHeap)
-  port.on('message', (message: MainToThread) => {
-    if (message.type === 'run') tasksRun += message.count
-    host!.handle(message)
-  })
+  const host = new ActorHost(app, init.hostname, slotsOf(init.shared), (message, transfer) => port.postMessage(message, transfer), init.reportHeap)
+  port.on('message', (message: MainToThread) => host.handle(message))
   return { threadId, tasks: [...app.tasks.keys()] }
 }
 
 const api = {
   init: start,
-  stats: () => ({ threadId, tasksRun, heapUsed: getHeapStatistics().used_heap_size }),
 }
 export type ThreadApi = typeof api
 
