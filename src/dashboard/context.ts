@@ -57,6 +57,7 @@ export class DashboardContext {
       if (!row) continue
       row.pid = stats.pid
       row.threads = stats.pool.threads
+      row.held = stats.pool.held
       row.queues = stats.queues
       row.rssKb = stats.rssKb
       row.uptime = stats.uptime

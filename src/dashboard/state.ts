@@ -70,6 +70,8 @@ export interface WorkerRow {
   /** Filled from `inspect stats` when the dashboard asked. */
   pid?: number
   threads?: number
+  /** Threads a task holds (a CPU-bound or synchronous one), from `inspect stats`. */
+  held?: number
   queues?: string[]
   rssKb?: number
   /** Seconds, as the node reported it. */

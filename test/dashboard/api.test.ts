@@ -97,7 +97,7 @@ t.test('bad options are ConfigErrors naming the option', async (t) => {
 
 t.test('workers appear from their events, with stats', async (t) => {
   const workers = await until(() => call('/api/workers?refresh=1'), (r) => r.body[node.hostname]?.pid !== undefined, 'the node to show')
-  t.match(workers.body[node.hostname], { hostname: node.hostname, status: 'online', pid: process.pid, threads: 2, queues: ['celery'], swIdent: 'celeriac' })
+  t.match(workers.body[node.hostname], { hostname: node.hostname, status: 'online', pid: process.pid, threads: 2, held: 0, queues: ['celery'], swIdent: 'celeriac' })
   const detail = await call(`/api/worker/${encodeURIComponent(node.hostname)}`)
   t.equal(detail.status, 200)
   t.ok(detail.body.registered.includes('d.add'))

@@ -32,7 +32,7 @@ export function WorkersPage() {
             <td><span class=${'badge ' + w.status}>${w.status}</span></td>
             <td>${ago(w.lastHeartbeat)}</td>
             <td>${w.pid ?? '—'}</td>
-            <td>${w.threads ?? '—'}</td>
+            <td>${w.threads ?? '—'}${w.held ? ` (${w.held} held)` : ''}</td>
             <td>${w.active}</td>
             <td>${w.processed}</td>
             <td>${w.load === undefined || w.load === null ? '—' : `${Math.round(w.load * 100)} %`}</td>
@@ -62,7 +62,7 @@ export function WorkerPage({ name }) {
     <dl class="facts">
       <dt>Heartbeat</dt><dd>${ago(worker.lastHeartbeat)} (every ${worker.freq} s)</dd>
       <dt>PID</dt><dd>${worker.pid ?? '—'}</dd>
-      <dt>Threads</dt><dd>${worker.threads ?? '—'}</dd>
+      <dt>Threads</dt><dd>${worker.threads ?? '—'}${worker.held ? ` (${worker.held} held by a task: it gets no new task meanwhile)` : ''}</dd>
       <dt>Active</dt><dd>${worker.active}</dd>
       <dt>Processed</dt><dd>${worker.processed}</dd>
       <dt>RSS</dt><dd>${bytes(worker.rssKb)}</dd>
