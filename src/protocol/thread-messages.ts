@@ -48,6 +48,9 @@ export const HELD_MS = 50
  */
 export const Claim = { idle: 0, sent: 1, started: 2, withdrawn: 3 } as const
 
+/** A thread held this long, ms, is reported once (the node logs a warning naming the task). */
+export const HELD_REPORT_MS = 1_000
+
 /** How often the main thread looks at its threads' heartbeats, ms. */
 export const HELD_CHECK_MS = 20
 
@@ -60,16 +63,25 @@ export interface SharedSlots {
   readonly startedAt: Float64Array
   /** Who has each slot's task: see {@link Claim}. */
   readonly claims: Int32Array
+  /** The slot of the task the thread started last. */
+  readonly lastStarted: Int32Array
 }
 
 /** Views of `buffer` (made by the main thread for `capacity` slots when not given). */
-export function sharedSlots(capacity: number, buffer = new SharedArrayBuffer(8 + capacity * 12)): SharedSlots {
-  return { buffer, beat: new Float64Array(buffer, 0, 1), startedAt: new Float64Array(buffer, 8, capacity), claims: new Int32Array(buffer, 8 + capacity * 8, capacity) }
+export function sharedSlots(capacity: number, buffer = new SharedArrayBuffer(12 + capacity * 12)): SharedSlots {
+  const claims = 8 + capacity * 8
+  return {
+    buffer,
+    beat: new Float64Array(buffer, 0, 1),
+    startedAt: new Float64Array(buffer, 8, capacity),
+    claims: new Int32Array(buffer, claims, capacity),
+    lastStarted: new Int32Array(buffer, claims + capacity * 4, 1),
+  }
 }
 
 /** The views of a buffer that {@link sharedSlots} made. */
 export function slotsOf(buffer: SharedArrayBuffer): SharedSlots {
-  return sharedSlots((buffer.byteLength - 8) / 12, buffer)
+  return sharedSlots((buffer.byteLength - 12) / 12, buffer)
 }
 
 /** What a worker thread tells about itself after init. */

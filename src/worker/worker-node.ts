@@ -86,6 +86,8 @@ export class WorkerNode {
   readonly #drained = deferred()
   readonly #stopped = deferred()
   readonly #reasons: ReasonLog
+  /** Task names already reported for holding a thread (see #held). */
+  readonly #heldBy = new Set<string>()
   /** Metrics and traces; undefined when both are off, so the hot path pays one `?.`. */
   #observer: WorkerObserver | undefined
   #observing: Observing | undefined
@@ -227,6 +229,7 @@ export class WorkerNode {
           lost: (item, error, started) => this.#guard(item, 'the loss of its thread', () => this.#lost(item, error, started)),
           capacity: () => this.#guard(undefined, 'a free slot', () => this.#pump()),
           replaced: (reason) => this.#observer?.threadReplaced(reason),
+          held: (threadId, ms, holder) => this.#held(threadId, ms, holder),
         },
       })
       await this.#observe()
@@ -645,6 +648,19 @@ export class WorkerNode {
     const stored = this.#recorder.apply(item, TaskEventType.REVOKE, { error: toWireError(new TaskRevokedError(`task ${item.headers.task}[${item.headers.id}] ${reason}`)), ...how })
     item.ackWhen(stored)
     this.#pump()
+  }
+
+  /**
+   * A task has held its thread's event loop for `ms`. With several tasks per thread, the ones
+   * already on it wait (new ones go elsewhere). Logged once per task name: a queue of CPU-bound
+   * tasks gives one line, not one per task.
+   */
+  #held(threadId: number, ms: number, holder: InFlight | undefined): void {
+    if (this.options.tasksPerThread === 1) return
+    const task = holder?.headers.task ?? ''
+    if (this.#heldBy.has(task) || this.#heldBy.size >= 1_000) return
+    this.#heldBy.add(task)
+    this.#deps.logger.warn(`${task === '' ? 'a task' : `task ${task}`} held its worker thread for ${(ms / 1000).toFixed(1)} s: the tasks already on that thread waited for it. Run CPU-bound tasks on a queue of their own, served by a worker with --tasks-per-thread 1`, { hostname: this.hostname, threadId, ...(holder ? this.#about(holder) : {}) })
   }
 
   #lost(item: InFlight, error: Error, started: boolean): void {

@@ -6,6 +6,7 @@ import { TimeLimitExceeded, WorkerLostError } from '../../src/index.js'
 import { app, hog, overlap, record, waiter } from '../fixtures/concurrency-app.js'
 import { celeriac } from '../helpers/cli.js'
 import { until } from '../helpers/until.js'
+import { consoleLogger } from '../../src/util/logger.js'
 import { tempDir } from '../helpers/files.js'
 
 const fixture = fileURLToPath(new URL('../fixtures/concurrency-app.ts', import.meta.url))
@@ -70,7 +71,11 @@ t.test('a CPU-bound task does not hold a sibling past its hard limit: the watchd
   })
 })
 
-t.test('a thread a CPU-bound task holds gets no new task: they run on the other thread meanwhile, and inspect stats counts it held', async (t) => {
+t.test('a thread a CPU-bound task holds gets no new task: they run on the other thread meanwhile, inspect stats counts it held, and a warning names the task', async (t) => {
+  const warnings: { message: string; fields?: Record<string, unknown> }[] = []
+  const quiet = () => {}
+  app.useLogger({ debug: quiet, info: quiet, error: quiet, warn: (message, fields) => void warnings.push({ message, ...(fields ? { fields } : {}) }) })
+  t.teardown(() => app.useLogger(consoleLogger()))
   await withNode({ concurrency: 2, tasksPerThread: 4, queues: ['held'] }, async (hostname) => {
     const stats = async () => (await app.control.inspect({ destination: hostname, timeout: 2 }).stats())[hostname]?.ok
     t.equal((await stats())?.pool.held, 0, 'no thread is held while none runs a task')
@@ -82,6 +87,9 @@ t.test('a thread a CPU-bound task holds gets no new task: they run on the other 
     t.notOk(await hogging.ready(), 'all eight ended while the hog still held its thread')
     t.ok(peaks.every((peak) => peak >= 1 && peak <= 4), 'on the free thread, four at a time at most')
     t.equal((await stats())?.pool.held, 1, 'still held')
+    // Once the hold has lasted a second: one line, naming the task.
+    await until(async () => warnings.length, (n) => n > 0, 'the warning')
+    t.match(warnings, [{ message: /^task c\.hog held its worker thread for 1\.\d s: the tasks already on that thread waited for it\. Run CPU-bound tasks on a queue of their own, served by a worker with --tasks-per-thread 1$/, fields: { hostname, task: 'c.hog', id: hogging.id } }])
   })
 })
 

@@ -5,7 +5,7 @@ import { installComlinkErrorHandler } from '../../protocol/comlink-errors.js'
 import { spawnThread, threadEntry } from './spawn.js'
 import type { InFlight } from '../in-flight.js'
 import { RunBatchWriter, type RunEntry } from '../../protocol/thread-batch.js'
-import { Claim, HELD_MS, sharedSlots, type ThreadReady, type ThreadToMain } from '../../protocol/thread-messages.js'
+import { Claim, HELD_MS, HELD_REPORT_MS, sharedSlots, type ThreadReady, type ThreadToMain } from '../../protocol/thread-messages.js'
 import type { ThreadApi } from '../thread/entry.js'
 
 /** Callbacks of one thread. */
@@ -45,6 +45,8 @@ export class ThreadHandle {
   readonly #beat: Float64Array
   /** Each slot's claim, shared with the thread (see Claim). */
   readonly #claims: Int32Array
+  /** The slot of the task the thread started last. */
+  readonly #lastStarted: Int32Array
   /** The entry each slot's task was sent with, kept until it ends: a task taken back from a held thread is sent on with it. */
   readonly #entries: (RunEntry | undefined)[]
   /** Slots whose task was taken back, until the thread has skipped it. */
@@ -67,6 +69,7 @@ export class ThreadHandle {
     this.startedAt = shared.startedAt
     this.#beat = shared.beat
     this.#claims = shared.claims
+    this.#lastStarted = shared.lastStarted
     this.#entries = new Array(spec.capacity).fill(undefined)
     const control = new MessageChannel()
     this.worker = spawnThread(threadEntry(), {
@@ -121,7 +124,23 @@ export class ThreadHandle {
     const held = this.open && beat !== 0 && now - beat > HELD_MS
     if (held === this.held) return false
     this.held = held
+    this.#reported = false
     return true
+  }
+
+  #reported = false
+
+  /**
+   * Once per hold that has lasted {@link HELD_REPORT_MS} at `now`: how long, and the task that
+   * holds the thread when it is known (the one that started at the last beat, and has held the
+   * thread since it started). Undefined otherwise.
+   */
+  longHold(now: number): { ms: number; holder: InFlight | undefined } | undefined {
+    const beat = this.#beat[0]
+    if (!this.held || this.#reported || now - beat < HELD_REPORT_MS) return undefined
+    this.#reported = true
+    const slot = this.#lastStarted[0]
+    return { ms: now - beat, holder: this.startedAt[slot] === beat ? this.items[slot] : undefined }
   }
 
   /**

@@ -17,6 +17,8 @@ export interface PoolEvents {
   capacity(): void
   /** A thread is being replaced, and why. */
   replaced?(reason: ThreadReplaceReason): void
+  /** A task has held its thread for `ms` (see ThreadHandle.longHold); `holder` when known. */
+  held?(threadId: number, ms: number, holder: InFlight | undefined): void
 }
 
 /** Options of a {@link ThreadPool}. */
@@ -69,6 +71,8 @@ export class ThreadPool {
       if (!thread.held) continue
       // What it has not started goes to threads that can start it now, as far as they have room.
       for (const [item, entry] of thread.withdraw(this.free)) this.dispatch(item, entry)
+      const hold = thread.longHold(now)
+      if (hold) this.#options.events.held?.(thread.threadId, hold.ms, hold.holder)
     }
     if (freed) this.#options.events.capacity()
   }

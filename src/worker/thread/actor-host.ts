@@ -30,6 +30,8 @@ export class ActorHost {
   readonly #beat: Float64Array
   /** Each slot's claim, shared with the main thread (see Claim). */
   readonly #claims: Int32Array
+  /** Where the thread writes the slot it started last: the main thread names the task that holds it. */
+  readonly #lastStarted: Int32Array
   /** Tasks started and not settled. */
   #running = 0
   #beating: ReturnType<typeof setInterval> | undefined
@@ -45,6 +47,7 @@ export class ActorHost {
     this.#reportHeap = reportHeap
     this.#beat = shared.beat
     this.#claims = shared.claims
+    this.#lastStarted = shared.lastStarted
     this.#app = app
     this.#hostname = hostname
     this.#startedAt = shared.startedAt
@@ -105,6 +108,7 @@ export class ActorHost {
     }
     const now = Date.now()
     this.#startedAt[slot] = now
+    this.#lastStarted[0] = slot
     this.#beat[0] = now
     this.#running++
     this.#beating ??= setInterval(this.#tick, BEAT_MS)
