@@ -1,6 +1,7 @@
 import t from 'tap'
 import { app, add, boom, flaky, stuck } from '../fixtures/obs-app.js'
 import { parsePrometheus, sample } from '../fixtures/obs-prometheus.js'
+import { until } from '../helpers/until.js'
 
 const node = app.worker({ concurrency: 2, hostname: 'metrics@test', metrics: { port: 0, host: '127.0.0.1', queues: ['parked'] } })
 t.before(() => node.start())
@@ -42,10 +43,13 @@ t.test('metrics - counters and histograms after known work, by task and queue', 
   t.ok(samples.some((s) => s.name === 'nodejs_eventloop_lag_seconds'), "prom-client's default Node metrics are there")
 })
 
-t.test('metrics - a thread killed at its hard time limit counts as failed and replaced', async (t) => {
-  const result = await stuck.delay()
+t.test('metrics - a thread a task holds counts as held; killed at its hard time limit, the task counts as failed and the thread as replaced', async (t) => {
+  const result = await stuck.applyAsync([], { timeLimit: 2 })
+  const held = await until(async () => sample(await scrape(), 'celeriac_worker_threads_held', { hostname: 'metrics@test' }), (n) => n === 1, 'the stuck task to hold its thread')
+  t.equal(held, 1)
   await t.rejects(result.get({ timeout: 10 }), { name: 'TimeLimitExceeded' })
   const samples = await scrape()
+  t.equal(sample(samples, 'celeriac_worker_threads_held', { hostname: 'metrics@test' }), 0, 'its replacement is not held')
   t.equal(sample(samples, 'celeriac_tasks_failed_total', { task: 'obs.stuck' }), 1)
   t.equal(sample(samples, 'celeriac_worker_threads_replaced_total', { reason: 'time_limit' }), 1)
 })
