@@ -57,7 +57,7 @@ export const HELD_CHECK_MS = 20
 /** The memory a thread shares with the main thread, as views of one buffer. */
 export interface SharedSlots {
   readonly buffer: SharedArrayBuffer
-  /** The thread's heartbeat while it runs tasks (epoch ms), 0 while it runs none. See {@link HELD_MS}. */
+  /** The thread's heartbeat while it runs tasks (epoch ms); 0 once it has run none for a beat. See {@link HELD_MS}. */
   readonly beat: Float64Array
   /** When each slot's task started (epoch ms), 0 while it has not. */
   readonly startedAt: Float64Array

@@ -70,7 +70,14 @@ export class ThreadPool {
     for (const thread of this.#threads) {
       if (!thread.held) continue
       // What it has not started goes to threads that can start it now, as far as they have room.
-      for (const [item, entry] of thread.withdraw(this.free)) this.dispatch(item, entry)
+      for (const [item, entry] of thread.withdraw(this.free)) {
+        try {
+          this.dispatch(item, entry)
+        } catch (error) {
+          // On no thread now, and never started: the node runs it again or gives it back.
+          this.#options.events.lost(item, error instanceof Error ? error : new Error(String(error)), false)
+        }
+      }
       const hold = thread.longHold(now)
       if (hold) this.#options.events.held?.(thread.threadId, hold.ms, hold.holder)
     }
