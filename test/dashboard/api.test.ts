@@ -1,6 +1,7 @@
 import t from 'tap'
 import { app, add, echo, explode, sleep } from '../fixtures/dashboard-app.js'
 import type { Dashboard } from '../../src/dashboard/dashboard.js'
+import { until } from '../helpers/until.js'
 
 // The HTTP API in-process, on memory:// with one embedded node sending events: every endpoint,
 // its bad input, auth, read-only mode and the cross-site check.
@@ -37,14 +38,6 @@ async function call(path: string, init: RequestInit & { via?: typeof handler } =
 const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
   call(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) })
 
-async function until<T>(read: () => T | Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = await read()
-    if (ok(value)) return value
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 t.test('healthcheck, config, the page and its vendored modules', async (t) => {
   t.same(await call('/healthcheck'), { status: 200, body: 'OK', headers: (await call('/healthcheck')).headers })

@@ -12,6 +12,7 @@ import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js'
 import { lines, tempDir } from '../helpers/files.js'
 import type { App } from '../../src/index.js'
+import { until } from '../helpers/until.js'
 
 const appModule = fileURLToPath(new URL('../fixtures/nats-app.ts', import.meta.url))
 type Fixture = typeof import('../fixtures/nats-app.js')
@@ -41,15 +42,6 @@ async function worker(name: string, queue: string, lookahead: string): Promise<W
   return Object.assign(w, { node: `${name}@${hostname()}` })
 }
 
-async function until<T>(read: () => Promise<T> | T, ok: (value: T) => boolean, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await read()
-    if (ok(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 t.test('lookahead - a node running short tasks reserves the next one; killed, its reserved task runs on another node', async (t) => {
   const dir = tempDir(t)
@@ -60,12 +52,13 @@ t.test('lookahead - a node running short tasks reserves the next one; killed, it
   t.same(await Promise.all(warm.map((r) => r.get({ timeout: 20 }))), Array.from({ length: 60 }, (_, i) => i))
   // One task holds the only slot; the next is reserved behind it.
   await f.held.applyAsync([`${dir}/held`, `${dir}/release`], { queue })
-  await until(() => lines(`${dir}/held`), (l) => l.length === 1, 'the held task to start')
+  await until(() => lines(`${dir}/held`), (l) => l.length === 1, 'the held task to start', 20_000)
   const reserved = await f.mark.applyAsync([`${dir}/marks`, 'reserved'], { queue })
   const listed = await until(
     () => app.control.inspect({ destination: first.node, timeout: 1 }).reserved(),
     (r) => (r[first.node]?.ok ?? []).some((task) => task.id === reserved.id),
     'the first node to list the task as reserved',
+    20_000,
   )
   t.match(listed[first.node].ok, [{ id: reserved.id, name: 'n.mark', timeStart: null }], 'reserved: pulled, not started')
   await first.stop('SIGKILL')
@@ -84,7 +77,7 @@ t.test('lookahead - a node running long tasks reserves none: what it cannot star
   const long = await Promise.all(Array.from({ length: 3 }, () => f.slowLate.applyAsync([300, `${dir}/runs`], { queue })))
   t.same(await Promise.all(long.map((r) => r.get({ timeout: 30 }))), [busy.node, busy.node, busy.node])
   await f.held.applyAsync([`${dir}/held`, `${dir}/release`], { queue })
-  await until(() => lines(`${dir}/held`), (l) => l.length === 1, 'the held task to start')
+  await until(() => lines(`${dir}/held`), (l) => l.length === 1, 'the held task to start', 20_000)
   const idle = await worker('la-idle', queue, '10ms')
   // Had the busy node reserved, its pull (older than the idle node's) would have taken this one.
   const next = await f.mark.applyAsync([`${dir}/marks`, 'next'], { queue })

@@ -41,7 +41,7 @@ export class ThreadHandle {
   /** Epoch ms at which the task in each slot started; 0 while queued or idle. */
   readonly startedAt: Float64Array
   readonly items: (InFlight | undefined)[]
-  /** The thread's heartbeat (see BEAT_MS): epoch ms while it runs tasks, 0 while it runs none. */
+  /** The thread's heartbeat (see BEAT_MS): epoch ms while it runs tasks, 0 once it has run none for a beat. */
   readonly #beat: Float64Array
   /** Each slot's claim, shared with the thread (see Claim). */
   readonly #claims: Int32Array
@@ -60,6 +60,13 @@ export class ThreadHandle {
   /** Takes no new work; replaced once idle. */
   retiring = false
   exited = false
+  /**
+   * Whether a task held the thread's event loop at the pool's last look: it runs tasks and its
+   * heartbeat was over {@link HELD_MS} old. A task sent to it would wait for the holder to end.
+   */
+  held = false
+  /** This hold was reported (see {@link longHold}). */
+  #reported = false
 
   constructor(spec: ThreadSpec, listener: ThreadListener) {
     this.capacity = spec.capacity
@@ -112,12 +119,6 @@ export class ThreadHandle {
     return this.capacity - this.#free.length
   }
 
-  /**
-   * Whether a task held the thread's event loop at the pool's last look: it runs tasks and its
-   * heartbeat was over {@link HELD_MS} old. A task sent to it would wait for the holder to end.
-   */
-  held = false
-
   /** Looks at the heartbeat at `now` (epoch ms) and sets {@link held}; answers whether it changed. */
   lookAt(now: number): boolean {
     const beat = this.#beat[0]
@@ -127,8 +128,6 @@ export class ThreadHandle {
     this.#reported = false
     return true
   }
-
-  #reported = false
 
   /**
    * Once per hold that has lasted {@link HELD_REPORT_MS} at `now`: how long, and the task that
