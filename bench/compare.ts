@@ -1,6 +1,7 @@
 // `npm run bench`: celeriac side by side with BullMQ and Celery, in one session on this machine.
 // Every contender runs the same workloads (bench/peers/plan.ts) in its own worker and client
-// processes, on a server started for each run, and every run interleaves the contenders.
+// processes, on a server started for each run, and every run interleaves the contenders (in an
+// order that moves from run to run: see inRunOrder in stats.ts).
 // Prints a table, writes JSON and an SVG chart to bench/results/, and the figures into
 // BENCHMARKS.md. `--quick`: fewer tasks, one run, nothing written outside bench/results/.
 // `--only celeriac,jetstream,bullmq,celery` picks systems; `--runs N` overrides the number of runs.
@@ -18,6 +19,7 @@ import { celeryContenders, PYTHON } from './peers/celery.js'
 import { versionOf, type Contender } from './peers/contender.js'
 import type { Plan } from './peers/plan.js'
 import { cleanUpOnExit, stopAll } from './peers/processes.js'
+import { inRunOrder } from './stats.js'
 
 const FULL = { tasks: 20_000, roundTrips: 1_000, cpuTasks: 1_000, cpuMs: 5, ioTasks: 5_000, ioMs: 20, chordSize: 1_000, window: 1_000, timeoutS: 120, runs: 3 }
 const QUICK = { tasks: 2_000, roundTrips: 200, cpuTasks: 100, cpuMs: 5, ioTasks: 500, ioMs: 20, chordSize: 200, window: 1_000, timeoutS: 20, runs: 1 }
@@ -77,7 +79,7 @@ const began = performance.now()
 const samples = new Map<Contender, Samples>(active.map((c) => [c, { system: c.system, config: c.config, workloads: c.workloads, runs: [] }]))
 try {
   for (let run = 1; run <= runs; run++) {
-    for (const contender of active.filter((c) => samples.get(c)!.failure === undefined)) {
+    for (const contender of inRunOrder(active, run, runs).filter((c) => samples.get(c)!.failure === undefined)) {
       const plan: Plan = { ...sizes, workloads: [...contender.workloads] }
       const started = performance.now()
       process.stdout.write(`run ${run}/${runs}  ${label(contender)} ... `)

@@ -13,7 +13,7 @@ import { startNatsServer } from '../src/testing/nats-server.js'
 import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process.js'
 import { loadavg } from 'node:os'
 import { markdownTable, writeDocSection } from './doc-section.js'
-import { noopPass, summarize, table } from './stats.js'
+import { inRunOrder, noopPass, summarize, table } from './stats.js'
 import { cpuSeconds, serverPid } from './proc.js'
 
 const { values: flags } = parseArgs({ options: { runs: { type: 'string' }, tasks: { type: 'string' }, warmup: { type: 'string' }, procs: { type: 'string' }, backend: { type: 'string' }, write: { type: 'boolean' } }, strict: true })
@@ -64,7 +64,7 @@ async function once(processes: number, run: number): Promise<Sample> {
 
 const samples = new Map<number, Sample[]>(counts.map((n) => [n, []]))
 for (let run = 1; run <= runs; run++) {
-  for (const n of counts) {
+  for (const n of inRunOrder(counts, run, runs)) {
     const sample = await once(n, run)
     samples.get(n)!.push(sample)
     console.log(`run ${run}/${runs}, ${n} worker process(es): ${Math.round(sample.rate)} tasks/s; cores used: server ${sample.server.toFixed(2)}, workers ${sample.workers.toFixed(2)}, client ${sample.client.toFixed(2)}`)

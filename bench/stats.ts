@@ -21,6 +21,19 @@ export function table(rows: Record<string, string | number>[]): string {
 /** The `p`th percentile of an ascending sample (nearest rank). */
 export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 
+/**
+ * The contenders of an interleaved bench in the order run `run` (from 1, of `runs`) takes them.
+ * In one fixed order every contender has the same place in every run, so whatever that place
+ * costs on a noisy machine (what ran just before it, being first after a slow one) lands on
+ * the same figures each time and the medians cannot wash it out. Each run starts `1 / runs`
+ * further along the list instead, and every other run goes through it backwards.
+ */
+export function inRunOrder<T>(list: readonly T[], run: number, runs: number): T[] {
+  const shift = list.length === 0 ? 0 : ((run - 1) * Math.ceil(list.length / runs)) % list.length
+  const rotated = [...list.slice(shift), ...list.slice(0, shift)]
+  return run % 2 === 0 ? rotated.reverse() : rotated
+}
+
 /** Runs `send(0..count-1)` with at most `window` in flight, in order; resolves to every result. */
 export async function inWindows<T>(count: number, window: number, send: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = []

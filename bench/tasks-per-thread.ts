@@ -9,7 +9,7 @@ import type { Plan } from './peers/plan.js'
 import { cleanUpOnExit, stopAll } from './peers/processes.js'
 import { loadavg } from 'node:os'
 import { markdownTable, writeDocSection } from './doc-section.js'
-import { summarize, table } from './stats.js'
+import { inRunOrder, summarize, table } from './stats.js'
 
 const { values: flags } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' }, n: { type: 'string' }, write: { type: 'boolean' } }, strict: true })
 const load = loadavg()[0].toFixed(1)
@@ -33,7 +33,7 @@ const samples = new Map<number, Record<string, number[]>>(settings.map((n) => [n
 cleanUpOnExit()
 try {
   for (let run = 1; run <= runs; run++) {
-    for (const { n, contender } of contenders) {
+    for (const { n, contender } of inRunOrder(contenders, run, runs)) {
       const measures = await contender.run(plan)
       console.log(`run ${run}/${runs} tasks/thread ${n}: ${JSON.stringify(measures, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`)
       for (const [key, value] of Object.entries(measures)) if (typeof value === 'number') (samples.get(n)![key] ??= []).push(value)

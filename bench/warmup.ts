@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startNatsServer } from '../src/testing/nats-server.js'
 import { startWorkerProcess } from '../test/helpers/worker-process.js'
-import { noopPass, summarize, table } from './stats.js'
+import { inRunOrder, noopPass, summarize, table } from './stats.js'
 import { threadCpuSeconds } from './proc.js'
 
 const { values: flags } = parseArgs({ options: { runs: { type: 'string' }, tasks: { type: 'string' }, warmup: { type: 'string' } }, strict: true })
@@ -54,7 +54,7 @@ async function once(warmup: number, run: number): Promise<Sample> {
 await once(tasks, 0) // the client's own warm-up: from here on, only the worker starts cold
 const samples = new Map<number, Sample[]>(warmups.map((w) => [w, []]))
 for (let run = 1; run <= runs; run++) {
-  for (const warmup of warmups) {
+  for (const warmup of inRunOrder(warmups, run, runs)) {
     const sample = await once(warmup, run)
     samples.get(warmup)!.push(sample)
     console.log(`run ${run}/${runs}, ${warmup} untimed tasks first: ${Math.round(sample.rate)} tasks/s; worker CPU per task: main thread ${sample.main.toFixed(1)} us, other threads ${sample.others.toFixed(1)} us`)
