@@ -8,7 +8,7 @@ import { availableParallelism, cpus } from 'node:os'
 import { writeFileSync } from 'node:fs'
 import { Piscina } from 'piscina'
 import { app, noop } from './fixtures/noop-app.js'
-import { summarize, table } from './stats.js'
+import { inRunOrder, summarize, table } from './stats.js'
 
 const N = Number(process.env.BENCH_N ?? 100_000)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
@@ -70,7 +70,7 @@ const only = process.env.BENCH_ONLY
 if (only) contenders.splice(0, contenders.length, ...contenders.filter(([name]) => name.startsWith(only)))
 const samples = new Map<string, number[]>(contenders.map(([name]) => [name, []]))
 for (let run = 0; run < RUNS; run++) {
-  for (const [name, fn] of contenders) samples.get(name)!.push(await fn())
+  for (const [name, fn] of inRunOrder(contenders, run + 1, RUNS)) samples.get(name)!.push(await fn())
 }
 await app.close()
 
