@@ -2,7 +2,9 @@
 // worker` process at its defaults (main thread and worker threads) and the bench client
 // process sending no-op tasks and awaiting their KV results, on a fresh nats-server. Prints the
 // top of each profile by self time, aggregated by function, and leaves the .cpuprofile files in
-// bench/results/profiles/ (open them in Chrome DevTools). `--tasks N` (default 20,000).
+// bench/results/profiles/ (open them in Chrome DevTools). `--tasks N` (default 20,000); `--top N`
+// rows per profile; `--args="-c 2 --lookahead 0"` passes worker options (with `=`: the value
+// starts with a dash).
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
