@@ -1,7 +1,7 @@
 import t from 'tap'
 import { barChart } from '../../bench/chart.js'
 import { goals, markdown, panels, ratios, ratioTable, rows, textTable, type Samples } from '../../bench/report.js'
-import { inWindows, percentile, summarize } from '../../bench/stats.js'
+import { inRunOrder, inWindows, percentile, summarize } from '../../bench/stats.js'
 
 const samples: Samples[] = [
   { system: 'celeriac', config: 'NATS + KV results, -c 2', workloads: ['throughput', 'roundTrip', 'chord'], runs: [
@@ -13,6 +13,17 @@ const samples: Samples[] = [
   { system: 'Celery', config: '-P solo', workloads: ['throughput', 'roundTrip'], runs: [{ throughput: 1_000, p50: 2, p99: 8 }] },
   { system: 'Celery', config: '-P prefork -c 2', workloads: ['throughput'], runs: [], failure: 'TimeoutError: no result <in> 20 s' },
 ]
+
+t.test('bench stats - each run takes the contenders in another order, each once', async (t) => {
+  const list = ['a', 'b', 'c', 'd', 'e', 'f', 'g']
+  const orders = [1, 2, 3].map((run) => inRunOrder(list, run, 3).join(''))
+  t.same(orders, ['abcdefg', 'cbagfed', 'gabcdef'])
+  for (const order of orders) t.same([...order].sort(), list, 'every contender runs once in each run')
+  t.same(new Set(orders.map((order) => order[0])).size, 3, 'a different one goes first in each run')
+  t.same(inRunOrder(['only'], 2, 3), ['only'])
+  t.same(inRunOrder([], 1, 3), [])
+  t.same(list, ['a', 'b', 'c', 'd', 'e', 'f', 'g'], 'the list itself is left as it was')
+})
 
 t.test('bench stats - median, min, max, percentiles and windows', async (t) => {
   t.same(summarize([3, 1, 2]), { median: 2, min: 1, max: 3, runs: [3, 1, 2] })
