@@ -116,9 +116,10 @@ export class ThreadPool {
 
   /**
    * Gives a task to the least busy thread that no task holds; to a held one only when no other
-   * has a free slot (then it starts once the holder lets go). Returns false when no slot is free.
+   * has a free slot (then it starts once the holder lets go). Callers look at {@link free}
+   * first; a call with no slot free is a bug and throws, so that no task is dropped unseen.
    */
-  dispatch(item: InFlight, entry: RunEntry): boolean {
+  dispatch(item: InFlight, entry: RunEntry): void {
     let best: ThreadHandle | undefined
     let idle = true
     for (const thread of this.#threads) {
@@ -126,7 +127,7 @@ export class ThreadPool {
       if (!thread.open || thread.free === 0) continue
       if (!best || (best.held && !thread.held) || (best.held === thread.held && thread.free > best.free)) best = thread
     }
-    if (!best) return false
+    if (!best) throw new Error(`no free slot on any thread for task ${item.headers.task}[${item.headers.id}]`)
     // The only task on the node goes to its thread at once. Batched at the end of the turn, it
     // would wait behind the socket writes of its ack and RECEIVED (one ~70 us write on a 2-core
     // VM, measured with per-stage timestamps of 1,500 round trips); a lone task has nothing to
@@ -134,7 +135,6 @@ export class ThreadPool {
     best.dispatch(item, entry, idle)
     const max = this.#options.maxTasksPerChild
     if (max !== null && best.dispatched >= max) this.#retire(best)
-    return true
   }
 
   /** When the task in `item` started (epoch ms), or 0 if it is still waiting on its thread. */
