@@ -85,6 +85,11 @@ class LocalRun implements FlowPort<unknown> {
     return error
   }
 
+  /** Nothing here is passing: a part that cannot be run now never can. */
+  lasting(): boolean {
+    return true
+  }
+
   errbacks(): void {}
 
   /** The value of a result handle of this shape, or the error its `get()` raises. */

@@ -24,8 +24,15 @@ export interface FlowPort<E> {
   outcomes(ids: readonly string[]): Promise<MemberOutcome[]>
   /** Records a ready state for tasks that will never run, so that whoever waits on them is told. */
   end(ids: readonly string[], state: StateName, error: E | undefined, cause: TaskHeaders): Promise<void>
-  /** The port's form of a chord's failure. */
-  failure(error: ChordError): E
+  /** The port's form of an error that fails a task that never ran (a chord's ChordError, a send's error). */
+  failure(error: Error): E
+  /**
+   * True when a send that failed with `error` would fail the same way again (a step that cannot
+   * take the value it is given, a value that cannot be encoded): what was to be sent fails
+   * instead. False for a passing failure (the broker or the backend out of reach), which the
+   * caller of the send handles.
+   */
+  lasting(error: unknown): boolean
   /** Sends the errbacks of a chord body that fails (a task that cannot run, given its request). */
   errbacks(headers: TaskHeaders, error: E): void
 }
@@ -69,6 +76,15 @@ export async function afterReady<E>(port: FlowPort<E>, headers: TaskHeaders, sta
   if (headers.chord) await joinChord(port, headers.chord, headers.id)
 }
 
+/**
+ * For a task that succeeded whose chain's next step cannot be sent for good
+ * ({@link FlowPort.lasting}): the remaining steps, that one included, end with `error` and the
+ * chord is told, as when a step fails. The task keeps its own SUCCESS.
+ */
+export function nextStepFailed<E>(port: FlowPort<E>, headers: TaskHeaders, error: E): Promise<void> {
+  return afterReady(port, headers, TaskState.FAILURE, error)
+}
+
 /** Counts member `by` of a chord done; the report that completes the chord calls the body. */
 async function joinChord<E>(port: FlowPort<E>, ref: ChordRef, by: string): Promise<void> {
   const record = await port.joinPart(ref)
@@ -78,7 +94,8 @@ async function joinChord<E>(port: FlowPort<E>, ref: ChordRef, by: string): Promi
 /**
  * Calls a chord's body with the list of its members' results; if one did not succeed, the
  * body fails with a ChordError naming the first such member (in header order), and its
- * errbacks are called, as Celery does.
+ * errbacks are called, as Celery does. A body that cannot be sent for good (it cannot take
+ * the list) fails the same way, with the send's error.
  */
 async function completeChord<E>(port: FlowPort<E>, record: ChordRecord, by: string): Promise<void> {
   const outcomes = await port.outcomes(record.results)
@@ -88,11 +105,20 @@ async function completeChord<E>(port: FlowPort<E>, record: ChordRecord, by: stri
   const next: SendContext = { prepend: [], parentId: by, rootId: record.rootId, chain: record.chain ?? [], ...(record.chord ? { chord: record.chord } : {}) }
   const failed = outcomes.findIndex((outcome) => !outcome.ok)
   if (failed === -1) {
-    return sendPart(port, record.body, { ...next, prepend: [outcomes.map((outcome) => (outcome as { value: unknown }).value)] })
+    const values = outcomes.map((outcome) => (outcome as { value: unknown }).value)
+    return sendPart(port, record.body, { ...next, prepend: [values] }).catch((cause: unknown) => {
+      // A body that cannot take the results fails, as a step of a chain does: never left PENDING.
+      if (!port.lasting(cause)) throw cause
+      return failBody(port, record, port.failure(cause instanceof Error ? cause : new Error(String(cause))))
+    })
   }
   const id = record.results[failed]
   const cause = (outcomes[failed] as { cause: string }).cause
-  const error = port.failure(new ChordError(`Dependency ${id} raised ${cause}`, { data: { chord: record.id, member: id, index: failed } }))
+  return failBody(port, record, port.failure(new ChordError(`Dependency ${id} raised ${cause}`, { data: { chord: record.id, member: id, index: failed } })))
+}
+
+/** A chord body that will not run: its errbacks are called, it and the rest of its chain end with `error`, and its own chord is told. */
+async function failBody<E>(port: FlowPort<E>, record: ChordRecord, error: E): Promise<void> {
   const body = record.body
   const headers = { id: taskIds(body)[0], task: body.subtaskType === undefined ? body.task : body.subtaskType, retries: 0, rootId: record.rootId } as TaskHeaders
   if (body.subtaskType === undefined && body.options.linkError) {

@@ -9,8 +9,9 @@ import { TaskState } from '../lifecycle/states.js'
 import { codecFor } from '../serialization/codec.js'
 import { fromWireError, toWireError, type WireError } from '../serialization/failure.js'
 import { sendPlan } from './apply.js'
-import { afterReady, contextAfter, nextStep, type FlowPort, type MemberOutcome } from './continuation.js'
+import { afterReady, contextAfter, nextStep, nextStepFailed, type FlowPort, type MemberOutcome } from './continuation.js'
 import { planCallback } from './plan.js'
+import { BackendError, TransportError } from '../errors.js'
 import type { TaskHeaders } from '../protocol/envelope.js'
 import { requireCapability, type ResultBackend, type TaskMeta } from '../result/backend.js'
 import type { StateName } from '../lifecycle/states.js'
@@ -31,8 +32,22 @@ function workerPort(host: WorkflowHost): FlowPort<WireError> {
     outcomes: async (ids) => (await readAll(await host.backend(), ids)).map(outcomeOf),
     end: (ids, state, error, cause) => endAll(host, ids, state, error, cause),
     failure: (error) => toWireError(error),
+    lasting: (error) => !passing(error),
     errbacks: (headers, error) => sendErrbacks(host, headers, error),
   }
+}
+
+/** A failure that may not happen again: the broker or the result backend out of reach for now. */
+export function passing(error: unknown): boolean {
+  return error instanceof TransportError || error instanceof BackendError
+}
+
+/**
+ * For a task that succeeded whose chain's next step could not be sent: the rest of the chain
+ * fails with `error` (its chord is told), so that nobody waits on steps that will never run.
+ */
+export function failUnsentStep(host: WorkflowHost, headers: TaskHeaders, error: unknown): Promise<void> {
+  return nextStepFailed(workerPort(host), headers, toWireError(error))
 }
 
 function outcomeOf(meta: TaskMeta | undefined): MemberOutcome {
@@ -40,16 +55,26 @@ function outcomeOf(meta: TaskMeta | undefined): MemberOutcome {
   return { ok: false, cause: meta?.error ? `${meta.error.type}: ${meta.error.message}` : meta ? `ended ${meta.state}` : 'has no result (expired or never stored)' }
 }
 
-/** Sends the `link` callbacks of a task that succeeded, in order; returns the ids they start with. */
+/**
+ * Sends the `link` callbacks of a task that succeeded, in order; returns the ids they start
+ * with. A callback that cannot be sent for good (it cannot take the result) fails, so that its
+ * ids, listed as the task's children, do not stay PENDING.
+ */
 function sendLinks(host: WorkflowHost, headers: TaskHeaders, result: unknown): string[] {
-  const failed = (error: unknown) => host.logger.error('could not send a link callback', { parent: headers.id, error })
+  const failed = (error: unknown, ids: readonly string[]) => {
+    host.logger.error('could not send a link callback', { parent: headers.id, error })
+    if (ids.length > 0 && !passing(error)) {
+      endAll(host, ids, TaskState.FAILURE, toWireError(error), headers).catch((cause: unknown) => host.logger.error('could not record the failure of a link callback', { parent: headers.id, error: cause }))
+    }
+  }
   return (headers.callbacks ?? []).flatMap((callback) => {
     try {
       const plan = planCallback(callback, contextAfter(headers, [result]))
-      sendPlan(host, plan).catch(failed)
+      sendPlan(host, plan).catch((error: unknown) => failed(error, plan.taskIds))
       return plan.entryIds
     } catch (error) {
-      failed(error)
+      // Not even planned: no id was given out, so nobody can be waiting on one.
+      failed(error, [])
       return []
     }
   })

@@ -75,10 +75,10 @@ export function planCanvas(data: SignatureData, args: readonly unknown[], option
   return { frozen, ...planSends(frozen, context), result: shapeOf(frozen) }
 }
 
-/** Plans a callback (a link or errback, as data) sent from `context`; returns its entry ids too. */
-export function planCallback(data: SignatureData, context: SendContext, newId: NewId = newTaskId): SendPlan & { entryIds: string[] } {
+/** Plans a callback (a link or errback, as data) sent from `context`; returns its entry ids and all its ids too. */
+export function planCallback(data: SignatureData, context: SendContext, newId: NewId = newTaskId): SendPlan & { entryIds: string[]; taskIds: string[] } {
   const frozen = freeze(readSignature(data), {}, false, newId)
-  return { ...planSends(frozen, context), entryIds: entryIds(frozen) }
+  return { ...planSends(frozen, context), entryIds: entryIds(frozen), taskIds: taskIds(frozen) }
 }
 
 /**

@@ -139,7 +139,12 @@ export class InFlight {
    * again; acks at once without it. Decided now: later calls and {@link nak} do nothing.
    */
   ackWhen(stored: Promise<void> | undefined): boolean {
-    if (this.#ack !== 'open') return false
+    if (this.#ack !== 'open') {
+      // Acked already (early): nothing waits on `stored`, whose failure was reported where it
+      // was made. Never an unhandled rejection, which would end the worker's process.
+      stored?.catch(() => undefined)
+      return false
+    }
     this.#ack = 'acked'
     if (stored) {
       keepWhileStoring(this, stored)

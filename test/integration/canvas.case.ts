@@ -172,6 +172,32 @@ export function canvasCases(t: Test, fx: typeof Fixture): void {
     t.equal(await ((middle.parent as AsyncResult).parent as AsyncResult).get(T), 2, 'the steps before it keep their results')
   })
 
+  // Signatures by name, as JSON or plain JavaScript make them: the typed `add.s(1, 1)` after a
+  // step would not compile. Celery fails such a step too; the worker must go on.
+  const addByName = () => signature<number>('c.add', { args: [1, 1] })
+
+  t.test('a step that cannot take the result before it fails the rest of its chain, and the worker goes on', async (t) => {
+    const result = (await chain(add.s(1, 1), addByName(), mul.s(3)).applyAsync()) as AsyncResult<number>
+    await t.rejects(result.get(T), { name: 'InvalidArgumentError', message: 'c.add takes 2 arguments, got 3' })
+    const unsent = result.parent as AsyncResult
+    t.equal(await unsent.state(), 'FAILURE', 'the step that could not be sent')
+    t.equal(await (unsent.parent as AsyncResult).get(T), 2, 'the step before it keeps its result')
+    t.equal(await (await add.delay(2, 3)).get(T), 5, 'the worker still runs tasks')
+  })
+
+  t.test('a chord body that cannot take the list of results fails the chord', async (t) => {
+    const result = await chord([add.s(1, 1), add.s(2, 2)], addByName()).applyAsync()
+    await t.rejects(result.get(T), { name: 'InvalidArgumentError', message: 'c.add takes 2 arguments, got 3' })
+    t.same(await (result.parent as GroupResult).get(T), [2, 4], 'the members keep their results')
+  })
+
+  t.test('a link callback that cannot take the result fails, where its task lists it as a child', async (t) => {
+    const result = await add.applyAsync([2, 2], { link: addByName() })
+    t.equal(await result.get(T), 4)
+    const [child] = await result.children()
+    await t.rejects(child.get(T), { name: 'InvalidArgumentError', message: 'c.add takes 2 arguments, got 3' })
+  })
+
   t.test('a failed member fails the group: get raises the first failure in member order', async (t) => {
     const result = await group([add.s(1, 1), fail.s('second'), fail.s('third')]).applyAsync()
     await t.rejects(result.get(T), { name: 'Declined', message: 'second' })
