@@ -88,6 +88,8 @@ export class TaskSupervisor {
   readonly #reasons: ReasonLog
   /** Task names already reported for holding a thread (see #held). */
   readonly #heldBy = new Set<string>()
+  /** What became of the tasks on threads terminated by the node's stop: logged once, as the node stops. */
+  readonly stopped = { requeued: 0, failed: 0 }
 
   constructor(node: SupervisedNode) {
     this.#node = node
@@ -502,17 +504,27 @@ export class TaskSupervisor {
   #lost(item: InFlight, error: Error, started: boolean): void {
     if (item.killedFor instanceof TaskRevokedError) return this.#revoke(item, { terminated: true })
     const state = this.#node.state()
+    const stopping = state === WorkerState.STOPPING
     if (!started && !(error instanceof TimeLimitExceeded)) {
       // It never ran: run it elsewhere (a new thread, or another node when stopping). Its
       // limit counts again from its next start (a start report may have come before its thread died).
       item.threadId = undefined
       this.#disarm(item)
-      return state === WorkerState.RUNNING ? this.#runOrWait(item) : this.#giveBack(item)
+      if (state === WorkerState.RUNNING) return this.#runOrWait(item)
+      if (stopping) this.stopped.requeued++
+      return this.#giveBack(item)
     }
-    if (state === WorkerState.STOPPING && !item.settled) {
+    if (stopping && !item.settled) {
       // A cold stop is chosen, not a crash: an unacked task goes back to its queue.
+      this.stopped.requeued++
       this.#settle(item)
       return this.#giveBack(item, false, true)
+    }
+    if (stopping) {
+      // Acked as it started (acksLate is off): Celery's at-most-once. It may have done part of
+      // its work, so it does not run again; whoever waits on it is told why.
+      this.stopped.failed++
+      error = new WorkerLostError(`${item.headers.task}[${item.headers.id}] was still running when worker ${this.#node.hostname} stopped cold; it was acked as it started (acksLate is off), so it does not run again`)
     }
     if (!(error instanceof TimeLimitExceeded) && item.options.acksLate && item.options.rejectOnWorkerLost && !item.settled) {
       this.#settle(item)

@@ -269,7 +269,12 @@ export class WorkerNode {
     for (const timer of this.#periodic) this.#deps.clock.clearTimeout(timer.handle)
     this.#periodic.length = 0
     // Undefined when a start failed before making them, whatever their declarations say.
-    if (this.#pool !== undefined) await this.#pool.stop()
+    if (this.#pool !== undefined) {
+      await this.#pool.stop()
+      // Celery's "Restoring N unacknowledged message(s)": what a cold stop did to running tasks.
+      const { requeued, failed } = this.#tasks.stopped
+      if (requeued + failed > 0) this.#deps.logger.warn(`stopped with tasks still running: ${requeued} went back to their queues, ${failed} failed with WorkerLostError (acked as they started: acksLate is off)`, { hostname: this.hostname, requeued, failed })
+    }
     this.#control?.unsubscribe()
     if (this.#revoked !== undefined) this.#revoked.close()
     await this.#observing?.close()

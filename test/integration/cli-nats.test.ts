@@ -147,16 +147,21 @@ t.test('cli nats - SIGTERM: warm shutdown lets the running task finish; exit 0',
   t.equal(await slow.get({ timeout: 5 }), `warm@${host}`)
 })
 
-t.test('cli nats - SIGQUIT: cold shutdown with acksLate; the task runs again on the other node', async (t) => {
+t.test('cli nats - SIGQUIT: cold shutdown; an acksLate task runs again on the other node, early-acked ones fail, each told', async (t) => {
   const file = `${tempDir(t)}/cold`
+  const early = `${tempDir(t)}/early`
   const release = `${tempDir(t)}/release`
   const doomed = await worker('cold-1@%h', ['-c', '1', '-Q', 'cold'])
   // Held until released, however long the second node takes to start here.
   const slow = await f.heldLate.applyAsync([file, release], { queue: 'cold' })
-  await until(() => lines(file).length > 0, 'the task to start on the first node')
+  const acked = await Promise.all(Array.from({ length: 8 }, () => f.held.applyAsync([early, release], { queue: 'cold' })))
+  await until(() => lines(file).length > 0 && lines(early).length === 8, 'the tasks to start on the first node')
   await worker('cold-2@%h', ['-c', '1', '-Q', 'cold'])
   t.equal(await doomed.stop('SIGQUIT'), 0)
   t.match(doomed.output(), /SIGQUIT: cold shutdown/)
+  t.match(doomed.output(), 'stopped with tasks still running: 1 went back to their queues, 8 failed with WorkerLostError', 'the log says what became of them')
+  // Every record is stored before the process exits: none stays PENDING.
+  for (const result of acked) await t.rejects(result.get({ timeout: 5 }), { name: 'WorkerLostError', message: /was still running when worker cold-1@\S+ stopped cold/ })
   writeFileSync(release, '')
   t.equal(await slow.get({ timeout: 30 }), `cold-2@${host}`)
   t.same(lines(file).map((line) => line.split(' ').slice(0, 2).join(' ')), [`start cold-1@${host}`, `start cold-2@${host}`, `end cold-2@${host}`])

@@ -79,6 +79,8 @@ const PUSHED_MAX_BYTES = 64 * 1024 * 1024
  * Above a JetStream leader election (4-9 s), so a failover does not send every waiter to a read.
  */
 const PUSH_GRACE_MS = 10_000
+/** How long close() waits for record writes in flight: a live server acks in milliseconds, a dead one never. */
+const CLOSE_WAIT_MS = 5_000
 
 interface Connected {
   nc: NatsConnection
@@ -236,6 +238,9 @@ export class NatsKvBackend implements ResultBackend {
     this.#closed = true
     this.#live = undefined
     const connected = await this.#connected?.catch(() => undefined)
+    // Records still on their way (a stopping worker's last outcomes) are waited for, a while:
+    // closing under them would lose results that their tasks produced.
+    if (connected) await Promise.race([connected.writes.settled(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())])
     connected?.watches.stopAll()
     connected?.replies.subscription.unsubscribe()
     connected?.replies.status.stop?.()

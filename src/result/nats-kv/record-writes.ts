@@ -68,6 +68,11 @@ export class RecordWrites {
     })
   }
 
+  /** Resolves once every write begun so far has settled, stored or failed. */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending.values()])
+  }
+
   #write(target: WriteTarget, key: string, meta: TaskMeta): Promise<void> {
     const { nc, requests, wire } = target
     let bytes: Uint8Array
