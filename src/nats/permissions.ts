@@ -14,7 +14,8 @@ import { natsTransportDefaults } from '../transport/nats/nats-transport.js'
  *   to the results bucket.
  * - `worker`: consumes its queues, stores results, sends events, answers control, dead-letters.
  * - `beat`: sends its periodic tasks and keeps its lease and last runs in its bucket.
- * - `monitor`: reads events, results and dead letters, and sends the inspect commands only.
+ * - `monitor`: reads events, results, dead letters, queue figures (depth, in flight, age of the
+ *   oldest message) and beat's last runs, and sends the inspect commands only.
  */
 export type NatsRole = 'client' | 'worker' | 'beat' | 'monitor'
 
@@ -70,8 +71,16 @@ export function natsPermissions(role: NatsRole, options: NatsPermissionsOptions 
   // An ordered consumer: a KV watch, a read of the dead letters.
   const watch = (...streams: string[]) => streams.flatMap((stream) => [`${api}.CONSUMER.CREATE.${stream}.>`, `${api}.CONSUMER.DELETE.${stream}.>`, `$JS.FC.${stream}.>`])
   // The last value of a key named in the subject: reading a key needs its name (a task id),
-  // while STREAM.MSG.GET would read any message by sequence, so only workers have it.
+  // while STREAM.MSG.GET would read any message by sequence, so only workers have it on buckets.
   const read = (...buckets: string[]) => buckets.map((bucket) => `${api}.DIRECT.GET.${kv(bucket)}.$KV.${bucket}.>`)
+  // Queue figures (queueDepth, queueStats: worker metrics, the dashboard) read messages of the
+  // queue streams by sequence: the Not-Before header of each unsettled one tells delayed from
+  // running, and the next undelivered one gives the age of the oldest ready message. Stream info
+  // alone cannot: its first_ts is the oldest stored message, often a running or delayed one, so
+  // a long task or a countdown would read as a backlog. So the roles that read queue figures
+  // get MSG.GET on their queue streams, which lets them read task messages (arguments
+  // included) that task events carry to them anyway.
+  const readQueues = queueStreams.map((stream) => `${api}.STREAM.MSG.GET.${stream}`)
   const sharedConsumer = queueStreams.map((stream) => `${api}.CONSUMER.INFO.${stream}.${WORKERS}`)
   const events = names.busSubject(eventPattern('*'))
   const resultBuckets = rpc ? [] : [kv(results)]
@@ -113,10 +122,13 @@ export function natsPermissions(role: NatsRole, options: NatsPermissionsOptions 
         publish: {
           allow: [
             `${api}.INFO`,
-            ...streamInfo(names.deadLetterStream, kv(names.topologyBucket), kv(results), ...queueStreams),
+            // The names of every stream (not their messages): the dashboard finds the queues in them.
+            `${api}.STREAM.NAMES`,
+            ...streamInfo(names.deadLetterStream, kv(names.topologyBucket), kv(results), kv(beatBucket), ...queueStreams),
             ...sharedConsumer,
+            ...readQueues,
             ...watch(kv(names.topologyBucket), names.deadLetterStream),
-            ...read(results),
+            ...read(results, beatBucket),
             names.busSubject(INSPECT_SUBJECT),
           ],
         },
@@ -131,6 +143,7 @@ export function natsPermissions(role: NatsRole, options: NatsPermissionsOptions 
             `${api}.INFO`,
             ...manage(names.deadLetterStream, ...buckets.map(kv), large, ...queueStreams),
             ...queueStreams.flatMap((stream) => [`${api}.CONSUMER.CREATE.${stream}.>`, `${api}.CONSUMER.INFO.${stream}.${WORKERS}`, `${api}.CONSUMER.MSG.NEXT.${stream}.${WORKERS}`, `$JS.ACK.${stream}.>`]),
+            ...readQueues,
             ...watch(kv(names.topologyBucket), kv(names.revokedBucket), large),
             ...read(...buckets),
             ...buckets.map((bucket) => `${api}.STREAM.MSG.GET.${kv(bucket)}`),

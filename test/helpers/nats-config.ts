@@ -68,7 +68,7 @@ export async function productionAuthConf(): Promise<string> {
   const { natsPermissionsConfig } = await import('../../src/nats/index.js')
   const indent = (text: string, by: string) => text.split('\n').map((line) => by + line).join('\n')
   const user = (name: string, role: 'client' | 'worker' | 'beat' | 'monitor', inboxPrefix?: string) =>
-    `    {\n      user: ${name}\n      password: $CELERIAC_${name.toUpperCase()}_PASSWORD\n${indent(natsPermissionsConfig(role, inboxPrefix ? { inboxPrefix } : {}), '      ')}\n    }`
+    `    {\n      user: ${name}\n      password: $NATS_${name.toUpperCase()}_PASSWORD\n${indent(natsPermissionsConfig(role, inboxPrefix ? { inboxPrefix } : {}), '      ')}\n    }`
   return [
     '# Generated from natsPermissions() in celeriac/nats, for the default namespace and the queue',
     '# "celery" (test/helpers/nats-config.ts productionAuthConf; a test checks this file matches).',
@@ -81,7 +81,7 @@ export async function productionAuthConf(): Promise<string> {
     user('beat', 'beat'),
     user('monitor', 'monitor', '_INBOX.monitor'),
     '    # Creates streams ahead of the workers, purges, deletes: for operators, not for apps.',
-    '    { user: admin, password: $CELERIAC_ADMIN_PASSWORD }',
+    '    { user: admin, password: $NATS_ADMIN_PASSWORD }',
     '  ]',
     '}',
     '',

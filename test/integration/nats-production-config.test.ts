@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { jetstreamManager } from '@nats-io/jetstream'
+import { configFromEnv } from '../../src/config/env.js'
 import { NatsTransport } from '../../src/nats/index.js'
 import { connectNats } from '../../src/transport/nats/connect.js'
 import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
@@ -35,10 +36,19 @@ t.test('production config - auth.conf and the blocks in docs/production.md are w
   t.ok(readFileSync(join(docs, '..', 'production.md'), 'utf8').includes(await productionPermissionBlocks()), 'docs/production.md shows the generated blocks')
 })
 
+t.test('production config - the password variables of auth.conf can sit in the environment of celeriac commands', async (t) => {
+  // celeriac refuses unknown CELERIAC_* variables, and an operator exports the passwords of
+  // nats-server in the same shell: their names must stay out of that prefix.
+  const variables = [...readFileSync(join(docs, 'auth.conf'), 'utf8').matchAll(/password: \$([A-Z][A-Z0-9_]*)/g)].map((match) => match[1])
+  t.same(variables, ['NATS_WORKER_PASSWORD', 'NATS_CLIENT_PASSWORD', 'NATS_BEAT_PASSWORD', 'NATS_MONITOR_PASSWORD', 'NATS_ADMIN_PASSWORD'])
+  t.same(configFromEnv(Object.fromEntries(variables.map((name) => [name, 's3cret']))), {}, 'ignored by celeriac')
+  t.match(readFileSync(join(docs, 'docker-compose.yml'), 'utf8'), /\.env \(NATS_WORKER_PASSWORD=\.\.\./, 'docker-compose.yml names the same variables')
+})
+
 t.test('production config - the three published node configs form a JetStream cluster with TLS and role users', async (t) => {
   const routes = [await freePort(), await freePort(), await freePort()]
   const http = [await freePort(), await freePort(), await freePort()]
-  const passwords = { CELERIAC_WORKER_PASSWORD: 'w-pw', CELERIAC_CLIENT_PASSWORD: 'c-pw', CELERIAC_BEAT_PASSWORD: 'b-pw', CELERIAC_MONITOR_PASSWORD: 'm-pw', CELERIAC_ADMIN_PASSWORD: 'a-pw' }
+  const passwords = { NATS_WORKER_PASSWORD: 'w-pw', NATS_CLIENT_PASSWORD: 'c-pw', NATS_BEAT_PASSWORD: 'b-pw', NATS_MONITOR_PASSWORD: 'm-pw', NATS_ADMIN_PASSWORD: 'a-pw' }
   // nats-server reads $VARIABLES of its config from its environment, inherited from this process.
   Object.assign(process.env, passwords)
   t.teardown(() => {

@@ -24,3 +24,15 @@ t.test('nats permissions - the monitor may inspect, not act; the config text hol
   const text = natsPermissionsConfig('monitor')
   for (const subject of [...monitor.publish.allow, ...monitor.subscribe.allow]) t.ok(text.includes(JSON.stringify(subject)), subject)
 })
+
+t.test('nats permissions - the roles that read queue figures may get messages of their queue streams, and of no bucket', async (t) => {
+  const msgGets = (role: 'client' | 'worker' | 'beat' | 'monitor') => natsPermissions(role, { namespace: 'shop', queues: ['mail', 'sms'] }).publish.allow.filter((subject) => subject.includes('.STREAM.MSG.GET.'))
+  const queueGets = ['$JS.API.STREAM.MSG.GET.SHOP_Q_mail', '$JS.API.STREAM.MSG.GET.SHOP_Q_sms']
+  t.same(msgGets('monitor'), queueGets, 'monitor: its queues only (results stay read by key)')
+  t.same(msgGets('worker').filter((subject) => subject.includes('_Q_')), queueGets, 'worker: its queues, for its metrics')
+  t.same(msgGets('client'), [], 'client: none')
+  t.same(msgGets('beat'), [], 'beat: none')
+  const monitor = natsPermissions('monitor', { namespace: 'shop' }).publish.allow
+  for (const subject of ['$JS.API.STREAM.NAMES', '$JS.API.STREAM.INFO.KV_shop-beat', '$JS.API.DIRECT.GET.KV_shop-beat.$KV.shop-beat.>']) t.ok(monitor.includes(subject), `monitor: ${subject} (the dashboard's queue list and Beat page)`)
+  t.notOk(monitor.some((subject) => /CREATE\.KV_shop-beat|UPDATE|PURGE|DELETE\.SHOP_Q|^\$KV\./.test(subject)), 'monitor: no write to the beat bucket or the queues')
+})
