@@ -194,7 +194,7 @@ export class TaskSupervisor {
     for (const id of ids) {
       const item = this.#active.get(id)
       if (!item) continue
-      if (item.threadId !== undefined && terminate) this.#pool.kill(item, new TaskRevokedError(`task ${id} revoked and terminated`))
+      if (item.threadId !== undefined && terminate) this.#pool.kill(item, () => new TaskRevokedError(`task ${id} revoked and terminated`))
       const waiting = this.#waiting.indexOf(item)
       if (waiting !== -1) {
         this.#waiting.splice(waiting, 1)
@@ -373,7 +373,8 @@ export class TaskSupervisor {
     item.timer = this.#deps.clock.setTimeout(() => {
       item.timer = undefined
       if (this.#active.get(item.headers.id) !== item) return
-      this.#pool.kill(item, new TimeLimitExceeded(`${item.headers.task}[${item.headers.id}] exceeded its hard time limit of ${limitMs / 1000}s and its thread was terminated`))
+      const exceeded = `${item.headers.task}[${item.headers.id}] exceeded its hard time limit of ${limitMs / 1000}s`
+      this.#pool.kill(item, (terminated) => new TimeLimitExceeded(terminated ? `${exceeded} and its thread was terminated` : `${exceeded} and was let go: its thread takes no new task and ends, with the task's code, once its other tasks have`))
     }, limitMs)
   }
 

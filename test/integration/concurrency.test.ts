@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { TimeLimitExceeded, WorkerLostError } from '../../src/index.js'
-import { app, hog, overlap, record, waiter } from '../fixtures/concurrency-app.js'
+import { app, hog, napThenSpin, overlap, record, waiter } from '../fixtures/concurrency-app.js'
 import { celeriac } from '../helpers/cli.js'
 import { until } from '../helpers/until.js'
 import { consoleLogger } from '../../src/util/logger.js'
@@ -57,6 +57,33 @@ t.test('config: workerTasksPerThread is the default; a set workerPrefetchMultipl
   app.conf.update({ workerPrefetchMultiplier: 2 })
   t.equal(app.worker().options.tasksPerThread, 2)
   app.conf.update({ workerPrefetchMultiplier: null, workerTasksPerThread: 32 })
+})
+
+t.test('a hard limit or a revoke with terminate stops one awaiting task: the tasks beside it on its thread finish', async (t) => {
+  await withNode({ concurrency: 1, tasksPerThread: 4, queues: ['letgo'] }, async (hostname) => {
+    const siblings = await Promise.all(Array.from({ length: 2 }, () => waiter.applyAsync([600], { queue: 'letgo' })))
+    const limited = await waiter.applyAsync([5_000], { queue: 'letgo', timeLimit: 0.3 })
+    await t.rejects(limited.get({ timeout: 10 }), { name: 'TimeLimitExceeded', message: /exceeded its hard time limit of 0\.3s and was let go/ })
+    t.same(await Promise.all(siblings.map((r) => r.get({ timeout: 10 }))), ['waited', 'waited'], 'the tasks beside it ran to their end')
+    const more = await Promise.all(Array.from({ length: 2 }, () => waiter.applyAsync([600], { queue: 'letgo' })))
+    const revoked = await waiter.applyAsync([5_000], { queue: 'letgo' })
+    await until(async () => (await app.control.inspect({ destination: hostname, timeout: 1 }).active())[hostname]?.ok?.length, (running) => running === 3, 'the three to run')
+    await revoked.revoke({ terminate: true })
+    await t.rejects(revoked.get({ timeout: 10 }), { name: 'TaskRevokedError', message: /revoked and terminated/ })
+    t.same(await Promise.all(more.map((r) => r.get({ timeout: 10 }))), ['waited', 'waited'], 'so did the ones beside the revoked one')
+    t.equal(await (await waiter.applyAsync([1], { queue: 'letgo' })).get({ timeout: 10 }), 'waited', 'a new thread took its place')
+  })
+})
+
+t.test('a task let go at its limit that then holds its thread gets the thread terminated: nothing waits on it for good', async (t) => {
+  await withNode({ concurrency: 1, tasksPerThread: 2, queues: ['spinafter'] }, async () => {
+    const beside = await waiter.applyAsync([5_000], { queue: 'spinafter' })
+    const limited = await napThenSpin.applyAsync([400], { queue: 'spinafter', timeLimit: 0.1 })
+    await t.rejects(limited.get({ timeout: 10 }), { name: 'TimeLimitExceeded', message: /was let go/ })
+    // Its loop holds the thread before the task beside it can end: terminating it is all that is left.
+    await t.rejects(beside.get({ timeout: 10 }), WorkerLostError)
+    t.equal(await (await waiter.applyAsync([1], { queue: 'spinafter' })).get({ timeout: 10 }), 'waited', 'a new thread took its place')
+  })
 })
 
 t.test('a CPU-bound task does not hold a sibling past its hard limit: the watchdog is on the main thread', async (t) => {

@@ -67,6 +67,8 @@ export class ThreadHandle {
   held = false
   /** This hold was reported (see {@link longHold}). */
   #reported = false
+  /** Tasks let go of while still running (see {@link abandon}): their slots stay taken until the thread ends. */
+  #abandoned = 0
 
   constructor(spec: ThreadSpec, listener: ThreadListener) {
     this.capacity = spec.capacity
@@ -115,8 +117,26 @@ export class ThreadHandle {
     return !this.retiring && !this.exited
   }
 
+  /** Tasks on the thread that the node still waits for (an abandoned one is not). */
   get busy(): number {
-    return this.capacity - this.#free.length
+    return this.capacity - this.#free.length - this.#abandoned
+  }
+
+  /**
+   * Lets go of the task in `slot` while its code may still run: the node no longer waits for
+   * it, and whatever it reports later is dropped. Its slot is never freed, so only a thread
+   * that takes no new task (retiring) may abandon one; the task's code ends with the thread.
+   */
+  abandon(slot: number): void {
+    this.items[slot] = undefined
+    this.#entries[slot] = undefined
+    this.#abandoned++
+  }
+
+  /** A thread with an abandoned task whose loop has stopped beating at `now`: the task holds it, and only terminating it ends the task. */
+  stuck(now: number): boolean {
+    const beat = this.#beat[0]
+    return this.#abandoned > 0 && !this.exited && beat !== 0 && now - beat > HELD_MS
   }
 
   /** Looks at the heartbeat at `now` (epoch ms) and sets {@link held}; answers whether it changed. */

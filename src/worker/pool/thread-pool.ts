@@ -66,6 +66,7 @@ export class ThreadPool {
     for (const thread of this.#threads) {
       if (thread.lookAt(now) && !thread.held) freed = true
       if (thread.reclaim()) freed = true
+      if (thread.stuck(now)) void thread.terminate()
     }
     for (const thread of this.#threads) {
       if (!thread.held) continue
@@ -143,12 +144,25 @@ export class ThreadPool {
     return thread && thread.items[item.slot] === item ? thread.startedAt[item.slot] : 0
   }
 
-  /** Terminates the thread running `item`; every task on it is reported lost, `item` with `reason`. */
-  kill(item: InFlight, reason: Error): void {
+  /**
+   * Stops `item` (its hard time limit, or revoked with terminate), reported lost with
+   * `reason(terminated)`. A thread whose event loop runs lets go of it and of nothing else: it
+   * takes no new task and is replaced, its other tasks end as they would have, and then it is
+   * terminated, with whatever is left of `item`'s code (see ThreadHandle.stuck for an item
+   * that starts to hold the loop meanwhile). A thread that a task holds (most often `item`
+   * itself, in a CPU-bound loop) can only be terminated now, and its other tasks are lost
+   * with it.
+   */
+  kill(item: InFlight, reason: (terminated: boolean) => Error): void {
     const thread = this.#byId(item.threadId)
     if (!thread || thread.items[item.slot] !== item) return
-    item.killedFor = reason
-    void thread.terminate()
+    const terminated = thread.held || thread.busy === 1
+    const error = reason(terminated)
+    item.killedFor = error
+    if (terminated) return void thread.terminate()
+    thread.abandon(item.slot)
+    this.#retire(thread, true, error instanceof TimeLimitExceeded ? 'time_limit' : 'terminated')
+    this.#options.events.lost(item, error, true)
   }
 
   /** Adds threads. */
@@ -189,11 +203,11 @@ export class ThreadPool {
   }
 
   /** Stops giving work to a thread; it is replaced (when `replace`) and terminated once idle. */
-  #retire(thread: ThreadHandle, replace = true): void {
+  #retire(thread: ThreadHandle, replace = true, reason: ThreadReplaceReason = 'recycle'): void {
     if (thread.retiring) return
     thread.retiring = true
     if (replace && !this.#stopping) {
-      this.#options.events.replaced?.('recycle')
+      this.#options.events.replaced?.(reason)
       this.#spawn()
     }
     if (thread.busy === 0) void thread.terminate()
