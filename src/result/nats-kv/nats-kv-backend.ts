@@ -5,7 +5,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { BackendError, InvalidArgumentError } from '../../errors.js'
-import { connectNats, inboxOf } from '../../transport/nats/connect.js'
+import { connectNats, inboxOf, startupRequests } from '../../transport/nats/connect.js'
 import type { NatsConnectOptions } from '../../transport/nats/connect.js'
 import { DEFAULT_RESULT_EXPIRES_MS } from '../memory/memory-backend.js'
 import { LargeResults } from './large-results.js'
@@ -386,9 +386,11 @@ export class NatsKvBackend implements ResultBackend {
       const replicas = replicasFor(nc, this.#replicas)
       const republish = names.republish
       // Both are idempotent (create or bind; read, then update if needed): opening the bucket
-      // rides out a server restart as every later request does.
-      const kv = await acrossReconnects(nc, () => new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish, replicas } as Parameters<Kvm['create']>[1]))
-      const direct = await acrossReconnects(nc, () => ensureRepublish(nc, names.stream, republish, replicas))
+      // is asked again while JetStream cannot answer yet (a server restart, a leader election),
+      // for STARTUP_RETRY_MS in all, as the transport's setup is.
+      const ask = startupRequests(nc)
+      const kv = await ask(`opening the results bucket (stream ${names.stream})`, () => new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish, replicas } as Parameters<Kvm['create']>[1]))
+      const direct = await ask(`reading the settings of the results bucket (stream ${names.stream})`, () => ensureRepublish(nc, names.stream, republish, replicas))
       const large = new LargeResults(nc, names.large, this.resultExpiresMs, replicas)
       const read = direct ? directRead(nc, this.bucket) : async (key: string) => {
         const entry = await kv.get(key)

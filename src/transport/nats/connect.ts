@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs'
-import { connect, createInbox, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node'
+import { connect, createInbox, credsAuthenticator, errors as natsErrors, nkeyAuthenticator, RequestError, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node'
+import { JetStreamApiError } from '@nats-io/jetstream'
 import { ConfigError, TransportError } from '../../errors.js'
 import { censorUrl } from '../../config/conf.js'
+import { permissionsOf, refusalIn } from './permission-watch.js'
 
 /**
  * Connection options of nats.js, plus credentials given as files: what `connectNats` takes.
@@ -108,4 +110,94 @@ export async function connectNats(url: string, extra: NatsConnectOptions = {}): 
   } catch (error) {
     throw new TransportError(`cannot connect to NATS at ${censorUrl(url)}: ${(error as Error).message}${hint(error as Error, options)}`, { cause: error })
   }
+}
+
+/**
+ * How long a client's setup (the transport's topology bucket and dead-letter stream, the result
+ * backend's bucket) keeps asking while JetStream cannot answer yet, in all.
+ *
+ * @remarks
+ * After a server is lost JetStream elects a new meta leader and new stream leaders within 4-9 s,
+ * and until then its API requests time out or find no responders; a server just restarted takes
+ * a few seconds more. 30 s rides out two such elections back to back (servers restarted one
+ * after another) and the 5 s of each request's own timeout, yet tells an operator within half a
+ * minute about a cluster that stays leaderless (most of its servers down). It is also the bound
+ * of the result backend's requests across reconnects (result/nats-kv/reconnect.ts). Like Celery's
+ * `broker_connection_retry_on_startup`, but only for failures that pass: a refusal
+ * (permissions), an API error or a server without JetStream fails at once.
+ */
+export const STARTUP_RETRY_MS = 30_000
+
+/** JetStream's error code for "JetStream system temporarily unavailable" (a cluster without a meta leader). */
+const CLUSTER_NOT_AVAILABLE = 10008
+
+/** `nats://host:port (server name)` of the server `nc` is on now, for messages. */
+export function serverOf(nc: NatsConnection): string {
+  const name = nc.info?.server_name
+  const where = nc.getServer()
+  return `nats://${where === '' ? `${nc.info?.host ?? '?'}:${nc.info?.port ?? '?'}` : where}${name ? ` (server ${name})` : ''}`
+}
+
+/**
+ * Why `error` is a failure that passes (a JetStream API request that timed out or found no
+ * responders, as during a leader election), or `undefined` when asking again would not help.
+ */
+function passing(nc: NatsConnection, error: unknown): string | undefined {
+  if (refusalIn(error) !== undefined) return undefined
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof natsErrors.TimeoutError || /^timeout$|timed out/i.test(e.message)) return 'timed out'
+    if (e instanceof natsErrors.ConnectionError) return `lost its connection (${e.message})`
+    if (e instanceof JetStreamApiError) return e.code === CLUSTER_NOT_AVAILABLE ? 'was answered "JetStream system temporarily unavailable"' : undefined
+    const noResponders = e instanceof natsErrors.NoRespondersError || (e instanceof RequestError && e.isNoResponders())
+    // No responders on a server without JetStream is a config error, not a passing one.
+    if (noResponders) return nc.info?.jetstream === true ? 'found no responders' : undefined
+  }
+  return undefined
+}
+
+/** Asks one step of a setup (see {@link startupRequests}); `what` names the request for errors ("opening the topology bucket"). */
+export type StartupRequest = <T>(what: string, request: () => Promise<T>) => Promise<T>
+
+/**
+ * Runs the JetStream requests of one setup on `nc`, each again while it fails for a passing
+ * reason (see {@link STARTUP_RETRY_MS}), for `totalMs` in all. `onRetry` is told of the first
+ * retry. Past the bound the error names the request and the server it timed out against; any
+ * other failure is thrown at once, as it came, and a server without JetStream is named.
+ */
+export function startupRequests(nc: NatsConnection, options: { totalMs?: number; onRetry?: (what: string, reason: string, error: unknown) => void } = {}): StartupRequest {
+  const totalMs = options.totalMs ?? STARTUP_RETRY_MS
+  const giveUpAt = performance.now() + totalMs
+  let told = false
+  return async (what, request) => {
+    // A refusal reported on the connection while this waits ends the wait with it.
+    let refused: Error | undefined
+    const stopWatching = permissionsOf(nc).on((error) => void (refused ??= error))
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await request()
+        } catch (error) {
+          const reason = passing(nc, error)
+          if (refused !== undefined) throw refused
+          if (reason === undefined) throw noJetStream(nc, error) ?? error
+          const wait = Math.min(1_000, 100 * 2 ** attempt)
+          if (nc.isClosed() || performance.now() + wait >= giveUpAt) {
+            throw new Error(`${what} ${reason} against ${serverOf(nc)}, still after ${Math.round(totalMs / 1000)} s of retries (is JetStream electing leaders, or are most of the cluster's servers down?)`, { cause: error })
+          }
+          if (!told) options.onRetry?.(what, reason, error)
+          told = true
+          await new Promise((resolve) => setTimeout(resolve, wait))
+        }
+      }
+    } finally {
+      stopWatching()
+    }
+  }
+}
+
+/** The error that says so when `error` is JetStream's "not enabled" answer from a server that has none. */
+function noJetStream(nc: NatsConnection, error: unknown): Error | undefined {
+  // nats.js's JetStreamNotEnabled (not exported): what it makes of no responders to a JetStream API request.
+  if ((error as Error)?.name !== 'JetStreamNotEnabled' || nc.info?.jetstream === true) return undefined
+  return new ConfigError(`the NATS server at ${serverOf(nc)} does not run JetStream, which celeriac needs: start it with -js (or a jetstream {} block in its config)`, { cause: error })
 }

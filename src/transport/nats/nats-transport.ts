@@ -19,7 +19,7 @@ import type {
   Transport,
 } from '../transport.js'
 import { collectReplies } from '../collect-replies.js'
-import { connectNats, inboxOf } from './connect.js'
+import { connectNats, inboxOf, serverOf, startupRequests, STARTUP_RETRY_MS } from './connect.js'
 import { permissionsOf, refusalIn, refusedBy } from './permission-watch.js'
 import type { NatsConnectOptions } from './connect.js'
 import { DEFAULT_NAMESPACE, isPrefix, Names } from './names.js'
@@ -124,6 +124,8 @@ export class NatsTransport implements Transport {
   readonly #views = new Set<RevokedIds>()
   readonly #ledgers = new Map<string, QueueLedger>()
   #stopRefusalLog = () => {}
+  // Between a disconnect and the reconnect that follows it (see #watch).
+  #disconnected = false
 
   constructor(options: NatsTransportOptions) {
     const ackWaitMs = options?.ackWaitMs ?? natsTransportDefaults.ackWaitMs
@@ -187,16 +189,22 @@ export class NatsTransport implements Transport {
   }
 
   async declareQueue(queue: QueueDeclaration): Promise<void> {
-    const { topology, streams } = this.#use()
+    const { nc, topology, streams } = this.#use()
     check.validateQueue(queue)
     if (queue.maxAgeMs !== undefined && !check.isPositive(queue.maxAgeMs)) throw new InvalidArgumentError('queue.maxAgeMs must be a positive finite number')
     await topology.checkBindings(queue)
+    // Apps declare their queues as they start: asked again while JetStream elects leaders, as the setup is.
+    const ask = startupRequests(nc, { onRetry: this.#onRetry(nc) })
     try {
-      await ensureQueueStream(streams, queue.name, queue.ackWaitMs, this.#ackWaitMs)
+      await ask(`declaring queue "${queue.name}" (stream ${this.#names.queueStream(queue.name)})`, () => ensureQueueStream(streams, queue.name, queue.ackWaitMs, this.#ackWaitMs))
     } catch (error) {
       throw refusalIn(error) ?? new TransportError(`cannot declare queue "${queue.name}": ${(error as Error).message}`, { cause: error })
     }
-    await topology.recordQueue(queue, this.#maxDeliver)
+    try {
+      await ask(`recording queue "${queue.name}" in the topology bucket`, () => topology.recordQueue(queue, this.#maxDeliver))
+    } catch (error) {
+      throw refusalIn(error) ?? (error instanceof TransportError ? error : new TransportError(`cannot record queue "${queue.name}": ${(error as Error).message}`, { cause: error }))
+    }
     // Consumers already running here disarm deliveries by the new ack wait.
     const ledger = this.#ledgers.get(queue.name)
     if (ledger !== undefined && queue.ackWaitMs !== undefined) ledger.ackWaitMs = queue.ackWaitMs
@@ -240,7 +248,7 @@ export class NatsTransport implements Transport {
       {
         js: session.js,
         clock: this.#clock,
-        logger: this.#logger,
+        logger: this.#consumerLogger,
         stream: this.#names.queueStream(queue),
         ledger,
         wire: wireOf(session.nc),
@@ -402,11 +410,11 @@ export class NatsTransport implements Transport {
     try {
       // A refusal no caller waits on is logged: a refused plain publish otherwise fails in silence.
       const stopWatching = permissionsOf(nc).onUnclaimed((refused) => this.#logger.warn(refused.message))
-      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs, this.#replicas).catch((error: unknown) => {
+      const session = await openSession(nc, this.#names, this.#clock, this.#duplicateWindowMs, this.#replicas, this.#onRetry(nc)).catch((error: unknown) => {
         stopWatching()
         throw refusalIn(error) ?? error
       })
-      void this.#watch(session.status)
+      void this.#watch(nc, session.status)
       this.#stopRefusalLog = stopWatching
       return session
     } catch (error) {
@@ -415,11 +423,47 @@ export class NatsTransport implements Transport {
     }
   }
 
-  async #watch(status: AsyncIterable<Status>): Promise<void> {
+  /** Says once per setup or declaration that JetStream is not answering yet, and for how long it is asked again. */
+  #onRetry(nc: NatsConnection) {
+    return (what: string, reason: string, error: unknown) =>
+      this.#logger.warn(`JetStream is not answering yet (${what} ${reason}); retrying for up to ${STARTUP_RETRY_MS / 1000} s`, { server: serverOf(nc), reason: oneLine(error) })
+  }
+
+  /**
+   * Follows the connection: says once when it is lost and once when it is back (naming the
+   * server each time, not once per failed fetch), and renews pull requests after a reconnect.
+   */
+  async #watch(nc: NatsConnection, status: AsyncIterable<Status>): Promise<void> {
     for await (const event of status) {
-      // A restarted server has forgotten every pull request: ask again.
-      if (event.type === 'reconnect') for (const consumer of this.#consumers) consumer.renew()
+      if (event.type === 'disconnect') {
+        this.#disconnected = true
+        this.#logger.warn(`disconnected from nats://${event.server}; reconnecting`)
+      } else if (event.type === 'reconnect') {
+        this.#disconnected = false
+        this.#logger.info(`reconnected to ${serverOf(nc)}`)
+        // A restarted server has forgotten every pull request: ask again.
+        for (const consumer of this.#consumers) consumer.renew()
+      }
     }
+  }
+
+  /**
+   * The logger a queue consumer reports through: a fetch that failed because its server went
+   * away (missed heartbeats, or any failure while disconnected) is expected in a failover and
+   * the connection's own lines say why, so its error is one line, without nats.js's stack.
+   */
+  readonly #consumerLogger: Logger = {
+    debug: (message, fields) => this.#logger.debug(message, fields),
+    info: (message, fields) => this.#logger.info(message, fields),
+    warn: (message, fields) => this.#logger.warn(message, this.#failover(fields)),
+    error: (message, fields) => this.#logger.error(message, fields),
+  }
+
+  #failover(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+    const error = fields?.error
+    if (!(error instanceof Error) || !(this.#disconnected || /heartbeats missed/i.test(error.message))) return fields
+    const { error: _error, ...rest } = fields!
+    return { ...rest, reason: `${oneLine(error)} (the server holding the pull request is gone or unreachable; fetching again)` }
   }
 
   #use(): Session {
@@ -434,4 +478,9 @@ export class NatsTransport implements Transport {
     return session
   }
 
+}
+
+/** `Name: message` of an error, without its stack. */
+function oneLine(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
 }

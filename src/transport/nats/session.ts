@@ -2,7 +2,8 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm } from '@nats-io/kv'
 import { type NatsConnection, type Status } from '@nats-io/transport-node'
 import { refusalIn } from './permission-watch.js'
-import { TransportError } from '../../errors.js'
+import { ConfigError, TransportError } from '../../errors.js'
+import { startupRequests, STARTUP_RETRY_MS } from './connect.js'
 import type { Clock } from '../../util/clock.js'
 import type { OutgoingMessage } from '../transport.js'
 import { DeadLetters } from './dead-letters.js'
@@ -35,23 +36,53 @@ export interface Session {
   status: AsyncIterable<Status> & { stop?: () => void }
 }
 
-/** Sets a transport up on `nc`: loads the topology and creates the dead-letter stream. */
-export async function openSession(nc: NatsConnection, names: Names, clock: Clock, duplicateWindowMs: number, configuredReplicas?: number): Promise<Session> {
+/**
+ * Sets a transport up on `nc`: loads the topology and creates the dead-letter stream.
+ *
+ * @remarks
+ * Each JetStream request is asked again while the cluster cannot answer yet (a leader election
+ * after a server was lost), for {@link STARTUP_RETRY_MS} in all; `onRetry` is told once when
+ * that starts. A refusal or a config error fails at once.
+ */
+export async function openSession(
+  nc: NatsConnection,
+  names: Names,
+  clock: Clock,
+  duplicateWindowMs: number,
+  configuredReplicas?: number,
+  onRetry?: (what: string, reason: string, error: unknown) => void,
+): Promise<Session> {
   const replicas = replicasFor(nc, configuredReplicas)
+  const ask = startupRequests(nc, { onRetry })
   try {
     const js = jetstream(nc)
-    const jsm = await jetstreamManager(nc)
+    const jsm = await ask('the JetStream account info request ($JS.API.INFO)', () => jetstreamManager(nc))
     const kvm = new Kvm(nc)
+    const topologyStream = `KV_${names.topologyBucket}`
     // create() opens the bucket when it exists, keeping its configuration.
-    const topology = new Topology(await openBucket(kvm, jsm, names.topologyBucket, { history: 1 }, replicas, 'the topology bucket'))
-    await topology.start()
+    const kv = await ask(`opening the topology bucket (stream ${topologyStream})`, () => openBucket(kvm, jsm, names.topologyBucket, { history: 1 }, replicas, 'the topology bucket'))
+    const topology = await ask(`loading the topology bucket (stream ${topologyStream})`, async () => {
+      // A fresh mirror each try: a watch left from a failed one must not run on.
+      const topology = new Topology(kv)
+      await topology.start().catch((error: unknown) => {
+        topology.stop()
+        throw error
+      })
+      return topology
+    })
     const deadLetters = new DeadLetters(js, jsm, names, replicas)
-    await deadLetters.ensure()
+    try {
+      await ask(`opening the dead-letter stream ${names.deadLetterStream}`, () => deadLetters.ensure())
+    } catch (error) {
+      topology.stop()
+      throw error
+    }
     const streams = { jsm, names, duplicateWindowMs, replicas, now: () => clock.now() }
     const revoked = new RevokedStore(kvm, jsm, names.revokedBucket, clock, replicas)
     const rateLimits = new RateLimits(kvm, jsm, names.rateBucket, clock, replicas)
     return { nc, js, jsm, names, topology, deadLetters, revoked, rateLimits, requests: requestsOf(nc), streams, replicas, status: nc.status() }
   } catch (error) {
+    if (error instanceof ConfigError) throw error
     throw new TransportError(`cannot set up the NATS transport: ${(error as Error).message}`, { cause: error })
   }
 }
