@@ -11,7 +11,7 @@ import type { DashboardDeps } from './deps.js'
 import type { DashboardState, TaskRow } from './state.js'
 import type { DashboardOptions } from './options.js'
 import type { TaskMeta } from '../result/backend.js'
-import type { WorkerStats } from '../client/control.js'
+import type { ControlReplies, TaskInfo, WorkerStats } from '../client/control.js'
 
 /** The shared parts of every route. */
 export class DashboardContext {
@@ -47,23 +47,42 @@ export class DashboardContext {
     return { transport: () => this.deps.transport(), nats: () => this.deps.nats(), now: () => this.deps.clock.now() }
   }
 
-  /** Asks the nodes for their stats and folds them into the worker rows. */
-  async refreshWorkers(destination?: string): Promise<void> {
-    const replies = await this.deps.control.inspect({ timeout: 1, ...(destination ? { destination } : {}) }).stats()
-    for (const [key, reply] of Object.entries(replies)) {
-      const stats: WorkerStats | undefined = reply.ok
-      if (!stats) continue
-      const row = this.state.workers.get(stats.hostname ?? key)
+  /**
+   * Asks the nodes for their stats and their running and reserved tasks, and folds them into
+   * the worker rows. Answers the replies, for a caller that shows them too.
+   */
+  async refreshWorkers(destination?: string): Promise<{ stats: ControlReplies<WorkerStats>; active: ControlReplies<TaskInfo[]>; reserved: ControlReplies<TaskInfo[]> }> {
+    const inspect = this.deps.control.inspect({ timeout: 1, ...(destination ? { destination } : {}) })
+    const [stats, active, reserved] = await Promise.all([inspect.stats(), inspect.active(), inspect.reserved()])
+    for (const [key, reply] of Object.entries(stats)) {
+      const node: WorkerStats | undefined = reply.ok
+      if (!node) continue
+      const row = this.state.workers.get(node.hostname ?? key)
       if (!row) continue
-      row.pid = stats.pid
-      row.threads = stats.pool.threads
-      row.held = stats.pool.held
-      row.queues = stats.queues
-      row.rssKb = stats.rssKb
-      row.uptime = stats.uptime
-      row.total = stats.total
-      row.load = stats.pool.threads > 0 ? stats.active / stats.pool.threads : undefined
+      row.pid = node.pid
+      row.threads = node.pool.threads
+      row.held = node.pool.held
+      row.tasksPerThread = node.pool.tasksPerThread
+      row.slots = node.pool.threads * node.pool.tasksPerThread
+      row.queues = node.queues
+      row.rssKb = node.rssKb
+      row.uptime = node.uptime
+      row.total = node.total
+      // What the node's threads run (its celeriac_worker_tasks_active), apart from what it
+      // holds for a slot or a rate limit: the heartbeat's `active` counts both.
+      const running = active[key]?.ok?.length
+      const waiting = reserved[key]?.ok?.length
+      if (running === undefined || waiting === undefined) {
+        delete row.running
+        delete row.reserved
+        delete row.load
+        continue
+      }
+      row.running = running
+      row.reserved = waiting
+      row.load = row.slots > 0 ? running / row.slots : undefined
     }
+    return { stats, active, reserved }
   }
 
   /** A task by id: from memory, else from the result backend; `undefined` when neither knows it. */

@@ -1,7 +1,8 @@
 /**
  * Live updates: one Server-Sent Events stream per open page. Changes are gathered and sent as
  * one batch every `batchMs` (a busy cluster's thousands of events a second become four small
- * messages), and only when something changed.
+ * messages), and only when something changed. An idle stream gets a `ping` every 10 s, so a page
+ * can tell a quiet cluster from a dead connection (a hung server, a proxy that dropped it).
  * @module
  */
 import type { TaskRow, WorkerRow } from './state.js'
@@ -21,6 +22,8 @@ export interface LiveBatch {
 }
 
 const MAX_IDS = 500
+/** An idle stream is pinged this often, ms (pages take 25 s of silence for a dead stream). */
+const PING_MS = 10_000
 const encoder = new TextEncoder()
 
 /** Gathers changes and fans batches out to the open streams. */
@@ -30,6 +33,7 @@ export class LiveHub {
   readonly #workers = new Map<string, WorkerRow>()
   #changed = 0
   #timer: NodeJS.Timeout | undefined
+  #lastSent = Date.now()
   readonly #batchMs: number
   readonly #events: () => number
 
@@ -83,12 +87,19 @@ export class LiveHub {
   }
 
   #flush(): void {
-    if (this.#changed === 0 && this.#workers.size === 0) return
+    if (this.#changed === 0 && this.#workers.size === 0) {
+      if (Date.now() - this.#lastSent >= PING_MS) this.#send(encoder.encode(`event: ping\ndata: ${JSON.stringify({ at: Date.now() })}\n\n`))
+      return
+    }
     const batch: LiveBatch = { tasks: [...this.#tasks], changed: this.#changed, workers: [...this.#workers.values()], events: this.#events(), at: Date.now() }
     this.#tasks.clear()
     this.#workers.clear()
     this.#changed = 0
-    const data = encoder.encode(`event: batch\ndata: ${JSON.stringify(batch)}\n\n`)
+    this.#send(encoder.encode(`event: batch\ndata: ${JSON.stringify(batch)}\n\n`))
+  }
+
+  #send(data: Uint8Array): void {
+    this.#lastSent = Date.now()
     for (const client of this.#clients) {
       try {
         client.enqueue(data)

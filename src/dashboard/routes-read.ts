@@ -29,9 +29,7 @@ export function readRoutes(api: Hono, ctx: DashboardContext, series: ThroughputS
     const hostname = name(c.req.param('name'), 'worker name')
     const row = state.workers.get(hostname)
     if (!row) return c.json({ error: `no worker named ${hostname} was heard from` }, 404)
-    const inspect = deps.control.inspect({ destination: hostname, timeout: 1 })
-    const [stats, active, registered, reserved] = await Promise.all([inspect.stats(), inspect.active(), inspect.registered(), inspect.reserved()])
-    await ctx.refreshWorkers(hostname).catch(() => undefined)
+    const [{ stats, active, reserved }, registered] = await Promise.all([ctx.refreshWorkers(hostname), deps.control.inspect({ destination: hostname, timeout: 1 }).registered()])
     return c.json({ ...state.workers.get(hostname), stats: stats[hostname]?.ok ?? null, activeTasks: active[hostname]?.ok ?? null, registered: registered[hostname]?.ok ?? null, reservedTasks: reserved[hostname]?.ok ?? null })
   })
 

@@ -58,6 +58,10 @@ export interface WorkerRow {
   status: 'online' | 'offline'
   /** Heartbeat interval, seconds. */
   freq: number
+  /**
+   * Tasks the node holds, from its heartbeats: those its threads run plus those it reserved
+   * (waiting for a free slot or a rate limit). {@link running} and {@link reserved} split it.
+   */
   active: number
   processed: number
   swIdent: string
@@ -78,7 +82,15 @@ export interface WorkerRow {
   uptime?: number
   /** Tasks finished by name, from `inspect stats`. */
   total?: Record<string, number>
-  /** Tasks received per second over the last minute, from events. */
+  /** Async tasks each thread runs at once, from `inspect stats`. */
+  tasksPerThread?: number
+  /** Tasks the node runs at once at most: threads x tasks per thread. */
+  slots?: number
+  /** Tasks its threads run, from `inspect active` (the worker's celeriac_worker_tasks_active). */
+  running?: number
+  /** Tasks it holds that no thread runs yet (lookahead, rate limit), from `inspect reserved`. */
+  reserved?: number
+  /** Running tasks over slots (0 to 1), at the last stats. */
   load?: number
 }
 

@@ -179,6 +179,23 @@ t.test('async-apply, revoke with terminate, retry', async (t) => {
   t.equal((await post('/api/task/retry/never-seen')).status, 404)
 })
 
+t.test('workers - running and reserved apart, load over slots (operator audit: "Active 66", "Load 3300 %")', async (t) => {
+  const name = encodeURIComponent(node.hostname)
+  // A rate limit holds the second and third: received (reserved), not run.
+  t.equal((await post('/api/task/rate-limit/d.sleep', { ratelimit: '1/m', workername: node.hostname })).status, 200)
+  const sent = await Promise.all([sleep.delay(4000), sleep.delay(4000), sleep.delay(4000)])
+  t.teardown(async () => {
+    for (const r of sent) await post(`/api/task/revoke/${r.id}`, { terminate: true })
+    await post('/api/task/rate-limit/d.sleep', { ratelimit: '0', workername: node.hostname })
+  })
+  const workers = await until(() => call('/api/workers?refresh=1'), (r) => r.body[node.hostname]?.reserved === 2, 'two tasks to wait for the rate limit')
+  t.match(workers.body[node.hostname], { running: 1, reserved: 2, tasksPerThread: 32, slots: 64, load: 1 / 64 })
+  const detail = await call(`/api/worker/${name}`)
+  t.match(detail.body, { running: 1, reserved: 2 })
+  t.equal(detail.body.activeTasks.length, 1)
+  t.equal(detail.body.reservedTasks.length, 2)
+})
+
 t.test('worker actions: pool, consumers, limits; bad input is 400', async (t) => {
   const name = encodeURIComponent(node.hostname)
   t.match((await post(`/api/worker/pool/grow/${name}`, { n: 1 })).body, { message: /: pool grown to 3 threads$/ })

@@ -86,6 +86,52 @@ t.test('workers appear with their stats', async (t) => {
   await row.locator('td:nth-child(4)', { hasText: String(worker.child.pid) }).waitFor({ timeout: 15_000 })
   t.match(await row.textContent(), /online.*celery/)
   workerName = (await row.getAttribute('data-worker'))!
+  // Operator audit: "Load 3300 %" (active over threads), "Uptime 39.00 s".
+  await row.locator('td.load', { hasText: '(64 slots)' }).waitFor()
+  t.equal(await row.locator('td.load').textContent(), '0 % (64 slots)', 'running over threads x tasks per thread')
+  t.equal(await row.locator('td.tasks').textContent(), '0 running')
+  t.match(await row.locator('td.uptime').textContent(), /^(\d+ s|\d+ min( \d+ s)?)$/)
+  await page.close()
+})
+
+t.test('overview - one queue-depth sample spans a minute, labels are times on one line (operator audit)', async (t) => {
+  const page = await open(main, '#/overview')
+  const depth = page.locator('#queue-depth [data-x-labels]')
+  await depth.waitFor()
+  const labels = (await depth.getAttribute('data-x-labels'))!.split('|')
+  t.ok(labels.length >= 2 && labels.every((l) => /^\d\d:\d\d:\d\d$/.test(l)), `times, not dates: ${labels.join(' ')}`)
+  const seconds = labels.map((l) => l.split(':').reduce((a, b) => a * 60 + Number(b), 0))
+  t.ok((seconds.at(-1)! - seconds[0] + 86_400) % 86_400 <= 60, `within a minute: ${labels.join(' ')}`)
+  t.match(await page.locator('#runtime .u-legend').textContent(), /p50.*p95.*p99/, 'three series in the legend')
+  await page.close()
+})
+
+t.test('header - the live indicator says when the server fails, and recovers (operator audit: "● live" on 500s)', async (t) => {
+  const handler = app.dashboard({})
+  await handler.dashboard
+  let mode: 'ok' | 'api' | 'down' = 'ok'
+  const server = createServer((req, res) => {
+    const api = req.url!.startsWith('/api/') && !req.url!.startsWith('/api/events')
+    if (mode === 'down' || (mode === 'api' && api)) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"injected"}')
+    handler(req, res)
+  }).listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  t.teardown(async () => {
+    server.closeAllConnections()
+    server.close()
+    await handler.close()
+  })
+  const page = await open(`http://127.0.0.1:${(server.address() as { port: number }).port}/`, '#/overview')
+  const live = page.locator('header .live')
+  await live.filter({ hasText: /^● live$/ }).waitFor()
+  mode = 'api'
+  await live.filter({ hasText: /^● server errors · stale since \d\d:\d\d:\d\d$/ }).waitFor({ timeout: 5000 })
+  mode = 'down'
+  server.closeAllConnections()
+  await live.filter({ hasText: /^● reconnecting · stale since \d\d:\d\d:\d\d$/ }).waitFor({ timeout: 5000 })
+  mode = 'ok'
+  await live.filter({ hasText: /^● live$/ }).waitFor({ timeout: 15_000 })
+  t.pass('back to live once data flows')
   await page.close()
 })
 

@@ -12,8 +12,16 @@ export const readOnly = body.dataset.readOnly === 'true'
 
 /** GET a JSON API path; throws with the server's error message. */
 export async function get(path) {
-  const response = await fetch(prefix + path, { headers: { accept: 'application/json' } })
+  let response
+  try {
+    response = await fetch(prefix + path, { headers: { accept: 'application/json' } })
+  } catch (error) {
+    health.failed(`${path}: ${error.message}`)
+    throw error
+  }
   const data = await response.json().catch(() => ({}))
+  // A 4xx is about the request (a bad filter); a 5xx or no answer means what is shown is stale.
+  if (response.status >= 500) health.failed(`${path}: ${data.error ?? response.status}`)
   if (!response.ok) throw new Error(data.error ?? `${response.status} ${response.statusText}`)
   return data
 }
@@ -26,24 +34,88 @@ export async function act(path, payload = {}) {
   return data
 }
 
+/** How long after the last failed request the page still says it is failing. */
+const FAILING_MS = 4000
+/** The server pings an idle stream every 10 s: this long without a message, it is taken for dead. */
+const SILENT_MS = 25_000
+/** How soon to open a new stream after the browser gave up on one (it does on a 5xx answer). */
+const REOPEN_MS = 1000
+
+/**
+ * Whether what the page shows is current: the live stream is open and the API answers. The
+ * header reads {@link health.status} twice a second.
+ */
+export const health = {
+  streamOpen: false,
+  everOpen: false,
+  lastMessage: 0,
+  lastFailure: 0,
+  reason: '',
+  /** When data was last known good, epoch ms: "stale since" that. */
+  lastGood: undefined,
+  staleSince: undefined,
+  failed(reason) {
+    this.lastFailure = Date.now()
+    this.reason = reason
+  },
+  /** `{ state: 'connecting' | 'live' | 'reconnecting' | 'failing', since, reason }`. */
+  status(now = Date.now()) {
+    let state
+    if (!this.everOpen && this.lastFailure === 0) state = 'connecting'
+    else if (!this.streamOpen || now - this.lastMessage > SILENT_MS) state = 'reconnecting'
+    else if (now - this.lastFailure < FAILING_MS) state = 'failing'
+    else state = 'live'
+    if (state === 'live' || state === 'connecting') this.staleSince = undefined
+    else this.staleSince ??= this.lastGood ?? now
+    if (state === 'live') this.lastGood = now
+    return { state, since: this.staleSince, reason: state === 'reconnecting' ? 'the live stream is down; retrying' : this.reason }
+  },
+}
+
 // One EventSource per tab; pages subscribe to its batches.
 const listeners = new Set()
 let source
-export const live = { connected: false, events: 0 }
+let reopen
+export const live = { events: 0 }
 function connect() {
   source = new EventSource(prefix + '/api/events')
+  const heard = () => {
+    health.streamOpen = true
+    health.everOpen = true
+    health.lastMessage = Date.now()
+  }
   source.addEventListener('hello', (e) => {
-    live.connected = true
+    heard()
     live.events = JSON.parse(e.data).events
     for (const l of listeners) l({ hello: true, tasks: [], workers: [], changed: 0 })
   })
   source.addEventListener('batch', (e) => {
+    heard()
     const batch = JSON.parse(e.data)
     live.events = batch.events
     for (const l of listeners) l(batch)
   })
-  source.onerror = () => (live.connected = false)
+  source.addEventListener('ping', heard)
+  source.onerror = () => {
+    health.streamOpen = false
+    // A dropped stream is retried by the browser; one answered with an error is closed for good.
+    if (source.readyState === EventSource.CLOSED) scheduleReopen()
+  }
 }
+function scheduleReopen() {
+  clearTimeout(reopen)
+  reopen = setTimeout(() => {
+    source.close()
+    connect()
+  }, REOPEN_MS)
+}
+// A stream that went silent (a hung server, a dead proxy) is closed and opened again.
+setInterval(() => {
+  if (source && health.streamOpen && Date.now() - health.lastMessage > SILENT_MS) {
+    health.streamOpen = false
+    scheduleReopen()
+  }
+}, 5000)
 
 /** Calls `fn(batch)` on every live batch while the component is mounted. */
 export function useLive(fn) {
@@ -98,28 +170,7 @@ export function useData(path, when = () => true, deps = []) {
   return [data, error, load]
 }
 
-export function ago(ms) {
-  if (ms === undefined || ms === null) return '—'
-  const s = Math.max(0, (Date.now() - ms) / 1000)
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s ago`
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`
-  return `${(s / 3600).toFixed(1)} h ago`
-}
-export function time(ms) {
-  if (ms === undefined || ms === null) return '—'
-  const d = new Date(ms)
-  return d.toLocaleTimeString(undefined, { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0')
-}
-export function duration(s) {
-  if (s === undefined || s === null) return '—'
-  if (s < 1) return `${(s * 1000).toFixed(1)} ms`
-  if (s < 120) return `${s.toFixed(2)} s`
-  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`
-}
-export function bytes(kb) {
-  if (kb === undefined || kb === null) return '—'
-  return kb > 1024 * 1024 ? `${(kb / 1024 / 1024).toFixed(1)} GiB` : `${(kb / 1024).toFixed(1)} MiB`
-}
+export { ago, time, duration, span, bytes, clock } from './format.js'
 
 export function State({ state }) {
   return html`<span class=${'state state-' + String(state).toLowerCase()}>${state}</span>`

@@ -1,5 +1,5 @@
 // The dashboard's single page: a header, and the page the location hash names.
-import { html, render, useEffect, useState, live, readOnly } from './lib.js'
+import { html, render, useEffect, useState, health, clock, readOnly } from './lib.js'
 import { WorkersPage, WorkerPage } from './pages/workers.js'
 import { TasksPage } from './pages/tasks.js'
 import { TaskPage } from './pages/task.js'
@@ -13,13 +13,21 @@ function route(hash) {
   return { page: parts[0] ?? 'overview', arg: parts[1], params: new URLSearchParams(query) }
 }
 
+const HEALTH_TEXT = { connecting: '○ connecting', live: '● live', reconnecting: '● reconnecting', failing: '● server errors' }
+
+/** Says whether the page is current; when not, since when what it shows is stale, and why. */
+function Health({ status }) {
+  const stale = status.since === undefined ? '' : ` · stale since ${clock(status.since)}`
+  return html`<span class=${'live ' + status.state} role="status" title=${status.reason || 'live updates'}>${HEALTH_TEXT[status.state]}${stale}</span>`
+}
+
 function App() {
   const [where, setWhere] = useState(route(location.hash))
-  const [connected, setConnected] = useState(false)
+  const [status, setStatus] = useState(health.status())
   useEffect(() => {
     const onHash = () => setWhere(route(location.hash))
     addEventListener('hashchange', onHash)
-    const timer = setInterval(() => setConnected(live.connected), 500)
+    const timer = setInterval(() => setStatus(health.status()), 500)
     return () => {
       removeEventListener('hashchange', onHash)
       clearInterval(timer)
@@ -41,7 +49,7 @@ function App() {
     <header>
       <strong class="brand">celeriac</strong>
       <nav>${pages.map(([id, label]) => html`<a href=${'#/' + id} class=${active === id ? 'active' : ''}>${label}</a>`)}</nav>
-      <span class="live" title="live updates">${connected ? '● live' : '○ connecting'}${readOnly ? ' · read-only' : ''}</span>
+      <${Health} status=${status} />${readOnly ? html`<span class="read-only">read-only</span>` : null}
     </header>
     <main>${page}</main>`
 }

@@ -1,18 +1,15 @@
 // Overview: tasks succeeded and failed per second, runtime percentiles, queue depth over time.
-import { html, useData, useEffect, useRef, get } from '../lib.js'
-import uPlot from '../../vendor/uplot.mjs'
+import { html, useData, useEffect, get } from '../lib.js'
+import { Chart } from '../chart.js'
+import { percentileNote } from '../format.js'
 
-function Chart({ title, series, data }) {
-  const box = useRef(null)
-  const plot = useRef(null)
-  useEffect(() => {
-    if (!box.current) return
-    plot.current = new uPlot({ title, width: Math.min(560, box.current.clientWidth || 560), height: 200, series: [{}, ...series] }, data, box.current)
-    return () => plot.current?.destroy()
-  }, [])
-  useEffect(() => plot.current?.setData(data), [data])
-  return html`<div class="chart" ref=${box}></div>`
-}
+// Three styles, not three colours only: in a second with few tasks the percentiles are the same
+// value, and the lines then lie on each other; the rings still show each series.
+const PERCENTILES = [
+  { label: 'p50', stroke: '#3566c4', width: 2, spanGaps: true, points: { show: true, size: 5, fill: '#3566c4' } },
+  { label: 'p95', stroke: '#e08a1e', width: 1.5, dash: [8, 4], spanGaps: true, points: { show: true, size: 9, width: 1.5 } },
+  { label: 'p99', stroke: '#b03ab0', width: 1.5, dash: [2, 3], spanGaps: true, points: { show: true, size: 13, width: 1.5 } },
+]
 
 const depths = { t: [], queues: new Map() }
 
@@ -48,8 +45,8 @@ export function OverviewPage() {
       <dt>Events</dt><dd>${overview.events}</dd>
     </dl>
     <div class="charts">
-      <${Chart} title="Tasks per second" series=${[{ label: 'succeeded', stroke: '#2a9d4b' }, { label: 'failed', stroke: '#d1343a' }]} data=${[t, s.map((p) => p.succeeded), s.map((p) => p.failed)]} />
-      <${Chart} title="Runtime (s)" series=${[{ label: 'p50', stroke: '#3566c4', spanGaps: true }, { label: 'p95', stroke: '#e08a1e', spanGaps: true }, { label: 'p99', stroke: '#b03ab0', spanGaps: true }]} data=${[t, s.map((p) => p.p50), s.map((p) => p.p95), s.map((p) => p.p99)]} />
-      ${names.length > 0 ? html`<${Chart} key=${names.join(',')} title="Queue depth" series=${names.map((n, i) => ({ label: n, stroke: ['#3566c4', '#2a9d4b', '#e08a1e', '#b03ab0', '#d1343a'][i % 5] }))} data=${[[...depths.t], ...names.map((n) => [...depths.queues.get(n)])]} />` : null}
+      <${Chart} id="throughput" title="Tasks per second" window=${120} series=${[{ label: 'succeeded', stroke: '#2a9d4b' }, { label: 'failed', stroke: '#d1343a' }]} data=${[t, s.map((p) => p.succeeded), s.map((p) => p.failed)]} />
+      <${Chart} id="runtime" title="Runtime (s)" window=${120} note=${percentileNote(s)} series=${PERCENTILES} data=${[t, s.map((p) => p.p50), s.map((p) => p.p95), s.map((p) => p.p99)]} />
+      ${names.length > 0 ? html`<${Chart} id="queue-depth" key=${names.join(',')} title="Queue depth" series=${names.map((n, i) => ({ label: n, stroke: ['#3566c4', '#2a9d4b', '#e08a1e', '#b03ab0', '#d1343a'][i % 5] }))} data=${[[...depths.t], ...names.map((n) => [...depths.queues.get(n)])]} />` : null}
     </div>`
 }

@@ -1,5 +1,5 @@
 // Workers: every node heard from, online or not; a node's detail with its remote-control actions.
-import { html, useData, useState, useEffect, ago, bytes, duration, link, readOnly, act, useNotice, get } from '../lib.js'
+import { html, useData, useState, useEffect, ago, bytes, span, link, readOnly, act, useNotice, get } from '../lib.js'
 
 /** Re-renders every `ms` (heartbeat ages move on), and calls `every` each `everyMs`. */
 function useTick(ms, every, everyMs) {
@@ -9,6 +9,21 @@ function useTick(ms, every, everyMs) {
     const slow = every ? setInterval(every, everyMs) : undefined
     return () => (clearInterval(id), clearInterval(slow))
   }, [])
+}
+
+/**
+ * What the node runs and holds: "64 running, 2 reserved" from its last stats (its threads run
+ * the first, the second wait for a slot or a rate limit); "66 in flight" from heartbeats alone.
+ */
+function tasks(w) {
+  if (w.running === undefined || w.running === null) return `${w.active} in flight`
+  return w.reserved > 0 ? `${w.running} running, ${w.reserved} reserved` : `${w.running} running`
+}
+
+/** Running tasks over slots: "100 % (64 slots)". */
+function load(w) {
+  if (w.load === undefined || w.load === null) return '—'
+  return `${Math.round(w.load * 100)} %${w.slots ? ` (${w.slots} slots)` : ''}`
 }
 
 export function WorkersPage() {
@@ -23,7 +38,7 @@ export function WorkersPage() {
   return html`
     <h1>Workers <small>${rows.filter((w) => w.status === 'online').length} online, ${rows.filter((w) => w.status === 'offline').length} offline</small></h1>
     <table class="grid" id="workers">
-      <thead><tr><th>Worker</th><th>Status</th><th>Heartbeat</th><th>PID</th><th>Threads</th><th>Active</th><th>Processed</th><th>Load</th><th>RSS</th><th>Queues</th><th>Uptime</th></tr></thead>
+      <thead><tr><th>Worker</th><th>Status</th><th>Heartbeat</th><th>PID</th><th>Threads</th><th>Tasks</th><th>Processed</th><th title="running tasks over slots (threads × tasks per thread)">Load</th><th>RSS</th><th>Queues</th><th>Uptime</th></tr></thead>
       <tbody>
         ${rows.length === 0 ? html`<tr><td colspan="11" class="empty">No worker heard from yet.</td></tr>` : null}
         ${rows.map((w) => html`
@@ -33,12 +48,12 @@ export function WorkersPage() {
             <td>${ago(w.lastHeartbeat)}</td>
             <td>${w.pid ?? '—'}</td>
             <td>${w.threads ?? '—'}${w.held ? ` (${w.held} held)` : ''}</td>
-            <td>${w.active}</td>
+            <td class="tasks">${tasks(w)}</td>
             <td>${w.processed}</td>
-            <td>${w.load === undefined || w.load === null ? '—' : `${Math.round(w.load * 100)} %`}</td>
+            <td class="load">${load(w)}</td>
             <td>${bytes(w.rssKb)}</td>
             <td>${(w.queues ?? []).join(', ') || '—'}</td>
-            <td>${w.status === 'online' ? duration(w.uptime ?? (Date.now() - w.firstSeen) / 1000) : '—'}</td>
+            <td class="uptime">${w.status === 'online' ? span(w.uptime ?? (Date.now() - w.firstSeen) / 1000) : '—'}</td>
           </tr>`)}
       </tbody>
     </table>`
@@ -62,12 +77,13 @@ export function WorkerPage({ name }) {
     <dl class="facts">
       <dt>Heartbeat</dt><dd>${ago(worker.lastHeartbeat)} (every ${worker.freq} s)</dd>
       <dt>PID</dt><dd>${worker.pid ?? '—'}</dd>
-      <dt>Threads</dt><dd>${worker.threads ?? '—'}${worker.held ? ` (${worker.held} held by a task: it gets no new task meanwhile)` : ''}</dd>
-      <dt>Active</dt><dd>${worker.active}</dd>
+      <dt>Threads</dt><dd>${worker.threads ?? '—'}${worker.tasksPerThread ? ` × ${worker.tasksPerThread} tasks each = ${worker.slots} slots` : ''}${worker.held ? ` (${worker.held} held by a task: it gets no new task meanwhile)` : ''}</dd>
+      <dt>Tasks</dt><dd id="worker-tasks">${tasks(worker)}${worker.reserved > 0 ? ' (reserved: received, waiting for a slot or a rate limit)' : ''}</dd>
+      <dt>Load</dt><dd>${load(worker)}</dd>
       <dt>Processed</dt><dd>${worker.processed}</dd>
       <dt>RSS</dt><dd>${bytes(worker.rssKb)}</dd>
       <dt>Queues</dt><dd>${(worker.queues ?? []).join(', ') || '—'}</dd>
-      <dt>Uptime</dt><dd>${duration(worker.uptime)}</dd>
+      <dt>Uptime</dt><dd id="worker-uptime">${span(worker.uptime)}</dd>
       <dt>Software</dt><dd>${worker.swIdent} ${worker.swVer} (${worker.swSys})</dd>
     </dl>
     ${notice}
@@ -95,9 +111,12 @@ export function WorkerPage({ name }) {
         <datalist id="registered">${(worker.registered ?? []).map((n) => html`<option value=${n} />`)}</datalist>
         <button class="danger" onClick=${() => confirm(`Shut down ${name}? Running tasks finish first.`) && doit('shutdown', `/api/worker/shutdown/${target}`)}>Shut down</button>
       </section>`}
-    <h2>Active tasks</h2>
+    <h2>Running tasks</h2>
     <ul>${(worker.activeTasks ?? []).length === 0 ? html`<li class="empty">none</li>` : null}
       ${(worker.activeTasks ?? []).map((t) => html`<li><a href=${link('/task/' + encodeURIComponent(t.id))}>${t.name}[${t.id}]</a></li>`)}</ul>
+    ${(worker.reservedTasks ?? []).length > 0 ? html`
+      <h2>Reserved tasks</h2>
+      <ul>${worker.reservedTasks.map((t) => html`<li><a href=${link('/task/' + encodeURIComponent(t.id))}>${t.name}[${t.id}]</a></li>`)}</ul>` : null}
     <h2>Registered tasks</h2>
     <ul class="columns">${(worker.registered ?? []).map((n) => html`<li>${n}</li>`)}</ul>`
 }
