@@ -93,13 +93,29 @@ process.once('beforeExit', () => {
   process.exitCode = 1
 })
 
+/** How long a failed command may take to wind down after its error is printed. */
+const EXIT_GRACE_MS = 2_000
+
+/**
+ * Ends a failed command's process with `code`. It is left to exit by itself, so that what is
+ * still being written reaches stdout and stderr, but not forever: a client library can leave a
+ * handle open after its error (nats.js keeps the socket of a connect that timed out against
+ * something that is not NATS), and the command would then hang after printing that it failed.
+ * The timer is unref'd, so it never delays a process that had nothing left to do.
+ */
+function fail(code: number): void {
+  process.exitCode = code
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref()
+}
+
 main(process.argv.slice(2)).finally(() => (settled = true)).then(
   (code) => {
-    process.exitCode = code
+    if (code === 0) process.exitCode = 0
+    else fail(code)
   },
   (error: Error) => {
     const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
     console.error(`celeriac: ${error.message}`)
-    process.exitCode = usage ? 2 : 1
+    fail(usage ? 2 : 1)
   },
 )
