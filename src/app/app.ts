@@ -25,7 +25,7 @@ import type { TaskOptions } from '../task/options.js'
 import type { WorkerOptions } from '../worker/worker-options.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
-import type { CallOptions } from '../canvas/call-options.js'
+import { checkCallOptions, type CallOptions } from '../canvas/call-options.js'
 import type { Serializable, SerializableCall } from '../serialization/serializable.js'
 import type { ScheduleSpec } from '../beat/schedules.js'
 import { dashboardHandler, type DashboardHandler } from '../dashboard/handler.js'
@@ -172,6 +172,11 @@ export class App {
 
   /** Sends a task by name, without importing it. Its args must be {@link Serializable} (checked when their types are inferred). */
   sendTask<R = unknown, const A extends readonly unknown[] = readonly unknown[]>(name: string, args: A & Serializable<A> = [] as never, options: CallOptions = {}): Promise<AsyncResult<R>> {
+    try {
+      checkCallOptions(options, typeof name === 'string' ? name : 'sendTask')
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const definition = this.#parts.tasks.get(name)
     const ignored = options.ignoreResult ?? (definition ? this.#parts.tasks.resolved(definition).ignoreResult : this.conf.taskIgnoreResult)
     return this.#parts.sendTask(name, args, options).then((ignored ? this.#ignoredResult : this.#result) as (id: string) => AsyncResult<R>)

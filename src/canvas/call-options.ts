@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '../errors.js'
+import { closestKey } from '../config/conf.js'
 import type { Duration } from '../util/duration.js'
 import type { SerializerName } from '../serialization/codec.js'
 import type { SignatureData } from './data.js'
@@ -52,4 +54,38 @@ export interface CallOptions {
   /** Root task id of a workflow. */
   rootId?: string
   groupId?: string
+}
+
+/** Every calling option: anything else is a typo, refused before anything is sent. */
+export const CALL_OPTION_KEYS = [
+  'kwargs', 'countdown', 'eta', 'expires', 'queue', 'routingKey', 'exchange', 'taskId', 'priority', 'ignoreResult', 'headers',
+  'link', 'linkError', 'timeLimit', 'softTimeLimit', 'serializer', 'parentId', 'rootId', 'groupId',
+] as const satisfies readonly (keyof CallOptions)[]
+
+// The list above names every key of CallOptions: a key added there and not here fails to compile.
+const everyCallOption: Exclude<keyof CallOptions, (typeof CALL_OPTION_KEYS)[number]> extends never ? true : never = true
+void everyCallOption
+
+/** Celery calling options that celeriac does differently, and what to do instead. */
+const CELERY_ONLY: Record<string, string> = {
+  retry: 'celeriac retries a send by itself while the broker is out of reach, then rejects with TransportError',
+  retryPolicy: 'celeriac retries a send by itself while the broker is out of reach, then rejects with TransportError',
+  retry_policy: 'celeriac retries a send by itself while the broker is out of reach, then rejects with TransportError',
+  compression: 'messages are not compressed',
+  shadow: 'a task is always sent under its own name',
+}
+
+/**
+ * Refuses what is not calling options: `{ cuntdown: 5 }` would otherwise send the task at once,
+ * without a word. TypeScript catches these at compile time; JavaScript, JSON and `as any` do not.
+ */
+export function checkCallOptions(options: unknown, where: string): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new InvalidArgumentError(`${where}: options must be an object, got ${JSON.stringify(options)}`)
+  for (const key of Object.keys(options)) {
+    if ((CALL_OPTION_KEYS as readonly string[]).includes(key)) continue
+    if (Object.hasOwn(CELERY_ONLY, key)) throw new InvalidArgumentError(`${where}: options.${key} is not a celeriac calling option: ${CELERY_ONLY[key]}`)
+    const near = closestKey(key, CALL_OPTION_KEYS)
+    throw new InvalidArgumentError(`${where}: unknown calling option ${key}${near ? ` (did you mean ${near}?)` : ''}`)
+  }
 }

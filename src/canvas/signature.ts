@@ -17,7 +17,7 @@ import { callCanvas } from './call-local.js'
 import { currentCanvasHost } from './current-host.js'
 import { optionsData } from './options-data.js'
 import { describe, isSignatureData, readSignature, type ChainData, type ChordData, type GroupData, type SignatureData, type TaskSignatureData } from './data.js'
-import type { CallOptions } from './call-options.js'
+import { checkCallOptions, type CallOptions } from './call-options.js'
 import type { Serializable } from '../serialization/serializable.js'
 import type { CanvasHost } from './host.js'
 import type { AsyncResult } from '../result/async-result.js'
@@ -57,6 +57,7 @@ const hosts = new WeakMap<object, CanvasHost>()
 
 /** Options a canvas passes down to its tasks unless they set their own. */
 function merged(options: Readonly<CallOptions>, more: CallOptions): CallOptions {
+  checkCallOptions(more, 'set')
   return { ...options, ...more }
 }
 
@@ -90,6 +91,11 @@ export abstract class Canvas<R = unknown, In = unknown> {
    * partial application); `options` apply to every task it sends unless a task sets its own.
    */
   applyAsync(args: readonly unknown[] = [], options: CallOptions = {}): Promise<ResultHandle<R>> {
+    try {
+      checkCallOptions(options, 'applyAsync')
+    } catch (error) {
+      return Promise.reject(error)
+    }
     return applyCanvas(this.host(), this.toJSON(), args, options) as Promise<ResultHandle<R>>
   }
 

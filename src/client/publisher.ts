@@ -60,6 +60,7 @@ export class Publisher {
       if (definition && resolved?.typing !== false) checkArity(definition, args, options.kwargs)
       assertSerializable(args, `${name} args`)
       if (options.kwargs !== undefined) assertSerializable(options.kwargs, `${name} kwargs`)
+      if (options.headers !== undefined) assertSerializable(options.headers, `${name} headers`)
       const codec = codecByName(options.serializer ?? conf.taskSerializer)
       const body = codec.encode([args, options.kwargs ?? null])
       const id = options.taskId ?? newTaskId()
@@ -105,9 +106,9 @@ export class Publisher {
         options.timeLimit === undefined ? null : toMs(options.timeLimit, 'timeLimit'),
       ]
     }
-    const callbacks = callbackData(options.link)
+    const callbacks = callbackData(options.link, `${name}: options.link`)
     if (callbacks) headers.callbacks = callbacks
-    const errbacks = callbackData(options.linkError)
+    const errbacks = callbackData(options.linkError, `${name}: options.linkError`)
     if (errbacks) headers.errbacks = errbacks
     return headers
   }

@@ -4,7 +4,7 @@ import { Group } from '../canvas/signature.js'
 import { InvalidArgumentError } from '../errors.js'
 import type { AsyncResult } from '../result/async-result.js'
 import type { TaskDefinition } from '../task/definition.js'
-import type { CallOptions } from '../canvas/call-options.js'
+import { checkCallOptions, type CallOptions } from '../canvas/call-options.js'
 
 /** Every prefix of an argument list. */
 export type Prefix<A extends unknown[]> = A extends [...infer Head, unknown] ? Prefix<Head> | A : A
@@ -70,6 +70,11 @@ export class TaskHandle<A extends unknown[] = unknown[], R = unknown> {
 
   /** Sends the task with arguments and calling options. */
   applyAsync(args?: A, options: CallOptions = {}): Promise<AsyncResult<R>> {
+    try {
+      checkCallOptions(options, this.#definition.name)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     return this.#host.send<R>(this.#definition.name, args ?? [], options)
   }
 

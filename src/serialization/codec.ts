@@ -169,7 +169,10 @@ export const jsonCodec: Codec = {
 
 /** The codec for a configured serializer name. */
 export function codecByName(name: SerializerName): Codec {
-  return name === 'json' ? jsonCodec : msgpackCodec
+  if (name === 'json') return jsonCodec
+  if (name === 'msgpack') return msgpackCodec
+  // A name from JavaScript or JSON (Celery's 'pickle', 'yaml'): never a silent msgpack.
+  throw new SerializationError(`unknown serializer ${JSON.stringify(name)} (celeriac's serializers: msgpack, json)`)
 }
 
 /** The codec for a message's content type. */

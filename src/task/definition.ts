@@ -1,8 +1,9 @@
 import { InvalidArgumentError } from '../errors.js'
+import { closestKey } from '../config/conf.js'
 import { optionalMs, toMs } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
 import type { ConfigValues } from '../config/defaults.js'
-import type { ErrorMatcher, TaskOptions } from './options.js'
+import { TASK_OPTION_KEYS, type ErrorMatcher, type TaskOptions } from './options.js'
 import type { TaskClass } from './task.js'
 import type { Arity } from './arity.js'
 
@@ -47,9 +48,10 @@ export interface ResolvedTaskOptions {
 /** Applies the app's defaults to a task's options, validating each (errors name the field). */
 export function resolveTaskOptions(name: string, options: TaskOptions<any>, conf: ConfigValues): ResolvedTaskOptions {
   const field = (key: string) => `task ${name}: options.${key}`
+  checkTaskOptions(options, field)
   const maxRetries = options.maxRetries === undefined ? conf.taskMaxRetries : options.maxRetries
   if (maxRetries !== null && (!Number.isInteger(maxRetries) || maxRetries < 0)) {
-    throw new InvalidArgumentError(`${field('maxRetries')} must be a non-negative integer or null, got ${maxRetries}`)
+    throw new InvalidArgumentError(`${field('maxRetries')} must be a non-negative integer or null, got ${JSON.stringify(maxRetries)}`)
   }
   if (options.params !== undefined) checkParams(options.params, field('params'))
   const backoff = options.retryBackoff ?? false
@@ -75,6 +77,42 @@ export function resolveTaskOptions(name: string, options: TaskOptions<any>, conf
     trackStarted: options.trackStarted ?? conf.taskTrackStarted,
     expiresMs: optionalMs(options.expires, field('expires')),
   }
+}
+
+/**
+ * What resolveTaskOptions does not read itself: unknown keys (a typo such as `maxRetires` would
+ * leave the default silently in place), the shape of `autoretryFor`, and the routing defaults,
+ * which would otherwise fail every call of the task instead of its registration.
+ */
+function checkTaskOptions(options: TaskOptions<any>, field: (key: string) => string): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`${field('').slice(0, -1)} must be an object, got ${JSON.stringify(options)}`)
+  for (const key of Object.keys(options)) {
+    if ((TASK_OPTION_KEYS as readonly string[]).includes(key)) continue
+    const near = closestKey(key, TASK_OPTION_KEYS)
+    throw new InvalidArgumentError(`${field(key)}: unknown option${near ? ` (did you mean ${near}?)` : ''}`)
+  }
+  const { autoretryFor, priority } = options
+  if (autoretryFor !== undefined) {
+    const bad = Array.isArray(autoretryFor) ? autoretryFor.find((m) => typeof m !== 'string' && typeof m !== 'function') : autoretryFor
+    if (!Array.isArray(autoretryFor) || bad !== undefined) {
+      throw new InvalidArgumentError(`${field('autoretryFor')} must be a list of error classes, names or codes (e.g. [TypeError, 'ECONNRESET']), got ${describeValue(bad)}`)
+    }
+  }
+  if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 9)) {
+    throw new InvalidArgumentError(`${field('priority')} must be an integer from 0 to 9, got ${JSON.stringify(priority)}`)
+  }
+  for (const key of ['queue', 'exchange', 'routingKey'] as const) {
+    const value = options[key]
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new InvalidArgumentError(`${field(key)} must be a non-empty string, got ${JSON.stringify(value)}`)
+  }
+  for (const key of ['bind', 'typing', 'retryJitter', 'ignoreResult', 'acksLate', 'rejectOnWorkerLost', 'trackStarted'] as const) {
+    const value = options[key]
+    if (value !== undefined && typeof value !== 'boolean') throw new InvalidArgumentError(`${field(key)} must be true or false, got ${JSON.stringify(value)}`)
+  }
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'function' ? `the class ${value.name || '(anonymous)'} alone (put it in a list)` : JSON.stringify(value) ?? String(value)
 }
 
 function checkParams(params: unknown, field: string): void {

@@ -69,3 +69,14 @@ export interface TaskOptions<R = unknown> {
   /** Called in the worker thread after the task ran, whatever the outcome. */
   afterReturn?: (state: TaskState, resultOrError: unknown, request: TaskRequest) => void | Promise<void>
 }
+
+/** Every option `app.task` takes: anything else is a typo, refused when the task is registered. */
+export const TASK_OPTION_KEYS = [
+  'bind', 'typing', 'params', 'maxRetries', 'defaultRetryDelay', 'autoretryFor', 'retryBackoff', 'retryBackoffMax', 'retryJitter',
+  'rateLimit', 'globalRateLimit', 'timeLimit', 'softTimeLimit', 'ignoreResult', 'acksLate', 'rejectOnWorkerLost', 'trackStarted',
+  'queue', 'exchange', 'routingKey', 'priority', 'expires', 'onSuccess', 'onFailure', 'onRetry', 'afterReturn',
+] as const satisfies readonly (keyof TaskOptions)[]
+
+// The list above names every key of TaskOptions: a key added there and not here fails to compile.
+const everyTaskOption: Exclude<keyof TaskOptions, (typeof TASK_OPTION_KEYS)[number]> extends never ? true : never = true
+void everyTaskOption

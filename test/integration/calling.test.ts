@@ -78,6 +78,21 @@ t.test('calling - bad call options are refused naming the option', async (t) => 
   await t.rejects(app.sendTask('x'.repeat(300), []), new InvalidArgumentError('task name must be a non-empty string of at most 256 characters'))
 })
 
+t.test('calling - what TypeScript would refuse is refused at run time too, before anything is sent', async (t) => {
+  // As JavaScript, JSON or `as any` give them: each would have been sent, and lost or run wrong.
+  const loose = add as unknown as { applyAsync(args: unknown[], options: unknown): Promise<unknown> }
+  await t.rejects(loose.applyAsync([1, 2], { cuntdown: 5 }), new InvalidArgumentError('t.add: unknown calling option cuntdown (did you mean countdown?)'))
+  await t.rejects(loose.applyAsync([1, 2], { routing_key: 'x' }), { message: 't.add: unknown calling option routing_key (did you mean routingKey?)' })
+  await t.rejects(loose.applyAsync([1, 2], { retryPolicy: { max_retries: 3 } }), { message: /^t\.add: options\.retryPolicy is not a celeriac calling option: celeriac retries a send by itself/ })
+  await t.rejects(app.sendTask('t.add', [1, 2], { priorty: 3 } as never), { message: 't.add: unknown calling option priorty (did you mean priority?)' })
+  t.throws(() => add.s(1, 2).set({ queeu: 'x' } as never), { message: 'set: unknown calling option queeu (did you mean queue?)' })
+  await t.rejects(loose.applyAsync([1, 2], { link: 't.add' }), { name: 'InvalidArgumentError', message: 't.add: options.link must be a signature (task.s(...), chain, group, chord) or its data, got string "t.add": make it a signature, signature("t.add")' })
+  await t.rejects(loose.applyAsync([1, 2], { linkError: 42 }), { message: /options\.linkError must be a signature .*got number$/ })
+  await t.rejects(loose.applyAsync([1, 2], { serializer: 'yaml' }), new SerializationError('unknown serializer "yaml" (celeriac\'s serializers: msgpack, json)'))
+  await t.rejects(loose.applyAsync([1, 2], { headers: { f: () => 1 } }), new SerializationError('t.add headers.f is a function and cannot be serialized'))
+  t.equal(await (await add.applyAsync([1, 2], { countdown: 0, headers: { trace: 'x' } })).get({ timeout: 5 }), 3, 'good options still send')
+})
+
 t.test('results - a task error keeps its class name, code, data and remote stack', async (t) => {
   const result = await decline.delay(120)
   const error = (await result.get({ timeout: 5, propagate: false })) as unknown as RemoteError

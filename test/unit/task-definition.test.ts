@@ -303,3 +303,16 @@ t.test('arity check - messages say what the task takes', async (t) => {
 t.test('arity check - "at least 1" is singular', async (t) => {
   t.throws(() => checkArity(definition('t.add', { min: 1, max: Infinity }), [], undefined), new InvalidArgumentError('t.add takes at least 1 argument, got 0'), 'singular')
 })
+
+t.test('options - a task with options it cannot use is refused at registration, naming the option', async (t) => {
+  const app = createApp({ name: 'badoptions', broker: 'memory://badoptions', backend: 'memory://badoptions' })
+  const task = (options: unknown) => () => app.task(`bad.${Math.random()}`, () => 1, options as never)
+  t.throws(task({ maxRetires: 0 }), { name: 'InvalidArgumentError', message: /^task bad\.\S+: options\.maxRetires: unknown option \(did you mean maxRetries\?\)$/ })
+  t.throws(task({ autoretryFor: TypeError }), { message: /options\.autoretryFor must be a list of error classes, names or codes \(e\.g\. \[TypeError, 'ECONNRESET'\]\), got the class TypeError alone \(put it in a list\)$/ })
+  t.throws(task({ autoretryFor: [TypeError, 42] }), { message: /options\.autoretryFor must be a list .*got 42$/ })
+  t.throws(task({ priority: 11 }), { message: /options\.priority must be an integer from 0 to 9, got 11$/ })
+  t.throws(task({ queue: '' }), { message: /options\.queue must be a non-empty string, got ""$/ })
+  t.throws(task({ acksLate: 'yes' }), { message: /options\.acksLate must be true or false, got "yes"$/ })
+  t.throws(task({ maxRetries: '3' }), { message: /options\.maxRetries must be a non-negative integer or null, got "3"$/ })
+  t.doesNotThrow(task({ autoretryFor: [TypeError, 'ECONNRESET'], priority: 9, queue: 'q', acksLate: true }), 'good options register')
+})
