@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { createServer } from 'node:http'
 import { connectionHelp, connectionOptions, openApp, positiveInt, requireShared, list, UsageError } from './args.js'
 import { alignOptions } from './help.js'
+import { watchParent } from './parent-watch.js'
 import type { DashboardOptions } from '../dashboard/options.js'
 
 export const dashboardHelp = alignOptions(`Usage: celeriac dashboard [options]
@@ -79,9 +80,17 @@ export async function dashboard(argv: string[]): Promise<number> {
   // Nodes started later get it too: asked again each minute, as Flower does.
   const enable = () => app.control.enableEvents({ timeout: 1 }).catch((error: unknown) => app.logger.warn('could not enable events', { error }))
   const enabling = values['enable-events'] ? (void enable(), setInterval(enable, 60_000)) : undefined
+  let unwatch = () => {}
   await new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve())
+    // Under npx, `kill` of npm's pid does not reach this process; its parent's exit does (see
+    // parent-watch.ts). Without this the dashboard outlives it and keeps its port.
+    unwatch = watchParent((ppid) => {
+      console.error(`-> celeriac dashboard: parent process ${ppid} exited (npm does not pass its signals on): stopping`)
+      resolve()
+    })
   })
+  unwatch()
   clearInterval(enabling)
   server.closeAllConnections()
   await new Promise<void>((resolve) => server.close(() => resolve()))

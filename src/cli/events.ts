@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { connectionHelp, connectionOptions, openApp, requireShared } from './args.js'
 import type { CeleriacEvent } from '../events/events.js'
 import { alignOptions } from './help.js'
+import { watchParent } from './parent-watch.js'
 
 export const eventsHelp = alignOptions(`Usage: celeriac events --dump [options]
 
@@ -32,7 +33,13 @@ export async function events(argv: string[]): Promise<number> {
   await stream.ready
   console.error(`-> celeriac events: dumping ${values.pattern ?? 'all'} events (Ctrl+C to stop)`)
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stream.close())
+  // Under npx, `kill` of npm's pid does not reach this process; its parent's exit does (see parent-watch.ts).
+  const unwatch = watchParent((ppid) => {
+    console.error(`-> celeriac events: parent process ${ppid} exited (npm does not pass its signals on): stopping`)
+    stream.close()
+  })
   for await (const event of stream) console.log(values.json ? JSON.stringify(event) : format(event))
+  unwatch()
   await app.close()
   return 0
 }

@@ -1,11 +1,25 @@
 import t, { type Test } from 'tap'
 import { createServer, type Socket } from 'node:net'
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
+import { isAlive } from '../../src/cli/worker.js'
 import { startCeleriac } from '../helpers/cli.js'
+import { until } from '../helpers/until.js'
 
 // What an outside new-user audit of the command line met, as the user meets it: the CLI in its
 // own process, its exit code and its message.
 
 t.setTimeout(180_000)
+
+const bin = fileURLToPath(new URL('../../bin/celeriac.js', import.meta.url))
+
+let server: NatsServer
+t.before(async () => {
+  server = await startNatsServer()
+})
+t.teardown(() => server?.cleanup())
 
 /** A TCP server that accepts connections and never says a word (not NATS); its port. */
 async function silentServer(t: Test): Promise<number> {
@@ -43,3 +57,31 @@ t.test('audit - a broker URL that is not NATS: the error is printed and the comm
   t.equal(await exitWithin(run.child, 5_000), 1, 'exits soon after the error')
   t.match(run.output(), new RegExp(`^celeriac: cannot connect to NATS at nats://127\\.0\\.0\\.1:${port}: `))
 })
+
+/** Whether `pid` still runs (a zombie its new parent has yet to reap has ended). */
+const running = (pid: number) => isAlive(pid) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+
+for (const [command, args, ready] of [
+  ['events', ['--dump'], /dumping all events/],
+  ['dashboard', ['--port', '0'], /celeriac dashboard: http:\/\//],
+] as const) {
+  t.test(`audit - kill of the npx that started \`celeriac ${command}\` ends ${command} too`, async (t) => {
+    // npx runs the command through a shell it starts, and a TERM to npm's pid dies there: the
+    // shell below stands for it, and npm_lifecycle_event says "under npm" as npx's does.
+    const shell = spawn('sh', ['-c', `"${process.execPath}" "${bin}" ${command} ${args.join(' ')} -b ${server.url} & echo "pid=$!"; wait`], {
+      env: { ...process.env, npm_lifecycle_event: 'npx' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    shell.stdout.on('data', (chunk: Buffer) => (output += chunk))
+    shell.stderr.on('data', (chunk: Buffer) => (output += chunk))
+    await until(() => output, (text) => ready.test(text), `${command} to start`, 30_000)
+    const pid = Number(/pid=(\d+)/.exec(output)?.[1])
+    t.teardown(() => {
+      if (running(pid)) process.kill(pid, 'SIGKILL')
+    })
+    shell.kill('SIGKILL')
+    await until(() => running(pid), (alive) => !alive, `${command} (pid ${pid}) to exit`, 5_000)
+    t.match(output, new RegExp(`celeriac ${command}: parent process \\d+ exited \\(npm does not pass its signals on\\): stopping`))
+  })
+}
