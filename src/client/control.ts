@@ -258,7 +258,7 @@ export class Control {
     return this.broadcast('cancel_consumer', { ...options, arguments: { queue } })
   }
 
-  /** Adds `n` threads to each node's pool. */
+  /** Adds `n` threads to each node's pool. A node answers at once ('pool will grow to 3 threads'); its threads start after. */
   poolGrow(n = 1, options: ControlOptions = {}): Promise<ControlReplies<string>> {
     return this.broadcast('pool_grow', { ...options, arguments: { n } })
   }

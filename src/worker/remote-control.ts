@@ -176,9 +176,14 @@ export class RemoteControl {
         if (!(await node.cancelConsumer(queue))) throw new InvalidArgumentError(`not consuming from ${queue}`)
         return `no longer consuming from ${queue}`
       }
-      case 'pool_grow':
-        await node.grow(this.#count(args.n))
-        return `pool grown to ${node.poolSize()} threads`
+      case 'pool_grow': {
+        // Answered at once, as Celery's 'pool will grow': a new thread imports the app before it
+        // is ready, which can take longer than the sender waits for replies (1 s by default).
+        const n = this.#count(args.n)
+        const size = node.poolSize() + n
+        node.grow(n).catch((error: unknown) => this.#deps.logger.error(`pool_grow: could not start ${n} more thread${n === 1 ? '' : 's'}`, { error }))
+        return `pool will grow to ${size} threads`
+      }
       case 'pool_shrink':
         node.shrink(this.#count(args.n))
         return `pool shrunk to ${node.poolSize()} threads`

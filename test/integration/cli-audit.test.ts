@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
 import { isAlive } from '../../src/cli/worker.js'
-import { startCeleriac } from '../helpers/cli.js'
+import { celeriac, startCeleriac } from '../helpers/cli.js'
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js'
 import { until } from '../helpers/until.js'
 
 // What an outside new-user audit of the command line met, as the user meets it: the CLI in its
@@ -19,7 +20,19 @@ let server: NatsServer
 t.before(async () => {
   server = await startNatsServer()
 })
-t.teardown(() => server?.cleanup())
+t.teardown(async () => {
+  await (await started)?.stop('SIGKILL')
+  await server?.cleanup()
+})
+
+const natsApp = fileURLToPath(new URL('../fixtures/nats-app.ts', import.meta.url))
+const slowThreadApp = fileURLToPath(new URL('../fixtures/slow-thread-app.ts', import.meta.url))
+let started: Promise<WorkerProcess> | undefined
+/** One worker process of a .ts app on NATS (`-c 1`), started by the first test that needs it. */
+function natsWorker(): Promise<WorkerProcess> {
+  started ??= startWorkerProcess({ app: natsApp, hostname: 'audit@%h', args: ['-c', '1', '-Q', 'audit'], env: { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: 'nats://' } })
+  return started
+}
 
 /** A TCP server that accepts connections and never says a word (not NATS); its port. */
 async function silentServer(t: Test): Promise<number> {
@@ -85,3 +98,16 @@ for (const [command, args, ready] of [
     t.match(output, new RegExp(`celeriac ${command}: parent process \\d+ exited \\(npm does not pass its signals on\\): stopping`))
   })
 }
+
+t.test('audit - control pool_grow answers within the default second, saying what the pool grows to', async (t) => {
+  const worker = await startWorkerProcess({ app: slowThreadApp, hostname: 'grow@%h', args: ['-c', '1', '-Q', 'grow'], env: { CELERIAC_BROKER_URL: server.url } })
+  t.teardown(() => worker.stop('SIGKILL'))
+  const hostname = /\((grow@[^)]+)\)/.exec(worker.output())![1]
+  // Its threads take 1.5 s to start: the reply does not wait for them.
+  const grow = await celeriac(['control', 'pool_grow', '2', '-d', hostname, '-b', server.url])
+  t.same([grow.code, grow.stdout, grow.stderr], [0, `->  ${hostname}: OK\n        pool will grow to 3 threads\n`, ''])
+  const stats = await celeriac(['inspect', 'stats', '-d', hostname, '-j', '-b', server.url])
+  t.equal(JSON.parse(stats.stdout)[hostname].ok.pool.threads, 3)
+  const shrink = await celeriac(['control', 'pool_shrink', '2', '-d', hostname, '-b', server.url])
+  t.same([shrink.code, shrink.stdout], [0, `->  ${hostname}: OK\n        pool shrunk to 1 threads\n`])
+})

@@ -111,7 +111,8 @@ t.test('remote control - add_consumer / cancel_consumer change the queues a node
 })
 
 t.test('remote control - pool_grow / pool_shrink resize the thread pool', async (t) => {
-  t.same(await app.control.poolGrow(1, { destination: one.hostname, timeout: 10 }), { [one.hostname]: { ok: 'pool grown to 2 threads' } })
+  // Answered at once, as Celery does ('pool will grow'): the new thread starts after the reply.
+  t.same(await app.control.poolGrow(1, { destination: one.hostname }), { [one.hostname]: { ok: 'pool will grow to 2 threads' } })
   const stats = await app.control.inspect({ destination: one.hostname }).stats()
   t.equal(stats[one.hostname].ok!.pool.threads, 2)
   t.same(await app.control.poolShrink(1, { destination: one.hostname }), { [one.hostname]: { ok: 'pool shrunk to 1 threads' } })
