@@ -2,6 +2,10 @@ import { loadApp } from './load-app.js'
 import { createApp, type App } from '../app/app.js'
 import { toMs } from '../util/duration.js'
 import { UsageError } from './cli-errors.js'
+import { ConfigError } from '../errors.js'
+import { censorUrl } from '../config/conf.js'
+import { backendAdapters, transportAdapters } from '../adapters/adapters.js'
+import { scheme } from '../adapters/url.js'
 import { alignOptions } from './help.js'
 
 export { CommandFailed, UsageError } from './cli-errors.js'
@@ -28,9 +32,24 @@ export const connectionHelp = alignOptions(`  -A, --app <module>          module
  */
 export async function openApp(values: { app?: string; broker?: string; 'result-backend'?: string }): Promise<App> {
   const app = values.app !== undefined ? await loadApp(values.app) : createApp({ name: 'celeriac' })
-  app.configFromEnv()
-  app.configFromObject({ broker: values.broker, backend: values['result-backend'] })
+  // A bad variable, URL or value is the user's to fix (exit 2), found here before anything
+  // connects; a failure once connecting (a server down) stays a runtime failure (exit 1).
+  try {
+    app.configFromEnv()
+    app.configFromObject({ broker: values.broker, backend: values['result-backend'] })
+    knownScheme(app.conf.broker, 'broker', transportAdapters)
+    knownScheme(app.conf.backend, 'backend', backendAdapters)
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message, { cause: error })
+    throw error
+  }
   return app
+}
+
+/** Refuses a URL no adapter serves, with the message the app would give once it connects. */
+function knownScheme(url: string, key: 'broker' | 'backend', adapters: Readonly<Record<string, unknown>>): void {
+  if (Object.hasOwn(adapters, scheme(url, key))) return
+  throw new ConfigError(`config.${key}: unsupported scheme in ${censorUrl(url)} (supported: ${Object.keys(adapters).map((name) => `${name}://`).join(', ')})`)
 }
 
 /**

@@ -5,12 +5,24 @@ import { printReplies } from './replies.js'
 import type { App } from '../app/app.js'
 import type { ControlOptions, ControlReplies } from '../client/control.js'
 import { alignOptions } from './help.js'
+import { parseRateLimit } from '../util/rate-limit.js'
 
 type Action = (app: App, args: string[], options: ControlOptions & { terminate?: boolean }) => Promise<ControlReplies>
 
-/** Each method: its arguments for the help, how many it takes, and what it sends. */
-const METHODS: Record<string, { usage: string; min: number; max: number; run: Action }> = {
-  rate_limit: { usage: '<task> <rate>  e.g. tasks.add 10/m', min: 2, max: 2, run: (app, [task, rate], o) => app.control.rateLimit(task, /^\d+(\.\d+)?$/.test(rate) ? Number(rate) : rate, o) },
+/** A rate limit argument: tasks per second, or '10/m'; a usage error otherwise. */
+function rate(value: string): string | number {
+  const limit = /^\d+(\.\d+)?$/.test(value) ? Number(value) : value
+  try {
+    parseRateLimit(limit, 'rate')
+  } catch {
+    throw new UsageError(`control rate_limit: ${JSON.stringify(value)} is not a rate: give tasks per second (10) or a rate like '10/s', '10/m' or '10/h'`)
+  }
+  return limit
+}
+
+/** Each method: its arguments for the help, how many it takes, what it checks before connecting, and what it sends. */
+const METHODS: Record<string, { usage: string; min: number; max: number; check?: (args: string[]) => void; run: Action }> = {
+  rate_limit: { usage: '<task> <rate>  e.g. tasks.add 10/m', min: 2, max: 2, check: ([, limit]) => void rate(limit), run: (app, [task, limit], o) => app.control.rateLimit(task, rate(limit), o) },
   time_limit: {
     usage: '<task> <soft> [hard]  seconds', min: 2, max: 3,
     run: (app, [task, soft, hard], o) => app.control.timeLimit(task, { soft: seconds(soft, 'soft'), hard: hard === undefined ? null : seconds(hard, 'hard') }, o),
@@ -48,6 +60,7 @@ export async function control(argv: string[]): Promise<number> {
   if (!method || !Object.hasOwn(METHODS, name)) throw new UsageError(`control: expected one of ${Object.keys(METHODS).join(', ')}, got ${name ?? 'nothing'}`)
   if (args.length < method.min || args.length > method.max) throw new UsageError(`control ${name}: expected ${method.usage || 'no arguments'}, got ${args.length === 0 ? 'none' : args.join(' ')}`)
   if (values.terminate && name !== 'revoke') throw new UsageError('--terminate goes with control revoke only')
+  method.check?.(args)
   const options = { ...addressing(values), terminate: values.terminate }
   const app = await openApp(values)
   try {

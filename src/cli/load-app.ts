@@ -53,5 +53,6 @@ export async function loadApp(spec: string): Promise<App> {
   if (named) return named as App
   const apps = Object.values(module).filter((value): value is App => App.isApp(value))
   if (apps.length === 1) return apps[0]
-  throw new ConfigError(apps.length === 0 ? `module ${spec} exports no celeriac app (export one as "app")` : `module ${spec} exports ${apps.length} apps: export the one to use as "app"`)
+  // The module imported: what -A points at is the mistake, not the code it ran.
+  throw new UsageError(apps.length === 0 ? `module ${spec} exports no celeriac app (export one as "app")` : `module ${spec} exports ${apps.length} apps: export the one to use as "app"`)
 }

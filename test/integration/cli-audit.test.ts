@@ -111,3 +111,31 @@ t.test('audit - control pool_grow answers within the default second, saying what
   const shrink = await celeriac(['control', 'pool_shrink', '2', '-d', hostname, '-b', server.url])
   t.same([shrink.code, shrink.stdout], [0, `->  ${hostname}: OK\n        pool shrunk to 1 threads\n`])
 })
+
+t.test('audit - a malformed or unknown broker URL, a bad rate, an -A without an app, a bad CELERIAC_* value: usage errors (exit 2)', async (t) => {
+  const files = fileURLToPath(new URL('../helpers/files.ts', import.meta.url))
+  const runs = await Promise.all([
+    celeriac(['call', 'tasks.add', '-b', 'nats:/127.0.0.1:4717']),
+    celeriac(['call', 'tasks.add', '-b', '127.0.0.1:4717']),
+    celeriac(['call', 'tasks.add', '-b', 'redis://127.0.0.1:6379']),
+    celeriac(['call', 'tasks.add', '-b', server.url, '--result-backend', 'redis://127.0.0.1:6379']),
+    celeriac(['control', 'rate_limit', 'tasks.add', '10/x', '-b', server.url]),
+    celeriac(['call', 'tasks.add', '-A', files, '-b', server.url]),
+    celeriac(['call', 'tasks.add', '-b', server.url], { CELERIAC_TASK_ACKS_LATE: 'maybe' }),
+  ])
+  t.same(runs.map((run) => [run.code, run.stderr]), [
+    [2, 'celeriac: config.broker must be a URL such as memory:// or nats://host:4222, got "nats:/127.0.0.1:4717"\n'],
+    [2, 'celeriac: config.broker must be a URL such as memory:// or nats://host:4222, got "127.0.0.1:4717"\n'],
+    [2, 'celeriac: config.broker: unsupported scheme in redis://127.0.0.1:6379 (supported: memory://, nats://, tls://)\n'],
+    [2, 'celeriac: config.backend: unsupported scheme in redis://127.0.0.1:6379 (supported: memory://, nats://, tls://, rpc://)\n'],
+    [2, `celeriac: control rate_limit: "10/x" is not a rate: give tasks per second (10) or a rate like '10/s', '10/m' or '10/h'\n`],
+    [2, `celeriac: module ${files} exports no celeriac app (export one as "app")\n`],
+    [2, 'celeriac: CELERIAC_TASK_ACKS_LATE must be true or false, got "maybe"\n'],
+  ])
+})
+
+t.test('audit - a server that is down stays a runtime failure (exit 1)', async (t) => {
+  const down = await celeriac(['call', 'tasks.add', '-b', 'nats://127.0.0.1:1'])
+  t.equal(down.code, 1)
+  t.match(down.stderr, /^celeriac: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1\b/)
+})

@@ -32,7 +32,7 @@ t.test('habits - beat reads -b and CELERIAC_* like every command; -l takes warni
   await fromEnv.waitFor(/- transport: memory:\/\/from-env\n/)
   t.equal(await fromEnv.stop('SIGTERM'), 0)
   const typo = await celeriac(['beat', '-A', beatApp], { ...env, CELERIAC_BEAT_MAX_INTERVL: '5' })
-  t.same([typo.code, typo.stderr], [1, 'celeriac: unknown environment variable CELERIAC_BEAT_MAX_INTERVL (did you mean CELERIAC_BEAT_MAX_INTERVAL?)\n'])
+  t.same([typo.code, typo.stderr], [2, 'celeriac: unknown environment variable CELERIAC_BEAT_MAX_INTERVL (did you mean CELERIAC_BEAT_MAX_INTERVAL?)\n'])
 })
 
 t.test('habits - -A resolves as Node users expect; a wrong -A says what was tried (exit 2)', async (t) => {

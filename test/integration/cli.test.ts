@@ -57,15 +57,15 @@ t.test('cli - every command has --help (exit 0); no command prints the overview 
   t.match(runs[commands.length].stdout, /^Usage: celeriac \[-A <module>\] <command>/)
 })
 
-t.test('cli - a typo in the configuration is an error naming it (exit 1)', async (t) => {
+t.test('cli - a typo in the configuration is a usage error naming it (exit 2)', async (t) => {
   const [env, value, noApp] = await Promise.all([
     celeriac(['status', '-A', fixture], { CELERIAC_TASK_ACKS_LAET: 'true' }),
     celeriac(['status', '-A', fixture], { CELERIAC_WORKER_CONCURRENCY: 'lots' }),
     celeriac(['worker', '-A', fileURLToPath(new URL('../helpers/files.ts', import.meta.url))]),
   ])
-  t.same([env.code, env.stderr], [1, 'celeriac: unknown environment variable CELERIAC_TASK_ACKS_LAET (did you mean CELERIAC_TASK_ACKS_LATE?)\n'])
-  t.same([value.code, value.stderr], [1, 'celeriac: config.workerConcurrency must be a positive integer, got "lots"\n'])
-  t.equal(noApp.code, 1)
+  t.same([env.code, env.stderr], [2, 'celeriac: unknown environment variable CELERIAC_TASK_ACKS_LAET (did you mean CELERIAC_TASK_ACKS_LATE?)\n'])
+  t.same([value.code, value.stderr], [2, 'celeriac: config.workerConcurrency must be a positive integer, got "lots"\n'])
+  t.equal(noApp.code, 2)
   t.match(noApp.stderr, /exports no celeriac app/)
 })
 
