@@ -69,7 +69,13 @@ export class TaskHandle<A extends unknown[] = unknown[], R = unknown> {
   }
 
   /** Sends the task with arguments and calling options. */
-  applyAsync(args?: A, options: CallOptions = {}): Promise<AsyncResult<R>> {
+  applyAsync(args?: A, options?: CallOptions): Promise<AsyncResult<R>>
+  /**
+   * With `kwargs`, the leading arguments only (or none): the rest bind by parameter name, as
+   * Celery's `add.apply_async((1,), {'y': 2})`.
+   */
+  applyAsync(args: Prefix<A>, options: CallOptions & { kwargs: Record<string, unknown> }): Promise<AsyncResult<R>>
+  applyAsync(args?: A | Prefix<A>, options: CallOptions = {}): Promise<AsyncResult<R>> {
     try {
       checkCallOptions(options, this.#definition.name)
     } catch (error) {

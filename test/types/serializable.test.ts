@@ -28,6 +28,14 @@ const place = app.task('ty.place', async (order: Order, at: Date, bytes: Uint8Ar
 const bound = app.task('ty.bound', (ctx: TaskContext, order: Order) => ({ id: order.id, retries: ctx.request.retries }), { bind: true })
 const nothing = app.task('ty.nothing', () => {})
 const loose = app.task('ty.loose', (value: unknown) => value)
+
+// kwargs bind by name, so with them the leading arguments (or none) are enough (README's example).
+void (() => add.applyAsync([], { kwargs: { x: 1, y: 2 } }))
+void (() => add.applyAsync([1], { kwargs: { y: 2 } }))
+// @ts-expect-error without kwargs the arguments are all there
+void (() => add.applyAsync([1]))
+// @ts-expect-error a leading argument of the wrong type is still refused
+void (() => add.applyAsync(['1'], { kwargs: { y: 2 } }))
 class Checkout extends Task<[Order], string> {
   run(order: Order) {
     return order.id
