@@ -23,18 +23,22 @@ export class NatsBeatStore implements BeatStore {
   readonly #prefix: string
   readonly #bucket: string
   readonly #replicas: number | undefined
-  #kv: Promise<KV> | undefined
+  readonly #readOnly: boolean
+  #kv: Promise<KV | undefined> | undefined
 
   /**
    * @param app the app's name, which keeps apps that share a server apart
    * @param options `namespace` (`config.namespace`) names the bucket `<namespace>-beat`;
-   *   `replicas` (`config.natsReplicas`) defaults to what the cluster can hold
+   *   `replicas` (`config.natsReplicas`) defaults to what the cluster can hold; `readOnly`
+   *   opens the bucket as it is, never creating or changing it (what a `monitor` user may
+   *   do): until a beat has made it every key reads as absent, and writes throw
    */
-  constructor(nc: NatsConnection, app: string, options: { namespace?: string; replicas?: number } = {}) {
+  constructor(nc: NatsConnection, app: string, options: { namespace?: string; replicas?: number; readOnly?: boolean } = {}) {
     this.#nc = nc
     this.#prefix = token(app)
     this.#bucket = options.namespace === undefined ? BEAT_BUCKET : new Names(options.namespace).beatBucket
     this.#replicas = options.replicas
+    this.#readOnly = options.readOnly === true
   }
 
   async get(key: string): Promise<Stored | undefined> {
@@ -50,10 +54,12 @@ export class NatsBeatStore implements BeatStore {
     return this.#call('update', key, (kv) => kv.update(this.#key(key), value, revision))
   }
 
-  /** Runs `op` on the bucket: a lost compare-and-set reads as `undefined`, any other failure throws. */
+  /** Runs `op` on the bucket: a lost compare-and-set or a missing bucket (read-only) reads as `undefined`, any other failure throws. */
   async #call<T>(what: string, key: string, op: (kv: KV) => Promise<T>): Promise<T | undefined> {
+    if (this.#readOnly && what !== 'read') throw new TransportError(`beat: cannot ${what} "${key}" in KV bucket ${this.#bucket}: this store was opened read-only`)
     try {
-      return await op(await this.#open())
+      const kv = await this.#open()
+      return kv === undefined ? undefined : await op(kv)
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) return undefined
       throw new TransportError(`beat: cannot ${what} "${key}" in KV bucket ${this.#bucket}: ${(error as Error).message}`, { cause: error })
@@ -64,11 +70,37 @@ export class NatsBeatStore implements BeatStore {
     return `${this.#prefix}.${key.split('.').map(token).join('.')}`
   }
 
-  #open(): Promise<KV> {
+  #open(): Promise<KV | undefined> {
+    if (this.#readOnly) {
+      if (this.#kv === undefined) {
+        const bound = (this.#kv = this.#bind())
+        // Not kept while the bucket is missing: a beat may make it at any time.
+        const forget = () => void (this.#kv === bound && (this.#kv = undefined))
+        bound.then((kv) => kv ?? forget(), forget)
+      }
+      return this.#kv
+    }
     // create() opens the bucket when it exists.
     const replicas = replicasFor(this.#nc, this.#replicas)
     this.#kv ??= jetstreamManager(this.#nc).then((jsm) => openBucket(new Kvm(this.#nc), jsm, this.#bucket, { history: 1 }, replicas, 'the beat bucket'))
     this.#kv.catch(() => (this.#kv = undefined))
     return this.#kv
+  }
+
+  /**
+   * The bucket as it is, `undefined` while no beat has made it. Its stream info says whether
+   * it exists and whether it answers direct gets (all a monitor may ask of it): `Kvm.open`
+   * alone checks nothing and would read with STREAM.MSG.GET.
+   */
+  async #bind(): Promise<KV | undefined> {
+    const jsm = await jetstreamManager(this.#nc)
+    let direct: boolean
+    try {
+      direct = (await jsm.streams.info(`KV_${this.#bucket}`)).config.allow_direct === true
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined
+      throw error
+    }
+    return new Kvm(this.#nc).open(this.#bucket, { allow_direct: direct })
   }
 }
