@@ -19,7 +19,7 @@ export const connectionOptions = {
 } as const
 
 /** The connection options' lines of a command's help. */
-export const connectionHelp = alignOptions(`  -A, --app <module>          module (.ts, .js or package) exporting the app
+export const connectionHelp = alignOptions(`  -A, --app <module>          module (.ts, .js or package) exporting the app; module:name names the export
   -b, --broker <url>          broker URL (over CELERIAC_BROKER_URL and the app's config)
       --result-backend <url>  result backend URL (over CELERIAC_RESULT_BACKEND and the app's config)
   -h, --help                  show this help`)

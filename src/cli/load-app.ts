@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ConfigError } from '../errors.js'
 import { App } from '../app/app.js'
 import { UsageError } from './cli-errors.js'
@@ -25,34 +25,72 @@ function looksLikePath(spec: string): boolean {
   return /^\.{0,2}[\\/]/.test(spec) || /\.[cm]?[jt]s$/.test(spec) || /^[A-Za-z]:[\\/]/.test(spec)
 }
 
+/** URL schemes Node imports from; `-A file:///srv/app.ts` is a URL, `-A proj:app` is not. */
+const URL_SCHEMES = /^(file|data|node|https?)$/i
+
 /**
- * Imports `-A`'s module and finds the app in it as Celery's `--app` does: an export named
- * `app`, then `celery`, then the only App exported. The module is the first existing file of
- * {@link candidates}, else (for a name that is not a path) the package of that name. A module
- * found nowhere is a usage error listing what was tried; one that fails to import, a
- * ConfigError with its error.
+ * `-A`'s module and, for Celery's `module:name` (`-A proj:app`), the export named. A colon
+ * that ends a Windows drive (`C:\\app.ts`) or a URL scheme Node knows (`file:`) is part of the
+ * module; a `file:` URL is read as its path.
  */
-export async function loadApp(spec: string): Promise<App> {
+export function parseAppSpec(spec: string): { module: string; name?: string } {
+  const split = /^(.+):([A-Za-z_$][\w$]*)$/.exec(spec)
+  const named = split !== null && !/^[A-Za-z]$/.test(split[1]) && !URL_SCHEMES.test(split[1])
+  const module = named ? split[1] : spec
+  let path = module
+  if (/^file:/i.test(module)) {
+    try {
+      path = fileURLToPath(module)
+    } catch (error) {
+      throw new UsageError(`-A ${spec}: ${(error as Error).message}`)
+    }
+  }
+  return { module: path, ...(named ? { name: split[2] } : {}) }
+}
+
+/**
+ * Imports `-A`'s module and finds the app in it as Celery's `--app` does: the export named
+ * after a colon (`-A proj:app`), else an export named `app`, then `celery`, then the only App
+ * exported. The module is the first existing file of {@link candidates}, else (for a name that
+ * is not a path) the package of that name. A module found nowhere, or without the app, is a
+ * usage error saying what was tried; one that fails to import, a ConfigError with its error.
+ */
+export async function loadApp(given: string): Promise<App> {
+  const { module, name } = parseAppSpec(given)
+  return pickApp(await importModule(module, given), module, name)
+}
+
+/** The app in `module` (imported from `spec`): the export `name`, else as Celery's `--app` finds it. */
+function pickApp(module: Record<string, unknown>, spec: string, name: string | undefined): App {
+  const apps = Object.entries(module).filter(([, value]) => App.isApp(value)).map(([key]) => key)
+  const theirs = apps.length === 0 ? 'it exports no celeriac app' : `its app${apps.length === 1 ? ' is' : 's are'} ${apps.map((key) => `"${key}"`).join(', ')}`
+  if (name !== undefined) {
+    if (!Object.hasOwn(module, name)) throw new UsageError(`-A ${spec}:${name}: module ${spec} has no export "${name}" (${theirs})`)
+    if (!App.isApp(module[name])) throw new UsageError(`-A ${spec}:${name}: export "${name}" of module ${spec} is not a celeriac app (${theirs})`)
+    return module[name] as App
+  }
+  const named = [module.app, module.celery].find((value) => App.isApp(value))
+  if (named) return named as App
+  if (apps.length === 1) return module[apps[0]] as App
+  // The module imported: what -A points at is the mistake, not the code it ran.
+  throw new UsageError(apps.length === 0 ? `module ${spec} exports no celeriac app (export one as "app")` : `module ${spec} exports ${apps.length} apps: name the one to use, e.g. -A ${spec}:${apps[0]}`)
+}
+
+/** The module `spec` names (see {@link loadApp}); `given` is -A as typed, for errors. */
+async function importModule(spec: string, given: string): Promise<Record<string, unknown>> {
   const tried = candidates(spec)
   const file = tried.find((path) => existsSync(path) && statSync(path).isFile())
-  if (file === undefined && looksLikePath(spec)) throw new UsageError(`-A ${spec}: no such app module; tried ${tried.join(', ')}`)
+  if (file === undefined && looksLikePath(spec)) throw new UsageError(`-A ${given}: no such app module; tried ${tried.join(', ')}`)
   const url = file !== undefined ? pathToFileURL(file).href : spec
   if (/\.[cm]?tsx?$/.test(url)) {
     const { register } = await import('tsx/esm/api')
     register()
   }
-  let module: Record<string, unknown>
   try {
-    module = await import(url)
+    return await import(url)
   } catch (error) {
     const missing = file === undefined && (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && (error as Error).message.includes(`'${spec}'`)
-    if (missing) throw new UsageError(`-A ${spec}: no such app module; tried ${tried.join(', ')} and the package "${spec}"`)
+    if (missing) throw new UsageError(`-A ${given}: no such app module; tried ${tried.join(', ')} and the package "${spec}"`)
     throw new ConfigError(`cannot import app module ${spec}: ${(error as Error).message}`, { cause: error })
   }
-  const named = [module.app, module.celery].find((value) => App.isApp(value))
-  if (named) return named as App
-  const apps = Object.values(module).filter((value): value is App => App.isApp(value))
-  if (apps.length === 1) return apps[0]
-  // The module imported: what -A points at is the mistake, not the code it ran.
-  throw new UsageError(apps.length === 0 ? `module ${spec} exports no celeriac app (export one as "app")` : `module ${spec} exports ${apps.length} apps: export the one to use as "app"`)
 }

@@ -139,3 +139,36 @@ t.test('audit - a server that is down stays a runtime failure (exit 1)', async (
   t.equal(down.code, 1)
   t.match(down.stderr, /^celeriac: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1\b/)
 })
+
+t.test('audit - -A module:name (Celery\'s -A proj:app) picks that export; Windows paths and file: URLs still work', async (t) => {
+  const fixtures = fileURLToPath(new URL('../fixtures', import.meta.url))
+  const inFixtures = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: fixtures, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+    child.once('close', (code) => resolve({ code, stderr }))
+  })
+  // Each app that loads is on memory://, so `call` refuses it naming its broker: that names the app found.
+  const loaded = (broker: string) => new RegExp(`^celeriac: call: the broker is memory://${broker}, which lives inside this one process`)
+  const [celery, second, absolute, url, urlNamed, both, notApp, missing, windows] = await Promise.all([
+    inFixtures(['call', 't.add', '-A', 'app:app']),
+    inFixtures(['call', 't.add', '-A', 'two-apps:second']),
+    inFixtures(['call', 't.add', '-A', `${fixtures}/two-apps.ts:first`]),
+    inFixtures(['call', 't.add', '-A', `file://${fixtures}/app.ts`]),
+    inFixtures(['call', 't.add', '-A', `file://${fixtures}/two-apps.ts:second`]),
+    inFixtures(['call', 't.add', '-A', 'two-apps']),
+    inFixtures(['call', 't.add', '-A', 'two-apps:notAnApp']),
+    inFixtures(['call', 't.add', '-A', 'two-apps:third']),
+    inFixtures(['call', 't.add', '-A', 'C:\\nowhere\\app.ts']),
+  ])
+  t.same([celery.code, loaded('fixture').test(celery.stderr)], [2, true], celery.stderr)
+  t.same([second.code, loaded('second').test(second.stderr)], [2, true], second.stderr)
+  t.same([absolute.code, loaded('first').test(absolute.stderr)], [2, true], absolute.stderr)
+  t.same([url.code, loaded('fixture').test(url.stderr)], [2, true], url.stderr)
+  t.same([urlNamed.code, loaded('second').test(urlNamed.stderr)], [2, true], urlNamed.stderr)
+  t.same([both.code, both.stderr], [2, 'celeriac: module two-apps exports 2 apps: name the one to use, e.g. -A two-apps:first\n'])
+  t.same([notApp.code, notApp.stderr], [2, 'celeriac: -A two-apps:notAnApp: export "notAnApp" of module two-apps is not a celeriac app (its apps are "first", "second")\n'])
+  t.same([missing.code, missing.stderr], [2, 'celeriac: -A two-apps:third: module two-apps has no export "third" (its apps are "first", "second")\n'])
+  // A drive letter's colon is part of the path, not an export name.
+  t.same([windows.code, windows.stderr], [2, `celeriac: -A C:\\nowhere\\app.ts: no such app module; tried ${fixtures}/C:\\nowhere\\app.ts, ${fixtures}/C:\\nowhere\\app.js\n`])
+})
