@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ConfigError } from '../../src/errors.js'
-import { parseNatsUrl } from '../../src/transport/nats/connect.js'
+import { createServer, type AddressInfo } from 'node:net'
+import { connectNats, parseNatsUrl } from '../../src/transport/nats/connect.js'
 
 t.test('nats url - servers, credentials and TLS pass through to the client', async (t) => {
   t.same(parseNatsUrl('nats://127.0.0.1:4222'), { servers: ['127.0.0.1:4222'] })
@@ -42,4 +43,20 @@ t.test('nats url - secret config keys print censored', async (t) => {
   t.match(conf.censored(), { natsPassword: '**', natsToken: '**', natsUser: 'alice' })
   t.throws(() => new Conf({ natsTls: { ca: '/ca.pem', pem: 'x' } as never }), new ConfigError('config.natsTls.pem must be one of ca, cert, key, got "pem"'))
   t.throws(() => new Conf({ natsInboxPrefix: '_INBOX.>' }), new ConfigError('config.natsInboxPrefix must be subject tokens such as "_INBOX_alice", got "_INBOX.>"'))
+})
+
+t.test('connectNats - a port that accepts and never speaks NATS: the error, and no socket left to hold the process', async (t) => {
+  // An HTTP port, a proxy: the TCP connect succeeds and no INFO ever comes.
+  const closed = new Promise<void>((resolve) => {
+    const server = createServer((socket) => socket.on('close', () => {
+      server.close()
+      resolve()
+    }))
+    server.listen(0, '127.0.0.1', async () => {
+      const { port } = server.address() as AddressInfo
+      await t.rejects(connectNats(`nats://127.0.0.1:${port}`, { timeout: 300 }), { name: 'TransportError', message: `cannot connect to NATS at nats://127.0.0.1:${port}: timeout` })
+    })
+  })
+  await closed
+  t.pass('the client closed its socket')
 })

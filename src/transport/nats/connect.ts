@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import type { Socket } from 'node:net'
 import { connect, createInbox, credsAuthenticator, errors as natsErrors, nkeyAuthenticator, RequestError, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node'
 import { JetStreamApiError } from '@nats-io/jetstream'
 import { ConfigError, TransportError } from '../../errors.js'
@@ -103,12 +105,33 @@ function hint(error: Error, options: ConnectionOptions): string {
 /** Connects to NATS, naming the server (credentials censored) when it cannot. */
 export async function connectNats(url: string, extra: NatsConnectOptions = {}): Promise<NatsConnection> {
   const options = resolveNatsOptions(parseNatsUrl(url, extra))
+  const opened: Socket[] = []
+  const track = (message: unknown) => void opened.push((message as { socket: Socket }).socket)
+  subscribe('net.client.socket', track)
   try {
     // No async traces: nats.js would otherwise build two Errors (stack captures) for every
     // request, which was a sixth of a worker's main thread on NATS. Errors still say what failed.
     return await connect({ name: 'celeriac', maxReconnectAttempts: -1, noAsyncTraces: true, ...options })
   } catch (error) {
+    closeSilent(opened, options.servers)
     throw new TransportError(`cannot connect to NATS at ${censorUrl(url)}: ${(error as Error).message}${hint(error as Error, options)}`, { cause: error })
+  } finally {
+    unsubscribe('net.client.socket', track)
+  }
+}
+
+/**
+ * Destroys the sockets a failed connect left open to the servers it tried. nats.js (3.4)
+ * leaves open the socket of a connect that timed out waiting for the server's INFO (the URL
+ * named a port that accepts and stays silent: an HTTP port, a proxy), and that socket alone
+ * kept the process alive for good. Only sockets to those servers' ports that never read a
+ * byte: a NATS server speaks first, so none of them is a live NATS connection, and other
+ * sockets the process opened meanwhile are left alone.
+ */
+function closeSilent(sockets: readonly Socket[], servers: string | string[] | undefined): void {
+  const ports = new Set([servers ?? []].flat().map((server) => Number(/:(\d+)\/?$/.exec(server)?.[1] ?? 4222)))
+  for (const socket of sockets) {
+    if (!socket.destroyed && socket.bytesRead === 0 && ports.has(socket.remotePort ?? -1)) socket.destroy()
   }
 }
 
