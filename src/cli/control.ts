@@ -6,6 +6,7 @@ import type { App } from '../app/app.js'
 import type { ControlOptions, ControlReplies } from '../client/control.js'
 import { alignOptions } from './help.js'
 import { parseRateLimit } from '../util/rate-limit.js'
+import { closestKey } from '../config/conf.js'
 
 type Action = (app: App, args: string[], options: ControlOptions & { terminate?: boolean }) => Promise<ControlReplies>
 
@@ -57,7 +58,10 @@ export async function control(argv: string[]): Promise<number> {
   }
   const [name, ...args] = positionals
   const method = name === undefined ? undefined : METHODS[name]
-  if (!method || !Object.hasOwn(METHODS, name)) throw new UsageError(`control: expected one of ${Object.keys(METHODS).join(', ')}, got ${name ?? 'nothing'}`)
+  if (!method || !Object.hasOwn(METHODS, name)) {
+    const near = name === undefined ? undefined : closestKey(name, Object.keys(METHODS))
+    throw new UsageError(`control: expected one of ${Object.keys(METHODS).join(', ')}, got ${name ?? 'nothing'}${near ? ` (did you mean ${near}?)` : ''}`)
+  }
   if (args.length < method.min || args.length > method.max) throw new UsageError(`control ${name}: expected ${method.usage || 'no arguments'}, got ${args.length === 0 ? 'none' : args.join(' ')}`)
   if (values.terminate && name !== 'revoke') throw new UsageError('--terminate goes with control revoke only')
   method.check?.(args)

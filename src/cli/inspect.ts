@@ -1,10 +1,21 @@
 import { parseArgs } from 'node:util'
-import { DEFAULT_CONTROL_TIMEOUT, type ControlCommandName } from '../client/control.js'
+import { DEFAULT_CONTROL_TIMEOUT, type ControlCommandName, type ControlReplies, type WorkerStats } from '../client/control.js'
+import { closestKey } from '../config/conf.js'
 import { connectionHelp, connectionOptions, list, openApp, requireShared, seconds, UsageError } from './args.js'
 import { printReplies } from './replies.js'
 import { alignOptions } from './help.js'
 
-const METHODS = ['active', 'scheduled', 'reserved', 'registered', 'stats', 'revoked', 'conf', 'ping'] as const satisfies readonly ControlCommandName[]
+const METHODS = ['active', 'scheduled', 'reserved', 'registered', 'stats', 'revoked', 'conf', 'ping', 'active_queues'] as const satisfies readonly (ControlCommandName | 'active_queues')[]
+
+/** Celery's inspect methods celeriac has no command of that name for: what to use instead. */
+const CELERY_NAMES: Readonly<Record<string, string>> = {
+  query_task: 'celeriac result <id> prints a task\'s state and result',
+  clock: 'celeriac has no logical clock; inspect stats shows each node\'s uptime',
+  report: 'inspect stats and inspect conf hold what Celery\'s report shows',
+  memdump: 'inspect stats shows each node\'s memory (rssKb)',
+  memsample: 'inspect stats shows each node\'s memory (rssKb)',
+  objgraph: 'celeriac has no objgraph; inspect stats shows each node\'s memory (rssKb)',
+}
 
 /** Options of the commands that address nodes: `inspect`, `control`, `status`. */
 export const nodeOptions = {
@@ -21,14 +32,15 @@ export const inspectHelp = alignOptions(`Usage: celeriac inspect <${METHODS.join
 
 Asks the worker nodes and prints their replies.
 
-  active      tasks running on a thread
-  scheduled   tasks with an eta a node saw early and gave back to the broker
-  reserved    tasks received and waiting for a thread or their rate limit
-  registered  the tasks each node serves
-  stats       process, pool, and tasks done by name
-  revoked     revoked task ids
-  conf        configuration, credentials censored
-  ping        which nodes answer
+  active         tasks running on a thread
+  scheduled      tasks with an eta a node saw early and gave back to the broker
+  reserved       tasks received and waiting for a thread or their rate limit
+  registered     the tasks each node serves
+  stats          process, pool, and tasks done by name
+  revoked        revoked task ids
+  conf           configuration, credentials censored
+  ping           which nodes answer
+  active_queues  the queues each node consumes (from stats)
 
 Options:
 ${connectionHelp}
@@ -50,14 +62,25 @@ export async function inspect(argv: string[]): Promise<number> {
     return 0
   }
   const method = positionals[0] as (typeof METHODS)[number]
-  if (positionals.length !== 1 || !METHODS.includes(method)) throw new UsageError(`inspect: expected one of ${METHODS.join(', ')}, got ${positionals.join(' ') || 'nothing'}`)
+  if (positionals.length !== 1 || !METHODS.includes(method)) {
+    const got = positionals.join(' ') || 'nothing'
+    const instead = positionals.length === 1 && Object.hasOwn(CELERY_NAMES, method) ? ` (${CELERY_NAMES[method]})` : ''
+    const near = positionals.length === 1 && !instead ? closestKey(method, METHODS) : undefined
+    throw new UsageError(`inspect: expected one of ${METHODS.join(', ')}, got ${got}${instead}${near ? ` (did you mean ${near}?)` : ''}`)
+  }
   const options = addressing(values)
   const app = await openApp(values)
   try {
     requireShared(app, 'inspect', 'no node in another process can hear this command or answer it')
-    printReplies(await app.control.broadcast(method, options), { json: values.json })
+    const replies = method === 'active_queues' ? activeQueues(await app.control.inspect(options).stats()) : await app.control.broadcast(method, options)
+    printReplies(replies, { json: values.json })
     return 0
   } finally {
     await app.close()
   }
+}
+
+/** Celery's `inspect active_queues`: the queues in each node's stats. */
+function activeQueues(stats: ControlReplies<WorkerStats>): ControlReplies<string[]> {
+  return Object.fromEntries(Object.entries(stats).map(([host, reply]) => [host, reply.ok === undefined ? { error: reply.error } : { ok: reply.ok.queues }]))
 }

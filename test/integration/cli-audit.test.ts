@@ -172,3 +172,30 @@ t.test('audit - -A module:name (Celery\'s -A proj:app) picks that export; Window
   // A drive letter's colon is part of the path, not an export name.
   t.same([windows.code, windows.stderr], [2, `celeriac: -A C:\\nowhere\\app.ts: no such app module; tried ${fixtures}/C:\\nowhere\\app.ts, ${fixtures}/C:\\nowhere\\app.js\n`])
 })
+
+t.test('audit - did you mean: inspect and control typos, Celery\'s inspect names, impossible event patterns (exit 2)', async (t) => {
+  const worker = await natsWorker()
+  const hostname = /\((audit@[^)]+)\)/.exec(worker.output())![1]
+  const [typo, queues, queryTask, control] = await Promise.all([
+    celeriac(['inspect', 'actve', '-b', server.url]),
+    celeriac(['inspect', 'active_queues', '-d', hostname, '-b', server.url]),
+    celeriac(['inspect', 'query_task', '-b', server.url]),
+    celeriac(['control', 'rate_limt', 'n.add', '10/m', '-b', server.url]),
+  ])
+  const methods = 'active, scheduled, reserved, registered, stats, revoked, conf, ping, active_queues'
+  t.same([typo.code, typo.stderr], [2, `celeriac: inspect: expected one of ${methods}, got actve (did you mean active?)\n`])
+  t.same([queues.code, queues.stdout], [0, `->  ${hostname}: OK\n        * audit\n`], queues.stderr)
+  t.same([queryTask.code, queryTask.stderr], [2, `celeriac: inspect: expected one of ${methods}, got query_task (celeriac result <id> prints a task's state and result)\n`])
+  t.equal(control.code, 2)
+  t.match(control.stderr, /^celeriac: control: expected one of rate_limit, .*, got rate_limt \(did you mean rate_limit\?\)\n$/)
+  // A pattern no event matches printed nothing, forever.
+  const events = startCeleriac(['events', '-p', 'task-faild', '-b', server.url])
+  t.teardown(() => events.stop('SIGKILL'))
+  t.equal(await exitWithin(events.child, 10_000), 2)
+  t.match(events.output(), /^celeriac: events: no event matches -p task-faild \(did you mean task-failed\?\); the events are task-sent, task-received, /)
+  const fine = await Promise.all(['task-*', '*-failed', 'worker-online', '*'].map((pattern) => {
+    const run = startCeleriac(['events', '-p', pattern, '-b', server.url])
+    return run.waitFor(/dumping/).then(() => run.stop())
+  }))
+  t.same(fine, [0, 0, 0, 0], 'task-*, *-failed, worker-online and * are accepted')
+})

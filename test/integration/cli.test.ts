@@ -40,7 +40,7 @@ t.test('cli - usage errors exit with code 2 and say what is wrong', async (t) =>
   t.match(runs[2].stderr, '--concurrency must be a positive integer, got "many"')
   t.match(runs[3].stderr, '--loglevel must be one of debug, info, warning, error, critical, got "loud"')
   t.match(runs[4].stderr, "Unknown option '--bogus'")
-  t.match(runs[5].stderr, 'inspect: expected one of active, scheduled, reserved, registered, stats, revoked, conf, ping, got everything')
+  t.match(runs[5].stderr, 'inspect: expected one of active, scheduled, reserved, registered, stats, revoked, conf, ping, active_queues, got everything')
   t.match(runs[6].stderr, 'control rate_limit: expected <task> <rate>  e.g. tasks.add 10/m, got t.add')
   t.match(runs[7].stderr, 'call: expected one task name, got none')
   t.match(runs[8].stderr, 'multi: expected start, stop, stopwait or restart, got begin')
