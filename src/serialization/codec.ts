@@ -92,7 +92,13 @@ function check(value: unknown, key: string | number | undefined, up: Step | unde
         }
       } else if (value instanceof Map) value.forEach((item, k) => void check(item, String(k), here))
       else if (value instanceof Set) [...value].forEach((item, i) => void (hasMap = check(item, i, here) || hasMap))
-      else for (const k in value) hasMap = check((value as Record<string, unknown>)[k], k, here) || hasMap
+      else {
+        for (const k in value) {
+          // An own key from JSON.parse: msgpackr renames it on the way (it guards against prototype pollution).
+          if (k === '__proto__') throw new SerializationError(`${pathOf(k, here)} is a key named __proto__, which cannot be carried as it is (it would arrive renamed)`)
+          hasMap = check((value as Record<string, unknown>)[k], k, here) || hasMap
+        }
+      }
       return hasMap
     }
     default:

@@ -67,6 +67,7 @@ t.test('calling - an unserialisable argument is refused at call time with its pa
   const cyclic: Record<string, unknown> = {}
   cyclic.self = cyclic
   await t.rejects(echo.delay(cyclic), { name: 'SerializationError', message: 't.echo args[0].self is a circular reference and cannot be serialized' })
+  await t.rejects(echo.delay(JSON.parse('{"a":{"__proto__":{"polluted":1}}}')), { name: 'SerializationError', message: 't.echo args[0].a.__proto__ is a key named __proto__, which cannot be carried as it is (it would arrive renamed)' })
 })
 
 t.test('calling - bad call options are refused naming the option', async (t) => {
