@@ -111,6 +111,11 @@ export async function worker(argv: string[]): Promise<number> {
     // Allowed, as one process can both send and run (-B, or the app's own code), but said.
     if (!beat) app.logger.warn(`the broker is ${app.conf.broker}, which lives in this process: no other process can send this worker tasks (name a shared broker with -b or CELERIAC_BROKER_URL)`)
   } else {
+    if (/^memory:/i.test(app.conf.backend) && !app.conf.taskIgnoreResult) {
+      // Celery users set the broker and expect results to follow; here they stay in this process.
+      const unset = /^memory:\/\/$/i.test(app.conf.backend) ? ' (the default: none is configured)' : ''
+      app.logger.warn(`the result backend is ${app.conf.backend}${unset}, which lives in this process: the results of this worker's tasks are stored where no other process can read them (name a shared one with --result-backend nats://, CELERIAC_RESULT_BACKEND, or the app's config)`)
+    }
     void warnDuplicateName(app, node)
   }
   const code = await runUntilStopped(app, node, beat)

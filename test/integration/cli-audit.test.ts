@@ -199,3 +199,13 @@ t.test('audit - did you mean: inspect and control typos, Celery\'s inspect names
   }))
   t.same(fine, [0, 0, 0, 0], 'task-*, *-failed, worker-online and * are accepted')
 })
+
+t.test('audit - a worker on NATS whose result backend is memory:// says so, once', async (t) => {
+  const app = fileURLToPath(new URL('../fixtures/broker-only-app.ts', import.meta.url))
+  const worker = await startWorkerProcess({ app, hostname: 'results@%h', args: ['-c', '1', '-Q', 'results'], env: { CELERIAC_BROKER_URL: server.url } })
+  t.teardown(() => worker.stop('SIGKILL'))
+  const warning = /the result backend is memory:\/\/ \(the default: none is configured\), which lives in this process: the results of this worker's tasks are stored where no other process can read them \(name a shared one with --result-backend nats:\/\/, CELERIAC_RESULT_BACKEND, or the app's config\)/g
+  await until(() => worker.output(), (output) => output.includes('the result backend is'), 'the warning', 5_000)
+  t.equal(worker.output().match(warning)?.length, 1, 'warned once')
+  t.match(worker.output(), /"level":"warn"/)
+})
