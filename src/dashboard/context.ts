@@ -44,7 +44,7 @@ export class DashboardContext {
   }
 
   #queueSource() {
-    return { transport: () => this.deps.transport(), nats: () => this.deps.nats(), now: () => this.deps.clock.now() }
+    return { transport: () => this.deps.transport(), nats: () => this.deps.nats(), namespace: this.deps.conf().namespace, now: () => this.deps.clock.now() }
   }
 
   /**

@@ -4,10 +4,7 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream'
 import { Names, untoken, WORKERS } from '../transport/nats/names.js'
-import { natsTransportDefaults } from '../transport/nats/nats-transport.js'
 import type { NatsConnection } from '@nats-io/transport-node'
-
-const names = new Names(natsTransportDefaults.prefix)
 
 /** What a queue's stream and its shared consumer say. */
 export interface NatsQueueInfo {
@@ -18,8 +15,9 @@ export interface NatsQueueInfo {
   redelivered: number
 }
 
-/** A reader of {@link NatsQueueInfo} by queue name. */
-export async function natsQueueInfo(nc: NatsConnection): Promise<(queue: string) => Promise<NatsQueueInfo>> {
+/** A reader of {@link NatsQueueInfo} by queue name, for the app's `namespace` (`config.namespace`). */
+export async function natsQueueInfo(nc: NatsConnection, namespace: string): Promise<(queue: string) => Promise<NatsQueueInfo>> {
+  const names = new Names(namespace)
   const jsm = await jetstreamManager(nc)
   return async (queue) => {
     const stream = names.queueStream(queue)
@@ -29,10 +27,12 @@ export async function natsQueueInfo(nc: NatsConnection): Promise<(queue: string)
   }
 }
 
-/** The queue names of the broker's queue streams. */
-export async function natsQueueNames(nc: NatsConnection): Promise<string[]> {
+/** The queue names of the broker's queue streams in `namespace`. */
+export async function natsQueueNames(nc: NatsConnection, namespace: string): Promise<string[]> {
   const jsm = await jetstreamManager(nc)
-  const prefix = names.queueStream('')
+  // What every queue stream name starts with: the name of a queue named "x", less the "x"
+  // (a safe name is its own token; the empty name is not, it would end the prefix with "=").
+  const prefix = new Names(namespace).queueStream('x').slice(0, -1)
   const queues: string[] = []
   for await (const name of jsm.streams.names()) if (name.startsWith(prefix)) queues.push(untoken(name.slice(prefix.length)))
   return queues

@@ -31,6 +31,8 @@ export interface QueueSource {
   transport(): Promise<Transport>
   /** The NATS connection of the broker, on NATS. */
   nats?(): Promise<NatsConnection>
+  /** The prefix of the app's streams and buckets (`config.namespace`). */
+  namespace: string
   now(): number
 }
 
@@ -53,7 +55,7 @@ export async function readQueueStats(source: QueueSource, queues: readonly strin
   const letters = await transport.deadLetters().catch(() => [] as DeadLetter[])
   const dead = new Map<string, number>()
   for (const letter of letters) dead.set(letter.queue, (dead.get(letter.queue) ?? 0) + 1)
-  const nats = transport.kind === 'nats' && source.nats ? await import('./nats-queue-info.js').then(async (m) => m.natsQueueInfo(await source.nats!())) : undefined
+  const nats = transport.kind === 'nats' && source.nats ? await import('./nats-queue-info.js').then(async (m) => m.natsQueueInfo(await source.nats!(), source.namespace)) : undefined
   const native = (transport as { queueStats?: (queue: string) => Promise<BrokerQueueStats> }).queueStats?.bind(transport)
   return Promise.all(queues.map(async (name) => {
     const row: QueueRow = { name, ready: 0, delayed: null, inFlight: null, redelivered: null, consumers: consumers.get(name) ?? 0, oldestAgeSeconds: null, deadLetters: dead.get(name) ?? 0 }
@@ -80,5 +82,5 @@ export async function brokerQueues(source: QueueSource): Promise<string[]> {
   const transport = await source.transport()
   if (transport.kind !== 'nats' || !source.nats) return []
   const { natsQueueNames } = await import('./nats-queue-info.js')
-  return natsQueueNames(await source.nats())
+  return natsQueueNames(await source.nats(), source.namespace)
 }

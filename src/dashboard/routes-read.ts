@@ -112,7 +112,7 @@ export function readRoutes(api: Hono, ctx: DashboardContext, series: ThroughputS
     if ((await deps.transport()).kind === 'nats') {
       const { NatsBeatStore } = await import('../beat/nats-store.js')
       // Read-only: the dashboard may run as a `monitor`, which cannot make the bucket a beat has not made yet.
-      store = new NatsBeatStore(await deps.nats(), deps.appName, { readOnly: true })
+      store = new NatsBeatStore(await deps.nats(), deps.appName, { namespace: conf.namespace, readOnly: true })
     }
     return c.json(await readBeat(conf.beatSchedule, conf.timezone, deps.clock.now(), store))
   })
