@@ -36,9 +36,7 @@ function plainData(value: unknown): unknown {
 
 /** Turns anything thrown into a {@link WireError}, keeping class name, code, data, stack and cause. */
 export function toWireError(error: unknown, depth = 0): WireError {
-  if (!(error instanceof Error)) {
-    return { type: 'Error', code: ErrorCode.Remote, message: typeof error === 'string' ? error : `non-error thrown: ${String(error)}` }
-  }
+  if (!(error instanceof Error)) return thrownValue(error)
   const fields = error as Error & { code?: unknown; data?: unknown }
   const wire: WireError = {
     type: error.name && error.name !== 'Error' ? error.name : error.constructor?.name || 'Error',
@@ -49,6 +47,33 @@ export function toWireError(error: unknown, depth = 0): WireError {
   if (fields.data !== undefined) wire.data = plainData(fields.data)
   if (error.cause !== undefined && depth < 8) wire.cause = toWireError(error.cause, depth + 1)
   return wire
+}
+
+/**
+ * What was thrown when it is not an Error (`throw 'no'`, `throw { code: 'E_QUOTA', message }`):
+ * an object's `name`, `code` and `message` are kept as an Error's would be, and the object
+ * itself is its `data`, so a caller can still tell one failure from another.
+ */
+function thrownValue(value: unknown): WireError {
+  if (typeof value === 'string') return { type: 'Error', code: ErrorCode.Remote, message: value }
+  if (typeof value !== 'object' || value === null) return { type: 'Error', code: ErrorCode.Remote, message: `non-error thrown: ${String(value)}` }
+  const { name, code, message } = value as { name?: unknown; code?: unknown; message?: unknown }
+  const wire: WireError = {
+    type: typeof name === 'string' && name !== '' ? name : 'Error',
+    code: typeof code === 'string' || typeof code === 'number' ? String(code) : ErrorCode.Remote,
+    message: typeof message === 'string' ? message : `non-error thrown: ${safeJson(value)}`,
+  }
+  const data = plainData(value)
+  if (typeof data === 'object') wire.data = data
+  return wire
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
 }
 
 /**

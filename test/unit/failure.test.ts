@@ -124,7 +124,11 @@ t.test('failure - a non-error cause and a cause chain deeper than eight', async 
 t.test('failure - non-errors that were thrown', async (t) => {
   t.strictSame(toWireError('just a string'), { type: 'Error', code: 'ERR_REMOTE', message: 'just a string' })
   t.strictSame(toWireError(42), { type: 'Error', code: 'ERR_REMOTE', message: 'non-error thrown: 42' })
-  t.strictSame(toWireError({ reason: 'x' }), { type: 'Error', code: 'ERR_REMOTE', message: 'non-error thrown: [object Object]' })
+  t.strictSame(toWireError({ reason: 'x' }), { type: 'Error', code: 'ERR_REMOTE', message: 'non-error thrown: {"reason":"x"}', data: { reason: 'x' } })
+  // An object thrown in place of an Error keeps what an Error would: a caller can still tell failures apart.
+  t.strictSame(toWireError({ code: 'E_QUOTA', message: 'over quota', limit: 5 }), { type: 'Error', code: 'E_QUOTA', message: 'over quota', data: { code: 'E_QUOTA', message: 'over quota', limit: 5 } })
+  const quota = viaWire({ name: 'QuotaError', code: 'E_QUOTA', message: 'over quota' })
+  t.match(quota, { name: 'QuotaError', code: 'E_QUOTA', message: 'over quota' })
   t.strictSame(toWireError(undefined), { type: 'Error', code: 'ERR_REMOTE', message: 'non-error thrown: undefined' })
   t.strictSame(toWireError(null), { type: 'Error', code: 'ERR_REMOTE', message: 'non-error thrown: null' })
   const back = viaWire('just a string')
