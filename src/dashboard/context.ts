@@ -149,6 +149,47 @@ export async function params(c: Context): Promise<Record<string, unknown>> {
   return out
 }
 
+/**
+ * The parameters of an endpoint that takes a JSON object (sending a task): the query string,
+ * then the body over it, every key one of `known` (a typo such as `arg` would otherwise send
+ * the task without its arguments). The body is read as JSON whatever its Content-Type, as
+ * Flower does: `curl -d '{"args": [1, 2]}'` labels it a form. A body that is not JSON is a 415.
+ * `token` in the query string is the dashboard's credential, not a parameter.
+ */
+export async function jsonParams(c: Context, known: readonly string[], hints: Readonly<Record<string, string>> = {}): Promise<Record<string, unknown>> {
+  const { token: _token, ...out }: Record<string, unknown> = c.req.query()
+  const type = c.req.header('content-type') ?? ''
+  const text = await c.req.text()
+  if (text.trim() !== '') {
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch (error) {
+      if (type.startsWith('application/json')) throw new BadRequest(`the body is not valid JSON: ${(error as Error).message}`)
+      throw new BadRequest(`the body must be a JSON object such as {"args": [1, 2], "kwargs": {}, "options": {"countdown": 10}}, sent with Content-Type: application/json; got ${type.split(';')[0]!.trim() || 'no Content-Type'}`, 415)
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('the body must be a JSON object')
+    Object.assign(out, body)
+  }
+  for (const key of Object.keys(out)) {
+    if (known.includes(key)) continue
+    const meant = hints[key] ?? known.find((k) => editDistance(k, key) <= 2)
+    throw new BadRequest(`unknown parameter ${JSON.stringify(key)}${meant ? ` (did you mean ${JSON.stringify(meant)}?)` : ''}; known: ${known.join(', ')}`)
+  }
+  return out
+}
+
+/** Levenshtein distance: how many one-character edits make `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    row = next
+  }
+  return row[b.length]!
+}
+
 /** A name in a path or parameter: non-empty, at most 255 characters, no control characters. */
 export function name(value: unknown, what: string): string {
   // eslint-disable-next-line no-control-regex

@@ -52,7 +52,7 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
 
   const app = new Hono()
   app.onError((error, c) => {
-    if (error instanceof BadRequest) return c.json({ error: error.message }, 400)
+    if (error instanceof BadRequest) return c.json({ error: error.message }, error.status)
     deps.logger.error('dashboard request failed', { path: c.req.path, error })
     return c.json({ error: (error as Error).message }, 500)
   })

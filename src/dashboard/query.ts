@@ -5,9 +5,13 @@
  */
 import type { TaskRow } from './state.js'
 
-/** A request the dashboard refuses with 400 and this message. */
+/** A request the dashboard refuses with this message: a 400, or the `status` given (415 for a body it cannot read). */
 export class BadRequest extends Error {
   override name = 'BadRequest'
+
+  constructor(message: string, readonly status: 400 | 415 = 400) {
+    super(message)
+  }
 }
 
 /** What a task list request asks for. */

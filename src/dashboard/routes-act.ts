@@ -5,7 +5,7 @@
  * @module
  */
 import { BadRequest } from './query.js'
-import { count, flag, name, params, secondsParam } from './context.js'
+import { count, flag, jsonParams, name, params, secondsParam } from './context.js'
 import { action } from './security.js'
 import type { Context, Hono } from 'hono'
 import type { ControlReplies } from '../client/control.js'
@@ -20,6 +20,10 @@ function replied(c: Context, worker: string | undefined, replies: ControlReplies
   if (refused) return c.json({ error: `${refused[0]}: ${refused[1].error}`, replies }, 400)
   return c.json({ message: entries.map(([host, reply]) => `${host}: ${String(reply.ok)}`).join('; '), replies })
 }
+
+/** What the send endpoints take, and the option names that belong in `options`. */
+const SEND_KEYS = ['args', 'kwargs', 'options'] as const
+const OPTION_KEYS = ['countdown', 'eta', 'expires', 'queue', 'priority'] as const
 
 function callOptions(value: unknown): CallOptions {
   if (value === undefined) return {}
@@ -47,7 +51,7 @@ function callOptions(value: unknown): CallOptions {
         options.priority = v as number
         break
       default:
-        throw new BadRequest(`unknown option ${JSON.stringify(key)} (known: countdown, eta, expires, queue, priority)`)
+        throw new BadRequest(`unknown option ${JSON.stringify(key)} (known: ${OPTION_KEYS.join(', ')})`)
     }
   }
   return options
@@ -61,7 +65,7 @@ export function actionRoutes(api: Hono, ctx: DashboardContext): void {
 
   const send = async (c: Context) => {
     const task = name(c.req.param('name'), 'task name')
-    const p = await params(c)
+    const p = await jsonParams(c, SEND_KEYS, Object.fromEntries(OPTION_KEYS.map((key) => [key, `options.${key}`])))
     const args = p.args ?? []
     if (!Array.isArray(args)) throw new BadRequest(`args must be an array, got ${JSON.stringify(args)}`)
     const kwargs = p.kwargs
