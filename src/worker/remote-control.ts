@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.js'
 import { censorUrl } from '../config/conf.js'
 import { decodeMessage, type TaskBody, type TaskHeaders } from '../protocol/envelope.js'
 import { codecFor, ContentType, msgpackCodec } from '../serialization/codec.js'
-import { optionalMs, type Duration } from '../util/duration.js'
+import { optionalMs, toMs, type Duration } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
 import { CONTROL_PATTERN, CONTROL_SUBJECT, INSPECT_SUBJECT, InspectCommands, type ControlCommandName, type ControlRequest, type ScheduledTaskInfo, type TaskInfo, type WorkerStats } from '../client/control.js'
 import type { ControlDeps } from './worker-deps.js'
@@ -144,7 +144,7 @@ export class RemoteControl {
       case 'revoked':
         return node.revokedIds()
       case 'conf':
-        return this.#deps.conf.censored()
+        return { ...this.#deps.conf.censored(), ...this.#runsWith() }
       case 'rate_limit': {
         const task = this.#task(args.task)
         const intervalMs = parseRateLimit(args.rateLimit as string | number, 'rateLimit')
@@ -191,6 +191,26 @@ export class RemoteControl {
         return 'shutting down'
       default:
         throw new InvalidArgumentError(`unknown control command ${JSON.stringify(command)}`)
+    }
+  }
+
+  /**
+   * The worker config keys as this node runs them: its options (`-c`, `--tasks-per-thread`, `-E`,
+   * `app.worker({ concurrency })`) win over the app's config, so `inspect conf` shows them.
+   * Durations are shown as the config has them unless the node runs with another.
+   */
+  #runsWith(): Record<string, unknown> {
+    const { options } = this.#node
+    const conf = this.#deps.conf
+    const duration = (key: 'workerLookahead' | 'workerShutdownTimeout', ms: number) => (toMs(conf[key], key) === ms ? {} : { [key]: `${ms}ms` })
+    return {
+      workerConcurrency: options.concurrency,
+      workerTasksPerThread: options.tasksPerThread,
+      workerMaxTasksPerChild: options.maxTasksPerChild,
+      workerMaxMemoryPerChild: options.maxMemoryPerChild,
+      workerSendTaskEvents: options.sendEvents,
+      ...duration('workerLookahead', options.lookaheadMs),
+      ...duration('workerShutdownTimeout', options.shutdownTimeoutMs),
     }
   }
 

@@ -28,9 +28,9 @@ t.teardown(async () => {
 const natsApp = fileURLToPath(new URL('../fixtures/nats-app.ts', import.meta.url))
 const slowThreadApp = fileURLToPath(new URL('../fixtures/slow-thread-app.ts', import.meta.url))
 let started: Promise<WorkerProcess> | undefined
-/** One worker process of a .ts app on NATS (`-c 1`), started by the first test that needs it. */
+/** One worker process of a .ts app on NATS (`-c 1 --tasks-per-thread 3 --lookahead 0`), started by the first test that needs it. */
 function natsWorker(): Promise<WorkerProcess> {
-  started ??= startWorkerProcess({ app: natsApp, hostname: 'audit@%h', args: ['-c', '1', '-Q', 'audit'], env: { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: 'nats://' } })
+  started ??= startWorkerProcess({ app: natsApp, hostname: 'audit@%h', args: ['-c', '1', '--tasks-per-thread', '3', '--lookahead', '0', '-Q', 'audit'], env: { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: 'nats://' } })
   return started
 }
 
@@ -215,4 +215,12 @@ t.test('audit - a missing module in the app\'s include list is named as written 
   const run = await celeriac(['worker', '-A', `${fixtures}/missing-include-app.ts`])
   t.equal(run.code, 1)
   t.match(run.stderr, `\nceleriac: app missinginclude: its include list names "./no-such-tasks.js", and there is no such module: ${fixtures}/no-such-tasks.js (entries resolve against the app's module, ${fixtures}/missing-include-app.ts)\n`)
+})
+
+t.test('audit - inspect conf shows what the node runs with: its -c, --tasks-per-thread, --lookahead', async (t) => {
+  const worker = await natsWorker()
+  const hostname = /\((audit@[^)]+)\)/.exec(worker.output())![1]
+  const run = await celeriac(['inspect', 'conf', '-d', hostname, '-j', '-b', server.url])
+  t.equal(run.code, 0, run.stderr)
+  t.match(JSON.parse(run.stdout)[hostname].ok, { workerConcurrency: 1, workerTasksPerThread: 3, workerLookahead: '0ms', workerSendTaskEvents: false, workerShutdownTimeout: 30 })
 })
