@@ -69,7 +69,7 @@ export class DashboardContext {
       row.uptime = node.uptime
       row.total = node.total
       // What the node's threads run (its celeriac_worker_tasks_active), apart from what it
-      // holds for a slot or a rate limit: the heartbeat's `active` counts both.
+      // holds for a slot or a rate limit (heartbeats say so too, but not an older node's).
       const running = active[key]?.ok?.length
       const waiting = reserved[key]?.ok?.length
       if (running === undefined || waiting === undefined) {

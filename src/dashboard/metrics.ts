@@ -43,7 +43,7 @@ export class DashboardMetrics {
     this.#runtime = new Histogram({ name: 'celeriac_task_runtime_seconds', help: 'Run time of succeeded tasks', labelNames, buckets, registers })
     this.#wait = new Histogram({ name: 'celeriac_task_queue_wait_seconds', help: 'Time from sent to received (needs task-sent events)', labelNames, buckets, registers })
     new Gauge({
-      name: 'celeriac_worker_tasks_active', help: 'Tasks running or waiting for a thread on each online node (last heartbeat)', labelNames: ['hostname'], registers,
+      name: 'celeriac_worker_tasks_active', help: 'Tasks running on the threads of each online node (last heartbeat)', labelNames: ['hostname'], registers,
       collect() {
         this.reset()
         for (const worker of state.workerList()) if (worker.status === 'online') this.set({ hostname: worker.hostname }, worker.active)

@@ -59,8 +59,8 @@ export interface WorkerRow {
   /** Heartbeat interval, seconds. */
   freq: number
   /**
-   * Tasks the node holds, from its heartbeats: those its threads run plus those it reserved
-   * (waiting for a free slot or a rate limit). {@link running} and {@link reserved} split it.
+   * Tasks its threads run, from its heartbeats (Celery's `active`). A node of an earlier
+   * version, which sends no `reserved`, counted there every task it held, reserved included.
    */
   active: number
   processed: number
@@ -86,11 +86,11 @@ export interface WorkerRow {
   tasksPerThread?: number
   /** Tasks the node runs at once at most: threads x tasks per thread. */
   slots?: number
-  /** Tasks its threads run, from `inspect active` (the worker's celeriac_worker_tasks_active). */
+  /** Tasks its threads run (the worker's celeriac_worker_tasks_active), from its heartbeats or `inspect active`, whichever came last. */
   running?: number
-  /** Tasks it holds that no thread runs yet (lookahead, rate limit), from `inspect reserved`. */
+  /** Tasks it holds that no thread runs yet (lookahead, rate limit), from its heartbeats or `inspect reserved`. */
   reserved?: number
-  /** Running tasks over slots (0 to 1), at the last stats. */
+  /** Running tasks over slots (0 to 1), once stats gave the slots. */
   load?: number
 }
 
@@ -196,6 +196,13 @@ export class DashboardState {
     row.status = event.type === 'worker-offline' ? 'offline' : 'online'
     row.freq = event.freq
     row.active = event.active
+    // A node that sends `reserved` sends in `active` only what runs (an older one sent both in it).
+    const reserved = (event as WorkerEvent & { reserved?: unknown }).reserved
+    if (typeof reserved === 'number') {
+      row.running = event.active
+      row.reserved = reserved
+      if (row.slots) row.load = event.active / row.slots
+    }
     row.processed = event.processed
     row.swIdent = event.swIdent
     row.swVer = event.swVer

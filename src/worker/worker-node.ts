@@ -15,6 +15,7 @@ import type { ObservedNode } from './worker-observer.js'
 import type { Observing } from '../observability/observe.js'
 import type { RevokedIds, Subscription, Transport } from '../transport/transport.js'
 import type { TimerHandle } from '../util/clock.js'
+import type { WorkerEvent } from '../events/events.js'
 
 const VERSION = '0.1.0'
 // How often the lookahead reads the rate tasks finish at, ms.
@@ -388,9 +389,13 @@ export class WorkerNode {
   }
 
   #workerEvent(type: 'worker-online' | 'worker-heartbeat' | 'worker-offline'): void {
-    sendEvent(this.#transport, {
+    // `active` is what the threads run, as Celery's and as celeriac_worker_tasks_active;
+    // `reserved` is what the node holds besides (lookahead, a rate limit), its tasks_prefetched.
+    const running = this.#pool.busy
+    const event: WorkerEvent & { reserved: number } = {
       type, hostname: this.hostname, timestamp: this.#deps.clock.now(), freq: this.options.heartbeatMs / 1000,
-      swIdent: 'celeriac', swVer: VERSION, swSys: process.platform, active: this.#tasks.active.size, processed: this.#tasks.processed,
-    })
+      swIdent: 'celeriac', swVer: VERSION, swSys: process.platform, active: running, reserved: Math.max(0, this.#tasks.active.size - running), processed: this.#tasks.processed,
+    }
+    sendEvent(this.#transport, event)
   }
 }

@@ -68,6 +68,20 @@ t.test('workers go offline after worker-offline or two missed heartbeats', async
   t.equal(state.workerList()[1].status, 'online')
 })
 
+t.test('worker heartbeats - running and reserved from a node that sends reserved; an older node\'s active left as it is', async (t) => {
+  const state = new DashboardState({ now: () => 10_000 })
+  const beat = (hostname: string, fields: object): CeleriacEvent =>
+    ({ type: 'worker-heartbeat', hostname, timestamp: 10_000, freq: 2, swIdent: 'celeriac', swVer: '0', swSys: 'linux', active: 0, processed: 5, ...fields })
+  state.apply(beat('new@h', { active: 64, reserved: 2 }))
+  state.apply(beat('old@h', { active: 66 }))
+  const [fresh, old] = state.workerList()
+  t.match(fresh, { active: 64, running: 64, reserved: 2 })
+  fresh!.slots = 64
+  state.apply(beat('new@h', { active: 32, reserved: 0 }))
+  t.match(fresh, { running: 32, reserved: 0, load: 0.5 }, 'load follows the heartbeats once stats gave the slots')
+  t.match(old, { active: 66, running: undefined, reserved: undefined }, 'an older node\'s count is not taken for running tasks')
+})
+
 t.test('per-second series: counts and runtime percentiles', async (t) => {
   const series = new ThroughputSeries(60)
   for (let i = 1; i <= 100; i++) series.succeeded(5_000, i / 1000)

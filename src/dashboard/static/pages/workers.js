@@ -12,8 +12,9 @@ function useTick(ms, every, everyMs) {
 }
 
 /**
- * What the node runs and holds: "64 running, 2 reserved" from its last stats (its threads run
- * the first, the second wait for a slot or a rate limit); "66 in flight" from heartbeats alone.
+ * What the node runs and holds: "64 running, 2 reserved" from its heartbeats or last stats (its
+ * threads run the first, the second wait for a slot or a rate limit); "66 in flight" for a node
+ * of an earlier version before its first stats (its heartbeats count both in `active`).
  */
 function tasks(w) {
   if (w.running === undefined || w.running === null) return `${w.active} in flight`
