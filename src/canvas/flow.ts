@@ -38,16 +38,27 @@ function workerPort(host: WorkflowHost): FlowPort<WireError> {
 }
 
 /** A failure that may not happen again: the broker or the result backend out of reach for now. */
-export function passing(error: unknown): boolean {
+function passing(error: unknown): boolean {
   return error instanceof TransportError || error instanceof BackendError
 }
 
 /**
- * For a task that succeeded whose chain's next step could not be sent: the rest of the chain
- * fails with `error` (its chord is told), so that nobody waits on steps that will never run.
+ * What follows when the chain's next step of the task in `headers` could not be sent. A
+ * passing failure (the broker or the backend out of reach) of a task that `runsAgain` (acksLate:
+ * it is nakked) rejects: the task runs again and sends the step then, with the same id, so the
+ * broker drops a second copy. Otherwise nothing will send it again, so the rest of the chain
+ * fails with the error (its chord is told), and whoever waits on it is told; this never rejects.
  */
-export function failUnsentStep(host: WorkflowHost, headers: TaskHeaders, error: unknown): Promise<void> {
-  return nextStepFailed(workerPort(host), headers, toWireError(error))
+export function nextStepUnsent(host: WorkflowHost, headers: TaskHeaders, cause: unknown, runsAgain: boolean): Promise<void> {
+  const about = { id: headers.id, task: headers.task, error: cause }
+  if (runsAgain && passing(cause)) {
+    host.logger.warn('could not send the next step of a chain; the task runs again', about)
+    return Promise.reject(cause)
+  }
+  host.logger.error('could not send the next step of a chain: the rest of the chain fails', about)
+  return nextStepFailed(workerPort(host), headers, toWireError(cause)).catch((error: unknown) => {
+    host.logger.error('could not record the failure of a chain', { ...about, error })
+  })
 }
 
 function outcomeOf(meta: TaskMeta | undefined): MemberOutcome {

@@ -14,7 +14,7 @@ import { WorkerState } from '../lifecycle/worker-machine.js'
 import { isReady, TaskState } from '../lifecycle/states.js'
 import { ownBytes } from '../serialization/codec.js'
 import { toWireError, type WireError } from '../serialization/failure.js'
-import { failUnsentStep, passing, sendErrbacks, successors } from '../canvas/flow.js'
+import { nextStepUnsent, sendErrbacks, successors } from '../canvas/flow.js'
 import { toMs } from '../util/duration.js'
 import { InFlight, storingTask } from './in-flight.js'
 import { RateGate } from './rate-gate.js'
@@ -406,7 +406,7 @@ export class TaskSupervisor {
           item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause), runtimeMs: outcome.runtimeMs }))
           return
         }
-        const sent = next?.sent.catch((cause: unknown) => this.#unsent(item, cause))
+        const sent = next?.sent.catch((cause: unknown) => nextStepUnsent(this.#deps.flow, item.headers, cause, item.options.acksLate))
         const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(next ? { children: next.children } : {}) })
         // Early-acked tasks were acked at receipt: ackWhen does nothing for them.
         item.ackWhen(sent === undefined ? stored : stored === undefined ? sent : Promise.all([stored, sent]).then(() => undefined))
@@ -432,24 +432,6 @@ export class TaskSupervisor {
         item.ackWhen(this.#recorder.apply(item, TaskEventType.IGNORE))
         return
     }
-  }
-
-  /**
-   * The next step of `item`'s chain could not be sent. A passing failure (the broker or the
-   * backend out of reach) of an acksLate task rejects: the task is nakked and runs again, and
-   * sends the step then (with the same id, so the broker drops a second copy). Otherwise
-   * nothing will send it again, so the rest of the chain fails with the error, and whoever
-   * waits on it is told.
-   */
-  #unsent(item: InFlight, cause: unknown): Promise<void> {
-    if (item.options.acksLate && passing(cause)) {
-      this.#deps.logger.warn('could not send the next step of a chain; the task runs again', { ...this.#about(item), error: cause })
-      return Promise.reject(cause)
-    }
-    this.#deps.logger.error('could not send the next step of a chain: the rest of the chain fails', { ...this.#about(item), error: cause })
-    return failUnsentStep(this.#deps.flow, item.headers, cause).catch((error: unknown) => {
-      this.#deps.logger.error('could not record the failure of a chain', { ...this.#about(item), error })
-    })
   }
 
   /** Re-sends the task with `retries + 1` after `delayMs`, then records RETRY and acks the original. */
