@@ -197,7 +197,7 @@ export class DashboardState {
     row.freq = event.freq
     row.active = event.active
     // A node that sends `reserved` sends in `active` only what runs (an older one sent both in it).
-    const reserved = (event as WorkerEvent & { reserved?: unknown }).reserved
+    const reserved = event.reserved
     if (typeof reserved === 'number') {
       row.running = event.active
       row.reserved = reserved

@@ -58,7 +58,10 @@ export interface WorkerEvent extends EventBase {
   swIdent: string
   swVer: string
   swSys: string
+  /** Tasks the node's threads are running (Celery's `active`). */
   active: number
+  /** Tasks the node holds that no thread runs yet (lookahead, a rate limit); absent from nodes before 2026-12-07. */
+  reserved?: number
   processed: number
 }
 

@@ -392,7 +392,7 @@ export class WorkerNode {
     // `active` is what the threads run, as Celery's and as celeriac_worker_tasks_active;
     // `reserved` is what the node holds besides (lookahead, a rate limit), its tasks_prefetched.
     const running = this.#pool.busy
-    const event: WorkerEvent & { reserved: number } = {
+    const event: WorkerEvent = {
       type, hostname: this.hostname, timestamp: this.#deps.clock.now(), freq: this.options.heartbeatMs / 1000,
       swIdent: 'celeriac', swVer: VERSION, swSys: process.platform, active: running, reserved: Math.max(0, this.#tasks.active.size - running), processed: this.#tasks.processed,
     }

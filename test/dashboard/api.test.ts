@@ -198,7 +198,7 @@ t.test('workers - running and reserved apart, load over slots (operator audit: "
 
 t.test('worker actions: pool, consumers, limits; bad input is 400', async (t) => {
   const name = encodeURIComponent(node.hostname)
-  t.match((await post(`/api/worker/pool/grow/${name}`, { n: 1 })).body, { message: /: pool grown to 3 threads$/ })
+  t.match((await post(`/api/worker/pool/grow/${name}`, { n: 1 })).body, { message: /: pool will grow to 3 threads$/ })
   await until(() => call('/api/workers?refresh=1'), (r) => r.body[node.hostname].threads === 3, 'the pool to grow')
   t.equal((await post(`/api/worker/pool/shrink/${name}?n=1`)).status, 200)
   t.same((await post(`/api/worker/pool/grow/${name}`, { n: 0 })).body, { error: 'n must be an integer from 1 to 64, got 0' })
