@@ -4,6 +4,7 @@
  * message's age).
  * @module
  */
+import { TransportError } from '../errors.js'
 import type { DeadLetter, Transport } from '../transport/transport.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 
@@ -66,7 +67,7 @@ export async function readQueueStats(source: QueueSource, queues: readonly strin
       row.inFlight = stats.inFlight
       row.oldestAgeSeconds = stats.ready > 0 ? stats.oldestAgeMs / 1000 : null
     } else {
-      row.ready = await transport.depth(name)
+      row.ready = await queueDepth(transport, name)
     }
     if (info) {
       row.inFlight ??= Math.max(0, info.messages - row.ready)
@@ -75,6 +76,19 @@ export async function readQueueStats(source: QueueSource, queues: readonly strin
     }
     return row
   }))
+}
+
+/**
+ * Messages ready in `queue`; 0 for a queue the config names but no worker or sender has
+ * declared yet (a dashboard started before its workers): it holds nothing, which is no error.
+ */
+export async function queueDepth(transport: Transport, queue: string): Promise<number> {
+  try {
+    return await transport.depth(queue)
+  } catch (error) {
+    if (error instanceof TransportError && /is not declared/.test(error.message)) return 0
+    throw error
+  }
 }
 
 /** The queues a NATS broker holds, from its stream names. */

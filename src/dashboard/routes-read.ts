@@ -7,6 +7,7 @@ import { decodeHeaders } from '../protocol/envelope.js'
 import { BadRequest, parseTaskQuery, queryTasks } from './query.js'
 import { name, params, flag, resultValue } from './context.js'
 import { readBeat } from './beat-info.js'
+import { queueDepth } from './queue-stats.js'
 import { canvasGraph } from './canvas-graph.js'
 import type { Hono } from 'hono'
 import type { DashboardContext } from './context.js'
@@ -82,7 +83,7 @@ export function readRoutes(api: Hono, ctx: DashboardContext, series: ThroughputS
   api.get('/api/queues/length', async (c) => {
     const transport = await deps.transport()
     const names = await ctx.queueNames()
-    const lengths = await Promise.all(names.map(async (queue) => ({ name: queue, messages: await transport.depth(queue) })))
+    const lengths = await Promise.all(names.map(async (queue) => ({ name: queue, messages: await queueDepth(transport, queue) })))
     return c.json({ active_queues: lengths })
   })
 

@@ -74,3 +74,18 @@ t.test('dashboard in the default namespace - Queues lists the queue streams only
   t.match(body.queues.find((row) => row.name === 'elsewhere'), { ready: 1 }, `the queue only its stream tells of is listed (${names.join(', ')})`)
   t.notOk(names.includes('orders'), 'the shop\'s queue is not')
 })
+
+t.test('dashboard before any worker - a queue the config names but nobody declared yet reads empty, not 500', async (t) => {
+  const fresh = app('fresh', { namespace: 'fresh' })
+  const early = fresh.dashboard({ readOnly: true })
+  t.teardown(() => early.close())
+  await early.dashboard
+  const read = async (path: string) => {
+    const response = await early.fetch(new Request(`http://127.0.0.1:5555${path}`))
+    return { status: response.status, body: (await response.json()) as any }
+  }
+  const queues = await read('/api/queues')
+  t.equal(queues.status, 200, JSON.stringify(queues.body))
+  t.match(queues.body.queues, [{ name: 'celery', ready: 0 }])
+  t.match(await read('/api/queues/length'), { status: 200, body: { active_queues: [{ name: 'celery', messages: 0 }] } })
+})
