@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js'
-import { closestKey } from '../config/conf.js'
+import { closestKey } from '../util/closest.js'
 import type { Duration } from '../util/duration.js'
 import type { SerializerName } from '../serialization/codec.js'
 import type { SignatureData } from './data.js'

@@ -6,7 +6,7 @@ import type { App } from '../app/app.js'
 import type { ControlOptions, ControlReplies } from '../client/control.js'
 import { alignOptions } from './help.js'
 import { parseRateLimit } from '../util/rate-limit.js'
-import { closestKey } from '../config/conf.js'
+import { closestKey } from '../util/closest.js'
 
 type Action = (app: App, args: string[], options: ControlOptions & { terminate?: boolean }) => Promise<ControlReplies>
 

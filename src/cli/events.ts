@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { connectionHelp, connectionOptions, openApp, requireShared, UsageError } from './args.js'
 import { eventPattern, eventSubject, type CeleriacEvent, type EventType } from '../events/events.js'
-import { closestKey } from '../config/conf.js'
+import { closestKey } from '../util/closest.js'
 import { alignOptions } from './help.js'
 import { watchParent } from './parent-watch.js'
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { DEFAULT_CONTROL_TIMEOUT, type ControlCommandName, type ControlReplies, type WorkerStats } from '../client/control.js'
-import { closestKey } from '../config/conf.js'
+import { closestKey } from '../util/closest.js'
 import { connectionHelp, connectionOptions, list, openApp, requireShared, seconds, UsageError } from './args.js'
 import { printReplies } from './replies.js'
 import { alignOptions } from './help.js'

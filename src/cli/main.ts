@@ -14,7 +14,7 @@ import { worker, workerHelp } from './worker.js'
 import { beat, beatHelp } from './beat.js'
 import { dashboard, dashboardHelp } from './dashboard.js'
 import { UsageError } from './args.js'
-import { closestKey } from '../config/conf.js'
+import { closestKey } from '../util/closest.js'
 import { VERSION } from './version.js'
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {

@@ -3,6 +3,7 @@ import { toMs, type Duration } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
 import { isTimeZone } from '../util/time-zone.js'
 import { DEFAULTS, SECRET_KEYS, type ConfigValues } from './defaults.js'
+import { closestKey } from '../util/closest.js'
 
 type Check = (value: unknown, key: string) => void
 
@@ -120,25 +121,6 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
   natsReplicas: orNull(isReplicaCount),
 }
 
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1))
-      previous = current
-    }
-  }
-  return row[b.length]
-}
-
-/** The known name closest to a misspelt one, if it is close enough to be what was meant. */
-export function closestKey(name: string, known: readonly string[]): string | undefined {
-  const near = known.map((k) => [k, distance(name, k)] as const).sort((a, b) => a[1] - b[1])[0]
-  return near && near[1] <= 3 ? near[0] : undefined
-}
 
 /** Validates a partial config, naming the first bad key (and the key it was probably meant to be). */
 export function validateConfig(partial: Record<string, unknown>): Partial<ConfigValues> {

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js'
 import { DEFAULTS, type ConfigValues } from './defaults.js'
-import { closestKey } from './conf.js'
+import { closestKey } from '../util/closest.js'
 
 const PREFIX = 'CELERIAC_'
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js'
-import { closestKey } from '../config/conf.js'
+import { closestKey } from '../util/closest.js'
 import { optionalMs, toMs } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
 import type { ConfigValues } from '../config/defaults.js'
