@@ -58,6 +58,9 @@ export interface SupervisorParts {
   readonly pool: ThreadPool
 }
 
+/** How often the node looks for early-acked tasks that their threads have started, ms. */
+const START_ACK_LOOK_MS = 20
+
 /**
  * Supervises the tasks a node takes from its queues until each is settled: it records every
  * state change through the lifecycle machine, and nothing a task or a thread does escapes it
@@ -88,6 +91,15 @@ export class TaskSupervisor {
   readonly #reasons: ReasonLog
   /** Task names already reported for holding a thread (see #held). */
   readonly #heldBy = new Set<string>()
+  /**
+   * Early-acked tasks handed to a thread and not yet acked: each is acked once its thread has
+   * started it (Celery acks as a task starts), read from the thread's shared start times every
+   * {@link START_ACK_LOOK_MS}, from a start report, or at its end, whichever comes first. Until
+   * then it is still the broker's: a task waiting behind one that holds its thread is delivered
+   * again if this node dies, and can still be revoked.
+   */
+  readonly #startAcks = new Set<InFlight>()
+  #startAckTimer: ReturnType<typeof setInterval> | undefined
   /** What became of the tasks on threads terminated by the node's stop: logged once, as the node stops. */
   readonly stopped = { requeued: 0, failed: 0 }
 
@@ -195,6 +207,13 @@ export class TaskSupervisor {
       const item = this.#active.get(id)
       if (!item) continue
       if (item.threadId !== undefined && terminate) this.#pool.kill(item, () => new TaskRevokedError(`task ${id} revoked and terminated`))
+      else if (item.threadId !== undefined && this.#pool.takeBack(item)) {
+        // On a thread but not started (it waits behind a task that holds the thread): never
+        // runs. Still unacked: acked once REVOKED is stored, as a revoke found at receipt is.
+        this.#startAcks.delete(item)
+        this.#revoke(item, {})
+        continue
+      }
       const waiting = this.#waiting.indexOf(item)
       if (waiting !== -1) {
         this.#waiting.splice(waiting, 1)
@@ -349,9 +368,27 @@ export class TaskSupervisor {
       this.#deps.logger.error('could not hand a task to a thread', { ...this.#about(item), error })
       return this.#fail(item, error)
     }
-    // Acked early as it starts, as Celery acks: a task reserved here (waiting for a slot or
-    // its rate limit) is still the broker's, delivered again if this node dies.
-    if (!item.options.acksLate) item.ack()
+    // Acked early as it starts, as Celery acks (see #startAcks): a task reserved here (waiting
+    // for a slot, its rate limit, or a thread a task holds) is still the broker's.
+    if (!item.options.acksLate) this.#ackOnStart(item)
+  }
+
+  #ackOnStart(item: InFlight): void {
+    this.#startAcks.add(item)
+    this.#startAckTimer ??= setInterval(this.#ackStarted, START_ACK_LOOK_MS).unref()
+  }
+
+  /** Acks the early-acked tasks whose threads have started them since the last look. */
+  #ackStarted = (): void => {
+    for (const item of this.#startAcks) {
+      if (this.#pool.startedAt(item) === 0) continue
+      this.#startAcks.delete(item)
+      item.ack()
+    }
+    if (this.#startAcks.size === 0) {
+      clearInterval(this.#startAckTimer)
+      this.#startAckTimer = undefined
+    }
   }
 
   /**
@@ -363,6 +400,7 @@ export class TaskSupervisor {
    * that much longer, never shorter.
    */
   #started(item: InFlight): void {
+    if (this.#startAcks.delete(item)) item.ack()
     if (item.hardLimitMs !== undefined) this.#watch(item, item.hardLimitMs)
     if (item.recordStart) this.#recorder.apply(item, TaskEventType.START)
   }
@@ -385,6 +423,8 @@ export class TaskSupervisor {
   }
 
   #settle(item: InFlight): void {
+    // It ran (or ends without running): an early-acked task is acked now, as it would have been at its start.
+    if (this.#startAcks.delete(item)) item.ack()
     this.#disarm(item)
     this.#active.delete(item.headers.id)
     this.#processed++
@@ -488,6 +528,9 @@ export class TaskSupervisor {
     if (item.killedFor instanceof TaskRevokedError) return this.#revoke(item, { terminated: true })
     const state = this.#node.state()
     const stopping = state === WorkerState.STOPPING
+    // Started and not yet acked (early): it was the node's, as if acked at its start. Never
+    // started: still the broker's, given back unacked (nakked) below.
+    if (this.#startAcks.delete(item) && started) item.ack()
     if (!started && !(error instanceof TimeLimitExceeded)) {
       // It never ran: run it elsewhere (a new thread, or another node when stopping). Its
       // limit counts again from its next start (a start report may have come before its thread died).

@@ -83,7 +83,7 @@ t.test('cli nats - status lists both nodes; inspect active shows a running task;
   const running = Object.values(replies).flatMap((reply) => reply.ok)
   t.match(running, [{ id: slow.id, name: 'n.slowLate', args: [60_000, file] }])
   t.equal(registered.code, 0)
-  t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.globalLimited\n        * n.held\n        * n.heldLate\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.stamp\n`)
+  t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.globalLimited\n        * n.held\n        * n.heldLate\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.spin\n        * n.stamp\n`)
   await slow.revoke({ terminate: true })
   await t.rejects(slow.get({ timeout: 20 }), { name: 'TaskRevokedError' }, 'terminated')
 })
@@ -165,6 +165,25 @@ t.test('cli nats - SIGQUIT: cold shutdown; an acksLate task runs again on the ot
   writeFileSync(release, '')
   t.equal(await slow.get({ timeout: 30 }), `cold-2@${host}`)
   t.same(lines(file).map((line) => line.split(' ').slice(0, 2).join(' ')), [`start cold-1@${host}`, `start cold-2@${host}`, `end cold-2@${host}`])
+})
+
+t.test('cli nats - kill -9: tasks waiting on a thread behind a CPU-bound task were not acked yet, so they run on another node', async (t) => {
+  const file = `${tempDir(t)}/behind`
+  const ackWait = { ...env, CELERIAC_BROKER_ACK_WAIT: '2' }
+  const doomed = await startWorkerProcess({ app: fixture, hostname: 'behind-1@%h', args: ['-c', '1', '-Q', 'behind'], env: ackWait })
+  workers.push(doomed)
+  // Sent together, they reach the one thread in one batch: the spin starts and holds it, the
+  // marks wait behind it on that thread.
+  const [, ...marks] = await Promise.all([
+    f.spin.applyAsync([file, 60_000], { queue: 'behind' }),
+    ...[1, 2, 3].map((i) => f.mark.applyAsync([file, `mark${i}`], { queue: 'behind' })),
+  ])
+  await until(() => lines(file).some((line) => line.startsWith('spin')), 'the spin to start')
+  await doomed.stop('SIGKILL')
+  const other = await startWorkerProcess({ app: fixture, hostname: 'behind-2@%h', args: ['-c', '1', '-Q', 'behind'], env: ackWait })
+  workers.push(other)
+  const ran = await Promise.all(marks.map((mark) => mark.get({ timeout: 20 })))
+  t.same(ran.map((r) => r.hostname), [`behind-2@${host}`, `behind-2@${host}`, `behind-2@${host}`], 'each ran on the node that lived')
 })
 
 t.test('cli nats - multi start then stopwait: background nodes with pidfiles and logfiles', async (t) => {

@@ -86,6 +86,20 @@ t.test('a task let go at its limit that then holds its thread gets the thread te
   })
 })
 
+t.test('a task waiting on its thread behind one that holds it is not acked yet, and a revoke stops it', async (t) => {
+  await withNode({ concurrency: 1, tasksPerThread: 4, queues: ['behind'] }, async (hostname) => {
+    const file = `${tempDir(t)}/behind`
+    // Sent together, so both go to the one thread in one batch: the hog starts, and holds the
+    // thread before the other can start.
+    const [hogging, queued] = await Promise.all([hog.applyAsync([1_500], { queue: 'behind' }), record.applyAsync([file, 1, 0], { queue: 'behind' })])
+    await until(async () => (await app.control.inspect({ destination: hostname, timeout: 1 }).stats())[hostname]?.ok?.pool.held, (held) => held === 1, 'the hog to hold the thread')
+    await queued.revoke()
+    await t.rejects(queued.get({ timeout: 10 }), { name: 'TaskRevokedError' })
+    t.equal(await hogging.get({ timeout: 10 }), 'done')
+    t.throws(() => readFileSync(file, 'utf8'), { code: 'ENOENT' }, 'the revoked task never ran')
+  })
+})
+
 t.test('a CPU-bound task does not hold a sibling past its hard limit: the watchdog is on the main thread', async (t) => {
   await withNode({ concurrency: 1, tasksPerThread: 2, queues: ['busy'] }, async () => {
     const waiting = await waiter.applyAsync([3_000], { queue: 'busy', timeLimit: 0.3 })
@@ -146,7 +160,7 @@ t.test('cli: --tasks-per-thread and CELERIAC_WORKER_TASKS_PER_THREAD are checked
   ])
   t.equal(flag.code, 2)
   t.match(flag.stderr, '--tasks-per-thread must be a positive integer, got "0"')
-  t.same([env.code, env.stderr], [1, 'celeriac: config.workerTasksPerThread must be a positive integer, got "lots"\n'])
+  t.same([env.code, env.stderr], [2, 'celeriac: config.workerTasksPerThread must be a positive integer, got "lots"\n'])
 })
 
 t.test('cli: worker --help names both knobs and the serialising setting', async (t) => {

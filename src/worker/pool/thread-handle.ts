@@ -219,6 +219,18 @@ export class ThreadHandle {
     return taken
   }
 
+  /**
+   * Takes back the task in `slot` if the thread has not started it (a revoke): true when taken,
+   * and its slot stays taken until the thread has skipped it (see {@link reclaim}).
+   */
+  takeBack(slot: number): boolean {
+    if (this.items[slot] === undefined || Atomics.compareExchange(this.#claims, slot, Claim.sent, Claim.withdrawn) !== Claim.sent) return false
+    this.items[slot] = undefined
+    this.#entries[slot] = undefined
+    this.#withdrawn.push(slot)
+    return true
+  }
+
   /** Frees the slots of taken-back tasks that the thread has skipped; answers whether it freed any. */
   reclaim(): boolean {
     if (this.#withdrawn.length === 0) return false

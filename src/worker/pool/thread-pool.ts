@@ -138,6 +138,12 @@ export class ThreadPool {
     if (max !== null && best.dispatched >= max) this.#retire(best)
   }
 
+  /** Takes `item` back from its thread if the thread has not started it; true when it did. */
+  takeBack(item: InFlight): boolean {
+    const thread = this.#byId(item.threadId)
+    return thread !== undefined && thread.items[item.slot] === item && thread.takeBack(item.slot)
+  }
+
   /** When the task in `item` started (epoch ms), or 0 if it is still waiting on its thread. */
   startedAt(item: InFlight): number {
     const thread = this.#byId(item.threadId)
