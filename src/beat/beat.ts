@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { ConfigError } from '../errors.js'
+import { BackendError, ConfigError, TransportError } from '../errors.js'
 import { censorUrl } from '../config/conf.js'
 import { scheme } from '../adapters/url.js'
 import { toMs, type Duration } from '../util/duration.js'
@@ -52,9 +52,11 @@ interface LastRun {
   revision: number
 }
 
-// After a failed send, an entry is tried again this much later (not at once: the broker may
-// be down for a while).
+// After a send that failed for want of the broker, an entry is tried again this much later
+// (not at once: the broker may be down for a while), twice as late after each further
+// failure, up to SEND_RETRY_MAX_MS.
 const SEND_RETRY_MS = 1_000
+const SEND_RETRY_MAX_MS = 60_000
 
 /**
  * Celery's beat: sends each entry of the app's schedule when it is due. Any number of beats
@@ -87,6 +89,8 @@ export class Beat {
   /** Last runs read while leading; cleared when leadership is won, so a new leader reads afresh. */
   readonly #lastRuns = new Map<string, LastRun>()
   readonly #retryAt = new Map<string, number>()
+  /** Sends of an entry that failed in a row, for the backoff. */
+  readonly #failures = new Map<string, number>()
   #renewAt = 0
   /** Whether the last refresh left this beat leading (the lease itself says whether it still does). */
   #leading = false
@@ -194,11 +198,21 @@ export class Beat {
       try {
         await this.#send(entry, due)
       } catch (error) {
-        this.#logger.error(`beat: could not send entry ${entry.name}`, { error })
-        this.#retryAt.set(entry.name, now + SEND_RETRY_MS)
-        return now + SEND_RETRY_MS
+        if (error instanceof TransportError || error instanceof BackendError) {
+          // The broker or the backend out of reach: this run is sent once they answer (its id
+          // is the same, so it is sent once).
+          const failures = (this.#failures.get(entry.name) ?? 0) + 1
+          this.#failures.set(entry.name, failures)
+          const retryAt = now + Math.min(SEND_RETRY_MAX_MS, SEND_RETRY_MS * 2 ** (failures - 1))
+          this.#logger.error(`beat: could not send entry ${entry.name}; trying again at ${iso(retryAt)}`, { error })
+          this.#retryAt.set(entry.name, retryAt)
+          return retryAt
+        }
+        // What would fail the same way every time (Celery logs it and moves on): this run is skipped.
+        this.#logger.error(`beat: could not send entry ${entry.name}; the run for ${iso(due)} is skipped`, { error })
       }
       this.#retryAt.delete(entry.name)
+      this.#failures.delete(entry.name)
       last = await this.#record(entry, last, due)
     }
     return entry.schedule.next(last.at)

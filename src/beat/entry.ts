@@ -5,8 +5,10 @@
  */
 import { ConfigError } from '../errors.js'
 import { checkArity, type ArityOf } from '../task/arity.js'
-import { assertSerializable } from '../serialization/codec.js'
+import { assertSerializable, codecByName } from '../serialization/codec.js'
 import { toMs, type Duration } from '../util/duration.js'
+import { checkCallOptions } from '../canvas/call-options.js'
+import { callbackData } from '../canvas/options-data.js'
 import { compileSchedule, type Schedule } from './schedules.js'
 import type { CallOptions } from '../canvas/call-options.js'
 import type { BeatEntryConfig } from './entry-config.js'
@@ -65,6 +67,14 @@ export function compileEntry(name: string, config: BeatEntryConfig, ctx: EntryCo
   const { expires, ...options } = (config.options ?? {}) as CallOptions
   const set = BEAT_SETS.find((key) => key in options)
   if (set !== undefined) fail(`options.${set} cannot be set: beat sets it for every firing`)
+  try {
+    // What a send would refuse at every fire time is refused now, once: a typo (queu) would
+    // otherwise send to the default queue, a bad value fail each firing.
+    checkCallOptions(options, 'options')
+    checkOptionValues(options)
+  } catch (error) {
+    fail((error as Error).message, error)
+  }
   let expiresMs: number | undefined
   if (expires !== undefined) {
     if (expires instanceof Date) fail('options.expires must be seconds (or a duration string) from each fire time, not a Date')
@@ -84,6 +94,22 @@ export function compileEntry(name: string, config: BeatEntryConfig, ctx: EntryCo
   }
   const schedule = compileSchedule(config.schedule, { where, timezone: ctx.timezone, relative: config.relative, now: ctx.now })
   return { name, task: config.task, args: [...args], kwargs: config.kwargs && { ...config.kwargs }, options, expiresMs, schedule }
+}
+
+/** The values a send checks, checked once here; throws what the send would. */
+function checkOptionValues(options: CallOptions): void {
+  const { priority, queue, exchange, routingKey, timeLimit, softTimeLimit, serializer, headers, link, linkError, ignoreResult } = options
+  if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 9)) throw new Error(`options.priority must be an integer from 0 to 9, got ${JSON.stringify(priority)}`)
+  for (const [key, value] of Object.entries({ queue, exchange, routingKey })) {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new Error(`options.${key} must be a non-empty string, got ${JSON.stringify(value)}`)
+  }
+  if (ignoreResult !== undefined && typeof ignoreResult !== 'boolean') throw new Error(`options.ignoreResult must be true or false, got ${JSON.stringify(ignoreResult)}`)
+  if (timeLimit !== undefined) toMs(timeLimit, 'options.timeLimit')
+  if (softTimeLimit !== undefined) toMs(softTimeLimit, 'options.softTimeLimit')
+  if (serializer !== undefined) codecByName(serializer)
+  if (headers !== undefined) assertSerializable(headers, 'options.headers')
+  callbackData(link, 'options.link')
+  callbackData(linkError, 'options.linkError')
 }
 
 /** Validates every entry of a `beatSchedule`. */

@@ -1,10 +1,12 @@
 import t, { type Test } from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
-import { createApp, crontab, type App, type Beat, type BeatEntryConfig, type Logger } from '../../src/index.js'
+import { createApp, crontab, TransportError, type App, type BeatEntryConfig, type Logger } from '../../src/index.js'
 import { decodeMessage, type TaskHeaders } from '../../src/protocol/envelope.js'
 import { codecByName } from '../../src/serialization/codec.js'
 import { FileBeatStore, fileBeatStore, type BeatStore } from '../../src/beat/store.js'
 import { SimulatedClock } from '../../src/util/clock.js'
+import { Beat } from '../../src/beat/beat.js'
+import { DEFAULTS } from '../../src/config/defaults.js'
 import { tempDir } from '../helpers/files.js'
 
 const START = Date.parse('2026-01-05T00:00:00Z')
@@ -169,4 +171,67 @@ t.test('beat - a bad entry stops start() with a ConfigError naming it, before an
   await t.rejects(beat.start(), { name: 'ConfigError', message: 'beat entry "bad": cron expression "*/5 * *" has 3 fields; expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)' })
   await s.advance(2_000)
   t.same(s.ids(), [])
+})
+
+t.test('beat - options a send would refuse stop start() with a ConfigError, not every fire time', async (t) => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ queu: 'hipri' }, 'beat entry "x": options: unknown calling option queu (did you mean queue?)'],
+    [{ routing_key: 'a.b' }, 'beat entry "x": options: unknown calling option routing_key (did you mean routingKey?)'],
+    [{ priority: 300 }, 'beat entry "x": options.priority must be an integer from 0 to 9, got 300'],
+    [{ queue: '' }, 'beat entry "x": options.queue must be a non-empty string, got ""'],
+    [{ serializer: 'yaml' }, 'beat entry "x": unknown serializer "yaml" (celeriac\'s serializers: msgpack, json)'],
+    [{ link: 't.other' }, 'beat entry "x": options.link must be a signature (task.s(...), chain, group, chord) or its data, got string "t.other": make it a signature, signature("t.other")'],
+  ]
+  for (const [options, message] of cases) {
+    const s = await setup(t, { x: { task: 't.x', schedule: 1, options } })
+    await t.rejects(s.beat().beat.start(), { name: 'ConfigError', message }, JSON.stringify(options))
+  }
+})
+
+/** A beat on a simulated clock whose sends `send` answers; `advance` lets it finish each check. */
+function failingBeat(t: Test, send: () => Promise<unknown>) {
+  const clock = new SimulatedClock(START)
+  const logger = capture()
+  const sent: string[] = []
+  const beat = new Beat({
+    name: `beat-fail-${++apps}`,
+    conf: { ...DEFAULTS, beatSchedule: { x: { task: 't.x', schedule: 60 } }, beatLeaseTime: 3 },
+    clock,
+    logger,
+    tasks: new Map(),
+    sendTask: (_name, _args, options) => send().then(() => void sent.push(String(options.taskId))),
+    natsConnection: () => Promise.reject(new Error('no NATS here')),
+  }, { scheduleFilename: `${tempDir(t)}/schedule.json`, logger })
+  t.teardown(() => beat.stop())
+  const advance = async (ms: number, step = 100) => {
+    for (let done = 0; done < ms; done += step) {
+      clock.advance(Math.min(step, ms - done))
+      await beat.idle()
+    }
+  }
+  const failures = () => logger.lines.filter((line) => line.startsWith('ERROR beat: could not send entry x'))
+  return { beat, advance, failures, sent }
+}
+
+t.test('beat - a send that fails for good skips that run, logged once, instead of being tried every second', async (t) => {
+  let refuse = true
+  const b = failingBeat(t, () => (refuse ? Promise.reject(new Error('refused for good')) : Promise.resolve()))
+  await b.beat.start()
+  await b.advance(75_050)
+  t.equal(b.failures().length, 1, b.failures().join('\n'))
+  t.match(b.failures()[0], `the run for ${at(60_000)} is skipped`)
+  refuse = false
+  await b.advance(60_000)
+  t.same(b.sent, [`x:${at(120_000)}`], 'the next fire time is sent')
+})
+
+t.test('beat - a send that fails for want of the broker is tried again, later each time, and sent once it answers', async (t) => {
+  let down = true
+  const b = failingBeat(t, () => (down ? Promise.reject(new TransportError('broker down')) : Promise.resolve()))
+  await b.beat.start()
+  await b.advance(74_050)
+  t.equal(b.failures().length, 4, `at 60, 61, 63 and 67 s, not every second:\n${b.failures().join('\n')}`)
+  down = false
+  await b.advance(10_000)
+  t.same(b.sent, [`x:${at(60_000)}`], 'sent once the broker answers, for its fire time')
 })
