@@ -40,7 +40,9 @@ function compileRoutes(routes: TaskRoutes): [Matcher, RouteTarget][] {
 /**
  * Resolves a task call to an exchange and routing key, Celery's order: the call's own
  * `queue`/`exchange`, then `taskRoutes` (first match wins), then the task's options, then the
- * default queue. Results are cached per task name for calls without routing options.
+ * default queue. The call's `routingKey` and `priority` win over those of whichever of these
+ * applies, field by field, as Celery merges a call's options over its route. Results are
+ * cached per task name for calls without routing options.
  */
 export class Router {
   readonly #routes: [Matcher, RouteTarget][]
@@ -72,11 +74,15 @@ export class Router {
   }
 
   #resolve(task: string, call: RoutingOptions, taskDefaults: RoutingOptions): Route {
+    // The call's own queue or exchange names the destination outright, routing key included.
     if (call.queue !== undefined || call.exchange !== undefined) return this.#target(call)
     const matched = this.#routes.find(([matches]) => matches(task))
-    if (matched) return this.#target(matched[1])
-    if (taskDefaults.queue !== undefined || taskDefaults.exchange !== undefined) return this.#target(taskDefaults)
-    return this.#target({ queue: this.#conf.taskDefaultQueue })
+    const destination = matched ? matched[1]
+      : taskDefaults.queue !== undefined || taskDefaults.exchange !== undefined ? taskDefaults
+      : { queue: this.#conf.taskDefaultQueue }
+    // A routing key given alone replaces the destination's (a queue on the default exchange
+    // is reached by its name, whatever the key).
+    return this.#target(call.routingKey === undefined ? destination : { ...destination, routingKey: call.routingKey })
   }
 
   #target(target: RoutingOptions): Route {
