@@ -32,9 +32,36 @@ const isRateLimit: Check = (v, k) => {
     throw new ConfigError((error as Error).message)
   }
 }
+const isPriority: Check = (v, k) => void ((!Number.isInteger(v) || (v as number) < 0 || (v as number) > 9) && fail(k, 'an integer from 0 to 9', v))
+const ROUTE_KEYS = ['queue', 'exchange', 'routingKey', 'priority']
+// Celery's task_routes: a queue name or a route. Anything else (a typo, a number) would
+// otherwise send the task to the default queue without a word.
+const isRouteTarget: Check = (v, k) => {
+  const want = `a queue name or a route with ${ROUTE_KEYS.join(', ')}`
+  if (typeof v === 'string') return void (v === '' && fail(k, want, v))
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof RegExp) fail(k, want, v)
+  for (const [name, value] of Object.entries(v as object)) {
+    if (!ROUTE_KEYS.includes(name)) {
+      const near = closestKey(name, ROUTE_KEYS)
+      throw new ConfigError(`unknown route key "${name}" in config.${k}${near ? ` (did you mean "${near}"?)` : ''}; a route may hold ${ROUTE_KEYS.join(', ')}`)
+    }
+    if (value === undefined) continue
+    if (name === 'priority') isPriority(value, `${k}.priority`)
+    else if (name === 'queue') void ((typeof value !== 'string' || value === '') && fail(`${k}.queue`, 'a non-empty string', value))
+    else isString(value, `${k}.${name}`)
+  }
+}
 const isRoutes: Check = (v, k) => {
-  const ok = Array.isArray(v) ? v.every((pair) => Array.isArray(pair) && pair.length === 2) : typeof v === 'object' && v !== null
-  if (!ok) fail(k, 'an object of routes by task name or a list of [pattern, target] pairs', v)
+  const shape = 'an object of routes by task name or a list of [pattern, target] pairs'
+  if (Array.isArray(v)) {
+    if (!v.every((pair) => Array.isArray(pair) && pair.length === 2)) fail(k, shape, v)
+    ;(v as [unknown, unknown][]).forEach(([pattern, target], i) => {
+      if (typeof pattern !== 'string' && !(pattern instanceof RegExp)) fail(`${k}[${i}][0]`, 'a task name, a glob or a RegExp', pattern)
+      isRouteTarget(target, `${k}[${i}][1]`)
+    })
+  } else if (typeof v === 'object' && v !== null && !(v instanceof RegExp)) {
+    for (const [name, target] of Object.entries(v)) isRouteTarget(target, `${k}[${JSON.stringify(name)}]`)
+  } else fail(k, shape, v)
 }
 const isPlainObject: Check = (v, k) => void ((typeof v !== 'object' || v === null || Array.isArray(v)) && fail(k, 'an object', v))
 const isTimeZoneName: Check = (v, k) => void (!isTimeZone(v) && fail(k, "a time zone name such as 'UTC' or 'Europe/London'", v))

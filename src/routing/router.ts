@@ -21,15 +21,19 @@ type Matcher = (name: string) => boolean
 
 const NO_DEFAULTS: RoutingOptions = {}
 
+/** Celery's (fnmatch) globs: `*` any run of characters, dots included; `?` exactly one. */
 function globToRegExp(glob: string): RegExp {
-  return new RegExp('^' + glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$')
+  const literal = (part: string) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&')
+  return new RegExp('^' + glob.split('*').map((run) => run.split('?').map(literal).join('.')).join('.*') + '$', 's')
 }
 
 function compileRoutes(routes: TaskRoutes): [Matcher, RouteTarget][] {
-  const pairs = Array.isArray(routes) ? routes : Object.entries(routes as Record<string, RouteTarget>)
-  return pairs.map(([pattern, target]) => {
+  const pairs: ReadonlyArray<readonly [string | RegExp, RouteTarget | string]> = Array.isArray(routes) ? routes : Object.entries(routes)
+  return pairs.map(([pattern, given]) => {
+    // Celery's task_routes take a queue name for `{ queue: name }`.
+    const target = typeof given === 'string' ? { queue: given } : given
     if (pattern instanceof RegExp) return [(name: string) => pattern.test(name), target]
-    if (pattern.includes('*')) {
+    if (pattern.includes('*') || pattern.includes('?')) {
       const regexp = globToRegExp(pattern)
       return [(name: string) => regexp.test(name), target]
     }
