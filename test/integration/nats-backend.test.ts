@@ -146,12 +146,17 @@ t.test('nats kv backend - a value that is not a task record fails with the bucke
   t.match((error as Error).message, `bucket ${bucket}, key garbage-1`)
 })
 
-t.test('rpc backend - a record over max_payload is refused', async (t) => {
+t.test('rpc backend - a record over max_payload: a ready one is sent as a FAILURE saying so, any other refused', async (t) => {
   const rpc = backend(t, new RpcBackend({ url: server.url, prefix: `it-${process.pid}-rpc` }))
-  const error = await rpc.store({ taskId: 'big-rpc', state: 'SUCCESS', result: bigResult(2 * 1024 * 1024) }).catch((e: unknown) => e)
+  const error = await rpc.store({ taskId: 'big-rpc', state: 'PROGRESS', result: bigResult(2 * 1024 * 1024) }).catch((e: unknown) => e)
   t.type(error, BackendError)
   t.match((error as Error).message, /over the server's max_payload/)
   t.equal(await rpc.get('big-rpc'), undefined, 'nothing cached either')
+  // An audit found a caller's get() waiting for ever on a ready record that was never sent.
+  await rpc.store({ taskId: 'big-rpc', state: 'SUCCESS', name: 't.big', result: bigResult(2 * 1024 * 1024) })
+  const sent = await rpc.get('big-rpc')
+  t.match(sent, { taskId: 'big-rpc', state: 'FAILURE', name: 't.big', error: { type: 'BackendError', message: /^the result of task big-rpc is \d+ bytes, over the server's max_payload of \d+; rpc:\/\/ cannot carry it, use the nats:\/\/ result backend$/ } })
+  t.equal(sent?.result, undefined, 'without the result')
 })
 
 t.test('rpc backend - a record nobody watched is lost; a watcher caches it for get()', async (t) => {

@@ -2,14 +2,15 @@
  * The `rpc://` result backend: states sent to whoever waits, as messages, never stored.
  * @module
  */
-import { BackendError, InvalidArgumentError } from '../../errors.js'
+import { BackendError, ErrorCode, InvalidArgumentError } from '../../errors.js'
 import { connectNats } from '../../transport/nats/connect.js'
 import type { NatsConnectOptions } from '../../transport/nats/connect.js'
 import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from '../nats-kv/record.js'
 import { isSafePrefix, taskKey } from '../nats-kv/task-key.js'
 import { RecordCache } from './record-cache.js'
 import { loseOnConnectionLoss, PushedRecords, type StatusEvents } from '../nats-kv/pushed-records.js'
-import { READY_STATES } from '../../lifecycle/states.js'
+import { READY_STATES, TaskState } from '../../lifecycle/states.js'
+import type { WireError } from '../../serialization/failure.js'
 import { newTaskId } from '../../util/ids.js'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { BackendCapabilities, MetaListener, ReplyPush, ResultBackend, TaskMeta } from '../backend.js'
@@ -66,7 +67,9 @@ interface Watched {
  * - No other process can read a result after the fact, no result survives a restart, and
  *   `forget()` only drops this process's cached copy.
  * - A record must fit in one message (the server's `max_payload`, 1 MiB by default): there
- *   is no object store to spill into. Larger ones are refused with a BackendError.
+ *   is no object store to spill into. A larger ready record is replaced by a FAILURE that
+ *   says so (a BackendError, with a process warning), so the caller's `get()` rejects at once
+ *   instead of waiting for ever; a larger record of any other state is refused with a BackendError.
  * - No expiry: there is nothing stored to expire; `resultExpires` does not apply.
  * - No chords: a chord's join reads its members' stored results.
  *
@@ -180,10 +183,16 @@ export class RpcBackend implements ResultBackend {
     const nc = await this.#ready()
     const subject = meta.replyTo ?? this.#subject(meta.taskId)
     // A copy: msgpack returns a view of a shared slab, which the cache must not pin.
-    const bytes = encodeRecord(meta).slice()
+    let bytes = encodeRecord(meta).slice()
     const limit = nc.info?.max_payload
     if (limit !== undefined && bytes.byteLength > limit) {
-      throw new BackendError(`rpc backend: the record of task ${meta.taskId} is ${bytes.byteLength} bytes, over the server's max_payload of ${limit} (subject ${subject}); rpc:// cannot carry it, use nats:// for large results`)
+      const tooLarge = `the result of task ${meta.taskId} is ${bytes.byteLength} bytes, over the server's max_payload of ${limit}; rpc:// cannot carry it, use the nats:// result backend`
+      // A ready record that never comes would leave the caller's get() waiting for ever: it
+      // hears of the failure instead. Any other state is refused here; a later one still comes.
+      const failure = READY_STATES.has(meta.state) ? encodeRecord(tooLargeFailure(meta, tooLarge)).slice() : undefined
+      if (failure === undefined || failure.byteLength > limit) throw new BackendError(`rpc backend: ${tooLarge} (subject ${subject})`)
+      process.emitWarning(new BackendError(`rpc backend: ${tooLarge} (subject ${subject}); sent FAILURE instead`))
+      bytes = failure
     }
     try {
       wireOf(nc).publish(subject, bytes)
@@ -294,6 +303,17 @@ export class RpcBackend implements ResultBackend {
     })
     return this.#connected
   }
+}
+
+/**
+ * The FAILURE record sent in place of a ready record too large for one message: the task's
+ * identity and lineage, without its result; a failure's own error becomes the cause, cut short.
+ */
+function tooLargeFailure(meta: TaskMeta, message: string): TaskMeta {
+  const { result: _result, contentType: _contentType, error: original, ...kept } = meta
+  const error: WireError = { type: 'BackendError', code: ErrorCode.Backend, message }
+  if (original !== undefined) error.cause = { type: original.type, code: original.code, message: original.message.slice(0, 1024) }
+  return { ...kept, state: TaskState.FAILURE, error }
 }
 
 /** At most this much of pushed ready records waits for a `get()`; past it the oldest fall back to the cache. */
