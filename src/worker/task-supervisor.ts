@@ -373,6 +373,12 @@ export class TaskSupervisor {
     if (!item.options.acksLate) this.#ackOnStart(item)
   }
 
+  /** The tasks taken and not settled, for remote control: those started are acked first, so that a listing says what the broker has. */
+  listed(): Iterable<InFlight> {
+    if (this.#startAcks.size > 0) this.#ackStarted()
+    return this.#active.values()
+  }
+
   #ackOnStart(item: InFlight): void {
     this.#startAcks.add(item)
     this.#startAckTimer ??= setInterval(this.#ackStarted, START_ACK_LOOK_MS).unref()

@@ -339,7 +339,7 @@ export class WorkerNode {
       hostname: this.hostname,
       options: this.options,
       startedAt: this.#startedAt,
-      tasks: () => this.#tasks.active.values(),
+      tasks: () => this.#tasks.listed(),
       threadStartedAt: (item) => (item.threadId === undefined ? 0 : this.#pool.startedAt(item)),
       revokedIds: () => this.#revoked.list(),
       totals: () => this.#tasks.totals,
