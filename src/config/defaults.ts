@@ -18,10 +18,11 @@ export interface RouteTarget {
 }
 
 /**
- * `taskRoutes`: an object keyed by exact task name or glob (`'feed.tasks.*'`), or a list of
- * `[name | glob | RegExp, target]` pairs. The first match wins.
+ * `taskRoutes`: an object keyed by exact task name or glob (`'feed.tasks.*'`, `'feed.?'`), or a
+ * list of `[name | glob | RegExp, target]` pairs. The first match wins. A target is a
+ * {@link RouteTarget} or, as in Celery, just a queue name.
  */
-export type TaskRoutes = Record<string, RouteTarget> | ReadonlyArray<readonly [string | RegExp, RouteTarget]>
+export type TaskRoutes = Record<string, RouteTarget | string> | ReadonlyArray<readonly [string | RegExp, RouteTarget | string]>
 
 /** A queue declared in `taskQueues`, bound to an exchange. */
 export interface QueueConfig {
