@@ -17,6 +17,7 @@ import { toWireError, type WireError } from '../serialization/failure.js'
 import { nextStepUnsent, sendErrbacks, successors } from '../canvas/flow.js'
 import { toMs } from '../util/duration.js'
 import { InFlight, storingTask } from './in-flight.js'
+import { StartAcks } from './start-acks.js'
 import { RateGate } from './rate-gate.js'
 import { ReasonLog } from './reason-log.js'
 import type { PoolEvents, ThreadPool } from './pool/thread-pool.js'
@@ -58,9 +59,6 @@ export interface SupervisorParts {
   readonly pool: ThreadPool
 }
 
-/** How often the node looks for early-acked tasks that their threads have started, ms. */
-const START_ACK_LOOK_MS = 20
-
 /**
  * Supervises the tasks a node takes from its queues until each is settled: it records every
  * state change through the lifecycle machine, and nothing a task or a thread does escapes it
@@ -91,15 +89,8 @@ export class TaskSupervisor {
   readonly #reasons: ReasonLog
   /** Task names already reported for holding a thread (see #held). */
   readonly #heldBy = new Set<string>()
-  /**
-   * Early-acked tasks handed to a thread and not yet acked: each is acked once its thread has
-   * started it (Celery acks as a task starts), read from the thread's shared start times every
-   * {@link START_ACK_LOOK_MS}, from a start report, or at its end, whichever comes first. Until
-   * then it is still the broker's: a task waiting behind one that holds its thread is delivered
-   * again if this node dies, and can still be revoked.
-   */
-  readonly #startAcks = new Set<InFlight>()
-  #startAckTimer: ReturnType<typeof setInterval> | undefined
+  /** Early-acked tasks on threads, acked as their threads start them (see StartAcks). */
+  readonly #startAcks = new StartAcks((item) => this.#pool.startedAt(item))
   /** What became of the tasks on threads terminated by the node's stop: logged once, as the node stops. */
   readonly stopped = { requeued: 0, failed: 0 }
 
@@ -210,7 +201,7 @@ export class TaskSupervisor {
       else if (item.threadId !== undefined && this.#pool.takeBack(item)) {
         // On a thread but not started (it waits behind a task that holds the thread): never
         // runs. Still unacked: acked once REVOKED is stored, as a revoke found at receipt is.
-        this.#startAcks.delete(item)
+        this.#startAcks.drop(item)
         this.#revoke(item, {})
         continue
       }
@@ -368,33 +359,15 @@ export class TaskSupervisor {
       this.#deps.logger.error('could not hand a task to a thread', { ...this.#about(item), error })
       return this.#fail(item, error)
     }
-    // Acked early as it starts, as Celery acks (see #startAcks): a task reserved here (waiting
+    // Acked early as it starts, as Celery acks (see StartAcks): a task reserved here (waiting
     // for a slot, its rate limit, or a thread a task holds) is still the broker's.
-    if (!item.options.acksLate) this.#ackOnStart(item)
+    if (!item.options.acksLate) this.#startAcks.add(item)
   }
 
   /** The tasks taken and not settled, for remote control: those started are acked first, so that a listing says what the broker has. */
   listed(): Iterable<InFlight> {
-    if (this.#startAcks.size > 0) this.#ackStarted()
+    this.#startAcks.sweep()
     return this.#active.values()
-  }
-
-  #ackOnStart(item: InFlight): void {
-    this.#startAcks.add(item)
-    this.#startAckTimer ??= setInterval(this.#ackStarted, START_ACK_LOOK_MS).unref()
-  }
-
-  /** Acks the early-acked tasks whose threads have started them since the last look. */
-  #ackStarted = (): void => {
-    for (const item of this.#startAcks) {
-      if (this.#pool.startedAt(item) === 0) continue
-      this.#startAcks.delete(item)
-      item.ack()
-    }
-    if (this.#startAcks.size === 0) {
-      clearInterval(this.#startAckTimer)
-      this.#startAckTimer = undefined
-    }
   }
 
   /**
@@ -406,7 +379,7 @@ export class TaskSupervisor {
    * that much longer, never shorter.
    */
   #started(item: InFlight): void {
-    if (this.#startAcks.delete(item)) item.ack()
+    this.#startAcks.ack(item)
     if (item.hardLimitMs !== undefined) this.#watch(item, item.hardLimitMs)
     if (item.recordStart) this.#recorder.apply(item, TaskEventType.START)
   }
@@ -430,7 +403,7 @@ export class TaskSupervisor {
 
   #settle(item: InFlight): void {
     // It ran (or ends without running): an early-acked task is acked now, as it would have been at its start.
-    if (this.#startAcks.delete(item)) item.ack()
+    this.#startAcks.ack(item)
     this.#disarm(item)
     this.#active.delete(item.headers.id)
     this.#processed++
@@ -536,7 +509,7 @@ export class TaskSupervisor {
     const stopping = state === WorkerState.STOPPING
     // Started and not yet acked (early): it was the node's, as if acked at its start. Never
     // started: still the broker's, given back unacked (nakked) below.
-    if (this.#startAcks.delete(item) && started) item.ack()
+    if (this.#startAcks.drop(item) && started) item.ack()
     if (!started && !(error instanceof TimeLimitExceeded)) {
       // It never ran: run it elsewhere (a new thread, or another node when stopping). Its
       // limit counts again from its next start (a start report may have come before its thread died).
