@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
+import { natsPermissionsConfig, type NatsRole } from '../../src/nats/index.js'
+import type { Logger } from '../../src/util/logger.js'
 import type { Test } from 'tap'
 
 /**
@@ -19,6 +21,22 @@ export async function configuredServer(t: Test, config: string): Promise<NatsSer
     rmSync(dir, { recursive: true, force: true })
   })
   return server
+}
+
+/**
+ * A nats-server whose users hold the published permissions of their roles (password `pw`), and
+ * the broker URL of each user: `[user, role, options]`, as `natsPermissionsConfig` takes them.
+ */
+export async function serverWithRoles(t: Test, users: ReadonlyArray<readonly [string, NatsRole, { inboxPrefix?: string }]>): Promise<{ server: NatsServer; as: (user: string) => string }> {
+  const config = `authorization { users: [\n${users.map(([user, role, options]) => `{ user: ${user}, password: pw, ${natsPermissionsConfig(role, options)} }`).join('\n')}\n] }\n`
+  const server = await configuredServer(t, config)
+  return { server, as: (user) => server.url.replace('nats://', `nats://${user}:pw@`) }
+}
+
+/** A logger that keeps its warnings and errors: a refusal is logged as one naming the subject. */
+export function keepingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = []
+  return { warnings, debug() {}, info() {}, warn: (message) => void warnings.push(message), error: (message) => void warnings.push(message) }
 }
 
 /** A nats-server config string literal. */

@@ -3,26 +3,20 @@
 // tried to create it on every request; the monitor is refused that (rightly), and a warning
 // was logged each time. The dashboard only opens the bucket: "no beat has run yet" is an
 // empty answer, not an error.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { connect } from '@nats-io/transport-node'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { createApp, type Logger } from '../../src/index.js'
-import { natsPermissionsConfig, type NatsRole } from '../../src/nats/index.js'
-import { configuredServer } from '../helpers/nats-config.js'
+import { createApp } from '../../src/index.js'
+import type { NatsRole } from '../../src/nats/index.js'
+import { keepingLogger, serverWithRoles } from '../helpers/nats-config.js'
 
 const users: Array<[string, NatsRole, { inboxPrefix?: string }]> = [
   ['worker', 'worker', {}],
   ['beat', 'beat', {}],
   ['monitor', 'monitor', { inboxPrefix: '_INBOX.monitor' }],
 ]
-const config = `authorization { users: [\n${users.map(([user, role, options]) => `{ user: ${user}, password: pw, ${natsPermissionsConfig(role, options)} }`).join('\n')}\n] }\n`
-const server = await configuredServer(t, config)
-const as = (user: string) => server.url.replace('nats://', `nats://${user}:pw@`)
+const { server, as } = await serverWithRoles(t, users)
 
-function keeping(): Logger & { warnings: string[] } {
-  const warnings: string[] = []
-  return { warnings, debug() {}, info() {}, warn: (message) => void warnings.push(message), error: (message) => void warnings.push(message) }
-}
 
 // Workers (or an admin) make the streams before a monitor connects: a worker's transport does.
 const setup = createApp({ name: 'nobeat', broker: as('worker'), backend: 'nats://' })
@@ -32,8 +26,9 @@ t.teardown(() => setup.close())
 
 const schedule = { beatSchedule: { tick: { task: 'b.add', args: [1, 2], schedule: 60 } } }
 
-t.test('dashboard as monitor - Beat page before any beat ran: entries without last runs, no refusal, bucket not made', async (t) => {
-  const log = keeping()
+/** A read-only dashboard of the app, connected as the monitor role; its log keeps warnings. */
+async function monitorDashboard(t: Test) {
+  const log = keepingLogger()
   const monitor = createApp({ name: 'nobeat', broker: as('monitor'), backend: 'nats://', logger: log, config: { natsInboxPrefix: '_INBOX.monitor', ...schedule } })
   const dashboard = monitor.dashboard({ readOnly: true })
   t.teardown(async () => {
@@ -41,6 +36,11 @@ t.test('dashboard as monitor - Beat page before any beat ran: entries without la
     await monitor.close()
   })
   await dashboard.dashboard
+  return { monitor, dashboard, log }
+}
+
+t.test('dashboard as monitor - Beat page before any beat ran: entries without last runs, no refusal, bucket not made', async (t) => {
+  const { monitor, dashboard, log } = await monitorDashboard(t)
   const get = async (path: string) => {
     const started = performance.now()
     const response = await dashboard.fetch(new Request(`http://127.0.0.1:5555${path}`))
@@ -68,14 +68,7 @@ t.test('dashboard as monitor - Beat page once a beat ran: its last runs and leas
   const beatApp = createApp({ name: 'nobeat', broker: as('beat'), backend: 'nats://', config: { beatSchedule: { tick: { task: 'b.add', args: [1, 2], schedule: 0.2 } } } })
   const beat = beatApp.beat()
   await beat.start()
-  const log = keeping()
-  const monitor = createApp({ name: 'nobeat', broker: as('monitor'), backend: 'nats://', logger: log, config: { natsInboxPrefix: '_INBOX.monitor', ...schedule } })
-  const dashboard = monitor.dashboard({ readOnly: true })
-  t.teardown(async () => {
-    await dashboard.close()
-    await monitor.close()
-  })
-  await dashboard.dashboard
+  const { dashboard, log } = await monitorDashboard(t)
   let body: any
   for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
     body = await (await dashboard.fetch(new Request('http://127.0.0.1:5555/api/beat'))).json()

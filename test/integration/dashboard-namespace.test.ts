@@ -31,13 +31,17 @@ const shop = app('shop', { namespace: 'shop', ...schedule })
 for (const name of ['celery', 'orders']) await (await shop.transport()).declareQueue({ name })
 await Promise.all([shop.sendTask('shop.pack', [1], { queue: 'orders' }), shop.sendTask('shop.pack', [2], { queue: 'orders' })])
 
-const handler = shop.dashboard({ readOnly: true })
-t.teardown(() => handler.close())
-await handler.dashboard
-const get = async (path: string) => {
-  const response = await handler.fetch(new Request(`http://127.0.0.1:5555${path}`))
-  return { status: response.status, body: (await response.json()) as any }
+/** A read-only dashboard of `app`, and a GET of its API. */
+async function dashboardOf(app: App) {
+  const handler = app.dashboard({ readOnly: true })
+  t.teardown(() => handler.close())
+  await handler.dashboard
+  return async (path: string) => {
+    const response = await handler.fetch(new Request(`http://127.0.0.1:5555${path}`))
+    return { status: response.status, body: (await response.json()) as any }
+  }
 }
+const get = await dashboardOf(shop)
 
 t.test('dashboard with a namespace - Queues shows that namespace\'s queues, from its streams', async (t) => {
   const { status, body } = await get('/api/queues')
@@ -76,14 +80,7 @@ t.test('dashboard in the default namespace - Queues lists the queue streams only
 })
 
 t.test('dashboard before any worker - a queue the config names but nobody declared yet reads empty, not 500', async (t) => {
-  const fresh = app('fresh', { namespace: 'fresh' })
-  const early = fresh.dashboard({ readOnly: true })
-  t.teardown(() => early.close())
-  await early.dashboard
-  const read = async (path: string) => {
-    const response = await early.fetch(new Request(`http://127.0.0.1:5555${path}`))
-    return { status: response.status, body: (await response.json()) as any }
-  }
+  const read = await dashboardOf(app('fresh', { namespace: 'fresh' }))
   const queues = await read('/api/queues')
   t.equal(queues.status, 200, JSON.stringify(queues.body))
   t.match(queues.body.queues, [{ name: 'celery', ready: 0 }])

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { createApp, type Logger } from '../../src/index.js'
-import { natsPermissionsConfig, type NatsRole } from '../../src/nats/index.js'
-import { configuredServer } from '../helpers/nats-config.js'
+import { createApp } from '../../src/index.js'
+import type { NatsRole } from '../../src/nats/index.js'
+import { keepingLogger, serverWithRoles } from '../helpers/nats-config.js'
 import { parsePrometheus, sample } from '../fixtures/obs-prometheus.js'
 import { until } from '../helpers/until.js'
 import { app as workerApp } from '../fixtures/backlog-app.js'
@@ -16,21 +16,14 @@ const users: Array<[string, NatsRole, { inboxPrefix?: string }]> = [
   ['beat', 'beat', {}],
   ['monitor', 'monitor', { inboxPrefix: '_INBOX.monitor' }],
 ]
-const config = `authorization { users: [\n${users.map(([user, role, options]) => `{ user: ${user}, password: pw, ${natsPermissionsConfig(role, options)} }`).join('\n')}\n] }\n`
-const server = await configuredServer(t, config)
-const as = (user: string) => server.url.replace('nats://', `nats://${user}:pw@`)
+const { server, as } = await serverWithRoles(t, users)
 
-/** A logger that keeps what it is told: a refusal is logged as a warning naming the subject. */
-function keeping(): Logger & { warnings: string[] } {
-  const warnings: string[] = []
-  return { warnings, debug() {}, info() {}, warn: (message) => void warnings.push(message), error: (message) => void warnings.push(message) }
-}
 const refusals = (log: { warnings: string[] }) => log.warnings.filter((line) => /refused/.test(line))
 
 // One thread, one task at a time: the node holds only the task it runs, so while a nap runs
 // the tasks behind it wait in the stream, undelivered. Acks late: the running nap stays
 // unacked, in flight, which the figures read message by message to tell from a delayed one.
-const workerLog = keeping()
+const workerLog = keepingLogger()
 workerApp.conf.update({ broker: as('worker'), backend: 'nats://', workerSendTaskEvents: true, taskAcksLate: true })
 workerApp.useLogger(workerLog)
 const node = workerApp.worker({ concurrency: 1, tasksPerThread: 1, hostname: 'backlog@test', metrics: { port: 0, host: '127.0.0.1' }, tracing: false })
@@ -41,7 +34,7 @@ t.teardown(async () => {
 })
 
 const schedule = { beatSchedule: { tick: { task: 'b.add', args: [1, 2], schedule: 0.2 } } }
-const clientLog = keeping()
+const clientLog = keepingLogger()
 const client = createApp({ name: 'backlog', broker: as('client'), backend: 'nats://', logger: clientLog, config: { natsInboxPrefix: '_INBOX.client' } })
 t.teardown(() => client.close())
 
@@ -93,7 +86,7 @@ t.test('permissions with a backlog - client and beat send, and their results com
 })
 
 t.test('permissions with a backlog - monitor: the read-only dashboard shows the queue, the beat, no refusal', async (t) => {
-  const monitorLog = keeping()
+  const monitorLog = keepingLogger()
   const monitor = createApp({ name: 'backlog', broker: as('monitor'), backend: 'nats://', logger: monitorLog, config: { natsInboxPrefix: '_INBOX.monitor', ...schedule } })
   const dashboard = monitor.dashboard({ readOnly: true })
   t.teardown(async () => {
