@@ -99,4 +99,4 @@ export type ThreadToMain =
   | { type: 'started'; slots: number[] }
   | { type: 'update'; slot: number; state: string; meta?: Uint8Array; contentType?: ContentType }
   /** A line for the node's logger: a thread has none of its own, so its lines share the node's level and format. */
-  | { type: 'log'; level: 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }

@@ -432,6 +432,7 @@ export class TaskSupervisor {
         return
       }
       case OutcomeKind.Failure: {
+        this.#raised(item, error, outcome.runtimeMs)
         const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error, runtimeMs: outcome.runtimeMs })
         if (item.headers.errbacks && error) sendErrbacks(this.#deps.flow, item.headers, error)
         item.ackWhen(stored)
@@ -542,9 +543,18 @@ export class TaskSupervisor {
     const failure = error instanceof TimeLimitExceeded || error instanceof WorkerLostError ? error : new WorkerLostError(error.message, { cause: error })
     this.observer?.ended(item, 'failed', undefined, failure)
     const wire = toWireError(failure)
+    this.#raised(item, wire, undefined)
     const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: wire })
     if (item.headers.errbacks) sendErrbacks(this.#deps.flow, item.headers, wire)
     item.ackWhen(stored)
+  }
+
+  /** Celery's "Task t[id] raised unexpected: ...": one error line per failed task, with its traceback. */
+  #raised(item: InFlight, error: WireError | undefined, runtimeMs: number | undefined): void {
+    const { task, id } = item.headers
+    const what = error ? `${error.type}: ${error.message}` : 'an unknown error'
+    const took = runtimeMs === undefined ? '' : ` after ${(runtimeMs / 1000).toFixed(3)} s`
+    this.#deps.logger.error(`task ${task}[${id}] raised ${what}${took}`, { ...this.#about(item), ...(error?.stack ? { traceback: error.stack } : {}) })
   }
 
   /** The fields of a log line about a task: its id and name, and its trace and span when traced. */

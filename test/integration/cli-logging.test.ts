@@ -2,6 +2,8 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { until } from '../helpers/until.js'
 import { tempDir } from '../helpers/files.js'
 
 // Every line a CLI worker logs goes through its one logger: `-l` drops what is below it and
@@ -75,4 +77,19 @@ t.test('--log-format json: every stderr line is JSON, a worker thread\'s lines i
   t.match(parsed, [{ level: 'info', msg: 'worker ready' }], 'the node\'s own lines')
   const handler = parsed.find((line) => typeof line === 'object' && /^handler of log\.tick\[/.test(String(line.msg)))
   t.match(handler, { level: 'error', pid: Number, error: { type: 'Error', message: 'the handler broke' } }, 'the thread\'s line, as JSON, with its error')
+})
+
+t.test('a task\'s ctx.logger writes through the worker\'s -l, --log-format and --logfile; a failed task is an error line', async (t) => {
+  const dir = tempDir(t)
+  const logfile = join(dir, 'worker.log')
+  const worker = startWorker(['-A', fixture('logging-app.ts'), '-n', `file${process.pid}@%h`, '-c', '1', '-B', '--loglevel', 'info', '--log-format', 'json', '--logfile', logfile], { BEAT_SCHEDULE_FILE: join(dir, 'schedule.json'), LOG_TASKS: '1' })
+  await worker.ready()
+  const lines = () => (existsSync(logfile) ? readFileSync(logfile, 'utf8') : '').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+  await until(lines, (logged) => logged.some((line) => /^task log\.boom\[/.test(String(line.msg))) && logged.some((line) => line.msg === 'talking'), 'both lines in the log file')
+  t.equal(await worker.stop(), 0)
+  const logged = lines()
+  t.match(logged.find((line) => line.msg === 'talking'), { level: 'info', loud: false, id: String, task: 'log.talk' }, 'the thread\'s info line, in the file, as JSON, with the task')
+  t.notOk(logged.some((line) => line.msg === 'whispering'), 'below -l info: dropped')
+  t.match(logged.find((line) => /^task log\.boom\[/.test(String(line.msg))), { level: 'error', msg: /^task log\.boom\[\S+\] raised Error: kaboom after \d+\.\d{3} s$/, traceback: /kaboom/ }, 'Celery\'s "raised" line for the failure')
+  t.notMatch(worker.stderr(), /talking|kaboom/, 'nothing of it on stderr')
 })

@@ -11,6 +11,7 @@ import { validateBody } from '../../protocol/validate-envelope.js'
 import { activeTraceFields, runInTrace } from '../../observability/thread-context.js'
 import type { AppRegistration } from './app-module.js'
 import type { TaskRequest } from '../../task/context.js'
+import type { Logger } from '../../util/logger.js'
 import { BEAT_MS, Claim, type MainToThread, type SharedSlots, type ThreadToMain } from '../../protocol/thread-messages.js'
 
 type Post = (message: ThreadToMain, transfer?: ArrayBuffer[]) => void
@@ -78,7 +79,9 @@ export class ActorHost {
         }
         this.#post(update)
       },
-      ...(app.logger ? { logger: app.logger } : {}),
+      // Lines go to the node's logger, on the main thread: the CLI's -l, --log-format and
+      // --logfile (or the app's own logger there) hold for them as for the node's own lines.
+      logger: nodeLogger(this.#post),
       logFields: activeTraceFields,
       handlerFailed: (request, error) => this.#post({ type: 'log', level: 'error', message: `handler of ${request.task}[${request.id}] failed`, fields: { error: error instanceof Error ? error : String(error) } }),
     }
@@ -213,4 +216,17 @@ function readBack(codec: Codec, bytes: Uint8Array, what: string): void {
   } catch (error) {
     throw new SerializationError(`${what} cannot be read back once encoded (${(error as Error).message}): return plain data (a Map needs string or number keys)`, { cause: error })
   }
+}
+
+/** A logger whose lines the main thread writes (see ThreadPool's 'log' message). */
+function nodeLogger(post: Post): Logger {
+  const write = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
+    try {
+      post({ type: 'log', level, message, ...(fields ? { fields } : {}) })
+    } catch {
+      // A field the structured clone cannot carry (a function, a socket): sent as its JSON.
+      post({ type: 'log', level, message, fields: JSON.parse(JSON.stringify(fields, (_, v: unknown) => (v instanceof Error ? `${v.name}: ${v.message}` : v)) ?? '{}') as Record<string, unknown> })
+    }
+  }
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') }
 }
