@@ -71,7 +71,7 @@ export class DashboardMetrics {
       },
     })
     new Gauge({
-      name: 'celeriac_queue_oldest_message_age_seconds', help: 'Age of the oldest message still in each queue, from the broker', labelNames: ['queue'], registers,
+      name: 'celeriac_queue_oldest_message_age_seconds', help: 'Age of the oldest ready message in each queue, from the broker', labelNames: ['queue'], registers,
       async collect() {
         this.reset()
         for (const q of await readQueues()) if (q.oldestAgeSeconds !== null) this.set({ queue: q.name }, q.oldestAgeSeconds)

@@ -21,7 +21,7 @@ export interface QueueRow {
   redelivered: number | null
   /** Nodes consuming it (from their `inspect stats`). */
   consumers: number
-  /** Seconds since the oldest message still in the queue (waiting or in flight) was sent. */
+  /** Seconds since the oldest ready message was sent (with a broker that cannot tell, the oldest message still in the queue). */
   oldestAgeSeconds: number | null
   /** Dead-lettered messages of this queue. */
   deadLetters: number
@@ -72,7 +72,9 @@ export async function readQueueStats(source: QueueSource, queues: readonly strin
     if (info) {
       row.inFlight ??= Math.max(0, info.messages - row.ready)
       row.redelivered = info.redelivered
-      row.oldestAgeSeconds ??= info.messages > 0 && info.firstAt !== undefined ? Math.max(0, (source.now() - info.firstAt) / 1000) : null
+      // Only without the broker's own figures: the stream's first message may be in flight or
+      // delayed, and the metric of this name (the worker's too) is the oldest *ready* message's age.
+      if (!stats) row.oldestAgeSeconds = info.messages > 0 && info.firstAt !== undefined ? Math.max(0, (source.now() - info.firstAt) / 1000) : null
     }
     return row
   }))

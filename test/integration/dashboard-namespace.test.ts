@@ -86,3 +86,18 @@ t.test('dashboard before any worker - a queue the config names but nobody declar
   t.match(queues.body.queues, [{ name: 'celery', ready: 0 }])
   t.match(await read('/api/queues/length'), { status: 200, body: { active_queues: [{ name: 'celery', messages: 0 }] } })
 })
+
+t.test('dashboard - the oldest message age is the oldest ready one\'s, as the worker\'s metric: none while the only message is in flight', async (t) => {
+  const busy = app('busy', { namespace: 'busy' })
+  const transport = await busy.transport()
+  await transport.declareQueue({ name: 'celery' })
+  await busy.sendTask('busy.slow', [])
+  // Taken and never acked: in flight, nothing ready.
+  let taken!: () => void
+  const inFlight = new Promise<void>((resolve) => (taken = resolve))
+  transport.consume('celery', () => taken()).pull(1)
+  await inFlight
+  const read = await dashboardOf(busy)
+  const row = (await read('/api/queues')).body.queues.find((q: { name: string }) => q.name === 'celery')
+  t.match(row, { ready: 0, inFlight: 1, oldestAgeSeconds: null })
+})
