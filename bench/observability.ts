@@ -85,7 +85,7 @@ async function hotPath(): Promise<{ metricsNs: number; noopTracingNs: number }> 
   const { WorkerMetrics } = await import('../src/observability/metrics.js')
   const { WorkerTracing, tracedSend } = await import('../src/observability/tracing.js')
   const api = await import('@opentelemetry/api')
-  const node = { hostname: 'bench', state: () => 'running', active: () => 0, prefetched: () => 0, rateLimited: () => 0, threads: () => 2, threadsBusy: () => 0, threadsHeld: () => 0, threadsUp: () => 2, queues: () => ['celery'], consuming: () => true, transport: () => undefined }
+  const node = { hostname: 'bench', state: () => 'running', active: () => 0, prefetched: () => 0, rateLimited: () => 0, taskNames: () => [], threads: () => 2, threadsBusy: () => 0, threadsHeld: () => 0, threadsUp: () => 2, queues: () => ['celery'], consuming: () => true, transport: () => undefined }
   const logger = { debug() {}, info() {}, warn() {}, error() {} }
   const tasks = Array.from({ length: 1000 }, (_, i) => ({
     headers: { id: `task-${i}`, task: `bench.task${i % 8}`, retries: 0, rootId: `task-${i}`, contentType: 'application/x-msgpack' as const },

@@ -10,6 +10,8 @@ import type { ObservedNode, ObservedTask, TaskEnd, ThreadReplaceReason } from '.
 import type { Logger } from '../util/logger.js'
 import type { QueueStats } from '../transport/transport.js'
 
+const REPLACE_REASONS: readonly ThreadReplaceReason[] = ['time_limit', 'terminated', 'crash', 'oom', 'recycle']
+
 // Seconds: from a millisecond task to a five-minute one.
 const BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
 const LE = BUCKETS.map(String)
@@ -109,6 +111,12 @@ export class WorkerMetrics {
     histogram('celeriac_task_runtime_seconds', 'How long task runs took on their thread', (series) => series.runtime)
     histogram('celeriac_task_queue_wait_seconds', 'From when a task became ready in its queue to when a worker received it (first deliveries)', (series) => series.wait)
     this.#replaced = new Counter({ name: 'celeriac_worker_threads_replaced_total', help: 'Worker threads replaced, by reason (time_limit, terminated, crash, oom, recycle)', labelNames: ['reason'], registers })
+    // Every reason from 0 at start: increase() sees the first crash after a restart, which a
+    // series born at 1 would hide.
+    for (const reason of REPLACE_REASONS) this.#replaced.inc({ reason }, 0)
+    // Likewise a series for every task the node can run on every queue it consumes, at 0 from
+    // the start: a task's first failure is a step up that rate() and increase() can see.
+    for (const name of node.taskNames()) for (const queue of node.queues()) this.#seriesOf(name, queue)
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers, collect() {
         this.set(read())
@@ -160,12 +168,14 @@ export class WorkerMetrics {
   }
 
   #of(task: ObservedTask): TaskSeries {
-    const name = task.headers.task
-    const queue = task.delivery.queue
+    return this.#seriesOf(task.headers.task, task.delivery.queue)
+  }
+
+  /** The series of task `name` on `queue`, made at 0 the first time it is asked for. */
+  #seriesOf(name: string, queue: string): TaskSeries {
     let byQueue = this.#series.get(name)
     if (byQueue === undefined) this.#series.set(name, (byQueue = new Map()))
     let series = byQueue.get(queue)
-    // Every series exists from the first task on, at 0, so that rate() and alerts see it.
     if (series === undefined) byQueue.set(queue, (series = new TaskSeries(name, queue)))
     return series
   }

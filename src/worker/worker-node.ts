@@ -293,6 +293,7 @@ export class WorkerNode {
       active: () => pool().busy,
       prefetched: () => this.#tasks.active.size - pool().busy,
       rateLimited: () => this.#tasks.rateLimited,
+      taskNames: () => this.#deps.tasks.keys(),
       threads: () => pool().size,
       threadsBusy: () => pool().threads.filter((t) => t.busy > 0).length,
       threadsHeld: () => pool().held,

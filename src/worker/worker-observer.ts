@@ -31,6 +31,8 @@ export interface ObservedNode {
   prefetched(): number
   /** Waiting for a rate limit. */
   rateLimited(): number
+  /** The names of the tasks the node can run (its metrics have a series for each from the start). */
+  taskNames(): Iterable<string>
   threads(): number
   /** Threads running at least one task. */
   threadsBusy(): number
