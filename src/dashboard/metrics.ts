@@ -9,6 +9,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { CeleriacEvent } from '../events/events.js'
 import type { DashboardState, TaskRow } from './state.js'
 import type { QueueRow } from './queue-stats.js'
+import { DURATION_BUCKETS } from '../observability/buckets.js'
 
 const COUNTED = {
   'task-received': 'received',
@@ -39,8 +40,10 @@ export class DashboardMetrics {
       what,
       new Counter({ name: `celeriac_tasks_${what}_total`, help: `Tasks ${what}, from task events`, labelNames, registers }),
     ])) as Record<Counted, Counter<'task' | 'queue'>>
-    const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
-    this.#runtime = new Histogram({ name: 'celeriac_task_runtime_seconds', help: 'Run time of succeeded tasks', labelNames, buckets, registers })
+    // The workers' buckets. From events, the runtime is only succeeded tasks' (a failure's event
+    // carries none), and the wait counts from the task-sent event (docs/observability.md).
+    const buckets = [...DURATION_BUCKETS]
+    this.#runtime = new Histogram({ name: 'celeriac_task_runtime_seconds', help: 'Run time of succeeded tasks (from task events)', labelNames, buckets, registers })
     this.#wait = new Histogram({ name: 'celeriac_task_queue_wait_seconds', help: 'Time from sent to received (needs task-sent events)', labelNames, buckets, registers })
     new Gauge({
       name: 'celeriac_worker_tasks_active', help: 'Tasks running on the threads of each online node (last heartbeat)', labelNames: ['hostname'], registers,

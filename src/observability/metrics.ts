@@ -9,11 +9,11 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'pr
 import type { ObservedNode, ObservedTask, TaskEnd, ThreadReplaceReason } from '../worker/worker-observer.js'
 import type { Logger } from '../util/logger.js'
 import type { QueueStats } from '../transport/transport.js'
+import { DURATION_BUCKETS } from './buckets.js'
 
 const REPLACE_REASONS: readonly ThreadReplaceReason[] = ['time_limit', 'terminated', 'crash', 'oom', 'recycle']
 
-// Seconds: from a millisecond task to a five-minute one.
-const BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+const BUCKETS = DURATION_BUCKETS
 const LE = BUCKETS.map(String)
 const QUEUE_STATES = ['ready', 'in_flight', 'delayed', 'dead'] as const
 const COUNTERS = ['received', 'redelivered', 'started', 'succeeded', 'failed', 'retried', 'revoked', 'rejected', 'ignored'] as const
