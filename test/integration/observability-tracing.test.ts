@@ -28,7 +28,9 @@ if (!natsServerAvailable()) {
     const env = { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: server.url, OBS_SPAN_FILE: file, OBS_LOG_FILE: file.replace('spans', 'logs') }
     Object.assign(process.env, env)
     f = await import('../fixtures/obs-trace-app.js')
-    worker = await startWorkerProcess({ app: fixture, hostname: 'traced@test', args: ['-c', '1'], env })
+    // The CLI's logger is the worker process's one logger (README, CLI): its JSON lines, a task's
+    // ctx.logger lines from a worker thread among them, go to the log file the test reads.
+    worker = await startWorkerProcess({ app: fixture, hostname: 'traced@test', args: ['-c', '1', '-l', 'info', '--log-format', 'json', '--logfile', env.OBS_LOG_FILE], env })
   })
   t.teardown(async () => {
     await worker?.stop()
@@ -106,7 +108,8 @@ if (!natsServerAvailable()) {
     t.equal(await result.get({ timeout: 15 }), 3)
     const [span] = (await trace(traceId, 3)).filter((s) => s.kind === CONSUMER)
     const logged = readFileSync(file.replace('spans', 'logs'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
-    t.same(logged.filter((l) => l.message === 'charging card'), [{ level: 'info', message: 'charging card', id: result.id, task: 'obstrace.logs', traceId, spanId: span?.spanId, amount: 3 }])
+    const charging = logged.filter((l) => l.msg === 'charging card').map(({ level, msg, id, task, traceId, spanId, amount }) => ({ level, msg, id, task, traceId, spanId, amount }))
+    t.same(charging, [{ level: 'info', msg: 'charging card', id: result.id, task: 'obstrace.logs', traceId, spanId: span?.spanId, amount: 3 }])
   })
 
   t.test('tracing - a retried task has one span per attempt; the retry links to the first', async (t) => {
