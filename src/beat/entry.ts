@@ -7,7 +7,7 @@ import { ConfigError } from '../errors.js'
 import { checkArity, type ArityOf } from '../task/arity.js'
 import { assertSerializable, codecByName } from '../serialization/codec.js'
 import { toMs, type Duration } from '../util/duration.js'
-import { checkCallOptions } from '../canvas/call-options.js'
+import { checkCallOptions, checkPriority, checkRouteNames } from '../canvas/call-options.js'
 import { callbackData } from '../canvas/options-data.js'
 import { compileSchedule, type Schedule } from './schedules.js'
 import type { CallOptions } from '../canvas/call-options.js'
@@ -98,11 +98,9 @@ export function compileEntry(name: string, config: BeatEntryConfig, ctx: EntryCo
 
 /** The values a send checks, checked once here; throws what the send would. */
 function checkOptionValues(options: CallOptions): void {
-  const { priority, queue, exchange, routingKey, timeLimit, softTimeLimit, serializer, headers, link, linkError, ignoreResult } = options
-  if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 9)) throw new Error(`options.priority must be an integer from 0 to 9, got ${JSON.stringify(priority)}`)
-  for (const [key, value] of Object.entries({ queue, exchange, routingKey })) {
-    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new Error(`options.${key} must be a non-empty string, got ${JSON.stringify(value)}`)
-  }
+  const { priority, timeLimit, softTimeLimit, serializer, headers, link, linkError, ignoreResult } = options
+  if (priority !== undefined) checkPriority(priority, 'options.priority')
+  checkRouteNames(options, (key) => `options.${key}`)
   if (ignoreResult !== undefined && typeof ignoreResult !== 'boolean') throw new Error(`options.ignoreResult must be true or false, got ${JSON.stringify(ignoreResult)}`)
   if (timeLimit !== undefined) toMs(timeLimit, 'options.timeLimit')
   if (softTimeLimit !== undefined) toMs(softTimeLimit, 'options.softTimeLimit')

@@ -89,3 +89,17 @@ export function checkCallOptions(options: unknown, where: string): void {
     throw new InvalidArgumentError(`${where}: unknown calling option ${key}${near ? ` (did you mean ${near}?)` : ''}`)
   }
 }
+
+/** Throws unless `value` is a priority, 0 to 9, naming `field`: what a send, a task's defaults and a beat entry check alike. */
+export function checkPriority(value: unknown, field: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 9) throw new InvalidArgumentError(`${field} must be an integer from 0 to 9, got ${JSON.stringify(value)}`)
+  return value as number
+}
+
+/** Throws unless each of `queue`, `exchange` and `routingKey` in `options` is absent or a non-empty string; `field` names the key. */
+export function checkRouteNames(options: { queue?: unknown; exchange?: unknown; routingKey?: unknown }, field: (key: string) => string): void {
+  for (const key of ['queue', 'exchange', 'routingKey'] as const) {
+    const value = options[key]
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new InvalidArgumentError(`${field(key)} must be a non-empty string, got ${JSON.stringify(value)}`)
+  }
+}

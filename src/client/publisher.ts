@@ -15,7 +15,7 @@ import type { OutgoingMessage, PublishAck, Transport } from '../transport/transp
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
 import type { Clock } from '../util/clock.js'
 import type { Logger } from '../util/logger.js'
-import type { CallOptions } from '../canvas/call-options.js'
+import { checkPriority, type CallOptions } from '../canvas/call-options.js'
 import { loadOtel, otel } from '../observability/otel.js'
 import { tracedSend } from '../observability/tracing.js'
 
@@ -98,7 +98,7 @@ export class Publisher {
     if (options.parentId !== undefined) headers.parentId = options.parentId
     if (options.groupId !== undefined) headers.groupId = options.groupId
     if (options.ignoreResult !== undefined) headers.ignoreResult = options.ignoreResult
-    if (options.priority !== undefined) headers.priority = checkPriority(options.priority)
+    if (options.priority !== undefined) headers.priority = checkPriority(options.priority, 'priority')
     if (options.headers !== undefined) headers.headers = options.headers
     if (options.timeLimit !== undefined || options.softTimeLimit !== undefined) {
       headers.timeLimit = [
@@ -189,7 +189,3 @@ function dateMs(date: Date, field: string): number {
   return ms
 }
 
-function checkPriority(priority: number): number {
-  if (!Number.isInteger(priority) || priority < 0 || priority > 9) throw new InvalidArgumentError(`priority must be an integer from 0 to 9, got ${priority}`)
-  return priority
-}

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js'
 import { closestKey } from '../util/closest.js'
+import { checkPriority, checkRouteNames } from '../canvas/call-options.js'
 import { optionalMs, toMs } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
 import type { ConfigValues } from '../config/defaults.js'
@@ -98,13 +99,8 @@ function checkTaskOptions(options: TaskOptions<any>, field: (key: string) => str
       throw new InvalidArgumentError(`${field('autoretryFor')} must be a list of error classes, names or codes (e.g. [TypeError, 'ECONNRESET']), got ${describeValue(bad)}`)
     }
   }
-  if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 9)) {
-    throw new InvalidArgumentError(`${field('priority')} must be an integer from 0 to 9, got ${JSON.stringify(priority)}`)
-  }
-  for (const key of ['queue', 'exchange', 'routingKey'] as const) {
-    const value = options[key]
-    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new InvalidArgumentError(`${field(key)} must be a non-empty string, got ${JSON.stringify(value)}`)
-  }
+  if (priority !== undefined) checkPriority(priority, field('priority'))
+  checkRouteNames(options, field)
   for (const key of ['bind', 'typing', 'retryJitter', 'ignoreResult', 'acksLate', 'rejectOnWorkerLost', 'trackStarted'] as const) {
     const value = options[key]
     if (value !== undefined && typeof value !== 'boolean') throw new InvalidArgumentError(`${field(key)} must be true or false, got ${JSON.stringify(value)}`)
