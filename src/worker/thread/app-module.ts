@@ -1,4 +1,3 @@
-import type { Logger } from '../../util/logger.js'
 import type { ConfigValues } from '../../config/defaults.js'
 import type { TaskDefinition } from '../../task/definition.js'
 
@@ -8,13 +7,11 @@ import type { TaskDefinition } from '../../task/definition.js'
  * @module
  */
 
-/** What a worker thread needs of an app: its tasks and its configuration. */
+/** What a worker thread needs of an app: its tasks and its configuration (its tasks' log lines go to the node). */
 export interface AppRegistration {
   readonly name: string
   readonly tasks: ReadonlyMap<string, TaskDefinition>
   readonly conf: Readonly<ConfigValues>
-  /** Where `ctx.logger` of its tasks writes. */
-  readonly logger?: Logger
 }
 
 /**
