@@ -94,7 +94,8 @@ for (const [command, args, ready] of [
       if (running(pid)) process.kill(pid, 'SIGKILL')
     })
     shell.kill('SIGKILL')
-    await until(() => running(pid), (alive) => !alive, `${command} (pid ${pid}) to exit`, 5_000)
+    // Its parent watch, then its shutdown (the HTTP server, the NATS connection): seconds on a loaded machine.
+    await until(() => running(pid), (alive) => !alive, `${command} (pid ${pid}) to exit`, 20_000)
     t.match(output, new RegExp(`celeriac ${command}: parent process \\d+ exited \\(npm does not pass its signals on\\): stopping`))
   })
 }

@@ -22,7 +22,7 @@ function keeping(onLine: (line: Line) => void = () => {}): Logger & { lines: Lin
 }
 
 // Three servers, an election and a worker take a while on a busy machine.
-t.setTimeout(90_000)
+t.setTimeout(120_000)
 
 let cluster: NatsCluster
 let f: Fixture
@@ -59,7 +59,7 @@ t.test('a client started while the cluster has no leader sends its first task on
   // Without retries the send fails here (its first request times out); with them it waits.
   const first = await Promise.race([sent.then(() => 'sent', (error: Error) => `failed: ${error.message}`), toldRetrying.then(() => 'retrying')])
   t.equal(first, 'retrying', 'the client waits for the cluster instead of failing')
-  t.match(clientLog.lines.find((l) => l.message.startsWith('JetStream is not answering yet'))?.message, /retrying for up to 30 s$/)
+  t.match(clientLog.lines.find((l) => l.message.startsWith('JetStream is not answering yet'))?.message, /retrying for up to 60 s$/)
 
   const startedAt = Date.now()
   await cluster.node('n2').start()

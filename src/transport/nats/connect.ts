@@ -142,14 +142,16 @@ function closeSilent(sockets: readonly Socket[], servers: string | string[] | un
  * @remarks
  * After a server is lost JetStream elects a new meta leader and new stream leaders within 4-9 s,
  * and until then its API requests time out or find no responders; a server just restarted takes
- * a few seconds more. 30 s rides out two such elections back to back (servers restarted one
- * after another) and the 5 s of each request's own timeout, yet tells an operator within half a
- * minute about a cluster that stays leaderless (most of its servers down). It is also the bound
- * of the result backend's requests across reconnects (result/nats-kv/reconnect.ts). Like Celery's
- * `broker_connection_retry_on_startup`, but only for failures that pass: a refusal
- * (permissions), an API error or a server without JetStream fails at once.
+ * a few seconds more, and on a loaded machine far more: in a CI run on 2 busy cores, a server
+ * restarted into a leaderless 3-server cluster had not brought its streams back 25 s later.
+ * 60 s rides out that and two elections back to back (servers restarted one after another),
+ * with the 5 s of each request's own timeout, yet tells an operator within a minute about a
+ * cluster that stays leaderless (most of its servers down). Like Celery's
+ * `broker_connection_retry_on_startup` (which by default retries for longer still), but only
+ * for failures that pass: a refusal (permissions), an API error or a server without JetStream
+ * fails at once.
  */
-export const STARTUP_RETRY_MS = 30_000
+export const STARTUP_RETRY_MS = 60_000
 
 /** JetStream's error code for "JetStream system temporarily unavailable" (a cluster without a meta leader). */
 const CLUSTER_NOT_AVAILABLE = 10008
