@@ -11,16 +11,22 @@
 const POLL_MS = 250
 
 /**
+ * The parent this process started under, read as the CLI loads. A watch compares with it, not
+ * with the parent when the watch begins: npm killed during a start (connecting to NATS, loading
+ * the app) has already reparented this process by then, and the watch would never fire.
+ */
+const startingParent = process.ppid
+
+/**
  * Calls `onGone` once if this process's parent exits (this process is reparented), when it
  * runs under npm; returns a function that stops watching.
  */
 export function watchParent(onGone: (ppid: number) => void, env: NodeJS.ProcessEnv = process.env): () => void {
   if (env.npm_lifecycle_event === undefined) return () => {}
-  const parent = process.ppid
   const timer = setInterval(() => {
-    if (process.ppid === parent) return
+    if (process.ppid === startingParent) return
     clearInterval(timer)
-    onGone(parent)
+    onGone(startingParent)
   }, POLL_MS)
   // The watch alone must not keep the process alive.
   timer.unref()

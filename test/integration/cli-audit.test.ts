@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { createServer, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -78,26 +78,71 @@ for (const [command, args, ready] of [
   ['events', ['--dump'], /dumping all events/],
   ['dashboard', ['--port', '0'], /celeriac dashboard: http:\/\//],
 ] as const) {
-  t.test(`audit - kill of the npx that started \`celeriac ${command}\` ends ${command} too`, async (t) => {
-    // npx runs the command through a shell it starts, and a TERM to npm's pid dies there: the
-    // shell below stands for it, and npm_lifecycle_event says "under npm" as npx's does.
-    const shell = spawn('sh', ['-c', `"${process.execPath}" "${bin}" ${command} ${args.join(' ')} -b ${server.url} & echo "pid=$!"; wait`], {
-      env: { ...process.env, npm_lifecycle_event: 'npx' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  for (const when of ['once it runs', 'while it starts'] as const) {
+    t.test(`audit - kill of the npx that started \`celeriac ${command}\` ends ${command} too, ${when}`, async (t) => {
+      // While it starts: its connection to NATS goes through a gate that holds it until npx is
+      // gone, so the kill lands after the CLI has loaded and before it is ready.
+      const gate = when === 'while it starts' ? await natsGate(t, server) : undefined
+      // npx runs the command through a shell it starts, and a TERM to npm's pid dies there: the
+      // shell below stands for it, and npm_lifecycle_event says "under npm" as npx's does.
+      const shell = spawn('sh', ['-c', `"${process.execPath}" "${bin}" ${command} ${args.join(' ')} -b ${gate?.url ?? server.url} & echo "pid=$!"; wait`], {
+        env: { ...process.env, npm_lifecycle_event: 'npx' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let output = ''
+      shell.stdout.on('data', (chunk: Buffer) => (output += chunk))
+      shell.stderr.on('data', (chunk: Buffer) => (output += chunk))
+      if (gate) await gate.knocked
+      else await until(() => output, (text) => ready.test(text), `${command} to start`, 30_000)
+      const pid = Number(/pid=(\d+)/.exec(output)?.[1])
+      t.teardown(() => {
+        if (running(pid)) process.kill(pid, 'SIGKILL')
+      })
+      shell.kill('SIGKILL')
+      await until(() => running(shell.pid!), (alive) => !alive, 'the shell to die')
+      gate?.open()
+      // Its parent watch, then its shutdown (the HTTP server, the NATS connection): seconds on a loaded machine.
+      await until(() => running(pid), (alive) => !alive, `${command} (pid ${pid}) to exit`, 20_000).catch((error: Error) => {
+        throw new Error(`${error.message}; it printed:\n${output}`)
+      })
+      t.match(output, ready, 'it started')
+      t.match(output, new RegExp(`celeriac ${command}: parent process \\d+ exited \\(npm does not pass its signals on\\): stopping`))
     })
-    let output = ''
-    shell.stdout.on('data', (chunk: Buffer) => (output += chunk))
-    shell.stderr.on('data', (chunk: Buffer) => (output += chunk))
-    await until(() => output, (text) => ready.test(text), `${command} to start`, 30_000)
-    const pid = Number(/pid=(\d+)/.exec(output)?.[1])
-    t.teardown(() => {
-      if (running(pid)) process.kill(pid, 'SIGKILL')
-    })
-    shell.kill('SIGKILL')
-    // Its parent watch, then its shutdown (the HTTP server, the NATS connection): seconds on a loaded machine.
-    await until(() => running(pid), (alive) => !alive, `${command} (pid ${pid}) to exit`, 20_000)
-    t.match(output, new RegExp(`celeriac ${command}: parent process \\d+ exited \\(npm does not pass its signals on\\): stopping`))
+  }
+}
+
+/**
+ * A TCP gate in front of `server`: `knocked` resolves at the first connection, which waits
+ * there until `open()` joins it to the server.
+ */
+async function natsGate(t: Test, target: NatsServer): Promise<{ url: string; knocked: Promise<void>; open(): void }> {
+  const held: Socket[] = []
+  let knock = () => {}
+  const knocked = new Promise<void>((resolve) => (knock = resolve))
+  let opened = false
+  const join = (socket: Socket) => {
+    const upstream = connect(Number(new URL(target.url).port), '127.0.0.1')
+    socket.pipe(upstream).pipe(socket)
+    for (const end of [socket, upstream]) end.on('error', () => socket.destroy())
+  }
+  const gate = createServer((socket) => {
+    if (opened) return join(socket)
+    held.push(socket)
+    knock()
   })
+  await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of held) socket.destroy()
+    gate.close()
+  })
+  return {
+    url: `nats://127.0.0.1:${(gate.address() as { port: number }).port}`,
+    knocked,
+    open() {
+      opened = true
+      for (const socket of held.splice(0)) join(socket)
+    },
+  }
 }
 
 t.test('audit - control pool_grow answers within the default second, saying what the pool grows to', async (t) => {
