@@ -10,7 +10,7 @@ import { Router } from '../routing/router.js'
 import { Publisher } from '../client/publisher.js'
 import { Control } from '../client/control.js'
 import { systemClock, type Clock } from '../util/clock.js'
-import { consoleLogger, type Logger } from '../util/logger.js'
+import { consoleLogger, isLevelEnabled, type Logger } from '../util/logger.js'
 import { Connections } from './connections.js'
 import { importTaskModule } from './import-task-module.js'
 import { TaskRegistry } from './task-registry.js'
@@ -67,6 +67,7 @@ function switchableLogger(initial: Logger): SwitchableLogger {
     info: (message, fields) => target.info(message, fields),
     warn: (message, fields) => target.warn(message, fields),
     error: (message, fields) => target.error(message, fields),
+    isLevelEnabled: (level) => isLevelEnabled(target, level),
     use: (logger) => void (target = logger),
   }
 }

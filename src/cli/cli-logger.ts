@@ -48,6 +48,7 @@ export function cliLogger(options: { level: LogLevel; logfile?: string; format?:
     info: (message, fields) => log.info(fields ?? {}, message),
     warn: (message, fields) => log.warn(fields ?? {}, message),
     error: (message, fields) => log.error(fields ?? {}, message),
+    isLevelEnabled: (level) => log.isLevelEnabled(level),
   }
 }
 

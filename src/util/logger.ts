@@ -8,6 +8,11 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void
   warn(message: string, fields?: Record<string, unknown>): void
   error(message: string, fields?: Record<string, unknown>): void
+  /**
+   * Whether lines at `level` are kept. Optional: celeriac asks before it builds a line per task
+   * (Celery's "received" and "succeeded" lines at info), and builds it when this is missing.
+   */
+  isLevelEnabled?(level: Exclude<LogLevel, 'silent'>): boolean
 }
 
 /**
@@ -16,7 +21,7 @@ export interface Logger {
  */
 export function withFields(logger: Logger, fields: () => Record<string, unknown> | undefined): Logger {
   const write = (name: Exclude<LogLevel, 'silent'>) => (message: string, own?: Record<string, unknown>) => logger[name](message, { ...fields(), ...own })
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') }
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'), isLevelEnabled: (level) => isLevelEnabled(logger, level) }
 }
 
 /** A logger writing one line per entry to stderr, dropping entries below `level`. */
@@ -27,5 +32,10 @@ export function consoleLogger(level: LogLevel = 'warn'): Logger {
     const extra = fields ? ' ' + JSON.stringify(fields, (_, v) => (v instanceof Error ? `${v.name}: ${v.message}` : v)) : ''
     process.stderr.write(`[${new Date().toISOString()}] ${name.toUpperCase()} ${message}${extra}\n`)
   }
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') }
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'), isLevelEnabled: (name) => LogLevel[name] >= threshold }
+}
+
+/** Whether `logger` keeps lines at `level`; a logger that cannot tell keeps them all. */
+export function isLevelEnabled(logger: Logger, level: Exclude<LogLevel, 'silent'>): boolean {
+  return logger.isLevelEnabled?.(level) ?? true
 }

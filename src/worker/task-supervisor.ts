@@ -18,6 +18,7 @@ import { nextStepUnsent, sendErrbacks, successors } from '../canvas/flow.js'
 import { toMs } from '../util/duration.js'
 import { InFlight, storingTask } from './in-flight.js'
 import { StartAcks } from './start-acks.js'
+import { TaskLog } from './task-log.js'
 import { RateGate } from './rate-gate.js'
 import { ReasonLog } from './reason-log.js'
 import type { PoolEvents, ThreadPool } from './pool/thread-pool.js'
@@ -91,6 +92,7 @@ export class TaskSupervisor {
   readonly #heldBy = new Set<string>()
   /** Early-acked tasks on threads, acked as their threads start them (see StartAcks). */
   readonly #startAcks = new StartAcks((item) => this.#pool.startedAt(item))
+  readonly #log: TaskLog
   /** What became of the tasks on threads terminated by the node's stop: logged once, as the node stops. */
   readonly stopped = { requeued: 0, failed: 0 }
 
@@ -98,6 +100,7 @@ export class TaskSupervisor {
     this.#node = node
     this.#deps = node.deps
     this.#reasons = new ReasonLog(node.deps.logger, node.deps.clock)
+    this.#log = new TaskLog(node.deps.logger, (item) => this.#about(item))
     const self = this
     this.#gate = new RateGate({
       clock: node.deps.clock,
@@ -317,6 +320,7 @@ export class TaskSupervisor {
     else this.#gate.admit(item)
     if (this.#active.get(item.headers.id) !== item) return
     this.#recorder.apply(item, TaskEventType.RECEIVE)
+    this.#log.received(item)
   }
 
   #runOrWait(item: InFlight): void {
@@ -425,6 +429,7 @@ export class TaskSupervisor {
           item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause), runtimeMs: outcome.runtimeMs }))
           return
         }
+        this.#log.succeeded(item, outcome.runtimeMs, outcome.result, outcome.contentType)
         const sent = next?.sent.catch((cause: unknown) => nextStepUnsent(this.#deps.flow, item.headers, cause, item.options.acksLate))
         const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(next ? { children: next.children } : {}) })
         // Early-acked tasks were acked at receipt: ackWhen does nothing for them.
@@ -432,13 +437,14 @@ export class TaskSupervisor {
         return
       }
       case OutcomeKind.Failure: {
-        this.#raised(item, error, outcome.runtimeMs)
+        this.#log.raised(item, error, outcome.runtimeMs)
         const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error, runtimeMs: outcome.runtimeMs })
         if (item.headers.errbacks && error) sendErrbacks(this.#deps.flow, item.headers, error)
         item.ackWhen(stored)
         return
       }
       case OutcomeKind.Retry:
+        this.#log.retry(item, outcome.delayMs ?? 0, error)
         return void this.#retry(item, outcome.delayMs ?? 0, error)
       case OutcomeKind.Reject:
         if (outcome.requeue) {
@@ -543,18 +549,10 @@ export class TaskSupervisor {
     const failure = error instanceof TimeLimitExceeded || error instanceof WorkerLostError ? error : new WorkerLostError(error.message, { cause: error })
     this.observer?.ended(item, 'failed', undefined, failure)
     const wire = toWireError(failure)
-    this.#raised(item, wire, undefined)
+    this.#log.raised(item, wire, undefined)
     const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: wire })
     if (item.headers.errbacks) sendErrbacks(this.#deps.flow, item.headers, wire)
     item.ackWhen(stored)
-  }
-
-  /** Celery's "Task t[id] raised unexpected: ...": one error line per failed task, with its traceback. */
-  #raised(item: InFlight, error: WireError | undefined, runtimeMs: number | undefined): void {
-    const { task, id } = item.headers
-    const what = error ? `${error.type}: ${error.message}` : 'an unknown error'
-    const took = runtimeMs === undefined ? '' : ` after ${(runtimeMs / 1000).toFixed(3)} s`
-    this.#deps.logger.error(`task ${task}[${id}] raised ${what}${took}`, { ...this.#about(item), ...(error?.stack ? { traceback: error.stack } : {}) })
   }
 
   /** The fields of a log line about a task: its id and name, and its trace and span when traced. */
