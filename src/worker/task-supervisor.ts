@@ -119,7 +119,7 @@ export class TaskSupervisor {
       started: (item) => this.#guard(item, 'its start', () => this.#started(item)),
       update: (item, state, meta, contentType) => this.#guard(item, 'a state it reported', () => void this.#recorder.apply(item, TaskEventType.PROGRESS, { customState: state, result: meta, contentType: contentType as never })),
       outcome: (item, outcome) => this.#guard(item, 'its outcome', () => (this.observer ? this.observer.within(item, () => this.#outcome(item, outcome)) : this.#outcome(item, outcome))),
-      lost: (item, error, started) => this.#guard(item, 'the loss of its thread', () => this.#lost(item, error, started)),
+      lost: (item, error, started, runtimeMs) => this.#guard(item, 'the loss of its thread', () => this.#lost(item, error, started, runtimeMs)),
       capacity: () => this.#guard(undefined, 'a free slot', () => node.pump()),
       replaced: (reason) => this.observer?.threadReplaced(reason),
       held: (threadId, ms, holder) => this.#held(threadId, ms, holder),
@@ -510,7 +510,7 @@ export class TaskSupervisor {
     this.#deps.logger.warn(`${task === '' ? 'a task' : `task ${task}`} held its worker thread for ${(ms / 1000).toFixed(1)} s: the tasks already on that thread waited for it. Run CPU-bound tasks on a queue of their own, served by a worker with --tasks-per-thread 1`, { hostname: this.#node.hostname, threadId, ...(holder ? this.#about(holder) : {}) })
   }
 
-  #lost(item: InFlight, error: Error, started: boolean): void {
+  #lost(item: InFlight, error: Error, started: boolean, runtimeMs: number | undefined): void {
     if (item.killedFor instanceof TaskRevokedError) return this.#revoke(item, { terminated: true })
     const state = this.#node.state()
     const stopping = state === WorkerState.STOPPING
@@ -547,10 +547,10 @@ export class TaskSupervisor {
     }
     this.#settle(item)
     const failure = error instanceof TimeLimitExceeded || error instanceof WorkerLostError ? error : new WorkerLostError(error.message, { cause: error })
-    this.observer?.ended(item, 'failed', undefined, failure)
+    this.observer?.ended(item, 'failed', runtimeMs, failure)
     const wire = toWireError(failure)
-    this.#log.raised(item, wire, undefined)
-    const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: wire })
+    this.#log.raised(item, wire, runtimeMs)
+    const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error: wire, ...(runtimeMs === undefined ? {} : { runtimeMs }) })
     if (item.headers.errbacks) sendErrbacks(this.#deps.flow, item.headers, wire)
     item.ackWhen(stored)
   }

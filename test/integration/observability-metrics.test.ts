@@ -51,6 +51,8 @@ t.test('metrics - a thread a task holds counts as held; killed at its hard time 
   const samples = await scrape()
   t.equal(sample(samples, 'celeriac_worker_threads_held', { hostname: 'metrics@test' }), 0, 'its replacement is not held')
   t.equal(sample(samples, 'celeriac_tasks_failed_total', { task: 'obs.stuck' }), 1)
+  t.equal(sample(samples, 'celeriac_task_runtime_seconds_count', { task: 'obs.stuck' }), 1, 'its runtime is in the histogram too')
+  t.ok(sample(samples, 'celeriac_task_runtime_seconds_sum', { task: 'obs.stuck' })! >= 2, 'for as long as it ran: its limit at least')
   t.equal(sample(samples, 'celeriac_worker_threads_replaced_total', { reason: 'time_limit' }), 1)
 })
 

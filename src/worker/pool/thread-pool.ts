@@ -11,8 +11,11 @@ export interface PoolEvents {
   started(item: InFlight): void
   update(item: InFlight, state: string, meta: Uint8Array | undefined, contentType: string | undefined): void
   outcome(item: InFlight, outcome: Outcome): void
-  /** The thread running `item` died. `started` tells whether the task had begun. */
-  lost(item: InFlight, error: Error, started: boolean): void
+  /**
+   * The thread running `item` died, or let go of it. `started` tells whether the task had
+   * begun; `runtimeMs` is how long it had run, when its thread had started it.
+   */
+  lost(item: InFlight, error: Error, started: boolean, runtimeMs: number | undefined): void
   /** Slots became free (tasks ended, or a thread came up). */
   capacity(): void
   /** A thread is being replaced, and why. */
@@ -76,7 +79,7 @@ export class ThreadPool {
           this.dispatch(item, entry)
         } catch (error) {
           // On no thread now, and never started: the node runs it again or gives it back.
-          this.#options.events.lost(item, error instanceof Error ? error : new Error(String(error)), false)
+          this.#options.events.lost(item, error instanceof Error ? error : new Error(String(error)), false, undefined)
         }
       }
       const hold = thread.longHold(now)
@@ -166,9 +169,10 @@ export class ThreadPool {
     const error = reason(terminated)
     item.killedFor = error
     if (terminated) return void thread.terminate()
+    const runtimeMs = ranFor(thread.startedAt[item.slot])
     thread.abandon(item.slot)
     this.#retire(thread, true, error instanceof TimeLimitExceeded ? 'time_limit' : 'terminated')
-    this.#options.events.lost(item, error, true)
+    this.#options.events.lost(item, error, true, runtimeMs)
   }
 
   /** Adds threads. */
@@ -250,10 +254,10 @@ export class ThreadPool {
     const killedFor = thread.inFlight().find((item) => item.killedFor !== undefined)?.killedFor
     const killed = killedFor !== undefined
     for (const item of thread.inFlight()) {
-      const started = thread.startedAt[item.slot] > 0
+      const runtimeMs = ranFor(thread.startedAt[item.slot])
       thread.release(item.slot)
       const reason = item.killedFor ?? new WorkerLostError(`worker thread ${thread.threadId} exited while running ${item.headers.task}[${item.headers.id}]${error ? `: ${error.message}` : ''}`, error ? { cause: error } : {})
-      this.#options.events.lost(item, reason, started || item.killedFor instanceof TimeLimitExceeded)
+      this.#options.events.lost(item, reason, runtimeMs !== undefined || item.killedFor instanceof TimeLimitExceeded, runtimeMs)
     }
     if (!planned && !this.#stopping) {
       if (killed) this.#options.logger.info('terminated a worker thread; starting a new one', { threadId: thread.threadId })
@@ -263,4 +267,9 @@ export class ThreadPool {
     }
     this.#options.events.capacity()
   }
+}
+
+/** How long a task that started at `startedAt` (a thread's epoch ms, 0 if not started) has run. */
+function ranFor(startedAt: number | undefined): number | undefined {
+  return startedAt ? Math.max(0, Date.now() - startedAt) : undefined
 }
