@@ -37,9 +37,13 @@ function workerPort(host: WorkflowHost): FlowPort<WireError> {
   }
 }
 
-/** A failure that may not happen again: the broker or the result backend out of reach for now. */
+/**
+ * A failure that may not happen again: the broker or the result backend out of reach for now.
+ * A message over the server's max_payload is refused the same way every time.
+ */
 function passing(error: unknown): boolean {
-  return error instanceof TransportError || error instanceof BackendError
+  if (error instanceof TransportError) return (error.data as { maxPayload?: number } | undefined)?.maxPayload === undefined
+  return error instanceof BackendError
 }
 
 /**

@@ -75,20 +75,22 @@ export class StateRecorder {
    * to send what follows, rejects the promise (and is logged).
    */
   apply(task: Recordable, event: TaskEventType, data: TransitionData = NO_DATA): Promise<void> | undefined {
+    const failed = (error: unknown) => this.#logger.error('could not record a task state', { id: task.headers.id, task: task.headers.task, event, error })
     let recorded: Promise<void> | undefined
     try {
-      recorded = this.#apply(task, event, data)
+      recorded = this.#apply(task, event, data, failed)
     } catch (error) {
+      failed(error)
       recorded = Promise.reject(error)
     }
     // Many callers only start a record and go on (the ack waits on it where it matters): a
-    // failed store is logged here, once, and is never an unhandled rejection. Whoever holds the
-    // promise still sees it reject.
-    recorded?.catch((error: unknown) => this.#logger.error('could not record a task state', { id: task.headers.id, task: task.headers.task, event, error }))
+    // failure is logged once, where it happened (the store, or onReady for what follows), and
+    // is never an unhandled rejection. Whoever holds the promise still sees it reject.
+    recorded?.catch(() => {})
     return recorded
   }
 
-  #apply(task: Recordable, event: TaskEventType, data: TransitionData): Promise<void> | undefined {
+  #apply(task: Recordable, event: TaskEventType, data: TransitionData, failed: (error: unknown) => void): Promise<void> | undefined {
     const next = lifecycle.next(task.state, event)
     if (next === undefined) {
       this.#logger.debug('refused a transition', { id: task.headers.id, task: task.headers.task, state: task.customState ?? task.state, event })
@@ -97,7 +99,10 @@ export class StateRecorder {
     task.state = next
     task.customState = event === TaskEventType.PROGRESS ? data.customState : undefined
     if (this.sendEvents) this.#event(task, next, event, data)
-    const stored = this.#store(task, next, data)
+    const stored = this.#store(task, next, data).catch((error: unknown) => {
+      failed(error)
+      throw error
+    })
     // What follows a ready task (a chain's next step, a chord's join) waits for its record.
     const { headers } = task
     if (this.#onReady === undefined || !isReady(next) || (headers.chain === undefined && headers.chord === undefined)) return stored

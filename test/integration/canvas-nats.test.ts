@@ -20,3 +20,12 @@ t.test('chords need a result backend that stores results: rpc:// is refused befo
   const xsum = rpc.task('c.xsum', (numbers: number[]) => numbers.reduce((a, b) => a + b, 0))
   await t.rejects(chord([add.s(1, 1)], xsum.s()).applyAsync(), { name: 'ConfigError', message: /chords need a result backend that stores results .* rpc:\/\/ does not/ })
 })
+
+t.test('on NATS: a chord whose joined results are over max_payload fails its body instead of leaving it PENDING', async (t) => {
+  const { chord } = await import('../../src/index.js')
+  // Each member's result fits in a message; the list of both, the body's argument, does not.
+  const big = 'x'.repeat(700_000)
+  const result = await chord([fx.upper.s(big), fx.upper.s(big)], fx.count.s()).applyAsync()
+  await t.rejects(result.get({ timeout: 20 }), { name: 'TransportError', message: /is over the NATS server's max_payload/ })
+  t.equal(await result.state(), 'FAILURE')
+})

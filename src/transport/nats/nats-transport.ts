@@ -45,6 +45,7 @@ function checkPayload(nc: NatsConnection, message: OutgoingMessage): void {
   throw new TransportError(
     `message of ${message.body.byteLength} bytes to ${message.exchange === '' ? `queue "${message.routingKey}"` : `exchange "${message.exchange}"`} is over the NATS server's max_payload of ${limit} bytes (less ${HEADER_ROOM_BYTES} for headers): ` +
       'pass large data by reference (a URL, an object store key), or raise max_payload in the server config',
+    { data: { bytes: message.body.byteLength, maxPayload: limit } },
   )
 }
 
