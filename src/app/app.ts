@@ -127,7 +127,7 @@ export class App {
    */
   task<A extends unknown[], R>(name: string, fn: ((ctx: TaskContext, ...args: A) => R) & SerializableCall<A, R>, options: TaskOptions<Awaited<R>> & { bind: true }): TaskHandle<A, Awaited<R>>
   task<A extends unknown[], R>(name: string, cls: (new () => Task<A, R>) & SerializableCall<A, R>, options?: TaskOptions<Awaited<R>>): TaskHandle<A, Awaited<R>>
-  task<A extends unknown[], R>(name: string, fn: ((...args: A) => R) & SerializableCall<A, R>, options?: TaskOptions<Awaited<R>>): TaskHandle<A, Awaited<R>>
+  task<A extends unknown[], R>(name: string, fn: ((...args: A) => R) & SerializableCall<A, R>, options?: TaskOptions<Awaited<R>> & { bind?: false }): TaskHandle<A, Awaited<R>>
   task(name: string, impl: ((...args: any[]) => unknown) | TaskClass, options: TaskOptions<any> = {}): TaskHandle<any, any> {
     return new TaskHandle(this.#taskHost, this.#parts.tasks.define(name, impl, options))
   }

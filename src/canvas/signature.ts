@@ -50,6 +50,17 @@ type LastOf<S extends readonly unknown[]> = S extends readonly [...unknown[], in
 /** The results of a list of canvases, position by position. */
 export type ResultsOf<S extends readonly unknown[]> = { -readonly [K in keyof S]: ResultOf<S[K]> }
 
+/**
+ * The arguments a canvas is sent or called with (prepended to those of its first tasks): none
+ * when it takes no more, any when it takes anything (an immutable signature ignores them), else
+ * its input first. The arguments after the first are left unchecked: a chain's first step may
+ * miss more than one.
+ */
+export type ArgsOf<In> = [In] extends [never] ? [] : unknown extends In ? unknown[] : [In, ...unknown[]]
+
+/** Every prefix of an argument list. */
+export type Prefix<A extends unknown[]> = A extends [...infer Head, unknown] ? Prefix<Head> | A : A
+
 /** The input a partial signature with missing leading parameters `P` accepts from its parent. */
 export type FirstOf<P extends unknown[]> = P extends [infer F, ...unknown[]] ? F : P extends [] ? never : P[number]
 
@@ -92,6 +103,8 @@ export abstract class Canvas<R = unknown, In = unknown> {
    */
   applyAsync(args: readonly unknown[] = [], options: CallOptions = {}): Promise<ResultHandle<R>> {
     try {
+      // Celery's apply_async(args, kwargs, **options) ported with the options first.
+      if (!Array.isArray(args)) throw new InvalidArgumentError(`applyAsync(args, options): args must be an array, got ${describe(args)}`)
       checkCallOptions(options, 'applyAsync')
     } catch (error) {
       return Promise.reject(error)
@@ -170,7 +183,10 @@ export class Signature<R = unknown, P extends unknown[] = unknown[], In = FirstO
     return this.applyAsync(args)
   }
 
-  override applyAsync(args?: P | readonly unknown[], options?: CallOptions): Promise<AsyncResult<R>> {
+  override applyAsync(args?: Readonly<P>, options?: CallOptions): Promise<AsyncResult<R>>
+  /** With `kwargs`, the leading arguments only (or none): the rest bind by parameter name. */
+  override applyAsync(args: Prefix<P>, options: CallOptions & { kwargs: Record<string, unknown> }): Promise<AsyncResult<R>>
+  override applyAsync(args?: readonly unknown[], options?: CallOptions): Promise<AsyncResult<R>> {
     return super.applyAsync(args, options) as Promise<AsyncResult<R>>
   }
 
@@ -202,8 +218,16 @@ export class Chain<R = unknown, In = unknown> extends Canvas<R, In> {
     return new Chain(this.tasks.map((t) => t.clone()), merged(this.options, options), hostOf(this)) as this
   }
 
-  delay(...args: unknown[]): Promise<ResultHandle<R>> {
+  delay(...args: ArgsOf<In>): Promise<ResultHandle<R>> {
     return this.applyAsync(args)
+  }
+
+  override applyAsync(args?: Readonly<ArgsOf<In>>, options?: CallOptions): Promise<ResultHandle<R>> {
+    return super.applyAsync(args, options)
+  }
+
+  override call(...args: ArgsOf<In>): Promise<R> {
+    return super.call(...args)
   }
 
   override pipe<N extends AnyCanvas>(next: Accepting<N, R>): Chain<ResultOf<N>, In> {
@@ -229,12 +253,16 @@ export class Group<R extends unknown[] = unknown[], In = unknown> extends Canvas
     return new Group(this.tasks.map((t) => t.clone()), merged(this.options, options), hostOf(this)) as this
   }
 
-  delay(...args: unknown[]): Promise<GroupResult<R>> {
+  delay(...args: ArgsOf<In>): Promise<GroupResult<R>> {
     return this.applyAsync(args)
   }
 
-  override applyAsync(args?: readonly unknown[], options?: CallOptions): Promise<GroupResult<R>> {
+  override applyAsync(args?: Readonly<ArgsOf<In>>, options?: CallOptions): Promise<GroupResult<R>> {
     return super.applyAsync(args, options) as Promise<GroupResult<R>>
+  }
+
+  override call(...args: ArgsOf<In>): Promise<R> {
+    return super.call(...args)
   }
 
   toJSON(): GroupData {
@@ -258,12 +286,16 @@ export class Chord<R = unknown, In = unknown> extends Canvas<R, In> {
     return new Chord(this.header.map((t) => t.clone()), this.body.clone(), merged(this.options, options), hostOf(this)) as this
   }
 
-  delay(...args: unknown[]): Promise<AsyncResult<R>> {
+  delay(...args: ArgsOf<In>): Promise<AsyncResult<R>> {
     return this.applyAsync(args)
   }
 
-  override applyAsync(args?: readonly unknown[], options?: CallOptions): Promise<AsyncResult<R>> {
+  override applyAsync(args?: Readonly<ArgsOf<In>>, options?: CallOptions): Promise<AsyncResult<R>> {
     return super.applyAsync(args, options) as Promise<AsyncResult<R>>
+  }
+
+  override call(...args: ArgsOf<In>): Promise<R> {
+    return super.call(...args)
   }
 
   toJSON(): ChordData {

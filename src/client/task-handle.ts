@@ -1,4 +1,4 @@
-import { Signature } from '../canvas/signature.js'
+import { Signature, type Prefix } from '../canvas/signature.js'
 import type { CanvasHost } from '../canvas/host.js'
 import { Group } from '../canvas/signature.js'
 import { InvalidArgumentError } from '../errors.js'
@@ -6,8 +6,7 @@ import type { AsyncResult } from '../result/async-result.js'
 import type { TaskDefinition } from '../task/definition.js'
 import { checkCallOptions, type CallOptions } from '../canvas/call-options.js'
 
-/** Every prefix of an argument list. */
-export type Prefix<A extends unknown[]> = A extends [...infer Head, unknown] ? Prefix<Head> | A : A
+export type { Prefix } from '../canvas/signature.js'
 /**
  * Every suffix of an argument list: what a partial signature may hold, since the arguments
  * given later (or the parent's result) are prepended to it (Celery's rule).

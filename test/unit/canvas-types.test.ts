@@ -55,10 +55,34 @@ chord([add.s(1, 1), add.s(2, 2)], shout.s(2))
 const mapped = add.s(1).pipe(mul.s(3))
 assertType<Equals<typeof mapped, Chain<number, number>>>(true)
 
+// Sending and calling a canvas are checked too: its first argument is what its first tasks miss.
+// @ts-expect-error the chain starts with mul.s(3), which misses a number
+void (() => mapped.delay('16'))
+// @ts-expect-error the same for applyAsync and call
+void (() => mapped.applyAsync(['16']))
+// @ts-expect-error call
+void (() => mapped.call('16'))
+const mappedSent: () => Promise<ResultHandle<number>> = () => mapped.delay(16)
+// @ts-expect-error piped takes nothing more: add.s(4, 4) is whole
+void (() => piped.delay(1))
+// @ts-expect-error nor does a group of whole signatures
+void (() => numbers.delay(1))
+// @ts-expect-error a partial signature's applyAsync is checked as its delay is
+void (() => partial.applyAsync(['4']))
+const partialKwargs: () => Promise<AsyncResult<number>> = () => mul.s().applyAsync([], { kwargs: { x: 1, y: 2 } })
+// @ts-expect-error bind: true on a function without the context (it would get the context as its first argument)
+app.task('ty.unbound', (x: number) => x * 2, { bind: true })
+
 t.test('the typed canvases are the canvases built', async (t) => {
   t.same(typed.toJSON().tasks.map((s) => s.subtaskType ?? (s as { task: string }).task), ['ty.add', 'ty.mul'])
   t.same(summed.toJSON().header.length, 2)
   t.equal(piped.tasks.length, 3)
-  t.same([partialResult, yields, grouped].map((f) => typeof f), ['function', 'function', 'function'])
+  t.same([partialResult, yields, grouped, mappedSent, partialKwargs].map((f) => typeof f), ['function', 'function', 'function', 'function', 'function'])
   await app.close()
+})
+
+t.test('args that are not an array: a clear error, not a TypeError from inside', async (t) => {
+  const options = { countdown: 1 } as unknown as never
+  await t.rejects(chain(add.s(1, 1), mul.s(2)).applyAsync(options), { name: 'InvalidArgumentError', message: 'applyAsync(args, options): args must be an array, got Object' })
+  await t.rejects(add.s(1, 1).applyAsync(options), { name: 'InvalidArgumentError', message: /args must be an array/ })
 })
