@@ -95,7 +95,9 @@ t.test('dead node - an unacked delivery of a node whose connection dies goes to 
   const survivor = await open()
   await survivor.declareQueue({ name: 'work', ackWaitMs: 500 })
   const nc = await connect({ servers: server.url })
-  const doomed = new NatsTransport({ url: server.url, connection: nc, prefix: open.prefix, logger: consoleLogger('silent') })
+  // A shared connection is all it needs: no url.
+  const doomed = new NatsTransport({ connection: nc, prefix: open.prefix, logger: consoleLogger('silent') })
+  t.throws(() => new NatsTransport({ prefix: open.prefix }), { name: 'InvalidArgumentError', message: 'options.url must be a NATS URL when no options.connection is given' })
   await doomed.connect()
   await survivor.publish({ exchange: '', routingKey: 'work', body: encoder.encode('job') })
   const first = new Latch<Delivery>(1)

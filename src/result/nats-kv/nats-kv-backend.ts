@@ -34,8 +34,8 @@ export const DEFAULT_RESULT_BUCKET = 'celeriac-results'
 
 /** Options of {@link NatsKvBackend}. */
 export interface NatsKvBackendOptions {
-  /** Server URL(s), `nats://[user:pass@]host:port[,host:port]`; used when no `connection` is given. */
-  url: string
+  /** Server URL(s), `nats://[user:pass@]host:port[,host:port]`; needed when no `connection` is given. */
+  url?: string
   /** Connection options used with `url` (credentials, `credsFile`, `nkeySeedFile`, `tls` files, `inboxPrefix`); not with `connection`. */
   connectionOptions?: NatsConnectOptions
   /**
@@ -160,7 +160,7 @@ export class NatsKvBackend implements ResultBackend {
   readonly bucket: string
   /** The bucket TTL asked for, in milliseconds; `0` means never. */
   readonly resultExpiresMs: number
-  readonly #url: string
+  readonly #url: string | undefined
   readonly #connectionOptions: NatsConnectOptions | undefined
   readonly #shared: NatsConnection | undefined
   readonly #prefix: string
@@ -375,7 +375,7 @@ export class NatsKvBackend implements ResultBackend {
   }
 
   async #open(): Promise<Connected> {
-    const nc = this.#shared ?? (await connectNats(this.#url, this.#connectionOptions).catch((error: unknown) => {
+    const nc = this.#shared ?? (await connectNats(this.#url!, this.#connectionOptions).catch((error: unknown) => {
       throw new BackendError(`nats backend: ${(error as Error).message}`, { cause: error })
     }))
     try {

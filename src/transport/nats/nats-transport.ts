@@ -51,8 +51,8 @@ function checkPayload(nc: NatsConnection, message: OutgoingMessage): void {
 
 /** Options of {@link NatsTransport}. */
 export interface NatsTransportOptions {
-  /** `nats://[user:pass@]host:port[,host:port]` or `tls://...`; used when no `connection` is given. */
-  url: string
+  /** `nats://[user:pass@]host:port[,host:port]` or `tls://...`; needed when no `connection` is given. */
+  url?: string
   /** Connection options used with `url` (credentials, `credsFile`, `nkeySeedFile`, `tls` files, `inboxPrefix`); not with `connection`. */
   connectionOptions?: NatsConnectOptions
   /** A connection to share (with the result backend, say); `close()` leaves it open. */
@@ -106,7 +106,7 @@ export const natsTransportDefaults = {
  */
 export class NatsTransport implements Transport {
   readonly kind = 'nats'
-  readonly #url: string
+  readonly #url: string | undefined
   readonly #connectionOptions: NatsConnectOptions | undefined
   readonly #shared: NatsConnection | undefined
   readonly #clock: Clock
@@ -133,7 +133,7 @@ export class NatsTransport implements Transport {
     const maxDeliver = options?.maxDeliver ?? natsTransportDefaults.maxDeliver
     const duplicateWindowMs = options?.duplicateWindowMs ?? natsTransportDefaults.duplicateWindowMs
     const prefix = options?.prefix ?? natsTransportDefaults.prefix
-    if (typeof options?.url !== 'string') throw new InvalidArgumentError('options.url must be a string')
+    if (typeof options?.url !== 'string' && options?.connection === undefined) throw new InvalidArgumentError('options.url must be a NATS URL when no options.connection is given')
     if (!check.isPositive(ackWaitMs)) throw new InvalidArgumentError('options.ackWaitMs must be a positive finite number')
     if (!check.isMaxDeliver(maxDeliver)) throw new InvalidArgumentError('options.maxDeliver must be a positive integer')
     if (typeof duplicateWindowMs !== 'number' || !(duplicateWindowMs >= 0) || duplicateWindowMs === Infinity) {
@@ -407,7 +407,7 @@ export class NatsTransport implements Transport {
   }
 
   async #open(): Promise<Session> {
-    const nc = this.#shared ?? (await connectNats(this.#url, this.#connectionOptions))
+    const nc = this.#shared ?? (await connectNats(this.#url!, this.#connectionOptions))
     try {
       // A refusal no caller waits on is logged: a refused plain publish otherwise fails in silence.
       const stopWatching = permissionsOf(nc).onUnclaimed((refused) => this.#logger.warn(refused.message))
