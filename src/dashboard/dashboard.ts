@@ -59,9 +59,10 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
   app.notFound((c) => c.json({ error: `no such page: ${c.req.method} ${c.req.path}` }, 404))
   app.use('*', hardening)
   app.use('*', hostCheck(options.allowedHosts))
-  app.get('/healthcheck', (c) => c.text('OK'))
   app.get('/favicon.ico', (c) => c.body(null, 204))
   app.use('*', authenticate(options))
+  // Behind the auth like every page: openPaths (--open /healthcheck) serves it to probes without.
+  app.get('/healthcheck', (c) => c.text('OK'))
   app.get('/metrics', async (c) => c.text(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }))
   app.get('/', (c) => c.html(indexHtml(options)))
   app.get('/static/*', async (c) => {

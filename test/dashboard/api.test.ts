@@ -258,6 +258,7 @@ t.test('auth: basic auth on every page and API call, healthcheck open by option'
   t.equal((await call('/healthcheck', { via: locked })).status, 200)
 
   t.equal((await call('/api/tasks', { via: tokened })).status, 401)
+  t.equal((await call('/healthcheck', { via: tokened })).status, 401, 'healthcheck too, unless opened')
   t.equal((await call('/api/tasks', { via: tokened, headers: { authorization: 'Bearer tok-123' } })).status, 200)
   const byQuery = await call('/?token=tok-123', { via: tokened })
   t.equal(byQuery.status, 200)
