@@ -40,7 +40,7 @@ export type { WorkerOptions } from './worker/worker-options.js'
 
 export type { ControlOptions, ControlReply, ControlReplies, ControlCommandName, TaskInfo, ScheduledTaskInfo, WorkerStats } from './client/control.js'
 export type { EventStream } from './events/event-stream.js'
-export type { CeleriacEvent, TaskEvent, WorkerEvent, EventType } from './events/events.js'
+export type { CeleriacEvent, TaskEvent, WorkerEvent, EventType, EventOf } from './events/events.js'
 export type { StateName } from './lifecycle/states.js'
 export type { Logger, LogLevel } from './util/logger.js'
 export type { Duration } from './util/duration.js'

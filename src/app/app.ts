@@ -2,6 +2,7 @@ import { isMainThread } from 'node:worker_threads'
 import { ConfigError } from '../errors.js'
 import { AsyncResult } from '../result/async-result.js'
 import { subscribeEvents, type EventStream } from '../events/event-stream.js'
+import type { EventOf } from '../events/events.js'
 import { callerModuleUrl } from '../util/caller.js'
 import { configFromEnv } from '../config/env.js'
 import { WorkerNode } from '../worker/worker-node.js'
@@ -69,7 +70,7 @@ export class App {
   /** URL of the app's module. */
   readonly main: string | undefined
   readonly control: Control
-  readonly events: { subscribe(pattern?: string): EventStream }
+  readonly events: { subscribe<P extends string = '*'>(pattern?: P): EventStream<EventOf<P>> }
   readonly #parts: AppParts
   readonly #taskHost: TaskHandleHost
 
@@ -85,7 +86,7 @@ export class App {
       (id) => this.asyncResult(id),
     )
     this.control = this.#parts.control
-    this.events = { subscribe: (pattern = '*') => subscribeEvents(this.#parts.connections.transport(), pattern, this.logger) }
+    this.events = { subscribe: <P extends string = '*'>(pattern?: P) => subscribeEvents(this.#parts.connections.transport(), pattern ?? ('*' as P), this.logger) }
     const parts = this.#parts
     this.#taskHost = {
       send: <R>(name: string, args: readonly unknown[], callOptions: CallOptions) => this.sendTask<R>(name, args, callOptions),

@@ -1,21 +1,25 @@
 import { AsyncQueue } from '../util/async-queue.js'
 import { msgpackCodec } from '../serialization/codec.js'
-import { eventPattern, eventSubject, type CeleriacEvent } from './events.js'
+import { checkEventPattern, eventPattern, eventSubject, type CeleriacEvent, type EventOf } from './events.js'
 import type { Transport } from '../transport/transport.js'
 import type { Logger } from '../util/logger.js'
 
 /** A live stream of cluster events. Iterate it with `for await`; `close()` or `break` ends it. */
-export interface EventStream extends AsyncIterableIterator<CeleriacEvent> {
+export interface EventStream<E extends CeleriacEvent = CeleriacEvent> extends AsyncIterableIterator<E> {
   /** Resolves once the subscription is in place: events sent after this are not missed. */
   readonly ready: Promise<void>
   close(): void
 }
 
-/** Subscribes to events matching `pattern` (`'task-*'`, `'worker-online'`, `'*'`). */
-export function subscribeEvents(transport: Promise<Transport>, pattern: string, logger: Logger): EventStream {
+/**
+ * Subscribes to events matching `pattern` (`'task-*'`, `'worker-online'`, `'*'`); a pattern no
+ * event can match throws an InvalidArgumentError.
+ */
+export function subscribeEvents<P extends string>(transport: Promise<Transport>, pattern: P, logger: Logger): EventStream<EventOf<P>> {
+  checkEventPattern(pattern)
   let unsubscribe = () => {}
   let closed = false
-  const queue = new AsyncQueue<CeleriacEvent>(() => {
+  const queue = new AsyncQueue<EventOf<P>>(() => {
     closed = true
     unsubscribe()
   })
@@ -23,7 +27,7 @@ export function subscribeEvents(transport: Promise<Transport>, pattern: string, 
     if (closed) return
     const subscription = t.subscribe(eventPattern(pattern), (_subject, data) => {
       try {
-        queue.push(msgpackCodec.decode(data) as CeleriacEvent)
+        queue.push(msgpackCodec.decode(data) as EventOf<P>)
       } catch (error) {
         logger.warn('dropped an undecodable event', { error })
       }

@@ -2,6 +2,8 @@
  * Task and worker events, with Celery's fields in camelCase, tagged by `type`.
  * @module
  */
+import { InvalidArgumentError } from '../errors.js'
+import { closestKey } from '../util/closest.js'
 
 interface EventBase {
   /** Epoch ms. */
@@ -83,4 +85,36 @@ export function eventSubject(type: EventType): string {
 export function eventPattern(pattern: string): string {
   if (pattern === '*' || pattern === '#') return PREFIX + '>'
   return PREFIX + pattern.replace('-', '.')
+}
+
+/** Every event type (a key per member of the union, so a new type cannot be left out). */
+export const EVENT_TYPES = Object.keys({
+  'task-sent': 0, 'task-received': 0, 'task-started': 0, 'task-succeeded': 0, 'task-failed': 0, 'task-retried': 0,
+  'task-revoked': 0, 'task-rejected': 0, 'worker-online': 0, 'worker-heartbeat': 0, 'worker-offline': 0,
+} satisfies Record<EventType, 0>) as EventType[]
+
+// The events of `E` whose type can be `P` (a worker event's type is one of three).
+type Typed<E, P> = E extends { type: infer T } ? (P extends T ? E : never) : never
+/** The events a pattern yields: one type's, a family's (`task-*`, `worker-*`), else any. */
+export type EventOf<P extends string> = P extends EventType ? Typed<CeleriacEvent, P> : P extends 'task-*' ? TaskEvent : P extends 'worker-*' ? WorkerEvent : CeleriacEvent
+
+/** Whether subject `pattern` (`*` one token, `>` the rest) matches `subject`, as the broker matches them. */
+function subjectMatches(pattern: string, subject: string): boolean {
+  const want = pattern.split('.')
+  const got = subject.split('.')
+  for (let i = 0; i < want.length; i++) {
+    if (want[i] === '>') return got.length > i
+    if (i >= got.length || (want[i] !== '*' && want[i] !== got[i])) return false
+  }
+  return want.length === got.length
+}
+
+/**
+ * Refuses an event pattern no event can match (`task-faild`), which would yield nothing for
+ * ever, naming the type it was probably meant to be. `shown` is how the message names it.
+ */
+export function checkEventPattern(pattern: string, shown = typeof pattern === 'string' ? pattern : String(pattern)): void {
+  if (typeof pattern === 'string' && EVENT_TYPES.some((type) => subjectMatches(eventPattern(pattern), eventSubject(type)))) return
+  const near = typeof pattern === 'string' ? closestKey(pattern, [...EVENT_TYPES, 'task-*', 'worker-*']) : undefined
+  throw new InvalidArgumentError(`no event matches ${shown}${near ? ` (did you mean ${near}?)` : ''}; the events are ${EVENT_TYPES.join(', ')}; a * stands for either part (task-*, *-failed) or for all (*)`)
 }

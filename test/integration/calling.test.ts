@@ -207,6 +207,19 @@ t.test('events - task events stream with Celery fields', async (t) => {
   t.same(seen, ['task-received', 'task-started', 'task-succeeded'])
 })
 
+t.test('events - a pattern no event matches is refused, naming the nearest; a stream is typed by its pattern', async (t) => {
+  t.throws(() => app.events.subscribe('tsk-*'), new InvalidArgumentError('no event matches tsk-* (did you mean task-*?); the events are task-sent, task-received, task-started, task-succeeded, task-failed, task-retried, task-revoked, task-rejected, worker-online, worker-heartbeat, worker-offline; a * stands for either part (task-*, *-failed) or for all (*)'))
+  const stream = app.events.subscribe('task-succeeded')
+  await stream.ready
+  const sent = await add.delay(20, 22)
+  for await (const event of stream) {
+    // Typed as a task-succeeded event: its result needs no narrowing.
+    if (event.uuid !== sent.id) continue
+    t.equal(event.result, '42')
+    break
+  }
+})
+
 t.test('events - worker heartbeats', async (t) => {
   const latch = new Latch(1, 5000)
   const stream = app.events.subscribe('worker-heartbeat')
