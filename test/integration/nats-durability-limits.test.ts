@@ -29,6 +29,7 @@ t.test('a message over max_payload is refused at send time, naming its size and 
     new TransportError(
       'message of 1048576 bytes to queue "big" is over the NATS server\'s max_payload of 1048576 bytes (less 512 for headers): ' +
         'pass large data by reference (a URL, an object store key), or raise max_payload in the server config',
+      { data: { bytes: 1_048_576, maxPayload: 1_048_576 } },
     ),
   )
   t.same((await tr.publish({ exchange: '', routingKey: 'big', body: new Uint8Array(1_000_000) })).queues, ['big'], 'one under the limit goes')
