@@ -10,6 +10,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js'
 import { lines, tempDir } from '../helpers/files.js'
+import { until } from '../helpers/until.js'
 
 type Fixture = typeof import('../fixtures/nats-app.js')
 const fixture = fileURLToPath(new URL('../fixtures/nats-app.ts', import.meta.url))
@@ -30,8 +31,8 @@ t.teardown(async () => {
   await server?.cleanup()
 })
 
-async function worker(hostname: string, args: string[]): Promise<WorkerProcess> {
-  const w = await startWorkerProcess({ app: fixture, hostname, args, env: { CELERIAC_BROKER_URL: server.url } })
+async function worker(hostname: string, args: string[], env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const w = await startWorkerProcess({ app: fixture, hostname, args, env: { CELERIAC_BROKER_URL: server.url, ...env } })
   workers.push(w)
   return w
 }
@@ -76,4 +77,19 @@ t.test('nats - a reservation the broker refuses is retried: a deleted rate bucke
   t.match(node.output(), /could not reserve a cluster-wide rate-limit slot: retrying/, 'the failure was logged')
   t.ok(await jsm.streams.info('KV_celeriac-rate'), 'the bucket exists again')
   await node.stop()
+})
+
+t.test('nats - a warm stop gives back the tasks held for a rate limit: each runs once on the next node, within seconds', async (t) => {
+  const file = `${tempDir(t)}/rated`
+  const first = await worker('rated-1@%h', ['-c', '1', '-Q', 'rated'])
+  const results = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((tag) => f.slowRated.applyAsync([file, tag], { queue: 'rated' })))
+  t.equal(await results[0].get({ timeout: 10 }), 'a')
+  // The other four wait for the limit (1/m) in the node: it has received them.
+  await until(() => lines(file).length, (n) => n === 1, 'the first run')
+  t.equal(await first.stop(), 0, 'warm stop')
+  // The next node runs without rate limits; under its ack wait (30 s) means given back, not lost.
+  await worker('rated-2@%h', ['-c', '1', '-Q', 'rated'], { CELERIAC_WORKER_DISABLE_RATE_LIMITS: 'true' })
+  t.same(await Promise.all(results.slice(1).map((r) => r.get({ timeout: 25 }))), ['b', 'c', 'd', 'e'])
+  const ran = lines(file).map((line) => line.split(' ')[0]).sort()
+  t.same(ran, ['a', 'b', 'c', 'd', 'e'], 'each ran once')
 })

@@ -80,6 +80,10 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
   readonly #host: ConsumerHost
   readonly #onDelivery: (delivery: Delivery) => void
   readonly #open = new Set<ConsumerMessages>()
+  /** The pull requests out: when each expires (epoch ms) and how many messages it may still bring. */
+  readonly #requests = new Set<{ expiresAt: number; remaining: number }>()
+  /** Once closed: until when the server may still hold a pull request of this consumer (epoch ms). */
+  #staleUntil = 0
   // Fetches issued, open or still being set up.
   #fetches = 0
   #consumer: JsConsumer | undefined
@@ -111,6 +115,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
     if (this.#closed) return
     this.#closed = true
     this.#credit = 0
+    for (const request of this.#requests) if (request.remaining > 0) this.#staleUntil = Math.max(this.#staleUntil, request.expiresAt)
     // Closing a fetch unsubscribes its inbox; the server drops a pull request nobody listens
     // to, so nothing more is handed to this consumer.
     await Promise.all([...this.#open].map((messages) => messages.close()))
@@ -124,6 +129,17 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
 
   maxDeliver(): number {
     return this.#host.maxDeliver()
+  }
+
+  /**
+   * How long a message given back now must wait before the server hands it out again. Closing
+   * a fetch only unsubscribes its inbox: nats-server 2.9 keeps the pull request until it
+   * expires and delivers to it, so a message nak'd at once after a stop went to a dead inbox
+   * (back only after its ack wait, 30 s) or came out twice. Given back after the last such
+   * request has expired (10 s at most), it reaches a live node once.
+   */
+  nakDelayMs(): number {
+    return this.#closed ? Math.max(0, this.#staleUntil - Date.now()) : 0
   }
 
   kill(message: JsMsg, reason: string, deliveryCount: number): void {
@@ -182,6 +198,8 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
     let remaining = n
     let messages: ConsumerMessages | undefined
     let failed = false
+    const request = { expiresAt: Date.now() + FETCH_EXPIRES_MS, remaining: n }
+    this.#requests.add(request)
     try {
       // A callback, not the iterator: every message of one socket read is handled in the same
       // turn, so their acks leave in one write (the iterator resumes once per message, and the
@@ -192,9 +210,11 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
         idle_heartbeat: FETCH_HEARTBEAT_MS,
         callback: (message: JsMsg) => {
           remaining--
+          request.remaining--
           if (this.#closed) {
-            // Handed over as the consumer closed: back to the queue at once.
-            this.#settle(() => message.nak())
+            // Handed over as the consumer closed: back to the queue, for a live pull request.
+            const delayMs = this.nakDelayMs()
+            this.#settle(() => message.nak(delayMs > 0 ? Math.ceil(delayMs) : undefined))
           } else if (!this.#arriveSafely(message)) {
             this.#credit++
             this.#schedule()
@@ -221,6 +241,8 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       }
     } finally {
       this.#fetches--
+      // Ended (fulfilled, expired, or its connection gone): the server holds it no more.
+      this.#requests.delete(request)
       if (messages !== undefined) this.#open.delete(messages)
       if (!this.#closed && !this.#host.connectionClosed()) {
         this.#credit += remaining

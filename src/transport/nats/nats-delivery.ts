@@ -17,6 +17,8 @@ export interface DeliveryOwner {
   readonly wire: Wire
   /** The queue's delivery limit now (it may be redeclared while a delivery runs). */
   maxDeliver(): number
+  /** The least delay of a nak now: after the consumer closed, until its pull requests have expired. */
+  nakDelayMs(): number
   /** Dead-letters the message, then removes it from the queue. */
   kill(message: JsMsg, reason: string, deliveryCount: number): void
   /** A settle the connection could not send; the message comes back after its ack wait. */
@@ -94,7 +96,8 @@ export class NatsDelivery implements Delivery, Tracked {
     // The last allowed delivery failed: dead-letter now rather than after one more delivery.
     if (this.deliveryCount >= this.#owner.maxDeliver()) return this.#kill(deliveredTooOften(this.deliveryCount))
     this.#owner.ledger.release(this.#message.seq, this)
-    this.#send(() => this.#message.nak(delayMs > 0 ? Math.ceil(delayMs) : undefined))
+    const delay = Math.max(delayMs, this.#owner.nakDelayMs())
+    this.#send(() => this.#message.nak(delay > 0 ? Math.ceil(delay) : undefined))
   }
 
   working(): void {
