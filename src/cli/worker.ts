@@ -147,6 +147,13 @@ function runUntilStopped(app: App, node: WorkerNode, beat: Beat | undefined): Pr
       finish()
     }
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, () => stop(signal))
+    // Node's default for HUP (a closed terminal, a reload from systemd or supervisord) ends the
+    // process at once: tasks acked as they started stayed PENDING for good. Celery restarts in
+    // place (execv), which Node cannot: a warm stop, and the supervisor starts it again.
+    process.on('SIGHUP', () => stop('SIGHUP', 'SIGHUP (restart it with your process manager)'))
+    // Node's default for USR1 opens its inspector on 127.0.0.1:9229, to any local user. Celery
+    // logs what the node is doing; so does this.
+    process.on('SIGUSR1', () => app.logger.warn(`SIGUSR1: ${node.hostname} is ${node.state}, ${node.active} tasks on it, ${node.processed} done (Node's inspector stays closed: start node with --inspect to debug)`, { hostname: node.hostname }))
     // Under npx, a TERM to npm's pid does not reach this process; its parent's exit does. A
     // stop already under way (Ctrl+C reaches every process of the terminal) is not escalated.
     const unwatch = watchParent((ppid) => {

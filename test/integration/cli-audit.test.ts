@@ -270,3 +270,17 @@ t.test('audit - inspect conf shows what the node runs with: its -c, --tasks-per-
   t.equal(run.code, 0, run.stderr)
   t.match(JSON.parse(run.stdout)[hostname].ok, { workerConcurrency: 1, workerTasksPerThread: 3, workerLookahead: '0ms', workerSendTaskEvents: false, workerShutdownTimeout: 30 })
 })
+
+t.test('audit - HUP stops a worker warm (it used to die at once, leaving its running tasks PENDING); USR1 logs its state, no inspector', async (t) => {
+  const app = fileURLToPath(new URL('../fixtures/app.ts', import.meta.url))
+  const worker = await startWorkerProcess({ app, hostname: `hup${process.pid}@%h`, args: ['-c', '1'] })
+  t.teardown(() => worker.stop('SIGKILL'))
+  worker.child.kill('SIGUSR1')
+  await until(() => worker.output(), (text) => text.includes('SIGUSR1: '), 'the USR1 line')
+  t.match(worker.output(), /SIGUSR1: hup\d+@\S+ is running, 0 tasks on it, 0 done \(Node's inspector stays closed/)
+  t.notMatch(worker.output(), /Debugger listening/, 'no inspector opened')
+  t.equal(await worker.stop('SIGHUP'), 0, 'a clean exit')
+  t.match(worker.output(), /SIGHUP \(restart it with your process manager\): warm shutdown/)
+  t.match(worker.output(), /offline\.$/m)
+})
+
