@@ -74,11 +74,36 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Celery worker options celeriac has no flag for, and what does their job here. */
+const CELERY_WORKER_OPTIONS: Readonly<Record<string, string>> = {
+  '-X': 'name the queues to consume with -Q',
+  '--exclude-queues': 'name the queues to consume with -Q',
+  '--autoscale': '`celeriac control pool_grow` / `pool_shrink` change a running node\'s threads',
+  '--prefetch-multiplier': '--tasks-per-thread (async tasks each thread runs) and --lookahead set what a node holds',
+  '-O': 'not needed: a task goes to a thread with a free slot, never behind a busy one',
+  '-P': 'tasks run in worker threads (-c threads x --tasks-per-thread)',
+  '--pool': 'tasks run in worker threads (-c threads x --tasks-per-thread)',
+  '-D': '`celeriac multi start` runs nodes in the background',
+  '--detach': '`celeriac multi start` runs nodes in the background',
+  '-f': 'use --logfile',
+  '--statedb': 'not needed: revocations live in the broker (a NATS KV bucket) and outlast every node',
+  '--without-gossip': 'not needed: nodes share nothing but the broker',
+  '--without-mingle': 'not needed: nodes share nothing but the broker',
+  '--without-heartbeat': 'heartbeats are events, sent only with -E',
+  '--heartbeat-interval': 'the worker option heartbeatInterval (app.worker({ heartbeatInterval })) sets it',
+  '--purge': 'run `celeriac purge -Q <queues>` first',
+  '--discard': 'run `celeriac purge -Q <queues>` first',
+  '--uid': 'start it as that user (systemd User=, su, a container USER)',
+  '--gid': 'start it as that group (systemd Group=, a container USER)',
+}
+
 /** parseArgs' unknown-option error, with the command's option it was probably meant to be. */
 function unknownOption(error: unknown, command: string): unknown {
   if ((error as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return error
   const option = /'([^']+)'/.exec((error as Error).message)?.[1]
   if (option === undefined) return error
+  const celery = command === 'worker' ? CELERY_WORKER_OPTIONS[option] : undefined
+  if (celery !== undefined) return new UsageError(`${command}: ${option} is Celery's, celeriac has no such option: ${celery}`)
   const known = [...new Set(COMMANDS[command].help.match(/--[a-z][a-z-]*/g) ?? [])]
   const near = option.startsWith('--') ? closestKey(option, known) : undefined
   return new UsageError(`${command}: Unknown option '${option}'${near ? ` (did you mean ${near}?)` : ''}; \`celeriac ${command} --help\` lists its options`)

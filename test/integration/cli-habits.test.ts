@@ -63,6 +63,17 @@ t.test('habits - unknown commands and options get "did you mean" (exit 2)', asyn
   t.same([far.code, far.stderr], [2, "celeriac: worker: Unknown option '--bogus'; `celeriac worker --help` lists its options\n"])
 })
 
+t.test('habits - a Celery worker option celeriac lacks says what does its job here (exit 2)', async (t) => {
+  const [autoscale, detach, prefetch] = await Promise.all([
+    celeriac(['worker', '--autoscale', '4,1']),
+    celeriac(['worker', '-D']),
+    celeriac(['worker', '--prefetch-multiplier=8']),
+  ])
+  t.same([autoscale.code, autoscale.stderr], [2, "celeriac: worker: --autoscale is Celery's, celeriac has no such option: `celeriac control pool_grow` / `pool_shrink` change a running node's threads\n"])
+  t.same([detach.code, detach.stderr], [2, "celeriac: worker: -D is Celery's, celeriac has no such option: `celeriac multi start` runs nodes in the background\n"])
+  t.match(prefetch.stderr, /--prefetch-multiplier is Celery's, celeriac has no such option: --tasks-per-thread/)
+})
+
 t.test('habits - every --help aligns its option descriptions on one column', async (t) => {
   const commands = ['worker', 'call', 'result', 'purge', 'status', 'inspect', 'control', 'events', 'multi', 'beat']
   const runs = await Promise.all(commands.map((c) => celeriac([c, '--help'])))
