@@ -9,7 +9,8 @@ const RESULT_REPR_MAX = 1024
 
 /**
  * A worker's line per task, as Celery's: "received" and "succeeded" (with the result) at info,
- * a retry at info, "raised" at error with its traceback. A worker logs at warning unless told
+ * a retry, an ignore and a discarded revoked task at info, a reject at warning, "raised" at
+ * error with its traceback. A worker logs at warning unless told
  * otherwise (`-l info`), as Celery's does, and the info lines are not even built then: at tens
  * of thousands of tasks a second, decoding each result for a line nobody reads would show.
  */
@@ -32,9 +33,28 @@ export class TaskLog {
     this.#logger.info(`task ${named(item)} succeeded in ${seconds(runtimeMs)}: ${resultRepr(result, contentType)}`, this.#about(item))
   }
 
+  /** A retry, with its cause when the task gave one (Celery's "Retry in 5s: exc"). */
   retry(item: InFlight, delayMs: number, error: WireError | undefined): void {
     if (!isLevelEnabled(this.#logger, 'info')) return
-    this.#logger.info(`task ${named(item)} retry in ${seconds(delayMs)}: ${described(error)}`, this.#about(item))
+    this.#logger.info(`task ${named(item)} retry in ${seconds(delayMs)}${error ? `: ${described(error)}` : ''}`, this.#about(item))
+  }
+
+  /**
+   * Celery's "Discarding revoked task": it was revoked (or had expired) before it ran here; or,
+   * `terminated`, stopped as it ran.
+   */
+  revoked(item: InFlight, reason: string, terminated: boolean): void {
+    if (isLevelEnabled(this.#logger, 'info')) this.#logger.info(`task ${named(item)} ${terminated ? 'stopped' : 'discarded'}: ${reason}`, this.#about(item))
+  }
+
+  /** The task raised Reject: back to its queue, or dead-lettered. A warning, as Celery's. */
+  rejected(item: InFlight, error: WireError | undefined, requeue: boolean): void {
+    this.#logger.warn(`task ${named(item)} rejected${error?.message ? `: ${error.message}` : ''} (${requeue ? 'requeued' : 'dead-lettered'})`, this.#about(item))
+  }
+
+  /** The task raised Ignore: nothing is recorded for it. */
+  ignored(item: InFlight): void {
+    if (isLevelEnabled(this.#logger, 'info')) this.#logger.info(`task ${named(item)} ignored`, this.#about(item))
   }
 
   /** Celery's "Task t[id] raised unexpected: ...": one error line per failed task, with its traceback. */

@@ -447,6 +447,7 @@ export class TaskSupervisor {
         this.#log.retry(item, outcome.delayMs ?? 0, error)
         return void this.#retry(item, outcome.delayMs ?? 0, error)
       case OutcomeKind.Reject:
+        this.#log.rejected(item, error, outcome.requeue === true)
         if (outcome.requeue) {
           this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
           return this.#giveBack(item, false)
@@ -455,6 +456,7 @@ export class TaskSupervisor {
         item.term(`rejected: ${error?.message ?? ''}`)
         return
       case OutcomeKind.Ignore:
+        this.#log.ignored(item)
         item.ackWhen(this.#recorder.apply(item, TaskEventType.IGNORE))
         return
     }
@@ -492,6 +494,7 @@ export class TaskSupervisor {
     this.#settle(item)
     this.observer?.ended(item, 'revoked', undefined, undefined)
     const reason = how.expired ? 'expired' : how.terminated ? 'revoked and terminated' : 'revoked'
+    this.#log.revoked(item, reason, how.terminated === true)
     const stored = this.#recorder.apply(item, TaskEventType.REVOKE, { error: toWireError(new TaskRevokedError(`task ${item.headers.task}[${item.headers.id}] ${reason}`)), ...how })
     item.ackWhen(stored)
     this.#node.pump()
