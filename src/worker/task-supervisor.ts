@@ -94,7 +94,7 @@ export class TaskSupervisor {
   readonly #startAcks = new StartAcks((item) => this.#pool.startedAt(item))
   readonly #log: TaskLog
   /** What became of the tasks on threads terminated by the node's stop: logged once, as the node stops. */
-  readonly stopped = { requeued: 0, failed: 0 }
+  readonly stopped: { requeued: number; failed: number; how: string } = { requeued: 0, failed: 0, how: 'cold' }
 
   constructor(node: SupervisedNode) {
     this.#node = node
@@ -539,7 +539,7 @@ export class TaskSupervisor {
       // Acked as it started (acksLate is off): Celery's at-most-once. It may have done part of
       // its work, so it does not run again; whoever waits on it is told why.
       this.stopped.failed++
-      error = new WorkerLostError(`${item.headers.task}[${item.headers.id}] was still running when worker ${this.#node.hostname} stopped cold; it was acked as it started (acksLate is off), so it does not run again`)
+      error = new WorkerLostError(`${item.headers.task}[${item.headers.id}] was still running when worker ${this.#node.hostname} stopped ${this.stopped.how}; it was acked as it started (acksLate is off), so it does not run again`)
     }
     if (!(error instanceof TimeLimitExceeded) && item.options.acksLate && item.options.rejectOnWorkerLost && !item.settled) {
       this.#settle(item)

@@ -243,7 +243,11 @@ export class WorkerNode {
       await this.#consumers.closeAll((error) => logger.error('could not close a consumer', { hostname: this.hostname, error }))
       this.#tasks.giveBackWaiting()
       if (!this.#machine.getSnapshot().context.cold && this.#pool.busy > 0) {
-        const timeout = clock.setTimeout(() => this.#drained.resolve(), this.options.shutdownTimeoutMs)
+        const timeout = clock.setTimeout(() => {
+          this.#tasks.stopped.how = `past its warm shutdown's ${this.options.shutdownTimeoutMs / 1000} s (workerShutdownTimeout)`
+          logger.warn(`warm shutdown: tasks still running after ${this.options.shutdownTimeoutMs / 1000} s (workerShutdownTimeout): stopping them`, { hostname: this.hostname, running: this.#pool.busy })
+          this.#drained.resolve()
+        }, this.options.shutdownTimeoutMs)
         await this.#drained.promise
         clock.clearTimeout(timeout)
       }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { app, add, explicitRetry, ignorer, rejecter } from '../fixtures/app.js'
+import { app, add, explicitRetry, ignorer, rejecter, sleepy } from '../fixtures/app.js'
 import { consoleLogger, type Logger } from '../../src/util/logger.js'
 import { until } from '../helpers/until.js'
 
@@ -29,4 +29,14 @@ t.test('reject, ignore, a retry without a cause, a revoked task: each has its li
   t.equal(named(`t.ignore[${ignore} ignored`), `info task t.ignore[${ignore} ignored`)
   t.equal(named(`t.explicitRetry[${retry} retry`), `info task t.explicitRetry[${retry} retry in 0.010 s`, 'no cause given: none named')
   t.equal(named(`${revoked.id}] discarded`), `info task t.add[${revoked.id}] discarded: revoked`)
+})
+
+t.test('a warm stop that runs past its shutdown timeout says so, and so does the task it stops', async (t) => {
+  const node = app.worker({ concurrency: 1, hostname: 'late@test', queues: ['late'], shutdownTimeout: 0.3 })
+  await node.start()
+  const running = await sleepy.applyAsync([5_000], { queue: 'late' })
+  await until(() => node.active, (n) => n === 1, 'the task to be on the node')
+  await node.stop()
+  t.ok(lines.some((line) => line === 'warn warm shutdown: tasks still running after 0.3 s (workerShutdownTimeout): stopping them'), 'the node says why it stopped them')
+  await t.rejects(running.get({ timeout: 5 }), { name: 'WorkerLostError', message: /was still running when worker late@test stopped past its warm shutdown's 0\.3 s \(workerShutdownTimeout\)/ })
 })
