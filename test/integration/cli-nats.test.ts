@@ -83,7 +83,7 @@ t.test('cli nats - status lists both nodes; inspect active shows a running task;
   const running = Object.values(replies).flatMap((reply) => reply.ok)
   t.match(running, [{ id: slow.id, name: 'n.slowLate', args: [60_000, file] }])
   t.equal(registered.code, 0)
-  t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.globalLimited\n        * n.held\n        * n.heldLate\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.spin\n        * n.stamp\n`)
+  t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.globalLimited\n        * n.held\n        * n.heldLate\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.slowRated\n        * n.spin\n        * n.stamp\n`)
   await slow.revoke({ terminate: true })
   await t.rejects(slow.get({ timeout: 20 }), { name: 'TaskRevokedError' }, 'terminated')
 })

@@ -56,8 +56,9 @@ t.test('production config - the three published node configs form a JetStream cl
   })
   copyFileSync(join(docs, 'auth.conf'), join(dir, 'auth.conf'))
   const servers: NatsServer[] = []
-  for (const i of [1, 2, 3]) {
-    const text = readFileSync(join(docs, `nats-${i}.conf`), 'utf8')
+  t.teardown(() => Promise.all(servers.map((server) => server.cleanup())))
+  const config = (i: number) =>
+    readFileSync(join(docs, `nats-${i}.conf`), 'utf8')
       .replace('listen: 0.0.0.0:6222', `listen: 127.0.0.1:${routes[i - 1]}`)
       .replace('http: 0.0.0.0:8222', `http: 127.0.0.1:${http[i - 1]}`)
       .replace(/nats-route:\/\/nats-(\d):6222/g, (_, n: string) => `nats-route://127.0.0.1:${routes[Number(n) - 1]}`)
@@ -65,11 +66,23 @@ t.test('production config - the three published node configs form a JetStream cl
       .replace('/etc/nats/certs/server.pem', certs.serverCert)
       .replace('/etc/nats/certs/server-key.pem', certs.serverKey)
       .replace('/etc/nats/certs/ca.pem', certs.ca)
-    t.notMatch(text, /nats-\d:6222|\/etc\/nats|\/data\//, `nats-${i}.conf: every host and path substituted`)
-    writeFileSync(join(dir, `nats-${i}.conf`), text)
-    servers.push(await startNatsServer({ configFile: join(dir, `nats-${i}.conf`), jetstreamFromConfig: true }))
+  for (const i of [1, 2, 3]) {
+    t.notMatch(config(i), /nats-\d:6222|\/etc\/nats|\/data\//, `nats-${i}.conf: every host and path substituted`)
+    // A port found free can be taken before the server binds it (tests run in parallel, and a
+    // server dialing its routes uses ephemeral ports): then that server gets new ones. The
+    // servers started before learn its route from it, as a cluster's gossip does.
+    for (let attempt = 1; ; attempt++) {
+      writeFileSync(join(dir, `nats-${i}.conf`), config(i))
+      try {
+        servers.push(await startNatsServer({ configFile: join(dir, `nats-${i}.conf`), jetstreamFromConfig: true }))
+        break
+      } catch (error) {
+        if (attempt === 3 || !/address already in use/.test(String(error))) throw error
+        routes[i - 1] = await freePort()
+        http[i - 1] = await freePort()
+      }
+    }
   }
-  t.teardown(() => Promise.all(servers.map((server) => server.cleanup())))
   const tls = (i: number) => `tls://127.0.0.1:${servers[i].port}`
 
   const admin = await connectNats(tls(0), { user: 'admin', pass: 'a-pw', tls: { caFile: certs.ca } })
