@@ -113,7 +113,7 @@ function subjectMatches(pattern: string, subject: string): boolean {
  * Refuses an event pattern no event can match (`task-faild`), which would yield nothing for
  * ever, naming the type it was probably meant to be. `shown` is how the message names it.
  */
-export function checkEventPattern(pattern: string, shown = typeof pattern === 'string' ? pattern : String(pattern)): void {
+export function checkEventPattern(pattern: string, shown = String(pattern)): void {
   if (typeof pattern === 'string' && EVENT_TYPES.some((type) => subjectMatches(eventPattern(pattern), eventSubject(type)))) return
   const near = typeof pattern === 'string' ? closestKey(pattern, [...EVENT_TYPES, 'task-*', 'worker-*']) : undefined
   throw new InvalidArgumentError(`no event matches ${shown}${near ? ` (did you mean ${near}?)` : ''}; the events are ${EVENT_TYPES.join(', ')}; a * stands for either part (task-*, *-failed) or for all (*)`)

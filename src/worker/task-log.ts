@@ -8,11 +8,11 @@ import type { InFlight } from './in-flight.js'
 const RESULT_REPR_MAX = 1024
 
 /**
- * A worker's line per task, as Celery's: "received" and "succeeded" (with the result) at info,
- * a retry, an ignore and a discarded revoked task at info, a reject at warning, "raised" at
- * error with its traceback. A worker logs at warning unless told
- * otherwise (`-l info`), as Celery's does, and the info lines are not even built then: at tens
- * of thousands of tasks a second, decoding each result for a line nobody reads would show.
+ * A worker's line per task, as Celery's: "received" and "succeeded" (with the result), a
+ * retry, an ignore and a discarded revoked task at info, a reject at warning, "raised" at error
+ * with its traceback. A worker logs at warning unless told otherwise (`-l info`), as Celery's
+ * does, and the info lines are not even built then: at tens of thousands of tasks a second,
+ * decoding each result for a line nobody reads would show.
  */
 export class TaskLog {
   readonly #logger: Logger

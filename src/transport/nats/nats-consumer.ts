@@ -195,7 +195,6 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
   }
 
   async #fetch(consumer: JsConsumer, n: number): Promise<void> {
-    let remaining = n
     let messages: ConsumerMessages | undefined
     let failed = false
     const request = { expiresAt: Date.now() + FETCH_EXPIRES_MS, remaining: n }
@@ -209,7 +208,6 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
         expires: FETCH_EXPIRES_MS,
         idle_heartbeat: FETCH_HEARTBEAT_MS,
         callback: (message: JsMsg) => {
-          remaining--
           request.remaining--
           if (this.#closed) {
             // Handed over as the consumer closed: back to the queue, for a live pull request.
@@ -245,7 +243,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       this.#requests.delete(request)
       if (messages !== undefined) this.#open.delete(messages)
       if (!this.#closed && !this.#host.connectionClosed()) {
-        this.#credit += remaining
+        this.#credit += request.remaining
         this.#schedule(failed ? this.#backoff() : 0)
       }
     }
