@@ -7,6 +7,7 @@ import type { ControlOptions, ControlReplies } from '../client/control.js'
 import { alignOptions } from './help.js'
 import { parseRateLimit } from '../util/rate-limit.js'
 import { closestKey } from '../util/closest.js'
+import { toMs } from '../util/duration.js'
 
 type Action = (app: App, args: string[], options: ControlOptions & { terminate?: boolean }) => Promise<ControlReplies>
 
@@ -69,7 +70,10 @@ export async function control(argv: string[]): Promise<number> {
   const app = await openApp(values)
   try {
     requireShared(app, 'control', 'no node in another process can hear this command or answer it')
-    printReplies(await method.run(app, args, options), { json: values.json })
+    // A revoke is stored in the broker before it is broadcast: nodes that start later skip the
+    // task too, so no node online to answer is not a failure (Celery's revoke is lost then).
+    const nobody = name === 'revoke' ? `no node online replied; the revoke is stored: a node that receives ${args.length === 1 ? 'this task' : 'these tasks'} within workerRevokeExpires (${toMs(app.conf.workerRevokeExpires, 'workerRevokeExpires') / 1000} s) discards ${args.length === 1 ? 'it' : 'them'}` : undefined
+    printReplies(await method.run(app, args, options), { json: values.json, nobody })
     return 0
   } finally {
     await app.close()

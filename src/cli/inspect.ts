@@ -26,7 +26,7 @@ export const nodeOptions = {
 
 export const nodeHelp = alignOptions(`  -d, --destination <n1,n2>   only these nodes (default: all)
   -t, --timeout <s>           how long to wait for replies (default: ${DEFAULT_CONTROL_TIMEOUT})
-  -j, --json                  print the replies as one JSON object`)
+  -j, --json                  print the replies as one JSON object, node name to reply`)
 
 export const inspectHelp = alignOptions(`Usage: celeriac inspect <${METHODS.join('|')}> [options]
 
@@ -73,7 +73,7 @@ export async function inspect(argv: string[]): Promise<number> {
   try {
     requireShared(app, 'inspect', 'no node in another process can hear this command or answer it')
     const replies = method === 'active_queues' ? activeQueues(await app.control.inspect(options).stats()) : await app.control.broadcast(method, options)
-    printReplies(replies, { json: values.json })
+    printReplies(replies, { json: values.json, bare: method !== 'ping' })
     return 0
   } finally {
     await app.close()

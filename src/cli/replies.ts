@@ -3,12 +3,24 @@ import type { ControlReplies } from '../client/control.js'
 
 /**
  * Prints replies as Celery does (`->  node: OK` then the value, indented), or as one JSON
- * object with `json`. No reply, or an error reply, fails the command (exit code 1).
+ * object with `json`. An error reply fails the command (exit code 1), and so does no reply,
+ * unless `nobody` says what was done anyway (a revoke is stored for nodes that start later).
+ *
+ * In JSON each node's value is its reply as Celery prints it: `{ "ok": ... }` or
+ * `{ "error": ... }`, or with `bare` (`inspect` but ping) the value itself, as in
+ * `celery inspect active -j`; an error stays `{ "error": ... }` there too.
  */
-export function printReplies(replies: ControlReplies, options: { json?: boolean; quiet?: boolean } = {}): void {
+export function printReplies(replies: ControlReplies, options: { json?: boolean; quiet?: boolean; bare?: boolean; nobody?: string } = {}): void {
   const hosts = Object.keys(replies).sort()
-  if (options.json) console.log(JSON.stringify(replies, null, 2))
-  else if (!options.quiet) {
+  if (hosts.length === 0 && options.nobody !== undefined) {
+    if (options.json) console.log('{}')
+    else if (!options.quiet) console.log(options.nobody)
+    return
+  }
+  if (options.json) {
+    const shown = options.bare ? Object.fromEntries(hosts.map((host) => [host, replies[host].error === undefined ? replies[host].ok : { error: replies[host].error }])) : replies
+    console.log(JSON.stringify(shown, null, 2))
+  } else if (!options.quiet) {
     for (const host of hosts) {
       const reply = replies[host]
       console.log(`->  ${host}: ${reply.error === undefined ? 'OK' : 'ERROR'}`)

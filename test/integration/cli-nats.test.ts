@@ -79,8 +79,10 @@ t.test('cli nats - status lists both nodes; inspect active shows a running task;
   t.match(status.stdout, `->  cli-1@${host}: OK\n->  cli-2@${host}: OK\n`)
   t.match(status.stdout, /\n2 nodes online\.\n$/)
   t.equal(active.code, 0, active.stderr)
-  const replies = JSON.parse(active.stdout) as Record<string, { ok: { id: string; name: string; args: unknown[] }[] }>
-  const running = Object.values(replies).flatMap((reply) => reply.ok)
+  // As `celery inspect active -j` prints it: node name to its list, no `ok` around it.
+  const replies = JSON.parse(active.stdout) as Record<string, { id: string; name: string; args: unknown[] }[]>
+  t.same(Object.keys(replies).sort(), [`cli-1@${host}`, `cli-2@${host}`])
+  const running = Object.values(replies).flat()
   t.match(running, [{ id: slow.id, name: 'n.slowLate', args: [60_000, file] }])
   t.equal(registered.code, 0)
   t.equal(registered.stdout, `->  cli-1@${host}: OK\n        * n.add\n        * n.globalLimited\n        * n.held\n        * n.heldLate\n        * n.mark\n        * n.noop\n        * n.slowLate\n        * n.slowRated\n        * n.spin\n        * n.stamp\n`)
@@ -97,6 +99,17 @@ t.test('cli nats - control rate_limit: every node replies; an unknown task is an
   t.match(bad.stderr, `celeriac: cli-2@${host} replied with an error`)
   const nobody = await cli('inspect', 'ping', '-d', 'ghost@nowhere', '-t', '0.3')
   t.same([nobody.code, nobody.stderr], [1, 'celeriac: no nodes replied within the time limit\n'])
+  const ping = await cli('inspect', 'ping', '-j', '-d', `cli-1@${host}`)
+  t.same(JSON.parse(ping.stdout), { [`cli-1@${host}`]: { ok: 'pong' } }, 'ping keeps Celery\'s {"ok": "pong"}')
+})
+
+t.test('cli nats - control revoke with no node online succeeds: the revoke is stored, and a node that gets the task later discards it', async (t) => {
+  const id = crypto.randomUUID()
+  const revoke = await cli('control', 'revoke', id, '-d', 'ghost@nowhere', '-t', '0.3')
+  t.same([revoke.code, revoke.stderr], [0, ''])
+  t.equal(revoke.stdout, 'no node online replied; the revoke is stored: a node that receives this task within workerRevokeExpires (10800 s) discards it\n')
+  const late = await f.add.applyAsync([1, 2], { taskId: id, queue: 'cli' })
+  await t.rejects(late.get({ timeout: 20 }), { name: 'TaskRevokedError' })
 })
 
 t.test('cli nats - purge empties a queue (-f); without -f and no terminal it refuses', async (t) => {
