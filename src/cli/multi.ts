@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { hostname as osHostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { CommandFailed, UsageError } from './args.js'
@@ -7,7 +7,7 @@ import { isAlive } from './worker.js'
 import { withoutNpm } from './parent-watch.js'
 import { alignOptions } from './help.js'
 
-export const multiHelp = alignOptions(`Usage: celeriac multi <start|stop|stopwait|restart> <names|N> [options] [worker options]
+export const multiHelp = alignOptions(`Usage: celeriac multi <start|stop|stopwait|restart|kill|show|names> <names|N> [options] [worker options]
 
 Runs worker nodes in the background, one process each, with a pidfile and a logfile.
 <names> are node names (w1 w2, or w1@%h); a number N means celery1..celeryN.
@@ -24,7 +24,10 @@ nothing (Celery's pool process index: a node here is one process), %% a percent 
   start     start the nodes, wait until each is serving
   stop      send TERM (warm shutdown) to each node
   stopwait  send TERM and wait until each node has exited
-  restart   stopwait, then start`)
+  restart   stopwait, then start
+  kill      send KILL to each node: its running tasks die with it (acksLate ones run again)
+  show      print the command each node runs
+  names     print the nodes' full names`)
 
 interface Node {
   /** Full node name, `w1@host`. */
@@ -34,6 +37,7 @@ interface Node {
 }
 
 const READY_TIMEOUT_MS = 60_000
+const ACTIONS = ['start', 'stop', 'stopwait', 'restart', 'kill', 'show', 'names']
 
 /** `celeriac multi`: starts and stops background worker nodes. */
 export async function multi(argv: string[]): Promise<number> {
@@ -42,10 +46,13 @@ export async function multi(argv: string[]): Promise<number> {
     return 0
   }
   const [action, ...rest] = argv
-  if (!['start', 'stop', 'stopwait', 'restart'].includes(action)) throw new UsageError(`multi: expected start, stop, stopwait or restart, got ${action ?? 'nothing'}`)
+  if (!ACTIONS.includes(action)) throw new UsageError(`multi: expected one of ${ACTIONS.join(', ')}, got ${action ?? 'nothing'}`)
   const { names, pidfile, logfile, workerArgs } = split(rest)
   if (names.length === 0) throw new UsageError(`multi ${action}: name at least one node, or give a count`)
   const nodes = names.map((name): Node => ({ name, pidfile: expand(pidfile, name), logfile: expand(logfile, name) }))
+  if (action === 'names') return print(nodes.map((node) => node.name))
+  if (action === 'show') return print(nodes.map((node) => ['celeriac', ...workerCommand(node, workerArgs)].map(quoted).join(' ')))
+  if (action === 'kill') return kill(nodes)
   if (action === 'stop') return stop(nodes, false)
   if (action === 'stopwait') return stop(nodes, true)
   if (action === 'restart') await stop(nodes, true)
@@ -95,6 +102,21 @@ export function expand(pattern: string, node: string): string {
   return pattern.replace(/%[nhdiI%]/g, (token) => values[token])
 }
 
+/** The `celeriac` arguments that run `node`. */
+function workerCommand(node: Node, workerArgs: string[]): string[] {
+  return ['worker', '-n', node.name, '--pidfile', node.pidfile, '--logfile', node.logfile, ...workerArgs]
+}
+
+/** `arg` as a POSIX shell reads it back. */
+function quoted(arg: string): string {
+  return /^[\w@%./:=,+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`
+}
+
+function print(lines: string[]): number {
+  for (const line of lines) console.log(line)
+  return 0
+}
+
 function readPid(node: Node): number | undefined {
   if (!existsSync(node.pidfile)) return undefined
   const pid = Number(readFileSync(node.pidfile, 'utf8').trim())
@@ -107,7 +129,7 @@ async function start(nodes: Node[], workerArgs: string[]): Promise<number> {
   const started = await Promise.all(nodes.map(async (node) => {
     if (readPid(node) !== undefined) return `\t> ${node.name}: already running (pid ${readPid(node)})`
     const log = openSync(node.logfile, 'a')
-    const child = spawn(process.execPath, [bin, 'worker', '-n', node.name, '--pidfile', node.pidfile, '--logfile', node.logfile, ...workerArgs], {
+    const child = spawn(process.execPath, [bin, ...workerCommand(node, workerArgs)], {
       detached: true,
       // The node outlives this command on purpose: no parent watch (see parent-watch.ts).
       env: withoutNpm(process.env),
@@ -126,6 +148,22 @@ async function start(nodes: Node[], workerArgs: string[]): Promise<number> {
   }))
   for (const line of started) console.log(line)
   if (started.some((line) => line.includes('FAILED'))) throw new CommandFailed('some nodes did not start')
+  return 0
+}
+
+/** Celery's `multi kill`: SIGKILL, and the pidfile the node could not remove. */
+function kill(nodes: Node[]): number {
+  console.log('> Killing nodes...')
+  for (const node of nodes) {
+    const pid = readPid(node)
+    if (pid === undefined) {
+      console.log(`\t> ${node.name}: not running`)
+      continue
+    }
+    process.kill(pid, 'SIGKILL')
+    rmSync(node.pidfile, { force: true })
+    console.log(`\t> ${node.name}: KILL -> ${pid}`)
+  }
   return 0
 }
 

@@ -216,3 +216,32 @@ t.test('cli nats - multi start then stopwait: background nodes with pidfiles and
   t.match(stop.stdout, `> m2@${host}: DOWN`)
   t.notOk(existsSync(`${dir}/m1.pid`) || existsSync(`${dir}/m2.pid`), 'pidfiles removed on exit')
 })
+
+t.test('cli nats - multi names, show and kill: kill sends KILL and removes the pidfile the node could not', async (t) => {
+  const dir = tempDir(t)
+  const files = ['--pidfile', `${dir}/%n.pid`, '--logfile', `${dir}/%n%I.log`]
+  const names = await celeriac(['multi', 'names', '2'], env)
+  t.same([names.code, names.stdout], [0, `celery1@${host}\ncelery2@${host}\n`])
+  const show = await celeriac(['multi', 'show', 'k1', ...files, '-A', fixture, '-Q', 'a b'], env)
+  t.same([show.code, show.stdout], [0, `celeriac worker -n k1@${host} --pidfile ${dir}/k1.pid --logfile ${dir}/k1.log -A ${fixture} -Q 'a b'\n`])
+  const start = await celeriac(['multi', 'start', 'k1', ...files, '-A', fixture, '-c', '1', '-Q', 'multi-kill'], env)
+  t.equal(start.code, 0, start.stdout + start.stderr)
+  const pid = Number(readFileSync(`${dir}/k1.pid`, 'utf8'))
+  const exited = new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      try {
+        process.kill(pid, 0)
+      } catch {
+        clearInterval(poll)
+        resolve()
+      }
+    }, 50)
+  })
+  const kill = await celeriac(['multi', 'kill', 'k1', ...files], env)
+  t.same([kill.code, kill.stdout], [0, `> Killing nodes...\n\t> k1@${host}: KILL -> ${pid}\n`])
+  await exited
+  t.notOk(existsSync(`${dir}/k1.pid`), 'pidfile removed')
+  t.notMatch(readFileSync(`${dir}/k1.log`, 'utf8'), 'warm shutdown', 'killed, not stopped')
+  const again = await celeriac(['multi', 'kill', 'k1', ...files], env)
+  t.same([again.code, again.stdout], [0, `> Killing nodes...\n\t> k1@${host}: not running\n`])
+})
