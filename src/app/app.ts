@@ -1,6 +1,7 @@
 import { isMainThread } from 'node:worker_threads'
 import { ConfigError } from '../errors.js'
 import { AsyncResult } from '../result/async-result.js'
+import { GroupResult } from '../result/group-result.js'
 import { subscribeEvents, type EventStream } from '../events/event-stream.js'
 import type { EventOf } from '../events/events.js'
 import { callerModuleUrl } from '../util/caller.js'
@@ -201,6 +202,14 @@ export class App {
   /** A result handle for any task id (PENDING if unknown). */
   asyncResult<R = unknown>(id: string): AsyncResult<R> {
     return new AsyncResult<R>(id, this.#parts.results)
+  }
+
+  /**
+   * The group a process saved under `id` with `GroupResult.save()`, its handles bound to this
+   * app; `undefined` when nothing is saved there (Celery's `GroupResult.restore`).
+   */
+  restoreGroup<R = unknown[]>(id: string): Promise<GroupResult<R> | undefined> {
+    return GroupResult.restore(id, this.#parts.results) as Promise<GroupResult<R> | undefined>
   }
 
   /** The connected transport (connects on first call). */

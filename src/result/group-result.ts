@@ -1,6 +1,10 @@
+import { ConfigError, InvalidArgumentError } from '../errors.js'
+import { TaskState } from '../lifecycle/states.js'
+import { msgpackCodec } from '../serialization/codec.js'
 import { toMs } from '../util/duration.js'
 import { isWaitTimeout, waitTimeout, type GetOptions, type ResultLike } from './result-like.js'
-import type { AsyncResult } from './async-result.js'
+import { AsyncResult, sourceOf, type ResultSource } from './async-result.js'
+import type { ResultBackend } from './backend.js'
 
 /** A member of a group's result: a task's result, or a nested group's. */
 export type MemberResult = AsyncResult<any> | GroupResult<any>
@@ -18,10 +22,13 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
   readonly results: readonly MemberResult[]
   /** The result this group's members were given as argument, in a chain. */
   parent?: ResultLike
+  /** The app it was restored through, if any; else its tasks' (see {@link save}). */
+  readonly #source: ResultSource | undefined
 
-  constructor(id: string, results: readonly MemberResult[]) {
+  constructor(id: string, results: readonly MemberResult[], source?: ResultSource) {
     this.id = id
     this.results = results
+    this.#source = source
   }
 
   /**
@@ -109,6 +116,50 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
     await Promise.all(this.results.map((r) => r.forget()))
   }
 
+  /**
+   * Stores which results make up this group, under its id, so that another process can
+   * {@link GroupResult.restore} it from the id alone (Celery's `save`): the members' ids and
+   * nested groups, not their chain parents. Kept as long as results are (`resultExpires`).
+   */
+  async save(): Promise<void> {
+    const backend = await this.#backend('save')
+    if (!backend.capabilities.stores) throw new ConfigError(`group ${this.id}: saving a group needs a result backend that stores results (memory:// or nats://); ${backend.kind}:// only routes them to their sender`)
+    await backend.store({ taskId: groupKey(this.id), state: TaskState.SUCCESS, name: GROUP_RECORD, result: msgpackCodec.encode(membersOf(this)), contentType: msgpackCodec.contentType, dateDone: Date.now() })
+  }
+
+  /** Removes what {@link save} stored (Celery's `delete`); the members' results stay (see {@link forget}). */
+  async delete(): Promise<void> {
+    await (await this.#backend('delete')).forget(groupKey(this.id))
+  }
+
+  /**
+   * The group saved under `id` with {@link save}, its members bound to `source` (an app: use
+   * `app.restoreGroup(id)`), or `undefined` when nothing is saved there (never saved, deleted,
+   * or expired), as Celery's `GroupResult.restore` gives None.
+   */
+  static async restore(id: string, source: ResultSource): Promise<GroupResult | undefined> {
+    if (typeof id !== 'string' || id === '') throw new InvalidArgumentError(`restore: a group id must be a non-empty string, got ${JSON.stringify(id)}`)
+    const meta = await (await source.backend()).get(groupKey(id))
+    if (meta?.name !== GROUP_RECORD || meta.result === undefined) return undefined
+    return rebuilt(id, msgpackCodec.decode(meta.result) as SavedMember[], source)
+  }
+
+  /** The backend of this group's app: its own, else its first task's. */
+  #backend(what: string): Promise<ResultBackend> {
+    const source = GroupResult.#sourceOf(this)
+    if (source === undefined) throw new InvalidArgumentError(`group ${this.id}: cannot ${what} a group with no task in it: it has no app to store through`)
+    return source.backend()
+  }
+
+  static #sourceOf(group: GroupResult<any>): ResultSource | undefined {
+    if (group.#source !== undefined) return group.#source
+    for (const member of group.results) {
+      const source = member instanceof GroupResult ? GroupResult.#sourceOf(member) : sourceOf(member)
+      if (source !== undefined) return source
+    }
+    return undefined
+  }
+
   #count(settled: (Settled | undefined)[]): number {
     return settled.filter((s) => s !== undefined).length
   }
@@ -116,4 +167,23 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
   toString(): string {
     return this.id
   }
+}
+
+/** What `save` stores for a member: a task's id, or a nested group's id and members. */
+type SavedMember = string | [id: string, members: SavedMember[]]
+
+/** The record name that marks a saved group, so that a task's record is never read as one. */
+const GROUP_RECORD = 'celeriac.group'
+
+/** The record id a group is saved under: apart from task ids, as Celery's `celery-taskset-meta-` keys are. */
+function groupKey(id: string): string {
+  return `celeriac-group-meta.${id}`
+}
+
+function membersOf(group: GroupResult<any>): SavedMember[] {
+  return group.results.map((member) => (member instanceof GroupResult ? [member.id, membersOf(member)] : member.id))
+}
+
+function rebuilt(id: string, members: SavedMember[], source: ResultSource): GroupResult {
+  return new GroupResult(id, members.map((member) => (typeof member === 'string' ? new AsyncResult(member, source) : rebuilt(member[0], member[1], source))), source)
 }

@@ -13,12 +13,14 @@ t.test('on NATS: the fixture runs on the server started here', async (t) => {
 })
 
 t.test('chords need a result backend that stores results: rpc:// is refused before sending', async (t) => {
-  const { createApp, chord } = await import('../../src/index.js')
+  const { createApp, chord, GroupResult } = await import('../../src/index.js')
   const rpc = createApp({ name: 'canvas-rpc', broker: server.url, backend: 'rpc://' })
   t.teardown(() => rpc.close())
   const add = rpc.task('c.add', (x: number, y: number) => x + y)
   const xsum = rpc.task('c.xsum', (numbers: number[]) => numbers.reduce((a, b) => a + b, 0))
   await t.rejects(chord([add.s(1, 1)], xsum.s()).applyAsync(), { name: 'ConfigError', message: /chords need a result backend that stores results .* rpc:\/\/ does not/ })
+  const members = new GroupResult('g-rpc', [rpc.asyncResult('a')])
+  await t.rejects(members.save(), { name: 'ConfigError', message: /saving a group needs a result backend that stores results .* rpc:\/\/ only routes them/ }, 'a group saved on rpc:// could never be restored')
 })
 
 t.test('on NATS: a chord whose joined results are over max_payload fails its body instead of leaving it PENDING', async (t) => {

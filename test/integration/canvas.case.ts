@@ -1,7 +1,7 @@
 // The canvas suite: the seeds' examples and Celery's failure rules, run on memory:// and on
 // NATS by canvas-memory.test.ts and canvas-nats.test.ts with a worker node already started.
 // It imports no fixture itself: the NATS runner sets the fixture's broker before importing it.
-import { chain, chord, group, signature, AsyncResult, ChordError, GroupResult, Signature } from '../../src/index.js'
+import { chain, chord, createApp, group, signature, AsyncResult, ChordError, GroupResult, Signature } from '../../src/index.js'
 import { msgpackCodec, jsonCodec } from '../../src/serialization/codec.js'
 import { lines, tempDir } from '../helpers/files.js'
 import type * as Fixture from '../fixtures/canvas-app.js'
@@ -251,6 +251,28 @@ export function canvasCases(t: Test, fx: typeof Fixture): void {
     t.equal(value, 2)
     t.equal(parentId, first.id, "the parent is the step before")
     t.equal(rootId, first.id, "the root is the chain's first task")
+  })
+
+  t.test('a saved group is restored from its id by another app, nested groups too; delete removes it', async (t) => {
+    const sent = (await group([add.s(1, 1), group([add.s(2, 2), mul.s(3, 3)])]).applyAsync()) as GroupResult<[number, number[]]>
+    await sent.save()
+    // Another app on the same broker and backend: what a web process that kept only the id has.
+    const other = createApp({ name: fx.app.name, broker: fx.app.conf.broker, backend: fx.app.conf.backend })
+    t.teardown(() => other.close())
+    const restored = await other.restoreGroup<[number, number[]]>(sent.id)
+    t.ok(restored instanceof GroupResult)
+    t.equal(restored!.id, sent.id)
+    t.same(restored!.results.map((r) => r.id), sent.results.map((r) => r.id), 'the same members, in order')
+    t.ok(restored!.results[1] instanceof GroupResult, 'a nested group comes back a group')
+    t.same(await restored!.get(T), [2, [4, 9]])
+    t.equal(await restored!.completedCount(), 2)
+    t.equal(await other.restoreGroup(crypto.randomUUID()), undefined, 'nothing saved under an unknown id')
+    t.equal(await other.restoreGroup(sent.results[0].id), undefined, "a task's id is not a group's")
+    await restored!.delete()
+    t.equal(await fx.app.restoreGroup(sent.id), undefined, 'deleted')
+    t.equal(await sent.results[0].get(T), 2, "delete leaves the members' results")
+    await t.rejects(new GroupResult('empty', []).save(), { name: 'InvalidArgumentError', message: /cannot save a group with no task in it/ })
+    await t.rejects(fx.app.restoreGroup(''), { name: 'InvalidArgumentError', message: /group id must be a non-empty string/ })
   })
 
   t.test('bad canvases are clear errors, before anything is sent', async (t) => {
