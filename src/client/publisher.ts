@@ -1,12 +1,12 @@
 import { hostname as osHostname } from 'node:os'
 import { InvalidArgumentError } from '../errors.js'
 import { encodeMessage, type TaskHeaders } from '../protocol/envelope.js'
-import { MESSAGE_LIMITS } from '../protocol/validate-envelope.js'
+import { InvalidMessageError, isPlainObject, MESSAGE_LIMITS, validateHeaders } from '../protocol/validate-envelope.js'
 import { assertSerializable, codecByName } from '../serialization/codec.js'
 import { sendEvent } from '../events/event-stream.js'
 import { newTaskId } from '../util/ids.js'
 import { checkArity } from '../task/arity.js'
-import { toMs } from '../util/duration.js'
+import { toMs, type Duration } from '../util/duration.js'
 import { callbackData } from '../canvas/options-data.js'
 import type { Flow } from '../canvas/host.js'
 import type { ConfigValues } from '../config/defaults.js'
@@ -59,7 +59,10 @@ export class Publisher {
       const conf = this.#ctx.conf()
       if (definition && resolved?.typing !== false) checkArity(definition, args, options.kwargs)
       assertSerializable(args, `${name} args`)
-      if (options.kwargs !== undefined) assertSerializable(options.kwargs, `${name} kwargs`)
+      if (options.kwargs !== undefined) {
+        if (options.kwargs !== null && !isPlainObject(options.kwargs)) throw new InvalidArgumentError(`${name}: options.kwargs must be an object of keyword arguments, got ${JSON.stringify(options.kwargs)}`)
+        assertSerializable(options.kwargs, `${name} kwargs`)
+      }
       if (options.headers !== undefined) assertSerializable(options.headers, `${name} headers`)
       const codec = codecByName(options.serializer ?? conf.taskSerializer)
       const body = codec.encode([args, options.kwargs ?? null])
@@ -91,10 +94,10 @@ export class Publisher {
     const headers = { id, task: name, retries: 0, rootId: options.rootId ?? id, origin: ORIGIN } as TaskHeaders
     // Read only when a time is relative to now: most sends have none.
     const now = options.countdown !== undefined || options.expires !== undefined || resolved?.expiresMs !== undefined ? this.#ctx.clock.now() : 0
-    if (options.eta !== undefined) headers.eta = dateMs(options.eta, 'eta')
-    else if (options.countdown !== undefined) headers.eta = now + toMs(options.countdown, 'countdown')
-    if (options.expires !== undefined) headers.expires = options.expires instanceof Date ? dateMs(options.expires, 'expires') : now + toMs(options.expires, 'expires')
-    else if (resolved?.expiresMs !== undefined) headers.expires = now + resolved.expiresMs
+    if (options.eta !== undefined) headers.eta = inRange(dateMs(options.eta, 'eta'), 'eta')
+    else if (options.countdown !== undefined) headers.eta = inRange(now + toMs(options.countdown, 'countdown'), 'countdown')
+    if (options.expires !== undefined) headers.expires = inRange(options.expires instanceof Date ? dateMs(options.expires, 'expires') : now + toMs(options.expires, 'expires'), 'expires')
+    else if (resolved?.expiresMs !== undefined) headers.expires = inRange(now + resolved.expiresMs, 'the task\'s expires')
     if (options.parentId !== undefined) headers.parentId = options.parentId
     if (options.groupId !== undefined) headers.groupId = options.groupId
     if (options.ignoreResult !== undefined) headers.ignoreResult = options.ignoreResult
@@ -102,8 +105,8 @@ export class Publisher {
     if (options.headers !== undefined) headers.headers = options.headers
     if (options.timeLimit !== undefined || options.softTimeLimit !== undefined) {
       headers.timeLimit = [
-        options.softTimeLimit === undefined ? null : toMs(options.softTimeLimit, 'softTimeLimit'),
-        options.timeLimit === undefined ? null : toMs(options.timeLimit, 'timeLimit'),
+        options.softTimeLimit === undefined ? null : limitMs(options.softTimeLimit, 'softTimeLimit'),
+        options.timeLimit === undefined ? null : limitMs(options.timeLimit, 'timeLimit'),
       ]
     }
     const callbacks = callbackData(options.link, `${name}: options.link`)
@@ -119,6 +122,13 @@ export class Publisher {
    * stays "seen" after it was acked.
    */
   publish(headers: TaskHeaders, body: Uint8Array, route: Route, msgId: string): Promise<string> {
+    try {
+      // What every worker would dead-letter, leaving the caller's get() to wait for ever: the
+      // checks above name the option; this catches the rest (a JavaScript caller's types).
+      validateHeaders(headers as unknown as Record<string, unknown>)
+    } catch (error) {
+      return Promise.reject(error instanceof InvalidMessageError ? new InvalidArgumentError(`${headers.task}: ${error.message.replace(/^invalid message: headers\./, 'options.')}`) : error)
+    }
     // Traced when @opentelemetry/api is installed; its one import may still be on its way.
     const api = otel()
     if (api === undefined) return loadOtel().then(() => this.publish(headers, body, route, msgId))
@@ -181,6 +191,19 @@ export class Publisher {
     }
     return headers.id
   }
+}
+
+/** `ms`, an eta or expiry, unless a worker would refuse it (before 1970, after 2200). */
+function inRange(ms: number, field: string): number {
+  if (ms < 0 || ms > MESSAGE_LIMITS.maxEpochMs) throw new InvalidArgumentError(`${field} must fall between 1970 and the year 2200, got ${Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString() : ms}`)
+  return ms
+}
+
+/** A per-call time limit in ms: at most the longest a Node timer takes, as a worker requires. */
+function limitMs(value: Duration, field: string): number {
+  const ms = toMs(value, field)
+  if (ms > MESSAGE_LIMITS.timeLimitMs) throw new InvalidArgumentError(`${field} of a call must be at most ${MESSAGE_LIMITS.timeLimitMs / 1000} s (24.8 days), got ${ms / 1000} s; a task's own timeLimit option has no such bound`)
+  return ms
 }
 
 function dateMs(date: Date, field: string): number {

@@ -41,7 +41,10 @@ export const MESSAGE_LIMITS = {
 } as const
 
 /** A message that decodes but breaks the schema; its message is the dead-letter reason. */
-export class InvalidMessageError extends SerializationError {}
+export class InvalidMessageError extends SerializationError {
+  /** The message's task id, and its name when that passed (see {@link validateHeaders}): what a log line names it by. */
+  task?: { id: string; task?: string }
+}
 
 // The client refuses an empty subject or one with whitespace (InvalidSubjectError, thrown out
 // of a publish); the server closes a connection over a subject with empty tokens or control
@@ -176,6 +179,15 @@ function chordRef(value: unknown, path: string): void {
  */
 export function validateHeaders(h: Readonly<Record<string, unknown>>): void {
   id(h.id, 'headers.id')
+  try {
+    validateRest(h)
+  } catch (error) {
+    if (error instanceof InvalidMessageError) error.task = { id: h.id as string, ...(typeof h.task === 'string' && h.task !== '' && h.task.length <= MESSAGE_LIMITS.nameLength ? { task: h.task } : {}) }
+    throw error
+  }
+}
+
+function validateRest(h: Readonly<Record<string, unknown>>): void {
   name(h.task, 'headers.task')
   const retries = h.retries
   if (!Number.isSafeInteger(retries) || (retries as number) < 0 || (retries as number) > MESSAGE_LIMITS.retries) {

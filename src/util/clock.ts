@@ -12,11 +12,51 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void
 }
 
+/** The longest delay a Node timer takes: a longer one fires at once, with a warning. */
+const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * A timer past {@link MAX_TIMER_MS} (24.8 days: a month's countdown, a time limit, a `get`
+ * timeout), as a chain of shorter ones. `ref()` as a Node timer's, which `get()` uses.
+ */
+class LongTimer {
+  readonly #at: number
+  readonly #fn: () => void
+  #timer: NodeJS.Timeout
+  #ref = false
+
+  constructor(fn: () => void, ms: number) {
+    this.#at = Date.now() + ms
+    this.#fn = fn
+    this.#timer = this.#arm()
+  }
+
+  readonly #next = () => {
+    this.#timer = this.#arm()
+  }
+
+  #arm(): NodeJS.Timeout {
+    const left = this.#at - Date.now()
+    const timer = left > MAX_TIMER_MS ? setTimeout(this.#next, MAX_TIMER_MS) : setTimeout(this.#fn, Math.max(0, left))
+    return this.#ref ? timer : timer.unref()
+  }
+
+  ref(): this {
+    this.#ref = true
+    this.#timer.ref()
+    return this
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer)
+  }
+}
+
 /** The real clock. Its timers are unref'd: a pending retry never keeps a process alive by itself. */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  setTimeout: (fn, ms) => (ms > MAX_TIMER_MS ? new LongTimer(fn, ms) : setTimeout(fn, ms).unref()),
+  clearTimeout: (handle) => (handle instanceof LongTimer ? handle.clear() : clearTimeout(handle as NodeJS.Timeout)),
 }
 
 interface Scheduled {

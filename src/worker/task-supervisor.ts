@@ -256,7 +256,8 @@ export class TaskSupervisor {
     } catch (error) {
       // A frame that breaks the schema has a reason that names the field; one that does not decode says so.
       const message = (error as Error).message
-      this.#deadLetter(delivery, error instanceof InvalidMessageError ? message : `undecodable: ${message}`, { queue })
+      const invalid = error instanceof InvalidMessageError
+      this.#deadLetter(delivery, invalid ? message : `undecodable: ${message}`, { queue, ...(invalid ? error.task : {}) })
       return this.#node.pump()
     }
     const definition = deps.tasks.get(headers.task)

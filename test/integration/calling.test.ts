@@ -1,7 +1,7 @@
 import t from 'tap'
 import { encodeMessage } from '../../src/protocol/envelope.js'
 import { InvalidArgumentError, NotRegistered, RemoteError, SerializationError, TimeoutError, TaskState } from '../../src/index.js'
-import { app, add, sum, echo, decline, badResult, request, counter, whoami, linked } from '../fixtures/app.js'
+import { app, add, sum, echo, decline, badResult, request, counter, whoami, linked, patient } from '../fixtures/app.js'
 import { Latch } from '../../src/testing/latch.js'
 
 const node = app.worker({ concurrency: 2, prefetch: 4, hostname: 'calling@%h', sendEvents: true })
@@ -92,6 +92,42 @@ t.test('calling - what TypeScript would refuse is refused at run time too, befor
   await t.rejects(loose.applyAsync([1, 2], { serializer: 'yaml' }), new SerializationError('unknown serializer "yaml" (celeriac\'s serializers: msgpack, json)'))
   await t.rejects(loose.applyAsync([1, 2], { headers: { f: () => 1 } }), new SerializationError('t.add headers.f is a function and cannot be serialized'))
   t.equal(await (await add.applyAsync([1, 2], { countdown: 0, headers: { trace: 'x' } })).get({ timeout: 5 }), 3, 'good options still send')
+})
+
+t.test('calling - option values every worker would dead-letter are refused at send, where get() would have waited for ever', async (t) => {
+  const transport = await app.transport()
+  const deadBefore = (await transport.deadLetters('celery')).length
+  const loose = add as unknown as { applyAsync(args: unknown[], options: unknown): Promise<unknown> }
+  await t.rejects(add.applyAsync([1, 2], { expires: new Date('9999-12-31') }), new InvalidArgumentError('expires must fall between 1970 and the year 2200, got 9999-12-31T00:00:00.000Z'))
+  await t.rejects(add.applyAsync([1, 2], { eta: new Date('1960-01-01') }), { message: 'eta must fall between 1970 and the year 2200, got 1960-01-01T00:00:00.000Z' })
+  await t.rejects(add.applyAsync([1, 2], { countdown: 1e10 }), { message: /^countdown must fall between 1970 and the year 2200, got 2\d\d\d-/ })
+  await t.rejects(add.applyAsync([1, 2], { expires: 1e10 }), { message: /^expires must fall between 1970 and the year 2200/ })
+  await t.rejects(add.applyAsync([1, 2], { timeLimit: '30d' }), { message: 'timeLimit of a call must be at most 2147483.647 s (24.8 days), got 2592000 s; a task\'s own timeLimit option has no such bound' })
+  await t.rejects(add.applyAsync([1, 2], { softTimeLimit: '30d' }), { message: /^softTimeLimit of a call must be at most/ })
+  await t.rejects(add.applyAsync([1, 2], { groupId: '' }), new InvalidArgumentError('t.add: options.groupId must be a non-empty string of at most 256 characters, got ""'))
+  await t.rejects(loose.applyAsync([1, 2], { ignoreResult: 'yes' }), { name: 'InvalidArgumentError', message: 't.add: options.ignoreResult must be a boolean, got "yes"' })
+  await t.rejects(loose.applyAsync([1, 2], { headers: 'x' }), { message: 't.add: options.headers must be an object, got "x"' })
+  await t.rejects(loose.applyAsync([1, 2], { parentId: 5 }), { message: /^t\.add: options\.parentId must be a non-empty string/ })
+  await t.rejects(loose.applyAsync([1, 2], { rootId: 5 }), { message: /^t\.add: options\.rootId must be a string/ })
+  await t.rejects(loose.applyAsync([1, 2], { kwargs: 5 }), { message: 't.add: options.kwargs must be an object of keyword arguments, got 5' })
+  // A later task behind them in the queue: once it is done, anything sent before it was seen.
+  t.equal(await (await add.delay(1, 2)).get({ timeout: 5 }), 3)
+  t.equal((await transport.deadLetters('celery')).length, deadBefore, 'nothing reached a worker to be dead-lettered')
+})
+
+t.test('calling - durations past a Node timer (24.8 days) wait that long: they used to fire at once', async (t) => {
+  const warnings: string[] = []
+  const onWarning = (warning: Error) => warnings.push(warning.name)
+  process.on('warning', onWarning)
+  t.teardown(() => void process.off('warning', onWarning))
+  // A task's own hard limit of 30 days: the 50 ms task used to fail with TimeLimitExceeded.
+  t.equal(await (await patient.delay(50)).get({ timeout: '30d' }), 50, 'neither the limit nor the get timeout fired early')
+  // A month's countdown on memory:// used to spin its queue's timer.
+  const later = await add.applyAsync([1, 1], { countdown: '30d' })
+  t.equal(await later.state(), TaskState.PENDING)
+  await t.rejects(later.get({ timeout: 0.2 }), { name: 'TimeoutError' }, 'not run early')
+  await later.revoke()
+  t.same(warnings.filter((name) => name === 'TimeoutOverflowWarning'), [])
 })
 
 t.test('results - a task error keeps its class name, code, data and remote stack', async (t) => {

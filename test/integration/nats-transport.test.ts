@@ -161,6 +161,30 @@ t.test('topology - a publisher learns exchanges and bindings declared by another
   t.equal(await late.depth('audit'), 2)
 })
 
+t.test('not before - a message due past what JetStream\'s nak delay holds (the year 9999) is held, not redelivered in a loop', async (t) => {
+  const open = transports(t)
+  const transport = await open()
+  await transport.declareQueue({ name: 'far' })
+  // A nak delay of over 292 years wraps around JetStream's int64 nanoseconds to none: the
+  // server handed the message straight back, thousands of times a second.
+  await transport.publish({ exchange: '', routingKey: 'far', body: encoder.encode('far'), notBefore: Date.UTC(9999, 11, 31) })
+  await transport.publish({ exchange: '', routingKey: 'far', body: encoder.encode('now') })
+  const latch = new Latch<Delivery>(1)
+  transport.consume('far', (delivery) => latch.unlock(delivery)).pull(10)
+  const [now] = await latch.promise
+  t.equal(decoder.decode(now.body), 'now')
+  now.ack()
+  // Time for a looping message to come back many times over (it did within milliseconds).
+  await delay(500)
+  const nc = await connect({ servers: server.url })
+  t.teardown(() => nc.close())
+  const { jetstreamManager } = await import('@nats-io/jetstream')
+  const { Names, WORKERS } = await import('../../src/transport/nats/names.js')
+  const info = await (await jetstreamManager(nc)).consumers.info(new Names(open.prefix).queueStream('far'), WORKERS)
+  t.equal(info.delivered.consumer_seq, 2, 'each message delivered once')
+  t.equal(await transport.depth('far'), 1, 'the far one is still held')
+})
+
 t.test('purge and depth - a delayed message held after an early arrival waits; a running one does not', async (t) => {
   const transport = await transports(t)()
   await transport.declareQueue({ name: 'mixed' })

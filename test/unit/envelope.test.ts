@@ -84,6 +84,18 @@ t.test('envelope - bad headers name the field', async (t) => {
     t.throws(withHeaders(headers), new SerializationError(`invalid message: ${message}`), message)
   }
   t.doesNotThrow(withHeaders({ ...minimal, rootId: '' }), 'an empty rootId is accepted')
+  // What the worker's "dead-lettered a message" line names the message by.
+  const named = (headers: Record<string, unknown>) => {
+    try {
+      withHeaders(headers)()
+    } catch (error) {
+      return (error as { task?: unknown }).task
+    }
+    return 'no error'
+  }
+  t.same(named({ ...minimal, expires: 1e300 }), { id: minimal.id, task: minimal.task }, 'the id and name, when they passed')
+  t.same(named({ ...minimal, task: '' }), { id: minimal.id }, 'the id alone when the name is the bad field')
+  t.equal(named({ ...minimal, id: '' }), undefined, 'nothing when the id is the bad field')
 })
 
 t.test('envelope - decodeHeaders reads the headers alone', async (t) => {

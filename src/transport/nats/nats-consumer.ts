@@ -5,7 +5,7 @@ import type { Clock } from '../../util/clock.js'
 import type { Logger } from '../../util/logger.js'
 import type { Consumer, Delivery } from '../transport.js'
 import { deliveredTooOften, tooOld } from '../defaults.js'
-import { NatsDelivery, type DeliveryOwner } from './nats-delivery.js'
+import { MAX_NAK_DELAY_MS, NatsDelivery, type DeliveryOwner } from './nats-delivery.js'
 import { WORKERS } from './names.js'
 import { queuedHeaders, type QueuedHeaders } from './delivered-headers.js'
 import type { QueueLedger } from './queue-ledger.js'
@@ -295,7 +295,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
     const now = this.clock.now()
     if (notBefore > now) {
       this.ledger.defer(seq)
-      this.#settle(() => message.nak(Math.ceil(notBefore - now)))
+      this.#settle(() => message.nak(Math.ceil(Math.min(notBefore - now, MAX_NAK_DELAY_MS))))
       return false
     }
     const deliveryCount = Math.max(1, message.info.deliveryCount - this.ledger.deferrals(seq))

@@ -6,6 +6,13 @@ import { deliveredTooOften } from '../defaults.js'
 import type { QueueLedger, Tracked } from './queue-ledger.js'
 import type { Wire } from './wire.js'
 
+/**
+ * The longest nak delay, ms: JetStream takes it in int64 nanoseconds, and a longer one wraps
+ * around to a delay of nothing, which redelivers at once, again and again (an eta in the year
+ * 9999). A message due later comes back after this, early, and is given back again.
+ */
+export const MAX_NAK_DELAY_MS = 9e12
+
 /** JetStream's ack, the body of a publish to the message's reply subject. */
 const ACK = new TextEncoder().encode('+ACK')
 
@@ -96,7 +103,7 @@ export class NatsDelivery implements Delivery, Tracked {
     // The last allowed delivery failed: dead-letter now rather than after one more delivery.
     if (this.deliveryCount >= this.#owner.maxDeliver()) return this.#kill(deliveredTooOften(this.deliveryCount))
     this.#owner.ledger.release(this.#message.seq, this)
-    const delay = Math.max(delayMs, this.#owner.nakDelayMs())
+    const delay = Math.min(Math.max(delayMs, this.#owner.nakDelayMs()), MAX_NAK_DELAY_MS)
     this.#send(() => this.#message.nak(delay > 0 ? Math.ceil(delay) : undefined))
   }
 
