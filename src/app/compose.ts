@@ -5,7 +5,7 @@
  * See docs/architecture.md for the picture.
  * @module
  */
-import { Conf } from '../config/conf.js'
+import { Conf, censorUrl } from '../config/conf.js'
 import { Router } from '../routing/router.js'
 import { Publisher } from '../client/publisher.js'
 import { Control } from '../client/control.js'
@@ -56,6 +56,8 @@ export interface AppParts {
   readonly sendTask: SendTask
   /** What result handles need: the backend, and revocation through remote control. */
   readonly results: ResultSource
+  /** Worker nodes made in this process (`app.worker()`): a memory:// backend serves them. */
+  readonly local: { workers: number; warned: boolean }
   /** How canvases are sent and called, and how worker nodes send workflow steps. */
   readonly flow: WorkflowHost & CanvasHost
 }
@@ -109,11 +111,21 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     return publisher.send(name, args, callOptions, definition, definition && tasks.resolved(definition), flow)
   }
 
+  const local = { workers: 0, warned: false }
   const results: ResultSource = {
     clock: () => clock,
     backend: () => connections.backend(),
     connectedBackend: () => connections.connectedBackend,
     revoke: async (id, how) => void (await control.revoke(id, how)),
+    strandedHint: () => {
+      // Celery raises "no result backend configured" at get(); here memory:// is the default,
+      // which serves a worker in this process, and a worker anywhere else never writes to it.
+      if (local.workers > 0 || !/^memory:/i.test(conf.backend) || /^memory:/i.test(conf.broker)) return undefined
+      const hint = `this app keeps results in this process (backend ${conf.backend}) while its tasks go to ${censorUrl(conf.broker)}, and no worker runs here: a worker in another process cannot store results where this app reads them. Give the app its workers' backend, e.g. createApp({ backend: 'nats://' })`
+      if (!local.warned) logger.warn(hint)
+      local.warned = true
+      return hint
+    },
   }
 
   const flow: WorkflowHost & CanvasHost = {
@@ -129,7 +141,7 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     logger,
   }
 
-  return { name: options.name, conf, clock, logger, tasks, connections, publisher, control, sendTask, results, flow }
+  return { name: options.name, conf, clock, logger, tasks, connections, publisher, control, sendTask, results, flow, local }
 }
 
 /**

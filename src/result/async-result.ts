@@ -18,6 +18,12 @@ export interface ResultSource {
   revoke(taskId: string, options: { terminate?: boolean }): Promise<void>
   /** The app's clock: `get({ timeout })` runs out on it. Default: the system clock. */
   clock?(): Clock
+  /**
+   * Why a result may never reach this process's in-process backend (its broker is shared, and
+   * no worker runs here), said once to the log and in a `get()` timeout; asked only of a
+   * `memory` backend.
+   */
+  strandedHint?(): string | undefined
 }
 
 /** A task and the tasks it sent, recursively: see {@link AsyncResult.graph}. */
@@ -114,8 +120,12 @@ export class AsyncResult<R = unknown> implements ResultLike<R> {
     if (options.followParents && this.parent) return this.#followingParents(options)
     const backend = this.#source.connectedBackend?.()
     const clock = this.#source.clock?.() ?? systemClock
-    if (backend) return new Waiter<R>(this.id, backend, clock, options).promise
-    return this.#source.backend().then((b) => new Waiter<R>(this.id, b, clock, options).promise)
+    if (backend) return new Waiter<R>(this.id, backend, clock, options, this.#hint(backend)).promise
+    return this.#source.backend().then((b) => new Waiter<R>(this.id, b, clock, options, this.#hint(b)).promise)
+  }
+
+  #hint(backend: ResultBackend): string | undefined {
+    return backend.kind === 'memory' ? this.#source.strandedHint?.() : undefined
   }
 
   /** {@link get} that also fails as soon as a step before this one fails. */
@@ -224,7 +234,7 @@ class Waiter<R> {
   #timer: TimerHandle | undefined
   #done = false
 
-  constructor(id: string, backend: ResultBackend, clock: Clock, options: GetOptions) {
+  constructor(id: string, backend: ResultBackend, clock: Clock, options: GetOptions, hint: string | undefined) {
     this.#id = id
     this.#options = options
     this.#clock = clock
@@ -234,7 +244,7 @@ class Waiter<R> {
     })
     if (options.timeout !== undefined) {
       const ms = toMs(options.timeout, 'get timeout')
-      this.#timer = holdOpen(clock.setTimeout(() => this.#fail(waitTimeout(`result of task ${id} not ready after ${ms / 1000}s`)), ms))
+      this.#timer = holdOpen(clock.setTimeout(() => this.#fail(waitTimeout(`result of task ${id} not ready after ${ms / 1000}s${hint === undefined ? '' : `: ${hint}`}`)), ms))
     }
     const local = backend.local
     if (local !== undefined) {

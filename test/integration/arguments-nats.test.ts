@@ -46,3 +46,17 @@ t.test('worker nats - a keyword that repeats a positional argument: FAILURE, Inv
   t.equal((await (await client.backend()).get(result.id))?.retries, 0)
   t.equal(await (await client.sendTask('n.add', [], { kwargs: { y: 1, x: 41 } })).get({ timeout: 20 }), 42, 'the worker keeps serving')
 })
+
+t.test('client nats - an app with the broker and no backend is told, in the log and in a get() timeout, why results never come', async (t) => {
+  const warnings: string[] = []
+  const logger = { debug() {}, info() {}, error() {}, warn: (message: string) => void warnings.push(message) }
+  // A Celery user sets the broker and expects results to follow; the default backend is this process's.
+  const stranded = createApp({ name: 'natsfix', broker: server.url, logger })
+  t.teardown(() => stranded.close())
+  const sent = await stranded.sendTask('n.add', [1, 2])
+  const error = await sent.get({ timeout: 1 }).catch((e: unknown) => e as Error)
+  t.match(error, { name: 'TimeoutError', message: /not ready after 1s: this app keeps results in this process \(backend memory:\/\/\) while its tasks go to nats:\/\/127\.0\.0\.1:\d+, and no worker runs here: .* createApp\(\{ backend: 'nats:\/\/' \}\)$/ })
+  await sent.get({ timeout: 0.1 }).catch(() => undefined)
+  t.equal(warnings.filter((w) => w.startsWith('this app keeps results in this process')).length, 1, 'logged once')
+  t.equal(await client.asyncResult<number>(sent.id).get({ timeout: 20 }), 3, 'the worker ran it and stored the result in its own backend')
+})
