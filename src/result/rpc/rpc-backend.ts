@@ -5,12 +5,12 @@
 import { BackendError, ErrorCode, InvalidArgumentError } from '../../errors.js'
 import { connectNats } from '../../transport/nats/connect.js'
 import type { NatsConnectOptions } from '../../transport/nats/connect.js'
-import { decodeRecord, deliver, encodeRecord, warnUndeliverable } from '../nats-kv/record.js'
+import { decodeRecord, deliver, encodeRecord, warnUndeliverable, type StoredMeta } from '../nats-kv/record.js'
 import { isSafePrefix, taskKey } from '../nats-kv/task-key.js'
 import { RecordCache } from './record-cache.js'
 import { loseOnConnectionLoss, PushedRecords, type StatusEvents } from '../nats-kv/pushed-records.js'
 import { READY_STATES, TaskState } from '../../lifecycle/states.js'
-import type { WireError } from '../../serialization/failure.js'
+import { toWireError, type WireError } from '../../serialization/failure.js'
 import { newTaskId } from '../../util/ids.js'
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { BackendCapabilities, MetaListener, ReplyPush, ResultBackend, TaskMeta } from '../backend.js'
@@ -262,7 +262,7 @@ export class RpcBackend implements ResultBackend {
     }
     // A copy: msgpack hands binary back as views of what it decodes, and msg.data is a view of
     // the client's read buffer. Cached, and the pushed record's result points into it.
-    const bytes = msg.data.slice()
+    let bytes: Uint8Array = msg.data.slice()
     let meta: TaskMeta
     try {
       meta = decodeRecord(bytes, `subject ${subject}`)
@@ -271,6 +271,14 @@ export class RpcBackend implements ResultBackend {
     }
     if (taskId !== undefined && meta.taskId !== taskId) {
       return warnUndeliverable(new BackendError(`rpc backend: a record of task ${meta.taskId} arrived on ${subject}, the subject of task ${taskId}`))
+    }
+    if ((meta as StoredMeta).resultRef !== undefined) {
+      // From a worker whose backend is nats:// (KV): its large result sits in an object store
+      // this backend does not read. Without this the caller's get() gave undefined.
+      const { resultRef, ...rest } = meta as StoredMeta
+      const error = new BackendError(`task ${meta.taskId}'s result (${resultRef!.size} bytes) is in the nats:// result store of the worker that ran it, which this app's rpc:// backend cannot read: give the app the same result backend as its workers`)
+      meta = { ...rest, state: TaskState.FAILURE, error: toWireError(error) }
+      bytes = encodeRecord(meta)
     }
     this.#cache.set(meta.taskId, bytes)
     // Every listener receives the same record object: it must not be mutated.
