@@ -243,8 +243,9 @@ export class App {
     if (!isMainThread) {
       throw new ConfigError(`app.worker() was called inside a worker thread: ${this.main} starts a worker when it is imported, and every worker thread imports it to find the tasks. Start the worker from another module that imports the app, or only on the main thread (if (isMainThread) from node:worker_threads)`)
     }
+    const node = new WorkerNode(workerDeps(this.#parts, () => this.#modules()), options)
     this.#parts.local.workers++
-    return new WorkerNode(workerDeps(this.#parts, () => this.#modules()), options)
+    return node
   }
 
   /**

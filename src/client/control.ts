@@ -231,7 +231,11 @@ export class Control {
    * Replies are collected only with `reply: true`.
    */
   async revoke(ids: string | readonly string[], options: ControlOptions & { terminate?: boolean; reply?: boolean } = {}): Promise<ControlReplies<string>> {
-    const list = typeof ids === 'string' ? [ids] : [...ids]
+    const list = typeof ids === 'string' ? [ids] : Array.isArray(ids) ? [...ids] : undefined
+    if (list === undefined || list.some((id) => typeof id !== 'string' || id === '')) {
+      throw new InvalidArgumentError(`revoke: give a task id or an array of them, got ${JSON.stringify(ids)}`)
+    }
+    if (list.length === 0) return {}
     const transport = await this.#transport()
     const ttl = toMs(this.#conf().workerRevokeExpires, 'config.workerRevokeExpires')
     await Promise.all(list.map((id) => transport.revoke(id, ttl)))

@@ -5,7 +5,7 @@ import { fromWireError } from '../serialization/failure.js'
 import { AsyncQueue } from '../util/async-queue.js'
 import { toMs } from '../util/duration.js'
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js'
-import { isWaitTimeout, waitTimeout, type GetOptions, type ResultLike, type StateChange } from './result-like.js'
+import { checkGetOptions, isWaitTimeout, waitTimeout, type GetOptions, type ResultLike, type StateChange } from './result-like.js'
 import type { ResultBackend, TaskMeta } from './backend.js'
 
 export type { GetOptions, StateChange } from './result-like.js'
@@ -116,6 +116,13 @@ export class AsyncResult<R = unknown> implements ResultLike<R> {
    * `ignoreResult` stores nothing: its `get()` resolves to `undefined` at once.
    */
   get(options: GetOptions = NO_OPTIONS): Promise<R> {
+    if (options !== NO_OPTIONS) {
+      try {
+        checkGetOptions(options)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
     if (this.ignored) return Promise.resolve(undefined as R)
     if (options.followParents && this.parent) return this.#followingParents(options)
     const backend = this.#source.connectedBackend?.()

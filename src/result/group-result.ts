@@ -2,7 +2,7 @@ import { ConfigError, InvalidArgumentError } from '../errors.js'
 import { TaskState } from '../lifecycle/states.js'
 import { msgpackCodec } from '../serialization/codec.js'
 import { toMs } from '../util/duration.js'
-import { isWaitTimeout, waitTimeout, type GetOptions, type ResultLike } from './result-like.js'
+import { checkGetOptions, isWaitTimeout, waitTimeout, type GetOptions, type ResultLike } from './result-like.js'
 import { AsyncResult, sourceOf, type ResultSource } from './async-result.js'
 import type { ResultBackend } from './backend.js'
 
@@ -37,6 +37,11 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
    * TimeoutError counting the members not ready.
    */
   get(options: Omit<GetOptions, 'onMessage'> = {}): Promise<R> {
+    try {
+      checkGetOptions(options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const { timeout, propagate = true } = options
     const seconds = timeout === undefined ? undefined : toMs(timeout, 'get timeout') / 1000
     return new Promise<R>((resolve, reject) => {

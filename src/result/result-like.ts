@@ -7,7 +7,8 @@
  * task results, and a task result in a chain points at its parent, which may be a group.
  * @module
  */
-import { TimeoutError } from '../errors.js'
+import { InvalidArgumentError, TimeoutError } from '../errors.js'
+import { checkKnownKeys } from '../util/closest.js'
 import type { Duration } from '../util/duration.js'
 import type { StateName } from '../lifecycle/states.js'
 
@@ -38,6 +39,16 @@ export interface GetOptions {
    * waiting for this step's record. @default false
    */
   followParents?: boolean
+}
+
+const GET_OPTION_KEYS = ['timeout', 'propagate', 'onMessage', 'followParents'] as const satisfies readonly (keyof GetOptions)[]
+const everyGetOption: Exclude<keyof GetOptions, (typeof GET_OPTION_KEYS)[number]> extends never ? true : never = true
+void everyGetOption
+
+/** Refuses what is not `get()` options: `{ timout: 1 }` would otherwise wait for ever. */
+export function checkGetOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`get(options): options must be an object, got ${JSON.stringify(options)}`)
+  checkKnownKeys(options, GET_OPTION_KEYS, (key, near) => new InvalidArgumentError(`get: unknown option ${key}${near ? ` (did you mean ${near}?)` : ''}`))
 }
 
 /** A task's result or a group's: what a chain step's `parent` and a group's members have. */

@@ -23,3 +23,12 @@ export function closestKey(name: string, known: readonly string[]): string | und
   const near = known.map((k) => [k, distance(name, k)] as const).sort((a, b) => a[1] - b[1])[0]
   return near && near[1] <= 3 ? near[0] : undefined
 }
+
+/**
+ * Throws `error(key, near)` for the first own key of `value` not in `known`: a typo such as
+ * `{ timout: 1 }` would otherwise be ignored without a word. TypeScript catches these at
+ * compile time; JavaScript, JSON and `as any` do not.
+ */
+export function checkKnownKeys(value: object, known: readonly string[], error: (key: string, near: string | undefined) => Error): void {
+  for (const key of Object.keys(value)) if (!known.includes(key)) throw error(key, closestKey(key, known))
+}

@@ -1,6 +1,7 @@
 import { hostname as osHostname } from 'node:os'
 import { InvalidArgumentError } from '../errors.js'
 import { toMs, type Duration } from '../util/duration.js'
+import { checkKnownKeys } from '../util/closest.js'
 import type { ConfigValues } from '../config/defaults.js'
 
 /** Options of `app.worker()`. Every field is optional; defaults come from the app's config. */
@@ -56,6 +57,16 @@ export interface WorkerOptions {
    */
   tracing?: boolean
 }
+
+/** Every worker option: anything else is a typo, refused when the node is made. */
+const WORKER_OPTION_KEYS = [
+  'concurrency', 'tasksPerThread', 'prefetch', 'lookahead', 'queues', 'hostname', 'maxTasksPerChild', 'maxMemoryPerChild',
+  'maxOldGenerationSizeMb', 'sendEvents', 'heartbeatInterval', 'shutdownTimeout', 'metrics', 'health', 'tracing',
+] as const satisfies readonly (keyof WorkerOptions)[]
+
+// The list above names every key of WorkerOptions: a key added there and not here fails to compile.
+const everyWorkerOption: Exclude<keyof WorkerOptions, (typeof WORKER_OPTION_KEYS)[number]> extends never ? true : never = true
+void everyWorkerOption
 
 /** Where a node serves its Prometheus metrics (`GET /metrics`). */
 export interface MetricsOptions {
@@ -126,6 +137,8 @@ export function expandHostname(pattern: string): string {
 
 /** Validates worker options against the app's config; errors name the option. */
 export function compileWorkerOptions(options: WorkerOptions, conf: Readonly<ConfigValues>): ResolvedWorkerOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`worker options must be an object, got ${JSON.stringify(options)}`)
+  checkKnownKeys(options, WORKER_OPTION_KEYS, (key, near) => new InvalidArgumentError(`unknown worker option ${key}${near ? ` (did you mean ${near}?)` : ''}`))
   const queues = options.queues ?? [conf.taskDefaultQueue]
   if (!Array.isArray(queues) || queues.length === 0 || queues.some((q) => typeof q !== 'string' || q === '')) {
     throw new InvalidArgumentError('options.queues must be a non-empty array of queue names')

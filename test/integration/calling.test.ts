@@ -1,6 +1,6 @@
 import t from 'tap'
 import { encodeMessage } from '../../src/protocol/envelope.js'
-import { InvalidArgumentError, NotRegistered, RemoteError, SerializationError, TimeoutError, TaskState } from '../../src/index.js'
+import { group, InvalidArgumentError, NotRegistered, RemoteError, SerializationError, TimeoutError, TaskState } from '../../src/index.js'
 import { app, add, sum, echo, decline, badResult, request, counter, whoami, linked, patient } from '../fixtures/app.js'
 import { Latch } from '../../src/testing/latch.js'
 
@@ -92,6 +92,14 @@ t.test('calling - what TypeScript would refuse is refused at run time too, befor
   await t.rejects(loose.applyAsync([1, 2], { serializer: 'yaml' }), new SerializationError('unknown serializer "yaml" (celeriac\'s serializers: msgpack, json)'))
   await t.rejects(loose.applyAsync([1, 2], { headers: { f: () => 1 } }), new SerializationError('t.add headers.f is a function and cannot be serialized'))
   t.equal(await (await add.applyAsync([1, 2], { countdown: 0, headers: { trace: 'x' } })).get({ timeout: 5 }), 3, 'good options still send')
+  // Typos that were ignored: a get() that waited for ever, a worker with the default threads.
+  const sent = await add.delay(1, 1)
+  await t.rejects(sent.get({ timout: 1 } as never), new InvalidArgumentError('get: unknown option timout (did you mean timeout?)'))
+  await t.rejects(group([add.s(1, 1)]).applyAsync().then((g) => g.get({ timout: 1 } as never)), { message: 'get: unknown option timout (did you mean timeout?)' })
+  t.throws(() => app.worker({ concurency: 2 } as never), new InvalidArgumentError('unknown worker option concurency (did you mean concurrency?)'))
+  await t.rejects(app.control.revoke(5 as never), new InvalidArgumentError('revoke: give a task id or an array of them, got 5'))
+  t.same(await app.control.revoke([]), {}, 'an empty list revokes nothing')
+  t.equal(await sent.get({ timeout: 5 }), 2)
 })
 
 t.test('calling - option values every worker would dead-letter are refused at send, where get() would have waited for ever', async (t) => {
