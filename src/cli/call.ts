@@ -43,6 +43,9 @@ export async function call(argv: string[]): Promise<number> {
   const args = values.args === undefined ? [] : json(values.args, '--args', Array.isArray, 'an array')
   const options: CallOptions = {}
   if (values.kwargs !== undefined) options.kwargs = json(values.kwargs, '--kwargs', isObject, 'an object')
+  for (const flag of ['queue', 'exchange', 'routing-key'] as const) {
+    if (values[flag] === '') throw new UsageError(`--${flag} must name one, got an empty string`)
+  }
   if (values.queue !== undefined) options.queue = values.queue
   if (values.exchange !== undefined) options.exchange = values.exchange
   if (values['routing-key'] !== undefined) options.routingKey = values['routing-key']

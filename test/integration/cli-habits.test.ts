@@ -52,11 +52,13 @@ t.test('habits - -A resolves as Node users expect; a wrong -A says what was trie
 })
 
 t.test('habits - unknown commands and options get "did you mean" (exit 2)', async (t) => {
-  const [command, option, far] = await Promise.all([
+  const [command, option, far, empty] = await Promise.all([
     celeriac(['wokrer']),
     celeriac(['call', 'x', '--kwarg', '{}']),
     celeriac(['worker', '--bogus']),
+    celeriac(['call', 'x', '--queue', '']),
   ])
+  t.same([empty.code, empty.stderr], [2, 'celeriac: --queue must name one, got an empty string\n'])
   t.equal(command.code, 2)
   t.match(command.stderr, /^celeriac: unknown command "wokrer" \(did you mean worker\?\)\n/)
   t.same([option.code, option.stderr], [2, "celeriac: call: Unknown option '--kwarg' (did you mean --kwargs?); `celeriac call --help` lists its options\n"])
