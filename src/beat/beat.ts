@@ -58,6 +58,9 @@ interface LastRun {
 const SEND_RETRY_MS = 1_000
 const SEND_RETRY_MAX_MS = 60_000
 
+// How often an entry's missed runs are logged at most.
+const MISSED_LOG_MS = 60_000
+
 /**
  * Celery's beat: sends each entry of the app's schedule when it is due. Any number of beats
  * may run for one app: they elect a leader through a lease, only the leader sends, and a
@@ -89,6 +92,8 @@ export class Beat {
   /** Last runs read while leading; cleared when leadership is won, so a new leader reads afresh. */
   readonly #lastRuns = new Map<string, LastRun>()
   readonly #retryAt = new Map<string, number>()
+  /** When each entry's missed runs were last logged, and how many times since. */
+  readonly #missedLogged = new Map<string, { at: number; since: number }>()
   /** Sends of an entry that failed in a row, for the backoff. */
   readonly #failures = new Map<string, number>()
   #renewAt = 0
@@ -185,6 +190,21 @@ export class Beat {
     return Math.max(0, wake - clock.now())
   }
 
+  /**
+   * Says that `name` missed runs: once a minute at most, counting the times between, as an
+   * entry whose interval is shorter than a send would miss runs on every tick.
+   */
+  #missed(name: string, expected: number, due: number, now: number): void {
+    const logged = this.#missedLogged.get(name)
+    if (logged !== undefined && now - logged.at < MISSED_LOG_MS) {
+      logged.since++
+      return
+    }
+    const also = logged?.since ? ` (and ${logged.since} more times since the last such line)` : ''
+    this.#logger.warn(`beat: entry ${name} missed runs from ${iso(expected)}; sending once, for ${iso(due)}${also}`)
+    this.#missedLogged.set(name, { at: now, since: 0 })
+  }
+
   /** Sends `entry` if it is due; resolves to when it is next due. */
   async #check(entry: BeatEntry): Promise<number> {
     const now = this.#deps.clock.now()
@@ -194,7 +214,7 @@ export class Beat {
     const due = entry.schedule.due(last.at, now)
     if (due !== undefined && this.#lease!.held) {
       const expected = entry.schedule.next(last.at)
-      if (expected < due) this.#logger.warn(`beat: entry ${entry.name} missed runs from ${iso(expected)}; sending once, for ${iso(due)}`)
+      if (expected < due) this.#missed(entry.name, expected, due, now)
       try {
         await this.#send(entry, due)
       } catch (error) {

@@ -178,6 +178,8 @@ export function compileSchedule(spec: ScheduleSpec, ctx: ScheduleContext): Sched
       fail(`schedule ${JSON.stringify(spec)} is neither seconds, a duration like "10s", nor a cron expression of 5 or 6 fields`)
     }
     if (!(everyMs > 0)) fail(`schedule must be a positive interval, got ${JSON.stringify(spec)}`)
+    // Below a millisecond every run is missed: each send is a broker round trip.
+    if (everyMs < 1) fail(`schedule must be an interval of at least 1 ms, got ${JSON.stringify(spec)}`)
     schedule = new IntervalSchedule(everyMs, ctx.relative)
   } else {
     return fail(`schedule must be seconds, a duration string, a cron string or crontab(), got ${JSON.stringify(spec) ?? String(spec)}`)

@@ -94,6 +94,8 @@ t.test('beat schedules - bad schedules are ConfigErrors naming the entry', async
     ['', /^beat entry "e": schedule is an empty string/],
     ['soon', /^beat entry "e": schedule "soon" is neither seconds/],
     [0, /^beat entry "e": schedule must be a positive interval, got 0/],
+    [1e-9, /^beat entry "e": schedule must be an interval of at least 1 ms, got 1e-9/],
+    ['0.0001ms', /^beat entry "e": schedule must be an interval of at least 1 ms, got "0.0001ms"/],
     [-5, /^beat entry "e": schedule "?-5"? is neither/],
     [crontab({ minute: 61 }), /^beat entry "e": crontab minute: 61 is out of range 0-59$/],
     [crontab({ hour: '*/0' }), /^beat entry "e": crontab hour: the step in "\*\/0" must be a positive integer$/],

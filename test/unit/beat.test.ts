@@ -165,6 +165,20 @@ t.test('beat - a restarted beat neither sends a fire time again nor forgets the 
   t.ok(second.logger.lines.includes(`WARN beat: entry tick missed runs from ${at(4000)}; sending once, for ${at(8000)}`), 'the catch-up is logged')
 })
 
+t.test('beat - an entry that misses runs on every check says so once a minute, not every tick', async (t) => {
+  const s = await setup(t, { tick: { task: 't.tick', schedule: 1 } })
+  const { beat, logger } = s.beat()
+  await beat.start()
+  // Each step of 2.5 s skips a fire time of the 1 s grid: a miss on every check.
+  await s.advance(50_000, 2_500)
+  const missed = () => logger.lines.filter((line) => line.includes('beat: entry tick missed runs'))
+  t.equal(missed().length, 1, 'once in the first minute')
+  await s.advance(15_000, 2_500)
+  t.equal(missed().length, 2)
+  t.match(missed()[1], /\(and \d+ more times since the last such line\)$/)
+  t.ok(s.ids().length >= 25, 'a run is still sent on every check')
+})
+
 t.test('beat - a bad entry stops start() with a ConfigError naming it, before anything is sent', async (t) => {
   const s = await setup(t, { ok: { task: 't.ok', schedule: 1 }, bad: { task: 't.bad', schedule: '*/5 * *' } })
   const { beat } = s.beat()
