@@ -54,6 +54,22 @@ t.test('nats kv backend - a record expires with the bucket TTL', async (t) => {
   t.ok(after >= 900, `gone after ${after} ms, not before the 1 s TTL`)
 })
 
+t.test('nats kv backend - a bucket made with another TTL than resultExpires is warned of, not silently kept', async (t) => {
+  const bucket = uniqueBucket()
+  await backend(t, new NatsKvBackend({ url: server.url, bucket, resultExpiresMs: 2_000 })).connect()
+  const warnings: Error[] = []
+  const onWarning = (warning: Error) => void warnings.push(warning)
+  process.on('warning', onWarning)
+  t.teardown(() => void process.off('warning', onWarning))
+  await backend(t, new NatsKvBackend({ url: server.url, bucket, resultExpiresMs: 3_600_000 })).connect()
+  const same = backend(t, new NatsKvBackend({ url: server.url, bucket, resultExpiresMs: 2_000 }))
+  await same.connect()
+  await new Promise((resolve) => setImmediate(resolve))
+  const said = warnings.filter((w) => (w as { code?: string }).code === 'CELERIAC_RESULT_EXPIRES')
+  t.equal(said.length, 1, 'the app with the other TTL is told; the one that matches is not')
+  t.match(said[0]?.message, /keeps results for 2 s, not resultExpires \(3600 s\): its TTL was set when it was made/)
+})
+
 t.test('nats kv backend - a 2 MB result goes through the object store', async (t) => {
   const bucket = uniqueBucket()
   const writer = backend(t, new NatsKvBackend({ url: server.url, bucket }))

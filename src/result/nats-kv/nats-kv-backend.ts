@@ -4,6 +4,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
+import { millis } from '@nats-io/transport-node'
 import { BackendError, InvalidArgumentError } from '../../errors.js'
 import { connectNats, inboxOf, startupRequests } from '../../transport/nats/connect.js'
 import type { NatsConnectOptions } from '../../transport/nats/connect.js'
@@ -105,9 +106,14 @@ interface Connected {
  * Adds the republish setting to a bucket created before it was used (or by another version).
  * Answers whether the bucket allows direct gets (every bucket created on 2.9 or later does).
  */
-async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }, replicas: number): Promise<boolean> {
+async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }, replicas: number, ttlMs: number): Promise<boolean> {
   const jsm = await jetstreamManager(nc)
   const info = await jsm.streams.info(stream)
+  const bucketTtlMs = millis(info.config.max_age ?? 0)
+  if (bucketTtlMs !== ttlMs) {
+    // The TTL is the bucket's, set when it was made: last one started would win if this set it.
+    process.emitWarning(`the results bucket (stream ${stream}) keeps results for ${bucketTtlMs === 0 ? 'ever' : `${bucketTtlMs / 1000} s`}, not resultExpires (${ttlMs === 0 ? 'for ever' : `${ttlMs / 1000} s`}): its TTL was set when it was made; delete the bucket (nats kv del) for the new one to apply`, { type: 'CeleriacWarning', code: 'CELERIAC_RESULT_EXPIRES' })
+  }
   const current = info.config.republish
   if (current?.src !== republish.src || current?.dest !== republish.dest) await jsm.streams.update(stream, { ...info.config, republish })
   await ensureReplicas(jsm, stream, replicas, 'the results bucket', { ...info.config, republish })
@@ -390,7 +396,7 @@ export class NatsKvBackend implements ResultBackend {
       // for STARTUP_RETRY_MS in all, as the transport's setup is.
       const ask = startupRequests(nc)
       const kv = await ask(`opening the results bucket (stream ${names.stream})`, () => new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish, replicas } as Parameters<Kvm['create']>[1]))
-      const direct = await ask(`reading the settings of the results bucket (stream ${names.stream})`, () => ensureRepublish(nc, names.stream, republish, replicas))
+      const direct = await ask(`reading the settings of the results bucket (stream ${names.stream})`, () => ensureRepublish(nc, names.stream, republish, replicas, this.resultExpiresMs))
       const large = new LargeResults(nc, names.large, this.resultExpiresMs, replicas)
       const read = direct ? directRead(nc, this.bucket) : async (key: string) => {
         const entry = await kv.get(key)
