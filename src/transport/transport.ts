@@ -177,6 +177,12 @@ export interface Transport {
   publishNow?(message: OutgoingMessage): PublishAck
   /** Starts a pull consumer on a declared queue. */
   consume(queue: string, onDelivery: (delivery: Delivery) => void): Consumer
+  /**
+   * How long, ms, a delivery from `queue` may stay unsettled before the broker hands it out
+   * again, as the broker has it (which may differ from this transport's default); `undefined`
+   * before the queue is declared here. A worker renews running tasks well within it.
+   */
+  leaseMs?(queue: string): number | undefined
   /** Drops every ready and delayed message of a queue (not those in flight); returns how many. */
   purge(queue: string): Promise<number>
   /** Messages ready or delayed in a queue (not counting those in flight). */

@@ -8,6 +8,8 @@ import { toMs } from '../util/duration.js'
  */
 export class ConsumerSet {
   readonly #open = new Map<string, { consumer: Consumer; credit: number }>()
+  /** Every queue consumed since the node started, closed ones too: their tasks may still run. */
+  readonly #consumed = new Set<string>()
   readonly #receive: (queue: string, delivery: Delivery) => void
 
   constructor(receive: (queue: string, delivery: Delivery) => void) {
@@ -20,7 +22,13 @@ export class ConsumerSet {
 
   /** Starts consuming `queue` (no credit yet: {@link grant} gives it). */
   open(transport: Transport, queue: string): void {
+    this.#consumed.add(queue)
     this.#open.set(queue, { consumer: transport.consume(queue, (delivery) => this.#receive(queue, delivery)), credit: 0 })
+  }
+
+  /** The queues consumed since the node started, whether still open or not. */
+  consumed(): Iterable<string> {
+    return this.#consumed
   }
 
   /** A delivery from `queue` used one of its credits. */

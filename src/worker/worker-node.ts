@@ -225,7 +225,9 @@ export class WorkerNode {
       this.#machine.send({ type: 'STOP', cold: true })
       return
     }
-    this.#every(Math.max(50, this.options.ackWaitMs / 3), () => this.#tasks.extendLeases())
+    // By the shortest lease of the queues consumed, as the broker has it: a queue whose
+    // consumer was made with a shorter ack wait than this node's would redeliver running tasks.
+    this.#every(() => Math.max(50, this.#leaseMs() / 3), () => this.#tasks.extendLeases())
     // Worker events go out whether task events are on or not, as Celery's: heartbeats are how monitors tell live nodes from dead ones.
     this.#online = true
     this.#workerEvent('worker-online')
@@ -314,18 +316,26 @@ export class WorkerNode {
     return declareQueues(this.#transport, this.#deps.conf.taskQueues, this.options.queues)
   }
 
-  /** Runs `fn` every `ms` on the node's clock while it runs or drains (leases of running tasks still need extending). */
-  #every(ms: number, fn: () => void): void {
+  /** Runs `fn` every `ms` (read again at each tick) on the node's clock while it runs or drains (leases of running tasks still need extending). */
+  #every(ms: number | (() => number), fn: () => void): void {
     const clock = this.#deps.clock
     const timer: Periodic = { handle: undefined }
+    const period = typeof ms === 'number' ? () => ms : ms
     const tick = () => {
       const state = this.#state
       if (state !== WorkerState.RUNNING && state !== WorkerState.DRAINING) return
       fn()
-      timer.handle = clock.setTimeout(tick, ms)
+      timer.handle = clock.setTimeout(tick, period())
     }
-    timer.handle = clock.setTimeout(tick, ms)
+    timer.handle = clock.setTimeout(tick, period())
     this.#periodic.push(timer)
+  }
+
+  /** The shortest time a running task's delivery stays leased, ms: this node's ack wait, or a queue's if shorter. */
+  #leaseMs(): number {
+    let lease = this.options.ackWaitMs
+    for (const queue of this.#consumers.consumed()) lease = Math.min(lease, this.#transport.leaseMs?.(queue) ?? Infinity)
+    return lease
   }
 
   /** Grants consumers credit for exactly the slots no task is waiting for. */

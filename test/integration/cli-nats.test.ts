@@ -200,6 +200,21 @@ t.test('cli nats - kill -9: tasks waiting on a thread behind a CPU-bound task we
   t.same(ran.map((r) => r.hostname), [`behind-2@${host}`, `behind-2@${host}`, `behind-2@${host}`], 'each ran on the node that lived')
 })
 
+t.test('cli nats - a queue whose consumer has a shorter ack wait than brokerAckWait: acksLate tasks run once, the node says why', async (t) => {
+  const file = `${tempDir(t)}/lease`
+  // The first node makes the queue's consumer with a 1 s ack wait; the second, at the default
+  // 30 s, renewed its running tasks every 10 s, so the server handed each to the first again.
+  const short = await startWorkerProcess({ app: fixture, hostname: 'lease-1@%h', args: ['-c', '1', '-Q', 'lease'], env: { ...env, CELERIAC_BROKER_ACK_WAIT: '1' } })
+  workers.push(short)
+  const long = await startWorkerProcess({ app: fixture, hostname: 'lease-2@%h', args: ['-c', '1', '-Q', 'lease'], env: { ...env, CELERIAC_BROKER_ACK_WAIT: '30' } })
+  workers.push(long)
+  t.match(long.output(), /queue \\?"lease\\?": the broker redelivers an unacked task after 1 s, the ack wait its consumer was made with, not brokerAckWait \(30 s\)/)
+  const results = await Promise.all([1, 2, 3, 4].map(() => f.slowLate.applyAsync([2_500, file], { queue: 'lease' })))
+  const ran = await Promise.all(results.map((result) => result.get({ timeout: 60 })))
+  t.ok(ran.includes(`lease-2@${host}`), 'the node with the longer brokerAckWait ran some')
+  t.equal(lines(file).filter((line) => line.startsWith('start')).length, 4, 'each ran once')
+})
+
 t.test('cli nats - multi start then stopwait: background nodes with pidfiles and logfiles', async (t) => {
   const dir = tempDir(t)
   const files = ['--pidfile', `${dir}/%n.pid`, '--logfile', `${dir}/%n%I.log`]

@@ -58,6 +58,11 @@ export class MemoryQueue {
     this.#deadLetter = deadLetter
   }
 
+  /** How long a delivery may stay unsettled before it is handed out again, ms. */
+  get ackWaitMs(): number {
+    return this.#settings.ackWaitMs
+  }
+
   /** Applies a redeclaration: only the settings it names change. */
   update(settings: Partial<QueueSettings>): void {
     const previous = this.#settings.ackWaitMs

@@ -119,6 +119,14 @@ export class MemoryTransport implements Transport {
     return this.broker.publish(message, this.#clock, this.#duplicateWindowMs)
   }
 
+  leaseMs(queue: string): number | undefined {
+    try {
+      return this.broker.queue(queue).ackWaitMs
+    } catch {
+      return undefined
+    }
+  }
+
   consume(queue: string, onDelivery: (delivery: Delivery) => void): Consumer {
     this.#assertOpen()
     nonEmpty(queue, 'queue')

@@ -22,7 +22,7 @@ import { collectReplies } from '../collect-replies.js'
 import { connectNats, inboxOf, serverOf, startupRequests, STARTUP_RETRY_MS } from './connect.js'
 import { permissionsOf, refusalIn, refusedBy } from './permission-watch.js'
 import type { NatsConnectOptions } from './connect.js'
-import { DEFAULT_NAMESPACE, isPrefix, Names } from './names.js'
+import { DEFAULT_NAMESPACE, isPrefix, Names, WORKERS } from './names.js'
 import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
 import { isReplicas } from './replicas.js'
@@ -124,6 +124,8 @@ export class NatsTransport implements Transport {
   readonly #subscriptions = new Set<NatsSub>()
   readonly #views = new Set<RevokedIds>()
   readonly #ledgers = new Map<string, QueueLedger>()
+  /** Queues whose consumer's ack wait was found to differ from brokerAckWait, said once. */
+  readonly #leaseWarned = new Set<string>()
   #stopRefusalLog = () => {}
   // Between a disconnect and the reconnect that follows it (see #watch).
   #disconnected = false
@@ -196,8 +198,9 @@ export class NatsTransport implements Transport {
     await topology.checkBindings(queue)
     // Apps declare their queues as they start: asked again while JetStream elects leaders, as the setup is.
     const ask = startupRequests(nc, { onRetry: this.#onRetry(nc) })
+    let lease: number
     try {
-      await ask(`declaring queue "${queue.name}" (stream ${this.#names.queueStream(queue.name)})`, () => ensureQueueStream(streams, queue.name, queue.ackWaitMs, this.#ackWaitMs))
+      lease = await ask(`declaring queue "${queue.name}" (stream ${this.#names.queueStream(queue.name)})`, () => ensureQueueStream(streams, queue.name, queue.ackWaitMs, this.#ackWaitMs))
     } catch (error) {
       throw refusalIn(error) ?? new TransportError(`cannot declare queue "${queue.name}": ${(error as Error).message}`, { cause: error })
     }
@@ -206,9 +209,23 @@ export class NatsTransport implements Transport {
     } catch (error) {
       throw refusalIn(error) ?? (error instanceof TransportError ? error : new TransportError(`cannot record queue "${queue.name}": ${(error as Error).message}`, { cause: error }))
     }
-    // Consumers already running here disarm deliveries by the new ack wait.
-    const ledger = this.#ledgers.get(queue.name)
-    if (ledger !== undefined && queue.ackWaitMs !== undefined) ledger.ackWaitMs = queue.ackWaitMs
+    // The ack wait in force is the consumer's, fixed when it was made unless the declaration
+    // names one: consumers here disarm deliveries by it, and the worker renews leases by it.
+    this.#ledger(queue.name).ackWaitMs = lease
+    if (queue.ackWaitMs === undefined && lease !== this.#ackWaitMs && !this.#leaseWarned.has(queue.name)) {
+      this.#leaseWarned.add(queue.name)
+      this.#logger.warn(`queue "${queue.name}": the broker redelivers an unacked task after ${lease / 1000} s, the ack wait its consumer was made with, not brokerAckWait (${this.#ackWaitMs / 1000} s); running tasks are renewed by the broker's value. To change it, delete the queue's consumer (${WORKERS}) while no node runs`)
+    }
+  }
+
+  leaseMs(queue: string): number | undefined {
+    return this.#ledgers.get(queue)?.ackWaitMs
+  }
+
+  #ledger(queue: string): QueueLedger {
+    let ledger = this.#ledgers.get(queue)
+    if (ledger === undefined) this.#ledgers.set(queue, (ledger = new QueueLedger(this.#ackWaitMs)))
+    return ledger
   }
 
   publish(message: OutgoingMessage): Promise<PublishAck> {
@@ -243,8 +260,7 @@ export class NatsTransport implements Transport {
     if (typeof onDelivery !== 'function') throw new InvalidArgumentError('onDelivery must be a function')
     // Synchronous by contract, so only what this process knows counts: declare first.
     if (session.topology.queue(queue) === undefined) throw new TransportError(`queue "${queue}" is not declared`)
-    let ledger = this.#ledgers.get(queue)
-    if (ledger === undefined) this.#ledgers.set(queue, (ledger = new QueueLedger()))
+    const ledger = this.#ledger(queue)
     const consumer = new NatsConsumer(
       {
         js: session.js,
@@ -258,7 +274,7 @@ export class NatsTransport implements Transport {
         kill: (message, reason, count) => session.deadLetters.kill(queue, message, reason, count, this.#clock.now(), this.#logger),
         closed: (c) => this.#consumers.delete(c),
         connectionClosed: () => session.nc.isClosed(),
-        recreate: () => ensureQueueStream(session.streams, queue, ledger.ackWaitMs, this.#ackWaitMs),
+        recreate: async () => void (await ensureQueueStream(session.streams, queue, ledger.ackWaitMs, this.#ackWaitMs)),
       },
       queue,
       onDelivery,

@@ -33,8 +33,12 @@ function cap<V>(map: Map<number, V>): void {
  * (as well as when its own ack wait runs out).
  */
 export class QueueLedger {
-  /** The queue's ack wait, ms, as the server's consumer has it; set when a consumer starts. */
-  ackWaitMs: number = TRANSPORT_DEFAULTS.ackWaitMs
+  /** The queue's ack wait, ms, as the server's consumer has it; set when the queue is declared and when a consumer starts. */
+  ackWaitMs: number
+
+  constructor(ackWaitMs: number = TRANSPORT_DEFAULTS.ackWaitMs) {
+    this.ackWaitMs = ackWaitMs
+  }
   readonly #deferrals = new Map<number, number>()
   readonly #live = new Map<number, Tracked>()
 

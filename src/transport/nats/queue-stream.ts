@@ -9,7 +9,7 @@ import {
   type MsgRequest,
   type StoredMsg,
 } from '@nats-io/jetstream'
-import { nanos } from '@nats-io/transport-node'
+import { millis, nanos } from '@nats-io/transport-node'
 import { Header, WORKERS, type Names } from './names.js'
 import { ensureReplicas, untilAnswered } from './replicas.js'
 
@@ -47,7 +47,7 @@ function isApiError(error: unknown, code: number): boolean {
  * `max_ack_pending` is unlimited because delayed messages wait on the server as naks with a
  * delay, and each one counts as pending.
  */
-export async function ensureQueueStream(context: QueueStreamContext, queue: string, ackWaitMs: number | undefined, defaultAckWaitMs: number): Promise<void> {
+export async function ensureQueueStream(context: QueueStreamContext, queue: string, ackWaitMs: number | undefined, defaultAckWaitMs: number): Promise<number> {
   const { jsm, names } = context
   const stream = names.queueStream(queue)
   try {
@@ -86,10 +86,16 @@ export async function ensureQueueStream(context: QueueStreamContext, queue: stri
       })
     } catch (error) {
       if (!isApiError(error, CONSUMER_NAME_IN_USE)) throw error
+      // Made by another node just now, perhaps with its own ack wait: read what it has.
+      return millis((await jsm.consumers.info(stream, WORKERS)).config.ack_wait ?? nanos(defaultAckWaitMs))
     }
-  } else if (ackWaitMs !== undefined && existing !== nanos(ackWaitMs)) {
-    await jsm.consumers.update(stream, WORKERS, { ack_wait: nanos(ackWaitMs) })
+    return ackWaitMs ?? defaultAckWaitMs
   }
+  if (ackWaitMs !== undefined && existing !== nanos(ackWaitMs)) {
+    await jsm.consumers.update(stream, WORKERS, { ack_wait: nanos(ackWaitMs) })
+    return ackWaitMs
+  }
+  return millis(existing)
 }
 
 /** True when a stored message carries a Not-Before still in the future: delayed, not running. */
