@@ -55,6 +55,8 @@ export class StateRecorder {
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #onReady: OnReady | undefined
+  /** Records of ready states (and what follows them) still being stored: a stop waits for them. */
+  readonly #unsettled = new Set<Promise<void>>()
   /** STARTED's meta, `{ hostname, pid }` (Celery's), encoded once: `AsyncResult.info()` reads it. */
   #startedInfo: Uint8Array | undefined
   sendEvents: boolean
@@ -86,8 +88,23 @@ export class StateRecorder {
     // Many callers only start a record and go on (the ack waits on it where it matters): a
     // failure is logged once, where it happened (the store, or onReady for what follows), and
     // is never an unhandled rejection. Whoever holds the promise still sees it reject.
-    recorded?.catch(() => {})
+    if (recorded !== undefined && isReady(task.state)) {
+      const tracked = recorded
+      this.#unsettled.add(tracked)
+      const done = () => void this.#unsettled.delete(tracked)
+      tracked.then(done, done)
+    } else recorded?.catch(() => {})
     return recorded
+  }
+
+  /** Ready records still being stored (a task's outcome, and what follows it in a workflow). */
+  get unsettled(): number {
+    return this.#unsettled.size
+  }
+
+  /** Resolves once every ready record started so far is stored, or has failed to be. */
+  settled(): Promise<void> {
+    return Promise.allSettled([...this.#unsettled]).then(() => undefined)
   }
 
   #apply(task: Recordable, event: TaskEventType, data: TransitionData, failed: (error: unknown) => void): Promise<void> | undefined {

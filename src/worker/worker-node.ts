@@ -18,6 +18,9 @@ import type { TimerHandle } from '../util/clock.js'
 import type { WorkerEvent } from '../events/events.js'
 
 const VERSION = '0.1.0'
+// How long a stop waits for the records of tasks it stopped (WorkerLostError) before it says
+// they were not stored, ms.
+const RECORDS_AT_STOP_MS = 2_000
 // How often the lookahead reads the rate tasks finish at, ms.
 const LOOKAHEAD_SAMPLE_MS = 250
 
@@ -241,6 +244,7 @@ export class WorkerNode {
   /** Entering draining: consume no more, give back what waits, let running tasks end (warm). */
   async #drain(): Promise<void> {
     const { clock, logger } = this.#deps
+    const deadline = clock.now() + this.options.shutdownTimeoutMs
     try {
       await this.#consumers.closeAll((error) => logger.error('could not close a consumer', { hostname: this.hostname, error }))
       this.#tasks.giveBackWaiting()
@@ -253,11 +257,24 @@ export class WorkerNode {
         await this.#drained.promise
         clock.clearTimeout(timeout)
       }
+      // The tasks that ended are done only once their outcome is stored: the backend may be
+      // out of reach (a broker outage), and an early-acked task's result would be lost.
+      if (!this.#machine.getSnapshot().context.cold && this.#recorder.unsettled > 0) {
+        await this.#settledWithin(deadline - clock.now())
+      }
     } catch (error) {
       logger.error('could not drain the worker cleanly', { hostname: this.hostname, error })
     }
     // Whatever happened, the stop goes on: stop() must resolve.
     this.#machine.send({ type: 'DRAINED' })
+  }
+
+  /** Waits until the records started so far are stored, or `ms` have passed. */
+  async #settledWithin(ms: number): Promise<void> {
+    const clock = this.#deps.clock
+    let timeout: TimerHandle | undefined
+    await Promise.race([this.#recorder.settled(), new Promise<void>((resolve) => (timeout = clock.setTimeout(resolve, Math.max(0, ms))))])
+    clock.clearTimeout(timeout)
   }
 
   /** Entering stopping: terminate threads, close subscriptions, say goodbye. */
@@ -280,6 +297,11 @@ export class WorkerNode {
       await this.#pool.stop()
       // Celery's "Restoring N unacknowledged message(s)": what a cold stop did to running tasks.
       const { requeued, failed } = this.#tasks.stopped
+      // A cold stop's WorkerLostError records are on their way: a live backend stores them in
+      // milliseconds; a wait past that means it does not answer.
+      if ((this.#recorder?.unsettled ?? 0) > 0) await this.#settledWithin(RECORDS_AT_STOP_MS)
+      const unstored = this.#recorder?.unsettled ?? 0
+      if (unstored > 0) this.#deps.logger.error(`stopped with ${unstored} task outcomes not stored yet (the result backend did not answer in time): an early-acked task's record stays as it was (PENDING or STARTED); an acksLate task runs again`, { hostname: this.hostname, unstored })
       if (requeued + failed > 0) this.#deps.logger.warn(`stopped with tasks still running: ${requeued} went back to their queues, ${failed} failed with WorkerLostError (acked as they started: acksLate is off)`, { hostname: this.hostname, requeued, failed })
     }
     this.#control?.unsubscribe()
