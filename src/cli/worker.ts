@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { censorUrl } from '../config/conf.js'
 import { ConfigError } from '../errors.js'
+import { connectWithRetry } from './connect-retry.js'
 import { cliLogger, parseLogFormat, parseLogLevel } from './cli-logger.js'
 import { connectionHelp, connectionOptions, list, openApp, positiveInt, seconds, UsageError } from './args.js'
 import { VERSION } from './version.js'
@@ -97,6 +98,7 @@ export async function worker(argv: string[]): Promise<number> {
   app.configFromObject({ taskTimeLimit: timeLimit, taskSoftTimeLimit: softTimeLimit })
   app.useLogger(cliLogger({ level, logfile: values.logfile, format }))
   if (values.pidfile !== undefined) claimPidfile(values.pidfile)
+  await connectWithRetry(app, (line) => app.logger.error(line))
   const node = app.worker(options)
   await node.start()
   // -B: an embedded beat, stopped before the node. A bad schedule stops the node too.

@@ -180,6 +180,27 @@ t.test('audit - a malformed or unknown broker URL, a bad rate, an -A without an 
   ])
 })
 
+t.test('audit - a worker started before its broker waits for it, as Celery\'s does, and serves once it is up', async (t) => {
+  // A port nothing listens on yet.
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+  const env = { CELERIAC_BROKER_URL: `nats://127.0.0.1:${port}`, CELERIAC_RESULT_BACKEND: 'nats://' }
+  const worker = startCeleriac(['worker', '-A', natsApp, '-n', 'early@%h', '-c', '1', '-Q', 'early'], env)
+  t.teardown(() => worker.stop('SIGKILL'))
+  await worker.waitFor(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*\. Trying again in 2\.00 seconds\.\.\. \(1\/100\)/)
+  const late = await startNatsServer({ port })
+  t.teardown(() => late.cleanup())
+  await worker.waitFor(/\[tasks\]/, 30_000)
+  const { createApp } = await import('../../src/index.js')
+  const client = createApp({ name: 'natsfix', broker: late.url, backend: 'nats://' })
+  t.teardown(() => client.close())
+  t.equal(await (await client.sendTask('n.add', [1, 2], { queue: 'early' })).get({ timeout: 20 }), 3)
+})
+
 t.test('audit - a server that is down stays a runtime failure (exit 1)', async (t) => {
   const down = await celeriac(['call', 'tasks.add', '-b', 'nats://127.0.0.1:1'])
   t.equal(down.code, 1)
