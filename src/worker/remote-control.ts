@@ -17,10 +17,8 @@ export interface ControlledNode {
   readonly options: ResolvedWorkerOptions
   /** When the node started serving, by its clock. */
   readonly startedAt: number
-  /** Tasks taken from a queue and not settled. */
-  tasks(): Iterable<InFlight>
-  /** When a thread started `item`, epoch ms by the thread's wall clock; 0 while it waits for one. */
-  threadStartedAt(item: InFlight): number
+  /** The tasks taken and not settled, each with when its thread started it (0: not yet); see TaskSupervisor.listed. */
+  tasks(): [InFlight, number][]
   revokedIds(): string[]
   /** Finished tasks since start, by name. */
   totals(): ReadonlyMap<string, number>
@@ -229,12 +227,8 @@ export class RemoteControl {
     return n as number
   }
 
-  /**
-   * The node's tasks with when each started (0: not yet), read once per task: a thread writes
-   * its start time while we look, so reading it twice could list a task as reserved and started.
-   */
   #tasks(): [InFlight, number][] {
-    return [...this.#node.tasks()].map((item) => [item, this.#node.threadStartedAt(item)])
+    return this.#node.tasks()
   }
 
   #info(item: InFlight, started: number): TaskInfo {
@@ -272,7 +266,7 @@ export class RemoteControl {
       uptime: Math.round((this.#deps.clock.now() - node.startedAt) / 1000),
       pool: { threads: node.poolSize(), tasksPerThread: node.options.tasksPerThread, prefetchMultiplier: node.options.tasksPerThread, lookaheadMs: node.options.lookaheadMs, held: node.threadsHeld() },
       total: Object.fromEntries(node.totals()),
-      active: [...node.tasks()].length,
+      active: node.tasks().length,
       queues: [...node.options.queues],
       broker: { transport: this.#transport?.kind ?? 'unknown', url: censorUrl(this.#deps.conf.broker) },
       events: node.options.sendEvents,

@@ -369,10 +369,15 @@ export class TaskSupervisor {
     if (!item.options.acksLate) this.#startAcks.add(item)
   }
 
-  /** The tasks taken and not settled, for remote control: those started are acked first, so that a listing says what the broker has. */
-  listed(): Iterable<InFlight> {
+  /**
+   * The tasks taken and not settled, with when each started (0: not yet), for remote control.
+   * A thread writes its start time while we look, so each is read once, and only then are the
+   * started ones acked: a listing never shows a started early-acked task as unacknowledged.
+   */
+  listed(): [InFlight, number][] {
+    const listed = [...this.#active.values()].map((item): [InFlight, number] => [item, item.threadId === undefined ? 0 : this.#pool.startedAt(item)])
     this.#startAcks.sweep()
-    return this.#active.values()
+    return listed
   }
 
   /**

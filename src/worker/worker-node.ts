@@ -377,7 +377,6 @@ export class WorkerNode {
       options: this.options,
       startedAt: this.#startedAt,
       tasks: () => this.#tasks.listed(),
-      threadStartedAt: (item) => (item.threadId === undefined ? 0 : this.#pool.startedAt(item)),
       revokedIds: () => this.#revoked.list(),
       totals: () => this.#tasks.totals,
       poolSize: () => this.#pool.size,

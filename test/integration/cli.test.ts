@@ -43,7 +43,7 @@ t.test('cli - usage errors exit with code 2 and say what is wrong', async (t) =>
   t.match(runs[5].stderr, 'inspect: expected one of active, scheduled, reserved, registered, stats, revoked, conf, ping, active_queues, got everything')
   t.match(runs[6].stderr, 'control rate_limit: expected <task> <rate>  e.g. tasks.add 10/m, got t.add')
   t.match(runs[7].stderr, 'call: expected one task name, got none')
-  t.match(runs[8].stderr, 'multi: expected start, stop, stopwait or restart, got begin')
+  t.match(runs[8].stderr, 'multi: expected one of start, stop, stopwait, restart, kill, show, names, got begin')
 })
 
 t.test('cli - every command has --help (exit 0); no command prints the overview (exit 2)', async (t) => {
