@@ -27,27 +27,9 @@ import { NatsConsumer } from './nats-consumer.js'
 import { QueueLedger } from './queue-ledger.js'
 import { isReplicas } from './replicas.js'
 import { ensureQueueStream, purgeQueue, queueDepth, queueStats } from './queue-stream.js'
-import { messageHeaders, openSession, storeCopy, type Session } from './session.js'
+import { checkPayload, messageHeaders, openSession, storeCopy, type Session } from './session.js'
 import * as check from '../validate.js'
 import { wireOf } from './wire.js'
-
-/** Room left under the server's max_payload for a message's NATS headers (ids, routing, Not-Before). */
-const HEADER_ROOM_BYTES = 512
-
-/**
- * Refuses, before anything is sent, a message the server would refuse: its `max_payload` (1 MB
- * by default) bounds a message with its headers, and the server answers a bigger one by closing
- * the connection.
- */
-function checkPayload(nc: NatsConnection, message: OutgoingMessage): void {
-  const limit = nc.info?.max_payload
-  if (limit === undefined || message.body.byteLength + HEADER_ROOM_BYTES <= limit) return
-  throw new TransportError(
-    `message of ${message.body.byteLength} bytes to ${message.exchange === '' ? `queue "${message.routingKey}"` : `exchange "${message.exchange}"`} is over the NATS server's max_payload of ${limit} bytes (less ${HEADER_ROOM_BYTES} for headers): ` +
-      'pass large data by reference (a URL, an object store key), or raise max_payload in the server config',
-    { data: { bytes: message.body.byteLength, maxPayload: limit } },
-  )
-}
 
 /** Options of {@link NatsTransport}. */
 export interface NatsTransportOptions {

@@ -157,3 +157,21 @@ function unanswered(error: unknown): boolean {
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Room left under the server's max_payload for a message's NATS headers (ids, routing, Not-Before). */
+const HEADER_ROOM_BYTES = 512
+
+/**
+ * Refuses, before anything is sent, a message the server would refuse: its `max_payload` (1 MB
+ * by default) bounds a message with its headers, and the server answers a bigger one by closing
+ * the connection.
+ */
+export function checkPayload(nc: NatsConnection, message: OutgoingMessage): void {
+  const limit = nc.info?.max_payload
+  if (limit === undefined || message.body.byteLength + HEADER_ROOM_BYTES <= limit) return
+  throw new TransportError(
+    `message of ${message.body.byteLength} bytes to ${message.exchange === '' ? `queue "${message.routingKey}"` : `exchange "${message.exchange}"`} is over the NATS server's max_payload of ${limit} bytes (less ${HEADER_ROOM_BYTES} for headers): ` +
+      'pass large data by reference (a URL, an object store key), or raise max_payload in the server config',
+    { data: { bytes: message.body.byteLength, maxPayload: limit } },
+  )
+}
