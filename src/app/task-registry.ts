@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads'
 import { InvalidArgumentError, NotRegistered } from '../errors.js'
 import { arityOf, resolveTaskOptions, type ResolvedTaskOptions, type TaskDefinition } from '../task/definition.js'
 import { Task, type TaskClass } from '../task/task.js'
@@ -45,7 +46,8 @@ export class TaskRegistry {
   /** The task named `name`, or a NotRegistered error naming the app. */
   require(name: string): TaskDefinition {
     const definition = this.#tasks.get(name)
-    if (!definition) throw new NotRegistered(`task ${name} is not registered in app ${this.#appName}`)
+    // In a worker thread (a map, starmap or chunks runs its task there), as actor-host.ts says it.
+    if (!definition) throw new NotRegistered(`task ${name} is not registered in app ${this.#appName}${isMainThread ? '' : ' in this worker thread (its module was not imported: check the app\'s include list)'}`)
     return definition
   }
 
