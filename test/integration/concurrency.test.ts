@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { TimeLimitExceeded, WorkerLostError } from '../../src/index.js'
-import { app, hog, napThenSpin, overlap, record, waiter } from '../fixtures/concurrency-app.js'
+import { app, hog, napThenHog, napThenSpin, overlap, record, waiter } from '../fixtures/concurrency-app.js'
 import { celeriac } from '../helpers/cli.js'
 import { until } from '../helpers/until.js'
 import { consoleLogger } from '../../src/util/logger.js'
@@ -72,6 +72,20 @@ t.test('a hard limit or a revoke with terminate stops one awaiting task: the tas
     await t.rejects(revoked.get({ timeout: 10 }), { name: 'TaskRevokedError', message: /revoked and terminated/ })
     t.same(await Promise.all(more.map((r) => r.get({ timeout: 10 }))), ['waited', 'waited'], 'so did the ones beside the revoked one')
     t.equal(await (await waiter.applyAsync([1], { queue: 'letgo' })).get({ timeout: 10 }), 'waited', 'a new thread took its place')
+  })
+})
+
+t.test('a sibling that holds the loop a while after a revoke with terminate is not taken for the stopped task: it finishes', async (t) => {
+  // Found by an outside audit: a thread that missed its beats for 50 ms (a burst of work, or
+  // not scheduled on a loaded machine) after a task was let go was terminated, failing the
+  // tasks beside it with WorkerLostError.
+  await withNode({ concurrency: 1, tasksPerThread: 3, queues: ['busysibling'] }, async (hostname) => {
+    const sibling = await napThenHog.applyAsync([800, 300], { queue: 'busysibling' })
+    const revoked = await waiter.applyAsync([5_000], { queue: 'busysibling' })
+    await until(async () => (await app.control.inspect({ destination: hostname, timeout: 1 }).active())[hostname]?.ok?.length, (running) => running === 2, 'both to run')
+    await revoked.revoke({ terminate: true })
+    await t.rejects(revoked.get({ timeout: 10 }), { name: 'TaskRevokedError' })
+    t.equal(await sibling.get({ timeout: 10 }), 'held', 'the task beside it held the loop 300 ms and finished')
   })
 })
 

@@ -8,6 +8,9 @@ import { RunBatchWriter, type RunEntry } from '../../protocol/thread-batch.js'
 import { Claim, HELD_MS, HELD_REPORT_MS, sharedSlots, type ThreadReady, type ThreadToMain } from '../../protocol/thread-messages.js'
 import type { ThreadApi } from '../thread/entry.js'
 
+/** How long a thread with an abandoned task may miss its beats, held by an unknown task, before it is terminated, ms. */
+const STUCK_MS = 1_000
+
 /** Callbacks of one thread. */
 export interface ThreadListener {
   message(thread: ThreadHandle, message: ThreadToMain): void
@@ -69,6 +72,8 @@ export class ThreadHandle {
   #reported = false
   /** Tasks let go of while still running (see {@link abandon}): their slots stay taken until the thread ends. */
   #abandoned = 0
+  /** The slots of the tasks let go of (see {@link abandon}): a hold by one of them ends the thread. */
+  readonly #abandonedSlots = new Set<number>()
 
   constructor(spec: ThreadSpec, listener: ThreadListener) {
     this.capacity = spec.capacity
@@ -131,12 +136,23 @@ export class ThreadHandle {
     this.items[slot] = undefined
     this.#entries[slot] = undefined
     this.#abandoned++
+    this.#abandonedSlots.add(slot)
   }
 
-  /** A thread with an abandoned task whose loop has stopped beating at `now`: the task holds it, and only terminating it ends the task. */
+  /**
+   * A thread with an abandoned task whose loop an abandoned task holds at `now`: only
+   * terminating it ends that task, and its siblings with it. When the holder is known (it
+   * started at the last beat), that is at once if it is an abandoned task, and never if it is a
+   * sibling, which ends in its own time. When it is not, only after {@link STUCK_MS} of silence:
+   * a thread busy with a burst of short tasks, or not scheduled on a loaded machine, misses its
+   * beats for longer than {@link HELD_MS}, and terminating it then failed the tasks beside it.
+   */
   stuck(now: number): boolean {
     const beat = this.#beat[0]
-    return this.#abandoned > 0 && !this.exited && beat !== 0 && now - beat > HELD_MS
+    if (this.#abandoned === 0 || this.exited || beat === 0 || now - beat <= HELD_MS) return false
+    const slot = this.#lastStarted[0]
+    if (this.startedAt[slot] === beat) return this.#abandonedSlots.has(slot)
+    return now - beat > STUCK_MS
   }
 
   /** Looks at the heartbeat at `now` (epoch ms) and sets {@link held}; answers whether it changed. */
