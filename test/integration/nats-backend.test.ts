@@ -54,20 +54,35 @@ t.test('nats kv backend - a record expires with the bucket TTL', async (t) => {
   t.ok(after >= 900, `gone after ${after} ms, not before the 1 s TTL`)
 })
 
-t.test('nats kv backend - a bucket made with another TTL than resultExpires is warned of, not silently kept', async (t) => {
+t.test('nats kv backend - resultExpires asked for sets the TTL of a bucket made with another; the default leaves it alone', async (t) => {
   const bucket = uniqueBucket()
-  await backend(t, new NatsKvBackend({ url: server.url, bucket, resultExpiresMs: 2_000 })).connect()
+  // What `celeriac call` without the app does first on a fresh server: the default TTL (1 day).
+  await backend(t, new NatsKvBackend({ url: server.url, bucket })).connect()
   const warnings: Error[] = []
   const onWarning = (warning: Error) => void warnings.push(warning)
   process.on('warning', onWarning)
   t.teardown(() => void process.off('warning', onWarning))
-  await backend(t, new NatsKvBackend({ url: server.url, bucket, resultExpiresMs: 3_600_000 })).connect()
-  const same = backend(t, new NatsKvBackend({ url: server.url, bucket, resultExpiresMs: 2_000 }))
-  await same.connect()
+  const nc = await connectNats(server.url)
+  t.teardown(() => nc.close())
+  const jsm = await jetstreamManager(nc)
+  const ttl = async () => (await jsm.streams.info(`KV_${bucket}`)).config.max_age / 1e6
+  const worker = backend(t, new NatsKvBackend({ url: server.url, bucket, resultExpiresMs: 2_000 }))
+  await worker.connect()
+  t.equal(await ttl(), 2_000, "the app's resultExpires applies")
+  await backend(t, new NatsKvBackend({ url: server.url, bucket })).connect()
+  t.equal(await ttl(), 2_000, 'a process with the default leaves it')
+  // A second app asking for another TTL: the two would change it back and forth, so it is said.
+  await backend(t, new NatsKvBackend({ url: server.url, bucket, resultExpiresMs: 3_000 })).connect()
+  t.equal(await ttl(), 3_000)
+  await backend(t, new NatsKvBackend({ url: server.url, bucket, resultExpiresMs: 2_000 })).connect()
   await new Promise((resolve) => setImmediate(resolve))
-  const said = warnings.filter((w) => (w as { code?: string }).code === 'CELERIAC_RESULT_EXPIRES')
-  t.equal(said.length, 1, 'the app with the other TTL is told; the one that matches is not')
-  t.match(said[0]?.message, /keeps results for 2 s, not resultExpires \(3600 s\): its TTL was set when it was made/)
+  const said = warnings.filter((w) => (w as { code?: string }).code === 'CELERIAC_RESULT_EXPIRES').map((w) => w.message)
+  t.same(said, [
+    `the results bucket (stream KV_${bucket}) kept results for 2 s; it now keeps them for 3 s, this app's resultExpires`,
+    `the results bucket (stream KV_${bucket}) kept results for 3 s; it now keeps them for 2 s, this app's resultExpires`,
+  ], 'a change from another app\'s TTL is said; one from the default (the first) is not')
+  await worker.store({ taskId: 'ttl-changed', state: 'SUCCESS' })
+  await eventually(async () => (await worker.get('ttl-changed')) === undefined, 6_000, 'expired by the new TTL')
 })
 
 t.test('nats kv backend - a 2 MB result goes through the object store', async (t) => {

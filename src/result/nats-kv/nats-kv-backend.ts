@@ -4,7 +4,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
-import { millis } from '@nats-io/transport-node'
+import { millis, nanos } from '@nats-io/transport-node'
 import { BackendError, InvalidArgumentError } from '../../errors.js'
 import { connectNats, inboxOf, startupRequests } from '../../transport/nats/connect.js'
 import type { NatsConnectOptions } from '../../transport/nats/connect.js'
@@ -103,20 +103,29 @@ interface Connected {
 }
 
 /**
- * Adds the republish setting to a bucket created before it was used (or by another version).
- * Answers whether the bucket allows direct gets (every bucket created on 2.9 or later does).
+ * Adds the republish setting to a bucket created before it was used (or by another version),
+ * and sets its TTL to `ttlMs` when the app asked for one (`resultExpires` set, not the default)
+ * and the bucket has another: a client command run without the app (`celeriac call`) may have
+ * made the bucket first, with the default. Answers whether the bucket allows direct gets
+ * (every bucket created on 2.9 or later does).
  */
-async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }, replicas: number, ttlMs: number): Promise<boolean> {
+async function ensureRepublish(nc: NatsConnection, stream: string, republish: { src: string; dest: string }, replicas: number, ttlMs: number | undefined): Promise<boolean> {
   const jsm = await jetstreamManager(nc)
   const info = await jsm.streams.info(stream)
   const bucketTtlMs = millis(info.config.max_age ?? 0)
-  if (bucketTtlMs !== ttlMs) {
-    // The TTL is the bucket's, set when it was made: last one started would win if this set it.
-    process.emitWarning(`the results bucket (stream ${stream}) keeps results for ${bucketTtlMs === 0 ? 'ever' : `${bucketTtlMs / 1000} s`}, not resultExpires (${ttlMs === 0 ? 'for ever' : `${ttlMs / 1000} s`}): its TTL was set when it was made; delete the bucket (nats kv del) for the new one to apply`, { type: 'CeleriacWarning', code: 'CELERIAC_RESULT_EXPIRES' })
-  }
   const current = info.config.republish
-  if (current?.src !== republish.src || current?.dest !== republish.dest) await jsm.streams.update(stream, { ...info.config, republish })
-  await ensureReplicas(jsm, stream, replicas, 'the results bucket', { ...info.config, republish })
+  const ttlChanges = ttlMs !== undefined && bucketTtlMs !== ttlMs
+  if (ttlChanges && bucketTtlMs !== DEFAULT_RESULT_EXPIRES_MS) {
+    // Another app asked for another TTL: the two change it back and forth, and each change is
+    // said. From the default (made by a process without the app) it changes silently.
+    const shown = (ms: number) => (ms === 0 ? 'for ever' : `for ${ms / 1000} s`)
+    process.emitWarning(`the results bucket (stream ${stream}) kept results ${shown(bucketTtlMs)}; it now keeps them ${shown(ttlMs)}, this app's resultExpires`, { type: 'CeleriacWarning', code: 'CELERIAC_RESULT_EXPIRES' })
+  }
+  // The server refuses a duplicate window longer than the max age (KV sets it to 2 min).
+  const window = ttlChanges && ttlMs > 0 && (info.config.duplicate_window ?? 0) > nanos(ttlMs) ? { duplicate_window: nanos(ttlMs) } : {}
+  const config = { ...info.config, republish, ...(ttlChanges ? { max_age: nanos(ttlMs), ...window } : {}) }
+  if (ttlChanges || current?.src !== republish.src || current?.dest !== republish.dest) await jsm.streams.update(stream, config)
+  await ensureReplicas(jsm, stream, replicas, 'the results bucket', config)
   return info.config.allow_direct === true
 }
 
@@ -170,6 +179,8 @@ export class NatsKvBackend implements ResultBackend {
   readonly #connectionOptions: NatsConnectOptions | undefined
   readonly #shared: NatsConnection | undefined
   readonly #prefix: string
+  /** `resultExpiresMs` was asked for (not the default): the bucket's TTL is set to it (see ensureRepublish). */
+  readonly #ttlAsked: boolean
   readonly #replicas: number | undefined
   // Under the connection's inbox prefix, which is known once it is open.
   #replyTo = ''
@@ -206,6 +217,7 @@ export class NatsKvBackend implements ResultBackend {
     this.#shared = options.connection
     this.bucket = bucket
     this.resultExpiresMs = expires === Infinity ? 0 : expires
+    this.#ttlAsked = expires !== DEFAULT_RESULT_EXPIRES_MS
     this.#prefix = options.prefix === undefined ? '' : `${options.prefix}.`
     this.#pushed = new PushedRecords(options.pushedCapacity ?? DEFAULT_PUSHED_CAPACITY, PUSHED_MAX_BYTES, PUSH_GRACE_MS)
     const backend = this
@@ -396,7 +408,7 @@ export class NatsKvBackend implements ResultBackend {
       // for STARTUP_RETRY_MS in all, as the transport's setup is.
       const ask = startupRequests(nc)
       const kv = await ask(`opening the results bucket (stream ${names.stream})`, () => new Kvm(js).create(this.bucket, { history: 1, ttl: this.resultExpiresMs, republish, replicas } as Parameters<Kvm['create']>[1]))
-      const direct = await ask(`reading the settings of the results bucket (stream ${names.stream})`, () => ensureRepublish(nc, names.stream, republish, replicas, this.resultExpiresMs))
+      const direct = await ask(`reading the settings of the results bucket (stream ${names.stream})`, () => ensureRepublish(nc, names.stream, republish, replicas, this.#ttlAsked ? this.resultExpiresMs : undefined))
       const large = new LargeResults(nc, names.large, this.resultExpiresMs, replicas)
       const read = direct ? directRead(nc, this.bucket) : async (key: string) => {
         const entry = await kv.get(key)
