@@ -11,7 +11,7 @@ import { Beat, type BeatOptions } from '../beat/beat.js'
 import { compileEntry, signatureName, type BeatEntryConfig, type PeriodicTaskOptions } from '../beat/entry.js'
 import { MAP_TASK, STARMAP_TASK, TaskHandle, type TaskHandleHost } from '../client/task-handle.js'
 import { APP_BRAND, isAppLike } from '../worker/thread/app-module.js'
-import { beatDeps, composeApp, workerDeps, type AppParts } from './compose.js'
+import { beatDeps, composeApp, workerDeps, workersInProcess, type AppParts } from './compose.js'
 import { callEach, IDENTITY_TASK } from '../canvas/builtins.js'
 import { setCurrentCanvasHost } from '../canvas/current-host.js'
 import { Signature, type SignatureParts } from '../canvas/signature.js'
@@ -244,7 +244,7 @@ export class App {
       throw new ConfigError(`app.worker() was called inside a worker thread: ${this.main} starts a worker when it is imported, and every worker thread imports it to find the tasks. Start the worker from another module that imports the app, or only on the main thread (if (isMainThread) from node:worker_threads)`)
     }
     const node = new WorkerNode(workerDeps(this.#parts, () => this.#modules()), options)
-    this.#parts.local.workers++
+    workersInProcess.count++
     return node
   }
 

@@ -25,6 +25,9 @@ import type { AsyncResult } from '../result/async-result.js'
 import type { WorkerDeps } from '../worker/worker-deps.js'
 import type { BeatDeps } from '../beat/beat.js'
 
+/** Worker nodes made in this process by any app (`app.worker()`): a memory:// broker or backend serves them. */
+export const workersInProcess = { count: 0 }
+
 /** What the parts are built from: {@link AppOptions} without what only the facade uses. */
 export interface PartsOptions {
   name: string
@@ -56,8 +59,8 @@ export interface AppParts {
   readonly sendTask: SendTask
   /** What result handles need: the backend, and revocation through remote control. */
   readonly results: ResultSource
-  /** Worker nodes made in this process (`app.worker()`): a memory:// backend serves them. */
-  readonly local: { workers: number; warned: boolean }
+  /** Whether this app has said why its results may never come (see `strandedHint`). */
+  readonly local: { warned: boolean }
   /** How canvases are sent and called, and how worker nodes send workflow steps. */
   readonly flow: WorkflowHost & CanvasHost
 }
@@ -111,7 +114,7 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     return publisher.send(name, args, callOptions, definition, definition && tasks.resolved(definition), flow)
   }
 
-  const local = { workers: 0, warned: false }
+  const local = { warned: false }
   const results: ResultSource = {
     clock: () => clock,
     backend: () => connections.backend(),
@@ -120,8 +123,11 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     strandedHint: () => {
       // Celery raises "no result backend configured" at get(); here memory:// is the default,
       // which serves a worker in this process, and a worker anywhere else never writes to it.
-      if (local.workers > 0 || !/^memory:/i.test(conf.backend) || /^memory:/i.test(conf.broker)) return undefined
-      const hint = `this app keeps results in this process (backend ${conf.backend}) while its tasks go to ${censorUrl(conf.broker)}, and no worker runs here: a worker in another process cannot store results where this app reads them. Give the app its workers' backend, e.g. createApp({ backend: 'nats://' })`
+      if (workersInProcess.count > 0 || !/^memory:/i.test(conf.backend)) return undefined
+      const env = process.env.CELERIAC_BROKER_URL === undefined ? '' : ` CELERIAC_BROKER_URL is set, but createApp() does not read the environment: call app.configFromEnv() (the celeriac command does).`
+      const hint = /^memory:/i.test(conf.broker)
+        ? `this app's broker is ${conf.broker}, in this process, and no worker runs here: nothing runs its tasks until app.worker() starts one in this process. A worker in another process needs a shared broker and backend, e.g. createApp({ broker: 'nats://...', backend: 'nats://' }).${env}`
+        : `this app keeps results in this process (backend ${conf.backend}) while its tasks go to ${censorUrl(conf.broker)}, and no worker runs here: a worker in another process cannot store results where this app reads them. Give the app its workers' backend, e.g. createApp({ backend: 'nats://' })`
       if (!local.warned) logger.warn(hint)
       local.warned = true
       return hint
