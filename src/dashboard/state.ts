@@ -105,6 +105,8 @@ const STATE_OF: Record<TaskEvent['type'], string> = {
   'task-rejected': 'REJECTED',
 }
 const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED'])
+/** How many of the oldest kept tasks are looked at for one that is done, when one must go. */
+const DROP_SCAN = 1_000
 
 const NO_IDS: ReadonlySet<string> = new Set()
 
@@ -148,6 +150,11 @@ export class DashboardState {
   eventsSeen = 0
   /** Tasks dropped to stay within `maxTasks`. */
   dropped = 0
+  /**
+   * Name and queue of tasks dropped before they were done, oldest first, at most `maxTasks`: a
+   * later event of one (started, succeeded) brings its row back named, and its metrics labelled.
+   */
+  readonly #droppedNames = new Map<string, { name?: string; queue?: string }>()
 
   constructor(options: { maxTasks?: number; now?: () => number } = {}) {
     const maxTasks = options.maxTasks ?? 100_000
@@ -214,6 +221,12 @@ export class DashboardState {
     let row = this.tasks.get(event.uuid)
     if (!row) {
       row = { id: event.uuid, state: 'PENDING', retries: 0, children: [], timestamp: event.timestamp, timeline: [] }
+      const known = this.#droppedNames.get(event.uuid)
+      if (known !== undefined) {
+        this.#droppedNames.delete(event.uuid)
+        if (known.name !== undefined) row.name = known.name
+        if (known.queue !== undefined) row.queue = known.queue
+      }
       this.tasks.set(event.uuid, row)
       if (this.tasks.size > this.maxTasks) this.#dropOldest()
     }
@@ -285,12 +298,29 @@ export class DashboardState {
     if (parent && !parent.children.includes(row.id)) parent.children.push(row.id)
   }
 
+  /**
+   * Drops the oldest task that is done, among the oldest {@link DROP_SCAN} kept, else the oldest
+   * of all: a task still running gets more events, and a backlog of sent tasks is the newest
+   * thing to lose. One dropped before it was done leaves its name for its later events.
+   */
   #dropOldest(): void {
-    const oldest = this.tasks.keys().next().value as string
-    const row = this.tasks.get(oldest)!
-    this.tasks.delete(oldest)
+    let victim: TaskRow | undefined
+    let scanned = 0
+    for (const row of this.tasks.values()) {
+      if (READY.has(row.state)) {
+        victim = row
+        break
+      }
+      if (++scanned >= DROP_SCAN) break
+    }
+    const row = victim ?? (this.tasks.values().next().value as TaskRow)
+    this.tasks.delete(row.id)
     if (row.rootId !== undefined) this.#unindex(row)
     this.dropped++
+    if (!READY.has(row.state)) {
+      this.#droppedNames.set(row.id, { name: row.name, queue: row.queue })
+      if (this.#droppedNames.size > this.maxTasks) this.#droppedNames.delete(this.#droppedNames.keys().next().value as string)
+    }
   }
 
   #unindex(row: TaskRow): void {

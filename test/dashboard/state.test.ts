@@ -53,6 +53,20 @@ t.test('memory is bounded: the oldest task goes first; children link to parents'
   t.throws(() => new DashboardState({ maxTasks: 0 }), RangeError)
 })
 
+t.test('memory is bounded: a task that is done goes before one still running, which keeps its name if it must go', async (t) => {
+  // Found by an outside audit: rows dropped while running came back, nameless, with their next
+  // event, and the dashboard's metrics labelled them task="unknown".
+  const state = new DashboardState({ maxTasks: 3 })
+  for (const id of ['1', '2', '3']) state.apply(received(id, 1_000))
+  state.apply(succeeded('2', 1_001))
+  state.apply(received('4', 1_002))
+  t.same([...state.tasks.keys()], ['1', '3', '4'], 'the done one went, not the oldest')
+  state.apply(received('5', 1_003))
+  t.same([...state.tasks.keys()], ['3', '4', '5'], 'none done: the oldest went')
+  state.apply({ ...base, type: 'task-started', uuid: '1', pid: 1, timestamp: 1_004 })
+  t.match(state.tasks.get('1'), { name: 't.add', state: 'STARTED' }, 'back with its name')
+})
+
 t.test('workers go offline after worker-offline or two missed heartbeats', async (t) => {
   let now = 10_000
   const state = new DashboardState({ now: () => now })
