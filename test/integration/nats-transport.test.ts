@@ -161,6 +161,30 @@ t.test('topology - a publisher learns exchanges and bindings declared by another
   t.equal(await late.depth('audit'), 2)
 })
 
+t.test('not before - a delayed message sent back early by one node is a first delivery on another, not a redelivery', async (t) => {
+  // Found by an outside audit: countdown tasks and retries were counted in
+  // celeriac_tasks_redelivered_total (meant for lost nodes) whenever a node other than the one
+  // that saw them early ran them.
+  const open = transports(t)
+  const early = await open()
+  const late = await open()
+  await early.declareQueue({ name: 'hop' })
+  const due = Date.now() + 1_500
+  await early.publish({ exchange: '', routingKey: 'hop', body: encoder.encode('later'), notBefore: due })
+  const consumer = early.consume('hop', () => t.fail('not delivered early'))
+  consumer.pull(1)
+  // The early arrival is nak'd with the rest of its delay; this node then stops consuming.
+  const deadline = Date.now() + 5_000
+  while ((await early.queueStats('hop')).delayed === 0 && Date.now() < deadline) await delay(20)
+  await consumer.close()
+  const latch = new Latch<Delivery>(1, 10_000)
+  late.consume('hop', (delivery) => latch.unlock(delivery)).pull(1)
+  const [delivery] = await latch.promise
+  t.ok(Date.now() >= due - EARLY_MS, 'at its time')
+  t.equal(delivery.deliveryCount, 1, 'a first delivery')
+  delivery.ack()
+})
+
 t.test('not before - a message due past what JetStream\'s nak delay holds (the year 9999) is held, not redelivered in a loop', async (t) => {
   const open = transports(t)
   const transport = await open()

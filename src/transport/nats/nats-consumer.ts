@@ -298,7 +298,11 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
       this.#settle(() => message.nak(Math.ceil(Math.min(notBefore - now, MAX_NAK_DELAY_MS))))
       return false
     }
-    const deliveryCount = Math.max(1, message.info.deliveryCount - this.ledger.deferrals(seq))
+    // A message sent with a delay arrives early once (see class doc) on some node: on another,
+    // whose ledger did not see it, it is assumed rather than counted as a failed delivery.
+    const publishedAt = message.info.timestampNanos / 1e6
+    const deferrals = this.ledger.deferrals(seq) || (notBefore > publishedAt ? 1 : 0)
+    const deliveryCount = Math.max(1, message.info.deliveryCount - deferrals)
     if (deliveryCount > this.maxDeliver()) {
       // Its last delivery ran out of ack wait: that one counted, this one is one too many.
       this.ledger.forget(seq)
@@ -308,7 +312,7 @@ export class NatsConsumer implements Consumer, DeliveryOwner {
     const maxAgeMs = this.#host.maxAgeMs()
     if (maxAgeMs !== Infinity) {
       // Counted from when it was due: a delayed task is not old for having waited its delay.
-      const due = Math.max(notBefore, message.info.timestampNanos / 1e6)
+      const due = Math.max(notBefore, publishedAt)
       if (now - due > maxAgeMs) {
         this.ledger.forget(seq)
         this.kill(message, tooOld(now - due, maxAgeMs), deliveryCount)
