@@ -27,6 +27,7 @@ export class TaskRegistry {
 
   /** Registers a function or a class extending {@link Task}; its options are checked now. */
   define(name: string, impl: ((...args: any[]) => unknown) | TaskClass, options: TaskOptions<any>): TaskDefinition {
+    if (typeof name === 'function') throw new InvalidArgumentError("app.task(name, fn, options): a task is named first, as it is sent by name (Celery derives 'module.fn'; e.g. app.task('tasks.add', add))")
     if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('app.task: name must be a non-empty string')
     if (typeof impl !== 'function') throw new InvalidArgumentError(`app.task(${name}): expected a function or a class extending Task`)
     if (this.#tasks.has(name)) throw new InvalidArgumentError(`app.task: a task named ${name} is already registered`)

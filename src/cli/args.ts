@@ -93,8 +93,8 @@ export function json<T>(value: string, flag: string, check: (parsed: unknown) =>
   let parsed: unknown
   try {
     parsed = JSON.parse(value)
-  } catch {
-    throw new UsageError(`${flag} must be ${want} in JSON, got ${JSON.stringify(value)}`)
+  } catch (error) {
+    throw new UsageError(`${flag} is not JSON (${(error as Error).message}): ${JSON.stringify(value)}; give ${want} in JSON, quoted for the shell, e.g. '[2, 3]'`)
   }
   if (!check(parsed)) throw new UsageError(`${flag} must be ${want} in JSON, got ${value}`)
   return parsed

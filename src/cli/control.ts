@@ -22,6 +22,15 @@ function rate(value: string): string | number {
   return limit
 }
 
+/** Celery's control methods celeriac has no command of that name for: what to use instead. */
+const CELERY_NAMES: Readonly<Record<string, string>> = {
+  autoscale: 'celeriac has no autoscaler: pool_grow and pool_shrink change a node\'s threads',
+  terminate: 'revoke <id> --terminate stops a running task',
+  revoke_by_stamped_headers: 'celeriac has no stamped headers: revoke takes task ids',
+  heartbeat: 'nodes send worker-heartbeat events on their own (celeriac events)',
+  election: 'beat needs no election: several beats share a lease and send each run once',
+}
+
 /** Each method: its arguments for the help, how many it takes, what it checks before connecting, and what it sends. */
 const METHODS: Record<string, { usage: string; min: number; max: number; check?: (args: string[]) => void; run: Action }> = {
   rate_limit: { usage: '<task> <rate>  e.g. tasks.add 10/m', min: 2, max: 2, check: ([, limit]) => void rate(limit), run: (app, [task, limit], o) => app.control.rateLimit(task, rate(limit), o) },
@@ -60,8 +69,9 @@ export async function control(argv: string[]): Promise<number> {
   const [name, ...args] = positionals
   const method = name === undefined ? undefined : METHODS[name]
   if (!method || !Object.hasOwn(METHODS, name)) {
-    const near = name === undefined ? undefined : closestKey(name, Object.keys(METHODS))
-    throw new UsageError(`control: expected one of ${Object.keys(METHODS).join(', ')}, got ${name ?? 'nothing'}${near ? ` (did you mean ${near}?)` : ''}`)
+    const instead = name !== undefined && Object.hasOwn(CELERY_NAMES, name) ? ` (${CELERY_NAMES[name]})` : ''
+    const near = name === undefined || instead ? undefined : closestKey(name, Object.keys(METHODS))
+    throw new UsageError(`control: expected one of ${Object.keys(METHODS).join(', ')}, got ${name ?? 'nothing'}${instead}${near ? ` (did you mean ${near}?)` : ''}`)
   }
   if (args.length < method.min || args.length > method.max) throw new UsageError(`control ${name}: expected ${method.usage || 'no arguments'}, got ${args.length === 0 ? 'none' : args.join(' ')}`)
   if (values.terminate && name !== 'revoke') throw new UsageError('--terminate goes with control revoke only')

@@ -64,8 +64,9 @@ export async function inspect(argv: string[]): Promise<number> {
   const method = positionals[0] as (typeof METHODS)[number]
   if (positionals.length !== 1 || !METHODS.includes(method)) {
     const got = positionals.join(' ') || 'nothing'
-    const instead = positionals.length === 1 && Object.hasOwn(CELERY_NAMES, method) ? ` (${CELERY_NAMES[method]})` : ''
-    const near = positionals.length === 1 && !instead ? closestKey(method, METHODS) : undefined
+    // Celery's methods may take arguments (inspect query_task <id>): the hint goes by the name alone.
+    const instead = positionals.length >= 1 && Object.hasOwn(CELERY_NAMES, method) ? ` (${CELERY_NAMES[method]})` : ''
+    const near = positionals.length >= 1 && !instead ? closestKey(method, METHODS) : undefined
     throw new UsageError(`inspect: expected one of ${METHODS.join(', ')}, got ${got}${instead}${near ? ` (did you mean ${near}?)` : ''}`)
   }
   const options = addressing(values)

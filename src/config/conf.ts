@@ -149,6 +149,16 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
 }
 
 
+/** Celery's setting names whose celeriac names no edit-distance guess finds. */
+const CELERY_KEYS: Readonly<Record<string, string>> = {
+  broker_url: 'broker',
+  BROKER_URL: 'broker',
+  brokerUrl: 'broker',
+  result_backend: 'backend',
+  CELERY_RESULT_BACKEND: 'backend',
+  resultBackend: 'backend',
+}
+
 /** Validates a partial config, naming the first bad key (and the key it was probably meant to be). */
 export function validateConfig(partial: Record<string, unknown>): Partial<ConfigValues> {
   const valid: Record<string, unknown> = {}
@@ -156,7 +166,7 @@ export function validateConfig(partial: Record<string, unknown>): Partial<Config
     // Own keys only: "toString" or "__proto__" are typos too, not config keys.
     const check = Object.hasOwn(CHECKS, key) ? CHECKS[key as keyof ConfigValues] : undefined
     if (!check) {
-      const near = closestKey(key, Object.keys(CHECKS))
+      const near = CELERY_KEYS[key] ?? closestKey(key, Object.keys(CHECKS))
       throw new ConfigError(`unknown config key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`)
     }
     // undefined means "not given": the current value stays.

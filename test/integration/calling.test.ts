@@ -77,6 +77,8 @@ t.test('calling - bad call options are refused naming the option', async (t) => 
   // A task id a worker would dead-letter (issue 19) is refused before it is sent.
   await t.rejects(add.applyAsync([1, 2], { taskId: 'x'.repeat(257) }), new InvalidArgumentError('t.add: options.taskId must be a non-empty string of at most 256 characters'))
   await t.rejects(app.sendTask('x'.repeat(300), []), new InvalidArgumentError('task name must be a non-empty string of at most 256 characters'))
+  // Celery's @app.task derives a name; here the name comes first.
+  t.throws(() => app.task((() => 1) as never, {} as never), new InvalidArgumentError("app.task(name, fn, options): a task is named first, as it is sent by name (Celery derives 'module.fn'; e.g. app.task('tasks.add', add))"))
 })
 
 t.test('calling - what TypeScript would refuse is refused at run time too, before anything is sent', async (t) => {

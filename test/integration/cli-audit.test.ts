@@ -243,12 +243,17 @@ t.test('audit - -A module:name (Celery\'s -A proj:app) picks that export; Window
 t.test('audit - did you mean: inspect and control typos, Celery\'s inspect names, impossible event patterns (exit 2)', async (t) => {
   const worker = await natsWorker()
   const hostname = /\((audit@[^)]+)\)/.exec(worker.output())![1]
-  const [typo, queues, queryTask, control] = await Promise.all([
+  const [typo, queues, queryTask, control, queryTaskId, autoscale] = await Promise.all([
     celeriac(['inspect', 'actve', '-b', server.url]),
     celeriac(['inspect', 'active_queues', '-d', hostname, '-b', server.url]),
     celeriac(['inspect', 'query_task', '-b', server.url]),
     celeriac(['control', 'rate_limt', 'n.add', '10/m', '-b', server.url]),
+    celeriac(['inspect', 'query_task', '1234', '-b', server.url]),
+    celeriac(['control', 'autoscale', '4', '2', '-b', server.url]),
   ])
+  // As Celery users type them, with their arguments.
+  t.match([queryTaskId.code, queryTaskId.stderr], [2, /got query_task 1234 \(celeriac result <id> prints a task's state and result\)\n$/])
+  t.match([autoscale.code, autoscale.stderr], [2, /got autoscale \(celeriac has no autoscaler: pool_grow and pool_shrink change a node's threads\)\n$/])
   const methods = 'active, scheduled, reserved, registered, stats, revoked, conf, ping, active_queues'
   t.same([typo.code, typo.stderr], [2, `celeriac: inspect: expected one of ${methods}, got actve (did you mean active?)\n`])
   t.same([queues.code, queues.stdout], [0, `->  ${hostname}: OK\n        * audit\n`], queues.stderr)

@@ -52,12 +52,14 @@ t.test('habits - -A resolves as Node users expect; a wrong -A says what was trie
 })
 
 t.test('habits - unknown commands and options get "did you mean" (exit 2)', async (t) => {
-  const [command, option, far, empty] = await Promise.all([
+  const [command, option, far, empty, broken] = await Promise.all([
     celeriac(['wokrer']),
     celeriac(['call', 'x', '--kwarg', '{}']),
     celeriac(['worker', '--bogus']),
     celeriac(['call', 'x', '--queue', '']),
+    celeriac(['call', 'x', '--args', '[1,']),
   ])
+  t.match([broken.code, broken.stderr], [2, /^celeriac: --args is not JSON \(.+\): "\[1,"; give an array in JSON, quoted for the shell, e.g. '\[2, 3\]'\n$/])
   t.same([empty.code, empty.stderr], [2, 'celeriac: --queue must name one, got an empty string\n'])
   t.equal(command.code, 2)
   t.match(command.stderr, /^celeriac: unknown command "wokrer" \(did you mean worker\?\)\n/)

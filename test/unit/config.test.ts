@@ -80,6 +80,9 @@ t.test('config - unknown keys name the closest known key', async (t) => {
   t.throws(unknown({ taskAckLate: true }), new ConfigError('unknown config key "taskAckLate" (did you mean "taskAcksLate"?)'))
   t.throws(unknown({ workerconcurrency: 2 }), new ConfigError('unknown config key "workerconcurrency" (did you mean "workerConcurrency"?)'), 'case is ignored')
   t.throws(unknown({ brokr: 'memory://' }), new ConfigError('unknown config key "brokr" (did you mean "broker"?)'))
+  // Celery's names, which no edit distance finds.
+  t.throws(unknown({ broker_url: 'nats://' }), new ConfigError('unknown config key "broker_url" (did you mean "broker"?)'))
+  t.throws(unknown({ result_backend: 'nats://' }), new ConfigError('unknown config key "result_backend" (did you mean "backend"?)'))
   t.throws(unknown({ somethingElse: 1 }), new ConfigError('unknown config key "somethingElse"'), 'no hint when nothing is close')
   t.throws(() => new Conf({ concurrency: 1 } as Partial<ConfigValues>), ConfigError)
 })
