@@ -11,6 +11,9 @@ import type { DashboardState, TaskRow } from './state.js'
 import type { QueueRow } from './queue-stats.js'
 import { DURATION_BUCKETS } from '../observability/buckets.js'
 
+/** How long a scrape waits for the broker's queue figures, ms: well inside Prometheus's default scrape_timeout (10 s). */
+const QUEUE_READ_MS = 3_000
+
 const COUNTED = {
   'task-received': 'received',
   'task-started': 'started',
@@ -60,7 +63,11 @@ export class DashboardMetrics {
       },
     })
     let lastQueues: Promise<QueueRow[]> | undefined
-    const readQueues = () => (lastQueues ??= queues().catch(() => [] as QueueRow[]).finally(() => setTimeout(() => (lastQueues = undefined), 1000).unref()))
+    // Within a scrape's time: with the broker out of reach each read waits seconds, and the
+    // whole scrape, worker_online with it, failed just when it mattered. The queue gauges are
+    // left out of that scrape instead.
+    const deadline = () => new Promise<QueueRow[]>((resolve) => setTimeout(() => resolve([]), QUEUE_READ_MS).unref())
+    const readQueues = () => (lastQueues ??= Promise.race([queues(), deadline()]).catch(() => [] as QueueRow[]).finally(() => setTimeout(() => (lastQueues = undefined), 1000).unref()))
     new Gauge({
       name: 'celeriac_queue_messages', help: 'Messages of each queue by state (ready, in_flight, delayed, dead), from the broker', labelNames: ['queue', 'state'], registers,
       async collect() {
@@ -85,8 +92,12 @@ export class DashboardMetrics {
 
   /** Counts one event against its task's name and queue (`row` is the task after the event). */
   observe(event: CeleriacEvent, row: TaskRow | undefined): void {
-    if (row === undefined || !(event.type in COUNTED)) return
+    if (row === undefined) return
     const labels = { task: row.name ?? 'unknown', queue: row.queue ?? '' }
+    // Events come from several processes: a task-sent may come after its task-received (not a
+    // retry's, which is sent after the attempt before it was received).
+    if (event.type === 'task-sent' && row.received !== undefined && row.received >= event.timestamp) this.#wait.observe(labels, (row.received - event.timestamp) / 1000)
+    if (!(event.type in COUNTED)) return
     this.#counters[COUNTED[event.type as keyof typeof COUNTED]].inc(labels)
     if (event.type === 'task-succeeded') this.#runtime.observe(labels, event.runtime)
     if (event.type === 'task-received' && row.sent !== undefined) this.#wait.observe(labels, Math.max(0, event.timestamp - row.sent) / 1000)
