@@ -118,7 +118,7 @@ export function actionRoutes(api: Hono, ctx: DashboardContext): void {
     const limit = p.ratelimit ?? p.rateLimit
     if (typeof limit !== 'string' && typeof limit !== 'number') throw new BadRequest('ratelimit is required: "10/m", "5/s", a number per second, or 0 for none')
     try {
-      return replied(c, worker, await deps.control.rateLimit(task, typeof limit === 'string' && /^\d+(\.\d+)?$/.test(limit) ? Number(limit) : limit, { timeout: 1, ...(worker ? { destination: worker } : {}) }))
+      return replied(c, worker, await deps.control.rateLimit(task, typeof limit === 'string' && /^\d+(\.\d+)?$/.test(limit) ? Number(limit) : limit, { timeout: worker ? 5 : 1, ...(worker ? { destination: worker } : {}) }))
     } catch (error) {
       throw new BadRequest((error as Error).message)
     }
@@ -131,7 +131,7 @@ export function actionRoutes(api: Hono, ctx: DashboardContext): void {
     const soft = secondsParam(p.soft, 'soft')
     const hard = secondsParam(p.hard, 'hard')
     if (soft === null && hard === null) throw new BadRequest('give soft and/or hard, in seconds')
-    return replied(c, worker, await deps.control.timeLimit(task, { soft, hard }, { timeout: 1, ...(worker ? { destination: worker } : {}) }))
+    return replied(c, worker, await deps.control.timeLimit(task, { soft, hard }, { timeout: worker ? 5 : 1, ...(worker ? { destination: worker } : {}) }))
   })
 
   const poolChange = (grow: boolean) => async (c: Context) => {
