@@ -69,7 +69,8 @@ t.test('App - asyncResult().get runs out on the app clock', async (t) => {
   await turn()
   t.notOk(wait.settled(), 'still waiting 1 ms before the timeout')
   clock.advance(1)
-  await rejectsWith(t, wait.promise, TimeoutError, 'result of task app-slow not ready after 5s')
+  // No worker runs in this process, which the message says (see test/unit/stranded-hint.test.ts).
+  await rejectsWith(t, wait.promise, TimeoutError, "result of task app-slow not ready after 5s: this app's broker is memory://result-clock, in this process, and no worker runs here: nothing runs its tasks until app.worker() starts one in this process. A worker in another process needs a shared broker and backend, e.g. createApp({ broker: 'nats://...', backend: 'nats://' }).")
   t.ok(performance.now() - began < 4_000, 'no real 5 s wait')
   await app.close()
 })
