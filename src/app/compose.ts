@@ -59,8 +59,6 @@ export interface AppParts {
   readonly sendTask: SendTask
   /** What result handles need: the backend, and revocation through remote control. */
   readonly results: ResultSource
-  /** Whether this app has said why its results may never come (see `strandedHint`). */
-  readonly local: { warned: boolean }
   /** How canvases are sent and called, and how worker nodes send workflow steps. */
   readonly flow: WorkflowHost & CanvasHost
 }
@@ -114,7 +112,8 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     return publisher.send(name, args, callOptions, definition, definition && tasks.resolved(definition), flow)
   }
 
-  const local = { warned: false }
+  // Whether this app has said why its results may never come.
+  let warned = false
   const results: ResultSource = {
     clock: () => clock,
     backend: () => connections.backend(),
@@ -128,8 +127,8 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
       const hint = /^memory:/i.test(conf.broker)
         ? `this app's broker is ${conf.broker}, in this process, and no worker runs here: nothing runs its tasks until app.worker() starts one in this process. A worker in another process needs a shared broker and backend, e.g. createApp({ broker: 'nats://...', backend: 'nats://' }).${env}`
         : `this app keeps results in this process (backend ${conf.backend}) while its tasks go to ${censorUrl(conf.broker)}, and no worker runs here: a worker in another process cannot store results where this app reads them. Give the app its workers' backend, e.g. createApp({ backend: 'nats://' })`
-      if (!local.warned) logger.warn(hint)
-      local.warned = true
+      if (!warned) logger.warn(hint)
+      warned = true
       return hint
     },
   }
@@ -147,7 +146,7 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     logger,
   }
 
-  return { name: options.name, conf, clock, logger, tasks, connections, publisher, control, sendTask, results, flow, local }
+  return { name: options.name, conf, clock, logger, tasks, connections, publisher, control, sendTask, results, flow }
 }
 
 /**

@@ -48,18 +48,17 @@ export function toStateChange(meta: TaskMeta): StateChange {
   return change
 }
 
+/** The app's side of a handle: what a group it belongs to saves itself through. Not exported from the package. */
+export let sourceOf: (result: AsyncResult<any>) => ResultSource
+
 /**
  * A handle on a task's result, for any id: an unknown id is PENDING. Every method asks the
  * backend; `get` and `changes` wait on its watch, never by polling.
  */
-/** The app's side of a handle: what a group it belongs to saves itself through. Not exported from the package. */
-export let sourceOf: (result: AsyncResult<any>) => ResultSource
-
 export class AsyncResult<R = unknown> implements ResultLike<R> {
   static {
     sourceOf = (result) => result.#source
   }
-
 
   readonly id: string
   /** In a chain: the result of the step before this one (its value was this task's first argument), a task's or a group's. */
