@@ -5,6 +5,7 @@
  */
 import { codecFor } from '../serialization/codec.js'
 import { BadRequest } from './query.js'
+import { closestKey } from '../util/closest.js'
 import { readQueueStats, brokerQueues, type QueueRow } from './queue-stats.js'
 import type { Context } from 'hono'
 import type { DashboardDeps } from './deps.js'
@@ -173,21 +174,10 @@ export async function jsonParams(c: Context, known: readonly string[], hints: Re
   }
   for (const key of Object.keys(out)) {
     if (known.includes(key)) continue
-    const meant = hints[key] ?? known.find((k) => editDistance(k, key) <= 2)
+    const meant = hints[key] ?? closestKey(key, known)
     throw new BadRequest(`unknown parameter ${JSON.stringify(key)}${meant ? ` (did you mean ${JSON.stringify(meant)}?)` : ''}; known: ${known.join(', ')}`)
   }
   return out
-}
-
-/** Levenshtein distance: how many one-character edits make `a` into `b`. */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i]
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    row = next
-  }
-  return row[b.length]!
 }
 
 /** A name in a path or parameter: non-empty, at most 255 characters, no control characters. */

@@ -19,6 +19,10 @@ import { checkOptions, type DashboardOptions } from './options.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { DashboardDeps } from './deps.js'
 import type { EventStream } from '../events/event-stream.js'
+import type { NatsConnection } from '@nats-io/transport-node'
+
+/** nats.js's status events: typed as an AsyncIterable, a QueuedIterator at run time, stopped on close. */
+type StatusEvents = ReturnType<NatsConnection['status']> & { stop?: () => void }
 
 /** A running dashboard: its handlers, its state, and how to stop it. */
 export interface Dashboard {
@@ -41,7 +45,7 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
   const ctx = new DashboardContext(deps, state, options)
   const series = new ThroughputSeries()
   const metrics = new DashboardMetrics(state, () => ctx.queues())
-  const hub = new LiveHub(options.batchMs, () => state.eventsSeen)
+  const hub = new LiveHub(options.batchMs, () => state.eventsSeen, () => state.broker)
   state.onEvent((event, row) => {
     metrics.observe(event, row)
     if (row?.queue !== undefined) ctx.seenQueues.add(row.queue)
@@ -53,6 +57,10 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
   const app = new Hono()
   app.onError((error, c) => {
     if (error instanceof BadRequest) return c.json({ error: error.message }, error.status)
+    // With the broker out of reach a request fails for that reason, whatever it says: a 503,
+    // which a client or a proxy retries later, not a 500 that reads as a bug here.
+    const { connected, since } = state.broker
+    if (!connected) return c.json({ error: `the broker cannot be reached (since ${new Date(since).toISOString()}): ${(error as Error).message}` }, 503, { 'Retry-After': '5' })
     deps.logger.error('dashboard request failed', { path: c.req.path, error })
     return c.json({ error: (error as Error).message }, 500)
   })
@@ -85,6 +93,12 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
   // A broker that cannot be reached rejects `ready` for whoever awaits it, never as an unhandled rejection.
   stream.ready.catch((error: unknown) => deps.logger.error('dashboard could not subscribe to events', { error }))
   const refreshed = stream.ready.then(() => ctx.refreshWorkers().catch(() => undefined), () => undefined)
+  const link = stream.ready.then(() => watchBroker(deps, (connected) => {
+    state.brokerLink(connected)
+    hub.brokerChanged()
+    if (connected) deps.logger.info('dashboard: the broker is back; workers not heard from within two heartbeats will show offline')
+    else deps.logger.warn('dashboard: lost the broker; workers keep the status they had until it is back')
+  })).catch(() => undefined)
   const fetch = (request: Request) => Promise.resolve(app.fetch(request))
   const listener = getRequestListener(fetch)
   return {
@@ -96,9 +110,26 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
     async close() {
       stream?.close()
       stream = undefined
+      ;(await link)?.stop?.()
       hub.close()
       await pump
       await refreshed
     },
   }
+}
+
+/**
+ * Follows the broker connection the dashboard's events come through (NATS only: an in-process
+ * broker is never lost) and calls `changed` when it goes and when it is back.
+ */
+async function watchBroker(deps: DashboardDeps, changed: (connected: boolean) => void): Promise<StatusEvents | undefined> {
+  if ((await deps.transport()).kind !== 'nats') return undefined
+  const status: StatusEvents = (await deps.nats()).status()
+  void (async () => {
+    for await (const event of status) {
+      if (event.type === 'disconnect') changed(false)
+      else if (event.type === 'reconnect') changed(true)
+    }
+  })()
+  return status
 }

@@ -3,9 +3,12 @@
  * one batch every `batchMs` (a busy cluster's thousands of events a second become four small
  * messages), and only when something changed. An idle stream gets a `ping` every 10 s, so a page
  * can tell a quiet cluster from a dead connection (a hung server, a proxy that dropped it).
+ * Whether the dashboard itself hears the broker goes out at once, as a `broker` message, and
+ * with every `hello`: a page whose stream is live may still show a cluster the dashboard has
+ * lost sight of.
  * @module
  */
-import type { TaskRow, WorkerRow } from './state.js'
+import type { BrokerLink, TaskRow, WorkerRow } from './state.js'
 
 /** What one batch tells a page. */
 export interface LiveBatch {
@@ -36,10 +39,17 @@ export class LiveHub {
   #lastSent = Date.now()
   readonly #batchMs: number
   readonly #events: () => number
+  readonly #broker: () => BrokerLink
 
-  constructor(batchMs: number, events: () => number) {
+  constructor(batchMs: number, events: () => number, broker: () => BrokerLink) {
     this.#batchMs = batchMs
     this.#events = events
+    this.#broker = broker
+  }
+
+  /** Tells every page that the dashboard's broker link went down or came back. */
+  brokerChanged(): void {
+    this.#send(encoder.encode(`event: broker\ndata: ${JSON.stringify(this.#broker())}\n\n`))
   }
 
   /** Notes a changed task or worker. */
@@ -78,7 +88,7 @@ export class LiveHub {
         self = controller
         this.#clients.add(controller)
         // retry: how soon the browser reconnects after the stream drops.
-        controller.enqueue(encoder.encode(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ events: this.#events() })}\n\n`))
+        controller.enqueue(encoder.encode(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ events: this.#events(), broker: this.#broker() })}\n\n`))
         this.#timer ??= setInterval(() => this.#flush(), this.#batchMs)
         signal?.addEventListener('abort', stop, { once: true })
       },

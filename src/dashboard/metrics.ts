@@ -62,6 +62,12 @@ export class DashboardMetrics {
         for (const worker of state.workerList()) this.set({ hostname: worker.hostname }, worker.status === 'online' ? 1 : 0)
       },
     })
+    new Gauge({
+      name: 'celeriac_dashboard_broker_connected', help: '1 while the dashboard hears the broker; at 0 the worker gauges hold what was last heard', registers,
+      collect() {
+        this.set(state.broker.connected ? 1 : 0)
+      },
+    })
     let lastQueues: Promise<QueueRow[]> | undefined
     // Within a scrape's time: with the broker out of reach each read waits seconds, and the
     // whole scrape, worker_online with it, failed just when it mattered. The queue gauges are

@@ -7,6 +7,7 @@
 import { BadRequest } from './query.js'
 import { count, flag, jsonParams, name, params, secondsParam } from './context.js'
 import { action } from './security.js'
+import { closestKey } from '../util/closest.js'
 import type { Context, Hono } from 'hono'
 import type { ControlReplies } from '../client/control.js'
 import type { CallOptions } from '../canvas/call-options.js'
@@ -63,8 +64,14 @@ export function actionRoutes(api: Hono, ctx: DashboardContext): void {
   const guard = action(ctx.options)
   const post = (path: string, handler: (c: Context) => Promise<Response>) => api.all(path, guard, handler)
 
-  const send = async (c: Context) => {
+  // As Flower: async-apply sends a task this app registers (a typo is a 404, not a message no
+  // worker will run); send-task sends any name, for a dashboard started without the app.
+  const send = (registered: boolean) => async (c: Context) => {
     const task = name(c.req.param('name'), 'task name')
+    if (registered && !deps.taskNames().includes(task)) {
+      const meant = closestKey(task, deps.taskNames())
+      return c.json({ error: `unknown task ${JSON.stringify(task)}: not registered in this dashboard's app${meant ? ` (did you mean ${JSON.stringify(meant)}?)` : ''}; /api/task/send-task/:name sends any name without checking` }, 404)
+    }
     const p = await jsonParams(c, SEND_KEYS, Object.fromEntries(OPTION_KEYS.map((key) => [key, `options.${key}`])))
     const args = p.args ?? []
     if (!Array.isArray(args)) throw new BadRequest(`args must be an array, got ${JSON.stringify(args)}`)
@@ -80,8 +87,8 @@ export function actionRoutes(api: Hono, ctx: DashboardContext): void {
       throw error
     }
   }
-  post('/api/task/async-apply/:name', send)
-  post('/api/task/send-task/:name', send)
+  post('/api/task/async-apply/:name', send(true))
+  post('/api/task/send-task/:name', send(false))
 
   post('/api/task/revoke/:id', async (c) => {
     const id = name(c.req.param('id'), 'task id')

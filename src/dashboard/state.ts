@@ -130,6 +130,12 @@ function insertByTime(timeline: TimelineEntry[], entry: TimelineEntry): void {
   timeline.splice(i, 0, entry)
 }
 
+/** The dashboard's own link to the broker: whether it is up, and since when (epoch ms; 0: from the start). */
+export interface BrokerLink {
+  readonly connected: boolean
+  readonly since: number
+}
+
 /** Called with every event after it was applied; `task` is its row (undefined for worker events). */
 export type EventListener = (event: CeleriacEvent, task: TaskRow | undefined) => void
 
@@ -155,6 +161,7 @@ export class DashboardState {
    * later event of one (started, succeeded) brings its row back named, and its metrics labelled.
    */
   readonly #droppedNames = new Map<string, { name?: string; queue?: string }>()
+  #broker: BrokerLink = { connected: true, since: 0 }
 
   constructor(options: { maxTasks?: number; now?: () => number } = {}) {
     const maxTasks = options.maxTasks ?? 100_000
@@ -183,12 +190,33 @@ export class DashboardState {
     return this.#byRoot.get(rootId) ?? NO_IDS
   }
 
-  /** The workers, with `status` computed from heartbeat age now. */
+  /**
+   * Whether the dashboard hears the broker, and since when (epoch ms). While it does not,
+   * a worker's silence says nothing of the worker.
+   */
+  get broker(): BrokerLink {
+    return this.#broker
+  }
+
+  /** The broker connection was lost (`connected: false`) or is back. */
+  brokerLink(connected: boolean): void {
+    if (connected === this.#broker.connected) return
+    this.#broker = { connected, since: this.#now() }
+  }
+
+  /**
+   * The workers, with `status` computed from heartbeat age now. While the broker cannot be
+   * heard, and for two heartbeats after it is back, no worker is taken for gone: the
+   * heartbeats missed were the dashboard's, and a node that did go says so by staying silent
+   * once the link is back.
+   */
   workerList(): WorkerRow[] {
-    const now = this.#now()
+    const { connected, since } = this.#broker
+    const now = connected ? this.#now() : since
     for (const worker of this.workers.values()) {
+      const heard = connected ? Math.max(worker.lastHeartbeat, since) : worker.lastHeartbeat
       // Two missed heartbeats (plus a little skew) and it is taken for gone, as Flower does.
-      if (worker.status === 'online' && now - worker.lastHeartbeat > worker.freq * 2000 + 2000) worker.status = 'offline'
+      if (worker.status === 'online' && now - heard > worker.freq * 2000 + 2000) worker.status = 'offline'
     }
     return [...this.workers.values()]
   }

@@ -162,6 +162,13 @@ t.test('async-apply, revoke with terminate, retry', async (t) => {
   const broken = await call('/api/task/async-apply/d.add', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"args": [1,' })
   t.equal(broken.status, 400)
   t.match(broken.body.error, /^the body is not valid JSON: /)
+  // As Flower: async-apply sends only what the app registers; send-task sends any name.
+  const typo = await post('/api/task/async-apply/d.ad', { args: [1, 2] })
+  t.equal(typo.status, 404)
+  t.same(typo.body, { error: 'unknown task "d.ad": not registered in this dashboard\'s app (did you mean "d.add"?); /api/task/send-task/:name sends any name without checking' })
+  const byName = await post('/api/task/send-task/elsewhere.only', { args: [1], options: { queue: 'elsewhere' } })
+  t.equal(byName.status, 200, 'send-task does not check the name')
+  t.match(byName.body, { state: 'PENDING' })
 
   const long = await sleep.delay(5_000)
   await until(() => dashboard.state.tasks.get(long.id)?.state, (s) => s === 'STARTED', 'the sleep to start')

@@ -278,6 +278,19 @@ t.test('a stopped worker goes offline on the page', async (t) => {
   await page.close()
 })
 
+t.test("header - the dashboard's own lost broker link shows as such, not as live (outside audit)", async (t) => {
+  const page = await open(main, '#/workers')
+  const live = page.locator('header .live')
+  await live.filter({ hasText: /^● live$/ }).waitFor()
+  await nats.stop()
+  await live.filter({ hasText: /^● broker unreachable · stale since \d\d:\d\d:\d\d$/ }).waitFor({ timeout: 5000 })
+  t.match(await live.getAttribute('title'), /cannot reach the broker/, 'the tooltip says what it means')
+  await nats.restart()
+  await live.filter({ hasText: /^● live$/ }).waitFor({ timeout: 15_000 })
+  t.pass('live again once the broker is back')
+  await page.close()
+})
+
 t.test('no page had a script error', async (t) => {
   t.same(pageErrors, [])
 })

@@ -82,6 +82,28 @@ t.test('workers go offline after worker-offline or two missed heartbeats', async
   t.equal(state.workerList()[1].status, 'online')
 })
 
+t.test('workers - no worker goes offline while the dashboard cannot hear the broker, nor for two heartbeats after', async (t) => {
+  let now = 10_000
+  const state = new DashboardState({ now: () => now })
+  const beat = (hostname: string, at: number): CeleriacEvent =>
+    ({ type: 'worker-heartbeat', hostname, timestamp: at, freq: 2, swIdent: 'celeriac', swVer: '0', swSys: 'linux', active: 0, processed: 5 })
+  state.apply(beat('a@h', 10_000))
+  t.same(state.broker, { connected: true, since: 0 })
+  now = 11_000
+  state.brokerLink(false)
+  t.same(state.broker, { connected: false, since: 11_000 })
+  now = 60_000
+  t.equal(state.workerList()[0].status, 'online', 'silent for 50 s, but the silence is the broker link\'s')
+  now = 70_000
+  state.brokerLink(true)
+  now = 70_000 + 2 * 2_000 + 2_000
+  t.equal(state.workerList()[0].status, 'online', 'two heartbeats and 2 s after the link is back: still time to be heard')
+  now += 1
+  t.equal(state.workerList()[0].status, 'offline', 'not heard from since the link came back')
+  state.brokerLink(true)
+  t.same(state.broker, { connected: true, since: 70_000 }, 'a repeated state changes nothing')
+})
+
 t.test('worker heartbeats - running and reserved from a node that sends reserved; an older node\'s active left as it is', async (t) => {
   const state = new DashboardState({ now: () => 10_000 })
   const beat = (hostname: string, fields: object): CeleriacEvent =>

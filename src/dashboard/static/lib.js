@@ -54,21 +54,29 @@ export const health = {
   /** When data was last known good, epoch ms: "stale since" that. */
   lastGood: undefined,
   staleSince: undefined,
+  /** The dashboard server's own link to the broker, from the stream: `{ connected, since }`. */
+  broker: { connected: true, since: 0 },
   failed(reason) {
     this.lastFailure = Date.now()
     this.reason = reason
   },
-  /** `{ state: 'connecting' | 'live' | 'reconnecting' | 'failing', since, reason }`. */
+  /** `{ state: 'connecting' | 'live' | 'reconnecting' | 'failing' | 'broker-down', since, reason }`. */
   status(now = Date.now()) {
     let state
     if (!this.everOpen && this.lastFailure === 0) state = 'connecting'
     else if (!this.streamOpen || now - this.lastMessage > SILENT_MS) state = 'reconnecting'
+    else if (!this.broker.connected) state = 'broker-down'
     else if (now - this.lastFailure < FAILING_MS) state = 'failing'
     else state = 'live'
     if (state === 'live' || state === 'connecting') this.staleSince = undefined
+    // The server knows when it lost the broker: what it has shown since is as of then.
+    else if (state === 'broker-down') this.staleSince = Math.min(this.staleSince ?? this.broker.since, this.broker.since)
     else this.staleSince ??= this.lastGood ?? now
     if (state === 'live') this.lastGood = now
-    return { state, since: this.staleSince, reason: state === 'reconnecting' ? 'the live stream is down; retrying' : this.reason }
+    const reason = state === 'reconnecting' ? 'the live stream is down; retrying'
+      : state === 'broker-down' ? "the dashboard's server cannot reach the broker: tasks and workers are shown as they were; workers keep their last status"
+      : this.reason
+    return { state, since: this.staleSince, reason }
   },
 }
 
@@ -86,7 +94,9 @@ function connect() {
   }
   source.addEventListener('hello', (e) => {
     heard()
-    live.events = JSON.parse(e.data).events
+    const hello = JSON.parse(e.data)
+    live.events = hello.events
+    if (hello.broker) health.broker = hello.broker
     for (const l of listeners) l({ hello: true, tasks: [], workers: [], changed: 0 })
   })
   source.addEventListener('batch', (e) => {
@@ -96,6 +106,10 @@ function connect() {
     for (const l of listeners) l(batch)
   })
   source.addEventListener('ping', heard)
+  source.addEventListener('broker', (e) => {
+    heard()
+    health.broker = JSON.parse(e.data)
+  })
   source.onerror = () => {
     health.streamOpen = false
     // A dropped stream is retried by the browser; one answered with an error is closed for good.

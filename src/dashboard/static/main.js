@@ -13,7 +13,7 @@ function route(hash) {
   return { page: parts[0] ?? 'overview', arg: parts[1], params: new URLSearchParams(query) }
 }
 
-const HEALTH_TEXT = { connecting: '○ connecting', live: '● live', reconnecting: '● reconnecting', failing: '● server errors' }
+const HEALTH_TEXT = { connecting: '○ connecting', live: '● live', reconnecting: '● reconnecting', failing: '● server errors', 'broker-down': '● broker unreachable' }
 
 /** Says whether the page is current; when not, since when what it shows is stale, and why. */
 function Health({ status }) {
