@@ -100,12 +100,12 @@ export async function worker(argv: string[]): Promise<number> {
   if (values.pidfile !== undefined) claimPidfile(values.pidfile)
   await connectWithRetry(app, (line) => app.logger.error(line))
   const node = app.worker(options)
-  await node.start()
+  await node.start().catch(configMistake)
   // -B: an embedded beat, stopped before the node. A bad schedule stops the node too.
   const beat = values.beat ? app.beat() : undefined
   await beat?.start().catch(async (error: unknown) => {
     await node.stop({ cold: true }).then(() => app.close())
-    throw error
+    configMistake(error)
   })
   if (values.pidfile !== undefined) writeFileSync(values.pidfile, `${process.pid}\n`)
   console.log(banner(app, node))
@@ -179,6 +179,17 @@ async function warnDuplicateName(app: App, node: WorkerNode): Promise<void> {
   } catch {
     // Stopped while asking: nobody left to warn.
   }
+}
+
+/**
+ * A node or beat that would not start for a mistake in the configuration (an include list
+ * naming a module that is not there, a bad schedule, a server without JetStream) exits 2, as
+ * the README says of configuration mistakes; anything else that stopped it stays a failure (1).
+ */
+function configMistake(error: unknown): never {
+  // By name: the app module may have loaded another copy of celeriac than this command's.
+  if (error instanceof Error && error.name === 'ConfigError') throw new UsageError(error.message, { cause: error })
+  throw error
 }
 
 /** Refuses a pidfile that holds the pid of a live process (another node with the same name). */

@@ -285,7 +285,7 @@ t.test('audit - a worker on NATS whose result backend is memory:// says so, once
 t.test('audit - a missing module in the app\'s include list is named as written there, with the app', async (t) => {
   const fixtures = fileURLToPath(new URL('../fixtures', import.meta.url))
   const run = await celeriac(['worker', '-A', `${fixtures}/missing-include-app.ts`])
-  t.equal(run.code, 1)
+  t.equal(run.code, 2, 'a configuration mistake, as the README says')
   t.match(run.stderr, `\nceleriac: app missinginclude: its include list names "./no-such-tasks.js", and there is no such module: ${fixtures}/no-such-tasks.js (entries resolve against the app's module, ${fixtures}/missing-include-app.ts)\n`)
 })
 
