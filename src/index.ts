@@ -29,7 +29,7 @@ export {
 export type { AppOptions } from './app/app.js'
 export type { CallOptions } from './canvas/call-options.js'
 export type { Prefix, Suffix, Missing } from './client/task-handle.js'
-export type { AnyCanvas, ResultHandle, ResultOf, InputOf, CannotAccept, SignatureParts } from './canvas/signature.js'
+export type { AnyCanvas, ResultHandle, ResultOf, InputOf, CallArgsOf, HandleOf, CommonInput, ResultsOf, CannotAccept, SignatureParts } from './canvas/signature.js'
 export type { SignatureData, TaskSignatureData, ChainData, GroupData, ChordData } from './canvas/data.js'
 export type { MemberResult } from './result/group-result.js'
 export type { TaskOptions, ErrorMatcher } from './task/options.js'

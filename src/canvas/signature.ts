@@ -28,11 +28,19 @@ export type { CanvasHost } from './host.js'
 /** A handle on any canvas's result: a task's ({@link AsyncResult}) or a group's ({@link GroupResult}). */
 export type ResultHandle<R> = AsyncResult<R> | GroupResult<R>
 
-export type AnyCanvas = Canvas<any, any>
+/** Any canvas, whatever it yields and takes. */
+export type AnyCanvas = Canvas<any, any, any, any>
 /** What a canvas yields. */
-export type ResultOf<C> = C extends Canvas<infer R, any> ? R : never
+export type ResultOf<C> = C extends Canvas<infer R, any, any, any> ? R : never
 /** What a canvas accepts from its parent. */
-export type InputOf<C> = C extends Canvas<any, infer I> ? I : never
+export type InputOf<C> = C extends Canvas<any, infer I, any, any> ? I : never
+/** The arguments a canvas is sent or called with (its `delay`'s). */
+export type CallArgsOf<C> = C extends { delay(...args: infer A): unknown } ? A : unknown[]
+/**
+ * The handle sending a canvas gives: a task's or a chord's {@link AsyncResult}, a group's
+ * {@link GroupResult}, a chain's its last step's.
+ */
+export type HandleOf<C> = C extends Canvas<any, any, any, infer H> ? H : never
 
 /** Marks the step of a chain (or the body of a chord) that cannot take its parent's result. */
 export interface CannotAccept<Given, Wanted> {
@@ -49,6 +57,14 @@ export type ChainSteps<S extends readonly unknown[]> = S extends readonly [infer
 type LastOf<S extends readonly unknown[]> = S extends readonly [...unknown[], infer L] ? L : S[number]
 /** The results of a list of canvases, position by position. */
 export type ResultsOf<S extends readonly unknown[]> = { -readonly [K in keyof S]: ResultOf<S[K]> }
+/**
+ * What every member of a group (or chord header) accepts, since each is given the same
+ * arguments: their inputs intersected, member by member, so that one member that takes no more
+ * arguments (`never`) makes the group take none, and a `number` and a `string` member take none.
+ */
+export type CommonInput<S extends readonly unknown[]> = number extends S['length']
+  ? InputOf<S[number]>
+  : S extends readonly [infer H, ...infer T] ? InputOf<H> & CommonInput<T> : unknown
 
 /**
  * The arguments a canvas is sent or called with (prepended to those of its first tasks): none
@@ -76,9 +92,11 @@ function merged(options: Readonly<CallOptions>, more: CallOptions): CallOptions 
  * What every canvas can do: be sent (`applyAsync`, `delay`), be called here (`call`), be
  * extended with options (`set`) or a next step (`pipe`), and become data (`toJSON`).
  */
-export abstract class Canvas<R = unknown, In = unknown> {
+export abstract class Canvas<R = unknown, In = unknown, A extends unknown[] = ArgsOf<In>, H = ResultHandle<R>> {
   declare readonly __result?: R
   declare readonly __input?: In
+  declare readonly __args?: A
+  declare readonly __handle?: H
   readonly options: Readonly<CallOptions>
 
   protected constructor(options: CallOptions, host?: CanvasHost) {
@@ -101,7 +119,7 @@ export abstract class Canvas<R = unknown, In = unknown> {
    * Sends the canvas. `args` are prepended to the arguments of its first tasks (Celery's
    * partial application); `options` apply to every task it sends unless a task sets its own.
    */
-  applyAsync(args: readonly unknown[] = [], options: CallOptions = {}): Promise<ResultHandle<R>> {
+  applyAsync(args: readonly unknown[] = [], options: CallOptions = {}): Promise<H> {
     try {
       // Celery's apply_async(args, kwargs, **options) ported with the options first.
       if (!Array.isArray(args)) throw new InvalidArgumentError(`applyAsync(args, options): args must be an array, got ${describe(args)}`)
@@ -109,7 +127,7 @@ export abstract class Canvas<R = unknown, In = unknown> {
     } catch (error) {
       return Promise.reject(error)
     }
-    return applyCanvas(this.host(), this.toJSON(), args, options) as Promise<ResultHandle<R>>
+    return applyCanvas(this.host(), this.toJSON(), args, options) as Promise<H>
   }
 
   /**
@@ -121,8 +139,8 @@ export abstract class Canvas<R = unknown, In = unknown> {
   }
 
   /** This canvas, then `next` with this one's result (Celery's `|`). A group piped into a task is a chord. */
-  pipe<N extends AnyCanvas>(next: Accepting<N, R>): Chain<ResultOf<N>, In> {
-    return new Chain<ResultOf<N>, In>([this, next as AnyCanvas], {}, this.host(false))
+  pipe<N extends AnyCanvas>(next: Accepting<N, R>): Chain<ResultOf<N>, In, A, HandleOf<N>> {
+    return new Chain<ResultOf<N>, In, A, HandleOf<N>>([this, next as AnyCanvas], {}, this.host(false))
   }
 
   /** The app this canvas was made by, else the current one. */
@@ -141,7 +159,7 @@ export abstract class Canvas<R = unknown, In = unknown> {
  * the parent's result is not prepended to the arguments when it runs as a step or callback.
  * `P` is the parameters still missing in front (filled at call time or by the parent).
  */
-export class Signature<R = unknown, P extends unknown[] = unknown[], In = FirstOf<P>> extends Canvas<R, In> {
+export class Signature<R = unknown, P extends unknown[] = unknown[], In = FirstOf<P>> extends Canvas<R, In, P, AsyncResult<R>> {
   readonly task: string
   readonly args: readonly unknown[]
   readonly kwargs: Readonly<Record<string, unknown>>
@@ -187,7 +205,7 @@ export class Signature<R = unknown, P extends unknown[] = unknown[], In = FirstO
   /** With `kwargs`, the leading arguments only (or none): the rest bind by parameter name. */
   override applyAsync(args: Prefix<P>, options: CallOptions & { kwargs: Record<string, unknown> }): Promise<AsyncResult<R>>
   override applyAsync(args?: readonly unknown[], options?: CallOptions): Promise<AsyncResult<R>> {
-    return super.applyAsync(args, options) as Promise<AsyncResult<R>>
+    return super.applyAsync(args, options)
   }
 
   override call(...args: P): Promise<R> {
@@ -204,8 +222,11 @@ export class Signature<R = unknown, P extends unknown[] = unknown[], In = FirstO
   }
 }
 
-/** Steps run one after the other, each given the previous step's result. */
-export class Chain<R = unknown, In = unknown> extends Canvas<R, In> {
+/**
+ * Steps run one after the other, each given the previous step's result. `A` is what it is sent
+ * with (its first step's arguments), `H` the handle sending it gives (its last step's).
+ */
+export class Chain<R = unknown, In = unknown, A extends unknown[] = ArgsOf<In>, H = ResultHandle<R>> extends Canvas<R, In, A, H> {
   readonly tasks: readonly AnyCanvas[]
 
   constructor(tasks: readonly AnyCanvas[], options: CallOptions = {}, host?: CanvasHost) {
@@ -218,20 +239,20 @@ export class Chain<R = unknown, In = unknown> extends Canvas<R, In> {
     return new Chain(this.tasks.map((t) => t.clone()), merged(this.options, options), hostOf(this)) as this
   }
 
-  delay(...args: ArgsOf<In>): Promise<ResultHandle<R>> {
+  delay(...args: A): Promise<H> {
     return this.applyAsync(args)
   }
 
-  override applyAsync(args?: Readonly<ArgsOf<In>>, options?: CallOptions): Promise<ResultHandle<R>> {
+  override applyAsync(args?: Readonly<A>, options?: CallOptions): Promise<H> {
     return super.applyAsync(args, options)
   }
 
-  override call(...args: ArgsOf<In>): Promise<R> {
+  override call(...args: A): Promise<R> {
     return super.call(...args)
   }
 
-  override pipe<N extends AnyCanvas>(next: Accepting<N, R>): Chain<ResultOf<N>, In> {
-    return new Chain<ResultOf<N>, In>([...this.tasks, next as AnyCanvas], this.options, hostOf(this))
+  override pipe<N extends AnyCanvas>(next: Accepting<N, R>): Chain<ResultOf<N>, In, A, HandleOf<N>> {
+    return new Chain<ResultOf<N>, In, A, HandleOf<N>>([...this.tasks, next as AnyCanvas], this.options, hostOf(this))
   }
 
   toJSON(): ChainData {
@@ -241,7 +262,7 @@ export class Chain<R = unknown, In = unknown> extends Canvas<R, In> {
 }
 
 /** Members run in parallel; the result is the list of their results, in order. */
-export class Group<R extends unknown[] = unknown[], In = unknown> extends Canvas<R, In> {
+export class Group<R extends unknown[] = unknown[], In = unknown> extends Canvas<R, In, ArgsOf<In>, GroupResult<R>> {
   readonly tasks: readonly AnyCanvas[]
 
   constructor(tasks: readonly AnyCanvas[], options: CallOptions = {}, host?: CanvasHost) {
@@ -258,7 +279,7 @@ export class Group<R extends unknown[] = unknown[], In = unknown> extends Canvas
   }
 
   override applyAsync(args?: Readonly<ArgsOf<In>>, options?: CallOptions): Promise<GroupResult<R>> {
-    return super.applyAsync(args, options) as Promise<GroupResult<R>>
+    return super.applyAsync(args, options)
   }
 
   override call(...args: ArgsOf<In>): Promise<R> {
@@ -272,7 +293,7 @@ export class Group<R extends unknown[] = unknown[], In = unknown> extends Canvas
 }
 
 /** A group (the header) whose list of results is passed to `body` once every member is done. */
-export class Chord<R = unknown, In = unknown> extends Canvas<R, In> {
+export class Chord<R = unknown, In = unknown> extends Canvas<R, In, ArgsOf<In>, AsyncResult<R>> {
   readonly header: readonly AnyCanvas[]
   readonly body: AnyCanvas
 
@@ -291,7 +312,7 @@ export class Chord<R = unknown, In = unknown> extends Canvas<R, In> {
   }
 
   override applyAsync(args?: Readonly<ArgsOf<In>>, options?: CallOptions): Promise<AsyncResult<R>> {
-    return super.applyAsync(args, options) as Promise<AsyncResult<R>>
+    return super.applyAsync(args, options)
   }
 
   override call(...args: ArgsOf<In>): Promise<R> {
@@ -370,7 +391,7 @@ export function signature(task: string | SignatureData, parts: { args?: unknown[
  * step must accept it. A group followed by a step becomes a chord.
  * @example chain(add.s(4, 4), mul.s(8)) // yields 64
  */
-export function chain<S extends readonly [AnyCanvas, ...AnyCanvas[]]>(...steps: S & ChainSteps<S>): Chain<ResultOf<LastOf<S>>, InputOf<S[0]>> {
+export function chain<S extends readonly [AnyCanvas, ...AnyCanvas[]]>(...steps: S & ChainSteps<S>): Chain<ResultOf<LastOf<S>>, InputOf<S[0]>, CallArgsOf<S[0]>, HandleOf<LastOf<S>>> {
   return new Chain(steps as readonly AnyCanvas[])
 }
 
@@ -378,8 +399,8 @@ export function chain<S extends readonly [AnyCanvas, ...AnyCanvas[]]>(...steps: 
  * Members run in parallel; the result is the list of their results in order.
  * @example group(range(10).map((i) => add.s(i, i)))
  */
-export function group<const S extends readonly AnyCanvas[]>(tasks: S): Group<ResultsOf<S>, InputOf<S[number]>>
-export function group<const S extends readonly AnyCanvas[]>(...tasks: S): Group<ResultsOf<S>, InputOf<S[number]>>
+export function group<const S extends readonly AnyCanvas[]>(tasks: S): Group<ResultsOf<S>, CommonInput<S>>
+export function group<const S extends readonly AnyCanvas[]>(...tasks: S): Group<ResultsOf<S>, CommonInput<S>>
 export function group(...tasks: unknown[]): Group {
   const list = tasks.length === 1 && Array.isArray(tasks[0]) ? tasks[0] : tasks
   return new Group(list as AnyCanvas[])
@@ -390,7 +411,7 @@ export function group(...tasks: unknown[]): Group {
  * event driven: each member counts itself done in the result backend.
  * @example chord(range(10).map((i) => add.s(i, i)), xsum.s())  // yields 90
  */
-export function chord<const H extends readonly AnyCanvas[], B extends AnyCanvas>(header: H | Group<ResultsOf<H>>, body: Accepting<B, ResultsOf<H>>): Chord<ResultOf<B>, InputOf<H[number]>> {
+export function chord<const H extends readonly AnyCanvas[], B extends AnyCanvas>(header: H | Group<ResultsOf<H>>, body: Accepting<B, ResultsOf<H>>): Chord<ResultOf<B>, CommonInput<H>> {
   const members = header instanceof Group ? header.tasks : header
   if (!Array.isArray(members)) throw new InvalidArgumentError('a chord header must be a list of signatures or a group')
   return new Chord(members, body as AnyCanvas, header instanceof Group ? header.options : {})

@@ -2,7 +2,7 @@
 // `@ts-expect-error` below must be a compile error, and each typed binding must hold.
 // The runtime part checks that the same canvases are built as typed.
 import t from 'tap'
-import { chain, chord, createApp, group, type AsyncResult, type Chain, type Chord, type Group, type GroupResult, type ResultHandle, type Signature } from '../../src/index.js'
+import { chain, chord, createApp, group, type AsyncResult, type Canvas, type Chain, type Chord, type Group, type GroupResult, type ResultHandle, type Signature } from '../../src/index.js'
 
 const app = createApp({ name: 'canvas-types', broker: 'memory://canvas-types', backend: 'memory://canvas-types' })
 const add = app.task('ty.add', (x: number, y: number) => x + y)
@@ -12,6 +12,15 @@ const shout = app.task('ty.shout', (text: string, times: number) => text.toUpper
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
 const assertType = <T extends true>(_: T) => {}
+/**
+ * A canvas's type arguments (what it yields, takes from its parent, is sent with, gives) are
+ * each what is expected. What it takes is compared by assignability both ways: made by
+ * intersecting, it is not the identical type that Equals asks for.
+ */
+type Parts<C> = C extends Canvas<infer R, infer I, infer A, infer H> ? [R, I, A, H] : never
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+type HasParts<C, E extends [unknown, unknown, unknown, unknown]> =
+  [Equals<Parts<C>[0], E[0]>, Same<Parts<C>[1], E[1]>, Equals<Parts<C>[2], E[2]>, Equals<Parts<C>[3], E[3]>] extends [true, true, true, true] ? true : false
 
 // Signatures: partial ones hold a suffix of the arguments; the missing ones come first.
 const full = add.s(4, 4)
@@ -31,16 +40,17 @@ const partialResult: () => Promise<AsyncResult<number>> = () => partial.delay(2)
 
 // chain: each step must accept the previous result; the chain yields the last one's.
 const typed = chain(add.s(4, 4), mul.s(8))
-assertType<Equals<typeof typed, Chain<number, never>>>(true)
-const yields: () => Promise<ResultHandle<number>> = () => typed.applyAsync()
+assertType<Equals<typeof typed, Chain<number, never, [], AsyncResult<number>>>>(true)
+// A chain gives its last step's handle: an AsyncResult here, with its state and changes.
+const yields: () => Promise<AsyncResult<number>> = () => typed.applyAsync()
 const immutableSteps = chain(add.si(2, 2), shout.si('a', 2), add.si(8, 8))
-assertType<Equals<typeof immutableSteps, Chain<number, unknown>>>(true)
+assertType<HasParts<typeof immutableSteps, [number, unknown, [], AsyncResult<number>]>>(true)
 // @ts-expect-error shout.s(2) needs a string, add yields a number
 chain(add.s(4, 4), shout.s(2))
 // @ts-expect-error add.s(1, 1) takes no more arguments, so it cannot take the previous result
 chain(add.s(4, 4), add.s(1, 1))
 const piped = add.s(4, 4).pipe(mul.s(8)).pipe(mul.s(2))
-assertType<Equals<typeof piped, Chain<number, never>>>(true)
+assertType<Equals<typeof piped, Chain<number, never, [], AsyncResult<number>>>>(true)
 // @ts-expect-error pipe checks too
 add.s(4, 4).pipe(shout.s(3))
 
@@ -53,7 +63,7 @@ assertType<Equals<typeof summed, Chord<number, never>>>(true)
 // @ts-expect-error the body receives number[], not a string
 chord([add.s(1, 1), add.s(2, 2)], shout.s(2))
 const mapped = add.s(1).pipe(mul.s(3))
-assertType<Equals<typeof mapped, Chain<number, number>>>(true)
+assertType<Equals<typeof mapped, Chain<number, number, [x: number], AsyncResult<number>>>>(true)
 
 // Sending and calling a canvas are checked too: its first argument is what its first tasks miss.
 // @ts-expect-error the chain starts with mul.s(3), which misses a number
@@ -63,6 +73,25 @@ void (() => mapped.applyAsync(['16']))
 // @ts-expect-error call
 void (() => mapped.call('16'))
 const mappedSent: () => Promise<ResultHandle<number>> = () => mapped.delay(16)
+// TS consumer audit: what a chain, group or chord is sent with is what its first tasks miss, no more.
+// @ts-expect-error mul.s(3) misses one number, not two
+void (() => mapped.delay(16, 'x'))
+// @ts-expect-error the chain starts with add.s(1), which misses one number
+void (() => chain(add.s(1), mul.s(2)).delay(5, 'x'))
+const twoMissing = chain(add.s(), mul.s(2))
+assertType<Equals<typeof twoMissing, Chain<number, number, [x: number, y: number], AsyncResult<number>>>>(true)
+const twoSent: () => Promise<AsyncResult<number>> = () => twoMissing.delay(1, 2)
+// @ts-expect-error every member of a group is given the same argument: a number and a string member take none
+void (() => group(add.s(1), shout.s(2)).delay(5))
+// @ts-expect-error nor does a group with a member that takes no more
+void (() => group(add.s(1), add.s(1, 1)).delay(5))
+const common = group(add.s(1), mul.s(2))
+assertType<HasParts<typeof common, [[number, number], number, [number, ...unknown[]], GroupResult<[number, number]>]>>(true)
+// @ts-expect-error the same for a chord's header
+void (() => chord([add.s(1), shout.s(2)], xsum.s()).delay(5))
+// A chain that ends in a group gives the group's handle.
+const fanOut = chain(add.s(1), group(mul.s(2), mul.s(3)))
+const fanned: () => Promise<GroupResult<[number, number]>> = () => fanOut.delay(1)
 // @ts-expect-error piped takes nothing more: add.s(4, 4) is whole
 void (() => piped.delay(1))
 // @ts-expect-error nor does a group of whole signatures
@@ -77,7 +106,7 @@ t.test('the typed canvases are the canvases built', async (t) => {
   t.same(typed.toJSON().tasks.map((s) => s.subtaskType ?? (s as { task: string }).task), ['ty.add', 'ty.mul'])
   t.same(summed.toJSON().header.length, 2)
   t.equal(piped.tasks.length, 3)
-  t.same([partialResult, yields, grouped, mappedSent, partialKwargs].map((f) => typeof f), ['function', 'function', 'function', 'function', 'function'])
+  t.same([partialResult, yields, grouped, mappedSent, partialKwargs, twoSent, fanned].map((f) => typeof f), ['function', 'function', 'function', 'function', 'function', 'function', 'function'])
   await app.close()
 })
 
