@@ -114,7 +114,10 @@ export class AsyncResult<R = unknown> implements ResultLike<R> {
    * (unless `propagate: false`, which returns the error instead). A task sent with
    * `ignoreResult` stores nothing: its `get()` resolves to `undefined` at once.
    */
-  get(options: GetOptions = NO_OPTIONS): Promise<R> {
+  get(options: GetOptions & { propagate: false }): Promise<R | Error>
+  get(options?: GetOptions & { propagate?: true }): Promise<R>
+  get(options?: GetOptions): Promise<R | Error>
+  get(options: GetOptions = NO_OPTIONS): Promise<R | Error> {
     if (options !== NO_OPTIONS) {
       try {
         checkGetOptions(options)
@@ -135,7 +138,7 @@ export class AsyncResult<R = unknown> implements ResultLike<R> {
   }
 
   /** {@link get} that also fails as soon as a step before this one fails. */
-  #followingParents(options: GetOptions): Promise<R> {
+  #followingParents(options: GetOptions): Promise<R | Error> {
     const parents: ResultLike[] = []
     for (let parent = this.parent; parent; parent = parent.parent) parents.push(parent)
     const own = this.get({ ...options, followParents: false })

@@ -2,7 +2,7 @@ import { ConfigError, InvalidArgumentError } from '../errors.js'
 import { TaskState } from '../lifecycle/states.js'
 import { msgpackCodec } from '../serialization/codec.js'
 import { toMs } from '../util/duration.js'
-import { checkGetOptions, isWaitTimeout, waitTimeout, type GetOptions, type ResultLike } from './result-like.js'
+import { checkGetOptions, isWaitTimeout, waitTimeout, type GetOptions, type ResultLike, type ValuesOrErrors } from './result-like.js'
 import { AsyncResult, sourceOf, type ResultSource } from './async-result.js'
 import type { ResultBackend } from './backend.js'
 
@@ -36,7 +36,10 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
    * waits that long on its own app's clock; the first to run out ends the group's wait with a
    * TimeoutError counting the members not ready.
    */
-  get(options: Omit<GetOptions, 'onMessage'> = {}): Promise<R> {
+  get(options: Omit<GetOptions, 'onMessage'> & { propagate: false }): Promise<ValuesOrErrors<R>>
+  get(options?: Omit<GetOptions, 'onMessage'> & { propagate?: true }): Promise<R>
+  get(options?: Omit<GetOptions, 'onMessage'>): Promise<R | ValuesOrErrors<R>>
+  get(options: Omit<GetOptions, 'onMessage'> = {}): Promise<R | ValuesOrErrors<R>> {
     try {
       checkGetOptions(options)
     } catch (error) {
@@ -82,7 +85,10 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
   }
 
   /** Celery's name for {@link get}. */
-  join(options: Omit<GetOptions, 'onMessage'> = {}): Promise<R> {
+  join(options: Omit<GetOptions, 'onMessage'> & { propagate: false }): Promise<ValuesOrErrors<R>>
+  join(options?: Omit<GetOptions, 'onMessage'> & { propagate?: true }): Promise<R>
+  join(options?: Omit<GetOptions, 'onMessage'>): Promise<R | ValuesOrErrors<R>>
+  join(options: Omit<GetOptions, 'onMessage'> = {}): Promise<R | ValuesOrErrors<R>> {
     return this.get(options)
   }
 

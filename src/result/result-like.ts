@@ -41,6 +41,12 @@ export interface GetOptions {
   followParents?: boolean
 }
 
+/**
+ * A group's values with `propagate: false`: each member's value, or the error it failed with.
+ * On a tuple, position by position.
+ */
+export type ValuesOrErrors<R> = { [K in keyof R]: R[K] | Error }
+
 const GET_OPTION_KEYS = ['timeout', 'propagate', 'onMessage', 'followParents'] as const satisfies readonly (keyof GetOptions)[]
 const everyGetOption: Exclude<keyof GetOptions, (typeof GET_OPTION_KEYS)[number]> extends never ? true : never = true
 void everyGetOption
