@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('../..', import.meta.url))
 /** What `npm pack` reads: the clone copied before packing holds only these. */
-const PACKED = ['package.json', 'bin', 'src', 'tsconfig.json', 'tsconfig.build.json', 'README.md']
+const PACKED = ['LICENSE', 'package.json', 'bin', 'src', 'tsconfig.json', 'tsconfig.build.json', 'README.md']
 
 /** A packed tarball of this checkout, and how it was obtained. */
 export interface Tarball {

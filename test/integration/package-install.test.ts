@@ -27,7 +27,7 @@ t.test('package - npm pack builds dist/; the tarball installs, imports from .mjs
   const started = Date.now()
   await installTarball(project, tarball.path)
   t.comment(`npm install of the tarball: ${Date.now() - started} ms`)
-  t.same(readdirSync(join(project, 'node_modules/celeriac')).sort(), ['README.md', 'bin', 'dist', 'package.json', 'src'])
+  t.same(readdirSync(join(project, 'node_modules/celeriac')).sort(), ['LICENSE', 'README.md', 'bin', 'dist', 'package.json', 'src'])
 
   // The app in its own module (worker threads import it), used from a .mjs and a .ts script.
   writeFileSync(join(project, 'app.mjs'), `import { createApp } from 'celeriac'
@@ -56,15 +56,20 @@ await node.stop()
 await app.close()
 `)
   const bin = join(project, 'node_modules/.bin')
-  const [mjs, ts, help, worker] = await Promise.all([
+  // TS consumer audit: a CommonJS project's require('celeriac') failed with "No exports main
+  // defined"; the package is ESM without top-level await, which Node 22.12+ can require.
+  const required = "const { createApp } = require('celeriac'); const { SimulatedClock } = require('celeriac/testing'); console.log(typeof createApp, typeof SimulatedClock)"
+  const [mjs, ts, help, worker, cjs] = await Promise.all([
     run(process.execPath, ['main.mjs'], { cwd: project }),
     run(process.execPath, [join(bin, 'tsx'), 'main.ts'], { cwd: project }),
     // The bin as the shell runs it (its shebang, its executable bit).
     run(join(bin, 'celeriac'), ['--help'], { cwd: project }),
     run(process.execPath, [join(bin, 'celeriac'), 'worker', '--help'], { cwd: project }),
+    run(process.execPath, ['--no-warnings', '-e', required], { cwd: project }),
   ])
   t.equal(mjs.stdout, '42 function\n', 'import celeriac and celeriac/nats from a .mjs file')
   t.equal(ts.stdout, '42 function\n', 'import celeriac and celeriac/nats from a .ts file run by the installed tsx')
   t.match(help.stdout, /^Usage: celeriac \[-A <module>\] <command>/)
   t.match(worker.stdout, /^Usage: celeriac worker -A <module>/)
+  t.equal(cjs.stdout, 'function function\n', 'require() from CommonJS')
 })
