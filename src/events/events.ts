@@ -5,7 +5,8 @@
 import { InvalidArgumentError } from '../errors.js'
 import { closestKey } from '../util/closest.js'
 
-interface EventBase {
+/** What every event carries. */
+export interface EventBase {
   /** Epoch ms. */
   timestamp: number
   /** The node that sent it (the sender's origin for task-sent). */
@@ -94,7 +95,7 @@ export const EVENT_TYPES = Object.keys({
 } satisfies Record<EventType, 0>) as EventType[]
 
 // The events of `E` whose type can be `P` (a worker event's type is one of three).
-type Typed<E, P> = E extends { type: infer T } ? (P extends T ? E : never) : never
+export type Typed<E, P> = E extends { type: infer T } ? (P extends T ? E : never) : never
 /** The events a pattern yields: one type's, a family's (`task-*`, `worker-*`), else any. */
 export type EventOf<P extends string> = P extends EventType ? Typed<CeleriacEvent, P> : P extends 'task-*' ? TaskEvent : P extends 'worker-*' ? WorkerEvent : CeleriacEvent
 

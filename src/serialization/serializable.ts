@@ -5,9 +5,10 @@
  * @module
  */
 
-type Primitive = string | number | boolean | bigint | null | undefined | void
+/** Values the codec carries as they are. */
+export type Primitive = string | number | boolean | bigint | null | undefined | void
 /** Objects the default codec (msgpack) carries as themselves. */
-type Carried = Date | Error | RegExp | ArrayBuffer | ArrayBufferView
+export type Carried = Date | Error | RegExp | ArrayBuffer | ArrayBufferView
 
 /**
  * A value that crosses the wire unchanged, for annotations (`const payload: SerializableValue`):

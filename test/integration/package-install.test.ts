@@ -2,6 +2,7 @@ import t from 'tap'
 import { execFile } from 'node:child_process'
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { tempDir } from '../helpers/files.js'
 import { installTarball, packedTarball } from '../helpers/packed-tarball.js'
@@ -72,4 +73,23 @@ await app.close()
   t.match(help.stdout, /^Usage: celeriac \[-A <module>\] <command>/)
   t.match(worker.stdout, /^Usage: celeriac worker -A <module>/)
   t.equal(cjs.stdout, 'function function\n', 'require() from CommonJS')
+
+  // TS consumer audit: a library of the user's built with declarations could not name the types
+  // of app.tasks or of an event stream (TS2742: "cannot be named without a reference to
+  // node_modules/celeriac/dist/task/definition.js").
+  writeFileSync(join(project, 'lib.ts'), `import { app } from './app.ts'
+import { memoryBroker } from 'celeriac/testing'
+export const registry = app.tasks
+export const failures = app.events.subscribe('task-failed')
+export const node = app.worker({ concurrency: 1 })
+export const options = node.options
+export const queue = memoryBroker('lib').queue('celery')
+`)
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', declaration: true, emitDeclarationOnly: true, outDir: 'types', allowImportingTsExtensions: true, rewriteRelativeImportExtensions: true, skipLibCheck: true, typeRoots: [fileURLToPath(new URL('../../node_modules/@types', import.meta.url))], types: ['node'] },
+    files: ['lib.ts'],
+  }))
+  const tsc = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url))
+  const declared = await run(process.execPath, [tsc, '-p', '.'], { cwd: project }).then(() => '', (error: { stdout: string }) => error.stdout)
+  t.equal(declared, '', "the user's declarations name every type they infer")
 })
