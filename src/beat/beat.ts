@@ -6,6 +6,7 @@ import { scheme } from '../adapters/url.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { compileEntries, type BeatEntry } from './entry.js'
 import { Lease } from './lease.js'
+import { readLastRun, writeLastRun, type LastRunRecord } from './last-run.js'
 import { entryKey, fileBeatStore, type BeatStore } from './store.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { ConfigValues } from '../config/defaults.js'
@@ -45,10 +46,8 @@ export interface BeatDeps {
   natsConnection(url: string): Promise<NatsConnection>
 }
 
-/** An entry's last run as stored: its fire time (epoch ms) and how many times it fired. */
-interface LastRun {
-  at: number
-  count: number
+/** An entry's last run as stored, with the store's revision of it. */
+interface LastRun extends LastRunRecord {
   revision: number
 }
 
@@ -94,8 +93,10 @@ export class Beat {
   readonly #retryAt = new Map<string, number>()
   /** When each entry's missed runs were last logged, and how many times since. */
   readonly #missedLogged = new Map<string, { at: number; since: number }>()
-  /** Sends of an entry that failed in a row, for the backoff. */
+  /** Sends (or checks) of an entry that failed in a row, for the backoff. */
   readonly #failures = new Map<string, number>()
+  /** The store revision of each entry's unreadable last run already warned about, so a re-read does not warn again. */
+  readonly #unreadableWarned = new Map<string, number>()
   #renewAt = 0
   /** Whether the last refresh left this beat leading (the lease itself says whether it still does). */
   #leading = false
@@ -186,8 +187,23 @@ export class Beat {
       this.#leading = leads
     }
     let wake = Math.min(this.#renewAt, clock.now() + this.#maxIntervalMs)
-    if (lease.held) for (const entry of this.#entries) wake = Math.min(wake, await this.#check(entry))
+    if (lease.held) for (const entry of this.#entries) wake = Math.min(wake, await this.#check(entry).catch((error: unknown) => this.#checkFailed(entry, error)))
     return Math.max(0, wake - clock.now())
+  }
+
+  /**
+   * An entry whose check threw: a store out of reach fails the whole check (every entry would
+   * fail alike, and the lease with them); anything else is this entry's alone, so it is logged
+   * naming it and tried again later, 1, 2, 4... up to 60 s, while the other entries run on.
+   */
+  #checkFailed(entry: BeatEntry, error: unknown): number {
+    if (error instanceof TransportError || error instanceof BackendError) throw error
+    const failures = (this.#failures.get(entry.name) ?? 0) + 1
+    this.#failures.set(entry.name, failures)
+    const retryAt = this.#deps.clock.now() + Math.min(SEND_RETRY_MAX_MS, SEND_RETRY_MS * 2 ** (failures - 1))
+    this.#logger.error(`beat: could not check entry ${entry.name}; trying again at ${iso(retryAt)}`, { error })
+    this.#retryAt.set(entry.name, retryAt)
+    return retryAt
   }
 
   /**
@@ -238,19 +254,35 @@ export class Beat {
     return entry.schedule.next(last.at)
   }
 
-  /** Reads an entry's last run; an entry never seen before is stored as run now, so that it first fires one period later (Celery's rule). */
+  /**
+   * Reads an entry's last run; an entry never seen before is stored as run now, so that it
+   * first fires one period later (Celery's rule). A record that cannot be read (not JSON, not
+   * `{ at, count }`) is taken as never run, warned about once, and overwritten at the entry's
+   * next run; the other entries are not held up by it.
+   */
   async #load(entry: BeatEntry): Promise<LastRun> {
     const store = this.#store!
     const key = entryKey(entry.name)
     for (;;) {
       const stored = await store.get(key)
       if (stored) {
-        const last = { ...(JSON.parse(stored.value) as Omit<LastRun, 'revision'>), revision: stored.revision }
+        const reading = readLastRun(stored.value)
+        let last: LastRun
+        if (reading.type === 'run') last = { ...reading.run, revision: stored.revision }
+        else {
+          // Its revision is kept, so the next run's compare-and-set replaces it.
+          last = { at: this.#deps.clock.now(), count: 0, revision: stored.revision }
+          if (this.#unreadableWarned.get(entry.name) !== stored.revision) {
+            this.#unreadableWarned.set(entry.name, stored.revision)
+            const where = store.describe?.(key) ?? `key "${key}"`
+            this.#logger.warn(`beat: entry ${entry.name}'s last run (${where}) cannot be read: ${reading.problem}; taking it as never run, and overwriting it at the next run, ${iso(entry.schedule.next(last.at))}`)
+          }
+        }
         this.#lastRuns.set(entry.name, last)
         return last
       }
       const first = { at: this.#deps.clock.now(), count: 0 }
-      const revision = await store.create(key, JSON.stringify(first))
+      const revision = await store.create(key, writeLastRun(first))
       if (revision !== undefined) {
         this.#lastRuns.set(entry.name, { ...first, revision })
         return { ...first, revision }
@@ -261,7 +293,7 @@ export class Beat {
   /** Stores a run at `at` unless another beat stored a later one meanwhile; resolves to the last run now stored. */
   async #record(entry: BeatEntry, last: LastRun, at: number): Promise<LastRun> {
     const next = { at, count: last.count + 1 }
-    const revision = await this.#store!.update(entryKey(entry.name), JSON.stringify(next), last.revision).catch((error: unknown) => {
+    const revision = await this.#store!.update(entryKey(entry.name), writeLastRun(next), last.revision).catch((error: unknown) => {
       // Sent but not recorded: remember it here so this beat does not send it again; the
       // stale revision makes the next write re-read if another beat wrote meanwhile.
       this.#logger.warn(`beat: could not record the run of entry ${entry.name}`, { error })

@@ -41,6 +41,10 @@ export class NatsBeatStore implements BeatStore {
     this.#readOnly = options.readOnly === true
   }
 
+  describe(key: string): string {
+    return `key "${this.#key(key)}" in KV bucket ${this.#bucket}`
+  }
+
   async get(key: string): Promise<Stored | undefined> {
     const entry = await this.#call('read', key, (kv) => kv.get(this.#key(key)))
     return entry && entry.operation === 'PUT' ? { value: entry.string(), revision: entry.revision } : undefined

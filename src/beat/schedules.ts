@@ -60,6 +60,10 @@ export class IntervalSchedule implements Schedule {
 const SEARCH_LIMIT = 5_000
 const DAY_MS = 86_400_000
 
+// The longest interval: no schedule waits longer, so more is a typo or an overflow (1e308 s is
+// Infinity ms), an entry that would never fire; fire times stay far inside what a Date holds.
+const MAX_INTERVAL_MS = 100 * 365.25 * DAY_MS
+
 /**
  * A cron expression (5 fields, or 6 with seconds first) in a time zone. With `weekdays`, a
  * candidate time must also fall on one of those days (0 = Sunday): Celery's crontab needs
@@ -180,6 +184,7 @@ export function compileSchedule(spec: ScheduleSpec, ctx: ScheduleContext): Sched
     if (!(everyMs > 0)) fail(`schedule must be a positive interval, got ${JSON.stringify(spec)}`)
     // Below a millisecond every run is missed: each send is a broker round trip.
     if (everyMs < 1) fail(`schedule must be an interval of at least 1 ms, got ${JSON.stringify(spec)}`)
+    if (!(everyMs <= MAX_INTERVAL_MS)) fail(`schedule must be an interval of at most 100 years, got ${JSON.stringify(spec)}`)
     schedule = new IntervalSchedule(everyMs, ctx.relative)
   } else {
     return fail(`schedule must be seconds, a duration string, a cron string or crontab(), got ${JSON.stringify(spec) ?? String(spec)}`)

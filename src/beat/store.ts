@@ -26,6 +26,8 @@ export interface BeatStore {
   create(key: string, value: string): Promise<number | undefined>
   /** Writes `key` if its revision is still `revision`; resolves to the new one, or `undefined` when it changed. */
   update(key: string, value: string, revision: number): Promise<number | undefined>
+  /** Where `key` lives, for log lines (`key "app.entry.a" in KV bucket celeriac-beat`). @default `key "<key>"` */
+  describe?(key: string): string
 }
 
 /** The key of the leader lease; never persisted by {@link FileBeatStore}. */
@@ -70,6 +72,10 @@ export class FileBeatStore implements BeatStore {
     } catch (error) {
       throw new ConfigError(`cannot read the beat schedule file ${file} (delete it to start afresh): ${(error as Error).message}`, { cause: error })
     }
+  }
+
+  describe(key: string): string {
+    return `key "${key}" of ${this.file}`
   }
 
   async get(key: string): Promise<Stored | undefined> {
