@@ -102,6 +102,7 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     logger,
     replyTo: () => connections.connectedBackend?.push?.replyTo,
     expect: (id) => connections.connectedBackend?.push?.expect(id),
+    forgo: (id) => connections.connectedBackend?.push?.forgo(id),
   })
   const control = new Control(() => connections.transport(), () => conf)
 

@@ -33,6 +33,8 @@ export interface PublisherContext {
   replyTo(): string | undefined
   /** A task goes out with this process's {@link replyTo}: its backend may keep the pushed record. */
   expect(taskId: string): void
+  /** A send was dropped as a duplicate: no record will be pushed for it. */
+  forgo(taskId: string): void
 }
 
 /**
@@ -182,6 +184,9 @@ export class Publisher {
 
   /** What follows a stored send: the warning for a dropped one, the task-sent event. */
   #sent(transport: Transport, headers: TaskHeaders, route: Route, sentAt: number | undefined, ack: PublishAck): string {
+    // A re-sent taskId within the broker's duplicate window: the first send's run is the one
+    // that counts, and its record went (or goes) to whoever sent it, maybe not this process.
+    if (ack.duplicate) this.#ctx.forgo(headers.id)
     if (!ack.duplicate && ack.queues.length === 0) {
       this.#ctx.logger.warn('task sent to an exchange with no queue bound for its routing key: it was dropped', { task: headers.task, id: headers.id, exchange: route.exchange, routingKey: route.routingKey })
     }

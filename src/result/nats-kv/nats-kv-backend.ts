@@ -226,6 +226,7 @@ export class NatsKvBackend implements ResultBackend {
         return backend.#listening ? backend.#replyTo : undefined
       },
       expect: (taskId) => this.#pushed.expect(taskId),
+      forgo: (taskId) => this.#pushed.forgo(taskId),
       awaitReady: (taskId, onReady, onLost) => this.#awaitReady(taskId, onReady, onLost),
     }
   }

@@ -134,6 +134,7 @@ export class RpcBackend implements ResultBackend {
         return backend.#replies === undefined ? undefined : backend.#replyTo
       },
       expect: (taskId) => this.#pushed.expect(taskId),
+      forgo: (taskId) => this.#pushed.forgo(taskId),
       awaitReady: (taskId, onReady, onLost) => this.#pushed.await(taskId, onReady, onLost),
     }
   }
