@@ -115,6 +115,23 @@ export function isSubject(value: unknown): value is string {
   return true
 }
 
+/**
+ * Whether a worker may publish to `subject` when a message names it as where to reply (a
+ * task's `replyTo`, a control request's reply inbox): a subject that is not the state of the
+ * broker or of celeriac. The sender chooses it, and whoever may only send tasks must not get
+ * a worker (which may write results) to write for it: `$KV.<results>.<id>` would forge another
+ * task's result, a `$JS.API` subject would act on a stream, `<ns>.bus.events...` would feed
+ * the dashboard. Refused: `$...` (JetStream API, KV, object store, system), `_kvr.` (KV
+ * republish), and a namespace's queues, dead letters and bus (`<ns>.q.`, `<ns>.dlq.`,
+ * `<ns>.bus.`). Inboxes (`_INBOX.`, any `inboxPrefix`) and rpc replies (`<prefix>.rpc-reply.`)
+ * pass.
+ */
+export function isReplySubject(subject: unknown): subject is string {
+  if (!isSubject(subject) || subject.startsWith('$') || subject.startsWith('_kvr.')) return false
+  const second = subject.split('.', 2)[1]
+  return second !== 'q' && second !== 'dlq' && second !== 'bus'
+}
+
 function plainObject(value: unknown, path: string): void {
   if (!isPlainObject(value)) fail(path, 'an object', value)
 }
@@ -223,8 +240,8 @@ function validateRest(h: Readonly<Record<string, unknown>>): void {
     if ((h.chain as unknown[]).length === 0) fail('headers.chain', 'a non-empty list of signatures', h.chain)
   }
   if (h.chord !== undefined) chordRef(h.chord, 'headers.chord')
-  if (h.replyTo !== undefined && !isSubject(h.replyTo)) {
-    fail('headers.replyTo', `a subject (dot-separated tokens without spaces, control characters or wildcards) of at most ${MESSAGE_LIMITS.subjectLength} characters`, h.replyTo)
+  if (h.replyTo !== undefined && !isReplySubject(h.replyTo)) {
+    fail('headers.replyTo', `a reply subject (dot-separated tokens without spaces, control characters or wildcards, at most ${MESSAGE_LIMITS.subjectLength} characters; not a $ subject of JetStream or KV, nor a queue, dead-letter or bus subject)`, h.replyTo)
   }
 }
 

@@ -180,6 +180,12 @@ t.test('envelope - signature options are checked down to their callbacks', async
   t.throws(withHeaders({ errbacks: [{ subtaskType: 'map', tasks: [] } as never] }),
     new SerializationError('invalid message: headers.errbacks[0].subtaskType must be chain, group, chord or absent, got "map"'))
   t.throws(withHeaders({ chord: { id: 'c', index: 0, size: 0 } }), new SerializationError('invalid message: headers.chord.size must be a positive integer, got 0'))
-  t.throws(withHeaders({ replyTo: 'a..b' }), { message: /^invalid message: headers\.replyTo must be a subject .*, got "a\.\.b"$/ })
-  t.throws(withHeaders({ replyTo: 'a\u0000b' }), { message: /^invalid message: headers\.replyTo must be a subject/ })
+  t.throws(withHeaders({ replyTo: 'a..b' }), { message: /^invalid message: headers\.replyTo must be a reply subject .*, got "a\.\.b"$/ })
+  t.throws(withHeaders({ replyTo: 'a\u0000b' }), { message: /^invalid message: headers\.replyTo must be a reply subject/ })
+  // Hostile-input audit: a sender named the results bucket's key of another task as its
+  // replyTo, and the worker wrote its record there, forging that task's result.
+  for (const replyTo of ['$KV.celeriac-results.victim', '$JS.API.STREAM.DELETE.CELERIAC-Q-CELERY', '$O.x.y', '_kvr.celeriac-results.x', 'celeriac.bus.events.task.received', 'celeriac.q.celery', 'shop.dlq.mail']) {
+    t.throws(withHeaders({ replyTo }), { message: /^invalid message: headers\.replyTo must be a reply subject .*not a \$ subject of JetStream or KV, nor a queue, dead-letter or bus subject/ }, replyTo)
+  }
+  for (const replyTo of ['_INBOX.abc', '_INBOX.alice.def', 'celeriac.rpc-reply.abc', 'my.inbox.x']) t.doesNotThrow(withHeaders({ replyTo }), replyTo)
 })

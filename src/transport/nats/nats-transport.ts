@@ -19,6 +19,7 @@ import type {
   Transport,
 } from '../transport.js'
 import { collectReplies } from '../collect-replies.js'
+import { isReplySubject } from '../../protocol/validate-envelope.js'
 import { connectNats, inboxOf, serverOf, startupRequests, STARTUP_RETRY_MS } from './connect.js'
 import { permissionsOf, refusalIn, refusedBy } from './permission-watch.js'
 import type { NatsConnectOptions } from './connect.js'
@@ -354,7 +355,9 @@ export class NatsTransport implements Transport {
     const sub = nc.subscribe(names.busSubject(pattern), {
       callback: (error, msg) => {
         if (error !== null) return
-        const inbox = msg.reply
+        // A reply inbox names where this process publishes: one that is the broker's or
+        // celeriac's state (see isReplySubject) gets no answer.
+        const inbox = isReplySubject(msg.reply) ? msg.reply : undefined
         try {
           handler(names.fromBus(msg.subject), msg.data, inbox ? (data) => nc.publish(inbox, data) : undefined)
         } catch (thrown) {
