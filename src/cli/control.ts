@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { connectionHelp, connectionOptions, openApp, requireShared, positiveInt, seconds, UsageError } from './args.js'
+import { connectionHelp, connectionOptions, openApp, requireShared, seconds, UsageError } from './args.js'
 import { addressing, nodeHelp, nodeOptions } from './inspect.js'
 import { printReplies } from './replies.js'
 import type { App } from '../app/app.js'
@@ -8,6 +8,7 @@ import { alignOptions } from './help.js'
 import { parseRateLimit } from '../util/rate-limit.js'
 import { closestKey } from '../util/closest.js'
 import { toMs } from '../util/duration.js'
+import { MAX_POOL_THREADS } from '../worker/remote-control.js'
 
 type Action = (app: App, args: string[], options: ControlOptions & { terminate?: boolean }) => Promise<ControlReplies>
 
@@ -20,6 +21,14 @@ function rate(value: string): string | number {
     throw new UsageError(`control rate_limit: ${JSON.stringify(value)} is not a rate: give tasks per second (10) or a rate like '10/s', '10/m' or '10/h'`)
   }
   return limit
+}
+
+/** The n of pool_grow / pool_shrink: digits only (not 1e9, 0x10 or 1.0), from 1 to what a node accepts; a usage error otherwise. */
+function threads(method: string, value: string | undefined): number {
+  if (value === undefined) return 1
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN
+  if (!(n >= 1 && n <= MAX_POOL_THREADS)) throw new UsageError(`control ${method}: n must be an integer from 1 to ${MAX_POOL_THREADS}, got ${JSON.stringify(value)}`)
+  return n
 }
 
 /** Celery's control methods celeriac has no command of that name for: what to use instead. */
@@ -43,8 +52,8 @@ const METHODS: Record<string, { usage: string; min: number; max: number; check?:
   disable_events: { usage: '', min: 0, max: 0, run: (app, _, o) => app.control.disableEvents(o) },
   add_consumer: { usage: '<queue>', min: 1, max: 1, run: (app, [queue], o) => app.control.addConsumer(queue, o) },
   cancel_consumer: { usage: '<queue>', min: 1, max: 1, run: (app, [queue], o) => app.control.cancelConsumer(queue, o) },
-  pool_grow: { usage: '[n]', min: 0, max: 1, run: (app, [n], o) => app.control.poolGrow(n === undefined ? 1 : positiveInt(n, 'n'), o) },
-  pool_shrink: { usage: '[n]', min: 0, max: 1, run: (app, [n], o) => app.control.poolShrink(n === undefined ? 1 : positiveInt(n, 'n'), o) },
+  pool_grow: { usage: '[n]', min: 0, max: 1, check: ([n]) => void threads('pool_grow', n), run: (app, [n], o) => app.control.poolGrow(threads('pool_grow', n), o) },
+  pool_shrink: { usage: '[n]', min: 0, max: 1, check: ([n]) => void threads('pool_shrink', n), run: (app, [n], o) => app.control.poolShrink(threads('pool_shrink', n), o) },
   shutdown: { usage: '', min: 0, max: 0, run: (app, _, o) => app.control.shutdown(o) },
 }
 

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../errors.js'
 import { censorUrl } from '../config/conf.js'
 import { decodeMessage, type TaskBody, type TaskHeaders } from '../protocol/envelope.js'
+import { isPlainObject, show } from '../protocol/validate-envelope.js'
 import { codecFor, ContentType, msgpackCodec } from '../serialization/codec.js'
 import { optionalMs, toMs, type Duration } from '../util/duration.js'
 import { parseRateLimit } from '../util/rate-limit.js'
@@ -10,6 +11,14 @@ import type { InFlight } from './in-flight.js'
 import type { ResolvedWorkerOptions } from './worker-options.js'
 import type { Delivery, Subscription, Transport } from '../transport/transport.js'
 import { isBuiltinTask } from '../client/task-handle.js'
+
+/**
+ * The most threads remote control may give a node's pool (and the largest `n` of pool_grow and
+ * pool_shrink). Each thread is a V8 isolate of its own, some 10 MB before it runs anything: 1,024
+ * is far past what any machine runs usefully and far short of what exhausts its memory, so a typo
+ * or a hostile `pool_grow 1e9` is refused instead of spawning threads until the process dies.
+ */
+export const MAX_POOL_THREADS = 1024
 
 /** What remote control may see and change on its node; the node hands it over at start. */
 export interface ControlledNode {
@@ -86,7 +95,11 @@ export class RemoteControl {
   /** Listens for commands on `transport`. */
   listen(transport: Transport): Subscription {
     this.#transport = transport
-    return transport.subscribe(CONTROL_PATTERN, (subject, data, reply) => void this.#handle(data, reply, subject))
+    return transport.subscribe(CONTROL_PATTERN, (subject, data, reply) => {
+      // Anyone allowed to publish on the control subjects reaches this: nothing they send may
+      // end the process, as an unhandled rejection would.
+      this.#handle(data, reply, subject).catch((error: unknown) => this.#deps.logger.error('a control command failed', { error }))
+    })
   }
 
   /** Notes a task handed back to the broker until its eta, for `inspect scheduled`. */
@@ -99,12 +112,14 @@ export class RemoteControl {
   }
 
   async #handle(data: Uint8Array, reply: ((data: Uint8Array) => void) | undefined, subject = CONTROL_SUBJECT): Promise<void> {
-    let request: ControlRequest
+    let decoded: unknown
     try {
-      request = msgpackCodec.decode(data) as ControlRequest
+      decoded = msgpackCodec.decode(data)
     } catch (error) {
       return this.#deps.logger.warn('dropped an undecodable control command', { error })
     }
+    const request = readRequest(decoded)
+    if (typeof request === 'string') return this.#deps.logger.warn(`dropped a malformed control command: ${request}`, { subject })
     if (request.destination && !request.destination.includes(this.#node.hostname)) return
     let answer: Record<string, unknown>
     // Who may send on the inspect subject may only read: a command that acts is refused there.
@@ -115,7 +130,7 @@ export class RemoteControl {
     }
     if (subject !== INSPECT_SUBJECT && subject !== CONTROL_SUBJECT) return
     try {
-      answer = { ok: await this.#run(request.command, request.arguments ?? {}) }
+      answer = { ok: await this.#run(request.command, request.arguments) }
     } catch (error) {
       answer = { error: (error as Error).message }
     }
@@ -179,6 +194,7 @@ export class RemoteControl {
         // is ready, which can take longer than the sender waits for replies (1 s by default).
         const n = this.#count(args.n)
         const size = node.poolSize() + n
+        if (size > MAX_POOL_THREADS) throw new InvalidArgumentError(`the pool would have ${size} threads, more than the ${MAX_POOL_THREADS} a node may have: it keeps its ${node.poolSize()}`)
         node.grow(n).catch((error: unknown) => this.#deps.logger.error(`pool_grow: could not start ${n} more thread${n === 1 ? '' : 's'}`, { error }))
         return `pool will grow to ${size} threads`
       }
@@ -224,6 +240,7 @@ export class RemoteControl {
 
   #count(n: unknown): number {
     if (!Number.isInteger(n) || (n as number) < 1) throw new InvalidArgumentError(`n must be a positive integer, got ${JSON.stringify(n)}`)
+    if ((n as number) > MAX_POOL_THREADS) throw new InvalidArgumentError(`n must be at most ${MAX_POOL_THREADS} (the threads a node may have), got ${n as number}`)
     return n as number
   }
 
@@ -273,6 +290,24 @@ export class RemoteControl {
       rssKb: Math.round(process.memoryUsage.rss() / 1024),
     }
   }
+}
+
+/**
+ * A decoded control request checked for the shape of a {@link ControlRequest}, with `destination`
+ * as a list; or, when it has another shape, what is wrong with it. `destination` may also be one
+ * node's name, and a nil (what msgpack makes of `undefined`) stands for an absent `destination`
+ * or `arguments`.
+ */
+function readRequest(value: unknown): ControlRequest | string {
+  if (!isPlainObject(value)) return `the request must be an object, got ${show(value)}`
+  const { command, destination, arguments: args } = value
+  if (typeof command !== 'string') return `command must be a string, got ${show(command)}`
+  const names = typeof destination === 'string' ? [destination] : destination ?? undefined
+  if (names !== undefined && !(Array.isArray(names) && names.every((name) => typeof name === 'string'))) {
+    return `destination must be a node name or a list of them, got ${show(destination)}`
+  }
+  if (args != null && !isPlainObject(args)) return `arguments must be an object, got ${show(args)}`
+  return { command: command as ControlCommandName, arguments: args ?? {}, ...(names ? { destination: names } : {}) }
 }
 
 function deliveryInfo(delivery: Delivery): TaskInfo['deliveryInfo'] {
