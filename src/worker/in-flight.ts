@@ -1,4 +1,5 @@
 import { TaskState } from '../lifecycle/states.js'
+import { earlierDeliveries } from './requeue.js'
 import type { TaskHeaders } from '../protocol/envelope.js'
 import type { Delivery } from '../transport/transport.js'
 import type { ResolvedTaskOptions, TaskDefinition } from '../task/definition.js'
@@ -66,6 +67,8 @@ export class InFlight {
   customState?: string
   /** Store nothing for this task. */
   readonly ignoreResult: boolean | undefined
+  /** Deliveries of this task's message before the copy delivered here was published (a node requeued it: see requeue.ts). */
+  readonly earlierDeliveries: number
   /** Set while the task is on a thread. */
   threadId?: number
   slot = -1
@@ -114,6 +117,12 @@ export class InFlight {
     this.options = options
     this.state = headers.retries > 0 ? TaskState.RETRY : TaskState.PENDING
     this.ignoreResult = headers.ignoreResult ?? options.ignoreResult
+    this.earlierDeliveries = earlierDeliveries(headers, delivery)
+  }
+
+  /** How many times this task's message has been delivered, this delivery included, across the copies a node requeued. */
+  get deliveries(): number {
+    return this.earlierDeliveries + this.#delivery.deliveryCount
   }
 
   /** What became of the message so far. */

@@ -47,9 +47,9 @@ export class TaskLog {
     if (isLevelEnabled(this.#logger, 'info')) this.#logger.info(`task ${named(item)} ${terminated ? 'stopped' : 'discarded'}: ${reason}`, this.#about(item))
   }
 
-  /** The task raised Reject: back to its queue, or dead-lettered. A warning, as Celery's. */
-  rejected(item: InFlight, error: WireError | undefined, requeue: boolean): void {
-    this.#logger.warn(`task ${named(item)} rejected${error?.message ? `: ${error.message}` : ''} (${requeue ? 'requeued' : 'dead-lettered'})`, this.#about(item))
+  /** The task raised Reject: `fate` says what became of it (requeued, or dead-lettered and why). A warning, as Celery's. */
+  rejected(item: InFlight, error: WireError | undefined, fate: string): void {
+    this.#logger.warn(`task ${named(item)} rejected${error?.message ? `: ${error.message}` : ''} (${fate})`, this.#about(item))
   }
 
   /** The task raised Ignore: nothing is recorded for it. */

@@ -16,6 +16,8 @@ import { ownBytes } from '../serialization/codec.js'
 import { toWireError, type WireError } from '../serialization/failure.js'
 import { nextStepUnsent, sendErrbacks, successors } from '../canvas/flow.js'
 import { toMs } from '../util/duration.js'
+import { deliveredTooOften } from '../transport/defaults.js'
+import { deliveryLimit, requeueMsgId } from './requeue.js'
 import { InFlight, storingTask } from './in-flight.js'
 import { StartAcks } from './start-acks.js'
 import { TaskLog } from './task-log.js'
@@ -271,6 +273,11 @@ export class TaskSupervisor {
     // was down): the run here goes on and settles the new delivery, instead of a second run.
     if (delivery.deliveryCount > 1 && (this.#active.get(headers.id) ?? storingTask(headers.id))?.adopt(delivery)) return this.#node.pump()
     const item = new InFlight(headers, delivery, definition, deps.resolvedOptions(definition))
+    if (item.earlierDeliveries > 0 && item.deliveries > deliveryLimit(deps.conf, delivery.queue)) {
+      // A copy a node requeued after the queue's last allowed delivery (see #reject).
+      this.#deadLetter(delivery, deliveredTooOften(item.deliveries - 1), { queue, id: headers.id, task: headers.task })
+      return this.#node.pump()
+    }
     if (this.#revoked.has(headers.id)) return this.#revoke(item, { expired: false })
     // Read only for a task with a time to check against: most have none.
     const now = headers.expires === undefined && headers.eta === undefined ? 0 : deps.clock.now()
@@ -347,10 +354,12 @@ export class TaskSupervisor {
       exchange: delivery.exchange,
       routingKey: delivery.routingKey,
       priority: delivery.priority,
-      redelivered: delivery.deliveryCount > 1,
+      redelivered: item.deliveries > 1,
       // A hard limit counts from the start report (see #started), so a limited task always sends one.
       reportStart: item.recordStart || item.hardLimitMs !== undefined,
-      ignoreResult: item.ignoreResult ?? false,
+      // The thread drops the return value only when nothing takes it: `ignoreResult` means it is
+      // not stored, yet link callbacks and the chain's next step still get it, as in Celery.
+      ignoreResult: item.ignoreResult === true && item.headers.callbacks === undefined && item.headers.chain === undefined,
       softTimeLimitMs: softMs ?? overrides.softTimeLimitMs(headers.task, item.options.softTimeLimitMs),
     }
     if (this.observer) {
@@ -453,14 +462,7 @@ export class TaskSupervisor {
         this.#log.retry(item, outcome.delayMs ?? 0, error)
         return void this.#retry(item, outcome.delayMs ?? 0, error)
       case OutcomeKind.Reject:
-        this.#log.rejected(item, error, outcome.requeue === true)
-        if (outcome.requeue) {
-          this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
-          return this.#giveBack(item, false)
-        }
-        this.#recorder.apply(item, TaskEventType.REJECT, { error })
-        item.term(`rejected: ${error?.message ?? ''}`)
-        return
+        return this.#reject(item, error, outcome.requeue === true)
       case OutcomeKind.Ignore:
         this.#log.ignored(item)
         item.ackWhen(this.#recorder.apply(item, TaskEventType.IGNORE))
@@ -468,11 +470,33 @@ export class TaskSupervisor {
     }
   }
 
+  /**
+   * The task raised Reject: dead-lettered, or back in its queue when it asks (`requeue`). Asked
+   * on its queue's last allowed delivery, it is dead-lettered instead (max-deliveries) and
+   * REJECTED, acked late or early: a node requeues an early-acked task itself (requeue.ts),
+   * and the broker's limit alone would not end that loop.
+   */
+  #reject(item: InFlight, error: WireError | undefined, requeue: boolean): void {
+    const deliveries = item.deliveries
+    const exhausted = requeue && deliveries >= deliveryLimit(this.#deps.conf, item.delivery.queue)
+    const reason = exhausted ? deliveredTooOften(deliveries) : undefined
+    this.#log.rejected(item, error, requeue && !exhausted ? 'requeued' : reason === undefined ? 'dead-lettered' : `dead-lettered, ${reason}`)
+    if (requeue && !exhausted) {
+      this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
+      return this.#giveBack(item, false)
+    }
+    const rejected = error && reason ? { ...error, message: `${error.message} (${reason})` } : error
+    this.#recorder.apply(item, TaskEventType.REJECT, { error: rejected })
+    if (item.term(reason ?? `rejected: ${error?.message ?? ''}`) || reason === undefined) return
+    // Acked as it started: its last copy goes out for the node that takes it to dead-letter (see #take).
+    this.#giveBack(item, false, false)
+  }
+
   /** Re-sends the task with `retries + 1` after `delayMs`, then records RETRY and acks the original. */
   async #retry(item: InFlight, delayMs: number, error: WireError | undefined): Promise<void> {
     const headers: TaskHeaders = { ...item.headers, retries: item.headers.retries + 1, eta: this.#deps.clock.now() + delayMs }
     try {
-      await this.#republish(item, headers)
+      await this.#republish(item, headers, `${headers.id}.r${headers.retries}.${item.deliveries}`)
     } catch (cause) {
       this.#deps.logger.error('could not re-send a task for retry', { ...this.#about(item), error: cause })
       item.ackWhen(this.#recorder.apply(item, TaskEventType.FAIL, { error: toWireError(cause) }))
@@ -481,10 +505,10 @@ export class TaskSupervisor {
     item.ackWhen(this.#recorder.apply(item, TaskEventType.RETRY, { error }))
   }
 
-  #republish(item: InFlight, headers: TaskHeaders): Promise<string> {
+  #republish(item: InFlight, headers: TaskHeaders, msgId: string): Promise<string> {
     const { delivery } = item
     const route = delivery.exchange === '' ? { exchange: '', routingKey: delivery.queue, queue: delivery.queue } : { exchange: delivery.exchange, routingKey: delivery.routingKey }
-    return this.#deps.publisher.publish(headers, ownBytes(decodeMessage(delivery.body).body), route, `${headers.id}.r${headers.retries}.${delivery.deliveryCount}`)
+    return this.#deps.publisher.publish(headers, ownBytes(decodeMessage(delivery.body).body), route, msgId)
   }
 
   /** Puts a task that has not run back in its queue: nak when unacked, re-send when acked early. */
@@ -492,7 +516,7 @@ export class TaskSupervisor {
     if (settle) this.#active.delete(item.headers.id)
     if (record) this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
     if (item.nak()) return
-    item.resend(() => this.#republish(item, item.headers))
+    item.resend(() => this.#republish(item, item.headers, requeueMsgId(item.headers, item.deliveries)))
       ?.catch((error: unknown) => this.#deps.logger.error('could not requeue a task: it is lost', { ...this.#about(item), error }))
   }
 

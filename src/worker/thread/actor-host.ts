@@ -60,6 +60,7 @@ export class ActorHost {
       clock: systemClock,
       settle: (entry, outcome) => this.#queue(toOutcome(entry.slot, outcome)),
       accept: (entry, value, request) => {
+        // Set only when nothing stores the value and nothing after the task takes it (see TaskSupervisor's #run).
         if (entry.ignoreResult || value === undefined) return undefined
         const hasMap = assertSerializable(value, `result of ${request.task}`)
         const bytes = codec.encode(value)
