@@ -279,7 +279,9 @@ class Waiter<R> {
   #watch(backend: ResultBackend): void {
     if (this.#done) return
     backend
-      .watch(this.#id, this.#observe)
+      // A value at the task's key that is no record (a stranger's write) ends the wait with
+      // the BackendError that names it, as a read of it does, rather than a wait for ever.
+      .watch(this.#id, this.#observe, this.#unreadable)
       .then((unwatch) => {
         if (this.#done) return unwatch()
         this.#unwatch = unwatch
@@ -289,6 +291,8 @@ class Waiter<R> {
       })
       .catch((error) => this.#fail(error))
   }
+
+  #unreadable = (error: Error): void => this.#fail(error)
 
   #observe = (meta: TaskMeta): void => {
     this.#options.onMessage?.(toStateChange(meta))

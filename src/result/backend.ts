@@ -155,9 +155,11 @@ export interface ResultBackend extends Readonly<Partial<BackendFacets>> {
   forget(taskId: string): Promise<void>
   /**
    * Calls `listener` with every record stored for `taskId` from now on, in order. Resolves
-   * once the watch is in place, so that a `get` made after it misses nothing.
+   * once the watch is in place, so that a `get` made after it misses nothing. `onUnreadable`
+   * hears of a value stored for the task that is no task record (written by something else);
+   * without it, a backend that can meet one says so as a process warning.
    */
-  watch(taskId: string, listener: MetaListener): Promise<() => void>
+  watch(taskId: string, listener: MetaListener, onUnreadable?: (error: Error) => void): Promise<() => void>
 }
 
 /** What a backend must do for each capability, as an error message says it. */

@@ -306,7 +306,7 @@ export class NatsKvBackend implements ResultBackend {
     if (stored?.resultRef !== undefined) await large.delete(stored.resultRef.object)
   }
 
-  async watch(taskId: string, listener: MetaListener): Promise<() => void> {
+  async watch(taskId: string, listener: MetaListener, onUnreadable: (error: Error) => void = warnUndeliverable): Promise<() => void> {
     const connected = await this.#ready()
     const key = this.#key(taskId)
     let active = true
@@ -320,7 +320,7 @@ export class NatsKvBackend implements ResultBackend {
       try {
         stored = decodeRecord(update.value, where)
       } catch (error) {
-        return warnUndeliverable(error)
+        return onUnreadable(error as Error)
       }
       if (stored.resultRef === undefined && pending === undefined) return deliver(listener, stored)
       const next: Promise<void> = (pending ?? Promise.resolve())

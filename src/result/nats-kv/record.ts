@@ -41,6 +41,12 @@ export function decodeRecord(bytes: Uint8Array, where: string): StoredMeta {
   if (typeof meta !== 'object' || meta === null || typeof meta.taskId !== 'string' || typeof meta.state !== 'string') {
     throw new BackendError(`the value at ${where} is not a task record (expected an object with taskId and state)`)
   }
+  // An error that is not one as celeriac writes it (a bare string) would become an Error
+  // without a message: it is kept as the message of one that says where it came from.
+  const error: unknown = meta.error
+  if (error !== undefined && (typeof error !== 'object' || error === null || typeof (error as { message?: unknown }).message !== 'string')) {
+    meta.error = { type: 'BackendError', code: 'ERR_BACKEND', message: `the record at ${where} holds an error celeriac did not write: ${JSON.stringify(error) ?? String(error)}` }
+  }
   return meta as StoredMeta
 }
 
