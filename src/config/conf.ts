@@ -149,6 +149,12 @@ const CHECKS: { [K in keyof ConfigValues]: Check } = {
 }
 
 
+/** Celery's settings celeriac has no key for: what to do instead. */
+const CELERY_HABITS: Readonly<Record<string, string>> = {
+  task_always_eager: 'celeriac has no eager mode: task.call(...args) runs a task here, now, through the runner a worker uses, and a memory:// app with app.worker() in the same process runs tasks sent with delay() (see "Testing helpers" in the README)',
+}
+for (const key of ['CELERY_ALWAYS_EAGER', 'CELERY_TASK_ALWAYS_EAGER', 'taskAlwaysEager', 'alwaysEager']) Object.assign(CELERY_HABITS, { [key]: CELERY_HABITS.task_always_eager })
+
 /** Celery's setting names whose celeriac names no edit-distance guess finds. */
 const CELERY_KEYS: Readonly<Record<string, string>> = {
   broker_url: 'broker',
@@ -166,6 +172,7 @@ export function validateConfig(partial: Record<string, unknown>): Partial<Config
     // Own keys only: "toString" or "__proto__" are typos too, not config keys.
     const check = Object.hasOwn(CHECKS, key) ? CHECKS[key as keyof ConfigValues] : undefined
     if (!check) {
+      if (Object.hasOwn(CELERY_HABITS, key)) throw new ConfigError(`unknown config key "${key}": ${CELERY_HABITS[key]}`)
       const near = CELERY_KEYS[key] ?? closestKey(key, Object.keys(CHECKS))
       throw new ConfigError(`unknown config key "${key}"${near ? ` (did you mean "${near}"?)` : ''}`)
     }
