@@ -480,14 +480,21 @@ export class TaskSupervisor {
     const deliveries = item.deliveries
     const exhausted = requeue && deliveries >= deliveryLimit(this.#deps.conf, item.delivery.queue)
     const reason = exhausted ? deliveredTooOften(deliveries) : undefined
-    this.#log.rejected(item, error, requeue && !exhausted ? 'requeued' : reason === undefined ? 'dead-lettered' : `dead-lettered, ${reason}`)
     if (requeue && !exhausted) {
+      this.#log.rejected(item, error, 'requeued')
       this.#recorder.apply(item, TaskEventType.REQUEUE, { requeue: true })
       return this.#giveBack(item, false)
     }
     const rejected = error && reason ? { ...error, message: `${error.message} (${reason})` } : error
     this.#recorder.apply(item, TaskEventType.REJECT, { error: rejected })
-    if (item.term(reason ?? `rejected: ${error?.message ?? ''}`) || reason === undefined) return
+    const termed = item.term(reason ?? `rejected: ${error?.message ?? ''}`)
+    if (reason === undefined) {
+      // As Celery's: a task acked as it started is no longer the broker's, so there is no
+      // message left to dead-letter; its REJECTED record is what remains.
+      return this.#log.rejected(item, error, termed ? 'dead-lettered' : 'not dead-lettered: it was acked as it started, and only a task with acksLate is')
+    }
+    this.#log.rejected(item, error, `dead-lettered, ${reason}`)
+    if (termed) return
     // Acked as it started: its last copy goes out for the node that takes it to dead-letter (see #take).
     this.#giveBack(item, false, false)
   }

@@ -25,7 +25,8 @@ t.test('reject, ignore, a retry without a cause, a revoked task: each has its li
   const [reject, ignore, retry] = sent.map((r) => `${r.id}]`)
   const named = (text: string) => lines.find((line) => line.includes(text))
   await until(() => lines.length, () => [reject, ignore, retry, `${revoked.id}]`].every((id) => named(id) !== undefined) && lines.some((line) => line.includes(`${retry} retry in`)), 'the lines', 10_000)
-  t.equal(named(`t.reject[${reject} rejected`), `warn task t.reject[${reject} rejected: not for us (dead-lettered)`)
+  // Celery audit: an early-acked task's line said dead-lettered, and nothing was.
+  t.equal(named(`t.reject[${reject} rejected`), `warn task t.reject[${reject} rejected: not for us (not dead-lettered: it was acked as it started, and only a task with acksLate is)`)
   t.equal(named(`t.ignore[${ignore} ignored`), `info task t.ignore[${ignore} ignored`)
   t.equal(named(`t.explicitRetry[${retry} retry`), `info task t.explicitRetry[${retry} retry in 0.010 s`, 'no cause given: none named')
   t.equal(named(`${revoked.id}] discarded`), `info task t.add[${revoked.id}] discarded: revoked`)
