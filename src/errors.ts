@@ -122,16 +122,16 @@ export class RemoteError extends CeleriacError {
 /** Options of {@link Retry}. */
 export interface RetryOptions {
   /** Seconds (or a duration string) before the retry runs. Defaults to the task's `defaultRetryDelay`. */
-  countdown?: number | string
+  countdown?: number | string | undefined
   /** Absolute time of the retry; wins over `countdown`. */
-  eta?: Date
+  eta?: Date | undefined
   /**
    * The error that caused the retry; stored with the RETRY state, and the task's failure when
    * retries run out (its class and message, as Celery re-raises it; MaxRetriesExceeded without one).
    */
-  exc?: unknown
+  exc?: unknown | undefined
   /** Overrides the task's `maxRetries` for this retry. `null` retries forever. */
-  maxRetries?: number | null
+  maxRetries?: number | null | undefined
 }
 
 /**

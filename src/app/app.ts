@@ -36,23 +36,23 @@ import type { DashboardOptions } from '../dashboard/options.js'
 /** Options of {@link createApp}. Every field is optional. */
 export interface AppOptions {
   /** The app's name; worker threads find the app by it. @default 'celeriac' */
-  name?: string
+  name?: string | undefined
   /** Broker URL, shorthand for `config.broker`. */
-  broker?: string
+  broker?: string | undefined
   /** Result backend URL, shorthand for `config.backend`. */
-  backend?: string
+  backend?: string | undefined
   /** Task modules, shorthand for `config.include`, resolved against `main`. */
-  include?: string[]
+  include?: string[] | undefined
   /** Any configuration key; see `ConfigValues` for each key's meaning and default. */
-  config?: Partial<ConfigValues>
+  config?: Partial<ConfigValues> | undefined
   /** URL of the module that creates the app, imported by worker threads. @default the calling module */
-  main?: string
+  main?: string | undefined
   /** A transport instance, instead of one built from the broker URL. */
-  transport?: Transport
+  transport?: Transport | undefined
   /** A result backend instance, instead of one built from the backend URL. */
-  resultBackend?: ResultBackend
-  clock?: Clock
-  logger?: Logger
+  resultBackend?: ResultBackend | undefined
+  clock?: Clock | undefined
+  logger?: Logger | undefined
 }
 
 /**

@@ -18,17 +18,17 @@ import type { Logger } from '../util/logger.js'
 /** Options of a {@link Beat}; each defaults to the app's config. */
 export interface BeatOptions {
   /** Longest sleep between checks, seconds. @default config.beatMaxInterval */
-  maxInterval?: Duration
+  maxInterval?: Duration | undefined
   /** Leader lease time, seconds. @default config.beatLeaseTime */
-  leaseTime?: Duration
+  leaseTime?: Duration | undefined
   /** On `memory://`, the file keeping last runs. @default config.beatScheduleFilename */
-  scheduleFilename?: string
+  scheduleFilename?: string | undefined
   /** Where the lease and last runs live. @default a KV bucket on a `nats://` broker, the schedule file on `memory://` */
-  store?: BeatStore
+  store?: BeatStore | undefined
   /** Names this beat in the lease and in logs. @default `<host>:<pid>:<random>` */
-  id?: string
+  id?: string | undefined
   /** @default the app's logger */
-  logger?: Logger
+  logger?: Logger | undefined
 }
 
 /** What a beat needs from its app: a way to send, the schedule's configuration, and time. */

@@ -18,9 +18,9 @@ export type { BeatEntryConfig } from './entry-config.js'
 /** Options of `app.addPeriodicTask`. */
 export interface PeriodicTaskOptions {
   /** The entry's name, unique per app. @default the signature as written, e.g. `tasks.add(2, 2)` */
-  name?: string
+  name?: string | undefined
   /** Seconds (or a duration string) after each fire time when the call expires unrun. */
-  expires?: Duration
+  expires?: Duration | undefined
 }
 
 /** An entry ready to run: its name, what it sends and its {@link Schedule}. */

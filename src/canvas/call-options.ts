@@ -17,43 +17,43 @@ export interface CallOptions {
    * its code); when a key names no parameter, they reach the task as one trailing object
    * argument instead (see `bindArguments` in task/arity.ts).
    */
-  kwargs?: Record<string, unknown>
+  kwargs?: Record<string, unknown> | undefined
   /** Run no earlier than this many seconds from now. */
-  countdown?: Duration
+  countdown?: Duration | undefined
   /** Run no earlier than this time. Wins over `countdown`. */
-  eta?: Date
+  eta?: Date | undefined
   /** Revoke instead of running after this many seconds from now, or after this time. */
-  expires?: Duration | Date
+  expires?: Duration | Date | undefined
   /** Queue to send to (through the default exchange, or the queue's declared exchange). */
-  queue?: string
-  routingKey?: string
-  exchange?: string
+  queue?: string | undefined
+  routingKey?: string | undefined
+  exchange?: string | undefined
   /** Task id to use instead of a new UUID. Sending the same id twice within the broker's duplicate window sends once. */
-  taskId?: string
+  taskId?: string | undefined
   /** 0 (lowest) to 9 (highest). */
-  priority?: number
+  priority?: number | undefined
   /** Do not store the result of this call. */
-  ignoreResult?: boolean
+  ignoreResult?: boolean | undefined
   /** Headers passed to the task's `request.headers`. */
-  headers?: Record<string, unknown>
+  headers?: Record<string, unknown> | undefined
   /** Called with the result prepended to its arguments when the task succeeds, in order; a chain or group works too. */
-  link?: Callback | readonly Callback[]
+  link?: Callback | readonly Callback[] | undefined
   /**
    * Called in order with (request, error, traceback) when the task fails: `error` is an Error
    * (its class, or a RemoteError with the original `name`, `code`, `message`, `stack`).
    */
-  linkError?: Callback | readonly Callback[]
+  linkError?: Callback | readonly Callback[] | undefined
   /** Hard time limit of this call, seconds. */
-  timeLimit?: Duration
+  timeLimit?: Duration | undefined
   /** Soft time limit of this call, seconds. */
-  softTimeLimit?: Duration
+  softTimeLimit?: Duration | undefined
   /** Serializer of the arguments. */
-  serializer?: SerializerName
+  serializer?: SerializerName | undefined
   /** Parent task id, set when a task sends another. */
-  parentId?: string
+  parentId?: string | undefined
   /** Root task id of a workflow. */
-  rootId?: string
-  groupId?: string
+  rootId?: string | undefined
+  groupId?: string | undefined
 }
 
 /** Every calling option: anything else is a typo, refused before anything is sent. */

@@ -368,10 +368,10 @@ function build(data: SignatureData): AnyCanvas {
  * are inferred, not given).
  */
 export interface SignatureParts<A extends readonly unknown[] = unknown[], K extends Record<string, unknown> = Record<string, unknown>> {
-  args?: A & Serializable<A>
-  kwargs?: K & Serializable<K>
-  options?: CallOptions
-  immutable?: boolean
+  args?: A & Serializable<A> | undefined
+  kwargs?: K & Serializable<K> | undefined
+  options?: CallOptions | undefined
+  immutable?: boolean | undefined
 }
 
 /**

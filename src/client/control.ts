@@ -101,9 +101,9 @@ export interface WorkerStats {
 /** Options of every control call. */
 export interface ControlOptions {
   /** Node names to address (`'w1@host'` or a list); every node when absent. */
-  destination?: string | readonly string[]
+  destination?: string | readonly string[] | undefined
   /** How long to collect replies, seconds. @default 1 */
-  timeout?: Duration
+  timeout?: Duration | undefined
 }
 
 /** Options of {@link Control.broadcast}. */

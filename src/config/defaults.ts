@@ -11,10 +11,10 @@ import type { BeatEntryConfig } from '../beat/entry-config.js'
 
 /** Where a task is sent: a queue, or an exchange with a routing key. */
 export interface RouteTarget {
-  queue?: string
-  exchange?: string
-  routingKey?: string
-  priority?: number
+  queue?: string | undefined
+  exchange?: string | undefined
+  routingKey?: string | undefined
+  priority?: number | undefined
 }
 
 /**
@@ -28,15 +28,15 @@ export type TaskRoutes = Record<string, RouteTarget | string> | ReadonlyArray<re
 export interface QueueConfig {
   name: string
   /** @default the default exchange `''`, which routes by queue name */
-  exchange?: string
+  exchange?: string | undefined
   /** @default 'direct' */
-  exchangeType?: ExchangeType
+  exchangeType?: ExchangeType | undefined
   /** Binding key. @default the queue name */
-  routingKey?: string
+  routingKey?: string | undefined
   /** Deliveries of one message before it is dead-lettered; `null` for unlimited. @default config.brokerMaxDeliver */
-  maxDeliver?: number | null
+  maxDeliver?: number | null | undefined
   /** How old (since it was sent) a message may be when delivered, seconds or a duration string; older ones are dead-lettered (reason `max-age`). @default no limit */
-  maxAge?: Duration
+  maxAge?: Duration | undefined
 }
 
 /** `natsTls`: paths of PEM files. */

@@ -27,18 +27,18 @@ export interface StateChange {
 /** Options of {@link AsyncResult.get}. */
 export interface GetOptions {
   /** Seconds (or a duration string) to wait before TimeoutError. Waits forever by default. */
-  timeout?: Duration
+  timeout?: Duration | undefined
   /** Throw the task's error when it failed. @default true */
-  propagate?: boolean
+  propagate?: boolean | undefined
   /** Sees every state change while waiting. */
-  onMessage?: (change: StateChange) => void
+  onMessage?: ((change: StateChange) => void) | undefined
   /**
    * In a chain: also watch the steps before this one (its `parent`s) and fail with a parent's
    * error as soon as one fails (Celery's `follow_parents`). A celeriac chain already fails its
    * later steps with the failing step's error, so this only makes the failure arrive without
    * waiting for this step's record. @default false
    */
-  followParents?: boolean
+  followParents?: boolean | undefined
 }
 
 /**
@@ -47,7 +47,7 @@ export interface GetOptions {
  */
 export type ValuesOrErrors<R> = { [K in keyof R]: R[K] | Error }
 
-const GET_OPTION_KEYS = ['timeout', 'propagate', 'onMessage', 'followParents'] as const satisfies readonly (keyof GetOptions)[]
+export const GET_OPTION_KEYS = ['timeout', 'propagate', 'onMessage', 'followParents'] as const satisfies readonly (keyof GetOptions)[]
 const everyGetOption: Exclude<keyof GetOptions, (typeof GET_OPTION_KEYS)[number]> extends never ? true : never = true
 void everyGetOption
 

@@ -10,56 +10,56 @@ export interface WorkerOptions {
    * Worker threads: tasks that can use a CPU core at the same time (Celery's meaning).
    * @default config.workerConcurrency
    */
-  concurrency?: number
+  concurrency?: number | undefined
   /**
    * Async tasks one thread runs at once: while one awaits I/O, the thread runs another. The node
    * holds `concurrency x tasksPerThread` tasks in flight and pulls no more than that. `1` with
    * `concurrency: 1` serialises work: one task at a time, the next starts after it ends.
    * @default config.workerTasksPerThread
    */
-  tasksPerThread?: number
+  tasksPerThread?: number | undefined
   /**
    * @deprecated The old name of {@link tasksPerThread} (it never was Celery's prefetch
    * multiplier: nothing is held beyond what the threads run). Accepted with the same meaning;
    * an error when given with a different `tasksPerThread`.
    */
-  prefetch?: number
+  prefetch?: number | undefined
   /**
    * How far ahead the node reserves tasks beyond its free slots, as time: as many as it expects
    * to start within this, from how fast it finished tasks lately. A reserved task is acked only
    * when it starts. `0`: reserve none, pull only for free slots.
    * @default config.workerLookahead ('10ms')
    */
-  lookahead?: Duration
+  lookahead?: Duration | undefined
   /** Queues to consume. @default [config.taskDefaultQueue] */
-  queues?: string[]
+  queues?: string[] | undefined
   /** Node name; `%h` is replaced by the host name, `%n` by the name part. @default 'celeriac@%h' */
-  hostname?: string
+  hostname?: string | undefined
   /** Recycle a thread after this many tasks. @default config.workerMaxTasksPerChild */
-  maxTasksPerChild?: number | null
+  maxTasksPerChild?: number | null | undefined
   /** Recycle a thread once its heap exceeds this many KiB. @default config.workerMaxMemoryPerChild */
-  maxMemoryPerChild?: number | null
+  maxMemoryPerChild?: number | null | undefined
   /** Heap limit of each thread, MiB: a thread over it dies (WorkerLostError) and is replaced. */
-  maxOldGenerationSizeMb?: number
+  maxOldGenerationSizeMb?: number | undefined
   /** Send task and worker events. @default config.workerSendTaskEvents */
-  sendEvents?: boolean
+  sendEvents?: boolean | undefined
   /** Seconds between worker-heartbeat events. @default 2 */
-  heartbeatInterval?: Duration
+  heartbeatInterval?: Duration | undefined
   /** How long a warm stop waits for running tasks before requeueing them. @default config.workerShutdownTimeout */
-  shutdownTimeout?: Duration
+  shutdownTimeout?: Duration | undefined
   /** Serve Prometheus metrics; `true` for the defaults of {@link MetricsOptions}. @default false */
-  metrics?: boolean | MetricsOptions
+  metrics?: boolean | MetricsOptions | undefined
   /** Serve liveness and readiness probes; `true` for the defaults of {@link HealthOptions}. @default false */
-  health?: boolean | HealthOptions
+  health?: boolean | HealthOptions | undefined
   /**
    * Trace tasks with OpenTelemetry when `@opentelemetry/api` is installed (a CONSUMER span per
    * attempt; spans go nowhere until the app registers an SDK). `false` turns it off. @default true
    */
-  tracing?: boolean
+  tracing?: boolean | undefined
 }
 
 /** Every worker option: anything else is a typo, refused when the node is made. */
-const WORKER_OPTION_KEYS = [
+export const WORKER_OPTION_KEYS = [
   'concurrency', 'tasksPerThread', 'prefetch', 'lookahead', 'queues', 'hostname', 'maxTasksPerChild', 'maxMemoryPerChild',
   'maxOldGenerationSizeMb', 'sendEvents', 'heartbeatInterval', 'shutdownTimeout', 'metrics', 'health', 'tracing',
 ] as const satisfies readonly (keyof WorkerOptions)[]
@@ -71,21 +71,21 @@ void everyWorkerOption
 /** Where a node serves its Prometheus metrics (`GET /metrics`). */
 export interface MetricsOptions {
   /** TCP port; 0 picks a free one (see `node.endpoints`). @default 9808 */
-  port?: number
+  port?: number | undefined
   /** Interface to listen on. @default '0.0.0.0' */
-  host?: string
+  host?: string | undefined
   /** Add a `hostname` label (the node's name) to every metric. @default true */
-  hostnameLabel?: boolean
+  hostnameLabel?: boolean | undefined
   /** Queues to report depth and age of besides those the node consumes (queues nobody consumes yet). @default [] */
-  queues?: string[]
+  queues?: string[] | undefined
 }
 
 /** Where a node serves its probes (`GET /livez`, `GET /readyz`). */
 export interface HealthOptions {
   /** TCP port; 0 picks a free one (see `node.endpoints`). @default 9809 */
-  port?: number
+  port?: number | undefined
   /** Interface to listen on. @default '0.0.0.0' */
-  host?: string
+  host?: string | undefined
 }
 
 /** Worker options with defaults applied and durations in ms. */
