@@ -6,6 +6,7 @@
  */
 import { compileEntry } from '../beat/entry.js'
 import { entryKey, LEASE_KEY, type BeatStore } from '../beat/store.js'
+import { readLastRun } from '../beat/last-run.js'
 import type { BeatEntryConfig } from '../beat/entry-config.js'
 
 /** One periodic task as the Beat page shows it. */
@@ -15,7 +16,7 @@ export interface BeatEntryInfo {
   schedule: string
   args: unknown[]
   kwargs: Record<string, unknown>
-  /** Last fire time known to the shared store, epoch ms. */
+  /** Last fire time known to the shared store, epoch ms; `null` when none is, or its record cannot be read (see `problem`). */
   lastRun: number | null
   /** How many times it fired, per the shared store. */
   totalRuns: number | null
@@ -23,6 +24,8 @@ export interface BeatEntryInfo {
   nextRun: number | null
   /** Why the entry could not be read, if it could not. */
   error?: string
+  /** Why its last-run record in the shared store cannot be read, if it cannot: the beat takes it as never run, as this page does. */
+  problem?: string
 }
 
 /** The Beat page's answer. */
@@ -50,15 +53,13 @@ export async function readBeat(schedule: Readonly<Record<string, BeatEntryConfig
     const base = { name, task: String(config.task), schedule: String(config.schedule), args: [...(config.args ?? [])], kwargs: { ...config.kwargs }, lastRun: null, totalRuns: null, nextRun: null }
     try {
       const entry = compileEntry(name, config, { timezone, now, tasks: new Map() })
-      let lastRun: number | null = null
-      let totalRuns: number | null = null
       const stored = store ? await store.get(entryKey(name)).catch(() => undefined) : undefined
-      if (stored) {
-        const run = JSON.parse(stored.value) as { at?: number; count?: number }
-        lastRun = typeof run.at === 'number' ? run.at : null
-        totalRuns = typeof run.count === 'number' ? run.count : null
-      }
-      return { ...base, schedule: entry.schedule.toString(), lastRun, totalRuns, nextRun: entry.schedule.next(lastRun ?? now) }
+      // The beat's own reading (src/beat/last-run.ts), so that this page and the beat's warning agree.
+      const reading = stored ? readLastRun(stored.value) : undefined
+      const run = reading?.type === 'run' ? reading.run : undefined
+      const info: BeatEntryInfo = { ...base, schedule: entry.schedule.toString(), lastRun: run?.at ?? null, totalRuns: run?.count ?? null, nextRun: entry.schedule.next(run?.at ?? now) }
+      if (reading?.type === 'unreadable') info.problem = `its last run in the beat store cannot be read: ${reading.problem}; the beat takes it as never run and overwrites it at the next run`
+      return info
     } catch (error) {
       return { ...base, error: (error as Error).message }
     }

@@ -7,7 +7,7 @@ import { codecFor } from '../serialization/codec.js'
 import { BadRequest } from './query.js'
 import { closestKey } from '../util/closest.js'
 import { readQueueStats, brokerQueues, type QueueRow } from './queue-stats.js'
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { DashboardDeps } from './deps.js'
 import type { DashboardState, TaskRow } from './state.js'
 import type { DashboardOptions } from './options.js'
@@ -22,7 +22,7 @@ export class DashboardContext {
   constructor(
     readonly deps: DashboardDeps,
     readonly state: DashboardState,
-    readonly options: DashboardOptions & { readOnly: boolean; prefix: string },
+    readonly options: DashboardOptions & { readOnly: boolean; prefix: string; maxBodyBytes: number },
   ) {}
 
   /** Every queue known: configured, consumed by a node, seen in events, held by the broker. */
@@ -128,6 +128,55 @@ export function resultValue(meta: TaskMeta): unknown {
   return codecFor(meta.contentType ?? 'application/x-msgpack').decode(meta.result)
 }
 
+/**
+ * Refuses a request body over `maxBytes` with 413 and a JSON error saying the limit: by its
+ * Content-Length before reading anything, else while reading it (a chunked body, or a Request
+ * made in process, which nothing holds to its Content-Length). The routes then read the bytes
+ * read here, never the sender's stream.
+ */
+export function limitBody(maxBytes: number): MiddlewareHandler {
+  return async (c, next) => {
+    const body = c.req.raw.body
+    if (!body) return next()
+    const tooLarge = () => c.json({ error: `the request body is over the dashboard's limit of ${maxBytes} bytes (option maxBodyBytes)` }, 413)
+    if (Number(c.req.header('content-length')) > maxBytes) return tooLarge()
+    const chunks: Uint8Array[] = []
+    let size = 0
+    const reader = body.getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      size += value.byteLength
+      if (size > maxBytes) return tooLarge()
+      chunks.push(value)
+    }
+    reader.releaseLock()
+    c.req.raw = new Request(c.req.raw, { body: Buffer.concat(chunks) })
+    return next()
+  }
+}
+
+// Far deeper than any task's arguments, and far shallower than the few thousand levels where
+// the recursive walks over them (the serializability check, the codecs) run out of stack.
+const MAX_DEPTH = 256
+
+/** A JSON body's value; one nested over {@link MAX_DEPTH} levels is a {@link BadRequest}, found before parsing. */
+function parseJson(text: string): unknown {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i)
+    if (inString) {
+      if (char === 0x5c) i++
+      else if (char === 0x22) inString = false
+    } else if (char === 0x22) inString = true
+    else if (char === 0x5b || char === 0x7b) {
+      if (++depth > MAX_DEPTH) throw new BadRequest(`the body is nested too deeply: over ${MAX_DEPTH} levels of arrays and objects`)
+    } else if (char === 0x5d || char === 0x7d) depth--
+  }
+  return JSON.parse(text)
+}
+
 /** The request's parameters: the query string, then a JSON or form body over it. */
 export async function params(c: Context): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { ...c.req.query() }
@@ -138,8 +187,9 @@ export async function params(c: Context): Promise<Record<string, unknown>> {
     if (text.trim() === '') return out
     let body: unknown
     try {
-      body = JSON.parse(text)
+      body = parseJson(text)
     } catch (error) {
+      if (error instanceof BadRequest) throw error
       throw new BadRequest(`the body is not valid JSON: ${(error as Error).message}`)
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('the body must be a JSON object')
@@ -164,8 +214,9 @@ export async function jsonParams(c: Context, known: readonly string[], hints: Re
   if (text.trim() !== '') {
     let body: unknown
     try {
-      body = JSON.parse(text)
+      body = parseJson(text)
     } catch (error) {
+      if (error instanceof BadRequest) throw error
       if (type.startsWith('application/json')) throw new BadRequest(`the body is not valid JSON: ${(error as Error).message}`)
       throw new BadRequest(`the body must be a JSON object such as {"args": [1, 2], "kwargs": {}, "options": {"countdown": 10}}, sent with Content-Type: application/json; got ${type.split(';')[0]!.trim() || 'no Content-Type'}`, 415)
     }

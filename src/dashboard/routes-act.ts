@@ -1,11 +1,11 @@
 /**
  * The actions of the HTTP API, every one POST only, refused in read-only mode and from other
- * sites (see security.ts): send, revoke, retry; worker pool, consumers, limits, shutdown;
- * dead-letter replay.
+ * sites (see security.ts), its body at most `maxBodyBytes`: send, revoke, retry; worker pool,
+ * consumers, limits, shutdown; dead-letter replay.
  * @module
  */
 import { BadRequest } from './query.js'
-import { count, flag, jsonParams, name, params, secondsParam } from './context.js'
+import { count, flag, jsonParams, limitBody, name, params, secondsParam } from './context.js'
 import { action } from './security.js'
 import { closestKey } from '../util/closest.js'
 import type { Context, Hono } from 'hono'
@@ -62,7 +62,8 @@ function callOptions(value: unknown): CallOptions {
 export function actionRoutes(api: Hono, ctx: DashboardContext): void {
   const { deps, state } = ctx
   const guard = action(ctx.options)
-  const post = (path: string, handler: (c: Context) => Promise<Response>) => api.all(path, guard, handler)
+  const limit = limitBody(ctx.options.maxBodyBytes)
+  const post = (path: string, handler: (c: Context) => Promise<Response>) => api.all(path, guard, limit, handler)
 
   // As Flower: async-apply sends a task this app registers (a typo is a 404, not a message no
   // worker will run); send-task sends any name, for a dashboard started without the app.

@@ -13,7 +13,7 @@ export function BeatPage() {
       <tbody>${beat.entries.length === 0 ? html`<tr><td colspan="7" class="empty">No periodic task in this app's beatSchedule.</td></tr>` : null}
         ${beat.entries.map((e) => html`<tr>
           <td>${e.name}</td><td>${e.task}</td><td class="mono">${e.schedule}</td><td class="mono">${JSON.stringify(e.args)}</td>
-          <td>${e.lastRun ? new Date(e.lastRun).toLocaleString() : '—'}</td><td>${e.totalRuns ?? '—'}</td>
+          <td>${e.problem ? html`<span class="notice error">${e.problem}</span>` : e.lastRun ? new Date(e.lastRun).toLocaleString() : '—'}</td><td>${e.totalRuns ?? '—'}</td>
           <td>${e.error ? html`<span class="notice error">${e.error}</span>` : e.nextRun ? new Date(e.nextRun).toLocaleString() : '—'}</td></tr>`)}
       </tbody>
     </table>`
