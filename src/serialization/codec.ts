@@ -47,7 +47,13 @@ const CARRIED: readonly (abstract new (...args: never[]) => object)[] = [Map, Se
  * decode (msgpack writes a Map with object keys that it refuses to read back).
  */
 export function assertSerializable(value: unknown, path: string): boolean {
-  return check(value, path, undefined)
+  try {
+    return check(value, path, undefined)
+  } catch (error) {
+    // Nested past the stack (tens of thousands of levels): no codec could walk it either.
+    if (error instanceof RangeError) throw new SerializationError(`${path} is nested too deeply to be sent: ${error.message}`, { cause: error })
+    throw error
+  }
 }
 
 /**

@@ -84,6 +84,12 @@ t.test('codec - assertSerializable accepts data', async (t) => {
   for (const value of ok) t.doesNotThrow(() => assertSerializable(value, 'args'))
 })
 
+t.test('codec - a value nested past the stack is a SerializationError, not a RangeError (hostile-input audit)', async (t) => {
+  let deep: unknown = 1
+  for (let i = 0; i < 200_000; i++) deep = [deep]
+  t.throws(() => assertSerializable(deep, 'args'), { name: 'SerializationError', message: /^args is nested too deeply to be sent: / })
+})
+
 t.test('codec - assertSerializable names the path of what cannot be sent', async (t) => {
   const bad = (value: unknown, message: string) => t.throws(() => assertSerializable(value, 'args'), new SerializationError(message), message)
   bad(() => 1, 'args is a function and cannot be serialized')
