@@ -7,7 +7,9 @@ import { AsyncResult, sourceOf, type ResultSource } from './async-result.js'
 import type { ResultBackend } from './backend.js'
 
 /** A member of a group's result: a task's result, or a nested group's. */
-export type MemberResult = AsyncResult<any> | GroupResult<any>
+export type MemberResult = AsyncResult<unknown> | GroupResult<unknown>
+/** A group's member results: position by position where the group's type gives its members' results. */
+export type MemberResults<R> = R extends readonly unknown[] ? { readonly [K in keyof R]: AsyncResult<R[K]> | GroupResult<R[K]> } : readonly MemberResult[]
 
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown }
 
@@ -19,7 +21,7 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown }
 export class GroupResult<R = unknown[]> implements ResultLike<R> {
   /** The group id, shared by its members' messages (`groupId`). */
   readonly id: string
-  readonly results: readonly MemberResult[]
+  readonly results: MemberResults<R>
   /** The result this group's members were given as argument, in a chain. */
   parent?: ResultLike
   /** The app it was restored through, if any; else its tasks' (see {@link save}). */
@@ -27,9 +29,14 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
 
   constructor(id: string, results: readonly MemberResult[], source?: ResultSource) {
     this.id = id
-    this.results = results
+    this.results = results as MemberResults<R>
     this.#source = source
   }
+  /** {@link results}, as the code here walks them. */
+  get #members(): readonly MemberResult[] {
+    return this.results as readonly MemberResult[]
+  }
+
 
   /**
    * Waits for every member and returns their values in order. With `timeout`, each member
@@ -48,7 +55,7 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
     const { timeout, propagate = true } = options
     const seconds = timeout === undefined ? undefined : toMs(timeout, 'get timeout') / 1000
     return new Promise<R>((resolve, reject) => {
-      const n = this.results.length
+      const n = this.#members.length
       const settled: (Settled | undefined)[] = new Array(n)
       let next = 0
       let done = false
@@ -65,7 +72,7 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
         }
         if (next === n) finish(() => resolve(settled.map((s) => (s!.ok ? s!.value : (s as { error: unknown }).error)) as R))
       }
-      this.results.forEach((result, i) => {
+      this.#members.forEach((result, i) => {
         const wait = seconds === undefined ? result.get() : result.get({ timeout: seconds })
         wait.then(
           (value) => {
@@ -94,22 +101,22 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
 
   /** True once every member is ready. */
   async ready(): Promise<boolean> {
-    return (await Promise.all(this.results.map((r) => r.ready()))).every(Boolean)
+    return (await Promise.all(this.#members.map((r) => r.ready()))).every(Boolean)
   }
 
   /** True when every member succeeded. */
   async successful(): Promise<boolean> {
-    return (await Promise.all(this.results.map((r) => r.successful()))).every(Boolean)
+    return (await Promise.all(this.#members.map((r) => r.successful()))).every(Boolean)
   }
 
   /** True when any member failed. */
   async failed(): Promise<boolean> {
-    return (await Promise.all(this.results.map((r) => r.failed()))).some(Boolean)
+    return (await Promise.all(this.#members.map((r) => r.failed()))).some(Boolean)
   }
 
   /** How many members succeeded (Celery's `completed_count`). */
   async completedCount(): Promise<number> {
-    return (await Promise.all(this.results.map((r) => r.successful()))).filter(Boolean).length
+    return (await Promise.all(this.#members.map((r) => r.successful()))).filter(Boolean).length
   }
 
   /** True while any member is not ready. */
@@ -119,12 +126,12 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
 
   /** Revokes every member. */
   async revoke(options: { terminate?: boolean } = {}): Promise<void> {
-    await Promise.all(this.results.map((r) => r.revoke(options)))
+    await Promise.all(this.#members.map((r) => r.revoke(options)))
   }
 
   /** Removes every member's result from the backend. */
   async forget(): Promise<void> {
-    await Promise.all(this.results.map((r) => r.forget()))
+    await Promise.all(this.#members.map((r) => r.forget()))
   }
 
   /**
@@ -164,7 +171,7 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
 
   static #sourceOf(group: GroupResult<any>): ResultSource | undefined {
     if (group.#source !== undefined) return group.#source
-    for (const member of group.results) {
+    for (const member of group.#members) {
       const source = member instanceof GroupResult ? GroupResult.#sourceOf(member) : sourceOf(member)
       if (source !== undefined) return source
     }
@@ -192,7 +199,7 @@ function groupKey(id: string): string {
 }
 
 function membersOf(group: GroupResult<any>): SavedMember[] {
-  return group.results.map((member) => (member instanceof GroupResult ? [member.id, membersOf(member)] : member.id))
+  return (group.results as readonly MemberResult[]).map((member) => (member instanceof GroupResult ? [member.id, membersOf(member)] : member.id))
 }
 
 function rebuilt(id: string, members: SavedMember[], source: ResultSource): GroupResult {

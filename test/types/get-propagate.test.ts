@@ -42,6 +42,10 @@ t.test("a group's get({ propagate: false }): each member's value or its error, p
   assertType<Equals<typeof values, [number | Error, Error]>>(true)
   t.equal(values[0], 4)
   t.match(values[1], { name: 'PaymentDeclined' })
+  // TS consumer audit: members were AsyncResult<any> | GroupResult<any>.
+  const first = await results.results[0].get({ timeout: 5 })
+  assertType<Equals<typeof first, number>>(true)
+  t.equal(first, 4)
   const strict = await results.join({ timeout: 5 }).catch((error: unknown) => error)
   t.match(strict, { name: 'PaymentDeclined' }, 'join propagates by default')
 })
