@@ -47,9 +47,11 @@ export class CeleriacError extends Error {
   }
 }
 
-function family(name: string, code: ErrorCode) {
+function family<const C extends ErrorCode>(name: string, code: C) {
   // Names are set explicitly: constructor.name does not survive minifiers.
   return class extends CeleriacError {
+    /** This class's own code, so that `switch (error.code)` narrows. */
+    declare readonly code: C
     override name = name
     constructor(message: string, options?: CeleriacErrorOptions) {
       super(code, message, options)

@@ -2,7 +2,7 @@
 // check) compiles this file. TS consumer audit: it was typed Promise<R> while it resolves to the
 // task's error, so `n.toFixed()` compiled on an Error and failed at run time.
 import t from 'tap'
-import { group } from '../../src/index.js'
+import { BackendError, group, TimeoutError } from '../../src/index.js'
 import { add, app, decline } from '../fixtures/app.js'
 
 const node = app.worker({ concurrency: 1 })
@@ -48,4 +48,18 @@ t.test("a group's get({ propagate: false }): each member's value or its error, p
   t.equal(first, 4)
   const strict = await results.join({ timeout: 5 }).catch((error: unknown) => error)
   t.match(strict, { name: 'PaymentDeclined' }, 'join propagates by default')
+})
+
+t.test("an error class's code is its own literal, so a switch on it narrows (TS consumer audit)", async (t) => {
+  const timeout = new TimeoutError('late')
+  assertType<Equals<typeof timeout.code, 'ERR_TIMEOUT'>>(true)
+  const describe = (error: TimeoutError | BackendError) => {
+    switch (error.code) {
+      case 'ERR_TIMEOUT': return 'timeout'
+      case 'ERR_BACKEND': return 'backend'
+    }
+  }
+  assertType<Equals<ReturnType<typeof describe>, 'timeout' | 'backend'>>(true)
+  t.equal(describe(timeout), 'timeout')
+  t.equal(describe(new BackendError('down')), 'backend')
 })
