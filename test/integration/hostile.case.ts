@@ -23,7 +23,7 @@ const ID = 'a non-empty string of at most 256 characters'
 const NAME = 'a non-empty string of at most 256 characters'
 const EPOCH = 'epoch milliseconds from 0 to 7258118400000 (the year 2200)'
 const LIMIT = 'null or milliseconds from 0 to 2147483647'
-const SUBJECT = 'a subject (dot-separated tokens without spaces, control characters or wildcards) of at most 256 characters'
+const SUBJECT = 'a reply subject (dot-separated tokens without spaces, control characters or wildcards, at most 256 characters; not a $ subject of JetStream or KV, nor a queue, dead-letter or bus subject)'
 
 let n = 0
 const nextId = () => `hostile-${process.pid}-${++n}`
@@ -48,6 +48,8 @@ export const DEAD_LETTERED: [shape: string, change: Record<string, unknown>, rea
   ['chord index past its size', { chord: { id: 'c', index: 5, size: 2 } }, 'headers.chord.index must be an integer from 0 to size-1, got 5'],
   ['replyTo: "a b"', { replyTo: 'a b' }, `headers.replyTo must be ${SUBJECT}, got "a b"`],
   ['replyTo with a wildcard', { replyTo: 'rpc.>' }, `headers.replyTo must be ${SUBJECT}, got "rpc.>"`],
+  // Hostile-input audit: a worker may write results; a sender may only send tasks.
+  ['replyTo: a results key', { replyTo: '$KV.celeriac-results.x' }, `headers.replyTo must be ${SUBJECT}, got "$KV.celeriac-results.x"`],
   ['retries: 1e300', { retries: 1e300 }, 'headers.retries must be a non-negative integer of at most 1000000, got 1e+300'],
   ['eta: 1e300', { eta: 1e300 }, `headers.eta must be ${EPOCH}, got 1e+300`],
   ['eta: NaN', { eta: NaN }, `headers.eta must be ${EPOCH}, got NaN`],
