@@ -5,6 +5,7 @@
  * See docs/architecture.md for the picture.
  * @module
  */
+import { isMainThread } from 'node:worker_threads'
 import { Conf, censorUrl } from '../config/conf.js'
 import { Router } from '../routing/router.js'
 import { Publisher } from '../client/publisher.js'
@@ -15,6 +16,7 @@ import { Connections } from './connections.js'
 import { importTaskModule } from './import-task-module.js'
 import { TaskRegistry } from './task-registry.js'
 import { runEager } from '../task/eager.js'
+import { serveThreadRelay } from '../worker/thread/relay-server.js'
 import type { ConfigValues } from '../config/defaults.js'
 import type { Transport } from '../transport/transport.js'
 import type { ResultBackend } from '../result/backend.js'
@@ -123,7 +125,8 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     strandedHint: () => {
       // Celery raises "no result backend configured" at get(); here memory:// is the default,
       // which serves a worker in this process, and a worker anywhere else never writes to it.
-      if (workersInProcess.count > 0 || !/^memory:/i.test(conf.backend)) return undefined
+      // Inside a worker thread, memory:// is the main thread's store, where the node records.
+      if (workersInProcess.count > 0 || !isMainThread || !/^memory:/i.test(conf.backend)) return undefined
       const env = process.env.CELERIAC_BROKER_URL === undefined ? '' : ` CELERIAC_BROKER_URL is set, but createApp() does not read the environment: call app.configFromEnv() (the celeriac command does).`
       const hint = /^memory:/i.test(conf.broker)
         ? `this app's broker is ${conf.broker}, in this process, and no worker runs here: nothing runs its tasks until app.worker() starts one in this process. A worker in another process needs a shared broker and backend, e.g. createApp({ broker: 'nats://...', backend: 'nats://' }).${env}`
@@ -156,6 +159,8 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
  * and finds the app among the first one's exports.
  */
 export function workerDeps(parts: AppParts, modules: () => string[]): WorkerDeps {
+  // Its threads' apps reach a memory:// broker and store on this thread through the relay.
+  serveThreadRelay()
   return {
     appName: parts.name,
     tasks: parts.tasks.tasks,

@@ -3,6 +3,8 @@ import { backendFromUrl, transportFromUrl } from '../adapters/adapters.js'
 import { maxDeliverOf } from '../transport/defaults.js'
 import { NatsConnections } from '../adapters/nats-connections.js'
 import { natsOptionsFromConfig } from '../adapters/nats-settings.js'
+import { memoryName } from '../adapters/url.js'
+import { RelayBackend, RelayTransport, relaysToMainThread } from '../worker/thread/relay-client.js'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Conf } from '../config/conf.js'
 import type { Clock } from '../util/clock.js'
@@ -78,10 +80,22 @@ export class Connections {
     this.#options = options
     this.#nats = new NatsConnections(() => natsOptionsFromConfig(conf))
     const nats = this.#nats.get
-    this.#transport = new OnDemand(async () =>
-      options.transport ?? transportFromUrl(conf.broker, { clock, ackWaitMs: toMs(conf.brokerAckWait, 'config.brokerAckWait'), maxDeliver: maxDeliverOf(conf.brokerMaxDeliver), nats, logger, namespace: conf.namespace, replicas: conf.natsReplicas ?? undefined }))
-    this.#backend = new OnDemand(async () =>
-      options.backend ?? backendFromUrl(conf.backend, { clock, resultExpiresMs: toMs(conf.resultExpires, 'config.resultExpires'), broker: conf.broker, nats, namespace: conf.namespace, replicas: conf.natsReplicas ?? undefined }))
+    // Inside a worker thread, memory:// names the broker and store of the main thread, where the
+    // node runs: the thread's app reaches them through the relay (worker/thread/relay-client.ts)
+    // rather than making empty ones of its own, where a task sent from a task would stay for ever.
+    this.#transport = new OnDemand(async () => {
+      if (options.transport) return options.transport
+      const ackWaitMs = toMs(conf.brokerAckWait, 'config.brokerAckWait')
+      const maxDeliver = maxDeliverOf(conf.brokerMaxDeliver)
+      if (relaysToMainThread(conf.broker)) return new RelayTransport({ name: memoryName(conf.broker), ackWaitMs, maxDeliver })
+      return transportFromUrl(conf.broker, { clock, ackWaitMs, maxDeliver, nats, logger, namespace: conf.namespace, replicas: conf.natsReplicas ?? undefined })
+    })
+    this.#backend = new OnDemand(async () => {
+      if (options.backend) return options.backend
+      const resultExpiresMs = toMs(conf.resultExpires, 'config.resultExpires')
+      if (relaysToMainThread(conf.backend)) return new RelayBackend({ name: memoryName(conf.backend), resultExpiresMs })
+      return backendFromUrl(conf.backend, { clock, resultExpiresMs, broker: conf.broker, nats, namespace: conf.namespace, replicas: conf.natsReplicas ?? undefined })
+    })
   }
 
   /** The connected transport (connects on first call). */

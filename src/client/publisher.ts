@@ -6,6 +6,7 @@ import { assertSerializable, codecByName } from '../serialization/codec.js'
 import { sendEvent } from '../events/event-stream.js'
 import { newTaskId } from '../util/ids.js'
 import { checkArity } from '../task/arity.js'
+import { currentContext } from '../task/task.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { callbackData } from '../canvas/options-data.js'
 import type { Flow } from '../canvas/host.js'
@@ -93,14 +94,18 @@ export class Publisher {
   }
 
   #headers(id: string, name: string, options: CallOptions, resolved: ResolvedTaskOptions | undefined): TaskHeaders {
-    const headers = { id, task: name, retries: 0, rootId: options.rootId ?? id, origin: ORIGIN } as TaskHeaders
+    // Sent while a task runs here (a subtask, Celery's rule): its parent is that task, its root
+    // that task's root, unless the caller says otherwise.
+    const running = options.parentId === undefined || options.rootId === undefined ? currentContext.getStore()?.request : undefined
+    const headers = { id, task: name, retries: 0, rootId: options.rootId ?? running?.rootId ?? id, origin: ORIGIN } as TaskHeaders
     // Read only when a time is relative to now: most sends have none.
     const now = options.countdown !== undefined || options.expires !== undefined || resolved?.expiresMs !== undefined ? this.#ctx.clock.now() : 0
     if (options.eta !== undefined) headers.eta = inRange(dateMs(options.eta, 'eta'), 'eta')
     else if (options.countdown !== undefined) headers.eta = inRange(now + toMs(options.countdown, 'countdown'), 'countdown')
     if (options.expires !== undefined) headers.expires = inRange(options.expires instanceof Date ? dateMs(options.expires, 'expires') : now + toMs(options.expires, 'expires'), 'expires')
     else if (resolved?.expiresMs !== undefined) headers.expires = inRange(now + resolved.expiresMs, 'the task\'s expires')
-    if (options.parentId !== undefined) headers.parentId = options.parentId
+    const parentId = options.parentId ?? running?.id
+    if (parentId !== undefined) headers.parentId = parentId
     if (options.groupId !== undefined) headers.groupId = options.groupId
     if (options.ignoreResult !== undefined) headers.ignoreResult = options.ignoreResult
     if (options.priority !== undefined) headers.priority = checkPriority(options.priority, 'priority')

@@ -1,0 +1,270 @@
+/**
+ * The thread's side of the memory:// relay (see relay-messages.ts): a transport and a result
+ * backend that an app inside a worker thread connects to in place of its own, empty, memory://
+ * broker and store, and that pass each call to the main thread's. Nothing is opened until the
+ * app first uses its broker or store (a task that sends a task, a `get()` inside a task), so a
+ * task that sends nothing pays nothing.
+ * @module
+ */
+import { isMainThread, MessageChannel, postMessageToThread, type MessagePort } from 'node:worker_threads'
+import { BackendError, TransportError } from '../../errors.js'
+import { fromWireError } from '../../serialization/failure.js'
+import { deferred, type Deferred } from '../../util/deferred.js'
+import { RELAY_OPEN, type RelayAnswer, type RelayChange, type RelayedBackendCall, type RelayedTransportCall, type RelayOpen, type RelayRequest } from './relay-messages.js'
+import type { BackendCapabilities, ChordStore, MetaListener, ResultBackend, TaskMeta } from '../../result/backend.js'
+import type { Consumer, DeadLetter, ExchangeDeclaration, OutgoingMessage, PublishAck, QueueDeclaration, QueueStats, RequestOptions, RevokedIds, Subscription, Transport } from '../../transport/transport.js'
+
+/** True where `url` names a memory:// broker or store that lives on the main thread, not this one. */
+export function relaysToMainThread(url: string): boolean {
+  return !isMainThread && /^memory:\/\//i.test(url)
+}
+
+type Opening = Omit<RelayOpen, 'type' | 'port' | 'served'>
+
+/** One port to the main thread, with the calls waiting for their answers and the watches open on it. */
+class RelayPort {
+  readonly #port: MessagePort
+  readonly #pending = new Map<number, Deferred<unknown>>()
+  readonly #watches = new Map<number, MetaListener>()
+  #next = 1
+
+  private constructor(port: MessagePort) {
+    this.#port = port
+    port.on('message', (message: RelayAnswer | RelayChange) => {
+      if ('watch' in message) return this.#watches.get(message.watch)?.(message.meta)
+      const waiting = this.#pending.get(message.id)
+      this.#pending.delete(message.id)
+      if ('error' in message) waiting?.reject(fromWireError(message.error))
+      else waiting?.resolve(message.value)
+    })
+    // An idle relay does not keep the thread alive; a task waiting on it is held by the node.
+    port.unref()
+  }
+
+  static async open(opening: Opening, fail: (message: string, cause?: unknown) => Error): Promise<RelayPort> {
+    const what = `memory://${opening.name} (the ${opening.kind === 'broker' ? 'broker' : 'result backend'} of an app inside a worker thread)`
+    if (typeof postMessageToThread !== 'function') {
+      throw fail(`${what} cannot reach the main thread's: this Node has no worker_threads.postMessageToThread (Node 22.5 or later has it). Upgrade Node, or use a shared broker and backend (nats://)`)
+    }
+    const { port1, port2 } = new MessageChannel()
+    const open: RelayOpen = { type: RELAY_OPEN, ...opening, port: port2 }
+    try {
+      await postMessageToThread(0, open, [port2])
+    } catch (cause) {
+      port1.close()
+      throw fail(`${what} cannot reach the main thread's: no worker node (app.worker()) runs on the main thread of this process to serve it. memory:// lives in one process; to send tasks from other threads, start a worker node on the main thread or use a shared broker and backend (nats://)`, cause)
+    }
+    return new RelayPort(port1)
+  }
+
+  call(call: RelayedTransportCall | RelayedBackendCall, args: unknown[]): Promise<unknown> {
+    const id = this.#next++
+    const answer = deferred<unknown>()
+    this.#pending.set(id, answer)
+    this.#post({ id, call, args })
+    return answer.promise
+  }
+
+  /** A call whose answer nobody waits for. */
+  tell(call: RelayedTransportCall, args: unknown[]): void {
+    this.#post({ id: 0, call, args })
+  }
+
+  async watch(taskId: string, listener: MetaListener): Promise<() => void> {
+    const watch = this.#next++
+    this.#watches.set(watch, listener)
+    const id = this.#next++
+    const answer = deferred<unknown>()
+    this.#pending.set(id, answer)
+    this.#post({ id, call: 'watch', watch, taskId })
+    try {
+      await answer.promise
+    } catch (error) {
+      this.#watches.delete(watch)
+      throw error
+    }
+    return () => {
+      if (!this.#watches.delete(watch)) return
+      this.#post({ unwatch: watch })
+    }
+  }
+
+  close(error: Error): void {
+    for (const waiting of this.#pending.values()) waiting.reject(error)
+    this.#pending.clear()
+    this.#watches.clear()
+    this.#port.close()
+  }
+
+  #post(request: RelayRequest): void {
+    this.#port.postMessage(request)
+  }
+}
+
+/** What a {@link RelayTransport} connects with: the broker's name and the app's defaults for queues it declares. */
+export interface RelayTransportOptions {
+  name: string
+  ackWaitMs: number
+  maxDeliver: number
+}
+
+/**
+ * A memory:// transport inside a worker thread: every call goes to a connection to the broker
+ * of that name on the main thread, where the node consumes. Sends, declarations, revokes,
+ * control requests and events are relayed.
+ *
+ * @remarks
+ * Consuming and subscribing are not: a worker thread runs tasks, it does not host consumers
+ * (a worker node runs on the main thread only). They throw a TransportError saying so.
+ */
+export class RelayTransport implements Transport {
+  readonly kind = 'memory'
+  readonly #options: RelayTransportOptions
+  #port: RelayPort | undefined
+
+  constructor(options: RelayTransportOptions) {
+    this.#options = options
+  }
+
+  async connect(): Promise<void> {
+    this.#port ??= await RelayPort.open({ kind: 'broker', ...this.#options }, (message, cause) => new TransportError(message, { cause }))
+  }
+
+  async close(): Promise<void> {
+    this.#port?.close(new TransportError(`memory://${this.#options.name}: the connection is closed`))
+    this.#port = undefined
+  }
+
+  #relay<T>(call: RelayedTransportCall, args: unknown[]): Promise<T> {
+    if (this.#port === undefined) return Promise.reject(new TransportError(`memory://${this.#options.name}: not connected`))
+    return this.#port.call(call, args) as Promise<T>
+  }
+
+  declareExchange(exchange: ExchangeDeclaration): Promise<void> {
+    return this.#relay('declareExchange', [exchange])
+  }
+
+  declareQueue(queue: QueueDeclaration): Promise<void> {
+    return this.#relay('declareQueue', [queue])
+  }
+
+  publish(message: OutgoingMessage): Promise<PublishAck> {
+    return this.#relay('publish', [message])
+  }
+
+  purge(queue: string): Promise<number> {
+    return this.#relay('purge', [queue])
+  }
+
+  depth(queue: string): Promise<number> {
+    return this.#relay('depth', [queue])
+  }
+
+  queueStats(queue: string): Promise<QueueStats> {
+    return this.#relay('queueStats', [queue])
+  }
+
+  ping(): Promise<void> {
+    return this.#relay('ping', [])
+  }
+
+  deadLetters(queue?: string): Promise<DeadLetter[]> {
+    return this.#relay('deadLetters', queue === undefined ? [] : [queue])
+  }
+
+  replayDeadLetters(queue: string): Promise<number> {
+    return this.#relay('replayDeadLetters', [queue])
+  }
+
+  revoke(id: string, ttlMs: number): Promise<void> {
+    return this.#relay('revoke', [id, ttlMs])
+  }
+
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Uint8Array[]> {
+    return this.#relay('request', [subject, data, options])
+  }
+
+  reserveRate(key: string, intervalMs: number): Promise<number> {
+    return this.#relay('reserveRate', [key, intervalMs])
+  }
+
+  broadcast(subject: string, data: Uint8Array): void {
+    if (this.#port === undefined) throw new TransportError(`memory://${this.#options.name}: not connected`)
+    this.#port.tell('broadcast', [subject, data])
+  }
+
+  consume(queue: string): Consumer {
+    throw this.#notHere(`consume queue ${queue}`)
+  }
+
+  subscribe(pattern: string): Subscription {
+    throw this.#notHere(`subscribe to ${pattern}`)
+  }
+
+  revoked(): Promise<RevokedIds> {
+    return Promise.reject(this.#notHere('follow revoked ids'))
+  }
+
+  #notHere(what: string): TransportError {
+    return new TransportError(`memory://${this.#options.name}: an app inside a worker thread cannot ${what}: its broker lives on the main thread, which this thread reaches only to send and to ask. Do it on the main thread, or use a shared broker (nats://)`)
+  }
+}
+
+/** What a {@link RelayBackend} connects with. */
+export interface RelayBackendOptions {
+  name: string
+  resultExpiresMs: number
+}
+
+const RELAY_CAPABILITIES: BackendCapabilities = Object.freeze({ stores: true, chords: true, announce: false, push: false, local: false })
+
+/**
+ * A memory:// result backend inside a worker thread: records are stored, read and watched in
+ * the store of that name on the main thread, where the node records its tasks' states. Records
+ * cannot be read without a promise here (no `local` facet), so `get()` waits on a relayed watch.
+ */
+export class RelayBackend implements ResultBackend {
+  readonly kind = 'memory'
+  readonly capabilities = RELAY_CAPABILITIES
+  readonly chords: ChordStore = {
+    start: (chord) => this.#relay('chordStart', [chord]),
+    partReturn: (id, indices, size) => this.#relay('partReturn', [id, indices, size]),
+  }
+  readonly #options: RelayBackendOptions
+  #port: RelayPort | undefined
+
+  constructor(options: RelayBackendOptions) {
+    this.#options = options
+  }
+
+  async connect(): Promise<void> {
+    this.#port ??= await RelayPort.open({ kind: 'backend', ...this.#options }, (message, cause) => new BackendError(message, { cause }))
+  }
+
+  async close(): Promise<void> {
+    this.#port?.close(new BackendError(`memory://${this.#options.name}: the result backend is closed`))
+    this.#port = undefined
+  }
+
+  store(meta: TaskMeta): Promise<void> {
+    return this.#relay('store', [meta])
+  }
+
+  get(taskId: string): Promise<TaskMeta | undefined> {
+    return this.#relay('get', [taskId])
+  }
+
+  forget(taskId: string): Promise<void> {
+    return this.#relay('forget', [taskId])
+  }
+
+  watch(taskId: string, listener: MetaListener): Promise<() => void> {
+    if (this.#port === undefined) return Promise.reject(new BackendError(`memory://${this.#options.name}: not connected`))
+    return this.#port.watch(taskId, listener)
+  }
+
+  #relay<T>(call: RelayedBackendCall, args: unknown[]): Promise<T> {
+    if (this.#port === undefined) return Promise.reject(new BackendError(`memory://${this.#options.name}: not connected`))
+    return this.#port.call(call, args) as Promise<T>
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Outside audit B (a Celery user), defects 6 and 4, on memory://, the embedded broker `npm
+ * start` and the README use: a task that sent a task sent it nowhere (each worker thread
+ * imported the app and made a broker and store of its own, so the child stayed PENDING for
+ * ever and a get() inside a task timed out), and a task sent from a task had no parent and a
+ * root of its own. The NATS half is send-from-task-nats.test.ts.
+ */
+import t from 'tap'
+import { app, spawner, spawnAndWait, spawnChord, spawnLineage, spawnTwoDeep } from '../fixtures/send-from-task-app.js'
+
+const node = app.worker({ concurrency: 2, hostname: 'send-from-task@%h' })
+t.before(() => node.start())
+t.teardown(async () => {
+  await node.stop()
+  await app.close()
+})
+
+t.test('send from task - a task sent by a task runs, and its caller reads its result', async (t) => {
+  const sender = await spawner.delay(5)
+  const childId = (await sender.get({ timeout: 5 })) as string
+  t.equal(await app.asyncResult(childId).get({ timeout: 5 }), 6, 'the child ran on the node')
+  t.equal(await app.asyncResult(childId).state(), 'SUCCESS')
+})
+
+t.test('send from task - get() inside a task waits for the task it sent', async (t) => {
+  t.equal(await (await spawnAndWait.delay(41)).get({ timeout: 10 }), 42)
+})
+
+t.test('send from task - a chord sent by a task joins, and the task reads its result', async (t) => {
+  // 0 + 2 + 4 + 6: the chord's counter lives in the node's store, reached from the thread.
+  t.equal(await (await spawnChord.delay(4)).get({ timeout: 10 }), 12)
+})
+
+t.test('send from task - the child\'s parent is the sender and its root the sender\'s root', async (t) => {
+  const sender = await spawnLineage.delay(null)
+  const childId = (await sender.get({ timeout: 5 })) as string
+  t.same(await app.asyncResult(childId).get({ timeout: 5 }), { id: childId, parentId: sender.id, rootId: sender.id })
+
+  const top = await spawnTwoDeep.delay()
+  const middle = (await top.get({ timeout: 5 })) as string
+  const bottom = (await app.asyncResult(middle).get({ timeout: 5 })) as string
+  t.same(await app.asyncResult(bottom).get({ timeout: 5 }), { id: bottom, parentId: middle, rootId: top.id }, 'the root is the first task of the tree, two sends down')
+})
+
+t.test('send from task - a parent and root the caller gives are kept', async (t) => {
+  const sender = await spawnLineage.delay({ parentId: 'my-parent', rootId: 'my-root' })
+  const childId = (await sender.get({ timeout: 5 })) as string
+  t.same(await app.asyncResult(childId).get({ timeout: 5 }), { id: childId, parentId: 'my-parent', rootId: 'my-root' })
+})
