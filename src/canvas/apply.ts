@@ -7,6 +7,7 @@
 import { GroupResult } from '../result/group-result.js'
 import { requireCapability } from '../result/backend.js'
 import { planCanvas, type ResultShape, type SendPlan } from './plan.js'
+import { currentContext } from '../task/task.js'
 import type { AsyncResult } from '../result/async-result.js'
 import type { CallOptions } from './call-options.js'
 import type { SignatureData } from './data.js'
@@ -29,7 +30,10 @@ export async function sendPlan(host: FlowHost, plan: SendPlan): Promise<void> {
  * partial arguments, prepended to the first tasks' own.
  */
 export async function applyCanvas(host: CanvasHost, data: SignatureData, args: readonly unknown[], options: CallOptions): Promise<AsyncResult | GroupResult> {
-  const plan = planCanvas(data, args, options)
+  // Sent while a task runs here: its first tasks' parent is that task, their root its root, as
+  // for a single task (see the publisher), unless the caller says otherwise.
+  const running = currentContext.getStore()?.request
+  const plan = planCanvas(data, args, running === undefined ? options : { ...options, rootId: options.rootId ?? running.rootId, parentId: options.parentId ?? running.id })
   const result = handleOf(host, plan.result)
   await sendPlan(host, plan)
   return result

@@ -6,7 +6,7 @@
  * root of its own. The NATS half is send-from-task-nats.test.ts.
  */
 import t from 'tap'
-import { app, spawner, spawnAndWait, spawnChord, spawnLineage, spawnTwoDeep } from '../fixtures/send-from-task-app.js'
+import { app, spawnChain, spawner, spawnAndWait, spawnChord, spawnLineage, spawnTwoDeep } from '../fixtures/send-from-task-app.js'
 
 const node = app.worker({ concurrency: 2, hostname: 'send-from-task@%h' })
 t.before(() => node.start())
@@ -46,4 +46,10 @@ t.test('send from task - a parent and root the caller gives are kept', async (t)
   const sender = await spawnLineage.delay({ parentId: 'my-parent', rootId: 'my-root' })
   const childId = (await sender.get({ timeout: 5 })) as string
   t.same(await app.asyncResult(childId).get({ timeout: 5 }), { id: childId, parentId: 'my-parent', rootId: 'my-root' })
+})
+
+t.test('send from task - a chain sent by a task: its first step\'s parent is the sender, its root the sender\'s root', async (t) => {
+  const sender = await spawnChain.delay()
+  const firstId = (await sender.get({ timeout: 5 })) as string
+  t.same(await app.asyncResult(firstId).get({ timeout: 5 }), { id: firstId, parentId: sender.id, rootId: sender.id })
 })
