@@ -163,6 +163,7 @@ class RunningTask<T> implements TaskContext {
 
   #armSoftLimit(ms: number): void {
     this.#softTimer = this.#port.clock.setTimeout(() => {
+      if (this.#controller === undefined) unheardSoftLimit(this.logger, this.request.task, ms)
       this.#controller ??= new AbortController()
       this.#controller.abort(new SoftTimeLimitExceeded(`soft time limit (${ms / 1000}s) exceeded by ${this.request.task}[${this.request.id}]`))
     }, ms)
@@ -227,6 +228,22 @@ class RunningTask<T> implements TaskContext {
       .catch((error: unknown) => this.#port.handlerFailed(request, error))
       .finally(() => this.#port.settle(this.#tag, outcome, request))
   }
+}
+
+/** Task names already warned about in this thread: once each, not once per run. */
+const unheard = new Set<string>()
+
+/**
+ * Celery raises SoftTimeLimitExceeded inside the task at its soft limit, failing it unless it
+ * catches it. JavaScript cannot throw into running code: the limit aborts the task's `signal`,
+ * and a task that never looked at its signal cannot hear it. Failing such a task at the limit
+ * while its code runs on would let a retry run beside it, so it is left to run; this says once
+ * per task, in each thread, that its soft limit did nothing.
+ */
+function unheardSoftLimit(logger: Logger, task: string, ms: number): void {
+  if (unheard.has(task)) return
+  unheard.add(task)
+  logger.warn(`task ${task} ran past its soft time limit (${ms / 1000} s) without looking at its signal, so the limit could not reach it: read ctx.signal (bind: true; this.signal in a class task) to stop at the limit, or give it a hard timeLimit`)
 }
 
 function invoke(task: RunnableTask, ctx: TaskContext, args: readonly unknown[]): unknown {

@@ -121,6 +121,20 @@ t.test('eager - the soft time limit aborts the task\'s signal, on the clock give
   t.equal(clock.pending, 0, 'a run that ends first clears its timer')
 })
 
+t.test('eager - a soft limit that passes a task which never looked at its signal says so, once per task (Celery audit)', async (t) => {
+  const deaf = app.task('u.deaf', async (ms: number) => {
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    return 'ran to the end'
+  }, { softTimeLimit: 0.01 })
+  const warnings: string[] = []
+  const logger = { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {} }
+  const { definition, resolved } = registered(deaf.name)
+  t.equal(await runEager(definition, resolved, [60], undefined, { logger }), 'ran to the end', 'JavaScript cannot throw into it: it runs on')
+  t.same(warnings, ['task u.deaf ran past its soft time limit (0.01 s) without looking at its signal, so the limit could not reach it: read ctx.signal (bind: true; this.signal in a class task) to stop at the limit, or give it a hard timeLimit'])
+  await runEager(definition, resolved, [60], undefined, { logger })
+  t.equal(warnings.length, 1, 'once per task')
+})
+
 t.test('eager - the arguments are checked unless typing is off; kwargs bind by parameter name (issue 18), else are one trailing argument', async (t) => {
   let runs = 0
   const pair = app.task('u.pair', (a: number, b: number) => {
