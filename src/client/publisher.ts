@@ -6,7 +6,7 @@ import { assertSerializable, codecByName } from '../serialization/codec.js'
 import { sendEvent } from '../events/event-stream.js'
 import { newTaskId } from '../util/ids.js'
 import { checkArity } from '../task/arity.js'
-import { currentContext } from '../task/task.js'
+import { currentContext, noteChild } from '../task/task.js'
 import { toMs, type Duration } from '../util/duration.js'
 import { callbackData } from '../canvas/options-data.js'
 import type { Flow } from '../canvas/host.js'
@@ -105,7 +105,10 @@ export class Publisher {
     if (options.expires !== undefined) headers.expires = inRange(options.expires instanceof Date ? dateMs(options.expires, 'expires') : now + toMs(options.expires, 'expires'), 'expires')
     else if (resolved?.expiresMs !== undefined) headers.expires = inRange(now + resolved.expiresMs, 'the task\'s expires')
     const parentId = options.parentId ?? running?.id
-    if (parentId !== undefined) headers.parentId = parentId
+    if (parentId !== undefined) {
+      headers.parentId = parentId
+      noteChild(parentId, id)
+    }
     if (options.groupId !== undefined) headers.groupId = options.groupId
     if (options.ignoreResult !== undefined) headers.ignoreResult = options.ignoreResult
     if (options.priority !== undefined) headers.priority = checkPriority(options.priority, 'priority')

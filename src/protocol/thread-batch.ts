@@ -141,6 +141,8 @@ export interface Outcome {
   delayMs?: number
   /** Reject: put back in the queue. */
   requeue?: boolean
+  /** Ids of the tasks the task's code sent, when it sent any. */
+  children?: readonly string[]
 }
 
 /** Rare parts of an outcome (errors), cloned as objects; successes carry none. */
@@ -156,6 +158,8 @@ export interface OutcomeBatch {
   runtimes: ArrayBuffer
   bytes: ArrayBuffer
   extras: Extra[]
+  /** The children of the outcomes whose tasks sent tasks, by index; absent when none did. */
+  children?: [index: number, ids: readonly string[]][]
 }
 
 const OUT_STRIDE = 4
@@ -185,6 +189,7 @@ export class OutcomeBatchWriter {
     const table = new Int32Array(outcomes.length * OUT_STRIDE)
     const runtimes = new Float64Array(outcomes.length)
     const extras: Extra[] = []
+    let children: [number, readonly string[]][] | undefined
     let offset = 0
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i]
@@ -201,10 +206,13 @@ export class OutcomeBatchWriter {
         table[row + 3] = -1
       }
       if (o.kind !== OutcomeKind.Success && o.kind !== OutcomeKind.Ignore) extras.push([i, o.error, o.delayMs ?? 0, o.requeue ?? false])
+      if (o.children !== undefined) (children ??= []).push([i, o.children])
     }
     this.#outcomes = []
     this.#bytes = 0
-    return { type: 'done', count: outcomes.length, heapUsed, contentType: this.#contentType, table: table.buffer, runtimes: runtimes.buffer, bytes: bytes.buffer, extras }
+    const batch: OutcomeBatch = { type: 'done', count: outcomes.length, heapUsed, contentType: this.#contentType, table: table.buffer, runtimes: runtimes.buffer, bytes: bytes.buffer, extras }
+    if (children !== undefined) batch.children = children
+    return batch
   }
 }
 
@@ -213,6 +221,7 @@ export function readOutcomes(batch: OutcomeBatch, visit: (outcome: Outcome) => v
   const table = new Int32Array(batch.table)
   const runtimes = new Float64Array(batch.runtimes)
   let extra = 0
+  let child = 0
   for (let i = 0; i < batch.count; i++) {
     const row = i * OUT_STRIDE
     const outcome: Outcome = { slot: table[row], kind: table[row + 1] as OutcomeKind, runtimeMs: runtimes[i] }
@@ -227,6 +236,11 @@ export function readOutcomes(batch: OutcomeBatch, visit: (outcome: Outcome) => v
       if (more[1] !== undefined) outcome.error = more[1]
       outcome.delayMs = more[2]
       outcome.requeue = more[3]
+    }
+    const sent = batch.children?.[child]
+    if (sent !== undefined && sent[0] === i) {
+      child++
+      outcome.children = sent[1]
     }
     visit(outcome)
   }

@@ -11,7 +11,7 @@ import { assertSerializable } from '../serialization/codec.js'
 import { bindArguments } from './arity.js'
 import { matchesError, type ResolvedTaskOptions, type TaskDefinition } from './definition.js'
 import { retryDelay, retrySignal } from './retry-policy.js'
-import { currentContext, type Task } from './task.js'
+import { currentContext, NOTE_CHILD, type Task } from './task.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { consoleLogger, withFields, type Logger } from '../util/logger.js'
 import type { StateUpdate, TaskContext, TaskRequest } from './context.js'
@@ -40,7 +40,7 @@ export function runnableTask(definition: TaskDefinition, options: ResolvedTaskOp
 }
 
 /** How a run ended. `runtimeMs` is the time from the call to its end, handlers excluded. */
-export type RunOutcome =
+export type RunOutcome = (
   /** `result` is what the port's `accept` returned, or the task's return value without one. */
   | { readonly kind: 'success'; readonly result: unknown; readonly runtimeMs: number }
   /** Run again after `delayMs`; `exc` is the error that caused the retry, if one was given. */
@@ -50,6 +50,10 @@ export type RunOutcome =
   /** The task threw {@link Ignore}. */
   | { readonly kind: 'ignore'; readonly reason: string; readonly runtimeMs: number }
   | { readonly kind: 'failure'; readonly error: unknown; readonly runtimeMs: number }
+) & {
+  /** Ids of the tasks its code sent (each with this task as parent), when it sent any. */
+  readonly children?: readonly string[]
+}
 
 /**
  * What the runner needs from its caller. `T` is the caller's own data about a run (a slot, a
@@ -102,6 +106,8 @@ class RunningTask<T> implements TaskContext {
   #controller: AbortController | undefined
   #softTimer: TimerHandle | undefined
   #logger: Logger | undefined
+  /** Tasks its code sent, made on the first: most send none. */
+  #children: string[] | undefined
 
   private constructor(port: RunPort<T>, task: RunnableTask, request: TaskRequest, tag: T) {
     this.request = request
@@ -147,6 +153,10 @@ class RunningTask<T> implements TaskContext {
   get signal(): AbortSignal {
     this.#controller ??= new AbortController()
     return this.#controller.signal
+  }
+
+  [NOTE_CHILD](id: string): void {
+    ;(this.#children ??= []).push(id)
   }
 
   retry(options: RetryOptions = {}): never {
@@ -212,7 +222,8 @@ class RunningTask<T> implements TaskContext {
     return performance.now() - this.#began
   }
 
-  #finish(outcome: RunOutcome, state: TaskState, value: unknown, hook?: HookName): void {
+  #finish(ended: RunOutcome, state: TaskState, value: unknown, hook?: HookName): void {
+    const outcome: RunOutcome = this.#children === undefined ? ended : { ...ended, children: this.#children }
     if (this.#softTimer !== undefined) this.#port.clock.clearTimeout(this.#softTimer)
     // Whatever still listens (a fetch, a timer) learns that the run is over.
     this.#controller?.abort()

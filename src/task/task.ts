@@ -7,6 +7,19 @@ import type { TaskContext, TaskRequest, StateUpdate } from './context.js'
 /** The context of the task running in the current async scope (one thread runs many at once). */
 export const currentContext = new AsyncLocalStorage<TaskContext>()
 
+/** The running task's own record of the tasks its code sent: a key its context may have. */
+export const NOTE_CHILD = Symbol('celeriac.noteChild')
+
+/**
+ * Notes `id`, a task just sent whose parent is `parentId`, among the children of the task
+ * running in this scope when that task is its parent (Celery's `request.children`): its
+ * record lists them, and `children()` finds them.
+ */
+export function noteChild(parentId: string, id: string): void {
+  const ctx = currentContext.getStore() as (TaskContext & { [NOTE_CHILD]?: (id: string) => void }) | undefined
+  if (ctx?.request.id === parentId) ctx[NOTE_CHILD]?.(id)
+}
+
 function context(): TaskContext {
   const ctx = currentContext.getStore()
   if (!ctx) throw new CeleriacError(ErrorCode.InvalidArgument, 'no task is running in this scope: request, retry and updateState work only inside run()')

@@ -33,7 +33,7 @@ export interface TransitionData {
   error?: WireError
   /** Name of a custom state, for PROGRESS. */
   customState?: string
-  children?: string[]
+  children?: readonly string[]
   runtimeMs?: number
   expired?: boolean
   terminated?: boolean
@@ -144,7 +144,7 @@ export class StateRecorder {
       meta.result = this.#startedInfo ??= msgpackCodec.encode({ hostname: this.#hostname, pid: process.pid }).slice()
       meta.contentType = msgpackCodec.contentType
     }
-    if (data.children !== undefined) meta.children = data.children
+    if (data.children !== undefined) meta.children = [...data.children]
     if (isReady(next)) meta.dateDone = this.#clock.now()
     if (next === TaskState.RECEIVED && this.#backend.announce) return this.#backend.announce.send(meta)
     return this.#backend.store(meta)

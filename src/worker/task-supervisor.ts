@@ -446,14 +446,15 @@ export class TaskSupervisor {
         }
         this.#log.succeeded(item, outcome.runtimeMs, outcome.result, outcome.contentType)
         const sent = next?.sent.catch((cause: unknown) => nextStepUnsent(this.#deps.flow, item.headers, cause, item.options.acksLate))
-        const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(next ? { children: next.children } : {}) })
+        const children = next === undefined ? outcome.children : outcome.children === undefined ? next.children : [...outcome.children, ...next.children]
+        const stored = this.#recorder.apply(item, TaskEventType.SUCCEED, { result: outcome.result, contentType: outcome.contentType, runtimeMs: outcome.runtimeMs, ...(children ? { children } : {}) })
         // Early-acked tasks were acked at receipt: ackWhen does nothing for them.
         item.ackWhen(sent === undefined ? stored : stored === undefined ? sent : Promise.all([stored, sent]).then(() => undefined))
         return
       }
       case OutcomeKind.Failure: {
         this.#log.raised(item, error, outcome.runtimeMs)
-        const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error, runtimeMs: outcome.runtimeMs })
+        const stored = this.#recorder.apply(item, TaskEventType.FAIL, { error, runtimeMs: outcome.runtimeMs, ...(outcome.children ? { children: outcome.children } : {}) })
         if (item.headers.errbacks && error) sendErrbacks(this.#deps.flow, item.headers, error)
         item.ackWhen(stored)
         return

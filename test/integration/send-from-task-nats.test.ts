@@ -34,6 +34,7 @@ t.test('send from task on NATS - the child\'s parent is the sender and its root 
   const sender = await f.spawnLineage.delay(null)
   const childId = (await sender.get({ timeout: 10 })) as string
   t.same(await f.app.asyncResult(childId).get({ timeout: 10 }), { id: childId, parentId: sender.id, rootId: sender.id })
+  t.same((await sender.children()).map((child) => child.id), [childId], "the sender's record lists it, as Celery's children")
 
   const top = await f.spawnTwoDeep.delay()
   const middle = (await top.get({ timeout: 10 })) as string

@@ -35,6 +35,7 @@ t.test('send from task - the child\'s parent is the sender and its root the send
   const sender = await spawnLineage.delay(null)
   const childId = (await sender.get({ timeout: 5 })) as string
   t.same(await app.asyncResult(childId).get({ timeout: 5 }), { id: childId, parentId: sender.id, rootId: sender.id })
+  t.same((await sender.children()).map((child) => child.id), [childId], "the sender's record lists it, as Celery's children")
 
   const top = await spawnTwoDeep.delay()
   const middle = (await top.get({ timeout: 5 })) as string
@@ -46,10 +47,12 @@ t.test('send from task - a parent and root the caller gives are kept', async (t)
   const sender = await spawnLineage.delay({ parentId: 'my-parent', rootId: 'my-root' })
   const childId = (await sender.get({ timeout: 5 })) as string
   t.same(await app.asyncResult(childId).get({ timeout: 5 }), { id: childId, parentId: 'my-parent', rootId: 'my-root' })
+  t.same(await sender.children(), [], 'a child with another parent is not the sender\'s')
 })
 
 t.test('send from task - a chain sent by a task: its first step\'s parent is the sender, its root the sender\'s root', async (t) => {
   const sender = await spawnChain.delay()
   const firstId = (await sender.get({ timeout: 5 })) as string
   t.same(await app.asyncResult(firstId).get({ timeout: 5 }), { id: firstId, parentId: sender.id, rootId: sender.id })
+  t.same((await sender.children()).map((child) => child.id), [firstId], 'its first step is the child')
 })

@@ -134,6 +134,17 @@ t.test('outcome batch - kinds, runtimes and results round trip', async (t) => {
   t.equal(writer.size, 0)
 })
 
+t.test('outcome batch - the ids of tasks a task sent ride only on its entry; a batch without any has none', async (t) => {
+  const writer = new OutcomeBatchWriter('application/x-msgpack')
+  writer.add({ slot: 1, kind: OutcomeKind.Success, runtimeMs: 1 })
+  writer.add({ slot: 2, kind: OutcomeKind.Success, runtimeMs: 1, children: ['a', 'b'] })
+  writer.add({ slot: 3, kind: OutcomeKind.Failure, runtimeMs: 1, error: wireError, children: ['c'] })
+  writer.add({ slot: 4, kind: OutcomeKind.Success, runtimeMs: 1 })
+  t.strictSame(readAll(writer).map((o) => [o.slot, o.children]), [[1, undefined], [2, ['a', 'b']], [3, ['c']], [4, undefined]])
+  writer.add({ slot: 5, kind: OutcomeKind.Success, runtimeMs: 1 })
+  t.notOk('children' in writer.take(0), 'nothing added where no task sent one')
+})
+
 t.test('outcome batch - errors, delays and requeue ride only on the entries that have them', async (t) => {
   const writer = new OutcomeBatchWriter('application/json')
   writer.add({ slot: 1, kind: OutcomeKind.Success, runtimeMs: 1, result: new Uint8Array([9]) })

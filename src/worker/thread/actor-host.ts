@@ -169,6 +169,12 @@ export class ActorHost {
 
 /** The runner's outcome in the batch's form. */
 function toOutcome(slot: number, outcome: RunOutcome): Outcome {
+  const ended = outcomeOf(slot, outcome)
+  if (outcome.children !== undefined) ended.children = outcome.children
+  return ended
+}
+
+function outcomeOf(slot: number, outcome: RunOutcome): Outcome {
   const { runtimeMs } = outcome
   switch (outcome.kind) {
     case 'success': {
