@@ -7,6 +7,7 @@ import type { EventOf } from '../events/events.js'
 import { callerModuleUrl } from '../util/caller.js'
 import { configFromEnv } from '../config/env.js'
 import { WorkerNode } from '../worker/worker-node.js'
+import { importTaskModule } from './import-task-module.js'
 import { Beat, type BeatOptions } from '../beat/beat.js'
 import { compileEntry, signatureName, type BeatEntryConfig, type PeriodicTaskOptions } from '../beat/entry.js'
 import { MAP_TASK, STARMAP_TASK, TaskHandle, type TaskHandleHost } from '../client/task-handle.js'
@@ -283,6 +284,9 @@ export class App {
       sendTask: (name, args, options) => parts.sendTask(name, args, options),
       conf: () => this.conf,
       taskNames: () => [...this.tasks.keys()],
+      loadTasks: async () => {
+        for (const url of this.main === undefined ? [] : this.#modules().slice(1)) await importTaskModule(url)
+      },
       clock: parts.clock,
       logger: parts.logger,
     }, options)

@@ -104,7 +104,7 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
     logger,
     replyTo: () => connections.connectedBackend?.push?.replyTo,
     expect: (id) => connections.connectedBackend?.push?.expect(id),
-    forgo: (id) => connections.connectedBackend?.push?.forgo(id),
+    forgo: (id) => connections.connectedBackend?.push?.forgo?.(id),
   })
   const control = new Control(() => connections.transport(), () => conf)
 
@@ -160,7 +160,7 @@ export function composeApp(options: PartsOptions, asyncResult: (id: string) => A
  */
 export function workerDeps(parts: AppParts, modules: () => string[]): WorkerDeps {
   // Its threads' apps reach a memory:// broker and store on this thread through the relay.
-  serveThreadRelay()
+  serveThreadRelay(parts.clock)
   return {
     appName: parts.name,
     tasks: parts.tasks.tasks,

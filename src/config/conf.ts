@@ -4,6 +4,7 @@ import { parseRateLimit } from '../util/rate-limit.js'
 import { isTimeZone } from '../util/time-zone.js'
 import { DEFAULTS, SECRET_KEYS, type ConfigValues } from './defaults.js'
 import { closestKey } from '../util/closest.js'
+import { isReplySubject } from '../protocol/validate-envelope.js'
 
 type Check = (value: unknown, key: string) => void
 
@@ -95,7 +96,11 @@ const isTlsFiles: Check = (v, k) => {
     if (typeof path !== 'string') fail(`${k}.${name}`, 'a file path', path)
   }
 }
-const isInboxPrefix: Check = (v, k) => void ((typeof v !== 'string' || (v !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v))) && fail(k, 'subject tokens such as "_INBOX_alice"', v))
+const isInboxPrefix: Check = (v, k) => {
+  if (typeof v !== 'string' || (v !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v))) fail(k, 'subject tokens such as "_INBOX_alice"', v)
+  // Replies under it must pass the workers' reply-subject rule (see isReplySubject).
+  if (v !== '' && !isReplySubject(`${v as string}.x`)) fail(k, 'a prefix whose second token is not q, dlq or bus, nor _kvr (workers refuse to reply under those: they are queue, dead-letter, bus and KV subjects)', v)
+}
 
 const CHECKS: { [K in keyof ConfigValues]: Check } = {
   broker: isUrl,

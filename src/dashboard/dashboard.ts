@@ -60,8 +60,8 @@ export function createDashboard(deps: DashboardDeps, given: DashboardOptions = {
     // With the broker out of reach a request fails for that reason, whatever it says: a 503,
     // which a client or a proxy retries later, not a 500 that reads as a bug here.
     const { connected, since } = state.broker
+    deps.logger.error('dashboard request failed', { path: c.req.path, error, ...(connected ? {} : { brokerLostAt: new Date(since).toISOString() }) })
     if (!connected) return c.json({ error: `the broker cannot be reached (since ${new Date(since).toISOString()}): ${(error as Error).message}` }, 503, { 'Retry-After': '5' })
-    deps.logger.error('dashboard request failed', { path: c.req.path, error })
     return c.json({ error: (error as Error).message }, 500)
   })
   app.notFound((c) => c.json({ error: `no such page: ${c.req.method} ${c.req.path}` }, 404))

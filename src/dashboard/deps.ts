@@ -29,6 +29,11 @@ export interface DashboardDeps {
   conf(): Readonly<ConfigValues>
   /** Task names registered in this app. */
   taskNames(): string[]
+  /**
+   * Imports the modules of the app's `include` list, whose tasks {@link taskNames} lists once
+   * they are: a dashboard process, unlike a worker, has not imported them.
+   */
+  loadTasks(): Promise<void>
   clock: Clock
   logger: Logger
 }

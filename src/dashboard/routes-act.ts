@@ -62,6 +62,7 @@ function callOptions(value: unknown): CallOptions {
 export function actionRoutes(api: Hono, ctx: DashboardContext): void {
   const { deps, state } = ctx
   const guard = action(ctx.options)
+  let included: Promise<void> | undefined
   const limit = limitBody(ctx.options.maxBodyBytes)
   const post = (path: string, handler: (c: Context) => Promise<Response>) => api.all(path, guard, limit, handler)
 
@@ -69,6 +70,9 @@ export function actionRoutes(api: Hono, ctx: DashboardContext): void {
   // worker will run); send-task sends any name, for a dashboard started without the app.
   const send = (registered: boolean) => async (c: Context) => {
     const task = name(c.req.param('name'), 'task name')
+    // The include list's modules are imported on the first name not found: a dashboard process
+    // has only the app's own module, where a worker's threads import every one.
+    if (registered && !deps.taskNames().includes(task)) await (included ??= deps.loadTasks())
     if (registered && !deps.taskNames().includes(task)) {
       const meant = closestKey(task, deps.taskNames())
       return c.json({ error: `unknown task ${JSON.stringify(task)}: not registered in this dashboard's app${meant ? ` (did you mean ${JSON.stringify(meant)}?)` : ''}; /api/task/send-task/:name sends any name without checking` }, 404)

@@ -60,13 +60,16 @@ export function subscribeEvents<P extends string>(transport: Promise<Transport>,
   return Object.assign(queue, { ready, close: () => queue.end() })
 }
 
+/** The largest epoch ms a Date holds. */
+const MAX_DATE_MS = 8.64e15
+
 /** What is wrong with a decoded event, or undefined when it has the fields subscribers key on. */
 function eventProblem(event: unknown): string | undefined {
   if (!isPlainObject(event)) return `not an object, got ${show(event)}`
   const { type } = event
   if (typeof type !== 'string') return `type must be a string, got ${show(type)}`
   // Every subscriber orders by it, and `new Date()` of what no Date can hold throws when shown.
-  if (typeof event.timestamp !== 'number' || Number.isNaN(new Date(event.timestamp).getTime())) return `timestamp of ${show(type)} must be epoch milliseconds, got ${show(event.timestamp)}`
+  if (typeof event.timestamp !== 'number' || !(Math.abs(event.timestamp) <= MAX_DATE_MS)) return `timestamp of ${show(type)} must be epoch milliseconds, got ${show(event.timestamp)}`
   if (type.startsWith('task-')) return typeof event.uuid === 'string' ? undefined : `uuid of ${show(type)} must be a string, got ${show(event.uuid)}`
   if (type.startsWith('worker-')) return typeof event.hostname === 'string' ? undefined : `hostname of ${show(type)} must be a string, got ${show(event.hostname)}`
   return `type must be task-* or worker-*, got ${show(type)}`

@@ -123,8 +123,9 @@ export function isSubject(value: unknown): value is string {
  * task's result, a `$JS.API` subject would act on a stream, `<ns>.bus.events...` would feed
  * the dashboard. Refused: `$...` (JetStream API, KV, object store, system), `_kvr.` (KV
  * republish), and a namespace's queues, dead letters and bus (`<ns>.q.`, `<ns>.dlq.`,
- * `<ns>.bus.`). Inboxes (`_INBOX.`, any `inboxPrefix`) and rpc replies (`<prefix>.rpc-reply.`)
- * pass.
+ * `<ns>.bus.`: a second token of q, dlq or bus, whatever the first, as the worker does not
+ * know every namespace on the server). Inboxes (`_INBOX.`, an `inboxPrefix`, which config
+ * checks against this rule) and rpc replies (`<prefix>.rpc-reply.`) pass.
  */
 export function isReplySubject(subject: unknown): subject is string {
   if (!isSubject(subject) || subject.startsWith('$') || subject.startsWith('_kvr.')) return false

@@ -115,8 +115,8 @@ export class AsyncResult<R = unknown> implements ResultLike<R> {
    * `ignoreResult` stores nothing: its `get()` resolves to `undefined` at once.
    */
   get(options: GetOptions & { propagate: false }): Promise<R | Error>
-  get(options?: GetOptions & { propagate?: true }): Promise<R>
-  get(options?: GetOptions): Promise<R | Error>
+  // Options typed GetOptions (passed along, built elsewhere) keep the type they always had.
+  get(options?: GetOptions): Promise<R>
   get(options: GetOptions = NO_OPTIONS): Promise<R | Error> {
     if (options !== NO_OPTIONS) {
       try {

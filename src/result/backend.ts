@@ -91,7 +91,7 @@ export interface ReplyPush {
    * Told when a send {@link expect}ed was dropped as a duplicate of an earlier one with the same
    * id (a re-sent `taskId`): no record may be pushed for it, so a wait on it watches and reads.
    */
-  forgo(taskId: string): void
+  forgo?(taskId: string): void
   /**
    * Hands a task's ready record to `onReady` without a watch or a read, when the backend can
    * count on receiving it (a task {@link expect}ed, and no connection loss since). Answers

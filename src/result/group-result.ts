@@ -44,8 +44,7 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
    * TimeoutError counting the members not ready.
    */
   get(options: Omit<GetOptions, 'onMessage'> & { propagate: false }): Promise<ValuesOrErrors<R>>
-  get(options?: Omit<GetOptions, 'onMessage'> & { propagate?: true }): Promise<R>
-  get(options?: Omit<GetOptions, 'onMessage'>): Promise<R | ValuesOrErrors<R>>
+  get(options?: Omit<GetOptions, 'onMessage'>): Promise<R>
   get(options: Omit<GetOptions, 'onMessage'> = {}): Promise<R | ValuesOrErrors<R>> {
     try {
       checkGetOptions(options)
@@ -93,10 +92,9 @@ export class GroupResult<R = unknown[]> implements ResultLike<R> {
 
   /** Celery's name for {@link get}. */
   join(options: Omit<GetOptions, 'onMessage'> & { propagate: false }): Promise<ValuesOrErrors<R>>
-  join(options?: Omit<GetOptions, 'onMessage'> & { propagate?: true }): Promise<R>
-  join(options?: Omit<GetOptions, 'onMessage'>): Promise<R | ValuesOrErrors<R>>
+  join(options?: Omit<GetOptions, 'onMessage'>): Promise<R>
   join(options: Omit<GetOptions, 'onMessage'> = {}): Promise<R | ValuesOrErrors<R>> {
-    return this.get(options)
+    return this.get(options as Omit<GetOptions, 'onMessage'>)
   }
 
   /** True once every member is ready. */

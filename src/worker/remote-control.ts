@@ -264,7 +264,8 @@ export class RemoteControl {
       hostname: this.#node.hostname,
       timeStart: started > 0 ? started : null,
       acknowledged: item.settled,
-      deliveryInfo: deliveryInfo(delivery),
+      // A copy a node requeued counts the deliveries before it, as the task's own request does.
+      deliveryInfo: deliveryInfo(delivery, item.deliveries),
       workerPid: process.pid,
     }
   }
@@ -310,6 +311,6 @@ function readRequest(value: unknown): ControlRequest | string {
   return { command: command as ControlCommandName, arguments: args ?? {}, ...(names ? { destination: names } : {}) }
 }
 
-function deliveryInfo(delivery: Delivery): TaskInfo['deliveryInfo'] {
-  return { queue: delivery.queue, exchange: delivery.exchange, routingKey: delivery.routingKey, priority: delivery.priority, redelivered: delivery.deliveryCount > 1 }
+function deliveryInfo(delivery: Delivery, deliveries = delivery.deliveryCount): TaskInfo['deliveryInfo'] {
+  return { queue: delivery.queue, exchange: delivery.exchange, routingKey: delivery.routingKey, priority: delivery.priority, redelivered: deliveries > 1 }
 }

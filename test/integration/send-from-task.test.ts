@@ -6,7 +6,9 @@
  * root of its own. The NATS half is send-from-task-nats.test.ts.
  */
 import t from 'tap'
-import { app, spawnChain, spawner, spawnAndWait, spawnChord, spawnLineage, spawnTwoDeep } from '../fixtures/send-from-task-app.js'
+import { decodeHeaders } from '../../src/protocol/envelope.js'
+import type { Consumer, Delivery } from '../../src/transport/transport.js'
+import { app, spawnChain, spawnParked, spawner, spawnAndWait, spawnChord, spawnLineage, spawnTwoDeep } from '../fixtures/send-from-task-app.js'
 
 const node = app.worker({ concurrency: 2, hostname: 'send-from-task@%h' })
 t.before(() => node.start())
@@ -55,4 +57,18 @@ t.test('send from task - a chain sent by a task: its first step\'s parent is the
   const firstId = (await sender.get({ timeout: 5 })) as string
   t.same(await app.asyncResult(firstId).get({ timeout: 5 }), { id: firstId, parentId: sender.id, rootId: sender.id })
   t.same((await sender.children()).map((child) => child.id), [firstId], 'its first step is the child')
+})
+
+t.test('send from task - a message sent from a thread crosses in a buffer of its own (review: each kept an 8 KiB pool)', async (t) => {
+  const childId = (await (await spawnParked.delay(1)).get({ timeout: 5 })) as string
+  const transport = await app.transport()
+  let consumer: Consumer | undefined
+  const delivery = await new Promise<Delivery>((resolve) => {
+    consumer = transport.consume('parked', resolve)
+    consumer.pull(1)
+  })
+  await consumer!.close()
+  t.equal(decodeHeaders(delivery.body).id, childId)
+  t.equal(delivery.body.buffer.byteLength, delivery.body.byteLength, 'its body is the whole of its buffer')
+  delivery.ack()
 })

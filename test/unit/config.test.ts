@@ -80,6 +80,10 @@ t.test('config - unknown keys name the closest known key', async (t) => {
   t.throws(unknown({ taskAckLate: true }), new ConfigError('unknown config key "taskAckLate" (did you mean "taskAcksLate"?)'))
   t.throws(unknown({ workerconcurrency: 2 }), new ConfigError('unknown config key "workerconcurrency" (did you mean "workerConcurrency"?)'), 'case is ignored')
   t.throws(unknown({ brokr: 'memory://' }), new ConfigError('unknown config key "brokr" (did you mean "broker"?)'))
+  // Review: an inbox prefix whose replies workers would refuse (see isReplySubject) made every send fail.
+  t.throws(() => new Conf({ natsInboxPrefix: 'acct.bus' }), { name: 'ConfigError', message: /^config\.natsInboxPrefix must be a prefix whose second token is not q, dlq or bus, nor _kvr/ })
+  t.throws(() => new Conf({ natsInboxPrefix: '_kvr' }), { name: 'ConfigError' })
+  t.doesNotThrow(() => new Conf({ natsInboxPrefix: '_INBOX.alice' }))
   // Celery audit: task_always_eager got a bare "unknown config key".
   for (const key of ['task_always_eager', 'CELERY_ALWAYS_EAGER', 'taskAlwaysEager']) {
     t.throws(unknown({ [key]: true }), { name: 'ConfigError', message: `unknown config key "${key}": celeriac has no eager mode: task.call(...args) runs a task here, now, through the runner a worker uses, and a memory:// app with app.worker() in the same process runs tasks sent with delay() (see "Testing helpers" in the README)` })

@@ -103,12 +103,12 @@ export class PushedRecords<T> {
     }
   }
 
-  /** Pushes may have been lost (a disconnect, a slow consumer): every task still waiting falls back. */
   /** No record will come for `taskId` (its send was a duplicate): a waiter on it is told it is lost. */
   forgo(taskId: string): void {
     this.#drop(taskId)
   }
 
+  /** Pushes may have been lost (a disconnect, a slow consumer): every task still waiting falls back. */
   lose(): void {
     for (const [taskId, slot] of this.#slots) if (slot.record === undefined) this.#drop(taskId)
   }

@@ -9,8 +9,12 @@ import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
 import { exportedApp, type AppRegistration } from './app-module.js'
 import { installComlinkErrorHandler } from '../../protocol/comlink-errors.js'
 import { ActorHost } from './actor-host.js'
+import { markNodeThread } from './relay-client.js'
 import { loadOtel } from '../../observability/otel.js'
 import { slotsOf, type MainToThread, type ThreadInit, type ThreadReady } from '../../protocol/thread-messages.js'
+
+// Before the app is imported: its memory:// broker and store are the node's (see relay-client.ts).
+markNodeThread()
 
 const init = workerData as ThreadInit & { control: MessagePort; tsxRegistered: boolean }
 const port = parentPort!

@@ -14,9 +14,21 @@ import { RELAY_OPEN, type RelayAnswer, type RelayChange, type RelayedBackendCall
 import type { BackendCapabilities, ChordStore, MetaListener, ResultBackend, TaskMeta } from '../../result/backend.js'
 import type { Consumer, DeadLetter, ExchangeDeclaration, OutgoingMessage, PublishAck, QueueDeclaration, QueueStats, RequestOptions, RevokedIds, Subscription, Transport } from '../../transport/transport.js'
 
-/** True where `url` names a memory:// broker or store that lives on the main thread, not this one. */
+/** Whether this thread is one of a worker node's (its entry says so), not a thread of the user's own. */
+let nodeThread = false
+
+/** Called by a node's thread entry before it imports the app: its memory:// apps relay. */
+export function markNodeThread(): void {
+  nodeThread = true
+}
+
+/**
+ * True where `url` names a memory:// broker or store that lives on the main thread, not this
+ * one: in a worker node's thread. A thread of the user's own (a test runner's worker, say)
+ * keeps a memory:// broker of its own, as a process does.
+ */
 export function relaysToMainThread(url: string): boolean {
-  return !isMainThread && /^memory:\/\//i.test(url)
+  return nodeThread && !isMainThread && /^memory:\/\//i.test(url)
 }
 
 type Opening = Omit<RelayOpen, 'type' | 'port' | 'served'>
@@ -57,17 +69,18 @@ class RelayPort {
     return new RelayPort(port1)
   }
 
-  call(call: RelayedTransportCall | RelayedBackendCall, args: unknown[]): Promise<unknown> {
+  /** `transfer`: buffers moved, not copied, to the main thread (tight copies made for it). */
+  call(call: RelayedTransportCall | RelayedBackendCall, args: unknown[], transfer?: ArrayBuffer[]): Promise<unknown> {
     const id = this.#next++
     const answer = deferred<unknown>()
     this.#pending.set(id, answer)
-    this.#post({ id, call, args })
+    this.#post({ id, call, args }, transfer)
     return answer.promise
   }
 
   /** A call whose answer nobody waits for. */
-  tell(call: RelayedTransportCall, args: unknown[]): void {
-    this.#post({ id: 0, call, args })
+  tell(call: RelayedTransportCall, args: unknown[], transfer?: ArrayBuffer[]): void {
+    this.#post({ id: 0, call, args }, transfer)
   }
 
   async watch(taskId: string, listener: MetaListener): Promise<() => void> {
@@ -96,8 +109,8 @@ class RelayPort {
     this.#port.close()
   }
 
-  #post(request: RelayRequest): void {
-    this.#port.postMessage(request)
+  #post(request: RelayRequest, transfer?: ArrayBuffer[]): void {
+    this.#port.postMessage(request, transfer)
   }
 }
 
@@ -135,9 +148,9 @@ export class RelayTransport implements Transport {
     this.#port = undefined
   }
 
-  #relay<T>(call: RelayedTransportCall, args: unknown[]): Promise<T> {
+  #relay<T>(call: RelayedTransportCall, args: unknown[], transfer?: ArrayBuffer[]): Promise<T> {
     if (this.#port === undefined) return Promise.reject(new TransportError(`memory://${this.#options.name}: not connected`))
-    return this.#port.call(call, args) as Promise<T>
+    return this.#port.call(call, args, transfer) as Promise<T>
   }
 
   declareExchange(exchange: ExchangeDeclaration): Promise<void> {
@@ -149,7 +162,10 @@ export class RelayTransport implements Transport {
   }
 
   publish(message: OutgoingMessage): Promise<PublishAck> {
-    return this.#relay('publish', [message])
+    // A message's body is most often a view of a shared pool (Node's 8 KiB slabs, msgpackr's
+    // buffer): cloned as it is, each would cross, and stay queued, with the whole pool.
+    const body = tight(message.body)
+    return this.#relay('publish', [{ ...message, body }], [body.buffer as ArrayBuffer])
   }
 
   purge(queue: string): Promise<number> {
@@ -190,7 +206,8 @@ export class RelayTransport implements Transport {
 
   broadcast(subject: string, data: Uint8Array): void {
     if (this.#port === undefined) throw new TransportError(`memory://${this.#options.name}: not connected`)
-    this.#port.tell('broadcast', [subject, data])
+    const bytes = tight(data)
+    this.#port.tell('broadcast', [subject, bytes], [bytes.buffer as ArrayBuffer])
   }
 
   consume(queue: string): Consumer {
@@ -247,7 +264,9 @@ export class RelayBackend implements ResultBackend {
   }
 
   store(meta: TaskMeta): Promise<void> {
-    return this.#relay('store', [meta])
+    if (meta.result === undefined) return this.#relay('store', [meta])
+    const result = tight(meta.result)
+    return this.#relay('store', [{ ...meta, result }], [result.buffer as ArrayBuffer])
   }
 
   get(taskId: string): Promise<TaskMeta | undefined> {
@@ -263,8 +282,13 @@ export class RelayBackend implements ResultBackend {
     return this.#port.watch(taskId, listener)
   }
 
-  #relay<T>(call: RelayedBackendCall, args: unknown[]): Promise<T> {
+  #relay<T>(call: RelayedBackendCall, args: unknown[], transfer?: ArrayBuffer[]): Promise<T> {
     if (this.#port === undefined) return Promise.reject(new BackendError(`memory://${this.#options.name}: not connected`))
-    return this.#port.call(call, args) as Promise<T>
+    return this.#port.call(call, args, transfer) as Promise<T>
   }
+}
+
+/** A copy of `bytes` in a buffer of its own, to transfer (a Buffer's slice() would be a view). */
+function tight(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes)
 }

@@ -6,20 +6,24 @@
  */
 import { isMainThread, type MessagePort } from 'node:worker_threads'
 import { toWireError } from '../../serialization/failure.js'
+import { systemClock, type Clock } from '../../util/clock.js'
 import { MemoryTransport } from '../../transport/memory/memory-transport.js'
 import { memoryBroker } from '../../transport/memory/memory-broker.js'
 import { MemoryBackend, memoryResultStore } from '../../result/memory/memory-backend.js'
 import { RELAY_OPEN, RELAYED_TRANSPORT_CALLS, type RelayAnswer, type RelayChange, type RelayOpen, type RelayRequest } from './relay-messages.js'
 
 let serving = false
+/** The clock of the first node made here: what the relayed connections time with, as its own do. */
+let clock: Clock = systemClock
 
 /**
  * Serves the memory:// relay of this process's worker threads, from now on. Called when a
- * worker node is made (only a node's threads relay); later calls do nothing.
+ * worker node is made (only a node's threads relay), with its clock; later calls do nothing.
  */
-export function serveThreadRelay(): void {
+export function serveThreadRelay(nodeClock: Clock): void {
   if (serving || !isMainThread) return
   serving = true
+  clock = nodeClock
   process.on('workerMessage', (value: unknown) => {
     const open = value as Partial<RelayOpen> | null
     if (open?.type !== RELAY_OPEN || open.served || open.port === undefined) return
@@ -32,7 +36,7 @@ export function serveThreadRelay(): void {
 const TRANSPORT_CALLS: ReadonlySet<string> = new Set(RELAYED_TRANSPORT_CALLS)
 
 function serveBroker(open: RelayOpen): void {
-  const transport = new MemoryTransport({ broker: memoryBroker(open.name), ...(open.ackWaitMs === undefined ? {} : { ackWaitMs: open.ackWaitMs }), ...(open.maxDeliver === undefined ? {} : { maxDeliver: open.maxDeliver }) })
+  const transport = new MemoryTransport({ broker: memoryBroker(open.name), clock, ...(open.ackWaitMs === undefined ? {} : { ackWaitMs: open.ackWaitMs }), ...(open.maxDeliver === undefined ? {} : { maxDeliver: open.maxDeliver }) })
   const connected = transport.connect()
   serve(open.port, () => void transport.close(), (request) => {
     if (!('args' in request) || !TRANSPORT_CALLS.has(request.call)) return Promise.reject(new TypeError(`not a relayed transport call: ${JSON.stringify(request)}`))
@@ -42,7 +46,7 @@ function serveBroker(open: RelayOpen): void {
 }
 
 function serveBackend(open: RelayOpen): void {
-  const backend = new MemoryBackend({ store: memoryResultStore(open.name), ...(open.resultExpiresMs === undefined ? {} : { resultExpiresMs: open.resultExpiresMs }) })
+  const backend = new MemoryBackend({ store: memoryResultStore(open.name), clock, ...(open.resultExpiresMs === undefined ? {} : { resultExpiresMs: open.resultExpiresMs }) })
   const watches = new Map<number, () => void>()
   serve(open.port, () => {
     for (const unwatch of watches.values()) unwatch()
