@@ -83,6 +83,13 @@ export function seconds(value: string, flag: string): number {
   }
 }
 
+/** {@link seconds}, more than 0: a wait of none is no wait (a timeout, an interval). */
+export function positiveSeconds(value: string, flag: string): number {
+  const s = seconds(value, flag)
+  if (!(s > 0)) throw new UsageError(`${flag} must be more than 0 seconds, got ${JSON.stringify(value)}`)
+  return s
+}
+
 /** A comma-separated list option. */
 export function list(value: string): string[] {
   return value.split(',').map((item) => item.trim()).filter(Boolean)

@@ -1,4 +1,6 @@
 import { pino, stdSerializers, type DestinationStream } from 'pino'
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { UsageError } from './args.js'
 import type { Logger, LogLevel } from '../util/logger.js'
 
@@ -35,7 +37,7 @@ export function parseLogFormat(text: string): LogFormat {
 export function cliLogger(options: { level: LogLevel; logfile?: string; format?: LogFormat }): Logger {
   const pretty = options.format === undefined ? options.logfile === undefined && process.stderr.isTTY === true : options.format === 'pretty'
   const destination: DestinationStream = options.logfile !== undefined
-    ? pino.destination({ dest: options.logfile, append: true, sync: true, mkdir: true })
+    ? pino.destination({ dest: openable(options.logfile, '--logfile'), append: true, sync: true })
     : pretty ? prettyStream(process.stderr) : pino.destination({ dest: 2, sync: true })
   const log = pino({
     level: options.level,
@@ -63,4 +65,31 @@ function prettyStream(out: NodeJS.WriteStream): DestinationStream {
       out.write(`[${new Date(time as number).toISOString()}] ${colors[level as string] ?? ''}${String(level).toUpperCase()}${reset} ${msg}${extra}\n`)
     },
   }
+}
+
+/**
+ * `path`, once its folder is made and the file can be opened to append: a usage error naming
+ * `flag` otherwise. pino's own `mkdir` retried a folder it could not make for ever, and the
+ * worker hung at full CPU without a word.
+ */
+export function openable(path: string, flag: string): string {
+  try {
+    makeDirs(dirname(path))
+    closeSync(openSync(path, 'a'))
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException
+    throw new UsageError(`cannot open ${flag} ${path}: ${code ?? message}${code === 'EACCES' ? ' (no permission to write there)' : ''}`)
+  }
+  return path
+}
+
+/**
+ * Makes `dir` and the folders above it that are missing, one by one. Node's own recursive
+ * mkdirSync never returns where the parent refuses a folder with ENOENT (under /proc).
+ */
+export function makeDirs(dir: string): void {
+  if (existsSync(dir)) return
+  const parent = dirname(dir)
+  if (parent !== dir) makeDirs(parent)
+  mkdirSync(dir)
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { DEFAULT_CONTROL_TIMEOUT, type ControlCommandName, type ControlReplies, type WorkerStats } from '../client/control.js'
 import { closestKey } from '../util/closest.js'
-import { connectionHelp, connectionOptions, list, openApp, requireShared, seconds, UsageError } from './args.js'
+import { connectionHelp, connectionOptions, list, openApp, positiveSeconds, requireShared, UsageError } from './args.js'
 import { printReplies } from './replies.js'
 import { alignOptions } from './help.js'
 
@@ -50,7 +50,7 @@ ${nodeHelp}`)
 export function addressing(values: { destination?: string; timeout?: string }): { destination?: string[]; timeout: number } {
   return {
     ...(values.destination !== undefined ? { destination: list(values.destination) } : {}),
-    timeout: values.timeout === undefined ? DEFAULT_CONTROL_TIMEOUT : seconds(values.timeout, '--timeout'),
+    timeout: values.timeout === undefined ? DEFAULT_CONTROL_TIMEOUT : positiveSeconds(values.timeout, '--timeout'),
   }
 }
 

@@ -91,6 +91,11 @@ async function importModule(spec: string, given: string): Promise<Record<string,
   } catch (error) {
     const missing = file === undefined && (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && (error as Error).message.includes(`'${spec}'`)
     if (missing) throw new UsageError(`-A ${given}: no such app module; tried ${tried.join(', ')} and the package "${spec}"`)
+    // A module loaded as CommonJS where it is written as ESM, or the other way round: the
+    // package.json beside it says which, and the quick start's says "type": "module".
+    if (/ is not defined in ES module scope|Cannot use import statement outside a module|Unexpected token 'export'|top-level await is not supported/i.test((error as Error).message)) {
+      throw new UsageError(`cannot import app module ${spec}: ${(error as Error).message}. celeriac apps are ES modules: add "type": "module" to the package.json of your project (see the README's quick start), or name the file .mts`, { cause: error })
+    }
     throw new ConfigError(`cannot import app module ${spec}: ${(error as Error).message}`, { cause: error })
   }
 }

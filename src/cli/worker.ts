@@ -1,9 +1,10 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { censorUrl } from '../config/conf.js'
 import { ConfigError } from '../errors.js'
 import { connectWithRetry } from './connect-retry.js'
-import { cliLogger, parseLogFormat, parseLogLevel } from './cli-logger.js'
+import { cliLogger, makeDirs, parseLogFormat, parseLogLevel } from './cli-logger.js'
 import { connectionHelp, connectionOptions, list, openApp, positiveInt, seconds, UsageError } from './args.js'
 import { VERSION } from './version.js'
 import type { App } from '../app/app.js'
@@ -82,7 +83,10 @@ export async function worker(argv: string[]): Promise<number> {
   if (values.prefetch !== undefined) options.prefetch = positiveInt(values.prefetch, '--prefetch')
   if (values['tasks-per-thread'] !== undefined) options.tasksPerThread = positiveInt(values['tasks-per-thread'], '--tasks-per-thread')
   if (values.lookahead !== undefined) options.lookahead = seconds(values.lookahead, '--lookahead')
-  if (values.queues !== undefined) options.queues = list(values.queues)
+  if (values.queues !== undefined) {
+    options.queues = list(values.queues)
+    if (options.queues.length === 0) throw new UsageError(`-Q/--queues must name at least one queue, got ${JSON.stringify(values.queues)}`)
+  }
   if (values.hostname !== undefined) options.hostname = values.hostname
   if (values.events) options.sendEvents = true
   if (values['max-tasks-per-child'] !== undefined) options.maxTasksPerChild = positiveInt(values['max-tasks-per-child'], '--max-tasks-per-child')
@@ -129,13 +133,15 @@ export async function worker(argv: string[]): Promise<number> {
 function runUntilStopped(app: App, node: WorkerNode, beat: Beat | undefined): Promise<number> {
   return new Promise<number>((resolve) => {
     let signals = 0
+    let cold = false
     let stopping: Promise<void> | undefined
     const finish = () => {
       if (stopping) return
       stopping = node.stopped.then(() => beat?.stop()).then(() => app.close())
       stopping.then(() => {
         console.log(`${node.hostname} offline.`)
-        resolve(0)
+        // As Celery's: a warm shutdown exits 0, a cold one 1, so a supervisor tells them apart.
+        resolve(cold ? 1 : 0)
       }, (error: Error) => {
         app.logger.error('shutdown failed', { error })
         resolve(1)
@@ -143,7 +149,7 @@ function runUntilStopped(app: App, node: WorkerNode, beat: Beat | undefined): Pr
     }
     const stop = (signal: NodeJS.Signals, why: string = signal) => {
       signals++
-      const cold = signals > 1 || signal === 'SIGQUIT'
+      cold = signals > 1 || signal === 'SIGQUIT'
       console.log(`\n${why}: ${cold ? 'cold' : 'warm'} shutdown${cold ? '' : ' (running tasks finish; send it again to stop now)'}`)
       Promise.resolve(beat?.stop()).then(() => node.stop({ cold })).catch((error: Error) => app.logger.error('stop failed', { error }))
       finish()
@@ -192,9 +198,20 @@ function configMistake(error: unknown): never {
   throw error
 }
 
-/** Refuses a pidfile that holds the pid of a live process (another node with the same name). */
+/**
+ * Refuses a pidfile that holds the pid of a live process (another node with the same name),
+ * or whose folder cannot be made or written: said now, not once the node has connected.
+ */
 function claimPidfile(path: string): void {
-  if (!existsSync(path)) return
+  if (!existsSync(path)) {
+    try {
+      makeDirs(dirname(path))
+      accessSync(dirname(path), constants.W_OK)
+    } catch (error) {
+      throw new UsageError(`cannot write --pidfile ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+    }
+    return
+  }
   const pid = Number(readFileSync(path, 'utf8').trim())
   if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) throw new ConfigError(`pidfile ${path} holds the pid of a running process (${pid}): is this node already running?`)
 }

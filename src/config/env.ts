@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js'
 import { DEFAULTS, type ConfigValues } from './defaults.js'
 import { closestKey } from '../util/closest.js'
+import { validateConfig } from './conf.js'
 
 const PREFIX = 'CELERIAC_'
 
@@ -54,7 +55,12 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       throw new ConfigError(`unknown environment variable ${name}${near ? ` (did you mean ${near}?)` : ''}`)
     }
     config[key] = parse(key, name, text)
+    // Checked here too, so that the error names the variable the value came from.
+    try {
+      validateConfig({ [key]: config[key] })
+    } catch (error) {
+      throw new ConfigError(`${name}: ${(error as Error).message}`, { cause: error })
+    }
   }
-  // Values are checked where they are applied (Conf.update), which names the key.
   return config as Partial<ConfigValues>
 }

@@ -186,8 +186,9 @@ export class RemoteControl {
       }
       case 'cancel_consumer': {
         const queue = this.#queue(args.queue)
-        if (!(await node.cancelConsumer(queue))) throw new InvalidArgumentError(`not consuming from ${queue}`)
-        return `no longer consuming from ${queue}`
+        // As Celery's, and as add_consumer is: done when nothing is left to do, so a broadcast
+        // to every node succeeds on those that never consumed the queue.
+        return (await node.cancelConsumer(queue)) ? `no longer consuming from ${queue}` : `was not consuming from ${queue}`
       }
       case 'pool_grow': {
         // Answered at once, as Celery's 'pool will grow': a new thread imports the app before it
@@ -198,9 +199,15 @@ export class RemoteControl {
         node.grow(n).catch((error: unknown) => this.#deps.logger.error(`pool_grow: could not start ${n} more thread${n === 1 ? '' : 's'}`, { error }))
         return `pool will grow to ${size} threads`
       }
-      case 'pool_shrink':
-        node.shrink(this.#count(args.n))
-        return `pool shrunk to ${node.poolSize()} threads`
+      case 'pool_shrink': {
+        const n = this.#count(args.n)
+        const before = node.poolSize()
+        node.shrink(n)
+        const after = node.poolSize()
+        // A node keeps one thread: what it could not take away is said, not passed over.
+        if (after === before) return `pool stays at ${after} thread${after === 1 ? '' : 's'}: a node keeps at least one`
+        return `pool shrunk to ${after} thread${after === 1 ? '' : 's'}${before - after < n ? ` (by ${before - after}, not ${n}: a node keeps at least one)` : ''}`
+      }
       case 'shutdown':
         return 'shutting down'
       default:

@@ -155,7 +155,7 @@ t.test('audit - control pool_grow answers within the default second, saying what
   const stats = await celeriac(['inspect', 'stats', '-d', hostname, '-j', '-b', server.url])
   t.equal(JSON.parse(stats.stdout)[hostname].pool.threads, 3)
   const shrink = await celeriac(['control', 'pool_shrink', '2', '-d', hostname, '-b', server.url])
-  t.same([shrink.code, shrink.stdout], [0, `->  ${hostname}: OK\n        pool shrunk to 1 threads\n`])
+  t.same([shrink.code, shrink.stdout], [0, `->  ${hostname}: OK\n        pool shrunk to 1 thread\n`])
 })
 
 t.test('audit - a malformed or unknown broker URL, a bad rate, an -A without an app, a bad CELERIAC_* value: usage errors (exit 2)', async (t) => {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { celeriac, startCeleriac, type CliRun } from '../helpers/cli.js'
 import { tempDir } from '../helpers/files.js'
 
@@ -85,4 +86,31 @@ t.test('habits - every --help aligns its option descriptions on one column', asy
     const columns = new Set(runs[i].stdout.split('\n').map((line) => /^ {2}(?:-\w, | {4})--[\w-]+(?: <[^>]+>)? +/.exec(line)?.[0].length).filter((n) => n !== undefined))
     t.equal(columns.size, 1, `${command}: one column (${[...columns].join(', ')})`)
   })
+})
+
+t.test('habits - mistakes an operator makes on the command line are usage errors that name the flag (CLI audit)', async (t) => {
+  const dir = tempDir(t)
+  const app = `${fixtures}/nats-app.ts`
+  const started = performance.now()
+  // A log folder that cannot be made: pino retried it for ever, at full CPU, without a word.
+  const [logfile, pidfile, timeout, queues] = await Promise.all([
+    celeriac(['worker', '-A', app, '--logfile', '/proc/no-such-dir/w.log', '-b', 'nats://127.0.0.1:9']),
+    celeriac(['worker', '-A', app, '--pidfile', '/proc/no-such-dir/w.pid', '-b', 'nats://127.0.0.1:9']),
+    celeriac(['inspect', 'stats', '-t', '0', '-b', 'nats://127.0.0.1:9']),
+    celeriac(['worker', '-A', app, '-Q', ',', '-b', 'nats://127.0.0.1:9']),
+  ])
+  t.same([logfile.code, logfile.stderr.split('\n').at(-2)], [2, 'celeriac: cannot open --logfile /proc/no-such-dir/w.log: ENOENT'])
+  t.same([pidfile.code, pidfile.stderr.split('\n').at(-2)], [2, 'celeriac: cannot write --pidfile /proc/no-such-dir/w.pid: ENOENT'])
+  t.same([timeout.code, timeout.stderr], [2, 'celeriac: --timeout must be more than 0 seconds, got "0"\n'])
+  t.same([queues.code, queues.stderr.split('\n').at(-2)], [2, 'celeriac: -Q/--queues must name at least one queue, got ","'])
+  t.ok(performance.now() - started < 30_000, 'each ends, and soon')
+
+  // A TypeScript app in a folder with no package.json (no "type": "module"): Node's own
+  // "__filename is not defined in ES module scope" was all it said.
+  const bare = `${dir}/bare`
+  mkdirSync(bare)
+  writeFileSync(`${bare}/app.ts`, `import { createApp } from ${JSON.stringify(fileURLToPath(new URL('../../src/index.ts', import.meta.url)))}\nexport const app = createApp({ name: 'bare' })\nexport const add = app.task('bare.add', (x: number, y: number) => x + y)\n`)
+  const esm = await celeriacIn(bare, ['status', '-A', 'app.ts', '-b', 'nats://127.0.0.1:9'])
+  t.equal(esm.code, 2)
+  t.match(esm.stderr, /^celeriac: cannot import app module app\.ts: .*celeriac apps are ES modules: add "type": "module" to the package\.json of your project/)
 })

@@ -64,7 +64,8 @@ t.test('cli - a typo in the configuration is a usage error naming it (exit 2)', 
     celeriac(['worker', '-A', fileURLToPath(new URL('../helpers/files.ts', import.meta.url))]),
   ])
   t.same([env.code, env.stderr], [2, 'celeriac: unknown environment variable CELERIAC_TASK_ACKS_LAET (did you mean CELERIAC_TASK_ACKS_LATE?)\n'])
-  t.same([value.code, value.stderr], [2, 'celeriac: config.workerConcurrency must be a positive integer, got "lots"\n'])
+  // CLI audit: the error named the config key, not the variable the value came from.
+  t.same([value.code, value.stderr], [2, 'celeriac: CELERIAC_WORKER_CONCURRENCY: config.workerConcurrency must be a positive integer, got "lots"\n'])
   t.equal(noApp.code, 2)
   t.match(noApp.stderr, /exports no celeriac app/)
 })

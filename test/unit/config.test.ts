@@ -235,7 +235,7 @@ t.test('config - precedence: module, then env, then explicit updates; bad values
   t.equal(app.conf.taskAcksLate, true)
   t.equal(app.conf.workerConcurrency, 8)
   t.throws(() => app.configFromObject({ workerConcurency: 1 } as never), { message: 'unknown config key "workerConcurency" (did you mean "workerConcurrency"?)' })
-  t.throws(() => app.configFromEnv({ CELERIAC_WORKER_CONCURRENCY: '0' }), { message: 'config.workerConcurrency must be a positive integer, got 0' })
+  t.throws(() => app.configFromEnv({ CELERIAC_WORKER_CONCURRENCY: '0' }), { message: 'CELERIAC_WORKER_CONCURRENCY: config.workerConcurrency must be a positive integer, got 0' })
   const resolved = app.resolvedOptions(app.tasks.get(app.task('p.t', () => 1).name)!)
   t.equal(resolved.acksLate, true, 'task options follow config changes')
   app.configFromObject({ taskAcksLate: false })
