@@ -41,6 +41,8 @@ ${connectionHelp}
   -B, --beat                       also run a beat in this process (see celeriac beat)
       --metrics-port <n>           serve Prometheus metrics on http://0.0.0.0:<n>/metrics
       --health-port <n>            serve probes on http://0.0.0.0:<n>/livez and /readyz
+      --metrics-host <addr>        the interface for metrics instead of every one (0.0.0.0)
+      --health-host <addr>         the interface for probes instead of every one (0.0.0.0)
 
 TERM or INT: warm shutdown (stop consuming, let running tasks finish within
 config.workerShutdownTimeout, requeue the rest). QUIT, or a second TERM/INT: cold shutdown
@@ -70,6 +72,8 @@ export async function worker(argv: string[]): Promise<number> {
       beat: { type: 'boolean', short: 'B' },
       'metrics-port': { type: 'string' },
       'health-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
+      'health-host': { type: 'string' },
     },
     strict: true,
   })
@@ -91,8 +95,10 @@ export async function worker(argv: string[]): Promise<number> {
   if (values.events) options.sendEvents = true
   if (values['max-tasks-per-child'] !== undefined) options.maxTasksPerChild = positiveInt(values['max-tasks-per-child'], '--max-tasks-per-child')
   if (values['max-memory-per-child'] !== undefined) options.maxMemoryPerChild = positiveInt(values['max-memory-per-child'], '--max-memory-per-child')
-  if (values['metrics-port'] !== undefined) options.metrics = { port: port(values['metrics-port'], '--metrics-port') }
-  if (values['health-port'] !== undefined) options.health = { port: port(values['health-port'], '--health-port') }
+  if (values['metrics-port'] !== undefined) options.metrics = { port: port(values['metrics-port'], '--metrics-port'), ...(values['metrics-host'] ? { host: values['metrics-host'] } : {}) }
+  if (values['health-port'] !== undefined) options.health = { port: port(values['health-port'], '--health-port'), ...(values['health-host'] ? { host: values['health-host'] } : {}) }
+  if (values['metrics-host'] !== undefined && values['metrics-port'] === undefined) throw new UsageError('--metrics-host needs --metrics-port')
+  if (values['health-host'] !== undefined && values['health-port'] === undefined) throw new UsageError('--health-host needs --health-port')
   const timeLimit = values['time-limit'] === undefined ? undefined : seconds(values['time-limit'], '--time-limit')
   const softTimeLimit = values['soft-time-limit'] === undefined ? undefined : seconds(values['soft-time-limit'], '--soft-time-limit')
   const level = parseLogLevel(values.loglevel ?? 'warning')
@@ -245,8 +251,9 @@ function banner(app: App, node: WorkerNode): string {
     `.> concurrency: ${node.options.concurrency} (threads) x ${node.options.tasksPerThread} (tasks per thread) = ${node.options.concurrency * node.options.tasksPerThread} in flight`,
     `.> lookahead:   ${node.options.lookaheadMs === 0 ? 'off (pulls only for free slots)' : `${node.options.lookaheadMs} ms (reserves the tasks it will start within it)`}`,
     `.> task events: ${events}`,
-    ...(node.endpoints.metrics ? [`.> metrics:     ${node.endpoints.metrics}`] : []),
-    ...(node.endpoints.health ? [`.> probes:      ${node.endpoints.health}/livez ${node.endpoints.health}/readyz`] : []),
+    // The URLs name 127.0.0.1 to be followed; what listens is every interface unless -host said.
+    ...(node.endpoints.metrics ? [`.> metrics:     ${node.endpoints.metrics}${everyInterface(node.options.metrics?.host)}`] : []),
+    ...(node.endpoints.health ? [`.> probes:      ${node.endpoints.health}/livez ${node.endpoints.health}/readyz${everyInterface(node.options.health?.host)}`] : []),
     '',
     '[queues]',
     ...queues,
@@ -263,4 +270,9 @@ function port(value: string, flag: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`${flag} must be a port number from 0 to 65535, got ${value}`)
   return n
+}
+
+/** Says that an endpoint listens on every interface, where it does. */
+function everyInterface(host: string | undefined): string {
+  return host === undefined || host === '0.0.0.0' || host === '::' ? ' (listening on every interface)' : ''
 }

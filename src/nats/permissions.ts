@@ -7,6 +7,8 @@ import { Names, WORKERS } from '../transport/nats/names.js'
 import { CONTROL_PATTERN, INSPECT_SUBJECT } from '../client/control.js'
 import { eventPattern } from '../events/events.js'
 import { natsTransportDefaults } from '../transport/nats/nats-transport.js'
+import { InvalidArgumentError } from '../errors.js'
+import { checkKnownKeys, closestKey } from '../util/closest.js'
 
 /**
  * Who a NATS user is in a deployment:
@@ -18,6 +20,7 @@ import { natsTransportDefaults } from '../transport/nats/nats-transport.js'
  *   oldest message) and beat's last runs, and sends the inspect commands only.
  */
 export type NatsRole = 'client' | 'worker' | 'beat' | 'monitor'
+const ROLES: readonly NatsRole[] = ['client', 'worker', 'beat', 'monitor']
 
 /** Options of {@link natsPermissions}: the names the deployment uses. */
 export interface NatsPermissionsOptions {
@@ -40,6 +43,8 @@ export interface NatsPermissionsOptions {
   inboxPrefix?: string
 }
 
+const OPTION_KEYS = ['namespace', 'queues', 'resultBucket', 'backend', 'inboxPrefix'] as const satisfies readonly (keyof NatsPermissionsOptions)[]
+
 /** A nats-server `permissions` block, as data: `JSON.stringify` it into the server config. */
 export interface NatsPermissions {
   publish: { allow: string[] }
@@ -57,6 +62,9 @@ const api = '$JS.API'
  * const block = `permissions: ${JSON.stringify(natsPermissions('client', { queues: ['celery', 'mail'] }))}`
  */
 export function natsPermissions(role: NatsRole, options: NatsPermissionsOptions = {}): NatsPermissions {
+  // Written by hand into a server's config: a typo must not grant less, or nothing, unseen.
+  if (!ROLES.includes(role)) throw new InvalidArgumentError(`natsPermissions: unknown role ${JSON.stringify(role)}${closestKey(String(role), ROLES) ? ` (did you mean ${JSON.stringify(closestKey(String(role), ROLES))}?)` : ''}; the roles: ${ROLES.join(', ')}`)
+  checkKnownKeys(options, OPTION_KEYS, (key, near) => new InvalidArgumentError(`natsPermissions: unknown option ${key}${near ? ` (did you mean ${near}?)` : ''}; the options: ${OPTION_KEYS.join(', ')}`))
   const names = new Names(options.namespace ?? natsTransportDefaults.prefix)
   const queues = options.queues ?? ['celery']
   const results = options.resultBucket ?? names.resultsBucket

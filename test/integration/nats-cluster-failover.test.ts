@@ -58,10 +58,16 @@ t.test('an R1 queue made before is scaled to R3 in place when declared again', a
   await before.declareQueue({ name: 'q' })
   await before.close()
   t.equal((await jsm.streams.info('SCALE_Q_q')).config.num_replicas, 1, 'made with one copy')
+  const warnings: string[] = []
+  const onWarning = (warning: Error & { code?: string }) => void (warning.code === 'CELERIAC_REPLICAS' && warnings.push(warning.message))
+  process.on('warning', onWarning)
+  t.teardown(() => void process.off('warning', onWarning))
   const after = new NatsTransport({ url: cluster.url, prefix: 'scale' })
   await after.connect()
   await after.declareQueue({ name: 'q' })
   await after.close()
+  // Docs audit: one worker set differently scaled every shared stream, without a word.
+  t.ok(warnings.some((m) => m.startsWith('queue "q" (stream SCALE_Q_q) had 1 replica(s) and now has 3')), `a warning says so: ${JSON.stringify(warnings)}`)
   t.equal((await jsm.streams.info('SCALE_Q_q')).config.num_replicas, 3, 'three copies once declared by a default transport')
   t.equal((await jsm.streams.info('KV_scale-topology')).config.num_replicas, 3, 'its topology bucket too')
 })

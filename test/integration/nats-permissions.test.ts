@@ -77,6 +77,13 @@ t.test('permissions - client: cannot listen to another user\'s inbox or to every
   }
 })
 
+t.test('permissions - client without its inbox prefix: the refusal says to set it, not to widen the grants (docs audit)', async (t) => {
+  const lost = createApp({ name: 'alice', broker: as('alice'), backend: 'nats://' })
+  t.teardown(() => lost.close())
+  const error = await lost.sendTask('s.add', [1, 1]).then((sent) => sent.get({ timeout: 10 })).catch((e: unknown) => e)
+  t.match(error, { message: /refused to let this user subscribe on "_INBOX\.[^"]+" \(permissions violation\): replies come to this connection's inbox prefix: set natsInboxPrefix \(CELERIAC_NATS_INBOX_PREFIX, or \?inbox_prefix= in the URL\)/ })
+})
+
 t.test('permissions - client on rpc://: results come back', async (t) => {
   const rpc = createApp({ name: 'rpcbob', broker: as('rpcbob'), backend: 'rpc://', config: inbox('rpcbob') })
   t.teardown(() => rpc.close())

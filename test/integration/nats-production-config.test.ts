@@ -6,10 +6,9 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { configFromEnv } from '../../src/config/env.js'
-import { NatsTransport } from '../../src/nats/index.js'
+import { NatsTransport, natsPermissionsConfig, type NatsRole } from '../../src/nats/index.js'
 import { connectNats } from '../../src/transport/nats/connect.js'
 import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
-import { productionAuthConf, productionPermissionBlocks } from '../helpers/nats-config.js'
 import { makeCertificates } from '../helpers/tls.js'
 
 // The nats-server files docs/production.md publishes start a real 3-node JetStream cluster
@@ -22,6 +21,43 @@ t.teardown(() => {
   rmSync(certs.dir, { recursive: true, force: true })
 })
 
+/**
+ * The inbox prefix of each role's user in auth.conf: the user may subscribe under it only, so no
+ * role reads another's replies or pushed results. docs/production.md sets the same in each
+ * role's environment (CELERIAC_NATS_INBOX_PREFIX); without it a process fails on its first request.
+ */
+const INBOXES = { worker: '_INBOX.worker', client: '_INBOX.client', beat: '_INBOX.beat', monitor: '_INBOX.monitor' } as const satisfies Record<NatsRole, string>
+
+/** The text of docs/production/auth.conf: one user per role, its generated permissions, passwords from the environment. */
+function productionAuthConf(): string {
+  const indent = (text: string) => text.split('\n').map((line) => `      ${line}`).join('\n')
+  const user = (role: NatsRole) =>
+    `    {\n      user: ${role}\n      password: $NATS_${role.toUpperCase()}_PASSWORD\n${indent(natsPermissionsConfig(role, { inboxPrefix: INBOXES[role] }))}\n    }`
+  return [
+    '# Generated from natsPermissions() in celeriac/nats, for the default namespace and the queue',
+    '# "celery" (test/integration/nats-production-config.test.ts checks this file matches).',
+    '# For other queues, generate your own: natsPermissionsConfig(role, { queues: [...] }).',
+    '# Each user may subscribe only under its own inbox prefix: set it in the environment of',
+    '# every process that connects as that user, e.g. CELERIAC_NATS_INBOX_PREFIX=_INBOX.client.',
+    '# Passwords come from the environment of nats-server; prefer bcrypt hashes (nats server passwd).',
+    'authorization {',
+    '  users: [',
+    ...(['worker', 'client', 'beat', 'monitor'] as const).map(user),
+    '    # Creates streams ahead of the workers, purges, deletes: for operators, not for apps.',
+    '    { user: admin, password: $NATS_ADMIN_PASSWORD }',
+    '  ]',
+    '}',
+    '',
+  ].join('\n')
+}
+
+/** The permission blocks docs/production.md shows, one fenced block per role. */
+function productionPermissionBlocks(): string {
+  return (['client', 'worker', 'beat', 'monitor'] as const)
+    .map((role) => `\`${role}\` (inbox prefix \`${INBOXES[role]}\`):\n\n\`\`\`\n${natsPermissionsConfig(role, { inboxPrefix: INBOXES[role] })}\n\`\`\``)
+    .join('\n\n')
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
@@ -32,8 +68,16 @@ function freePort(): Promise<number> {
 }
 
 t.test('production config - auth.conf and the blocks in docs/production.md are what natsPermissions generates', async (t) => {
-  t.equal(readFileSync(join(docs, 'auth.conf'), 'utf8'), await productionAuthConf())
-  t.ok(readFileSync(join(docs, '..', 'production.md'), 'utf8').includes(await productionPermissionBlocks()), 'docs/production.md shows the generated blocks')
+  t.equal(readFileSync(join(docs, 'auth.conf'), 'utf8'), productionAuthConf())
+  t.ok(readFileSync(join(docs, '..', 'production.md'), 'utf8').includes(productionPermissionBlocks()), 'docs/production.md shows the generated blocks')
+})
+
+t.test('production config - docs/production.md sets each role\'s inbox prefix where it shows the role\'s environment (docs audit)', async (t) => {
+  // A process without the prefix its user may subscribe to fails on its first request.
+  const page = readFileSync(join(docs, '..', 'production.md'), 'utf8')
+  for (const [role, prefix] of Object.entries(INBOXES)) {
+    t.match(page, new RegExp(`CELERIAC_NATS_USER=${role} [^\\n]*CELERIAC_NATS_INBOX_PREFIX=${prefix.replace('.', '\\.')}\\b`), role)
+  }
 })
 
 t.test('production config - the password variables of auth.conf can sit in the environment of celeriac commands', async (t) => {
@@ -101,10 +145,18 @@ t.test('production config - the three published node configs form a JetStream cl
   t.equal(replicas, 3, 'an R3 stream has a copy on each node')
   t.equal((await jsm.streams.info('PROBE')).cluster?.name, 'celeriac')
 
-  const transport = new NatsTransport({ url: `${tls(1)},127.0.0.1:${servers[2].port}`, connectionOptions: { user: 'worker', pass: 'w-pw', tls: { caFile: certs.ca } } })
+  const transport = new NatsTransport({ url: `${tls(1)},127.0.0.1:${servers[2].port}`, connectionOptions: { user: 'worker', pass: 'w-pw', tls: { caFile: certs.ca }, inboxPrefix: INBOXES.worker } })
   await transport.connect()
   await transport.declareQueue({ name: 'celery' })
   await transport.close()
   t.pass('the worker user sets its queue up through another node')
+  for (const [user, pass] of [['worker', 'w-pw'], ['beat', 'b-pw']] as const) {
+    const nc = await connectNats(tls(0), { user, pass, tls: { caFile: certs.ca }, inboxPrefix: INBOXES[user] })
+    t.teardown(() => nc.close())
+    for (const subject of ['_INBOX.client.>', '_INBOX.>']) {
+      const refused = new Promise<Error | null>((resolve) => nc.subscribe(subject, { callback: (error) => resolve(error) }))
+      t.match(await refused, { message: `Permissions Violation for Subscription to "${subject}"` }, `${user} cannot read the replies of clients: ${subject}`)
+    }
+  }
   await t.rejects(connectNats(servers[0].url, { user: 'worker', pass: 'w-pw', timeout: 2_000 }), { name: 'TransportError' }, 'a client that does not trust the CA is refused')
 })

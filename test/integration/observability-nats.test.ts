@@ -43,11 +43,14 @@ if (!natsServerAvailable()) {
   })
 
   t.test('cli - --metrics-port and --health-port serve a worker process', async (t) => {
-    const worker = await startWorkerProcess({ app: fixture, hostname: 'cli-obs@test', args: ['-c', '1', '-Q', 'clique', '--metrics-port', '0', '--health-port', '0'], env: { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: server.url } })
+    const worker = await startWorkerProcess({ app: fixture, hostname: 'cli-obs@test', args: ['-c', '1', '-Q', 'clique', '--metrics-port', '0', '--health-port', '0', '--health-host', '127.0.0.1'], env: { CELERIAC_BROKER_URL: server.url, CELERIAC_RESULT_BACKEND: server.url } })
     t.teardown(() => worker.stop())
     const metricsUrl = /\.> metrics: +(\S+)/.exec(worker.output())?.[1]
     const probes = /\.> probes: +(\S+)\/livez/.exec(worker.output())?.[1]
     t.match(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'the banner names the metrics URL')
+    // Docs audit: the banner named 127.0.0.1 for what listened on every interface.
+    t.match(worker.output(), /\.> metrics: +http:\/\/127\.0\.0\.1:\d+\/metrics \(listening on every interface\)\n/)
+    t.match(worker.output(), /\.> probes: +http:\/\/127\.0\.0\.1:\d+\/livez http:\/\/127\.0\.0\.1:\d+\/readyz\n/, '--health-host 127.0.0.1: loopback only')
     t.equal(await (await f.add.applyAsync([20, 22], { queue: 'clique' })).get({ timeout: 10 }), 42)
     const samples = parsePrometheus(await (await fetch(metricsUrl!)).text())
     t.equal(sample(samples, 'celeriac_tasks_succeeded_total', { task: 'obsnats.add', queue: 'clique', hostname: 'cli-obs@test' }), 1)

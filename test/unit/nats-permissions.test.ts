@@ -36,3 +36,9 @@ t.test('nats permissions - the roles that read queue figures may get messages of
   for (const subject of ['$JS.API.STREAM.NAMES', '$JS.API.STREAM.INFO.KV_shop-beat', '$JS.API.DIRECT.GET.KV_shop-beat.$KV.shop-beat.>']) t.ok(monitor.includes(subject), `monitor: ${subject} (the dashboard's queue list and Beat page)`)
   t.notOk(monitor.some((subject) => /CREATE\.KV_shop-beat|UPDATE|PURGE|DELETE\.SHOP_Q|^\$KV\./.test(subject)), 'monitor: no write to the beat bucket or the queues')
 })
+
+t.test('nats permissions - a typo in the role or an option is an error, not fewer grants (docs audit)', async (t) => {
+  t.throws(() => natsPermissions('clinet' as never), { name: 'InvalidArgumentError', message: 'natsPermissions: unknown role "clinet" (did you mean "client"?); the roles: client, worker, beat, monitor' })
+  t.throws(() => natsPermissionsConfig('admin' as never), { name: 'InvalidArgumentError', message: /^natsPermissions: unknown role "admin"/ })
+  t.throws(() => natsPermissions('client', { queue: ['mail'] } as never), { name: 'InvalidArgumentError', message: 'natsPermissions: unknown option queue (did you mean queues?); the options: namespace, queues, resultBucket, backend, inboxPrefix' })
+})

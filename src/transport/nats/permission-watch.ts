@@ -26,12 +26,26 @@ export function permissionsOf(nc: NatsConnection): PermissionWatch {
 export function permissionError(violation: Violation): PermissionError {
   const operation = violation.operation === 'publish' ? 'publish' : 'subscribe'
   return new PermissionError(
-    `the NATS server refused to let this user ${operation} ${operation === 'publish' ? 'to' : 'on'} "${violation.subject}" (permissions violation): ` +
-      'grant it to the user, or use a user whose role allows this (see natsPermissions in celeriac/nats and docs/production.md)',
+    `the NATS server refused to let this user ${operation} ${operation === 'publish' ? 'to' : 'on'} "${violation.subject}" (permissions violation): ${remedy(operation, violation.subject)}`,
     operation,
     violation.subject,
     { cause: violation },
   )
+}
+
+/**
+ * What to do about a refusal. Two are mistakes of setup, not of permissions, and widening the
+ * user's grants would be the wrong fix (docs audit): creating a stream or bucket, which only
+ * workers may, because no worker has yet; and a reply inbox outside the user's own prefix.
+ */
+function remedy(operation: 'publish' | 'subscribe', subject: string): string {
+  if (operation === 'publish' && /^\$JS\.API\.STREAM\.(CREATE|UPDATE)\./.test(subject)) {
+    return 'only workers create streams and buckets: start a worker on this broker first, whose user may (see docs/production.md), rather than granting it to this user'
+  }
+  if (operation === 'subscribe' && subject.startsWith('_INBOX.')) {
+    return "replies come to this connection's inbox prefix: set natsInboxPrefix (CELERIAC_NATS_INBOX_PREFIX, or ?inbox_prefix= in the URL) to the prefix this user may subscribe to, such as _INBOX.client (see natsPermissions in celeriac/nats and docs/production.md)"
+  }
+  return 'grant it to the user, or use a user whose role allows this (see natsPermissions in celeriac/nats and docs/production.md)'
 }
 
 /** The {@link PermissionError} in `error` or its causes, if a permissions violation is what failed. */

@@ -63,6 +63,9 @@ export async function ensureReplicas(jsm: JetStreamManager, stream: string, repl
   try {
     await jsm.streams.update(stream, { ...current, num_replicas: replicas })
     await scaled(jsm, stream, replicas)
+    // Every process that declares it brings a shared stream to its own natsReplicas: one set
+    // differently (one worker at 1 on a cluster at 3) changes it for the whole cluster.
+    process.emitWarning(`${what} (stream ${stream}) had ${has} replica(s) and now has ${replicas}, as this process's natsReplicas asks (set or default); every process that declares it does the same, so keep CELERIAC_NATS_REPLICAS alike on all of them`, { type: 'CeleriacWarning', code: 'CELERIAC_REPLICAS' })
   } catch (error) {
     throw new TransportError(
       `${what} (stream ${stream}) has ${has} replica(s) and natsReplicas asks for ${replicas}, which the server refused: ${(error as Error).message}. ` +
