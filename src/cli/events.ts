@@ -48,15 +48,20 @@ export async function events(argv: string[]): Promise<number> {
     console.error(`-> celeriac events: parent process ${ppid} exited (npm does not pass its signals on): stopping`)
     stream.close()
   })
-  for await (const event of stream) console.log(values.json ? JSON.stringify(event) : format(event))
+  for await (const event of stream) console.log(values.json ? JSON.stringify(event) : formatEvent(event))
   unwatch()
   await app.close()
   return 0
 }
 
-/** `<time> <node> <type> key=value ...`, as Celery's dumper shows it. */
-function format(event: CeleriacEvent): string {
+/**
+ * `<time> <node> <type> key=value ...`, as Celery's dumper shows it: one line per event, so a
+ * string with a line break (a traceback) is shown quoted, and an eta as a time.
+ */
+export function formatEvent(event: CeleriacEvent): string {
   const { type, hostname, timestamp, ...fields } = event
-  const rest = Object.entries(fields).map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`).join(' ')
+  const shown = (key: string, value: unknown) =>
+    key === 'eta' && typeof value === 'number' ? new Date(value).toISOString() : typeof value === 'string' && !/[\r\n]/.test(value) ? value : JSON.stringify(value)
+  const rest = Object.entries(fields).map(([key, value]) => `${key}=${shown(key, value)}`).join(' ')
   return `${new Date(timestamp).toISOString()} ${hostname} ${type}${rest ? ' ' + rest : ''}`
 }
