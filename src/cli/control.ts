@@ -92,7 +92,7 @@ export async function control(argv: string[]): Promise<number> {
     // A revoke is stored in the broker before it is broadcast: nodes that start later skip the
     // task too, so no node online to answer is not a failure (Celery's revoke is lost then).
     const nobody = name === 'revoke' ? `no node online replied; the revoke is stored: a node that receives ${args.length === 1 ? 'this task' : 'these tasks'} within workerRevokeExpires (${toMs(app.conf.workerRevokeExpires, 'workerRevokeExpires') / 1000} s) discards ${args.length === 1 ? 'it' : 'them'}` : undefined
-    printReplies(await method.run(app, args, options), { json: values.json, nobody })
+    printReplies(await method.run(app, args, options), { json: values.json, nobody, ...(options.destination ? { destination: options.destination } : {}) })
     return 0
   } finally {
     await app.close()

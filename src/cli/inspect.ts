@@ -74,7 +74,7 @@ export async function inspect(argv: string[]): Promise<number> {
   try {
     requireShared(app, 'inspect', 'no node in another process can hear this command or answer it')
     const replies = method === 'active_queues' ? activeQueues(await app.control.inspect(options).stats()) : await app.control.broadcast(method, options)
-    printReplies(replies, { json: values.json, bare: method !== 'ping' })
+    printReplies(replies, { json: values.json, bare: method !== 'ping', ...(options.destination ? { destination: options.destination } : {}) })
     return 0
   } finally {
     await app.close()

@@ -1,3 +1,4 @@
+import { hostname as osHostname } from 'node:os'
 import { CommandFailed } from './args.js'
 import type { ControlReplies } from '../client/control.js'
 
@@ -10,7 +11,7 @@ import type { ControlReplies } from '../client/control.js'
  * `{ "error": ... }`, or with `bare` (`inspect` but ping) the value itself, as in
  * `celery inspect active -j`; an error stays `{ "error": ... }` there too.
  */
-export function printReplies(replies: ControlReplies, options: { json?: boolean; quiet?: boolean; bare?: boolean; nobody?: string } = {}): void {
+export function printReplies(replies: ControlReplies, options: { json?: boolean; quiet?: boolean; bare?: boolean; nobody?: string; destination?: readonly string[] } = {}): void {
   const hosts = Object.keys(replies).sort()
   if (hosts.length === 0 && options.nobody !== undefined) {
     if (options.json) console.log('{}')
@@ -27,7 +28,7 @@ export function printReplies(replies: ControlReplies, options: { json?: boolean;
       for (const line of describe(reply.error ?? reply.ok)) console.log(`        ${line}`)
     }
   }
-  if (hosts.length === 0) throw new CommandFailed('no nodes replied within the time limit')
+  if (hosts.length === 0) throw new CommandFailed(`no nodes replied within the time limit${hostless(options.destination)}`)
   const failed = hosts.filter((host) => replies[host].error !== undefined)
   if (failed.length > 0) throw new CommandFailed(`${failed.join(', ')} replied with an error`)
 }
@@ -36,4 +37,10 @@ function describe(value: unknown): string[] {
   if (typeof value === 'string') return [value]
   if (Array.isArray(value)) return value.length === 0 ? ['- empty -'] : value.map((item) => `* ${typeof item === 'string' ? item : JSON.stringify(item)}`)
   return JSON.stringify(value, null, 2).split('\n')
+}
+
+/** A hint for `-d w1`: node names have a host part (`w1@host`), and a name without one matches none. */
+function hostless(destination: readonly string[] | undefined): string {
+  const bare = destination?.filter((name) => !name.includes('@')) ?? []
+  return bare.length === 0 ? '' : ` (node names have a host part, as in ${bare[0]}@${osHostname()}: -d ${bare.join(',')} names none; \`celeriac status\` lists them)`
 }

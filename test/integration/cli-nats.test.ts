@@ -99,6 +99,9 @@ t.test('cli nats - control rate_limit: every node replies; an unknown task is an
   t.match(bad.stderr, `celeriac: cli-2@${host} replied with an error`)
   const nobody = await cli('inspect', 'ping', '-d', 'ghost@nowhere', '-t', '0.3')
   t.same([nobody.code, nobody.stderr], [1, 'celeriac: no nodes replied within the time limit\n'])
+  // CLI audit: -d without the host part named no node, and nothing said why.
+  const hostless = await cli('inspect', 'ping', '-d', 'cli-1', '-t', '0.3')
+  t.same([hostless.code, hostless.stderr], [1, `celeriac: no nodes replied within the time limit (node names have a host part, as in cli-1@${hostname()}: -d cli-1 names none; \`celeriac status\` lists them)\n`])
   const ping = await cli('inspect', 'ping', '-j', '-d', `cli-1@${host}`)
   t.same(JSON.parse(ping.stdout), { [`cli-1@${host}`]: { ok: 'pong' } }, 'ping keeps Celery\'s {"ok": "pong"}')
 })
