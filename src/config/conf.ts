@@ -97,7 +97,7 @@ const isTlsFiles: Check = (v, k) => {
   }
 }
 const isInboxPrefix: Check = (v, k) => {
-  if (typeof v !== 'string' || (v !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v))) fail(k, 'subject tokens such as "_INBOX_alice"', v)
+  if (typeof v !== 'string' || (v !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v))) fail(k, 'subject tokens such as "_INBOX.alice"', v)
   // Replies under it must pass the workers' reply-subject rule (see isReplySubject).
   if (v !== '' && !isReplySubject(`${v as string}.x`)) fail(k, 'a prefix whose second token is not q, dlq or bus, nor _kvr (workers refuse to reply under those: they are queue, dead-letter, bus and KV subjects)', v)
 }

@@ -158,7 +158,7 @@ export interface ConfigValues {
   natsTls: Readonly<NatsTlsFiles>
   /**
    * Prefix of the reply subjects (inboxes) of this app's NATS connections, instead of
-   * `_INBOX`: give each user its own (`_INBOX_alice`) and allow it only that, so no client can
+   * `_INBOX`: give each user its own under it (`_INBOX.alice`; workers reply under `_INBOX.`) and allow it only that, so no client can
    * listen to another's replies. Empty: `_INBOX`.
    */
   natsInboxPrefix: string

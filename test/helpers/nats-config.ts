@@ -77,38 +77,3 @@ export async function operatorSetup(dir: string, permissions: { pub?: { allow?: 
     credsFile,
   }
 }
-
-/**
- * The text of docs/production/auth.conf: one user per role, with its generated permissions,
- * passwords from the environment. The test of the published files checks they match this.
- */
-export async function productionAuthConf(): Promise<string> {
-  const { natsPermissionsConfig } = await import('../../src/nats/index.js')
-  const indent = (text: string, by: string) => text.split('\n').map((line) => by + line).join('\n')
-  const user = (name: string, role: 'client' | 'worker' | 'beat' | 'monitor', inboxPrefix?: string) =>
-    `    {\n      user: ${name}\n      password: $NATS_${name.toUpperCase()}_PASSWORD\n${indent(natsPermissionsConfig(role, inboxPrefix ? { inboxPrefix } : {}), '      ')}\n    }`
-  return [
-    '# Generated from natsPermissions() in celeriac/nats, for the default namespace and the queue',
-    '# "celery" (test/helpers/nats-config.ts productionAuthConf; a test checks this file matches).',
-    '# For other queues, generate your own: natsPermissionsConfig(role, { queues: [...] }).',
-    '# Passwords come from the environment of nats-server; prefer bcrypt hashes (nats server passwd).',
-    'authorization {',
-    '  users: [',
-    user('worker', 'worker'),
-    user('client', 'client', '_INBOX.client'),
-    user('beat', 'beat'),
-    user('monitor', 'monitor', '_INBOX.monitor'),
-    '    # Creates streams ahead of the workers, purges, deletes: for operators, not for apps.',
-    '    { user: admin, password: $NATS_ADMIN_PASSWORD }',
-    '  ]',
-    '}',
-    '',
-  ].join('\n')
-}
-
-/** The permission blocks docs/production.md shows, one fenced block per role (a test checks the page holds them). */
-export async function productionPermissionBlocks(): Promise<string> {
-  const { natsPermissionsConfig } = await import('../../src/nats/index.js')
-  const roles = [['client', '_INBOX.client'], ['worker', undefined], ['beat', undefined], ['monitor', '_INBOX.monitor']] as const
-  return roles.map(([role, inboxPrefix]) => `\`${role}\`${inboxPrefix ? ` (inbox prefix \`${inboxPrefix}\`)` : ''}:\n\n\`\`\`\n${natsPermissionsConfig(role, inboxPrefix ? { inboxPrefix } : {})}\n\`\`\``).join('\n\n')
-}

@@ -42,7 +42,7 @@ t.test('nats url - secret config keys print censored', async (t) => {
   t.same(conf.humanize().split('\n'), ['natsUser: "alice"', 'natsPassword: **', 'natsToken: **', 'natsCredentials: "/etc/nats/app.creds"'])
   t.match(conf.censored(), { natsPassword: '**', natsToken: '**', natsUser: 'alice' })
   t.throws(() => new Conf({ natsTls: { ca: '/ca.pem', pem: 'x' } as never }), new ConfigError('config.natsTls.pem must be one of ca, cert, key, got "pem"'))
-  t.throws(() => new Conf({ natsInboxPrefix: '_INBOX.>' }), new ConfigError('config.natsInboxPrefix must be subject tokens such as "_INBOX_alice", got "_INBOX.>"'))
+  t.throws(() => new Conf({ natsInboxPrefix: '_INBOX.>' }), new ConfigError('config.natsInboxPrefix must be subject tokens such as "_INBOX.alice", got "_INBOX.>"'))
 })
 
 t.test('connectNats - a port that accepts and never speaks NATS: the error, and no socket left to hold the process', async (t) => {
