@@ -174,7 +174,7 @@ t.test('cli: --tasks-per-thread and CELERIAC_WORKER_TASKS_PER_THREAD are checked
   ])
   t.equal(flag.code, 2)
   t.match(flag.stderr, '--tasks-per-thread must be a positive integer, got "0"')
-  t.same([env.code, env.stderr], [2, 'celeriac: config.workerTasksPerThread must be a positive integer, got "lots"\n'])
+  t.same([env.code, env.stderr], [2, 'celeriac: CELERIAC_WORKER_TASKS_PER_THREAD: config.workerTasksPerThread must be a positive integer, got "lots"\n'])
 })
 
 t.test('cli: worker --help names both knobs and the serialising setting', async (t) => {
