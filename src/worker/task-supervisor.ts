@@ -532,6 +532,8 @@ export class TaskSupervisor {
     this.#settle(item)
     this.observer?.ended(item, 'revoked', undefined, undefined)
     const reason = how.expired ? 'expired' : how.terminated ? 'revoked and terminated' : 'revoked'
+    // As Celery's: an expired task joins the revoked ids (inspect revoked lists it).
+    if (how.expired) this.#revoked.note(item.headers.id, this.#deps.clock.now() + toMs(this.#deps.conf.workerRevokeExpires, 'config.workerRevokeExpires'))
     this.#log.revoked(item, reason, how.terminated === true)
     const stored = this.#recorder.apply(item, TaskEventType.REVOKE, { error: toWireError(new TaskRevokedError(`task ${item.headers.task}[${item.headers.id}] ${reason}`)), ...how })
     item.ackWhen(stored)

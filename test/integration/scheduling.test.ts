@@ -39,6 +39,8 @@ t.test('expires - an expired task is REVOKED without running', async (t) => {
   t.match((error as unknown as Error).message, /expired/)
   t.equal(await result.state(), TaskState.REVOKED)
   t.same(lines(file), [], 'never ran')
+  // CLI audit: as Celery's, an expired task is among the node's revoked ids.
+  t.ok((await app.control.inspect({ destination: node.hostname }).revoked())[node.hostname]?.ok?.includes(result.id), 'inspect revoked lists it')
   const absolute = await stamp.applyAsync([file], { expires: new Date(Date.now() - 1000) })
   await t.rejects(absolute.get({ timeout: 5 }), TaskRevokedError)
 })
