@@ -223,13 +223,14 @@ class RunningTask<T> implements TaskContext {
   }
 
   #finish(ended: RunOutcome, state: TaskState, value: unknown, hook?: HookName): void {
-    const outcome: RunOutcome = this.#children === undefined ? ended : { ...ended, children: this.#children }
+    // Read as the outcome is reported: a handler may send tasks too, which are children as well.
+    const outcome = (): RunOutcome => (this.#children === undefined ? ended : { ...ended, children: this.#children })
     if (this.#softTimer !== undefined) this.#port.clock.clearTimeout(this.#softTimer)
     // Whatever still listens (a fetch, a timer) learns that the run is over.
     this.#controller?.abort()
     const hooks = (this.#task.instance ?? this.#task.definition.options) as Hooks
     const onOutcome = hook === undefined ? undefined : hooks[hook]
-    if (onOutcome === undefined && hooks.afterReturn === undefined) return this.#port.settle(this.#tag, outcome, this.request)
+    if (onOutcome === undefined && hooks.afterReturn === undefined) return this.#port.settle(this.#tag, outcome(), this.request)
     // Handlers run before the outcome is reported; their errors are reported, never change it.
     // They run in the run's context: a class task's handler may read `this.request`.
     const { request } = this
@@ -237,7 +238,7 @@ class RunningTask<T> implements TaskContext {
       .then(() => hook !== undefined && currentContext.run(this, () => hooks[hook]?.(value as never, request)))
       .then(() => currentContext.run(this, () => hooks.afterReturn?.(state, value, request)))
       .catch((error: unknown) => this.#port.handlerFailed(request, error))
-      .finally(() => this.#port.settle(this.#tag, outcome, request))
+      .finally(() => this.#port.settle(this.#tag, outcome(), request))
   }
 }
 

@@ -8,7 +8,7 @@
 import t from 'tap'
 import { decodeHeaders } from '../../src/protocol/envelope.js'
 import type { Consumer, Delivery } from '../../src/transport/transport.js'
-import { app, spawnChain, spawnParked, spawner, spawnAndWait, spawnChord, spawnLineage, spawnTwoDeep } from '../fixtures/send-from-task-app.js'
+import { app, spawnChain, spawnInHook, spawnParked, spawner, spawnAndWait, spawnChord, spawnLineage, spawnTwoDeep } from '../fixtures/send-from-task-app.js'
 
 const node = app.worker({ concurrency: 2, hostname: 'send-from-task@%h' })
 t.before(() => node.start())
@@ -71,4 +71,12 @@ t.test('send from task - a message sent from a thread crosses in a buffer of its
   t.equal(decodeHeaders(delivery.body).id, childId)
   t.equal(delivery.body.buffer.byteLength, delivery.body.byteLength, 'its body is the whole of its buffer')
   delivery.ack()
+})
+
+t.test('send from task - a task sent by a handler (onSuccess) is a child too (review)', async (t) => {
+  const sender = await spawnInHook.delay()
+  t.equal(await sender.get({ timeout: 5 }), 'done')
+  const children = await sender.children()
+  t.equal(children.length, 1, 'the handler\'s task is listed')
+  t.equal(await children[0]!.get({ timeout: 5 }), 2)
 })
