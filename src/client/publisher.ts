@@ -96,18 +96,18 @@ export class Publisher {
   #headers(id: string, name: string, options: CallOptions, resolved: ResolvedTaskOptions | undefined): TaskHeaders {
     // Sent while a task runs here (a subtask, Celery's rule): its parent is that task, its root
     // that task's root, unless the caller says otherwise.
-    const running = options.parentId === undefined || options.rootId === undefined ? currentContext.getStore()?.request : undefined
-    const headers = { id, task: name, retries: 0, rootId: options.rootId ?? running?.rootId ?? id, origin: ORIGIN } as TaskHeaders
+    const running = currentContext.getStore()
+    const headers = { id, task: name, retries: 0, rootId: options.rootId ?? running?.request.rootId ?? id, origin: ORIGIN } as TaskHeaders
     // Read only when a time is relative to now: most sends have none.
     const now = options.countdown !== undefined || options.expires !== undefined || resolved?.expiresMs !== undefined ? this.#ctx.clock.now() : 0
     if (options.eta !== undefined) headers.eta = inRange(dateMs(options.eta, 'eta'), 'eta')
     else if (options.countdown !== undefined) headers.eta = inRange(now + toMs(options.countdown, 'countdown'), 'countdown')
     if (options.expires !== undefined) headers.expires = inRange(options.expires instanceof Date ? dateMs(options.expires, 'expires') : now + toMs(options.expires, 'expires'), 'expires')
     else if (resolved?.expiresMs !== undefined) headers.expires = inRange(now + resolved.expiresMs, 'the task\'s expires')
-    const parentId = options.parentId ?? running?.id
+    const parentId = options.parentId ?? running?.request.id
     if (parentId !== undefined) {
       headers.parentId = parentId
-      noteChild(parentId, id)
+      if (running !== undefined) noteChild(running, parentId, id)
     }
     if (options.groupId !== undefined) headers.groupId = options.groupId
     if (options.ignoreResult !== undefined) headers.ignoreResult = options.ignoreResult

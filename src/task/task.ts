@@ -11,13 +11,12 @@ export const currentContext = new AsyncLocalStorage<TaskContext>()
 export const NOTE_CHILD = Symbol('celeriac.noteChild')
 
 /**
- * Notes `id`, a task just sent whose parent is `parentId`, among the children of the task
- * running in this scope when that task is its parent (Celery's `request.children`): its
+ * Notes `id`, a task just sent whose parent is `parentId`, among the children of `running`, the
+ * task running in this scope, when that task is its parent (Celery's `request.children`): its
  * record lists them, and `children()` finds them.
  */
-export function noteChild(parentId: string, id: string): void {
-  const ctx = currentContext.getStore() as (TaskContext & { [NOTE_CHILD]?: (id: string) => void }) | undefined
-  if (ctx?.request.id === parentId) ctx[NOTE_CHILD]?.(id)
+export function noteChild(running: TaskContext, parentId: string, id: string): void {
+  if (running.request.id === parentId) (running as TaskContext & { [NOTE_CHILD]?: (id: string) => void })[NOTE_CHILD]?.(id)
 }
 
 function context(): TaskContext {

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { fileURLToPath } from 'node:url'
-import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
+import { type NatsServer } from '../../src/testing/nats-server.js'
+import { startNatsFixture, natsAppModule, type NatsFixture } from '../helpers/nats-fixture.js'
 import { TaskState } from '../../src/index.js'
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js'
 import { celeriac, startCeleriac } from '../helpers/cli.js'
@@ -10,12 +10,12 @@ import { lines, tempDir } from '../helpers/files.js'
 
 // The celeriac command, run as a user runs it, against a real nats-server and real worker
 // processes: one server and one pair of workers (queue `cli`) serve most tests.
-type Fixture = typeof import('../fixtures/nats-app.js')
-const fixture = fileURLToPath(new URL('../fixtures/nats-app.ts', import.meta.url))
+const fixture = natsAppModule
 const host = hostname()
 
+let nats: NatsFixture
 let server: NatsServer
-let f: Fixture
+let f: NatsFixture['f']
 let env: Record<string, string>
 const workers: WorkerProcess[] = []
 
@@ -24,16 +24,13 @@ const workers: WorkerProcess[] = []
 t.setTimeout(180_000)
 
 t.before(async () => {
-  server = await startNatsServer()
-  env = { CELERIAC_BROKER_URL: server.url }
-  process.env.CELERIAC_BROKER_URL = server.url
-  f = await import('../fixtures/nats-app.js')
+  nats = await startNatsFixture()
+  ;({ server, f, env } = nats)
   await Promise.all([worker('cli-1@%h', ['-c', '1', '-Q', 'cli', '-E']), worker('cli-2@%h', ['-c', '1', '-Q', 'cli', '-E'])])
 })
 t.teardown(async () => {
   await Promise.all(workers.map((w) => w.stop('SIGKILL')))
-  await f?.app.close()
-  await server?.cleanup()
+  await nats?.close()
 })
 
 async function worker(name: string, args: string[]): Promise<WorkerProcess> {

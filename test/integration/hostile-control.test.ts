@@ -7,8 +7,7 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { fileURLToPath } from 'node:url'
-import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
+import { startNatsFixture, natsAppModule, type NatsFixture } from '../helpers/nats-fixture.js'
 import { CONTROL_SUBJECT, INSPECT_SUBJECT } from '../../src/client/control.js'
 import { eventSubject } from '../../src/events/events.js'
 import { msgpackCodec } from '../../src/serialization/codec.js'
@@ -17,12 +16,11 @@ import { celeriac, startCeleriac } from '../helpers/cli.js'
 import { lines, tempDir } from '../helpers/files.js'
 import { until } from '../helpers/until.js'
 
-type Fixture = typeof import('../fixtures/nats-app.js')
-const fixture = fileURLToPath(new URL('../fixtures/nats-app.ts', import.meta.url))
+const fixture = natsAppModule
 const node = `hostile-control@${hostname()}`
 
-let server: NatsServer
-let f: Fixture
+let nats: NatsFixture
+let f: NatsFixture['f']
 let env: Record<string, string>
 let worker: WorkerProcess
 
@@ -30,16 +28,13 @@ let worker: WorkerProcess
 t.setTimeout(120_000)
 
 t.before(async () => {
-  server = await startNatsServer()
-  env = { CELERIAC_BROKER_URL: server.url }
-  process.env.CELERIAC_BROKER_URL = server.url
-  f = await import('../fixtures/nats-app.js')
+  nats = await startNatsFixture()
+  ;({ f, env } = nats)
   worker = await startWorkerProcess({ app: fixture, hostname: node, args: ['-c', '2', '-Q', 'hostile-control', '-E'], env })
 })
 t.teardown(async () => {
   await worker?.stop('SIGKILL')
-  await f?.app.close()
-  await server?.cleanup()
+  await nats?.close()
 })
 
 const alive = () => {

@@ -2,20 +2,19 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { fileURLToPath } from 'node:url'
-import { startNatsServer, type NatsServer } from '../../src/testing/nats-server.js'
+import { isAlive } from '../../src/cli/worker.js'
+import { startNatsFixture, natsAppModule, type NatsFixture } from '../helpers/nats-fixture.js'
 import { celeriac } from '../helpers/cli.js'
 import { tempDir } from '../helpers/files.js'
 import { until } from '../helpers/until.js'
 
 // `celeriac multi` as an operator runs it: real nodes in the background against a real
 // nats-server, each test killing what it started.
-type Fixture = typeof import('../fixtures/nats-app.js')
-const fixture = fileURLToPath(new URL('../fixtures/nats-app.ts', import.meta.url))
+const fixture = natsAppModule
 const host = hostname()
 
-let server: NatsServer
-let f: Fixture
+let nats: NatsFixture
+let f: NatsFixture['f']
 let env: Record<string, string>
 const pids: number[] = []
 
@@ -23,25 +22,13 @@ const pids: number[] = []
 t.setTimeout(120_000)
 
 t.before(async () => {
-  server = await startNatsServer()
-  env = { CELERIAC_BROKER_URL: server.url }
-  process.env.CELERIAC_BROKER_URL = server.url
-  f = await import('../fixtures/nats-app.js')
+  nats = await startNatsFixture()
+  ;({ f, env } = nats)
 })
 t.teardown(async () => {
-  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL')
-  await f?.app.close()
-  await server?.cleanup()
+  for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+  await nats?.close()
 })
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Remembers the node in `pidfile` so that teardown kills it if a test fails before stopping it. */
 function started(pidfile: string): number {
@@ -110,7 +97,7 @@ t.test('multi - a pidfile holding another process\'s pid is stale: stop does not
   const kill = await celeriac(['multi', 'kill', 'm3', ...files], env)
   t.same([kill.code, kill.stdout], [0, `> Killing nodes...\n\t> m3@${host}: ${stale}: not signalled\n`])
   await new Promise((resolve) => setTimeout(resolve, 200))
-  t.ok(alive(pid) && other.exitCode === null && other.signalCode === null, 'the other process lives')
+  t.ok(isAlive(pid) && other.exitCode === null && other.signalCode === null, 'the other process lives')
 
   const start = await celeriac(['multi', 'start', 'm3', ...files, '-A', fixture, '-c', '1', '-Q', 'multi-stale'], env)
   t.equal(start.code, 0, start.stdout + start.stderr)
@@ -122,7 +109,7 @@ t.test('multi - a pidfile holding another process\'s pid is stale: stop does not
   t.same([again.code, again.stdout], [0, `> Starting nodes...\n\t> m3@${host}: already running (pid ${node})\n`], 'the node itself is recognised')
   const stopwait = await celeriac(['multi', 'stopwait', 'm3', ...files], env)
   t.same([stopwait.code, stopwait.stdout], [0, `> Stopping nodes and waiting for them to exit...\n\t> m3@${host}: TERM -> ${node}\n\t> m3@${host}: DOWN\n`])
-  t.ok(alive(pid), 'the other process still lives')
+  t.ok(isAlive(pid), 'the other process still lives')
 })
 
 t.test('multi - stop with another --pidfile than start says which pidfile it did not find (audit 3)', async (t) => {
@@ -133,8 +120,8 @@ t.test('multi - stop with another --pidfile than start says which pidfile it did
   const node = started(`${dir}/m4.pid`)
   const elsewhere = await celeriac(['multi', 'stop', 'm4', '--pidfile', `${dir}/run/%n.pid`], env)
   t.same([elsewhere.code, elsewhere.stdout], [0, `> Stopping nodes...\n\t> m4@${host}: no pidfile ${dir}/run/m4.pid: not running, or started with another --pidfile (give stop the same --pidfile as start)\n`])
-  t.ok(alive(node), 'the node runs on')
+  t.ok(isAlive(node), 'the node runs on')
   const stop = await celeriac(['multi', 'stopwait', 'm4', ...files], env)
   t.equal(stop.code, 0, stop.stderr)
-  await until(() => alive(node), (up) => !up, 'the node to exit')
+  await until(() => isAlive(node), (up) => !up, 'the node to exit')
 })

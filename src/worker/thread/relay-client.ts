@@ -114,6 +114,45 @@ class RelayPort {
   }
 }
 
+/**
+ * One end's link to the main thread: the port, opened by `connect`, and the error class its
+ * failures take (a TransportError for the broker, a BackendError for the result store).
+ */
+class RelayLink {
+  readonly #opening: Opening
+  readonly #fail: (message: string, cause?: unknown) => Error
+  #port: RelayPort | undefined
+
+  constructor(opening: Opening, fail: (message: string, cause?: unknown) => Error) {
+    this.#opening = opening
+    this.#fail = fail
+  }
+
+  async connect(): Promise<void> {
+    this.#port ??= await RelayPort.open(this.#opening, this.#fail)
+  }
+
+  /** Closes the port; calls waiting on it fail with `memory://<name>: <why>`. */
+  close(why: string): void {
+    this.#port?.close(this.#fail(`memory://${this.#opening.name}: ${why}`))
+    this.#port = undefined
+  }
+
+  /** The open port; throws when not connected. */
+  get port(): RelayPort {
+    if (this.#port === undefined) throw this.#fail(`memory://${this.#opening.name}: not connected`)
+    return this.#port
+  }
+
+  call<T>(call: RelayedTransportCall | RelayedBackendCall, args: unknown[], transfer?: ArrayBuffer[]): Promise<T> {
+    try {
+      return this.port.call(call, args, transfer) as Promise<T>
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+}
+
 /** What a {@link RelayTransport} connects with: the broker's name and the app's defaults for queues it declares. */
 export interface RelayTransportOptions {
   name: string
@@ -133,24 +172,23 @@ export interface RelayTransportOptions {
 export class RelayTransport implements Transport {
   readonly kind = 'memory'
   readonly #options: RelayTransportOptions
-  #port: RelayPort | undefined
+  readonly #link: RelayLink
 
   constructor(options: RelayTransportOptions) {
     this.#options = options
+    this.#link = new RelayLink({ kind: 'broker', ...options }, (message, cause) => new TransportError(message, { cause }))
   }
 
-  async connect(): Promise<void> {
-    this.#port ??= await RelayPort.open({ kind: 'broker', ...this.#options }, (message, cause) => new TransportError(message, { cause }))
+  connect(): Promise<void> {
+    return this.#link.connect()
   }
 
   async close(): Promise<void> {
-    this.#port?.close(new TransportError(`memory://${this.#options.name}: the connection is closed`))
-    this.#port = undefined
+    this.#link.close('the connection is closed')
   }
 
   #relay<T>(call: RelayedTransportCall, args: unknown[], transfer?: ArrayBuffer[]): Promise<T> {
-    if (this.#port === undefined) return Promise.reject(new TransportError(`memory://${this.#options.name}: not connected`))
-    return this.#port.call(call, args, transfer) as Promise<T>
+    return this.#link.call(call, args, transfer)
   }
 
   declareExchange(exchange: ExchangeDeclaration): Promise<void> {
@@ -205,9 +243,9 @@ export class RelayTransport implements Transport {
   }
 
   broadcast(subject: string, data: Uint8Array): void {
-    if (this.#port === undefined) throw new TransportError(`memory://${this.#options.name}: not connected`)
+    const port = this.#link.port
     const bytes = tight(data)
-    this.#port.tell('broadcast', [subject, bytes], [bytes.buffer as ArrayBuffer])
+    port.tell('broadcast', [subject, bytes], [bytes.buffer as ArrayBuffer])
   }
 
   consume(queue: string): Consumer {
@@ -247,20 +285,18 @@ export class RelayBackend implements ResultBackend {
     start: (chord) => this.#relay('chordStart', [chord]),
     partReturn: (id, indices, size) => this.#relay('partReturn', [id, indices, size]),
   }
-  readonly #options: RelayBackendOptions
-  #port: RelayPort | undefined
+  readonly #link: RelayLink
 
   constructor(options: RelayBackendOptions) {
-    this.#options = options
+    this.#link = new RelayLink({ kind: 'backend', ...options }, (message, cause) => new BackendError(message, { cause }))
   }
 
-  async connect(): Promise<void> {
-    this.#port ??= await RelayPort.open({ kind: 'backend', ...this.#options }, (message, cause) => new BackendError(message, { cause }))
+  connect(): Promise<void> {
+    return this.#link.connect()
   }
 
   async close(): Promise<void> {
-    this.#port?.close(new BackendError(`memory://${this.#options.name}: the result backend is closed`))
-    this.#port = undefined
+    this.#link.close('the result backend is closed')
   }
 
   store(meta: TaskMeta): Promise<void> {
@@ -277,14 +313,12 @@ export class RelayBackend implements ResultBackend {
     return this.#relay('forget', [taskId])
   }
 
-  watch(taskId: string, listener: MetaListener): Promise<() => void> {
-    if (this.#port === undefined) return Promise.reject(new BackendError(`memory://${this.#options.name}: not connected`))
-    return this.#port.watch(taskId, listener)
+  async watch(taskId: string, listener: MetaListener): Promise<() => void> {
+    return this.#link.port.watch(taskId, listener)
   }
 
   #relay<T>(call: RelayedBackendCall, args: unknown[], transfer?: ArrayBuffer[]): Promise<T> {
-    if (this.#port === undefined) return Promise.reject(new BackendError(`memory://${this.#options.name}: not connected`))
-    return this.#port.call(call, args, transfer) as Promise<T>
+    return this.#link.call(call, args, transfer)
   }
 }
 
